@@ -1,0 +1,99 @@
+//! Where moltbot keeps its files: config, state store, logs, extensions.
+//!
+//! Everything derives from two environment variables so tests never touch the real home:
+//! `MOLTBOT_STATE_DIR` (default `~/.moltbot`) and `MOLTBOT_CONFIG_PATH`
+//! (default `<state dir>/moltbot.json`).
+
+use std::path::{Path, PathBuf};
+
+/// Environment variable overriding the state directory.
+pub const STATE_DIR_ENV: &str = "MOLTBOT_STATE_DIR";
+/// Environment variable overriding the config file path.
+pub const CONFIG_PATH_ENV: &str = "MOLTBOT_CONFIG_PATH";
+
+/// The resolved locations of moltbot's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoltbotPaths {
+    /// The state directory (`~/.moltbot` unless overridden).
+    pub state_dir: PathBuf,
+    /// The config file.
+    pub config_file: PathBuf,
+}
+
+impl MoltbotPaths {
+    /// Resolves paths from the process environment, with an optional `--config` override.
+    pub fn from_env(config_override: Option<&Path>) -> Self {
+        Self::resolve(
+            std::env::var_os(STATE_DIR_ENV).map(PathBuf::from),
+            std::env::var_os(CONFIG_PATH_ENV).map(PathBuf::from),
+            config_override.map(Path::to_path_buf),
+            std::env::var_os("HOME").map(PathBuf::from),
+        )
+    }
+
+    /// Resolves paths from explicit values (precedence: `--config`, `MOLTBOT_CONFIG_PATH`,
+    /// `<state dir>/moltbot.json`).
+    pub fn resolve(
+        state_dir: Option<PathBuf>,
+        config_env: Option<PathBuf>,
+        config_flag: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Self {
+        let state_dir = state_dir
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| home.unwrap_or_else(|| PathBuf::from(".")).join(".moltbot"));
+        let config_file = config_flag
+            .or(config_env.filter(|p| !p.as_os_str().is_empty()))
+            .unwrap_or_else(|| state_dir.join("moltbot.json"));
+        Self {
+            state_dir,
+            config_file,
+        }
+    }
+
+    /// `<state>/state/moltbot.sqlite`.
+    pub fn store_file(&self) -> PathBuf {
+        self.state_dir.join("state").join("moltbot.sqlite")
+    }
+
+    /// `<state>/logs`.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// `<state>/logs/gateway.log`.
+    pub fn gateway_log(&self) -> PathBuf {
+        self.logs_dir().join("gateway.log")
+    }
+
+    /// `<state>/extensions`.
+    pub fn extensions_dir(&self) -> PathBuf {
+        self.state_dir.join("extensions")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_flag_wins_over_env_and_default() {
+        let p = MoltbotPaths::resolve(
+            Some("/s".into()),
+            Some("/env.json".into()),
+            Some("/flag.json".into()),
+            Some("/home/u".into()),
+        );
+        assert_eq!(p.config_file, PathBuf::from("/flag.json"));
+        assert_eq!(p.state_dir, PathBuf::from("/s"));
+        assert_eq!(p.store_file(), PathBuf::from("/s/state/moltbot.sqlite"));
+    }
+
+    #[test]
+    fn defaults_live_under_home() {
+        let p = MoltbotPaths::resolve(None, None, None, Some("/home/u".into()));
+        assert_eq!(p.state_dir, PathBuf::from("/home/u/.moltbot"));
+        assert_eq!(p.config_file, PathBuf::from("/home/u/.moltbot/moltbot.json"));
+        assert_eq!(p.gateway_log(), PathBuf::from("/home/u/.moltbot/logs/gateway.log"));
+    }
+}

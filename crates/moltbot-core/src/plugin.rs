@@ -1,0 +1,275 @@
+//! Channel plugins: the manifest a plugin ships, the registry of compiled-in plugins, and the
+//! trait a channel implements.
+//!
+//! Plugins are Rust crates compiled into the `moltbot` binary; "installing" one validates its
+//! manifest (`moltbot.plugin.json`), records the install in the state store and enables it in the
+//! config file (`plugins.entries.<id>.enabled = true`). Core never names a specific channel: the
+//! binary registers each plugin it links with a [`PluginRegistry`].
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+
+/// The file name of a plugin manifest inside a plugin directory.
+pub const MANIFEST_FILE: &str = "moltbot.plugin.json";
+
+/// A plugin manifest (`moltbot.plugin.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginManifest {
+    /// Short id, also the key under `plugins.entries` (e.g. `webex`).
+    pub id: String,
+    /// Package name users install (e.g. `@moltbot/webex`).
+    pub name: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Version of the plugin.
+    pub version: String,
+    /// Channel ids the plugin provides; each is a key under `channels`.
+    pub channels: Vec<String>,
+    /// JSON Schema of each channel's config section.
+    pub config_schema: serde_json::Value,
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The manifest file could not be read.
+    #[error("cannot read plugin manifest {path}: {source}")]
+    Read {
+        /// The manifest path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest is not valid JSON or has wrong or unknown fields.
+    #[error("plugin manifest {path} is not valid: {message}")]
+    Parse {
+        /// The manifest path (or `<embedded>`).
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A field has a value the loader refuses.
+    #[error("plugin manifest {path}: field `{field}` {problem}")]
+    Field {
+        /// The manifest path (or `<embedded>`).
+        path: String,
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl PluginManifest {
+    /// Parses and validates a manifest from JSON text. `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ManifestError> {
+        let manifest: PluginManifest =
+            serde_json::from_str(text).map_err(|e| ManifestError::Parse {
+                path: origin.to_string(),
+                message: e.to_string(),
+            })?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    /// Reads `<dir>/moltbot.plugin.json` (or the file itself when `path` is a file).
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let file = if path.is_dir() {
+            path.join(MANIFEST_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let origin = file.display().to_string();
+        let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        Self::parse(&text, &origin)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ManifestError> {
+        let field = |field: &'static str, problem: &str| ManifestError::Field {
+            path: origin.to_string(),
+            field,
+            problem: problem.to_string(),
+        };
+        if !is_identifier(&self.id) {
+            return Err(field(
+                "id",
+                "must be lowercase letters, digits and dashes, starting with a letter",
+            ));
+        }
+        if !is_package_name(&self.name) {
+            return Err(field(
+                "name",
+                "must be a package name such as `@scope/name` or `name`",
+            ));
+        }
+        if !is_version(&self.version) {
+            return Err(field("version", "must be a version such as `1.2.3`"));
+        }
+        if self.channels.is_empty() {
+            return Err(field("channels", "must list at least one channel id"));
+        }
+        let mut seen = BTreeSet::new();
+        for channel in &self.channels {
+            if !is_identifier(channel) {
+                return Err(field(
+                    "channels",
+                    "entries must be lowercase letters, digits and dashes",
+                ));
+            }
+            if !seen.insert(channel) {
+                return Err(field("channels", "must not repeat a channel id"));
+            }
+        }
+        let schema_is_object = self
+            .config_schema
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            == Some("object");
+        if !schema_is_object {
+            return Err(field(
+                "configSchema",
+                "must be a JSON Schema whose `type` is \"object\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_package_name(s: &str) -> bool {
+    let body = match s.strip_prefix('@') {
+        Some(rest) => match rest.split_once('/') {
+            Some((scope, name)) if is_identifier(scope) => name,
+            _ => return false,
+        },
+        None => s,
+    };
+    is_identifier(body)
+}
+
+fn is_version(s: &str) -> bool {
+    let core = s.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// What every channel plugin provides to core.
+pub trait ChannelPlugin: Send + Sync {
+    /// The plugin's manifest (embedded in the binary).
+    fn manifest(&self) -> &PluginManifest;
+}
+
+/// The plugins compiled into this binary.
+#[derive(Default, Clone)]
+pub struct PluginRegistry {
+    plugins: Vec<Arc<dyn ChannelPlugin>>,
+}
+
+impl std::fmt::Debug for PluginRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.plugins.iter().map(|p| &p.manifest().id))
+            .finish()
+    }
+}
+
+impl PluginRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a plugin.
+    pub fn register(&mut self, plugin: Arc<dyn ChannelPlugin>) {
+        self.plugins.push(plugin);
+    }
+
+    /// All registered plugins, in registration order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn ChannelPlugin>> {
+        self.plugins.iter()
+    }
+
+    /// The plugin with this id (`webex`) or package name (`@moltbot/webex`).
+    pub fn find(&self, id_or_name: &str) -> Option<&Arc<dyn ChannelPlugin>> {
+        self.plugins
+            .iter()
+            .find(|p| p.manifest().id == id_or_name || p.manifest().name == id_or_name)
+    }
+
+    /// The plugin providing channel `channel`.
+    pub fn for_channel(&self, channel: &str) -> Option<&Arc<dyn ChannelPlugin>> {
+        self.plugins
+            .iter()
+            .find(|p| p.manifest().channels.iter().any(|c| c == channel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_json(id: &str, name: &str, version: &str, channels: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","name":"{name}","version":"{version}","channels":{channels},"configSchema":{{"type":"object"}}}}"#
+        )
+    }
+
+    #[test]
+    fn accepts_a_well_formed_manifest() {
+        let m = PluginManifest::parse(
+            &manifest_json("webex", "@moltbot/webex", "0.1.0", r#"["webex"]"#),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(m.id, "webex");
+        assert_eq!(m.channels, vec!["webex".to_string()]);
+    }
+
+    #[test]
+    fn refuses_bad_fields_naming_the_field() {
+        let cases = [
+            (manifest_json("Web ex", "@moltbot/webex", "0.1.0", r#"["webex"]"#), "`id`"),
+            (manifest_json("webex", "@/x", "0.1.0", r#"["webex"]"#), "`name`"),
+            (manifest_json("webex", "@moltbot/webex", "one", r#"["webex"]"#), "`version`"),
+            (manifest_json("webex", "@moltbot/webex", "0.1.0", "[]"), "`channels`"),
+        ];
+        for (text, field) in cases {
+            let err = PluginManifest::parse(&text, "t").unwrap_err().to_string();
+            assert!(err.contains(field), "{err} should name {field}");
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_non_object_schema() {
+        let err = PluginManifest::parse(
+            r#"{"id":"a","name":"a","version":"1.0.0","channels":["a"],"configSchema":{"type":"object"},"extra":1}"#,
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("extra"), "{err}");
+        let err = PluginManifest::parse(
+            r#"{"id":"a","name":"a","version":"1.0.0","channels":["a"],"configSchema":{"type":"string"}}"#,
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("configSchema"), "{err}");
+    }
+}
