@@ -169,7 +169,11 @@ where
                                 Some(item)
                             }
                             Err(_) => {
-                                if guard.queues.get(&key).is_some_and(|(g, _)| *g == generation) {
+                                if guard
+                                    .queues
+                                    .get(&key)
+                                    .is_some_and(|(g, _)| *g == generation)
+                                {
                                     guard.queues.remove(&key);
                                 }
                                 rx.close();
@@ -230,11 +234,19 @@ mod tests {
         let log = lock(&log).clone();
         assert_eq!(log.len(), 50);
         for room in 0..10 {
-            let seen: Vec<u32> = log.iter().filter(|(r, _)| *r == room).map(|(_, i)| *i).collect();
+            let seen: Vec<u32> = log
+                .iter()
+                .filter(|(r, _)| *r == room)
+                .map(|(_, i)| *i)
+                .collect();
             assert_eq!(seen, vec![0, 1, 2, 3, 4], "room {room} out of order");
         }
         // 10 rooms x 5 items x 100 ms: in parallel this is 500 ms of virtual time, not 5 s.
-        assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -252,7 +264,10 @@ mod tests {
         }
         // One item is running and two are queued: the fourth must wait.
         let blocked = tokio::time::timeout(Duration::from_secs(1), d.dispatch(1, (1, 3))).await;
-        assert!(blocked.is_err(), "dispatch should wait while the queue is full");
+        assert!(
+            blocked.is_err(),
+            "dispatch should wait while the queue is full"
+        );
         // Another key is unaffected.
         tokio::time::timeout(Duration::from_millis(1), d.dispatch(2, (2, 0)))
             .await
@@ -301,7 +316,10 @@ mod tests {
         );
         d.dispatch(7, (7, 0)).await.unwrap();
         tokio::time::sleep(IDLE_RETIRE * 2).await;
-        assert!(lock(&d.inner).queues.is_empty(), "idle worker should retire");
+        assert!(
+            lock(&d.inner).queues.is_empty(),
+            "idle worker should retire"
+        );
         d.dispatch(7, (7, 1)).await.unwrap();
         assert!(d.drain(Duration::from_secs(5)).await);
         assert_eq!(lock(&log).clone(), vec![(7, 0), (7, 1)]);

@@ -93,7 +93,13 @@ mod tests {
     fn defaults_live_under_home() {
         let p = MoltbotPaths::resolve(None, None, None, Some("/home/u".into()));
         assert_eq!(p.state_dir, PathBuf::from("/home/u/.moltbot"));
-        assert_eq!(p.config_file, PathBuf::from("/home/u/.moltbot/moltbot.json"));
-        assert_eq!(p.gateway_log(), PathBuf::from("/home/u/.moltbot/logs/gateway.log"));
+        assert_eq!(
+            p.config_file,
+            PathBuf::from("/home/u/.moltbot/moltbot.json")
+        );
+        assert_eq!(
+            p.gateway_log(),
+            PathBuf::from("/home/u/.moltbot/logs/gateway.log")
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ConfigIssue, LoadedConfig};
 
 /// The file name of a plugin manifest inside a plugin directory.
 pub const MANIFEST_FILE: &str = "moltbot.plugin.json";
@@ -172,9 +173,28 @@ fn is_version(s: &str) -> bool {
 }
 
 /// What every channel plugin provides to core.
+///
+/// Later layers add the runtime half (receiving and sending); this part is what the CLI needs to
+/// validate config and install the plugin.
 pub trait ChannelPlugin: Send + Sync {
     /// The plugin's manifest (embedded in the binary).
     fn manifest(&self) -> &PluginManifest;
+
+    /// Validates the plugin's channel sections in `config`, returning every problem found.
+    ///
+    /// `env` looks up environment variables (injected so tests need not touch the process env).
+    fn validate_config(
+        &self,
+        config: &LoadedConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<ConfigIssue>;
+
+    /// Secret values in the plugin's config or environment (tokens, webhook secrets), so the
+    /// caller can register them for log redaction before anything is printed.
+    fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let _ = (config, env);
+        Vec::new()
+    }
 }
 
 /// The plugins compiled into this binary.
@@ -214,6 +234,71 @@ impl PluginRegistry {
             .find(|p| p.manifest().id == id_or_name || p.manifest().name == id_or_name)
     }
 
+    /// Checks the plugin side of a loaded config and returns every problem: a `channels.<id>`
+    /// section that no plugin provides, or whose plugin is not installed (the message names the
+    /// install command), and each installed plugin's own validation (also when its section is
+    /// absent, since defaults and environment variables may configure it).
+    pub fn check(
+        &self,
+        config: &LoadedConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut validated = BTreeSet::new();
+        for channel in config.core.channels.keys() {
+            let key = format!("channels.{channel}");
+            match self.for_channel(channel) {
+                None => {
+                    let known: Vec<&str> = self
+                        .plugins
+                        .iter()
+                        .flat_map(|p| p.manifest().channels.iter().map(String::as_str))
+                        .collect();
+                    let fix = match crate::config::suggest(channel, &known) {
+                        Some(near) => format!("did you mean `channels.{near}`?"),
+                        None => format!("known channels: {}", known.join(", ")),
+                    };
+                    issues.push(config.issue(
+                        &key,
+                        &format!("no installed plugin provides the channel `{channel}`"),
+                        Some(&fix),
+                    ));
+                }
+                Some(plugin) if !config.core.plugins.is_enabled(&plugin.manifest().id) => {
+                    let name = &plugin.manifest().name;
+                    issues.push(config.issue(
+                        &key,
+                        &format!(
+                            "the channel is provided by plugin {name}, which is not installed"
+                        ),
+                        Some(&format!("install it with `moltbot plugins install {name}`")),
+                    ));
+                }
+                Some(plugin) => {
+                    if validated.insert(plugin.manifest().id.clone()) {
+                        issues.extend(plugin.validate_config(config, env));
+                    }
+                }
+            }
+        }
+        for plugin in self.installed(config) {
+            if validated.insert(plugin.manifest().id.clone()) {
+                issues.extend(plugin.validate_config(config, env));
+            }
+        }
+        issues
+    }
+
+    /// The registered plugins enabled in `config` (`plugins.entries.<id>.enabled`).
+    pub fn installed<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+    ) -> impl Iterator<Item = &'a Arc<dyn ChannelPlugin>> + 'a {
+        self.plugins
+            .iter()
+            .filter(|p| config.core.plugins.is_enabled(&p.manifest().id))
+    }
+
     /// The plugin providing channel `channel`.
     pub fn for_channel(&self, channel: &str) -> Option<&Arc<dyn ChannelPlugin>> {
         self.plugins
@@ -246,10 +331,22 @@ mod tests {
     #[test]
     fn refuses_bad_fields_naming_the_field() {
         let cases = [
-            (manifest_json("Web ex", "@moltbot/webex", "0.1.0", r#"["webex"]"#), "`id`"),
-            (manifest_json("webex", "@/x", "0.1.0", r#"["webex"]"#), "`name`"),
-            (manifest_json("webex", "@moltbot/webex", "one", r#"["webex"]"#), "`version`"),
-            (manifest_json("webex", "@moltbot/webex", "0.1.0", "[]"), "`channels`"),
+            (
+                manifest_json("Web ex", "@moltbot/webex", "0.1.0", r#"["webex"]"#),
+                "`id`",
+            ),
+            (
+                manifest_json("webex", "@/x", "0.1.0", r#"["webex"]"#),
+                "`name`",
+            ),
+            (
+                manifest_json("webex", "@moltbot/webex", "one", r#"["webex"]"#),
+                "`version`",
+            ),
+            (
+                manifest_json("webex", "@moltbot/webex", "0.1.0", "[]"),
+                "`channels`",
+            ),
         ];
         for (text, field) in cases {
             let err = PluginManifest::parse(&text, "t").unwrap_err().to_string();

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use moltbot_core::config::{ConfigIssue, LoadedConfig};
 use moltbot_core::plugin::{ChannelPlugin, PluginManifest};
 
 /// The manifest shipped beside this crate, embedded so `@moltbot/webex` installs without files.
@@ -39,6 +40,33 @@ impl WebexPlugin {
 impl ChannelPlugin for WebexPlugin {
     fn manifest(&self) -> &PluginManifest {
         self.manifest.get_or_init(Self::embedded_manifest)
+    }
+
+    fn validate_config(
+        &self,
+        config: &LoadedConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<ConfigIssue> {
+        crate::config::validate(config, env).err().unwrap_or_default()
+    }
+
+    fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let section = config.channel_section(crate::config::CHANNEL_ID);
+        let at = |pointer: &str| {
+            section
+                .and_then(|s| s.pointer(pointer))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        [
+            at("/botToken"),
+            at("/webhook/secret"),
+            env(crate::config::TOKEN_ENV),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect()
     }
 }
 

@@ -1,0 +1,172 @@
+//! The command-line surface of `moltbot` (clap definitions only; behaviour lives in `commands`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// moltbot: an AI assistant gateway for chat networks (Webex first).
+#[derive(Debug, Parser)]
+#[command(
+    name = "moltbot",
+    version,
+    about = "AI assistant gateway for chat networks (Webex first)",
+    long_about = "moltbot connects an AI agent to chat channels such as Cisco Webex.\n\n\
+Config: JSON5 at ~/.moltbot/moltbot.json (override with MOLTBOT_CONFIG_PATH or --config).\n\
+State:  ~/.moltbot (override with MOLTBOT_STATE_DIR). Logs: <state>/logs/gateway.log.\n\
+Env:    WEBEX_BOT_TOKEN (used when channels.webex.botToken is absent), MOLTBOT_LOG_LEVEL."
+)]
+pub struct Cli {
+    /// Config file to use instead of MOLTBOT_CONFIG_PATH or ~/.moltbot/moltbot.json.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: receive messages, ask the agent, send replies.
+    Gateway(GatewayArgs),
+    /// Install and list channel plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Approve a person for direct messages by identity: `moltbot pair webex <personId|email>`.
+    Pair(PairArgs),
+    /// Review pairing requests from people who messaged the bot.
+    #[command(subcommand)]
+    Pairing(PairingCommand),
+    /// Inspect channels: configuration, health, connectivity.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+    /// Send messages proactively.
+    #[command(subcommand)]
+    Message(MessageCommand),
+    /// Work with the config file.
+    #[command(subcommand, name = "config")]
+    Config(ConfigCommand),
+}
+
+/// `moltbot gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Run against an in-process Webex emulator with demo users and a web chat page
+    /// (no Webex account needed).
+    #[arg(long)]
+    pub sim: bool,
+}
+
+/// `moltbot plugins ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Install (enable) a plugin: `@moltbot/webex` or a local folder such as `./extensions/webex`.
+    Install {
+        /// Package name (`@moltbot/webex`) or path to a folder holding `moltbot.plugin.json`.
+        spec: String,
+    },
+    /// List the plugins this binary provides and whether each is installed.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `moltbot pair <channel> <identity>`.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// Channel id, e.g. `webex`.
+    pub channel: String,
+    /// Person id or email to allow in direct messages.
+    pub identity: String,
+}
+
+/// `moltbot pairing ...`.
+#[derive(Debug, Subcommand)]
+pub enum PairingCommand {
+    /// List pending pairing requests (code, email, person id, name, requested, expires).
+    List {
+        /// Only this channel, e.g. `webex`.
+        channel: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request by its code (case-insensitive).
+    Approve {
+        /// Channel id, e.g. `webex`.
+        channel: String,
+        /// The 8-character pairing code.
+        code: String,
+    },
+    /// Deny a pending request by code, person id or email.
+    Deny {
+        /// Channel id, e.g. `webex`.
+        channel: String,
+        /// Pairing code, person id or email.
+        target: String,
+    },
+    /// Revoke an approved identity (person id or email).
+    Revoke {
+        /// Channel id, e.g. `webex`.
+        channel: String,
+        /// Person id or email.
+        identity: String,
+    },
+}
+
+/// `moltbot channels ...`.
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Show each account's state: enabled, configured, mode, policies, webhook, last traffic.
+    Status {
+        /// Only this channel, e.g. `webex`.
+        channel: Option<String>,
+        /// Also call the channel's API (verifies the token and webhook registration).
+        #[arg(long)]
+        deep: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check connectivity and credentials (for Webex: GET /people/me with a 10 s timeout).
+    Probe {
+        /// Channel id, e.g. `webex`.
+        channel: String,
+    },
+}
+
+/// `moltbot message ...`.
+#[derive(Debug, Subcommand)]
+pub enum MessageCommand {
+    /// Send a message to a person or room.
+    Send(SendArgs),
+}
+
+/// `moltbot message send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Channel id, e.g. `webex`.
+    #[arg(long)]
+    pub channel: String,
+    /// Email, person id or room id (prefixes `webex:`, `person:`, `room:` accepted).
+    #[arg(long)]
+    pub to: String,
+    /// Attach a file by URL (one per message).
+    #[arg(long, value_name = "URL")]
+    pub file: Option<String>,
+    /// Send the text as Markdown.
+    #[arg(long)]
+    pub markdown: bool,
+    /// The message text.
+    pub text: String,
+}
+
+/// `moltbot config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config file and print every problem with its key, location and fix.
+    Validate,
+}

@@ -1,0 +1,15 @@
+//! One module per command.
+
+pub mod config_validate;
+pub mod gateway;
+pub mod plugins;
+pub mod unavailable;
+
+/// How a command ended when it did not return an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1; the command already printed why.
+    Failure,
+}

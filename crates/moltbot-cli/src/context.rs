@@ -1,0 +1,76 @@
+//! What every command needs: where files live, how to read the environment, which plugins exist,
+//! and the config checked by core and by every plugin.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use moltbot_core::config::{self, ConfigError, ConfigIssue, LoadedConfig};
+use moltbot_core::logging;
+use moltbot_core::paths::MoltbotPaths;
+use moltbot_core::plugin::PluginRegistry;
+
+/// Shared inputs of every command.
+pub struct Context {
+    /// Resolved file locations.
+    pub paths: MoltbotPaths,
+    /// Plugins compiled into this binary.
+    pub registry: PluginRegistry,
+}
+
+/// A config that parsed, with every problem core and the plugins found in it.
+pub struct CheckedConfig {
+    /// The loaded config.
+    pub config: LoadedConfig,
+    /// Problems, sorted by position, without duplicates. Empty means valid.
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl Context {
+    /// Builds the context from the process environment and the `--config` flag.
+    pub fn from_env(config_flag: Option<&Path>) -> Self {
+        let mut registry = PluginRegistry::new();
+        registry.register(Arc::new(moltbot_webex::WebexPlugin::new()));
+        Self {
+            paths: MoltbotPaths::from_env(config_flag),
+            registry,
+        }
+    }
+
+    /// Looks up an environment variable (empty values count as unset).
+    pub fn env(name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+
+    /// Loads the config file and runs every check: core sections, plugin installs, and each
+    /// installed plugin's own validation. Secrets it holds are registered for log redaction
+    /// before anything can print them.
+    pub fn check_config(&self) -> Result<CheckedConfig, ConfigError> {
+        let (config, mut issues) = config::load_lenient(&self.paths.config_file, &Self::env)?;
+        for plugin in self.registry.all() {
+            for secret in plugin.secrets(&config, &Self::env) {
+                logging::register_secret(&secret);
+            }
+        }
+        issues.extend(self.registry.check(&config, &Self::env));
+        config::sort_issues(&mut issues);
+        issues.dedup();
+        Ok(CheckedConfig { config, issues })
+    }
+}
+
+/// Prints a config's problems to stderr under a one-line heading.
+pub fn print_issues(config_path: &Path, issues: &[ConfigIssue]) {
+    let noun = if issues.len() == 1 {
+        "problem"
+    } else {
+        "problems"
+    };
+    eprintln!(
+        "Config {} has {} {noun}:",
+        config_path.display(),
+        issues.len()
+    );
+    for issue in issues {
+        eprintln!("- {}", logging::redact(&issue.to_string()));
+    }
+}

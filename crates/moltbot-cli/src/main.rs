@@ -1,0 +1,71 @@
+//! The `moltbot` binary: parses the command line and runs one command.
+//!
+//! Errors reach the user as one redacted line on stderr and a non-zero exit code.
+
+mod cli;
+mod commands;
+mod context;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use moltbot_core::logging::{self, LogOptions};
+
+use crate::cli::{Cli, Command};
+use crate::commands::Outcome;
+use crate::context::Context;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::from_env(cli.config.as_deref());
+    // The gateway also logs to <state>/logs/gateway.log; other commands log to stderr only.
+    let log_file = matches!(cli.command, Command::Gateway(_)).then(|| ctx.paths.gateway_log());
+    let _log_guard = match logging::init(LogOptions::from_env(log_file, true)) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: {}", logging::redact(&err.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli.command, &ctx) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::FAILURE,
+        Err(err) => {
+            let text = format!("{err:#}");
+            eprintln!("error: {}", logging::redact(&text));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
+    use crate::cli::{ChannelsCommand, ConfigCommand, MessageCommand, PairingCommand};
+    use crate::commands::{config_validate, gateway, plugins, unavailable};
+    match command {
+        Command::Config(ConfigCommand::Validate) => config_validate::run(ctx),
+        Command::Plugins(cmd) => plugins::run(ctx, cmd),
+        Command::Gateway(args) => gateway::run(ctx, &args),
+        Command::Pair(_) => unavailable::run("moltbot pair", "access control and pairing (issue #5)"),
+        Command::Pairing(PairingCommand::List { .. }) => {
+            unavailable::run("moltbot pairing list", "access control and pairing (issue #5)")
+        }
+        Command::Pairing(PairingCommand::Approve { .. }) => {
+            unavailable::run("moltbot pairing approve", "access control and pairing (issue #5)")
+        }
+        Command::Pairing(PairingCommand::Deny { .. }) => {
+            unavailable::run("moltbot pairing deny", "access control and pairing (issue #5)")
+        }
+        Command::Pairing(PairingCommand::Revoke { .. }) => {
+            unavailable::run("moltbot pairing revoke", "access control and pairing (issue #5)")
+        }
+        Command::Channels(ChannelsCommand::Status { .. }) => {
+            unavailable::run("moltbot channels status", "channel operations (issue #6)")
+        }
+        Command::Channels(ChannelsCommand::Probe { .. }) => {
+            unavailable::run("moltbot channels probe", "channel operations (issue #6)")
+        }
+        Command::Message(MessageCommand::Send(_)) => {
+            unavailable::run("moltbot message send", "proactive sending (issue #6)")
+        }
+    }
+}

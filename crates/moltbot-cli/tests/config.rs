@@ -1,0 +1,143 @@
+//! `moltbot config validate` through the binary: each problem with key, location and fix.
+
+mod common;
+
+use common::{output_text, scrub, TestHome};
+
+const INSTALLED: &str = "plugins: { entries: { webex: { enabled: true } } },";
+
+fn validate(home: &TestHome, env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = home.moltbot();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(["config", "validate"]).output().unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.code(), scrub(&stdout, home), scrub(&stderr, home))
+}
+
+#[test]
+fn each_validation_error_is_reported_with_key_location_and_fix() {
+    let cases = [
+        (
+            "unknown_key",
+            "channels: { webex: { mode: \"polling\", botToken: \"tok-123456789\", dmPolicyy: \"open\" } }",
+        ),
+        (
+            "open_without_star",
+            "channels: { webex: { mode: \"polling\", botToken: \"tok-123456789\", dmPolicy: \"open\", allowFrom: [\"a@b.c\"] } }",
+        ),
+        (
+            "webhook_without_https_url",
+            "channels: { webex: { mode: \"webhook\", botToken: \"tok-123456789\", webhook: { url: \"http://example.com/hook\" } } }",
+        ),
+        (
+            "polling_interval_too_small",
+            "channels: { webex: { mode: \"polling\", botToken: \"tok-123456789\", polling: { intervalSeconds: 0 } } }",
+        ),
+        ("missing_token", "channels: { webex: { mode: \"polling\" } }"),
+    ];
+    for (name, channels) in cases {
+        let home = TestHome::new();
+        home.write_config(&format!("{{\n  {INSTALLED}\n  {channels}\n}}\n"));
+        let (code, stdout, stderr) = validate(&home, &[]);
+        assert_eq!(code, Some(1), "{name}: {stdout}{stderr}");
+        assert!(stderr.contains("line "), "{name}: no location in {stderr}");
+        assert!(stderr.contains("fix: "), "{name}: no fix in {stderr}");
+        insta::assert_snapshot!(format!("validate_{name}"), stderr);
+    }
+}
+
+#[test]
+fn missing_token_names_both_sources_and_env_fallback_fixes_it() {
+    let home = TestHome::new();
+    home.write_config(&format!(
+        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\" }} }} }}"
+    ));
+    let (code, _, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("No credentials configured"), "{stderr}");
+    assert!(stderr.contains("channels.webex.botToken"), "{stderr}");
+    assert!(stderr.contains("WEBEX_BOT_TOKEN"), "{stderr}");
+
+    let (code, stdout, stderr) = validate(&home, &[("WEBEX_BOT_TOKEN", "env-token-0123456789")]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+#[test]
+fn a_token_never_appears_in_output() {
+    let home = TestHome::new();
+    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC90b2tlbi0xMjM0NTY3ODkw";
+    home.write_config(&format!(
+        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"webhook\", botToken: \"{token}\", dmPolicy: \"bogus\" }} }} }}"
+    ));
+    let (code, stdout, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(1));
+    assert!(!stdout.contains(token) && !stderr.contains(token), "{stdout}{stderr}");
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    let home = TestHome::new();
+    home.write_config("{\n  channels: {\n    webex: { mode: \"polling\" \n  }\n");
+    let (code, _, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("line "), "{stderr}");
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn env_substitution_and_config_override_flag() {
+    let home = TestHome::new();
+    let other = home.state_dir().join("other.json5");
+    std::fs::write(
+        &other,
+        format!("{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"${{TOKEN_FROM_ENV}}\" }} }} }}"),
+    )
+    .unwrap();
+    let out = home
+        .moltbot()
+        .args(["--config", other.to_str().unwrap(), "config", "validate"])
+        .output()
+        .unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("TOKEN_FROM_ENV"), "{stderr}");
+
+    let out = home
+        .moltbot()
+        .env("TOKEN_FROM_ENV", "substituted-token-123")
+        .env("MOLTBOT_CONFIG_PATH", &other)
+        .args(["config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("other.json5"), "{stdout}");
+}
+
+#[test]
+fn the_gateway_log_never_holds_the_token() {
+    let home = TestHome::new();
+    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC9ncmVwLW1lLWlmLXlvdS1jYW4";
+    home.write_config(&format!(
+        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"{token}\" }} }} }}"
+    ));
+    let out = home
+        .moltbot()
+        .env("MOLTBOT_LOG_LEVEL", "debug")
+        .arg("gateway")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    let log_path = home.state_dir().join("logs/gateway.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("loaded config"), "the config was logged: {log}");
+    assert!(log.contains("Y2lz…"), "the token shows masked: {log}");
+    for text in [&log, &stdout, &stderr] {
+        assert!(!text.contains(token), "token leaked: {text}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

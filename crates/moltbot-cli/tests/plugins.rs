@@ -1,0 +1,159 @@
+//! `moltbot plugins install|list` and the refusal of a channel whose plugin is not installed.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{output_text, scrub, TestHome};
+
+const USER_CONFIG: &str = r#"{
+  // my bot, do not lose this comment
+  channels: {
+    webex: {
+      mode: "polling", // polling behind the firewall
+      botToken: "${MY_TOKEN}",
+    },
+  },
+}
+"#;
+
+#[test]
+fn a_channel_without_its_plugin_is_refused_with_the_install_command() {
+    let home = TestHome::new();
+    home.write_config(USER_CONFIG);
+    let out = home
+        .moltbot()
+        .env("MY_TOKEN", "token-value-long-enough")
+        .args(["config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("moltbot plugins install @moltbot/webex"), "{stderr}");
+    insta::assert_snapshot!(scrub(&stderr, &home));
+
+    // The gateway refuses to start on the same config.
+    let out = home
+        .moltbot()
+        .env("MY_TOKEN", "token-value-long-enough")
+        .arg("gateway")
+        .output()
+        .unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("The gateway did not start"), "{stderr}");
+}
+
+#[test]
+fn install_by_package_name_enables_it_and_keeps_comments() {
+    let home = TestHome::new();
+    home.write_config(USER_CONFIG);
+    let out = home
+        .moltbot()
+        .args(["plugins", "install", "@moltbot/webex"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("Installed @moltbot/webex"), "{stdout}");
+
+    let config = home.read_config();
+    assert!(config.contains("// my bot, do not lose this comment"), "{config}");
+    assert!(config.contains("// polling behind the firewall"), "{config}");
+    let value: serde_json::Value = json5::from_str(&config).unwrap();
+    assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
+    assert_eq!(value["channels"]["webex"]["mode"], "polling");
+
+    // Now the same config validates.
+    let out = home
+        .moltbot()
+        .env("MY_TOKEN", "token-value-long-enough")
+        .args(["config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("is valid"), "{stdout}");
+
+    // The install is recorded in the store and listed.
+    let out = home.moltbot().args(["plugins", "list", "--json"]).output().unwrap();
+    let (stdout, _) = output_text(&out);
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rows[0]["id"], "webex");
+    assert_eq!(rows[0]["status"], "enabled");
+    assert_eq!(rows[0]["source"], "@moltbot/webex");
+
+    let manifest = home.state_dir().join("extensions/webex/moltbot.plugin.json");
+    assert!(manifest.is_file());
+    let mode = std::fs::metadata(&manifest).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn install_from_the_local_folder_works_without_a_config_file() {
+    let home = TestHome::new();
+    let out = home
+        .moltbot()
+        .args(["plugins", "install", "./extensions/webex"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let config = home.read_config();
+    let value: serde_json::Value = json5::from_str(&config).unwrap();
+    assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
+    let mode = std::fs::metadata(home.config_path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a config file we create is private");
+
+    let out = home.moltbot().args(["plugins", "list"]).output().unwrap();
+    let (stdout, _) = output_text(&out);
+    let line = stdout.lines().find(|l| l.starts_with("webex")).unwrap();
+    assert!(line.contains("enabled"), "{line}");
+    assert!(line.contains("extensions/webex"), "{line}");
+}
+
+#[test]
+fn bad_install_specs_change_nothing() {
+    let home = TestHome::new();
+    home.write_config(USER_CONFIG);
+    let bad_dir = home.state_dir().join("bad-plugin");
+    std::fs::create_dir_all(&bad_dir).unwrap();
+    std::fs::write(
+        bad_dir.join("moltbot.plugin.json"),
+        r#"{"id":"webex","name":"@moltbot/webex","version":"x","channels":["webex"],"configSchema":{"type":"object"}}"#,
+    )
+    .unwrap();
+    for spec in [
+        "@moltbot/nope".to_string(),
+        "./does/not/exist".to_string(),
+        bad_dir.display().to_string(),
+    ] {
+        let out = home
+            .moltbot()
+            .args(["plugins", "install", &spec])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{spec}: {stdout}{stderr}");
+        assert!(stderr.starts_with("error: "), "{spec}: {stderr}");
+        assert_eq!(home.read_config(), USER_CONFIG, "{spec} changed the config");
+        assert!(
+            !home.state_dir().join("state/moltbot.sqlite").exists(),
+            "{spec} created the store"
+        );
+    }
+}
+
+#[test]
+fn a_config_with_a_syntax_error_is_not_edited() {
+    let home = TestHome::new();
+    let broken = "{ channels: { webex: { mode: \"polling\" }  \n";
+    home.write_config(broken);
+    let out = home
+        .moltbot()
+        .args(["plugins", "install", "@moltbot/webex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(home.read_config(), broken);
+}

@@ -1,0 +1,479 @@
+//! The typed core sections of the config: `plugins`, `agents`, `models`, `gateway`, and the raw
+//! `channels` map that channel plugins validate themselves.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::check::{
+    check_known_keys, check_known_keys_in, expect_object, field_enum, field_object, field_string,
+    field_string_array, field_u64,
+};
+use super::error::ConfigIssue;
+use super::load::LoadedConfig;
+use super::scan::join_path;
+use super::secret::Secret;
+
+/// Keys allowed at the root of the config.
+pub const ROOT_KEYS: &[&str] = &["channels", "plugins", "agents", "models", "gateway"];
+
+/// The typed core of the config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CoreConfig {
+    /// `plugins`: which plugins are enabled.
+    pub plugins: PluginsConfig,
+    /// `agents`: the default agent.
+    pub agents: AgentsConfig,
+    /// `models`: model providers.
+    pub models: ModelsConfig,
+    /// `gateway`: gateway process settings.
+    pub gateway: GatewayConfig,
+    /// `channels.<id>`: each channel's raw section, validated by the plugin that provides it.
+    pub channels: BTreeMap<String, Value>,
+}
+
+/// `plugins`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// `plugins.entries.<id>`.
+    pub entries: BTreeMap<String, PluginEntry>,
+}
+
+impl PluginsConfig {
+    /// True when `plugins.entries.<id>` exists and is enabled.
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.entries.get(id).is_some_and(|e| e.enabled)
+    }
+}
+
+/// `plugins.entries.<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginEntry {
+    /// `enabled` (default `true`: an entry without it is enabled).
+    pub enabled: bool,
+}
+
+/// `agents`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentsConfig {
+    /// `agents.defaults`.
+    pub defaults: AgentDefaults,
+}
+
+/// Default timeout for one agent turn.
+pub const DEFAULT_AGENT_TIMEOUT_SECONDS: u64 = 120;
+/// Default number of earlier turns sent with each message.
+pub const DEFAULT_HISTORY_TURNS: u64 = 20;
+
+/// `agents.defaults`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentDefaults {
+    /// `model` (`"provider/model"` or `{ primary: "provider/model" }`); `None` means the built-in
+    /// echo agent.
+    pub model: Option<ModelRef>,
+    /// `systemPrompt`.
+    pub system_prompt: Option<String>,
+    /// `timeoutSeconds` for one agent turn (default 120, at least 1).
+    pub timeout_seconds: u64,
+    /// `historyTurns`: earlier turns of the conversation sent along (default 20).
+    pub history_turns: u64,
+}
+
+impl Default for AgentDefaults {
+    fn default() -> Self {
+        Self {
+            model: None,
+            system_prompt: None,
+            timeout_seconds: DEFAULT_AGENT_TIMEOUT_SECONDS,
+            history_turns: DEFAULT_HISTORY_TURNS,
+        }
+    }
+}
+
+/// A `"provider/model"` reference; the model part may itself contain `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    /// Key under `models.providers` (or the built-in `echo`).
+    pub provider: String,
+    /// The model name sent to the provider.
+    pub model: String,
+}
+
+impl ModelRef {
+    /// Splits `"provider/model"` at the first `/`; both parts must be non-empty.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (provider, model) = text.trim().split_once('/')?;
+        (!provider.is_empty() && !model.is_empty()).then(|| Self {
+            provider: provider.to_string(),
+            model: model.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.model)
+    }
+}
+
+/// `models`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelsConfig {
+    /// `models.providers.<name>`.
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// Name of the provider that needs no configuration.
+pub const BUILTIN_ECHO_PROVIDER: &str = "echo";
+
+impl ModelsConfig {
+    /// The provider called `name`: a configured one, or the built-in `echo`.
+    pub fn provider(&self, name: &str) -> Option<ProviderConfig> {
+        match self.providers.get(name) {
+            Some(p) => Some(p.clone()),
+            None if name == BUILTIN_ECHO_PROVIDER => Some(ProviderConfig::echo()),
+            None => None,
+        }
+    }
+}
+
+/// How moltbot talks to a provider (`api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderApi {
+    /// `openai-completions`: OpenAI-compatible `POST {baseUrl}/chat/completions`.
+    OpenAiCompletions,
+    /// `anthropic-messages`: Anthropic `POST {baseUrl}/messages`.
+    AnthropicMessages,
+    /// `command`: runs `command args...`, JSON on stdin, reply on stdout.
+    Command,
+    /// `echo`: replies with the message it got.
+    Echo,
+}
+
+impl ProviderApi {
+    /// Every value of `api`, as written in the config.
+    pub const NAMES: &'static [&'static str] = &[
+        "openai-completions",
+        "anthropic-messages",
+        "command",
+        "echo",
+    ];
+
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderApi::OpenAiCompletions => "openai-completions",
+            ProviderApi::AnthropicMessages => "anthropic-messages",
+            ProviderApi::Command => "command",
+            ProviderApi::Echo => "echo",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai-completions" => Some(ProviderApi::OpenAiCompletions),
+            "anthropic-messages" => Some(ProviderApi::AnthropicMessages),
+            "command" => Some(ProviderApi::Command),
+            "echo" => Some(ProviderApi::Echo),
+            _ => None,
+        }
+    }
+}
+
+/// `models.providers.<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderConfig {
+    /// `api`. Default: `anthropic-messages` for a provider named `anthropic`, `echo` for `echo`,
+    /// `command` when `command` is set, otherwise `openai-completions`.
+    pub api: ProviderApi,
+    /// `baseUrl` including the version path (e.g. `https://api.openai.com/v1`). Defaults exist for
+    /// providers named `openai`, `anthropic`, `openrouter` and `ollama`.
+    pub base_url: Option<String>,
+    /// `apiKey` (usually `"${OPENAI_API_KEY}"`).
+    pub api_key: Option<Secret>,
+    /// `command` (for `api: "command"`).
+    pub command: Option<String>,
+    /// `args` (for `api: "command"`).
+    pub args: Vec<String>,
+}
+
+impl ProviderConfig {
+    /// The built-in echo provider.
+    pub fn echo() -> Self {
+        Self {
+            api: ProviderApi::Echo,
+            base_url: None,
+            api_key: None,
+            command: None,
+            args: Vec::new(),
+        }
+    }
+}
+
+/// The `baseUrl` used when a well-known provider does not set one.
+pub fn default_base_url(provider: &str, api: ProviderApi) -> Option<&'static str> {
+    match (provider, api) {
+        ("openai", ProviderApi::OpenAiCompletions) => Some("https://api.openai.com/v1"),
+        ("openrouter", ProviderApi::OpenAiCompletions) => Some("https://openrouter.ai/api/v1"),
+        ("ollama", ProviderApi::OpenAiCompletions) => Some("http://127.0.0.1:11434/v1"),
+        ("anthropic", ProviderApi::AnthropicMessages) => Some("https://api.anthropic.com/v1"),
+        _ => None,
+    }
+}
+
+/// Default time the gateway waits for in-flight work on shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 10;
+
+/// `gateway`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// `shutdownTimeoutSeconds` (default 10).
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+impl CoreConfig {
+    /// Reads the core sections of `cfg.value`, adding an issue for everything wrong and using
+    /// defaults in its place.
+    pub fn from_loaded(cfg: &LoadedConfig, issues: &mut Vec<ConfigIssue>) -> Self {
+        let mut core = CoreConfig::default();
+        let Some(root) = cfg.value.as_object() else {
+            issues.push(cfg.issue(
+                "",
+                "the config must be an object",
+                Some("wrap the settings in { ... }"),
+            ));
+            return core;
+        };
+        check_known_keys(cfg, &cfg.value, "", ROOT_KEYS, issues);
+        if let Some(channels) = field_object(cfg, root, "", "channels", issues) {
+            for (id, section) in channels {
+                if expect_object(cfg, section, &join_path("channels", id), issues).is_some() {
+                    core.channels.insert(id.clone(), section.clone());
+                }
+            }
+        }
+        if let Some(plugins) = field_object(cfg, root, "", "plugins", issues) {
+            core.plugins = plugins_config(cfg, plugins, issues);
+        }
+        if let Some(models) = field_object(cfg, root, "", "models", issues) {
+            core.models = models_config(cfg, models, issues);
+        }
+        if let Some(agents) = field_object(cfg, root, "", "agents", issues) {
+            core.agents = agents_config(cfg, agents, &core.models, issues);
+        }
+        if let Some(gateway) = field_object(cfg, root, "", "gateway", issues) {
+            check_known_keys_in(cfg, gateway, "gateway", &["shutdownTimeoutSeconds"], issues);
+            if let Some(secs) = field_u64(cfg, gateway, "gateway", "shutdownTimeoutSeconds", issues)
+            {
+                core.gateway.shutdown_timeout_seconds = secs;
+            }
+        }
+        core
+    }
+}
+
+fn plugins_config(
+    cfg: &LoadedConfig,
+    plugins: &Map<String, Value>,
+    issues: &mut Vec<ConfigIssue>,
+) -> PluginsConfig {
+    let mut out = PluginsConfig::default();
+    check_known_keys_in(cfg, plugins, "plugins", &["entries"], issues);
+    let Some(entries) = field_object(cfg, plugins, "plugins", "entries", issues) else {
+        return out;
+    };
+    for (id, entry) in entries {
+        let path = join_path("plugins.entries", id);
+        let Some(obj) = expect_object(cfg, entry, &path, issues) else {
+            continue;
+        };
+        check_known_keys(cfg, entry, &path, &["enabled"], issues);
+        let enabled = super::check::field_bool(cfg, obj, &path, "enabled", issues).unwrap_or(true);
+        out.entries.insert(id.clone(), PluginEntry { enabled });
+    }
+    out
+}
+
+fn models_config(
+    cfg: &LoadedConfig,
+    models: &Map<String, Value>,
+    issues: &mut Vec<ConfigIssue>,
+) -> ModelsConfig {
+    let mut out = ModelsConfig::default();
+    check_known_keys_in(cfg, models, "models", &["providers"], issues);
+    let Some(providers) = field_object(cfg, models, "models", "providers", issues) else {
+        return out;
+    };
+    for (name, section) in providers {
+        let path = join_path("models.providers", name);
+        if let Some(obj) = expect_object(cfg, section, &path, issues) {
+            if let Some(p) = provider_config(cfg, name, obj, &path, issues) {
+                out.providers.insert(name.clone(), p);
+            }
+        }
+    }
+    out
+}
+
+const PROVIDER_KEYS: &[&str] = &["api", "baseUrl", "apiKey", "command", "args"];
+
+fn provider_config(
+    cfg: &LoadedConfig,
+    name: &str,
+    obj: &Map<String, Value>,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<ProviderConfig> {
+    let before = issues.len();
+    check_known_keys_in(cfg, obj, path, PROVIDER_KEYS, issues);
+    let command = field_string(cfg, obj, path, "command", issues);
+    let api = match obj.get("api") {
+        Some(_) => {
+            let api = field_enum(cfg, obj, path, "api", ProviderApi::NAMES, issues)
+                .and_then(|text| ProviderApi::parse(&text));
+            api?
+        }
+        None if name == "anthropic" => ProviderApi::AnthropicMessages,
+        None if name == BUILTIN_ECHO_PROVIDER => ProviderApi::Echo,
+        None if command.is_some() => ProviderApi::Command,
+        None => ProviderApi::OpenAiCompletions,
+    };
+    let mut base_url = field_string(cfg, obj, path, "baseUrl", issues);
+    if let Some(url) = &base_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            issues.push(cfg.issue(
+                &join_path(path, "baseUrl"),
+                "must be an http:// or https:// URL",
+                Some("write the full URL, e.g. \"https://api.openai.com/v1\""),
+            ));
+        }
+    }
+    let api_key = field_string(cfg, obj, path, "apiKey", issues).map(Secret::new);
+    let args = field_string_array(cfg, obj, path, "args", issues).unwrap_or_default();
+    match api {
+        ProviderApi::OpenAiCompletions | ProviderApi::AnthropicMessages => {
+            if base_url.is_none() {
+                base_url = default_base_url(name, api).map(str::to_string);
+            }
+            if base_url.is_none() {
+                issues.push(cfg.issue(
+                    &join_path(path, "baseUrl"),
+                    &format!("`baseUrl` is required for api \"{}\"", api.as_str()),
+                    Some("set baseUrl, e.g. \"http://127.0.0.1:11434/v1\" for Ollama"),
+                ));
+            }
+        }
+        ProviderApi::Command => {
+            if command.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                issues.push(cfg.issue(
+                    &join_path(path, "command"),
+                    "`command` is required for api \"command\"",
+                    Some("set command to the program to run, e.g. \"/usr/local/bin/my-agent\""),
+                ));
+            }
+        }
+        ProviderApi::Echo => {}
+    }
+    (issues.len() == before).then_some(ProviderConfig {
+        api,
+        base_url,
+        api_key,
+        command,
+        args,
+    })
+}
+
+const AGENT_DEFAULT_KEYS: &[&str] = &["model", "systemPrompt", "timeoutSeconds", "historyTurns"];
+
+fn agents_config(
+    cfg: &LoadedConfig,
+    agents: &Map<String, Value>,
+    models: &ModelsConfig,
+    issues: &mut Vec<ConfigIssue>,
+) -> AgentsConfig {
+    let mut out = AgentsConfig::default();
+    check_known_keys_in(cfg, agents, "agents", &["defaults"], issues);
+    let Some(defaults) = field_object(cfg, agents, "agents", "defaults", issues) else {
+        return out;
+    };
+    let path = "agents.defaults";
+    check_known_keys_in(cfg, defaults, path, AGENT_DEFAULT_KEYS, issues);
+    let d = &mut out.defaults;
+    d.system_prompt = field_string(cfg, defaults, path, "systemPrompt", issues);
+    if let Some(t) = field_u64(cfg, defaults, path, "timeoutSeconds", issues) {
+        if t == 0 {
+            issues.push(cfg.issue(
+                "agents.defaults.timeoutSeconds",
+                "must be at least 1",
+                Some("use a number of seconds such as 120"),
+            ));
+        } else {
+            d.timeout_seconds = t;
+        }
+    }
+    if let Some(h) = field_u64(cfg, defaults, path, "historyTurns", issues) {
+        d.history_turns = h;
+    }
+    let (primary, primary_path) = match defaults.get("model") {
+        None => (None, String::new()),
+        Some(Value::String(s)) => (Some(s.clone()), "agents.defaults.model".to_string()),
+        Some(Value::Object(m)) => {
+            check_known_keys_in(cfg, m, "agents.defaults.model", &["primary"], issues);
+            (
+                field_string(cfg, m, "agents.defaults.model", "primary", issues),
+                "agents.defaults.model.primary".to_string(),
+            )
+        }
+        Some(other) => {
+            issues.push(cfg.issue(
+                "agents.defaults.model",
+                &format!(
+                    "expected \"provider/model\" or {{ primary: \"provider/model\" }}, found {}",
+                    super::check::describe(other)
+                ),
+                Some("write e.g. model: { primary: \"openai/gpt-4o-mini\" }"),
+            ));
+            (None, String::new())
+        }
+    };
+    if let Some(text) = primary {
+        match ModelRef::parse(&text) {
+            None => issues.push(cfg.issue(
+                &primary_path,
+                "expected \"provider/model\"",
+                Some("write e.g. \"openai/gpt-4o-mini\" or \"echo/echo\""),
+            )),
+            Some(r) if models.provider(&r.provider).is_none() => {
+                let mut known: Vec<&str> = models.providers.keys().map(String::as_str).collect();
+                known.push(BUILTIN_ECHO_PROVIDER);
+                let fix = match super::check::suggest(&r.provider, &known) {
+                    Some(s) => format!(
+                        "did you mean `{s}`? or define models.providers.{}",
+                        r.provider
+                    ),
+                    None => format!(
+                        "define models.providers.{} {{ api, baseUrl, apiKey }}",
+                        r.provider
+                    ),
+                };
+                issues.push(cfg.issue(
+                    &primary_path,
+                    &format!("unknown provider `{}`", r.provider),
+                    Some(&fix),
+                ));
+            }
+            Some(r) => d.model = Some(r),
+        }
+    }
+    out
+}

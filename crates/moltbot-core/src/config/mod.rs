@@ -1,0 +1,37 @@
+//! Loading and validating the JSON5 config file (`~/.moltbot/moltbot.json`).
+//!
+//! [`load`] reads the file (a missing file is an empty config), parses JSON5 (syntax errors carry
+//! line and column), substitutes `${VAR}` in strings, records where every key is written and
+//! validates the core sections into [`CoreConfig`]. Problems are collected as [`ConfigIssue`]s
+//! naming the key path, its line and column and a fix, so the user sees all of them at once.
+//! Channel plugins validate their own `channels.<id>` section with the helpers in this module
+//! ([`check_known_keys`], the `field_*` readers, [`LoadedConfig::issue`]).
+//!
+//! [`set_json5_bool`] edits the file text minimally (for `moltbot plugins install`) so comments
+//! and formatting survive.
+
+mod check;
+mod core;
+mod edit;
+mod error;
+mod load;
+mod scan;
+mod secret;
+mod substitute;
+
+pub use self::check::{
+    check_known_keys, check_known_keys_in, describe, enum_issue, enum_type_issue, expect_object,
+    field_bool, field_enum, field_f64, field_object, field_string, field_string_array, field_u64,
+    suggest,
+};
+pub use self::core::{
+    default_base_url, AgentDefaults, AgentsConfig, CoreConfig, GatewayConfig, ModelRef,
+    ModelsConfig, PluginEntry, PluginsConfig, ProviderApi, ProviderConfig, BUILTIN_ECHO_PROVIDER,
+    DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+    ROOT_KEYS,
+};
+pub use self::edit::{set_json5_bool, EditError};
+pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
+pub use self::load::{load, load_lenient, parse, parse_lenient, process_env, LoadedConfig};
+pub use self::scan::join_path;
+pub use self::secret::Secret;

@@ -1,0 +1,132 @@
+//! Secret redaction: a process-global list of secrets that must never be printed.
+//!
+//! Channels register their credentials with [`register_secret`] as soon as they are loaded; every
+//! log line (see [`super::RedactingMakeWriter`]) and every error message the CLI prints goes
+//! through [`redact`], which replaces each registered secret with its [`mask_secret`] form
+//! (`Y2lz…abcd`) and masks the value after any `Bearer ` (as in `Authorization: Bearer <token>`),
+//! registered or not.
+//!
+//! Secrets shorter than [`MIN_SECRET_LEN`] characters are not registered: replacing such short
+//! strings everywhere would mangle ordinary text, and they are not real credentials anyway.
+
+use std::sync::{PoisonError, RwLock};
+
+/// Secrets shorter than this (in characters) are ignored by [`register_secret`].
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// Masks shorter than this many characters are shown fully masked (`****`).
+const MASK_MIN_LEN: usize = 12;
+
+/// Registered secrets, longest first (so a secret containing another is masked whole).
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Registers `secret` so it is masked in every log line and in [`redact`]'s output from now on.
+/// Surrounding whitespace is ignored; secrets shorter than [`MIN_SECRET_LEN`] characters are not
+/// registered. Registering the same secret twice is harmless.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_SECRET_LEN {
+        return;
+    }
+    // Also catch the secret as `{:?}` prints it (escaped quotes or backslashes).
+    let debug = format!("{secret:?}");
+    let escaped = debug[1..debug.len() - 1].to_owned();
+    let mut secrets = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
+    for s in [secret.to_owned(), escaped] {
+        if !secrets.contains(&s) {
+            secrets.push(s);
+        }
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// Whether `secret` is registered (after trimming).
+pub fn is_registered(secret: &str) -> bool {
+    let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    secrets.iter().any(|s| s == secret.trim())
+}
+
+/// The printable form of a secret: its first 4 and last 4 characters around `…`
+/// (`Y2lz…abcd`), or `****` when it is shorter than 12 characters.
+pub fn mask_secret(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < MASK_MIN_LEN {
+        return "****".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// `text` with every registered secret masked and every `Bearer <token>` value masked.
+pub fn redact(text: &str) -> String {
+    let mut out = mask_bearer_values(text);
+    let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), &mask_secret(secret));
+        }
+    }
+    out
+}
+
+/// Masks the token following each (case-insensitive) `Bearer` and whitespace.
+fn mask_bearer_values(text: &str) -> String {
+    const WORD: &str = "bearer";
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains(WORD) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0; // start of the text not yet copied
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(WORD) {
+        let word_start = search + found;
+        let word_end = word_start + WORD.len();
+        search = word_end;
+        let after_space = text[word_end..].trim_start_matches([' ', '\t']);
+        let token_start = text.len() - after_space.len();
+        if token_start == word_end {
+            continue; // "Bearer" not followed by whitespace (e.g. "bearers")
+        }
+        let token_len = after_space
+            .find(|c: char| !is_token_char(c))
+            .unwrap_or(after_space.len());
+        if token_len == 0 {
+            continue;
+        }
+        let token_end = token_start + token_len;
+        out.push_str(&text[rest..token_start]);
+        out.push_str(&mask_secret(&text[token_start..token_end]));
+        rest = token_end;
+        search = token_end;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// Characters of an RFC 6750 `b64token`.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_values_are_masked_whatever_the_case() {
+        let out = mask_bearer_values("authorization: bearer abcdefghijklmnop, next");
+        assert_eq!(out, "authorization: bearer abcd…mnop, next");
+        let out = mask_bearer_values("Bearer short Bearer");
+        assert_eq!(out, "Bearer **** Bearer");
+    }
+
+    #[test]
+    fn words_starting_with_bearer_are_left_alone() {
+        assert_eq!(
+            mask_bearer_values("the bearers marched"),
+            "the bearers marched"
+        );
+    }
+}

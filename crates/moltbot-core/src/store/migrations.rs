@@ -1,0 +1,105 @@
+//! Versioned schema migrations, tracked with `PRAGMA user_version`.
+//!
+//! [`MIGRATIONS`] is append-only: migration `n` (1-based) is `MIGRATIONS[n - 1]`, and a store at
+//! version `v` has had the first `v` scripts applied. To change the schema, add a new script at
+//! the end; never edit one that has shipped. All pending scripts run in one `BEGIN IMMEDIATE`
+//! transaction, so two processes opening a fresh store at once cannot both migrate it, and a
+//! failed migration leaves the store as it was.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Migration 1: key/value settings, plugin installs, inbound dedupe, cursors, outbound chunks.
+const V1: &str = r#"
+CREATE TABLE kv (
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+
+CREATE TABLE plugin_installs (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    version      TEXT    NOT NULL,
+    source       TEXT    NOT NULL,
+    installed_at INTEGER NOT NULL
+);
+
+CREATE TABLE inbound_messages (
+    channel     TEXT    NOT NULL,
+    message_id  TEXT    NOT NULL,
+    room_id     TEXT    NOT NULL,
+    state       TEXT    NOT NULL
+        CHECK (state IN ('received', 'processing', 'replied', 'skipped', 'failed')),
+    reason      TEXT,
+    created_at  INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, message_id)
+);
+CREATE INDEX inbound_messages_by_state ON inbound_messages (channel, state, created_at);
+
+CREATE TABLE cursors (
+    channel    TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, key)
+);
+
+CREATE TABLE outbound (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel            TEXT    NOT NULL,
+    inbound_message_id TEXT,
+    room_id            TEXT    NOT NULL,
+    parent_id          TEXT,
+    chunk_index        INTEGER NOT NULL,
+    body               TEXT    NOT NULL,
+    remote_message_id  TEXT,
+    state              TEXT    NOT NULL
+        CHECK (state IN ('pending', 'sent', 'unknown', 'failed')),
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    error              TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX outbound_chunk_of_inbound
+    ON outbound (channel, inbound_message_id, chunk_index)
+    WHERE inbound_message_id IS NOT NULL;
+CREATE INDEX outbound_by_state ON outbound (channel, state, id);
+"#;
+
+/// The ordered migration scripts; the schema version is the number applied.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes (the number of [`MIGRATIONS`]).
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Reads `PRAGMA user_version`.
+pub fn schema_version(conn: &Connection) -> Result<u32, StoreError> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A negative or huge user_version was not written by us: treat it as "too new".
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Applies the pending scripts of `migrations` in one immediate transaction and returns the
+/// resulting version. Fails with [`StoreError::TooNew`] if the store is ahead of `migrations`.
+pub fn apply(conn: &mut Connection, migrations: &[&str]) -> Result<u32, StoreError> {
+    let supported = u32::try_from(migrations.len()).unwrap_or(u32::MAX);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = schema_version(&tx)?;
+    if found > supported {
+        return Err(StoreError::TooNew { found, supported });
+    }
+    for (index, script) in migrations.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(script)?;
+        // PRAGMA does not take bound parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+    }
+    tx.commit()?;
+    Ok(supported)
+}

@@ -1,0 +1,153 @@
+//! The typed core sections: plugins, agents, models, gateway.
+
+use std::path::Path;
+
+use insta::assert_snapshot;
+use moltbot_core::config::{
+    parse, render_issues, ConfigError, ConfigIssue, ModelRef, PluginEntry, ProviderApi,
+    DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+};
+
+fn env(name: &str) -> Option<String> {
+    (name == "OPENAI_API_KEY").then(|| "sk-test-0123456789abcdef".to_string())
+}
+
+fn issues_of(source: &str) -> Vec<ConfigIssue> {
+    match parse(Path::new("moltbot.json"), source, &env) {
+        Err(ConfigError::Invalid(issues)) => issues,
+        other => panic!("expected issues, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_when_sections_are_absent() {
+    let cfg = parse(Path::new("moltbot.json"), "{}", &env).unwrap();
+    let core = &cfg.core;
+    assert!(core.plugins.entries.is_empty());
+    assert!(!core.plugins.is_enabled("webex"));
+    assert_eq!(core.agents.defaults.model, None);
+    assert_eq!(
+        core.agents.defaults.timeout_seconds,
+        DEFAULT_AGENT_TIMEOUT_SECONDS
+    );
+    assert_eq!(core.agents.defaults.history_turns, DEFAULT_HISTORY_TURNS);
+    assert_eq!(
+        core.gateway.shutdown_timeout_seconds,
+        DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
+    );
+    assert_eq!(core.models.provider("echo").unwrap().api, ProviderApi::Echo);
+    assert!(core.models.provider("openai").is_none());
+}
+
+#[test]
+fn reads_every_core_section() {
+    let source = r#"{
+  plugins: { entries: { webex: { enabled: true }, other: { enabled: false }, bare: {} } },
+  agents: {
+    defaults: {
+      model: { primary: "openai/gpt-4o-mini" },
+      systemPrompt: "Be brief.",
+      timeoutSeconds: 30,
+      historyTurns: 4,
+    },
+  },
+  models: {
+    providers: {
+      openai: { apiKey: "${OPENAI_API_KEY}" },
+      local: { baseUrl: "http://127.0.0.1:8080/v1" },
+      anthropic: { apiKey: "x" },
+      script: { command: "/usr/bin/agent", args: ["--json"] },
+    },
+  },
+  gateway: { shutdownTimeoutSeconds: 5 },
+}"#;
+    let cfg = parse(Path::new("moltbot.json"), source, &env).unwrap();
+    let core = &cfg.core;
+    assert_eq!(core.plugins.entries["webex"], PluginEntry { enabled: true });
+    assert!(core.plugins.is_enabled("webex"));
+    assert!(!core.plugins.is_enabled("other"));
+    assert!(core.plugins.is_enabled("bare"));
+    let d = &core.agents.defaults;
+    assert_eq!(
+        d.model,
+        Some(ModelRef {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into()
+        })
+    );
+    assert_eq!(d.system_prompt.as_deref(), Some("Be brief."));
+    assert_eq!((d.timeout_seconds, d.history_turns), (30, 4));
+    let openai = &core.models.providers["openai"];
+    assert_eq!(openai.api, ProviderApi::OpenAiCompletions);
+    assert_eq!(
+        openai.base_url.as_deref(),
+        Some("https://api.openai.com/v1")
+    );
+    assert_eq!(
+        openai.api_key.as_ref().unwrap().expose(),
+        "sk-test-0123456789abcdef"
+    );
+    assert!(!format!("{openai:?}").contains("0123456789"));
+    let local = &core.models.providers["local"];
+    assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
+    let anthropic = &core.models.providers["anthropic"];
+    assert_eq!(anthropic.api, ProviderApi::AnthropicMessages);
+    assert_eq!(
+        anthropic.base_url.as_deref(),
+        Some("https://api.anthropic.com/v1")
+    );
+    let script = &core.models.providers["script"];
+    assert_eq!(script.api, ProviderApi::Command);
+    assert_eq!(script.command.as_deref(), Some("/usr/bin/agent"));
+    assert_eq!(script.args, ["--json"]);
+    assert_eq!(core.gateway.shutdown_timeout_seconds, 5);
+}
+
+#[test]
+fn a_model_may_be_a_plain_string_and_contain_slashes() {
+    let source = r#"{ agents: { defaults: { model: "router/anthropic/claude" } },
+                     models: { providers: { router: { baseUrl: "https://r.example/v1" } } } }"#;
+    let cfg = parse(Path::new("moltbot.json"), source, &env).unwrap();
+    let model = cfg.core.agents.defaults.model.unwrap();
+    assert_eq!(model.provider, "router");
+    assert_eq!(model.model, "anthropic/claude");
+    assert_eq!(model.to_string(), "router/anthropic/claude");
+}
+
+#[test]
+fn core_section_problems_are_all_reported() {
+    let source = r#"{
+  plugins: { entries: { webex: { enabled: "yes", enabeld: true } }, entires: {} },
+  agents: {
+    defaults: {
+      model: { primary: "gpt-4o" },
+      timeoutSeconds: 0,
+      sytemPrompt: "x",
+    },
+  },
+  models: {
+    providers: {
+      local: { api: "openai-chat" },
+      nourl: {},
+      script: { api: "command" },
+      web: { baseUrl: "ftp://x" },
+    },
+  },
+  gateway: { shutdownTimeout: 5 },
+  channels: { webex: [] },
+}"#;
+    let issues = issues_of(source);
+    assert_snapshot!("core_issues", render_issues(&issues));
+}
+
+#[test]
+fn an_unknown_model_provider_is_reported() {
+    let source = r#"{
+  agents: { defaults: { model: "opnai/gpt-4o" } },
+  models: { providers: { openai: {} } },
+}"#;
+    let issues = issues_of(source);
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].path, "agents.defaults.model");
+    assert_snapshot!("unknown_provider", render_issues(&issues));
+}

@@ -1,0 +1,698 @@
+//! The `channels.webex` config section: typed settings with the contract's defaults, and a
+//! validator that reports every problem at once with its key path, line, column and a fix.
+//!
+//! The gateway refuses to start on any issue. Messages never contain the token: only key paths,
+//! variable names and the offending non-secret values are shown.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use moltbot_core::config::{
+    check_known_keys_in, enum_issue, enum_type_issue, expect_object, field_bool, field_enum,
+    field_f64, field_object, field_string, field_string_array, field_u64, sort_issues, ConfigIssue,
+    LoadedConfig,
+};
+use serde_json::{Map, Value};
+
+pub use moltbot_core::config::Secret;
+
+/// The channel id: the key under `channels` and `plugins.entries`.
+pub const CHANNEL_ID: &str = "webex";
+/// The config section's key path.
+pub const SECTION_PATH: &str = "channels.webex";
+/// Environment variable holding the bot token when `botToken` is absent.
+pub const TOKEN_ENV: &str = "WEBEX_BOT_TOKEN";
+/// Default `apiBaseUrl`.
+pub const DEFAULT_API_BASE_URL: &str = "https://webexapis.com/v1";
+/// Default `webhook.port`.
+pub const DEFAULT_WEBHOOK_PORT: u16 = 3979;
+/// Default `webhook.path`.
+pub const DEFAULT_WEBHOOK_PATH: &str = "/webex/webhook";
+/// Default `polling.intervalSeconds`.
+pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 5;
+/// Default `textChunkLimit` (characters).
+pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 7000;
+/// The most bytes Webex accepts in one message's text; chunks are capped at this separately.
+pub const MAX_MESSAGE_BYTES: usize = 7439;
+/// Default `rateLimit.requestsPerMinute`.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 120;
+/// Default `catchUp.maxAgeMinutes`.
+pub const DEFAULT_CATCH_UP_MAX_AGE_MINUTES: u64 = 15;
+
+const SECTION_KEYS: &[&str] = &[
+    "enabled",
+    "mode",
+    "botToken",
+    "apiBaseUrl",
+    "dmPolicy",
+    "allowFrom",
+    "groupPolicy",
+    "groupAllowFrom",
+    "webhook",
+    "polling",
+    "textChunkLimit",
+    "rateLimit",
+    "catchUp",
+];
+const WEBHOOK_KEYS: &[&str] = &["port", "path", "url", "secret"];
+
+/// How messages are received (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Webex pushes to `webhook.url`.
+    Webhook,
+    /// moltbot polls the Webex API.
+    Polling,
+    /// Both at once, deduplicated by message id.
+    Both,
+}
+
+impl Mode {
+    /// Valid config values.
+    pub const NAMES: &'static [&'static str] = &["webhook", "polling", "both"];
+
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Webhook => "webhook",
+            Mode::Polling => "polling",
+            Mode::Both => "both",
+        }
+    }
+
+    /// True for `webhook` and `both`.
+    pub fn uses_webhook(self) -> bool {
+        matches!(self, Mode::Webhook | Mode::Both)
+    }
+
+    /// True for `polling` and `both`.
+    pub fn uses_polling(self) -> bool {
+        matches!(self, Mode::Polling | Mode::Both)
+    }
+}
+
+/// Who may talk to the bot in 1:1 chats (`dmPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmPolicy {
+    /// Unknown senders get a pairing code and wait for approval.
+    Pairing,
+    /// Only `allowFrom` (and approved) senders; others are dropped.
+    Allowlist,
+    /// Anyone (requires `"*"` in `allowFrom`).
+    Open,
+    /// No DMs are processed.
+    Disabled,
+}
+
+impl DmPolicy {
+    /// Valid config values.
+    pub const NAMES: &'static [&'static str] = &["pairing", "allowlist", "open", "disabled"];
+
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmPolicy::Pairing => "pairing",
+            DmPolicy::Allowlist => "allowlist",
+            DmPolicy::Open => "open",
+            DmPolicy::Disabled => "disabled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pairing" => Some(DmPolicy::Pairing),
+            "allowlist" => Some(DmPolicy::Allowlist),
+            "open" => Some(DmPolicy::Open),
+            "disabled" => Some(DmPolicy::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Who may trigger the bot in spaces (`groupPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupPolicy {
+    /// Only senders in `groupAllowFrom`.
+    Allowlist,
+    /// Anyone who @mentions the bot.
+    Mention,
+    /// Anyone (with a bot token Webex only delivers mentions, so this equals `mention`).
+    Open,
+    /// No space messages are processed.
+    Disabled,
+}
+
+impl GroupPolicy {
+    /// Valid config values.
+    pub const NAMES: &'static [&'static str] = &["allowlist", "mention", "open", "disabled"];
+
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupPolicy::Allowlist => "allowlist",
+            GroupPolicy::Mention => "mention",
+            GroupPolicy::Open => "open",
+            GroupPolicy::Disabled => "disabled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allowlist" => Some(GroupPolicy::Allowlist),
+            "mention" => Some(GroupPolicy::Mention),
+            "open" => Some(GroupPolicy::Open),
+            "disabled" => Some(GroupPolicy::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Where the bot token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `channels.webex.botToken`.
+    Config,
+    /// The `WEBEX_BOT_TOKEN` environment variable.
+    Env,
+    /// No token; only possible when the channel is disabled (`enabled: false`).
+    Missing,
+}
+
+impl TokenSource {
+    /// Short name for status output: `config`, `env` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Config => "config",
+            TokenSource::Env => "env",
+            TokenSource::Missing => "none",
+        }
+    }
+}
+
+/// `webhook`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `port` the local HTTP server listens on (default 3979; 0 picks a free port).
+    pub port: u16,
+    /// `path` served for deliveries (default `/webex/webhook`).
+    pub path: String,
+    /// `url`: the public URL registered with Webex (required for `webhook`/`both`).
+    pub url: Option<String>,
+    /// `secret` for `X-Spark-Signature`; when absent one is generated and kept in the store.
+    pub secret: Option<Secret>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            port: DEFAULT_WEBHOOK_PORT,
+            path: DEFAULT_WEBHOOK_PATH.to_string(),
+            url: None,
+            secret: None,
+        }
+    }
+}
+
+/// `polling`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollingConfig {
+    /// `intervalSeconds` between two polls (default 5 s, at least 1 s).
+    pub interval: Duration,
+}
+
+impl Default for PollingConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(DEFAULT_POLL_INTERVAL_SECONDS),
+        }
+    }
+}
+
+/// `rateLimit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// `requestsPerMinute`: the client-side budget for all Webex calls (default 120).
+    pub requests_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+        }
+    }
+}
+
+/// `catchUp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUpConfig {
+    /// `maxAgeMinutes`: messages older than this found on catch-up are marked seen, not answered
+    /// (default 15 minutes).
+    pub max_age: Duration,
+}
+
+impl Default for CatchUpConfig {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(DEFAULT_CATCH_UP_MAX_AGE_MINUTES * 60),
+        }
+    }
+}
+
+/// The validated `channels.webex` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebexConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `mode` (default `webhook`).
+    pub mode: Mode,
+    /// The bot token, from `botToken` or `WEBEX_BOT_TOKEN` (empty when [`TokenSource::Missing`]).
+    pub bot_token: Secret,
+    /// Where [`Self::bot_token`] came from.
+    pub token_source: TokenSource,
+    /// `apiBaseUrl` without a trailing `/` (default `https://webexapis.com/v1`).
+    pub api_base_url: String,
+    /// `dmPolicy` (default `pairing`).
+    pub dm_policy: DmPolicy,
+    /// `allowFrom`: person ids, emails or `"*"`, trimmed, as written otherwise.
+    pub allow_from: Vec<String>,
+    /// `groupPolicy` (default `allowlist`).
+    pub group_policy: GroupPolicy,
+    /// `groupAllowFrom`, trimmed.
+    pub group_allow_from: Vec<String>,
+    /// `webhook`.
+    pub webhook: WebhookConfig,
+    /// `polling`.
+    pub polling: PollingConfig,
+    /// `textChunkLimit` in characters (default 7000); chunks are also capped at
+    /// [`MAX_MESSAGE_BYTES`] bytes.
+    pub text_chunk_limit: usize,
+    /// `rateLimit`.
+    pub rate_limit: RateLimitConfig,
+    /// `catchUp`.
+    pub catch_up: CatchUpConfig,
+}
+
+impl Default for WebexConfig {
+    /// The defaults, with no token.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mode: Mode::Webhook,
+            bot_token: Secret::default(),
+            token_source: TokenSource::Missing,
+            api_base_url: DEFAULT_API_BASE_URL.to_string(),
+            dm_policy: DmPolicy::Pairing,
+            allow_from: Vec::new(),
+            group_policy: GroupPolicy::Allowlist,
+            group_allow_from: Vec::new(),
+            webhook: WebhookConfig::default(),
+            polling: PollingConfig::default(),
+            text_chunk_limit: DEFAULT_TEXT_CHUNK_LIMIT,
+            rate_limit: RateLimitConfig::default(),
+            catch_up: CatchUpConfig::default(),
+        }
+    }
+}
+
+fn path(key: &str) -> String {
+    format!("{SECTION_PATH}.{key}")
+}
+
+/// Validates `channels.webex` of `cfg` (an absent section is treated as `{}`), with `env` used
+/// for `WEBEX_BOT_TOKEN`. Returns every issue found, or the typed config.
+pub fn validate(
+    cfg: &LoadedConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WebexConfig, Vec<ConfigIssue>> {
+    let empty = Value::Object(Map::new());
+    let section = cfg.channel_section(CHANNEL_ID).unwrap_or(&empty);
+    let mut issues = Vec::new();
+    let Some(obj) = expect_object(cfg, section, SECTION_PATH, &mut issues) else {
+        return Err(issues);
+    };
+    let mut out = WebexConfig::default();
+    check_known_keys_in(cfg, obj, SECTION_PATH, SECTION_KEYS, &mut issues);
+
+    if let Some(enabled) = field_bool(cfg, obj, SECTION_PATH, "enabled", &mut issues) {
+        out.enabled = enabled;
+    }
+    let mode = read_mode(cfg, obj, &mut issues);
+    if let Some(mode) = mode {
+        out.mode = mode;
+    }
+    if let Some(url) = field_string(cfg, obj, SECTION_PATH, "apiBaseUrl", &mut issues) {
+        if let Some(url) = check_url(cfg, &path("apiBaseUrl"), &url, &mut issues) {
+            out.api_base_url = url.trim_end_matches('/').to_string();
+        }
+    }
+    read_policies(cfg, obj, &mut out, &mut issues);
+    read_webhook(cfg, obj, &mut out.webhook, &mut issues);
+    read_tuning(cfg, obj, &mut out, &mut issues);
+    read_token(cfg, obj, env, &mut out, &mut issues);
+
+    if out.enabled && mode.is_some_and(Mode::uses_webhook) && out.webhook.url.is_none() {
+        // Only when `webhook.url` is absent (not merely invalid, which is reported already).
+        let written = obj.get("webhook").and_then(|w| w.get("url")).is_some();
+        if !written {
+            let m = out.mode.as_str();
+            issues.push(cfg.issue_near(
+                &path("webhook.url"),
+                &path("mode"),
+                &format!(
+                    "mode \"{m}\" needs webhook.url, the public HTTPS URL Webex delivers messages to"
+                ),
+                Some(
+                    "set channels.webex.webhook.url (e.g. \"https://your-domain.com/webex/webhook\"), \
+                     or use mode \"polling\" when no public URL is possible",
+                ),
+            ));
+        }
+    }
+
+    if issues.is_empty() {
+        Ok(out)
+    } else {
+        sort_issues(&mut issues);
+        Err(issues)
+    }
+}
+
+/// `mode`; `None` when invalid (an issue was added) and also when absent (default applies).
+fn read_mode(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Mode> {
+    let text = match obj.get("mode") {
+        None => return Some(Mode::Webhook),
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            issues.push(enum_type_issue(cfg, &path("mode"), other, Mode::NAMES));
+            return None;
+        }
+    };
+    match text.as_str() {
+        "webhook" => Some(Mode::Webhook),
+        "polling" => Some(Mode::Polling),
+        "both" => Some(Mode::Both),
+        "websocket" => {
+            issues.push(cfg.issue(
+                &path("mode"),
+                "mode \"websocket\" is not supported yet",
+                Some("use \"webhook\", \"polling\" or \"both\""),
+            ));
+            None
+        }
+        other => {
+            issues.push(enum_issue(cfg, &path("mode"), other, Mode::NAMES));
+            None
+        }
+    }
+}
+
+fn read_policies(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let dm_policy = field_enum(cfg, obj, SECTION_PATH, "dmPolicy", DmPolicy::NAMES, issues)
+        .and_then(|text| DmPolicy::parse(&text));
+    if let Some(p) = dm_policy {
+        out.dm_policy = p;
+    }
+    let group_policy = field_enum(
+        cfg,
+        obj,
+        SECTION_PATH,
+        "groupPolicy",
+        GroupPolicy::NAMES,
+        issues,
+    )
+    .and_then(|text| GroupPolicy::parse(&text));
+    if let Some(p) = group_policy {
+        out.group_policy = p;
+    }
+    let allow_from = read_id_list(cfg, obj, "allowFrom", issues);
+    let group_allow_from = read_id_list(cfg, obj, "groupAllowFrom", issues);
+    if dm_policy == Some(DmPolicy::Open) && !allow_from.iter().any(|e| e == "*") {
+        issues.push(cfg.issue_near(
+            &path("allowFrom"),
+            &path("dmPolicy"),
+            "dmPolicy \"open\" requires \"*\" in allowFrom",
+            Some(
+                "add \"*\" to channels.webex.allowFrom (allowFrom: [\"*\"]) to let anyone DM the \
+                 bot, or use dmPolicy \"pairing\" or \"allowlist\"",
+            ),
+        ));
+    }
+    out.allow_from = allow_from;
+    out.group_allow_from = group_allow_from;
+}
+
+/// A list of person ids / emails / `"*"`: strings, trimmed, none empty.
+fn read_id_list(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    key: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Vec<String> {
+    let Some(items) = field_string_array(cfg, obj, SECTION_PATH, key, issues) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let trimmed = item.trim();
+        if trimmed.is_empty() {
+            issues.push(cfg.issue(
+                &format!("{}[{i}]", path(key)),
+                "is an empty entry",
+                Some("write a Webex person id, an email address, or \"*\"; or remove the entry"),
+            ));
+        } else {
+            out.push(trimmed.to_string());
+        }
+    }
+    out
+}
+
+fn read_webhook(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebhookConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let base = path("webhook");
+    let Some(webhook) = field_object(cfg, obj, SECTION_PATH, "webhook", issues) else {
+        return;
+    };
+    check_known_keys_in(cfg, webhook, &base, WEBHOOK_KEYS, issues);
+    if let Some(port) = field_u64(cfg, webhook, &base, "port", issues) {
+        match u16::try_from(port) {
+            Ok(p) => out.port = p,
+            Err(_) => issues.push(cfg.issue(
+                &path("webhook.port"),
+                "must be a port number between 0 and 65535",
+                Some("use 3979 (the default) or another free port"),
+            )),
+        }
+    }
+    if let Some(p) = field_string(cfg, webhook, &base, "path", issues) {
+        if p.starts_with('/') {
+            out.path = p;
+        } else {
+            issues.push(cfg.issue(
+                &path("webhook.path"),
+                "must start with \"/\"",
+                Some("use e.g. \"/webex/webhook\" (the default)"),
+            ));
+        }
+    }
+    if let Some(url) = field_string(cfg, webhook, &base, "url", issues) {
+        out.url = check_url(cfg, &path("webhook.url"), &url, issues);
+    }
+    if let Some(secret) = field_string(cfg, webhook, &base, "secret", issues) {
+        if let Some(secret) = check_secret(cfg, &path("webhook.secret"), &secret, issues) {
+            out.secret = Some(secret);
+        }
+    }
+}
+
+fn read_tuning(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if let Some(polling) = field_object(cfg, obj, SECTION_PATH, "polling", issues) {
+        let base = path("polling");
+        check_known_keys_in(cfg, polling, &base, &["intervalSeconds"], issues);
+        if let Some(secs) = field_f64(cfg, polling, &base, "intervalSeconds", issues) {
+            if secs < 1.0 {
+                issues.push(cfg.issue(
+                    &path("polling.intervalSeconds"),
+                    "must be at least 1 second",
+                    Some("use 5 (the default) or more; each poll is one API request"),
+                ));
+            } else if let Ok(d) = Duration::try_from_secs_f64(secs) {
+                out.polling.interval = d;
+            }
+        }
+    }
+    if let Some(limit) = field_u64(cfg, obj, SECTION_PATH, "textChunkLimit", issues) {
+        match usize::try_from(limit) {
+            Ok(l) if (1..=MAX_MESSAGE_BYTES).contains(&l) => out.text_chunk_limit = l,
+            _ => issues.push(cfg.issue(
+                &path("textChunkLimit"),
+                &format!(
+                    "must be between 1 and {MAX_MESSAGE_BYTES} characters (Webex refuses messages \
+                     over {MAX_MESSAGE_BYTES} bytes)"
+                ),
+                Some("use 7000 (the default) or less"),
+            )),
+        }
+    }
+    if let Some(rate) = field_object(cfg, obj, SECTION_PATH, "rateLimit", issues) {
+        let base = path("rateLimit");
+        check_known_keys_in(cfg, rate, &base, &["requestsPerMinute"], issues);
+        if let Some(rpm) = field_u64(cfg, rate, &base, "requestsPerMinute", issues) {
+            match u32::try_from(rpm) {
+                Ok(r) if r >= 1 => out.rate_limit.requests_per_minute = r,
+                _ => issues.push(cfg.issue(
+                    &path("rateLimit.requestsPerMinute"),
+                    "must be a whole number of at least 1",
+                    Some("use 120 (the default), Webex's documented limit"),
+                )),
+            }
+        }
+    }
+    if let Some(catch_up) = field_object(cfg, obj, SECTION_PATH, "catchUp", issues) {
+        let base = path("catchUp");
+        check_known_keys_in(cfg, catch_up, &base, &["maxAgeMinutes"], issues);
+        if let Some(minutes) = field_f64(cfg, catch_up, &base, "maxAgeMinutes", issues) {
+            match Duration::try_from_secs_f64(minutes * 60.0) {
+                Ok(d) => out.catch_up.max_age = d,
+                Err(_) => issues.push(cfg.issue(
+                    &path("catchUp.maxAgeMinutes"),
+                    "must be a number of minutes of at least 0",
+                    Some("use 15 (the default); 0 answers nothing sent while moltbot was down"),
+                )),
+            }
+        }
+    }
+}
+
+fn read_token(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if obj.contains_key("botToken") {
+        let Some(token) = field_string(cfg, obj, SECTION_PATH, "botToken", issues) else {
+            return;
+        };
+        if let Some(secret) = check_secret(cfg, &path("botToken"), &token, issues) {
+            out.bot_token = secret;
+            out.token_source = TokenSource::Config;
+        }
+        return;
+    }
+    match env(TOKEN_ENV).map(|t| t.trim().to_string()) {
+        Some(token) if !token.is_empty() => {
+            out.bot_token = Secret::new(token);
+            out.token_source = TokenSource::Env;
+        }
+        _ if !out.enabled => {}
+        _ => issues.push(cfg.issue(
+            &path("botToken"),
+            "No credentials configured: neither channels.webex.botToken nor the WEBEX_BOT_TOKEN \
+             environment variable is set",
+            Some(
+                "set channels.webex.botToken to the Bot Access Token from \
+                 https://developer.webex.com/my-apps, or export WEBEX_BOT_TOKEN",
+            ),
+        )),
+    }
+}
+
+/// A secret string: trimmed, not empty, and not a leftover `${VAR}`. Messages never echo it.
+fn check_secret(
+    cfg: &LoadedConfig,
+    key_path: &str,
+    value: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Secret> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        issues.push(cfg.issue(
+            key_path,
+            "is empty",
+            Some(&format!(
+                "set {key_path} to the value, or remove the key{}",
+                if key_path.ends_with("botToken") {
+                    " to use WEBEX_BOT_TOKEN"
+                } else {
+                    ""
+                }
+            )),
+        ));
+        return None;
+    }
+    if trimmed.contains("${") {
+        issues.push(cfg.issue(
+            key_path,
+            "contains an unsubstituted ${...} reference",
+            Some("set the environment variable it names, or write the value itself"),
+        ));
+        return None;
+    }
+    Some(Secret::new(trimmed))
+}
+
+/// An absolute http(s) URL; `http` only for loopback hosts (127.0.0.0/8, ::1, localhost).
+fn check_url(
+    cfg: &LoadedConfig,
+    key_path: &str,
+    value: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<String> {
+    let shown: String = value.chars().take(80).collect();
+    let parsed = match url::Url::parse(value.trim()) {
+        Ok(u) if u.has_host() => u,
+        _ => {
+            issues.push(cfg.issue(
+                key_path,
+                &format!("\"{shown}\" is not a valid URL"),
+                Some("write a full URL such as \"https://your-domain.com/webex/webhook\""),
+            ));
+            return None;
+        }
+    };
+    match parsed.scheme() {
+        "https" => Some(value.trim().to_string()),
+        "http" if is_loopback(&parsed) => Some(value.trim().to_string()),
+        scheme => {
+            issues.push(cfg.issue(
+                key_path,
+                &format!(
+                    "must use https (found {scheme}://); http is allowed only for loopback hosts \
+                     such as 127.0.0.1"
+                ),
+                Some("use an https:// URL, e.g. from ngrok or a Cloudflare Tunnel"),
+            ));
+            None
+        }
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
