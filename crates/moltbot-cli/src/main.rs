@@ -40,24 +40,47 @@ fn main() -> ExitCode {
 
 fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     use crate::cli::{ChannelsCommand, ConfigCommand, MessageCommand, PairingCommand};
+    use crate::commands::pairing::{self, PairingAction};
     use crate::commands::{config_validate, gateway, plugins, unavailable};
     match command {
         Command::Config(ConfigCommand::Validate) => config_validate::run(ctx),
         Command::Plugins(cmd) => plugins::run(ctx, cmd),
         Command::Gateway(args) => gateway::run(ctx, &args),
-        Command::Pair(_) => unavailable::run("moltbot pair", "access control and pairing (issue #5)"),
-        Command::Pairing(PairingCommand::List { .. }) => {
-            unavailable::run("moltbot pairing list", "access control and pairing (issue #5)")
-        }
-        Command::Pairing(PairingCommand::Approve { .. }) => {
-            unavailable::run("moltbot pairing approve", "access control and pairing (issue #5)")
-        }
-        Command::Pairing(PairingCommand::Deny { .. }) => {
-            unavailable::run("moltbot pairing deny", "access control and pairing (issue #5)")
-        }
-        Command::Pairing(PairingCommand::Revoke { .. }) => {
-            unavailable::run("moltbot pairing revoke", "access control and pairing (issue #5)")
-        }
+        Command::Pair(args) => pairing::run(
+            ctx,
+            PairingAction::Pair {
+                channel: &args.channel,
+                identity: &args.identity,
+            },
+        ),
+        Command::Pairing(PairingCommand::List { channel, json }) => pairing::run(
+            ctx,
+            PairingAction::List {
+                channel: channel.as_deref(),
+                json,
+            },
+        ),
+        Command::Pairing(PairingCommand::Approve { channel, code }) => pairing::run(
+            ctx,
+            PairingAction::Approve {
+                channel: &channel,
+                code: &code,
+            },
+        ),
+        Command::Pairing(PairingCommand::Deny { channel, target }) => pairing::run(
+            ctx,
+            PairingAction::Deny {
+                channel: &channel,
+                target: &target,
+            },
+        ),
+        Command::Pairing(PairingCommand::Revoke { channel, identity }) => pairing::run(
+            ctx,
+            PairingAction::Revoke {
+                channel: &channel,
+                identity: &identity,
+            },
+        ),
         Command::Channels(ChannelsCommand::Status { .. }) => {
             unavailable::run("moltbot channels status", "channel operations (issue #6)")
         }

@@ -11,9 +11,16 @@ fn validate(home: &TestHome, env: &[(&str, &str)]) -> (Option<i32>, String, Stri
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.args(["config", "validate"]).output().unwrap();
+    let out = cmd
+        .args(["config", "validate"])
+        .output()
+        .expect("run moltbot");
     let (stdout, stderr) = output_text(&out);
-    (out.status.code(), scrub(&stdout, home), scrub(&stderr, home))
+    (
+        out.status.code(),
+        scrub(&stdout, home),
+        scrub(&stderr, home),
+    )
 }
 
 #[test]
@@ -73,7 +80,10 @@ fn a_token_never_appears_in_output() {
     ));
     let (code, stdout, stderr) = validate(&home, &[]);
     assert_eq!(code, Some(1));
-    assert!(!stdout.contains(token) && !stderr.contains(token), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains(token) && !stderr.contains(token),
+        "{stdout}{stderr}"
+    );
 }
 
 #[test]
@@ -132,7 +142,10 @@ fn the_gateway_log_never_holds_the_token() {
     let (stdout, stderr) = output_text(&out);
     let log_path = home.state_dir().join("logs/gateway.log");
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("loaded config"), "the config was logged: {log}");
+    assert!(
+        log.contains("loaded config"),
+        "the config was logged: {log}"
+    );
     assert!(log.contains("Y2lz…"), "the token shows masked: {log}");
     for text in [&log, &stdout, &stderr] {
         assert!(!text.contains(token), "token leaked: {text}");

@@ -29,7 +29,10 @@ fn a_channel_without_its_plugin_is_refused_with_the_install_command() {
         .unwrap();
     let (stdout, stderr) = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stderr.contains("moltbot plugins install @moltbot/webex"), "{stderr}");
+    assert!(
+        stderr.contains("moltbot plugins install @moltbot/webex"),
+        "{stderr}"
+    );
     insta::assert_snapshot!(scrub(&stderr, &home));
 
     // The gateway refuses to start on the same config.
@@ -58,8 +61,14 @@ fn install_by_package_name_enables_it_and_keeps_comments() {
     assert!(stdout.contains("Installed @moltbot/webex"), "{stdout}");
 
     let config = home.read_config();
-    assert!(config.contains("// my bot, do not lose this comment"), "{config}");
-    assert!(config.contains("// polling behind the firewall"), "{config}");
+    assert!(
+        config.contains("// my bot, do not lose this comment"),
+        "{config}"
+    );
+    assert!(
+        config.contains("// polling behind the firewall"),
+        "{config}"
+    );
     let value: serde_json::Value = json5::from_str(&config).unwrap();
     assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
     assert_eq!(value["channels"]["webex"]["mode"], "polling");
@@ -76,14 +85,20 @@ fn install_by_package_name_enables_it_and_keeps_comments() {
     assert!(stdout.contains("is valid"), "{stdout}");
 
     // The install is recorded in the store and listed.
-    let out = home.moltbot().args(["plugins", "list", "--json"]).output().unwrap();
+    let out = home
+        .moltbot()
+        .args(["plugins", "list", "--json"])
+        .output()
+        .unwrap();
     let (stdout, _) = output_text(&out);
     let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(rows[0]["id"], "webex");
     assert_eq!(rows[0]["status"], "enabled");
     assert_eq!(rows[0]["source"], "@moltbot/webex");
 
-    let manifest = home.state_dir().join("extensions/webex/moltbot.plugin.json");
+    let manifest = home
+        .state_dir()
+        .join("extensions/webex/moltbot.plugin.json");
     assert!(manifest.is_file());
     let mode = std::fs::metadata(&manifest).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -102,7 +117,11 @@ fn install_from_the_local_folder_works_without_a_config_file() {
     let config = home.read_config();
     let value: serde_json::Value = json5::from_str(&config).unwrap();
     assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
-    let mode = std::fs::metadata(home.config_path()).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(home.config_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "a config file we create is private");
 
     let out = home.moltbot().args(["plugins", "list"]).output().unwrap();

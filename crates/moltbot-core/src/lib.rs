@@ -3,8 +3,11 @@
 //! Core never names a chat network: channel plugins (such as `moltbot-webex`) register themselves
 //! through the [`plugin::ChannelPlugin`] trait.
 
+pub mod access;
+pub mod agent;
 pub mod config;
 pub mod dispatch;
+pub mod gateway;
 pub mod logging;
 pub mod paths;
 pub mod plugin;

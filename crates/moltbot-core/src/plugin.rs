@@ -189,6 +189,22 @@ pub trait ChannelPlugin: Send + Sync {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<ConfigIssue>;
 
+    /// Builds the channel runtime from a valid config; `Ok(None)` when the channel is disabled.
+    /// Called only after [`ChannelPlugin::validate_config`] found no problem.
+    fn build_channel(
+        &self,
+        config: &LoadedConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        store: &crate::store::Store,
+        metrics: Arc<crate::gateway::Metrics>,
+    ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, String>;
+
+    /// Canonical form of a person identity typed by a user (e.g. a raw uuid turned into the
+    /// network's id form), so approvals match what messages carry. Default: unchanged.
+    fn canonical_identity(&self, identity: &str) -> String {
+        identity.trim().to_string()
+    }
+
     /// Secret values in the plugin's config or environment (tokens, webhook secrets), so the
     /// caller can register them for log redaction before anything is printed.
     fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {

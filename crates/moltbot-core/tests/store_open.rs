@@ -85,11 +85,14 @@ fn fresh_store_is_at_the_current_schema_version_with_all_tables() {
     assert_eq!(
         tables,
         [
+            "approved_identities",
             "cursors",
             "inbound_messages",
             "kv",
             "outbound",
-            "plugin_installs"
+            "pairing_requests",
+            "plugin_installs",
+            "session_turns",
         ]
     );
 }

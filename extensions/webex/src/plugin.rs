@@ -2,8 +2,12 @@
 
 use std::sync::OnceLock;
 
+use std::sync::Arc;
+
 use moltbot_core::config::{ConfigIssue, LoadedConfig};
+use moltbot_core::gateway::{Channel, Metrics};
 use moltbot_core::plugin::{ChannelPlugin, PluginManifest};
+use moltbot_core::store::Store;
 
 /// The manifest shipped beside this crate, embedded so `@moltbot/webex` installs without files.
 pub const MANIFEST_JSON: &str = include_str!("../moltbot.plugin.json");
@@ -47,7 +51,36 @@ impl ChannelPlugin for WebexPlugin {
         config: &LoadedConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<ConfigIssue> {
-        crate::config::validate(config, env).err().unwrap_or_default()
+        crate::config::validate(config, env)
+            .err()
+            .unwrap_or_default()
+    }
+
+    fn build_channel(
+        &self,
+        config: &LoadedConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        store: &Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Option<Arc<dyn Channel>>, String> {
+        let webex = crate::config::validate(config, env)
+            .map_err(|issues| moltbot_core::config::render_issues(&issues))?;
+        if !webex.enabled {
+            return Ok(None);
+        }
+        let channel =
+            crate::channel::WebexChannel::new(webex, store, metrics).map_err(|err| err.message)?;
+        Ok(Some(Arc::new(channel)))
+    }
+
+    fn canonical_identity(&self, identity: &str) -> String {
+        let trimmed = identity.trim();
+        let bare = trimmed.strip_prefix("webex:").unwrap_or(trimmed);
+        if is_uuid(bare) {
+            webex_api::WebexId::encode("us", "PEOPLE", &bare.to_ascii_lowercase())
+        } else {
+            trimmed.to_string()
+        }
     }
 
     fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
@@ -70,6 +103,15 @@ impl ChannelPlugin for WebexPlugin {
     }
 }
 
+/// A raw uuid such as `4e1a0a4a-1b2c-4d5e-8f90-123456789abc`.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +123,14 @@ mod tests {
         assert_eq!(m.name, "@moltbot/webex");
         assert_eq!(m.channels, vec!["webex".to_string()]);
         assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn raw_uuids_become_webex_person_ids() {
+        let plugin = WebexPlugin::new();
+        let uuid = "4e1a0a4a-1b2c-4d5e-8f90-123456789abc";
+        let id = plugin.canonical_identity(uuid);
+        assert_eq!(webex_api::WebexId::decode(&id).unwrap().uuid, uuid);
+        assert_eq!(plugin.canonical_identity(" a@b.c "), "a@b.c");
     }
 }

@@ -1,4 +1,14 @@
-//! `moltbot gateway`: refuses to start on any config problem, then runs the channels.
+//! `moltbot gateway`: refuses to start on any config problem, then runs the channels until
+//! SIGINT/SIGTERM (a second signal exits at once).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use moltbot_core::agent::build_agent;
+use moltbot_core::config::LoadedConfig;
+use moltbot_core::gateway::{Gateway, GatewayOptions};
+use moltbot_core::store::Store;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::GatewayArgs;
 use crate::commands::{unavailable, Outcome};
@@ -7,14 +17,20 @@ use crate::context::{print_issues, Context};
 /// Runs the command.
 pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     if args.sim {
-        return unavailable::run("moltbot gateway --sim", "the try-it-locally mode (issue #6)");
+        return unavailable::run(
+            "moltbot gateway --sim",
+            "the try-it-locally mode (issue #6)",
+        );
     }
     let checked = ctx.check_config()?;
     tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");
     // The whole config, secrets included, at debug: the redacting log writer masks them.
     tracing::debug!(config = %checked.config.value, "loaded config");
     if !checked.issues.is_empty() {
-        tracing::error!(problems = checked.issues.len(), "config is invalid; not starting");
+        tracing::error!(
+            problems = checked.issues.len(),
+            "config is invalid; not starting"
+        );
         print_issues(&ctx.paths.config_file, &checked.issues);
         eprintln!("The gateway did not start: fix the config, then run `moltbot config validate`.");
         return Ok(Outcome::Failure);
@@ -26,8 +42,77 @@ Install one with `moltbot plugins install @moltbot/webex` and configure `channel
         );
         return Ok(Outcome::Failure);
     }
-    unavailable::run(
-        "moltbot gateway (the channel runtime)",
-        "the Webex channel (issue #4); the config above is valid",
-    )
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(ctx, &checked.config))
+}
+
+async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Result<Outcome> {
+    let store_file = ctx.paths.store_file();
+    let store = Store::open(&store_file)
+        .with_context(|| format!("cannot open the state store {}", store_file.display()))?;
+    let agent = build_agent(&config.core.agents, &config.core.models, &Context::env)
+        .context("cannot set up the agent (agents.defaults.model)")?;
+    let defaults = &config.core.agents.defaults;
+    let options = GatewayOptions {
+        shutdown_timeout: Duration::from_secs(config.core.gateway.shutdown_timeout_seconds),
+        history_turns: usize::try_from(defaults.history_turns).unwrap_or(usize::MAX),
+        system_prompt: defaults.system_prompt.clone(),
+        ..GatewayOptions::default()
+    };
+    let mut gateway = Gateway::new(store.clone(), agent, options);
+    for plugin in ctx.registry.installed(config) {
+        let id = plugin.manifest().id.clone();
+        match plugin
+            .build_channel(config, &Context::env, &store, gateway.metrics())
+            .map_err(|err| anyhow::anyhow!("channel {id}: {err}"))?
+        {
+            Some(channel) => gateway.add_channel(channel),
+            None => tracing::info!(channel = %id, "channel disabled in config; not started"),
+        }
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    gateway
+        .run(shutdown, |addr| {
+            println!("moltbot gateway listening on http://{addr}");
+        })
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    tracing::info!("gateway stopped");
+    Ok(Outcome::Success)
+}
+
+/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    let first = wait_for_signal().await;
+    tracing::info!(
+        signal = first,
+        "stopping (send the signal again to exit at once)"
+    );
+    shutdown.cancel();
+    let second = wait_for_signal().await;
+    tracing::warn!(
+        signal = second,
+        "second signal: exiting now; unfinished messages are answered on the next start"
+    );
+    std::process::exit(130);
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Signal handlers cannot be installed: only Ctrl-C through tokio remains.
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }

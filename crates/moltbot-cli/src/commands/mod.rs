@@ -2,6 +2,7 @@
 
 pub mod config_validate;
 pub mod gateway;
+pub mod pairing;
 pub mod plugins;
 pub mod unavailable;
 

@@ -36,7 +36,10 @@ struct Resolved {
 }
 
 fn looks_like_path(spec: &str) -> bool {
-    spec.starts_with('.') || spec.starts_with('/') || spec.starts_with('~') || spec.contains('\\')
+    spec.starts_with('.')
+        || spec.starts_with('/')
+        || spec.starts_with('~')
+        || spec.contains('\\')
         || Path::new(spec).join(MANIFEST_FILE).is_file()
 }
 
@@ -88,7 +91,10 @@ fn resolve(ctx: &Context, spec: &str) -> anyhow::Result<Resolved> {
         });
     }
     let plugin = ctx.registry.find(spec).with_context(|| {
-        format!("unknown plugin `{spec}`: available plugins are {}", available())
+        format!(
+            "unknown plugin `{spec}`: available plugins are {}",
+            available()
+        )
     })?;
     Ok(Resolved {
         plugin: Arc::clone(plugin),
@@ -119,8 +125,12 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
             )
         })?;
 
-    let store = Store::open(ctx.paths.store_file())
-        .with_context(|| format!("cannot open the state store {}", ctx.paths.store_file().display()))?;
+    let store = Store::open(ctx.paths.store_file()).with_context(|| {
+        format!(
+            "cannot open the state store {}",
+            ctx.paths.store_file().display()
+        )
+    })?;
     let manifest_copy = ctx.paths.extensions_dir().join(&id).join(MANIFEST_FILE);
     let manifest_json = serde_json::to_string_pretty(&resolved.manifest)?;
     write_private(&manifest_copy, manifest_json.as_bytes())?;

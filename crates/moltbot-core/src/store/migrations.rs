@@ -73,8 +73,62 @@ CREATE UNIQUE INDEX outbound_chunk_of_inbound
 CREATE INDEX outbound_by_state ON outbound (channel, state, id);
 "#;
 
+/// Migration 2: pairing requests, approved identities, and agent session history.
+const V2: &str = r#"
+CREATE TABLE pairing_requests (
+    channel      TEXT    NOT NULL,
+    code         TEXT    NOT NULL,
+    person_id    TEXT    NOT NULL,
+    email        TEXT,
+    display_name TEXT,
+    requested_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    status       TEXT    NOT NULL
+        CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    resolved_at  INTEGER,
+    reply_sent   INTEGER NOT NULL DEFAULT 0,
+    notified_at  INTEGER,
+    PRIMARY KEY (channel, code)
+);
+CREATE UNIQUE INDEX pairing_requests_one_pending
+    ON pairing_requests (channel, person_id)
+    WHERE status = 'pending';
+CREATE INDEX pairing_requests_by_status ON pairing_requests (channel, status, requested_at);
+
+CREATE TABLE approved_identities (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel        TEXT    NOT NULL,
+    person_id      TEXT,
+    email          TEXT,
+    display_name   TEXT,
+    approved_at    INTEGER NOT NULL,
+    source         TEXT    NOT NULL,
+    request_code   TEXT,
+    notify_pending INTEGER NOT NULL DEFAULT 0,
+    notified_at    INTEGER,
+    CHECK (person_id IS NOT NULL OR email IS NOT NULL)
+);
+CREATE UNIQUE INDEX approved_identities_by_person
+    ON approved_identities (channel, person_id)
+    WHERE person_id IS NOT NULL;
+CREATE UNIQUE INDEX approved_identities_by_email
+    ON approved_identities (channel, email)
+    WHERE email IS NOT NULL;
+CREATE INDEX approved_identities_to_notify
+    ON approved_identities (channel, notify_pending);
+
+CREATE TABLE session_turns (
+    session_key TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    role        TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
+    text        TEXT    NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (session_key, seq)
+);
+"#;
+
 /// The ordered migration scripts; the schema version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes (the number of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

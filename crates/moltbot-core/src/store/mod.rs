@@ -8,10 +8,11 @@
 //!
 //! Each area of state has its own handle, borrowed from the [`Store`]:
 //! [`Store::kv`], [`Store::plugins`], [`Store::inbound`], [`Store::cursors`],
-//! [`Store::outbound`]. Every operation comes in two forms: `name_blocking(..)` for synchronous
-//! callers (the CLI) and `async fn name(..)` for the gateway, which runs the blocking form on
-//! [`tokio::task::spawn_blocking`]. [`Store::call`] / [`Store::call_blocking`] give direct access
-//! to the connection for anything the handles do not cover.
+//! [`Store::outbound`], [`Store::pairing`], [`Store::sessions`]. Every operation comes in two
+//! forms: `name_blocking(..)` for synchronous callers (the CLI) and `async fn name(..)` for the
+//! gateway, which runs the blocking form on [`tokio::task::spawn_blocking`]. [`Store::call`] /
+//! [`Store::call_blocking`] give direct access to the connection for anything the handles do not
+//! cover.
 //!
 //! Times are `i64` unix milliseconds, taken from the store's [`Clock`] (injectable for tests).
 
@@ -26,7 +27,9 @@ mod inbound;
 mod kv;
 pub mod migrations;
 mod outbound;
+mod pairing;
 mod plugins;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,7 +44,12 @@ pub use inbound::{Inbound, InboundMessage, InboundState, RecordOutcome};
 pub use kv::Kv;
 pub use migrations::SCHEMA_VERSION;
 pub use outbound::{Outbound, OutboundChunk, OutboundReply, OutboundState};
+pub use pairing::{
+    Approval, ApprovalSource, ApprovedIdentity, Pairing, PairingError, PairingOutcome,
+    PairingRequest, PairingStatus, DEFAULT_MAX_PENDING,
+};
 pub use plugins::{PluginInstall, PluginInstalls};
+pub use sessions::Sessions;
 
 /// How long a connection waits for another writer (possibly in another process) before giving
 /// up with `SQLITE_BUSY`.
@@ -194,6 +202,16 @@ impl Store {
     /// Outbound message chunks, recorded before they are sent.
     pub fn outbound(&self) -> Outbound<'_> {
         Outbound { store: self }
+    }
+
+    /// Pairing requests and approved identities (who may DM the bot).
+    pub fn pairing(&self) -> Pairing<'_> {
+        Pairing { store: self }
+    }
+
+    /// Agent session history.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { store: self }
     }
 }
 

@@ -1,0 +1,307 @@
+//! The Webex channel end to end: the real `moltbot gateway` binary against webex-sim over HTTP,
+//! in webhook, polling and both modes.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::gateway::{RunningGateway, World};
+use common::TestHome;
+
+const OPEN: &str = r#"dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open","#;
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn dm_and_space_in_mode(mode: &str) {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&world.config(mode, OPEN));
+    let gateway = RunningGateway::start(&home).await;
+
+    // A DM gets the echo.
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "hello bot")
+        .await
+        .expect("alice DMs the bot");
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
+    assert_eq!(
+        replies,
+        vec!["hello bot".to_string()],
+        "{}",
+        gateway.stderr_text()
+    );
+
+    // In a space: mentioned -> answered without the mention; not mentioned -> never seen.
+    let space = world.sim.create_room(
+        "Team",
+        &[&world.alice.email, &world.bob.email, &world.bot.email],
+    );
+    world
+        .sim
+        .post_in_room(&world.bob, &space.id, "just chatting")
+        .await
+        .unwrap();
+    world
+        .sim
+        .post_in_room(
+            &world.bob,
+            &space.id,
+            &format!("<@personEmail:{}|Molty> what's up?", world.bot.email),
+        )
+        .await
+        .unwrap();
+    let replies = world.wait_bot_texts(&space.id, 1, WAIT).await;
+    assert_eq!(
+        replies,
+        vec!["what's up?".to_string()],
+        "{}",
+        gateway.stderr_text()
+    );
+
+    // Nothing more arrives: no duplicate, the bot never answers itself.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(world.bot_texts(&room).len(), 1);
+    assert_eq!(world.bot_texts(&space.id).len(), 1);
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_answers_dms_and_mentions() {
+    dm_and_space_in_mode("webhook").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_mode_answers_dms_and_mentions() {
+    dm_and_space_in_mode("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_mode_answers_each_message_once() {
+    dm_and_space_in_mode("both").await;
+}
+
+async fn restart_between_messages(mode: &str) {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&world.config(mode, OPEN));
+
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "one")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    assert_eq!(world.wait_bot_texts(&room, 1, WAIT).await.len(), 1);
+    assert_eq!(gateway.stop().await, Some(0));
+
+    // Sent while the gateway is down: picked up by the catch-up / polling cursor on restart.
+    world
+        .sim
+        .dm(&world.alice, &world.bot.email, "two")
+        .await
+        .unwrap();
+    let gateway = RunningGateway::start(&home).await;
+    world
+        .sim
+        .dm(&world.alice, &world.bot.email, "three")
+        .await
+        .unwrap();
+    let replies = world.wait_bot_texts(&room, 3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let replies_later = world.bot_texts(&room);
+    assert_eq!(
+        replies,
+        vec!["one", "two", "three"],
+        "{}",
+        gateway.stderr_text()
+    );
+    assert_eq!(replies_later.len(), 3, "no duplicates: {replies_later:?}");
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_mode_restart_loses_nothing() {
+    restart_between_messages("webhook").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_mode_restart_loses_nothing() {
+    restart_between_messages("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_mode_restart_loses_nothing() {
+    restart_between_messages("both").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_webhook_deliveries_are_answered_once() {
+    let world = World::new().await;
+    world.sim.set_faults(webex_sim::Faults {
+        webhook_duplicate_ratio: 1.0,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    home.write_config(&world.config("webhook", OPEN));
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "once please")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    world.wait_bot_texts(&room, 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        world.bot_texts(&room),
+        vec!["once please"],
+        "{}",
+        gateway.stderr_text()
+    );
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_reply_is_answered_once_after_restart() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    // A slow command agent: the gateway is killed while it thinks.
+    let script = home.state_dir().join("slow-agent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nsleep 1.5\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = world.config("webhook", OPEN).replace(
+        "  channels: {",
+        &format!(
+            "  agents: {{ defaults: {{ model: \"slow/agent\" }} }},\n  models: {{ providers: {{ slow: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
+            script.display()
+        ),
+    );
+    home.write_config(&config);
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "survive this")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    gateway.kill().await;
+    assert!(world.bot_texts(&room).is_empty(), "killed before replying");
+
+    let gateway = RunningGateway::start(&home).await;
+    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(replies, vec!["survive this"], "{}", gateway.stderr_text());
+    assert_eq!(world.bot_texts(&room).len(), 1, "answered exactly once");
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoint_rejects_bad_input() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&world.config("webhook", OPEN));
+    let gateway = RunningGateway::start(&home).await;
+    let url = format!("{}/webex/webhook", gateway.http);
+    let client = reqwest::Client::new();
+
+    // The seed's curl check: reachable, but no signature.
+    let resp = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"test": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("missing X-Spark-Signature"));
+
+    let resp = client
+        .post(&url)
+        .header("x-spark-signature", "00ff")
+        .body(r#"{"resource":"messages","event":"created","data":{"id":"x"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // Over 1 MiB: 413, or the server closes the connection while the body is still streaming.
+    match client
+        .post(&url)
+        .body(vec![b'a'; 2 * 1024 * 1024])
+        .send()
+        .await
+    {
+        Ok(resp) => assert_eq!(resp.status().as_u16(), 413),
+        Err(err) => assert!(!err.is_timeout(), "unexpected error: {err}"),
+    }
+
+    // Health endpoints are served beside the webhook.
+    let health = client
+        .get(format!("{}/healthz", gateway.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = client
+        .get(format!("{}/metrics", gateway.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("moltbot_messages_received_total"),
+        "{metrics}"
+    );
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_and_5xx_bursts_delay_replies_but_lose_none() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&world.config("polling", OPEN));
+    let gateway = RunningGateway::start(&home).await;
+    world.sim.set_faults(webex_sim::Faults {
+        rate_limit_per_minute: Some(20),
+        retry_after_seconds: Some(1),
+        ..Default::default()
+    });
+    world.sim.fail_next("GET", "/v1/rooms", 503, 2);
+    world.sim.fail_next("GET", "/v1/messages", 502, 2);
+    let mut rooms = Vec::new();
+    for i in 0..5 {
+        let sent = world
+            .sim
+            .dm(&world.alice, &world.bot.email, &format!("m{i}"))
+            .await
+            .unwrap();
+        rooms.push(sent["roomId"].as_str().unwrap().to_string());
+    }
+    let room = rooms[0].clone();
+    let replies = world
+        .wait_bot_texts(&room, 5, Duration::from_secs(40))
+        .await;
+    assert_eq!(
+        replies,
+        vec!["m0", "m1", "m2", "m3", "m4"],
+        "{}",
+        gateway.stderr_text()
+    );
+    assert_eq!(gateway.stop().await, Some(0));
+}

@@ -1,0 +1,180 @@
+//! [`CommandAgent`]: runs a configured program once per message.
+//!
+//! The program gets one JSON object on stdin (see [`command_input`]) and answers on stdout:
+//! either plain text, or a JSON object `{"text": "..."}`. Anything it prints on stderr goes to the
+//! log. A program that runs longer than the timeout is killed; a non-zero exit or an empty answer
+//! is an error (the caller posts the apology).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use super::error::truncate;
+use super::{Agent, AgentError, AgentFuture, AgentReply, AgentRequest};
+
+/// Largest answer read from the program's stdout; a longer answer is an error.
+pub const MAX_STDOUT_BYTES: u64 = 1024 * 1024;
+/// Largest part of stderr kept (for the log and the error).
+const MAX_STDERR_BYTES: u64 = 64 * 1024;
+/// Lines of stderr quoted in [`AgentError::Exit`].
+const STDERR_LINES_IN_ERROR: usize = 5;
+
+/// Runs `program args...` per message, JSON request on stdin, reply on stdout.
+#[derive(Debug, Clone)]
+pub struct CommandAgent {
+    name: String,
+    program: String,
+    args: Vec<String>,
+    timeout: Duration,
+}
+
+impl CommandAgent {
+    /// An agent called `name` running `program` with `args`, killed after `timeout`.
+    pub fn new(
+        name: impl Into<String>,
+        program: impl Into<String>,
+        args: Vec<String>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            program: program.into(),
+            args,
+            timeout,
+        }
+    }
+
+    async fn run(&self, req: &AgentRequest) -> Result<AgentReply, AgentError> {
+        let input = command_input(req).to_string().into_bytes();
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| AgentError::Spawn {
+                program: self.program.clone(),
+                source,
+            })?;
+        let stdin = child.stdin.take();
+        let write = async move {
+            if let Some(mut stdin) = stdin {
+                // The program may ignore stdin and exit early: a broken pipe is not an error.
+                let _ = stdin.write_all(&input).await;
+                let _ = stdin.shutdown().await;
+            }
+        };
+        let (_, stdout, stderr) = tokio::join!(
+            write,
+            read_limited(child.stdout.take(), MAX_STDOUT_BYTES),
+            read_limited(child.stderr.take(), MAX_STDERR_BYTES),
+        );
+        let status = child.wait().await.map_err(|source| AgentError::Spawn {
+            program: self.program.clone(),
+            source,
+        })?;
+        let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
+        if !status.success() {
+            tracing::warn!(
+                agent = %self.name,
+                program = %self.program,
+                code = ?status.code(),
+                stderr = %truncate(&stderr, 2000),
+                "agent command failed"
+            );
+            return Err(AgentError::Exit {
+                program: self.program.clone(),
+                code: status.code(),
+                stderr: first_lines(&stderr, STDERR_LINES_IN_ERROR),
+            });
+        }
+        if !stderr.is_empty() {
+            tracing::debug!(agent = %self.name, stderr = %truncate(&stderr, 2000), "agent command stderr");
+        }
+        if stdout.len() as u64 >= MAX_STDOUT_BYTES {
+            return Err(AgentError::BadOutput(format!(
+                "the command printed more than {MAX_STDOUT_BYTES} bytes"
+            )));
+        }
+        parse_output(&String::from_utf8_lossy(&stdout)).map(|text| AgentReply { text })
+    }
+}
+
+impl Agent for CommandAgent {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
+        Box::pin(async move {
+            // Dropping the run on timeout drops the child, which `kill_on_drop` kills.
+            match tokio::time::timeout(self.timeout, self.run(req)).await {
+                Ok(result) => result,
+                Err(_) => Err(AgentError::Timeout {
+                    after: self.timeout,
+                }),
+            }
+        })
+    }
+}
+
+/// The JSON object the program gets on stdin:
+/// `{text, sender: {id, email, displayName}, room: {id, kind, title}, channel, session,
+/// history: [{role, text}], systemPrompt}` (`kind` is `"direct"` or `"group"`; absent values are
+/// `null`).
+pub fn command_input(req: &AgentRequest) -> Value {
+    json!({
+        "text": req.text,
+        "sender": {
+            "id": req.sender.id,
+            "email": req.sender.email,
+            "displayName": req.sender.display_name,
+        },
+        "room": {
+            "id": req.conversation.room_id,
+            "kind": req.conversation.kind.as_str(),
+            "title": req.conversation.title,
+        },
+        "channel": req.conversation.channel,
+        "session": req.session.as_str(),
+        "history": req.history.iter().map(|t| json!({"role": t.role.as_str(), "text": t.text})).collect::<Vec<_>>(),
+        "systemPrompt": req.system_prompt,
+    })
+}
+
+/// The reply in the program's stdout: `{"text": "..."}` when stdout is such a JSON object,
+/// otherwise the whole output, trimmed. Empty answers are errors.
+pub fn parse_output(stdout: &str) -> Result<String, AgentError> {
+    let trimmed = stdout.trim();
+    let text = match serde_json::from_str::<Value>(trimmed) {
+        Ok(Value::Object(obj)) => match obj.get("text") {
+            Some(Value::String(text)) => text.trim().to_string(),
+            _ => trimmed.to_string(),
+        },
+        _ => trimmed.to_string(),
+    };
+    if text.is_empty() {
+        return Err(AgentError::BadOutput(
+            "the command printed no answer".to_string(),
+        ));
+    }
+    Ok(text)
+}
+
+/// Reads at most `limit` bytes; an unreadable pipe gives what was read so far.
+async fn read_limited<R: AsyncRead + Unpin>(pipe: Option<R>, limit: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(pipe) = pipe {
+        let _ = pipe.take(limit).read_to_end(&mut out).await;
+    }
+    out
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().take(n).collect();
+    truncate(&lines.join("\n"), 500)
+}

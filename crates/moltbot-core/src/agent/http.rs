@@ -1,0 +1,244 @@
+//! The HTTP part shared by the model providers: one JSON POST with bounded retries.
+//!
+//! A request is tried again only when the provider says it is busy (429) or broken (5xx), or
+//! could not be reached at all; never on other 4xx answers, which would fail the same way again.
+//! Retries wait with exponential backoff and jitter, or as long as `Retry-After` asks. The whole
+//! turn, retries and waits included, is bounded by the agent's timeout, so a failing provider
+//! costs at most [`RetryPolicy::max_attempts`] requests per message: no retry storm.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::error::truncate;
+use super::{AgentBuildError, AgentError};
+
+/// Longest provider error message kept in an [`AgentError`].
+const MAX_ERROR_MESSAGE_CHARS: usize = 300;
+
+/// How often and how patiently a failed provider request is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Requests per message, the first one included (at least 1).
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub base_delay: Duration,
+    /// Longest computed wait (a `Retry-After` from the provider is honoured as given, as long
+    /// as it fits in the timeout).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, waiting about 0.5 s then 1 s (at most 8 s).
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (1-based): `retry_after` when the
+    /// provider sent one, otherwise `base_delay * 2^(attempt-1)` capped at `max_delay`, scaled
+    /// by a jitter factor between 0.5 and 1 (`jitter` in `0.0..=1.0`).
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait;
+        }
+        let exp = attempt.saturating_sub(1).min(30);
+        let full = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
+        full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// Reads `Retry-After` when it is a number of seconds (the HTTP-date form is ignored).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: f64 = text.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// The readable message in a provider's error body: `error.message` (OpenAI, Anthropic),
+/// `error` as text, `message` or `detail`; otherwise the body itself, truncated.
+pub fn error_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        let candidates = [
+            v.pointer("/error/message"),
+            v.get("error"),
+            v.get("message"),
+            v.get("detail"),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.as_str().map(str::to_string))
+    });
+    let message = from_json.unwrap_or_else(|| text.trim().to_string());
+    if message.is_empty() {
+        "(empty response)".to_string()
+    } else {
+        truncate(&message, MAX_ERROR_MESSAGE_CHARS)
+    }
+}
+
+/// What was decided about one failed attempt.
+enum Failure {
+    /// Worth another attempt (after the given `Retry-After`, if any).
+    Retry(AgentError, Option<Duration>),
+    /// Final.
+    Fatal(AgentError),
+}
+
+/// POSTs JSON to one provider endpoint with retries, within a timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonPoster {
+    client: reqwest::Client,
+    agent: String,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl JsonPoster {
+    pub(crate) fn new(
+        agent: &str,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, AgentBuildError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("moltbot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AgentBuildError::Http(error_chain(&e.without_url())))?;
+        Ok(Self {
+            client,
+            agent: agent.to_string(),
+            timeout,
+            retry,
+        })
+    }
+
+    /// POSTs `body` to `url` with `headers` and returns the JSON of the first successful answer.
+    pub(crate) async fn post(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> Result<Value, AgentError> {
+        let started = Instant::now();
+        let attempts = async {
+            let max_attempts = self.retry.max_attempts.max(1);
+            let mut attempt = 1;
+            loop {
+                let (err, after) = match self.attempt(url, headers, body).await {
+                    Ok(value) => return Ok(value),
+                    Err(Failure::Fatal(err)) => return Err(err),
+                    Err(Failure::Retry(err, _)) if attempt >= max_attempts => return Err(err),
+                    Err(Failure::Retry(err, after)) => (err, after),
+                };
+                let wait =
+                    self.retry
+                        .delay(attempt, after, rand::thread_rng().gen_range(0.0..=1.0));
+                if started.elapsed() + wait >= self.timeout {
+                    // Waiting would run into the timeout: report the provider's answer instead.
+                    return Err(err);
+                }
+                tracing::warn!(
+                    agent = %self.agent,
+                    status = ?err.status(),
+                    attempt,
+                    retry_in_ms = wait.as_millis() as u64,
+                    error = %err,
+                    "agent request failed; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        };
+        match tokio::time::timeout(self.timeout, attempts).await {
+            Ok(result) => result,
+            Err(_) => Err(AgentError::Timeout {
+                after: self.timeout,
+            }),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> Result<Value, Failure> {
+        let response = self
+            .client
+            .post(url)
+            .headers(headers.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                let connect = e.is_connect();
+                let err = AgentError::Network(error_chain(&e.without_url()));
+                if connect {
+                    Failure::Retry(err, None)
+                } else {
+                    Failure::Fatal(err)
+                }
+            })?;
+        let status = response.status();
+        let after = retry_after(response.headers());
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Fatal(AgentError::Network(error_chain(&e.without_url()))))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::Fatal(AgentError::BadOutput(format!(
+                    "the provider's answer is not JSON ({e}): {}",
+                    truncate(&String::from_utf8_lossy(&bytes), MAX_ERROR_MESSAGE_CHARS)
+                )))
+            });
+        }
+        let err = AgentError::Provider {
+            status: Some(status.as_u16()),
+            message: error_message(&bytes),
+        };
+        if status.as_u16() == 429 || status.is_server_error() {
+            Err(Failure::Retry(err, after))
+        } else {
+            Err(Failure::Fatal(err))
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own `Display` hides the cause).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Joins a base URL and a path with exactly one `/`.
+pub(crate) fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}

@@ -1,0 +1,137 @@
+//! [`OpenAiAgent`]: OpenAI-compatible chat completions (OpenAI, OpenRouter, Ollama, vLLM,
+//! llama.cpp, LM Studio...).
+//!
+//! `POST {baseUrl}/chat/completions` with `{model, messages}`, the system prompt first, then the
+//! history, then the new message; `Authorization: Bearer <key>` when there is a key. The answer is
+//! read leniently: only `choices[0].message.content` matters (a string or an array of content
+//! parts); unknown fields and finish reasons are accepted.
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{json, Value};
+
+use super::error::truncate;
+use super::http::{join_url, JsonPoster};
+use super::{
+    Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
+};
+use crate::config::Secret;
+
+/// An OpenAI-compatible chat completions provider.
+#[derive(Debug, Clone)]
+pub struct OpenAiAgent {
+    name: String,
+    url: String,
+    model: String,
+    headers: HeaderMap,
+    poster: JsonPoster,
+}
+
+impl OpenAiAgent {
+    /// An agent called `name` sending `model` to `{base_url}/chat/completions`.
+    pub fn new(
+        name: impl Into<String>,
+        base_url: &str,
+        model: impl Into<String>,
+        api_key: Option<&Secret>,
+        options: HttpAgentOptions,
+    ) -> Result<Self, AgentBuildError> {
+        let name = name.into();
+        let mut headers = HeaderMap::new();
+        if let Some(key) = api_key.filter(|k| !k.is_empty()) {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose().trim()))
+                .map_err(|_| {
+                    AgentBuildError::Http("the API key contains invalid characters".to_string())
+                })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(Self {
+            poster: JsonPoster::new(&name, options.timeout, options.retry)?,
+            name,
+            url: join_url(base_url, "chat/completions"),
+            model: model.into(),
+            headers,
+        })
+    }
+}
+
+impl Agent for OpenAiAgent {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
+        Box::pin(async move {
+            let body = json!({ "model": self.model, "messages": openai_messages(req) });
+            let answer = self.poster.post(&self.url, &self.headers, &body).await?;
+            parse_openai_reply(&answer).map(|text| AgentReply { text })
+        })
+    }
+}
+
+/// The `messages` array: `system` (when there is a prompt), the history, then the new message.
+pub fn openai_messages(req: &AgentRequest) -> Vec<Value> {
+    let mut messages = Vec::with_capacity(req.history.len() + 2);
+    if let Some(prompt) = req
+        .system_prompt
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        messages.push(json!({"role": "system", "content": prompt}));
+    }
+    for turn in req.history.iter().filter(|t| !t.text.trim().is_empty()) {
+        messages.push(json!({"role": turn.role.as_str(), "content": turn.text}));
+    }
+    messages.push(json!({"role": "user", "content": req.text}));
+    messages
+}
+
+/// The reply text in a chat completion: `choices[0].message.content` as a string, or the text
+/// parts of a content array joined; a `refusal` when there is no content. A body with `error`
+/// instead of `choices` (some proxies answer errors with 200) is a provider error.
+pub fn parse_openai_reply(body: &Value) -> Result<String, AgentError> {
+    let Some(message) = body.pointer("/choices/0/message") else {
+        if body.get("error").is_some() {
+            return Err(AgentError::Provider {
+                status: body
+                    .pointer("/error/code")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u16::try_from(c).ok()),
+                message: super::http::error_message(body.to_string().as_bytes()),
+            });
+        }
+        return Err(AgentError::BadOutput(format!(
+            "no choices in the answer: {}",
+            truncate(&body.to_string(), 200)
+        )));
+    };
+    let text = match message.get("content") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Value::String(s) => Some(s.as_str()),
+                Value::Object(o) => o.get("text").and_then(Value::as_str),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    };
+    let text = text.trim();
+    if !text.is_empty() {
+        return Ok(text.to_string());
+    }
+    if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
+        if !refusal.trim().is_empty() {
+            return Ok(refusal.trim().to_string());
+        }
+    }
+    let finish = body
+        .pointer("/choices/0/finish_reason")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    Err(AgentError::BadOutput(format!(
+        "the model returned no text (finish reason: {finish})"
+    )))
+}

@@ -1,0 +1,168 @@
+//! The data an agent gets ([`AgentRequest`]) and gives back ([`AgentReply`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies one conversation's session: one per direct-message peer and one per group space.
+///
+/// The caller (the channel integration) builds it; core only compares and prints it. The helpers
+/// [`SessionKey::direct`] and [`SessionKey::group`] give the conventional forms
+/// `<channel>:dm:<peerId>` and `<channel>:room:<roomId>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Wraps an already formatted key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The session of a direct conversation with `peer_id` on `channel`: `<channel>:dm:<peer_id>`.
+    pub fn direct(channel: &str, peer_id: &str) -> Self {
+        Self(format!("{channel}:dm:{peer_id}"))
+    }
+
+    /// The session of the group space `room_id` on `channel`: `<channel>:room:<room_id>`.
+    pub fn group(channel: &str, room_id: &str) -> Self {
+        Self(format!("{channel}:room:{room_id}"))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who sent the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderInfo {
+    /// The sender's id on the channel.
+    pub id: String,
+    /// The sender's email address, when the channel knows it.
+    pub email: Option<String>,
+    /// The sender's display name, when the channel knows it.
+    pub display_name: Option<String>,
+}
+
+/// Whether a conversation is one-to-one or a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    /// A direct (one-to-one) conversation.
+    #[default]
+    Direct,
+    /// A group space.
+    Group,
+}
+
+impl ConversationKind {
+    /// `"direct"` or `"group"`, as written in the command agent's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+        }
+    }
+}
+
+/// Where the message was posted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationInfo {
+    /// The channel id (for example the plugin's channel name).
+    pub channel: String,
+    /// The room (space) id on the channel.
+    pub room_id: String,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// The room's title, when known.
+    pub title: Option<String>,
+}
+
+/// Who said an earlier [`Turn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A person in the conversation.
+    User,
+    /// The agent.
+    Assistant,
+}
+
+impl Role {
+    /// `"user"` or `"assistant"` (the name both OpenAI and Anthropic use).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One earlier message of the session: something a user said, or the agent's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub text: String,
+}
+
+impl Turn {
+    /// A turn by a user.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            text: text.into(),
+        }
+    }
+
+    /// A turn by the agent.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            text: text.into(),
+        }
+    }
+}
+
+/// One message for the agent to answer, with its session's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRequest {
+    /// The session the message belongs to.
+    pub session: SessionKey,
+    /// The message text (mentions of the bot already removed by the channel).
+    pub text: String,
+    /// Who sent it.
+    pub sender: SenderInfo,
+    /// Where it was posted.
+    pub conversation: ConversationInfo,
+    /// Earlier turns of the session, oldest first, not including this message (see
+    /// [`trim_history`](super::trim_history)).
+    pub history: Vec<Turn>,
+    /// The system prompt to use (the caller resolves per-agent or per-space prompts).
+    pub system_prompt: Option<String>,
+}
+
+/// The agent's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentReply {
+    /// The text to post back in the room.
+    pub text: String,
+}
+
+/// The last `max_turns` entries of `history` (each user message and each agent answer counts as
+/// one turn), oldest first. `max_turns == 0` keeps nothing.
+pub fn trim_history(history: &[Turn], max_turns: usize) -> &[Turn] {
+    let start = history.len().saturating_sub(max_turns);
+    &history[start..]
+}

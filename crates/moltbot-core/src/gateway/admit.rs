@@ -1,0 +1,132 @@
+//! Access control and pairing for one message, before the agent sees it.
+
+use crate::access::{decide, Conversation, Decision, DropReason, Sender};
+use crate::store::PairingOutcome;
+
+use super::channel::{ConversationKind, InboundMessage, OutgoingMessage, SendTarget};
+use super::runtime::Processor;
+
+/// Pending pairing requests a channel keeps at most (spec section 4).
+pub(crate) const MAX_PENDING_PAIRINGS: usize = 3;
+
+/// What to do with a message after the access check.
+pub(crate) enum Admission {
+    /// Hand it to the agent.
+    Admit,
+    /// Not for the agent; the reason is recorded with the message.
+    Handled(String),
+}
+
+/// Applies the channel's access policy; runs the pairing flow for unknown DM senders.
+pub(crate) async fn admit(p: &Processor, message: &InboundMessage) -> Admission {
+    let channel = p.channel.id();
+    let policy = p.channel.access_policy();
+    let sender = Sender::new(message.sender.id.clone(), message.sender.email.clone());
+    let conversation = match message.kind {
+        ConversationKind::Direct => Conversation::direct(),
+        ConversationKind::Group => Conversation::group(message.mentions_bot),
+    };
+    let approved = if policy.approval_matters(&conversation) {
+        p.store
+            .pairing()
+            .is_approved(channel, &message.sender.id, message.sender.email.as_deref())
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(channel, error = %err, "cannot read approvals; treating sender as not approved");
+                false
+            })
+    } else {
+        false
+    };
+    match decide(&policy, &sender, &conversation, approved) {
+        Decision::Admit => Admission::Admit,
+        Decision::Drop(reason) => drop_message(p, message, reason),
+        Decision::Pair => pair(p, message).await,
+    }
+}
+
+fn drop_message(p: &Processor, message: &InboundMessage, reason: DropReason) -> Admission {
+    tracing::debug!(
+        channel = p.channel.id(),
+        message = %message.id,
+        sender = %message.sender.email.as_deref().unwrap_or(&message.sender.id),
+        reason = reason.as_str(),
+        "message dropped"
+    );
+    p.metrics.dropped(p.channel.id(), reason.metrics_label());
+    Admission::Handled(reason.as_str().to_string())
+}
+
+/// The text of the one pairing reply an unknown DM sender gets.
+pub(crate) fn pairing_reply(channel: &str, code: &str, who: &str) -> String {
+    format!(
+        "Hi! I don't know you yet, so I can't answer. Your pairing code is **{code}**.\n\n\
+Ask the owner of this bot to approve you with:\n\n\
+`moltbot pairing approve {channel} {code}`\n\n\
+(request from {who}; the code is valid for one hour)"
+    )
+}
+
+async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
+    let channel = p.channel.id();
+    let outcome = p
+        .store
+        .pairing()
+        .request(
+            channel,
+            &message.sender.id,
+            message.sender.email.as_deref(),
+            message.sender.display_name.as_deref(),
+            MAX_PENDING_PAIRINGS,
+        )
+        .await;
+    let request = match outcome {
+        Ok(PairingOutcome::Created(request)) => request,
+        // A repeat DM reuses the pending code; the reply goes out only if it never did
+        // (a crash between recording the request and sending the reply).
+        Ok(PairingOutcome::Existing(request)) if request.reply_sent => {
+            tracing::debug!(channel, code = %request.code, "pairing request already pending; no new reply");
+            p.metrics.dropped(channel, "pairing_pending");
+            return Admission::Handled("pairing request pending".into());
+        }
+        Ok(PairingOutcome::Existing(request)) => request,
+        Ok(PairingOutcome::LimitReached) => {
+            tracing::info!(
+                channel,
+                sender = %message.sender.email.as_deref().unwrap_or(&message.sender.id),
+                max = MAX_PENDING_PAIRINGS,
+                "pairing request ignored: too many pending requests"
+            );
+            return drop_message(p, message, DropReason::PairingLimitReached);
+        }
+        Err(err) => {
+            tracing::error!(channel, error = %err, "cannot record pairing request");
+            return Admission::Handled(format!("pairing store error: {err}"));
+        }
+    };
+    let text = pairing_reply(channel, &request.code, request.label());
+    let reply = OutgoingMessage {
+        target: SendTarget::Room(message.room_id.clone()),
+        markdown: text,
+        parent_id: None,
+        file: None,
+    };
+    match p.channel.send(&reply).await {
+        Ok(_) => {
+            if let Err(err) = p
+                .store
+                .pairing()
+                .mark_reply_sent(channel, &request.code)
+                .await
+            {
+                tracing::warn!(channel, error = %err, "pairing reply sent but not recorded");
+            }
+            tracing::info!(channel, code = %request.code, sender = %request.label(), "pairing requested");
+        }
+        Err(err) => {
+            tracing::error!(channel, error = %err, "could not send the pairing reply");
+        }
+    }
+    p.metrics.dropped(channel, "pairing_requested");
+    Admission::Handled("pairing requested".into())
+}

@@ -1,0 +1,70 @@
+//! Approval DMs: approvals happen in the CLI (another process, same store); the gateway notices
+//! them within [`GatewayOptions::approval_poll`](super::GatewayOptions) and tells the person.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{OutgoingMessage, SendTarget};
+use super::runtime::Processor;
+
+/// The approval DM.
+pub(crate) const APPROVAL_MESSAGE: &str =
+    "You're approved! You can message me now, and I'll answer.";
+
+/// Sends pending approval DMs until `shutdown`.
+pub(crate) async fn run(p: Arc<Processor>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(p.options.approval_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        notify_pending(&p).await;
+    }
+}
+
+async fn notify_pending(p: &Processor) {
+    let channel = p.channel.id();
+    let pending = match p.store.pairing().pending_notifications(channel).await {
+        Ok(pending) => pending,
+        Err(err) => {
+            tracing::warn!(channel, error = %err, "cannot read pending approval notices");
+            return;
+        }
+    };
+    for identity in pending {
+        let target = match (&identity.person_id, &identity.email) {
+            (Some(id), _) => SendTarget::Person(id.clone()),
+            (None, Some(email)) => SendTarget::Email(email.clone()),
+            (None, None) => continue,
+        };
+        let message = OutgoingMessage {
+            target,
+            markdown: APPROVAL_MESSAGE.to_string(),
+            parent_id: None,
+            file: None,
+        };
+        match p.channel.send(&message).await {
+            Ok(_) => tracing::info!(channel, who = %identity.label(), "approval message sent"),
+            Err(err) if err.retryable => {
+                tracing::warn!(channel, who = %identity.label(), error = %err, "approval message not sent; will retry");
+                continue;
+            }
+            Err(err) => {
+                // E.g. a `pair` of someone who never wrote to the bot: Webex refuses the first
+                // contact. They are approved all the same and need no message.
+                tracing::warn!(channel, who = %identity.label(), error = %err, "approval message could not be sent; giving up");
+            }
+        }
+        if let Err(err) = p
+            .store
+            .pairing()
+            .mark_notified(channel, identity.label())
+            .await
+        {
+            tracing::warn!(channel, error = %err, "approval notice not recorded");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The gateway: runs channels, admits messages, asks the agent, sends replies, exactly once.
+//!
+//! Channel-neutral. A plugin implements [`Channel`]; the gateway gives it an [`InboundSink`]
+//! and owns ordering ([`crate::dispatch`]), the exactly-once ledger ([`crate::store`]), access
+//! and pairing ([`crate::access`]), the agent ([`crate::agent`]), metrics and health.
+
+mod admit;
+mod approvals;
+mod channel;
+pub mod http;
+mod metrics;
+mod runtime;
+mod sink;
+mod status;
+
+pub use channel::{
+    BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, InboundMessage,
+    OutgoingMessage, SendTarget, SenderInfo,
+};
+pub use metrics::Metrics;
+pub use runtime::{Gateway, GatewayError, GatewayOptions};
+pub use sink::{Claim, InboundSink};
+pub use status::GatewayStatus;

@@ -1,0 +1,566 @@
+//! The gateway loop: channels in, agent, replies out, exactly once.
+//!
+//! Per message (see `docs/ARCHITECTURE.md`): the receiver has already claimed the id in the
+//! store; here the message is marked `processing`, checked against the access policy, answered
+//! by the agent with its session history, chunked, each chunk stored in the outbound ledger
+//! before it is sent, and finally marked `replied`. A crash anywhere leaves the row
+//! `received`/`processing`; on the next start [`Gateway::run`] picks those rows up again
+//! (re-sending only chunks not yet marked sent).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::{Agent, AgentRequest, ConversationInfo, SessionKey, Turn};
+use crate::dispatch::{DispatchLimits, Dispatcher};
+use crate::store::{InboundState, OutboundChunk, OutboundReply, OutboundState, Store};
+
+use super::approvals;
+use super::channel::{Channel, ChannelContext, InboundMessage, OutgoingMessage, SendTarget};
+use super::metrics::Metrics;
+use super::sink::InboundSink;
+use super::status::GatewayStatus;
+
+/// Settings of the gateway loop.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// How long shutdown waits for in-flight work before leaving it to the next start.
+    pub shutdown_timeout: Duration,
+    /// Turns of history given to the agent.
+    pub history_turns: usize,
+    /// The system prompt for every session.
+    pub system_prompt: Option<String>,
+    /// Queue limits of the per-room dispatcher.
+    pub limits: DispatchLimits,
+    /// How often approvals made by other processes are looked for.
+    pub approval_poll: Duration,
+    /// Attempts per outbound chunk on retryable failures.
+    pub send_attempts: u32,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout: Duration::from_secs(10),
+            history_turns: 20,
+            system_prompt: None,
+            limits: DispatchLimits::default(),
+            approval_poll: Duration::from_millis(500),
+            send_attempts: 4,
+        }
+    }
+}
+
+/// Why the gateway stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A channel could not start (bad token, webhook registration refused, ...).
+    #[error("channel {channel} could not start: {message}")]
+    Connect {
+        /// The channel id.
+        channel: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The HTTP server could not bind its port.
+    #[error("cannot listen on {addr}: {source} (is another gateway running? change channels.webex.webhook.port)")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Processes the messages of one channel.
+pub(crate) struct Processor {
+    pub(crate) channel: Arc<dyn Channel>,
+    pub(crate) store: Store,
+    pub(crate) agent: Arc<dyn Agent>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) options: GatewayOptions,
+}
+
+/// The gateway: a set of channels, one agent, one store.
+pub struct Gateway {
+    store: Store,
+    agent: Arc<dyn Agent>,
+    channels: Vec<Arc<dyn Channel>>,
+    metrics: Arc<Metrics>,
+    status: Arc<GatewayStatus>,
+    options: GatewayOptions,
+}
+
+impl Gateway {
+    /// Creates a gateway.
+    pub fn new(store: Store, agent: Arc<dyn Agent>, options: GatewayOptions) -> Self {
+        Self {
+            store,
+            agent,
+            channels: Vec::new(),
+            metrics: Arc::new(Metrics::default()),
+            status: Arc::new(GatewayStatus::default()),
+            options,
+        }
+    }
+
+    /// Adds a channel.
+    pub fn add_channel(&mut self, channel: Arc<dyn Channel>) {
+        self.channels.push(channel);
+    }
+
+    /// The metrics, shared with the HTTP server and the channels.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Readiness and health, shared with the HTTP server.
+    pub fn status(&self) -> Arc<GatewayStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// The routes every channel contributes, merged (served by the gateway's HTTP server).
+    pub fn channel_routes(&self) -> axum::Router {
+        self.channels
+            .iter()
+            .filter_map(|c| c.router())
+            .fold(axum::Router::new(), axum::Router::merge)
+    }
+
+    /// Binds the HTTP server (if a channel asks for one), connects every channel, recovers
+    /// unanswered messages, then runs until `shutdown` is cancelled and drains in-flight work
+    /// within the deadline. `on_listening` is told the bound address (port 0 picks one).
+    pub async fn run(
+        self,
+        shutdown: CancellationToken,
+        on_listening: impl FnOnce(std::net::SocketAddr) + Send,
+    ) -> Result<(), GatewayError> {
+        let mut server = None;
+        let mut http_addr = None;
+        if let Some(addr) = self.channels.iter().find_map(|c| c.http_listen()) {
+            let (listener, bound) = super::http::bind(addr)
+                .await
+                .map_err(|source| GatewayError::Bind { addr, source })?;
+            tracing::info!(addr = %bound, "HTTP server listening (webhooks, /healthz, /readyz, /metrics)");
+            on_listening(bound);
+            http_addr = Some(bound);
+            let router = super::http::router(
+                self.channel_routes(),
+                Arc::clone(&self.status),
+                Arc::clone(&self.metrics),
+            );
+            let server_shutdown = shutdown.child_token();
+            server = Some((
+                tokio::spawn(super::http::serve(
+                    listener,
+                    router,
+                    server_shutdown.clone(),
+                )),
+                server_shutdown,
+            ));
+        }
+        let result = self.run_channels(http_addr, shutdown).await;
+        if let Some((task, stop)) = server {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        result
+    }
+
+    async fn run_channels(
+        &self,
+        http_addr: Option<std::net::SocketAddr>,
+        shutdown: CancellationToken,
+    ) -> Result<(), GatewayError> {
+        for channel in &self.channels {
+            channel
+                .connect(http_addr)
+                .await
+                .map_err(|err| GatewayError::Connect {
+                    channel: channel.id().to_string(),
+                    message: err.message,
+                })?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut dispatchers = Vec::new();
+        for channel in &self.channels {
+            let processor = Arc::new(Processor {
+                channel: Arc::clone(channel),
+                store: self.store.clone(),
+                agent: Arc::clone(&self.agent),
+                metrics: Arc::clone(&self.metrics),
+                options: self.options.clone(),
+            });
+            let handler_processor = Arc::clone(&processor);
+            let dispatcher = Arc::new(Dispatcher::new(
+                self.options.limits,
+                Arc::new(move |message: InboundMessage| {
+                    let p = Arc::clone(&handler_processor);
+                    Box::pin(async move { p.process(message).await })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                }),
+            ));
+            dispatchers.push(Arc::clone(&dispatcher));
+            let sink = InboundSink::new(
+                channel.id().to_string(),
+                self.store.clone(),
+                Arc::clone(&dispatcher),
+                Arc::clone(&self.metrics),
+            );
+            processor.recover(&sink).await?;
+            tasks.spawn(supervise(
+                Arc::clone(channel),
+                ChannelContext {
+                    sink,
+                    shutdown: shutdown.clone(),
+                },
+            ));
+            tasks.spawn(approvals::run(Arc::clone(&processor), shutdown.clone()));
+        }
+        self.status.set_ready(true);
+        tracing::info!(
+            channels = self.channels.len(),
+            agent = self.agent.name(),
+            "gateway ready"
+        );
+
+        let metrics = Arc::clone(&self.metrics);
+        let gauges = dispatchers.clone();
+        let depth_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            while !depth_shutdown.is_cancelled() {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = depth_shutdown.cancelled() => break,
+                }
+                metrics.set_queue_depth(gauges.iter().map(|d| d.depth()).sum());
+            }
+        });
+
+        shutdown.cancelled().await;
+        self.status.set_ready(false);
+        tracing::info!("shutting down: no new messages; finishing in-flight work");
+        let deadline = self.options.shutdown_timeout;
+        let mut finished = true;
+        for dispatcher in &dispatchers {
+            finished &= dispatcher.drain(deadline).await;
+        }
+        // Receivers observe the cancellation themselves; give them a moment, then stop them.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
+        if finished {
+            tracing::info!("all in-flight messages finished");
+        } else {
+            tracing::warn!(
+                "shutdown deadline reached; unfinished messages stay in the store and are answered on the next start"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs a channel's receivers, restarting them with capped exponential backoff after errors.
+async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
+    let mut failures: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let result = Arc::clone(&channel).run(ctx.clone()).await;
+        if ctx.shutdown.is_cancelled() {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        let delay = Duration::from_millis(500)
+            .saturating_mul(2u32.saturating_pow(failures.min(7) - 1))
+            .min(Duration::from_secs(60));
+        match result {
+            Ok(()) => tracing::warn!(
+                channel = channel.id(),
+                ?delay,
+                "receiver stopped; restarting"
+            ),
+            Err(err) => tracing::error!(
+                channel = channel.id(),
+                error = %err,
+                ?delay,
+                restart = failures,
+                "receiver failed; restarting"
+            ),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = ctx.shutdown.cancelled() => return,
+        }
+    }
+}
+
+impl Processor {
+    fn id(&self) -> &str {
+        self.channel.id()
+    }
+
+    /// Start-up recovery: messages recorded but not answered (a crash or a deadline) within the
+    /// catch-up age are processed again; older ones are marked skipped.
+    async fn recover(&self, sink: &InboundSink) -> Result<(), GatewayError> {
+        let now = self.store.now_ms();
+        let max_age =
+            i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(max_age);
+        let stale = self
+            .store
+            .inbound()
+            .skip_stale(self.id(), cutoff, "older than catchUp.maxAgeMinutes")
+            .await?;
+        if stale > 0 {
+            tracing::info!(
+                channel = self.id(),
+                count = stale,
+                "skipped stale unanswered messages"
+            );
+        }
+        let pending = self.store.inbound().pending(self.id(), cutoff).await?;
+        if !pending.is_empty() {
+            tracing::info!(
+                channel = self.id(),
+                count = pending.len(),
+                "recovering unanswered messages"
+            );
+        }
+        for row in pending {
+            match self.channel.refetch(&row.message_id).await {
+                Ok(Some(message)) => {
+                    if sink.deliver(message).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    sink.skip(&row.message_id, "gone or not processable")
+                        .await?;
+                }
+                Err(err) => {
+                    // Left pending: the next start tries again.
+                    tracing::warn!(channel = self.id(), message = %row.message_id, error = %err, "could not re-fetch an unanswered message");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one admitted-or-not message, start to finish. Never panics, never returns early
+    /// without leaving the store in a state the next start understands.
+    pub(crate) async fn process(&self, message: InboundMessage) {
+        let started = Instant::now();
+        let inbound = self.store.inbound();
+        match inbound.state_of(self.id(), &message.id).await {
+            Ok(Some(state)) if !state.is_pending() => return,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(channel = self.id(), error = %err, "store unavailable; message left for the next start");
+                return;
+            }
+        }
+        if let Err(err) = inbound
+            .mark(self.id(), &message.id, InboundState::Processing, None)
+            .await
+        {
+            tracing::error!(channel = self.id(), error = %err, "store unavailable; message left for the next start");
+            return;
+        }
+        // A reply already stored (crash after the agent answered): finish sending it.
+        let stored = match self
+            .store
+            .outbound()
+            .for_inbound(self.id(), &message.id)
+            .await
+        {
+            Ok(chunks) => chunks,
+            Err(err) => {
+                tracing::error!(channel = self.id(), error = %err, "store unavailable");
+                return;
+            }
+        };
+        let outcome = if stored.is_empty() {
+            match super::admit::admit(self, &message).await {
+                super::admit::Admission::Admit => self.answer(&message).await,
+                super::admit::Admission::Handled(reason) => {
+                    self.finish(&message, InboundState::Skipped, Some(&reason))
+                        .await;
+                    return;
+                }
+            }
+        } else {
+            self.send_chunks(stored).await
+        };
+        match outcome {
+            Ok(()) => {
+                self.metrics.answered(self.id(), started.elapsed());
+                self.finish(&message, InboundState::Replied, None).await;
+            }
+            Err(reason) => {
+                self.metrics.failed(self.id());
+                self.finish(&message, InboundState::Failed, Some(&reason))
+                    .await;
+            }
+        }
+    }
+
+    async fn finish(&self, message: &InboundMessage, state: InboundState, reason: Option<&str>) {
+        if let Err(err) = self
+            .store
+            .inbound()
+            .mark(self.id(), &message.id, state, reason)
+            .await
+        {
+            tracing::error!(channel = self.id(), error = %err, "could not record the message's final state");
+        }
+    }
+
+    fn session_of(&self, message: &InboundMessage) -> SessionKey {
+        match message.kind {
+            super::channel::ConversationKind::Direct => {
+                SessionKey::direct(self.id(), &message.sender.id)
+            }
+            super::channel::ConversationKind::Group => {
+                SessionKey::group(self.id(), &message.room_id)
+            }
+        }
+    }
+
+    /// Asks the agent and sends its reply (or the apology).
+    async fn answer(&self, message: &InboundMessage) -> Result<(), String> {
+        let session = self.session_of(message);
+        let history = self
+            .store
+            .sessions()
+            .history(session.as_str(), self.options.history_turns)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
+                Vec::new()
+            });
+        let request = AgentRequest {
+            session: session.clone(),
+            text: message.text.clone(),
+            sender: message.sender.clone(),
+            conversation: ConversationInfo {
+                channel: self.id().to_string(),
+                room_id: message.room_id.clone(),
+                kind: message.kind,
+                title: None,
+            },
+            history,
+            system_prompt: self.options.system_prompt.clone(),
+        };
+        let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
+        if answer.is_reply() {
+            let keep = self.options.history_turns;
+            let sessions = self.store.sessions();
+            for turn in [
+                Turn::user(message.text.clone()),
+                Turn::assistant(answer.text.clone()),
+            ] {
+                if let Err(err) = sessions
+                    .append(session.as_str(), turn.role, &turn.text, keep)
+                    .await
+                {
+                    tracing::warn!(channel = self.id(), error = %err, "could not save session history");
+                }
+            }
+        }
+        self.reply(message, &answer.text).await
+    }
+
+    /// Chunks `text`, stores the chunks, sends them in order.
+    pub(crate) async fn reply(&self, message: &InboundMessage, text: &str) -> Result<(), String> {
+        let chunks = self.channel.chunk(text);
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .outbound()
+            .enqueue(OutboundReply {
+                channel: self.id().to_string(),
+                inbound_message_id: Some(message.id.clone()),
+                room_id: message.room_id.clone(),
+                parent_id: message.thread_parent.clone(),
+                chunks,
+            })
+            .await
+            .map_err(|err| format!("store: {err}"))?;
+        self.send_chunks(stored).await
+    }
+
+    /// Sends stored chunks not yet sent, in order, retrying transient failures.
+    async fn send_chunks(&self, chunks: Vec<OutboundChunk>) -> Result<(), String> {
+        let outbound = self.store.outbound();
+        for chunk in chunks {
+            if chunk.state == OutboundState::Sent {
+                continue;
+            }
+            if chunk.attempts > 0 {
+                // Sent before a crash, outcome unknown: Webex gives no way to check a group
+                // room, so we send again (at-least-once for this window; see docs).
+                tracing::warn!(
+                    channel = self.id(),
+                    chunk = chunk.id,
+                    "re-sending a chunk whose earlier send has an unknown outcome"
+                );
+            }
+            let outgoing = OutgoingMessage {
+                target: SendTarget::Room(chunk.room_id.clone()),
+                markdown: chunk.body.clone(),
+                parent_id: chunk.parent_id.clone(),
+                file: None,
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                outbound
+                    .begin_attempt(chunk.id)
+                    .await
+                    .map_err(|err| format!("store: {err}"))?;
+                match self.channel.send(&outgoing).await {
+                    Ok(remote_id) => {
+                        outbound
+                            .mark_sent(chunk.id, &remote_id)
+                            .await
+                            .map_err(|err| format!("store: {err}"))?;
+                        break;
+                    }
+                    Err(err)
+                        if err.retryable
+                            && !err.maybe_delivered
+                            && attempt < self.options.send_attempts =>
+                    {
+                        let delay = Duration::from_millis(500 * u64::from(attempt));
+                        tracing::warn!(channel = self.id(), error = %err, ?delay, "send failed; retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                    Err(err) => {
+                        let state = if err.maybe_delivered {
+                            OutboundState::Unknown
+                        } else {
+                            OutboundState::Failed
+                        };
+                        let _ = outbound.mark(chunk.id, state, Some(&err.message)).await;
+                        tracing::error!(channel = self.id(), error = %err, room = %chunk.room_id, "reply not sent");
+                        return Err(err.message);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

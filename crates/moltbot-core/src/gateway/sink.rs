@@ -1,0 +1,103 @@
+//! Where receivers put what they receive: the durable claim, then the hand-over.
+//!
+//! A receiver first [`claims`](InboundSink::claim) a message id: the id is written to the store
+//! before the receiver acknowledges anything (answers the webhook, moves its polling cursor), so
+//! whichever path sees a message first owns it and every other sighting is a no-op. It then
+//! fetches and normalises the message and [`delivers`](InboundSink::deliver) it, or
+//! [`skips`](InboundSink::skip) it with a reason (the bot's own message, too old, gone).
+
+use std::sync::Arc;
+
+use crate::dispatch::{DispatchError, Dispatcher};
+use crate::store::{InboundState, RecordOutcome, Store, StoreError};
+
+use super::channel::InboundMessage;
+use super::metrics::Metrics;
+
+/// The receivers' handle into the gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct InboundSink {
+    channel: String,
+    store: Store,
+    dispatcher: Arc<Dispatcher<String, InboundMessage>>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for InboundSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundSink")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`InboundSink::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First sighting: the caller must now deliver or skip it.
+    New,
+    /// Seen before (by the other receiver, a redelivery, or before a restart): ignore it.
+    Duplicate,
+}
+
+impl InboundSink {
+    pub(crate) fn new(
+        channel: String,
+        store: Store,
+        dispatcher: Arc<Dispatcher<String, InboundMessage>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            channel,
+            store,
+            dispatcher,
+            metrics,
+        }
+    }
+
+    /// The store this sink writes to (receivers keep their cursors there).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Durably records message `id` as received. Returns only after the write is committed.
+    pub async fn claim(
+        &self,
+        id: &str,
+        room_id: &str,
+        created_at_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let outcome = self
+            .store
+            .inbound()
+            .record(&self.channel, id, room_id, created_at_ms)
+            .await?;
+        Ok(match outcome {
+            RecordOutcome::Inserted => {
+                self.metrics.received(&self.channel);
+                Claim::New
+            }
+            RecordOutcome::AlreadySeen(_) => {
+                self.metrics.duplicate(&self.channel);
+                Claim::Duplicate
+            }
+        })
+    }
+
+    /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
+    pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
+        self.dispatcher
+            .dispatch(message.room_id.clone(), message)
+            .await
+    }
+
+    /// Marks a claimed message as deliberately not processed.
+    pub async fn skip(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        self.metrics.dropped(&self.channel, reason);
+        self.store
+            .inbound()
+            .mark(&self.channel, id, InboundState::Skipped, Some(reason))
+            .await
+            .map(|_| ())
+    }
+}

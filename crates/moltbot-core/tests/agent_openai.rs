@@ -1,0 +1,218 @@
+//! The OpenAI-compatible provider against a local recording server.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup should panic loudly
+
+mod agent_support;
+
+use std::time::{Duration, Instant};
+
+use agent_support::{fast_retry, openai_ok, request, MockServer, Reply};
+use moltbot_core::agent::{
+    answer, Agent, AgentError, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY,
+};
+use moltbot_core::config::Secret;
+use serde_json::json;
+
+const KEY: &str = "sk-test-abcdefghijklmnopqrstuvwxyz";
+
+fn agent(server: &MockServer, key: Option<&str>, timeout: Duration) -> OpenAiAgent {
+    let key = key.map(Secret::new);
+    OpenAiAgent::new(
+        "local/test-model",
+        &format!("{}/v1", server.url),
+        "test-model",
+        key.as_ref(),
+        HttpAgentOptions {
+            timeout,
+            retry: fast_retry(),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sends_model_system_prompt_history_and_key() {
+    let server = MockServer::start(vec![Reply::new(200, openai_ok("  Fine, thanks.  "))]).await;
+    let agent = agent(&server, Some(KEY), Duration::from_secs(5));
+    let req = request(
+        "How are you?",
+        vec![Turn::user("Hi"), Turn::assistant("Hello!")],
+        Some("Be brief."),
+    );
+
+    let reply = agent.reply(&req).await.unwrap();
+
+    assert_eq!(reply.text, "Fine, thanks.");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.path, "/v1/chat/completions");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(r.body["model"], "test-model");
+    assert_eq!(
+        r.body["messages"],
+        json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "How are you?"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn no_key_no_authorization_and_no_system_message() {
+    let server = MockServer::start(vec![Reply::new(200, openai_ok("ok"))]).await;
+    let agent = agent(&server, None, Duration::from_secs(5));
+
+    agent.reply(&request("ping", vec![], None)).await.unwrap();
+
+    let r = &server.requests()[0];
+    assert_eq!(r.header("authorization"), None);
+    assert_eq!(
+        r.body["messages"],
+        json!([{"role": "user", "content": "ping"}])
+    );
+}
+
+#[tokio::test]
+async fn content_parts_are_joined() {
+    let body = json!({
+        "choices": [{"message": {"content": [
+            {"type": "text", "text": "Hello, "},
+            {"type": "image_url", "image_url": {"url": "x"}},
+            {"type": "text", "text": "world"}
+        ]}}]
+    });
+    let server = MockServer::start(vec![Reply::new(200, body)]).await;
+    let reply = agent(&server, None, Duration::from_secs(5))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap();
+    assert_eq!(reply.text, "Hello, world");
+}
+
+#[tokio::test]
+async fn a_500_is_retried_then_succeeds() {
+    let server = MockServer::start(vec![
+        Reply::new(500, json!({"error": {"message": "upstream broke"}})),
+        Reply::new(200, openai_ok("second time lucky")),
+    ])
+    .await;
+    let reply = agent(&server, Some(KEY), Duration::from_secs(5))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap();
+    assert_eq!(reply.text, "second time lucky");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body, requests[1].body);
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried() {
+    let server = MockServer::start(vec![Reply::new(
+        400,
+        json!({"error": {"message": "model `nope` does not exist", "type": "invalid_request_error"}}),
+    )])
+    .await;
+    let err = agent(&server, Some(KEY), Duration::from_secs(5))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap_err();
+    assert_eq!(server.requests().len(), 1);
+    match &err {
+        AgentError::Provider { status, message } => {
+            assert_eq!(*status, Some(400));
+            assert_eq!(message, "model `nope` does not exist");
+        }
+        other => panic!("expected a provider error, got {other:?}"),
+    }
+    assert!(!err.to_string().contains(KEY));
+}
+
+#[tokio::test]
+async fn persistent_429_stops_after_the_attempt_limit() {
+    let server = MockServer::start(vec![Reply::new(
+        429,
+        json!({"error": {"message": "slow down"}}),
+    )
+    .retry_after("0")])
+    .await;
+    let err = agent(&server, Some(KEY), Duration::from_secs(5))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap_err();
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(err.status(), Some(429));
+}
+
+#[tokio::test]
+async fn retry_after_longer_than_the_timeout_gives_up_at_once() {
+    let server = MockServer::start(vec![Reply::new(
+        429,
+        json!({"error": {"message": "quota"}}),
+    )
+    .retry_after("30")])
+    .await;
+    let started = Instant::now();
+    let err = agent(&server, Some(KEY), Duration::from_secs(2))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(err.status(), Some(429));
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out() {
+    let server = MockServer::start(vec![
+        Reply::new(200, openai_ok("too late")).delayed(Duration::from_secs(5))
+    ])
+    .await;
+    let started = Instant::now();
+    let err = agent(&server, Some(KEY), Duration::from_millis(300))
+        .reply(&request("hi", vec![], None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AgentError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn unreachable_provider_is_a_network_error_without_the_key() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let agent = OpenAiAgent::new(
+        "local/m",
+        &format!("http://{addr}/v1"),
+        "m",
+        Some(&Secret::new(KEY)),
+        HttpAgentOptions {
+            timeout: Duration::from_secs(2),
+            retry: fast_retry(),
+        },
+    )
+    .unwrap();
+    let err = agent.reply(&request("hi", vec![], None)).await.unwrap_err();
+    assert!(matches!(err, AgentError::Network(_)), "{err:?}");
+    assert!(!err.to_string().contains(KEY));
+    assert!(!format!("{agent:?}").contains(KEY));
+}
+
+#[tokio::test]
+async fn answer_turns_a_failure_into_one_apology() {
+    let server =
+        MockServer::start(vec![Reply::new(503, json!({"error": {"message": "down"}}))]).await;
+    let agent = agent(&server, Some(KEY), Duration::from_secs(5));
+    let answer = answer(&agent, &request("hi", vec![], None)).await;
+    assert_eq!(answer.text, APOLOGY);
+    assert!(!answer.is_reply());
+    assert_eq!(answer.error.and_then(|e| e.status()), Some(503));
+    assert_eq!(server.requests().len(), 3);
+}

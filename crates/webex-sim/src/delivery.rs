@@ -1,0 +1,305 @@
+//! Webhook delivery.
+//!
+//! Envelope as documented at developer.webex.com/docs/api/guides/webhooks: `{id, name,
+//! targetUrl, resource, event, filter, orgId, createdBy, appId, ownedBy, status, created,
+//! actorId, data}`; `data` carries ids only (never message text). When the webhook has a
+//! secret, `X-Spark-Signature` is the lowercase hex HMAC-SHA1 of the exact body bytes.
+//! A webhook is set `inactive` after 100 failed deliveries within 5 minutes.
+
+use crate::ids::{encode, resolve, Kind};
+use crate::model::{PersonType, RoomType, World};
+use crate::state::{lock, SimState};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha1::Sha1;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Failed deliveries within [`FAILURE_WINDOW`] that deactivate a webhook.
+pub const FAILURE_LIMIT: usize = 100;
+/// The window for [`FAILURE_LIMIT`].
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+
+/// Something that happened, for webhook matching.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// `messages`, `attachmentActions`, ...
+    pub resource: &'static str,
+    /// `created`, `updated`, `deleted`.
+    pub event: &'static str,
+    /// Who caused it.
+    pub actor: Uuid,
+    /// The room involved.
+    pub room: Uuid,
+    /// Its type.
+    pub room_type: RoomType,
+    /// Message author (messages) or submitter (attachment actions).
+    pub person: Uuid,
+    /// Email of `person`.
+    pub person_email: String,
+    /// People mentioned in the message.
+    pub mentioned: Vec<Uuid>,
+    /// For attachment actions: the author of the card message.
+    pub card_author: Option<Uuid>,
+    /// For attachment actions: the card message.
+    pub message: Option<Uuid>,
+    /// Whether the message has files.
+    pub has_files: bool,
+    /// The `data` object (ids only).
+    pub data: Value,
+}
+
+/// Computes a signature: lowercase hex HMAC-SHA1 of `body` keyed with `secret`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Allowed filter keys per resource (for validation when webhooks are created).
+pub fn filter_keys(resource: &str) -> &'static [&'static str] {
+    match resource {
+        "messages" => &[
+            "roomId",
+            "roomType",
+            "personId",
+            "personEmail",
+            "mentionedPeople",
+            "hasFiles",
+        ],
+        "attachmentActions" => &["roomId", "personId", "personEmail", "messageId"],
+        "memberships" => &["roomId", "personId", "personEmail", "isModerator"],
+        "rooms" => &["type", "isLocked"],
+        _ => &[],
+    }
+}
+
+/// Parses `k=v&k2=v2`.
+pub fn parse_filter(filter: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(filter.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn owner_sees(world: &World, owner: &Uuid, ev: &Event) -> bool {
+    let Some(person) = world.person(owner) else {
+        return false;
+    };
+    let Some(room) = world.room(&ev.room) else {
+        return false;
+    };
+    if !room.has_member(owner) {
+        return false;
+    }
+    if let Some(author) = ev.card_author {
+        // Card submissions go to the card's author (and the submitter's own webhooks).
+        return author == *owner || ev.person == *owner;
+    }
+    if ev.resource == "messages" && person.kind == PersonType::Bot && room.kind == RoomType::Group {
+        // Bots see group messages only when they wrote them or are mentioned.
+        return ev.person == *owner || ev.mentioned.contains(owner);
+    }
+    true
+}
+
+fn filter_matches(owner: &Uuid, filter: &str, ev: &Event) -> bool {
+    parse_filter(filter).iter().all(|(k, v)| match k.as_str() {
+        "roomId" => resolve(Kind::Room, v) == Some(ev.room),
+        "roomType" | "type" => v == ev.room_type.as_str(),
+        "personId" => resolve(Kind::People, v) == Some(ev.person),
+        "personEmail" => v.eq_ignore_ascii_case(&ev.person_email),
+        "mentionedPeople" => v.split(',').any(|m| {
+            let m = m.trim();
+            if m == "me" {
+                ev.mentioned.contains(owner)
+            } else {
+                resolve(Kind::People, m).is_some_and(|u| ev.mentioned.contains(&u))
+            }
+        }),
+        "hasFiles" => (v == "true") == ev.has_files,
+        "messageId" => resolve(Kind::Message, v) == ev.message,
+        _ => true,
+    })
+}
+
+struct Job {
+    webhook: Uuid,
+    url: String,
+    body: Vec<u8>,
+    signature: Option<String>,
+}
+
+/// Fans `ev` out to every matching active webhook, in spawned tasks.
+pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
+    let mut jobs = Vec::new();
+    for w in &world.webhooks {
+        if w.status != "active" {
+            continue;
+        }
+        if w.resource != ev.resource && w.resource != "all" {
+            continue;
+        }
+        if w.event != ev.event && w.event != "all" {
+            continue;
+        }
+        if !owner_sees(world, &w.owner, ev) {
+            continue;
+        }
+        if let Some(filter) = &w.filter {
+            if !filter_matches(&w.owner, filter, ev) {
+                continue;
+            }
+        }
+        let mut env = Map::new();
+        env.insert("id".into(), json!(encode(Kind::Webhook, &w.uuid)));
+        env.insert("name".into(), json!(w.name));
+        env.insert("targetUrl".into(), json!(w.target_url));
+        env.insert("resource".into(), json!(ev.resource));
+        env.insert("event".into(), json!(ev.event));
+        if let Some(filter) = &w.filter {
+            env.insert("filter".into(), json!(filter));
+        }
+        env.insert(
+            "orgId".into(),
+            json!(encode(Kind::Organization, &world.org)),
+        );
+        env.insert("createdBy".into(), json!(encode(Kind::People, &w.owner)));
+        env.insert("appId".into(), json!(encode(Kind::Application, &world.app)));
+        env.insert("ownedBy".into(), json!("creator"));
+        env.insert("status".into(), json!(w.status));
+        env.insert("created".into(), json!(World::ts(w.created_ms)));
+        env.insert("actorId".into(), json!(encode(Kind::People, &ev.actor)));
+        env.insert("data".into(), ev.data.clone());
+        let body = Value::Object(env).to_string().into_bytes();
+        let signature = w.secret.as_deref().map(|s| sign(s, &body));
+        jobs.push(Job {
+            webhook: w.uuid,
+            url: w.target_url.clone(),
+            body,
+            signature,
+        });
+    }
+    for job in jobs {
+        let plan = lock(&state.faults).plan_delivery();
+        if plan.drop {
+            continue;
+        }
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            if !plan.delay.is_zero() {
+                tokio::time::sleep(plan.delay).await;
+            }
+            let times = if plan.duplicate { 2 } else { 1 };
+            for _ in 0..times {
+                let ok = post(&state, &job).await;
+                record_result(&state, &job.webhook, ok);
+            }
+        });
+    }
+}
+
+async fn post(state: &SimState, job: &Job) -> bool {
+    let mut req = state
+        .http
+        .post(&job.url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("user-agent", "webex-sim webhook")
+        .body(job.body.clone());
+    if let Some(sig) = &job.signature {
+        req = req.header("X-Spark-Signature", sig);
+    }
+    match req.send().await {
+        Ok(resp) => resp.status().is_success(),
+        Err(e) => {
+            tracing::debug!(error = %e, "webhook delivery failed");
+            false
+        }
+    }
+}
+
+fn record_result(state: &SimState, webhook: &Uuid, ok: bool) {
+    if ok {
+        return;
+    }
+    let now = tokio::time::Instant::now();
+    let mut world = state.world();
+    let Some(w) = world.webhooks.iter_mut().find(|w| &w.uuid == webhook) else {
+        return;
+    };
+    w.failures.push_back(now);
+    while let Some(first) = w.failures.front() {
+        if now.duration_since(*first) > FAILURE_WINDOW {
+            w.failures.pop_front();
+        } else {
+            break;
+        }
+    }
+    if w.failures.len() >= FAILURE_LIMIT {
+        w.status = "inactive".to_string();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_lowercase_hex_hmac_sha1() {
+        // RFC 2202 test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+    }
+
+    fn state_with_hook() -> (SimState, Uuid) {
+        let state = SimState::new("http://127.0.0.1:1".into());
+        let uuid = Uuid::new_v4();
+        state.world().webhooks.push(crate::model::Webhook {
+            uuid,
+            name: "n".into(),
+            target_url: "http://127.0.0.1:1/".into(),
+            resource: "messages".into(),
+            event: "created".into(),
+            filter: None,
+            secret: None,
+            status: "active".into(),
+            owner: Uuid::new_v4(),
+            created_ms: 0,
+            failures: Default::default(),
+        });
+        (state, uuid)
+    }
+
+    fn status(state: &SimState) -> String {
+        state.world().webhooks[0].status.clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hundred_failures_within_five_minutes_deactivate() {
+        let (state, hook) = state_with_hook();
+        for _ in 0..99 {
+            record_result(&state, &hook, false);
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        record_result(&state, &hook, true);
+        assert_eq!(status(&state), "active");
+        record_result(&state, &hook, false);
+        assert_eq!(status(&state), "inactive");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_spread_over_more_than_five_minutes_do_not() {
+        let (state, hook) = state_with_hook();
+        for _ in 0..150 {
+            record_result(&state, &hook, false);
+            tokio::time::advance(Duration::from_secs(4)).await;
+        }
+        // 4 s apart, at most 76 failures fall inside any 300 s window.
+        assert_eq!(status(&state), "active");
+    }
+}

@@ -1,0 +1,27 @@
+//! webex-sim: a local emulator of the Webex Messaging REST API.
+//!
+//! Shares no code with the `webex-api` client on purpose: each checks the other.
+//! Start one with [`SimServer::start`], create people and rooms with the helper API, point a
+//! client at [`SimServer::api_base`], and inspect what happened with
+//! [`SimServer::requests`] and [`SimServer::messages_in`]. See README.md for the control API.
+
+pub mod clock;
+pub mod control;
+pub mod delivery;
+pub mod error;
+pub mod faults;
+pub mod ids;
+pub mod markdown;
+pub mod middleware;
+pub mod model;
+pub mod pagination;
+pub mod render;
+pub mod routes;
+pub mod seed;
+pub mod server;
+pub mod state;
+
+pub use faults::Faults;
+pub use seed::{Seed, SeedError};
+pub use server::{SimPerson, SimRoom, SimServer, StartError};
+pub use state::RecordedRequest;

@@ -1,0 +1,529 @@
+//! `/messages`: create, list, list direct, get, edit, delete.
+//!
+//! Rules follow developer.webex.com/docs/api/v1/messages and the OpenAPI description:
+//! `POST` answers 200; one destination; text/markdown capped at 7439 bytes; one file; one card;
+//! bots list group rooms only with `mentionedPeople=me` (else 403 "Failed to get activity.");
+//! `max` may not exceed 100 with `mentionedPeople`; edits need `roomId` and stop at 10.
+
+use super::{parse_body, Query};
+use crate::delivery::{dispatch, Event};
+use crate::error::{ApiError, MSG_FAILED_ACTIVITY};
+use crate::ids::{encode, resolve, Kind};
+use crate::markdown::{render as render_md, MentionRef};
+use crate::middleware::Caller;
+use crate::model::{Message, Person, PersonType, RoomType, World};
+use crate::pagination::{list_response, next_url, Cursor};
+use crate::render::{self, MessageView};
+use crate::state::SimState;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Maximum bytes of `text` or `markdown`.
+pub const MAX_MESSAGE_BYTES: usize = 7439;
+/// Maximum edits of one message.
+pub const MAX_EDITS: u32 = 10;
+/// Adaptive card content type.
+pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
+/// The answer when a bot tries to open a 1:1 with someone who never wrote to it.
+///
+/// Webex's public docs do not spell out this error; the rule itself is the product contract
+/// (spec `webex-channel.md` §6, "Sending to someone who never messaged the bot fails with the
+/// first-contact explanation"), and 403 is how Webex refuses bot actions it does not allow
+/// (cf. "Failed to get activity." for bot message listing). Disable it with
+/// `SimServer::set_first_contact_rule(false)` to model orgs where bots may message anyone.
+pub const MSG_FIRST_CONTACT: &str =
+    "Bots cannot start a 1:1 conversation: the person must message the bot first.";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateMessage {
+    room_id: Option<String>,
+    parent_id: Option<String>,
+    to_person_id: Option<String>,
+    to_person_email: Option<String>,
+    text: Option<String>,
+    markdown: Option<String>,
+    files: Option<Vec<String>>,
+    attachments: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EditMessage {
+    room_id: Option<String>,
+    text: Option<String>,
+    markdown: Option<String>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn check_length(text: &Option<String>, markdown: &Option<String>) -> Result<(), ApiError> {
+    for s in [text, markdown].into_iter().flatten() {
+        if s.len() > MAX_MESSAGE_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "Message length ({} bytes) exceeds the maximum of {MAX_MESSAGE_BYTES} bytes.",
+                s.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Rendered content: `(text, html, mentioned people, mentioned groups)`.
+type Content = (Option<String>, Option<String>, Vec<Uuid>, Vec<String>);
+
+fn render_content(world: &World, text: Option<String>, markdown: &Option<String>) -> Content {
+    let Some(md) = markdown else {
+        return (text, None, Vec::new(), Vec::new());
+    };
+    let r = render_md(md, |m| {
+        let p = match m {
+            MentionRef::Email(e) => world.person_by_email(e),
+            MentionRef::Id(id) => resolve(Kind::People, id).and_then(|u| world.person(&u)),
+        }?;
+        Some((
+            p.uuid,
+            encode(Kind::People, &p.uuid),
+            p.display_name.clone(),
+        ))
+    });
+    (
+        Some(text.unwrap_or(r.text)),
+        Some(r.html),
+        r.mentioned_people,
+        r.mentioned_groups,
+    )
+}
+
+/// The webhook event for `m`.
+pub fn message_event(world: &World, m: &Message, event: &'static str, actor: Uuid) -> Event {
+    let room_type = world
+        .room(&m.room)
+        .map(|r| r.kind)
+        .unwrap_or(RoomType::Group);
+    let author = world.person(&m.author);
+    let mut data = json!({
+        "id": encode(Kind::Message, &m.uuid),
+        "roomId": encode(Kind::Room, &m.room),
+        "roomType": room_type.as_str(),
+        "personId": encode(Kind::People, &m.author),
+        "personEmail": author.map(|p| p.email.clone()).unwrap_or_default(),
+        "created": World::ts(m.created_ms),
+    });
+    if let Some(parent) = &m.parent {
+        data["parentId"] = json!(encode(Kind::Message, parent));
+    }
+    if !m.mentioned_people.is_empty() {
+        let ids: Vec<String> = m
+            .mentioned_people
+            .iter()
+            .map(|u| encode(Kind::People, u))
+            .collect();
+        data["mentionedPeople"] = json!(ids);
+    }
+    if !m.mentioned_groups.is_empty() {
+        data["mentionedGroups"] = json!(m.mentioned_groups);
+    }
+    Event {
+        resource: "messages",
+        event,
+        actor,
+        room: m.room,
+        room_type,
+        person: m.author,
+        person_email: author.map(|p| p.email.clone()).unwrap_or_default(),
+        mentioned: m.mentioned_people.clone(),
+        card_author: None,
+        message: Some(m.uuid),
+        has_files: !m.files.is_empty(),
+        data,
+    }
+}
+
+fn validate_attachments(attachments: &[Value]) -> Result<(), ApiError> {
+    if attachments.len() > 1 {
+        return Err(ApiError::bad_request(
+            "Only one attachment (card) is supported per message.",
+        ));
+    }
+    for a in attachments {
+        if a.get("contentType").and_then(Value::as_str) != Some(CARD_CONTENT_TYPE) {
+            return Err(ApiError::bad_request(format!(
+                "Attachment contentType must be {CARD_CONTENT_TYPE}."
+            )));
+        }
+        let content = a.get("content");
+        let is_card = content.and_then(|c| c.get("type")).and_then(Value::as_str)
+            == Some("AdaptiveCard")
+            && content.and_then(|c| c.get("version")).is_some();
+        if !is_card {
+            return Err(ApiError::bad_request(
+                "Attachment content must be an AdaptiveCard with a type and version.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the destination room, creating a 1:1 room when allowed.
+fn destination(
+    state: &SimState,
+    world: &mut World,
+    me: &Person,
+    req: &CreateMessage,
+) -> Result<(Uuid, Option<Uuid>, Option<String>), ApiError> {
+    if let Some(room_id) = &req.room_id {
+        let room = resolve(Kind::Room, room_id)
+            .and_then(|u| world.room(&u))
+            .filter(|r| r.has_member(&me.uuid))
+            .ok_or_else(ApiError::not_found)?;
+        return Ok((room.uuid, None, None));
+    }
+    let target = match (&req.to_person_id, &req.to_person_email) {
+        (Some(id), _) => resolve(Kind::People, id).and_then(|u| world.person(&u)),
+        (None, Some(email)) => world.person_by_email(email),
+        (None, None) => None,
+    }
+    .cloned();
+    let refuse_first_contact =
+        me.kind == PersonType::Bot && state.first_contact_rule.load(Ordering::Relaxed);
+    let Some(target) = target else {
+        if refuse_first_contact {
+            return Err(ApiError::forbidden(MSG_FIRST_CONTACT));
+        }
+        return Err(ApiError::not_found());
+    };
+    if target.uuid == me.uuid {
+        return Err(ApiError::bad_request(
+            "Cannot send a 1:1 message to yourself.",
+        ));
+    }
+    let to_id = req.to_person_id.as_ref().map(|_| target.uuid);
+    let to_email = req.to_person_email.clone();
+    if let Some(room) = world.direct_room_between(&me.uuid, &target.uuid) {
+        return Ok((room.uuid, to_id, to_email));
+    }
+    if refuse_first_contact {
+        return Err(ApiError::forbidden(MSG_FIRST_CONTACT));
+    }
+    let room = world.create_direct_room(me.uuid, target.uuid);
+    Ok((room.uuid, to_id, to_email))
+}
+
+/// `POST /messages`.
+pub async fn create(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: CreateMessage = parse_body(&body)?;
+    let destinations = [
+        req.room_id.is_some(),
+        req.to_person_id.is_some(),
+        req.to_person_email.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if destinations != 1 {
+        return Err(ApiError::bad_request(
+            "Exactly one of roomId, toPersonId or toPersonEmail must be specified.",
+        ));
+    }
+    let text = non_empty(req.text.clone());
+    let markdown = non_empty(req.markdown.clone());
+    let files = req.files.clone().unwrap_or_default();
+    let attachments = req.attachments.clone().unwrap_or_default();
+    if text.is_none() && markdown.is_none() && files.is_empty() && attachments.is_empty() {
+        return Err(ApiError::bad_request(
+            "A message needs text, markdown, files or attachments.",
+        ));
+    }
+    check_length(&text, &markdown)?;
+    if files.len() > 1 {
+        return Err(ApiError::bad_request(
+            "Only one file is allowed per message.",
+        ));
+    }
+    validate_attachments(&attachments)?;
+
+    let mut world = state.world();
+    let me_p = world
+        .person(&me)
+        .cloned()
+        .ok_or_else(ApiError::unauthorized)?;
+    let (room, to_id, to_email) = destination(&state, &mut world, &me_p, &req)?;
+    let parent = match &req.parent_id {
+        None => None,
+        Some(pid) => {
+            let parent = resolve(Kind::Message, pid)
+                .and_then(|u| world.message(&u))
+                .filter(|m| m.room == room)
+                .ok_or_else(ApiError::not_found)?;
+            if parent.parent.is_some() {
+                return Err(ApiError::bad_request(
+                    "Cannot reply to a reply: use the id of the thread's first message as parentId.",
+                ));
+            }
+            Some(parent.uuid)
+        }
+    };
+    let (text, html, mentioned_people, mentioned_groups) = render_content(&world, text, &markdown);
+    let created_ms = world.clock.tick();
+    let seq = world.next_seq;
+    world.next_seq += 1;
+    let message = Message {
+        uuid: Uuid::new_v4(),
+        seq,
+        room,
+        parent,
+        author: me,
+        text,
+        markdown,
+        html,
+        files,
+        attachments,
+        mentioned_people,
+        mentioned_groups,
+        created_ms,
+        updated_ms: None,
+        edits: 0,
+        to_person_id: to_id,
+        to_person_email: to_email,
+    };
+    if let Some(r) = world.room_mut(&room) {
+        r.last_activity_ms = created_ms;
+    }
+    world.messages.push(message.clone());
+    let event = message_event(&world, &message, "created", me);
+    dispatch(&state, &world, &event);
+    Ok(Json(render::message(&world, &message, MessageView::Created)).into_response())
+}
+
+/// `GET /messages`: newest first, `Link` paging.
+pub async fn list(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let room_id = q
+        .get("roomId")
+        .ok_or_else(|| ApiError::bad_request("roomId is required."))?;
+    let world = state.world();
+    let viewer = world
+        .person(&me)
+        .cloned()
+        .ok_or_else(ApiError::unauthorized)?;
+    let room = resolve(Kind::Room, room_id)
+        .and_then(|u| world.room(&u))
+        .filter(|r| r.has_member(&me))
+        .ok_or_else(ApiError::not_found)?;
+    let mentioned = q.all("mentionedPeople");
+    for m in &mentioned {
+        if m != "me" && resolve(Kind::People, m) != Some(me) {
+            return Err(ApiError::bad_request(
+                "Only me or the person ID of the current user may be specified in mentionedPeople.",
+            ));
+        }
+    }
+    if viewer.kind == PersonType::Bot && room.kind == RoomType::Group && mentioned.is_empty() {
+        return Err(ApiError::forbidden(MSG_FAILED_ACTIVITY));
+    }
+    let max = q.max(50, if mentioned.is_empty() { 1000 } else { 100 })?;
+    let before_ms = match q.get("before") {
+        Some(b) => Some(
+            crate::clock::parse_ms(b)
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid before value '{b}'.")))?,
+        ),
+        None => None,
+    };
+    let mut before_seq = match q.get("beforeMessage") {
+        Some(id) => Some(
+            resolve(Kind::Message, id)
+                .and_then(|u| world.message(&u))
+                .filter(|m| m.room == room.uuid)
+                .map(|m| m.seq)
+                .ok_or_else(ApiError::not_found)?,
+        ),
+        None => None,
+    };
+    match q.cursor()? {
+        Some(Cursor::BeforeSeq(s)) => before_seq = Some(before_seq.map_or(s, |b| b.min(s))),
+        Some(Cursor::Offset(_)) => return Err(ApiError::bad_request("Invalid cursor.")),
+        None => {}
+    }
+    let parent = match q.get("parentId") {
+        Some(id) => Some(resolve(Kind::Message, id).ok_or_else(ApiError::not_found)?),
+        None => None,
+    };
+    let mut page: Vec<&Message> = world
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.room == room.uuid)
+        .filter(|m| world.can_see(&viewer, m))
+        .filter(|m| mentioned.is_empty() || m.mentioned_people.contains(&me))
+        .filter(|m| before_seq.is_none_or(|s| m.seq < s))
+        .filter(|m| before_ms.is_none_or(|b| m.created_ms < b))
+        .filter(|m| parent.is_none_or(|p| m.parent == Some(p)))
+        .take(max + 1)
+        .collect();
+    let more = page.len() > max;
+    page.truncate(max);
+    let next = match (more, page.last()) {
+        (true, Some(last)) => Some(next_url(
+            &state.base_url,
+            "/v1/messages",
+            &q.pairs,
+            Cursor::BeforeSeq(last.seq),
+        )),
+        _ => None,
+    };
+    let items = page
+        .into_iter()
+        .map(|m| render::message(&world, m, MessageView::Listed))
+        .collect();
+    Ok(list_response(items, next))
+}
+
+/// `GET /messages/direct?personId=|personEmail=`.
+pub async fn direct(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref());
+    let world = state.world();
+    let other = match (q.get("personId"), q.get("personEmail")) {
+        (Some(id), None) => resolve(Kind::People, id).and_then(|u| world.person(&u)),
+        (None, Some(email)) => world.person_by_email(email),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Exactly one of personId or personEmail must be specified.",
+            ))
+        }
+    }
+    .ok_or_else(ApiError::not_found)?;
+    let parent = match q.get("parentId") {
+        Some(id) => Some(resolve(Kind::Message, id).ok_or_else(ApiError::not_found)?),
+        None => None,
+    };
+    let items = match world.direct_room_between(&me, &other.uuid) {
+        None => Vec::new(),
+        Some(room) => world
+            .messages
+            .iter()
+            .rev()
+            .filter(|m| m.room == room.uuid)
+            .filter(|m| parent.is_none_or(|p| m.parent == Some(p)))
+            .map(|m| render::message(&world, m, MessageView::Direct))
+            .collect(),
+    };
+    Ok(list_response(items, None))
+}
+
+fn visible_message(world: &World, me: &Uuid, id: &str) -> Result<Message, ApiError> {
+    let viewer = world.person(me).ok_or_else(ApiError::unauthorized)?;
+    resolve(Kind::Message, id)
+        .and_then(|u| world.message(&u))
+        .filter(|m| world.can_see(viewer, m))
+        .cloned()
+        .ok_or_else(ApiError::not_found)
+}
+
+/// `GET /messages/{id}`.
+pub async fn get_one(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let world = state.world();
+    let m = visible_message(&world, &me, &id)?;
+    Ok(Json(render::message(&world, &m, MessageView::Listed)).into_response())
+}
+
+/// `PUT /messages/{id}`: the author edits text/markdown; `roomId` is required.
+pub async fn edit(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: EditMessage = parse_body(&body)?;
+    let room_id = req
+        .room_id
+        .ok_or_else(|| ApiError::bad_request("roomId is required."))?;
+    let text = non_empty(req.text);
+    let markdown = non_empty(req.markdown);
+    if text.is_none() && markdown.is_none() {
+        return Err(ApiError::bad_request("text or markdown is required."));
+    }
+    check_length(&text, &markdown)?;
+    let mut world = state.world();
+    let current = visible_message(&world, &me, &id)?;
+    if resolve(Kind::Room, &room_id) != Some(current.room) {
+        return Err(ApiError::bad_request(
+            "roomId does not match the message's room.",
+        ));
+    }
+    if current.author != me {
+        return Err(ApiError::forbidden(
+            "Only the author of a message can edit it.",
+        ));
+    }
+    if current.edits >= MAX_EDITS {
+        return Err(ApiError::bad_request(format!(
+            "A message can be edited at most {MAX_EDITS} times."
+        )));
+    }
+    let (text, html, mentioned_people, mentioned_groups) = render_content(&world, text, &markdown);
+    let now = world.clock.tick();
+    let Some(m) = world.messages.iter_mut().find(|m| m.uuid == current.uuid) else {
+        return Err(ApiError::not_found());
+    };
+    m.text = text;
+    m.markdown = markdown;
+    m.html = html;
+    m.mentioned_people = mentioned_people;
+    m.mentioned_groups = mentioned_groups;
+    m.updated_ms = Some(now);
+    m.edits += 1;
+    let updated = m.clone();
+    let event = message_event(&world, &updated, "updated", me);
+    dispatch(&state, &world, &event);
+    Ok(Json(render::message(&world, &updated, MessageView::Listed)).into_response())
+}
+
+/// `DELETE /messages/{id}`: the author (or a moderator) deletes; 204.
+pub async fn delete(
+    State(state): State<Arc<SimState>>,
+    Extension(Caller(me)): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut world = state.world();
+    let m = visible_message(&world, &me, &id)?;
+    let is_moderator = world
+        .room(&m.room)
+        .and_then(|r| r.members.iter().find(|x| x.person == me))
+        .is_some_and(|x| x.is_moderator);
+    if m.author != me && !is_moderator {
+        return Err(ApiError::forbidden(
+            "Only the author or a moderator can delete a message.",
+        ));
+    }
+    let event = message_event(&world, &m, "deleted", me);
+    world.messages.retain(|x| x.uuid != m.uuid);
+    dispatch(&state, &world, &event);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

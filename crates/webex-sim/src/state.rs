@@ -1,0 +1,89 @@
+//! Shared emulator state: the world, the request log, faults, the seed.
+
+use crate::faults::FaultState;
+use crate::model::World;
+use crate::seed::Seed;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard};
+
+/// One recorded API call.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/v1/messages`.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Status answered.
+    pub status: u16,
+    /// Encoded person id of the caller, when the token was valid.
+    pub caller: Option<String>,
+    /// When the request arrived, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct SimState {
+    /// The data.
+    pub world: Mutex<World>,
+    /// Recorded API calls.
+    pub log: Mutex<Vec<RecordedRequest>>,
+    /// Fault configuration and state.
+    pub faults: Mutex<FaultState>,
+    /// `http://HOST:PORT` of this server.
+    pub base_url: String,
+    /// Client for webhook deliveries.
+    pub http: reqwest::Client,
+    /// Whether bots may not open a 1:1 with someone who never messaged them.
+    pub first_contact_rule: AtomicBool,
+    /// Seed re-applied on reset.
+    pub seed: Mutex<Option<Seed>>,
+}
+
+/// Locks a mutex, recovering from poisoning (a panicked test must not wedge the server).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SimState {
+    /// New empty state for a server at `base_url`.
+    pub fn new(base_url: String) -> Self {
+        SimState {
+            world: Mutex::new(World::default()),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(FaultState::default()),
+            base_url,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()
+                .unwrap_or_default(),
+            first_contact_rule: AtomicBool::new(true),
+            seed: Mutex::new(None),
+        }
+    }
+
+    /// Locks the world.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+}
+
+impl SimState {
+    /// Clears everything (people, rooms, messages, webhooks, request log, faults) and
+    /// re-applies the seed, if one was loaded.
+    pub fn reset(&self) -> Result<(), crate::seed::SeedError> {
+        let mut world = World::default();
+        if let Some(seed) = lock(&self.seed).as_ref() {
+            seed.apply(&mut world)?;
+        }
+        *self.world() = world;
+        lock(&self.log).clear();
+        *lock(&self.faults) = FaultState::default();
+        self.first_contact_rule
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}

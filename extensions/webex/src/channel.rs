@@ -1,0 +1,347 @@
+//! The Webex channel as the gateway runs it: connect, receive (webhook / polling / both), send.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
+use moltbot_core::gateway::{
+    BoxFuture, Channel, ChannelContext, ChannelError, InboundMessage, Metrics, OutgoingMessage,
+    SendTarget,
+};
+use moltbot_core::store::Store;
+use webex_api::{
+    ClientConfig, CreateMessage, MessageTarget, RequestEvent, RequestObserver, WebexClient,
+};
+
+use crate::config::WebexConfig;
+use crate::inbound::{fetch_with_retry, normalize};
+use crate::polling::Poller;
+use crate::shared::{BotIdentity, WebexShared, CHANNEL};
+
+/// Name given to the webhooks moltbot registers (and reconciles on every start).
+pub const WEBHOOK_NAME: &str = "moltbot";
+
+/// Store namespace and key of the generated webhook secret.
+const SECRET_NS: &str = "webex";
+const SECRET_KEY: &str = "webhook_secret";
+
+/// The Webex channel.
+pub struct WebexChannel {
+    shared: Arc<WebexShared>,
+    webhook_secret: String,
+}
+
+impl std::fmt::Debug for WebexChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebexChannel")
+            .field("mode", &self.shared.config.mode.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reports every Webex API call to the gateway metrics.
+struct MetricsObserver(Arc<Metrics>);
+
+impl RequestObserver for MetricsObserver {
+    fn on_request(&self, event: &RequestEvent<'_>) {
+        self.0
+            .api_call(CHANNEL, event.endpoint, event.status.unwrap_or(0));
+    }
+
+    fn on_rate_limited(&self, endpoint: &str, wait: Duration) {
+        tracing::warn!(
+            channel = CHANNEL,
+            endpoint,
+            ?wait,
+            "Webex rate limit: pausing all calls"
+        );
+    }
+}
+
+impl WebexChannel {
+    /// Builds the channel from its validated config. Blocking (reads the store).
+    pub fn new(
+        config: WebexConfig,
+        store: &Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ChannelError> {
+        let client_config = ClientConfig::new(config.bot_token.expose())
+            .with_base_url_str(&config.api_base_url)
+            .map_err(|err| {
+                ChannelError::permanent(format!(
+                    "channels.webex.apiBaseUrl {:?} is not usable: {err}",
+                    config.api_base_url
+                ))
+            })?
+            .with_requests_per_minute(config.rate_limit.requests_per_minute)
+            .with_observer(Arc::new(MetricsObserver(Arc::clone(&metrics))));
+        let client = WebexClient::new(client_config).map_err(|err| {
+            ChannelError::permanent(format!("cannot build the Webex client: {err}"))
+        })?;
+        let webhook_secret = match &config.webhook.secret {
+            Some(secret) => secret.expose().to_string(),
+            None => store
+                .kv()
+                .get_or_insert_blocking(SECRET_NS, SECRET_KEY, &random_secret())
+                .map_err(|err| ChannelError::permanent(format!("state store: {err}")))?,
+        };
+        moltbot_core::logging::register_secret(&webhook_secret);
+        Ok(Self {
+            shared: Arc::new(WebexShared {
+                client,
+                config,
+                bot: OnceLock::new(),
+                sink: OnceLock::new(),
+                caught_up: Default::default(),
+                metrics,
+            }),
+            webhook_secret,
+        })
+    }
+
+    /// The shared state (for tests and the CLI).
+    pub fn shared(&self) -> &Arc<WebexShared> {
+        &self.shared
+    }
+
+    async fn connect_inner(&self, http_addr: Option<SocketAddr>) -> Result<(), ChannelError> {
+        let me = self.shared.client.people_me().await.map_err(|err| {
+            let hint = match err.status() {
+                Some(401) => " (the bot token is invalid: copy it again from https://developer.webex.com/my-apps)",
+                _ => "",
+            };
+            ChannelError::permanent(format!("GET /people/me failed: {err}{hint}"))
+        })?;
+        let bot = BotIdentity {
+            id: me.id.clone(),
+            email: me.emails.first().cloned(),
+            display_name: me.display_name.clone(),
+        };
+        tracing::info!(
+            channel = CHANNEL,
+            bot = %bot.display_name,
+            email = bot.email.as_deref().unwrap_or("-"),
+            mode = self.shared.config.mode.as_str(),
+            "connected to Webex"
+        );
+        let _ = self.shared.bot.set(bot);
+        if self.shared.config.mode.uses_webhook() {
+            let Some(url) = self.shared.config.webhook.url.as_deref() else {
+                return Err(ChannelError::permanent(
+                    "channels.webex.webhook.url is required in webhook mode",
+                ));
+            };
+            let target = target_url(url, http_addr);
+            let report = crate::webhook::register::reconcile(
+                &self.shared.client,
+                &target,
+                &self.webhook_secret,
+                WEBHOOK_NAME,
+            )
+            .await
+            .map_err(|err| {
+                ChannelError::permanent(format!(
+                    "Webhook registration failed for {target}: {err}. Check channels.webex.webhook.url (public https)"
+                ))
+            })?;
+            tracing::info!(
+                channel = CHANNEL,
+                target = %target,
+                created = report.created.len(),
+                updated = report.updated.len(),
+                reactivated = report.reactivated.len(),
+                deleted = report.deleted.len(),
+                unchanged = report.unchanged.len(),
+                "webhooks registered"
+            );
+        }
+        Ok(())
+    }
+
+    async fn run_inner(self: Arc<Self>, ctx: ChannelContext) -> Result<(), ChannelError> {
+        let _ = self.shared.sink.set(ctx.sink.clone());
+        let mut poller = Poller::new(Arc::clone(&self.shared), ctx.sink.clone());
+        // First pass: what arrived while we were down (webhook mode's catch-up; in polling
+        // modes simply the first poll). Webhook deliveries wait for it (see CatchUpGate).
+        match poller.poll_once().await {
+            Ok(report) => tracing::info!(
+                channel = CHANNEL,
+                new = report.new_messages,
+                rooms = report.rooms_read,
+                "catch-up finished"
+            ),
+            Err(err) => {
+                tracing::warn!(channel = CHANNEL, error = %err, "catch-up failed; continuing")
+            }
+        }
+        self.shared.caught_up.open();
+        if self.shared.config.mode.uses_polling() {
+            return poller
+                .run(self.shared.config.polling.interval, ctx.shutdown)
+                .await;
+        }
+        ctx.shutdown.cancelled().await;
+        Ok(())
+    }
+}
+
+/// The webhook target: `url`, with a port of 0 replaced by the port the gateway is bound to
+/// (lets tests and `--sim` bind port 0).
+fn target_url(url: &str, http_addr: Option<SocketAddr>) -> String {
+    match (webex_api::Url::parse(url), http_addr) {
+        (Ok(mut parsed), Some(addr)) if parsed.port() == Some(0) => {
+            let _ = parsed.set_port(Some(addr.port()));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Maps a failed send to the gateway's view: may it be retried, may it have landed?
+fn send_error(err: &webex_api::Error) -> ChannelError {
+    let tracking = err
+        .tracking_id()
+        .map(|t| format!(" [trackingId {t}]"))
+        .unwrap_or_default();
+    let message = format!("POST /messages failed: {err}{tracking}");
+    match err {
+        webex_api::Error::Api { status, .. } if *status >= 500 => ChannelError {
+            message,
+            retryable: true,
+            // The request reached Webex; a 5xx does not prove nothing was posted.
+            maybe_delivered: true,
+        },
+        webex_api::Error::RateLimited { .. } => ChannelError::transient(message),
+        webex_api::Error::Network(source) if source.is_connect() => {
+            ChannelError::transient(message)
+        }
+        webex_api::Error::Network(_) | webex_api::Error::Timeout => ChannelError {
+            message,
+            retryable: true,
+            maybe_delivered: true,
+        },
+        _ => ChannelError::permanent(message),
+    }
+}
+
+impl Channel for WebexChannel {
+    fn id(&self) -> &str {
+        CHANNEL
+    }
+
+    fn connect(&self, http_addr: Option<SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
+        Box::pin(self.connect_inner(http_addr))
+    }
+
+    fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
+        Box::pin(self.run_inner(ctx))
+    }
+
+    fn refetch<'a>(
+        &'a self,
+        message_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
+        Box::pin(async move {
+            let Some(bot) = self.shared.bot() else {
+                return Err(ChannelError::transient("not connected"));
+            };
+            match fetch_with_retry(&self.shared, message_id).await {
+                Ok(message) => Ok(normalize(bot, &message)),
+                Err(err) if err.is_not_found() => Ok(None),
+                Err(err) => Err(ChannelError::transient(format!(
+                    "GET /messages/{message_id} failed: {err}"
+                ))),
+            }
+        })
+    }
+
+    fn access_policy(&self) -> AccessPolicy {
+        let config = &self.shared.config;
+        let dm = DmPolicy::parse(config.dm_policy.as_str()).unwrap_or_default();
+        let group = GroupPolicy::parse(config.group_policy.as_str()).unwrap_or_default();
+        AccessPolicy::new(
+            CHANNEL,
+            dm,
+            &config.allow_from,
+            group,
+            &config.group_allow_from,
+        )
+        .with_same_id(webex_api::same_entity)
+    }
+
+    fn catch_up_max_age(&self) -> Duration {
+        self.shared.config.catch_up.max_age
+    }
+
+    fn http_listen(&self) -> Option<SocketAddr> {
+        // Webhooks need it; in polling mode it still serves /healthz, /readyz and /metrics.
+        Some(SocketAddr::from((
+            [0, 0, 0, 0],
+            self.shared.config.webhook.port,
+        )))
+    }
+
+    fn router(&self) -> Option<axum::Router> {
+        self.shared.config.mode.uses_webhook().then(|| {
+            crate::webhook::router(
+                Arc::clone(&self.shared),
+                &self.shared.config.webhook.path,
+                self.webhook_secret.clone(),
+            )
+        })
+    }
+
+    fn chunk(&self, markdown: &str) -> Vec<String> {
+        crate::chunk::chunk_markdown(markdown, self.shared.config.text_chunk_limit)
+    }
+
+    fn send<'a>(
+        &'a self,
+        message: &'a OutgoingMessage,
+    ) -> BoxFuture<'a, Result<String, ChannelError>> {
+        Box::pin(async move {
+            let target = match &message.target {
+                SendTarget::Room(id) => MessageTarget::Room(id.clone()),
+                SendTarget::Person(id) => MessageTarget::PersonId(id.clone()),
+                SendTarget::Email(email) => MessageTarget::PersonEmail(email.clone()),
+            };
+            let mut create = CreateMessage::markdown(target, message.markdown.clone());
+            if let Some(parent) = &message.parent_id {
+                create = create.with_parent(parent.clone());
+            }
+            if let Some(file) = &message.file {
+                create = create.with_file(file.clone());
+            }
+            match self.shared.client.create_message(&create).await {
+                Ok(sent) => Ok(sent.id),
+                Err(err) => Err(send_error(&err)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_in_the_url_takes_the_bound_port() {
+        let addr: SocketAddr = "127.0.0.1:45678".parse().unwrap();
+        assert_eq!(
+            target_url("http://127.0.0.1:0/webex/webhook", Some(addr)),
+            "http://127.0.0.1:45678/webex/webhook"
+        );
+        assert_eq!(
+            target_url("https://bot.example.com/webex/webhook", Some(addr)),
+            "https://bot.example.com/webex/webhook"
+        );
+    }
+}

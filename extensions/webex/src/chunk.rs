@@ -1,0 +1,815 @@
+//! Splitting a long markdown reply into Webex-sized messages (spec section 6).
+//!
+//! Webex refuses `markdown` over [`MAX_MESSAGE_BYTES`] bytes, and `channels.webex.textChunkLimit`
+//! (default [`DEFAULT_CHUNK_CHARS`] characters) caps a message further. [`chunk_markdown`] cuts a
+//! reply into chunks that respect both, choosing the nicest cut available, in this order:
+//!
+//! 1. a paragraph boundary: a blank line outside code fences, or the edge of a fenced code block;
+//! 2. a line boundary;
+//! 3. a word boundary (whitespace);
+//! 4. a character boundary that does not separate combining marks, emoji modifiers or joiners
+//!    from their base character;
+//! 5. any character boundary (never inside a UTF-8 character).
+//!
+//! Among the cuts of the best kind available, the last one that fits is taken (chunks are as
+//! full as they can be without a worse kind of cut).
+//!
+//! A chunk that ends inside a fenced code block (```` ``` ```` or `~~~`, with an optional info
+//! string such as ```` ```rust ````) is closed with the fence marker on its own line, and the next
+//! chunk reopens it with the original opening line, so each chunk renders as valid markdown. The
+//! added lines count against the limits.
+//!
+//! **What is preserved.** Let `c'ᵢ` be chunk `i` without the fence line added at its start (a
+//! reopening) and without the fence line added at its end (a closing, with the newline before
+//! it). Then the original text equals `w₀ c'₁ w₁ c'₂ … c'ₙ wₙ` where every `wᵢ` is whitespace only
+//! (possibly empty): cuts only drop the whitespace at the cut (blank lines, the space between two
+//! words, trailing spaces). The indentation at the start of a line that begins a chunk is kept.
+//! Text that already fits is returned as one chunk, unchanged.
+//!
+//! Fences are recognised as in CommonMark at the top level (up to three spaces of indentation; a
+//! closing fence uses the same character, at least as many of them, and nothing else). Fences
+//! inside block quotes or list items are treated as ordinary text. A fence left open at the end of
+//! the reply is left open in the last chunk, as in the original.
+//!
+//! Degenerate limits (a few characters, or a fence line longer than a quarter of the limit) still
+//! give chunks within the limits: the reopening line is shortened to the bare fence marker, and if
+//! even that leaves no room the fence lines are left out for that chunk.
+
+use webex_api::text::MAX_MESSAGE_BYTES as WEBEX_MAX_MESSAGE_BYTES;
+
+/// The most bytes Webex accepts in a message's `markdown` (and `text`).
+pub const MAX_MESSAGE_BYTES: usize = WEBEX_MAX_MESSAGE_BYTES;
+
+/// The default `textChunkLimit`, in characters.
+pub const DEFAULT_CHUNK_CHARS: usize = 7000;
+
+/// Splits `text` into chunks of at most `char_limit` characters and at most
+/// [`MAX_MESSAGE_BYTES`] bytes each, on the nicest boundaries available, keeping fenced code
+/// blocks valid in every chunk. Empty or whitespace-only text gives no chunks; text that fits is
+/// returned unchanged as the only chunk. A `char_limit` of 0 is treated as 1.
+///
+/// See the module docs for the boundary preferences and the exact preservation guarantee.
+pub fn chunk_markdown(text: &str, char_limit: usize) -> Vec<String> {
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    let limits = Limits {
+        chars: char_limit.max(1),
+        bytes: MAX_MESSAGE_BYTES,
+    };
+    if limits.fits(&[text]) {
+        return vec![text.to_string()];
+    }
+    let doc = Document::parse(text, limits);
+    let mut chunks = Vec::new();
+    let mut pos = next_start(text, 0);
+    while pos < text.len() {
+        let (chunk, end) = doc.next_chunk(pos);
+        chunks.push(chunk);
+        if end <= pos {
+            break; // unreachable: every chunk consumes at least one character
+        }
+        pos = next_start(text, end);
+    }
+    chunks
+}
+
+/// The size budget of one chunk.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Most characters (Unicode scalar values).
+    chars: usize,
+    /// Most UTF-8 bytes.
+    bytes: usize,
+}
+
+impl Limits {
+    /// Whether the concatenation of `parts` fits.
+    fn fits(&self, parts: &[&str]) -> bool {
+        let bytes: usize = parts.iter().map(|part| part.len()).sum();
+        if bytes > self.bytes {
+            return false;
+        }
+        let chars: usize = parts.iter().map(|part| part.chars().count()).sum();
+        chars <= self.chars
+    }
+}
+
+/// A fenced code block's opening.
+#[derive(Debug, Clone)]
+struct Fence {
+    /// The opening line as written (indentation, marker, info string), without trailing space.
+    opener: String,
+    /// The fence marker (e.g. ```` ``` ```` or `~~~~`): what closes the block.
+    marker: String,
+}
+
+/// What a line is, for cutting purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    /// A whitespace-only line outside code fences: a paragraph break.
+    Blank,
+    /// Any other line outside code fences.
+    Text,
+    /// A line opening the fence with this index.
+    Opener(usize),
+    /// A line inside a fenced block.
+    Code,
+    /// A line closing a fenced block.
+    Closer,
+}
+
+/// One line of the text, by byte offsets.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    /// Offset of the first byte.
+    start: usize,
+    /// Offset just past the content (before `\r\n` or `\n`).
+    content_end: usize,
+    /// Offset just past the line ending.
+    end: usize,
+    /// What the line is.
+    kind: LineKind,
+    /// The fence open at the start of the line, if any.
+    fence_before: Option<usize>,
+}
+
+/// The kinds of cut, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Blank line outside fences, or the edge of a fenced block.
+    Paragraph,
+    /// End of a line.
+    Line,
+    /// Between words.
+    Word,
+    /// Between characters, not inside a combining sequence.
+    Grapheme,
+    /// Between any two characters.
+    Char,
+}
+
+/// How fence lines are treated when looking for a cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Fences are closed and reopened; fence lines are never cut.
+    Strict,
+    /// As `Strict`, but an opening line's info string may be cut (it is longer than a chunk).
+    InsideInfo,
+    /// No fence lines are added (degenerate limits).
+    Bare,
+}
+
+const CUTS: [Cut; 5] = [
+    Cut::Paragraph,
+    Cut::Line,
+    Cut::Word,
+    Cut::Grapheme,
+    Cut::Char,
+];
+
+/// The text with its lines and fences, ready to be cut.
+struct Document<'a> {
+    text: &'a str,
+    lines: Vec<Line>,
+    fences: Vec<Fence>,
+    limits: Limits,
+}
+
+impl<'a> Document<'a> {
+    /// Splits `text` into lines and finds its fenced blocks.
+    fn parse(text: &'a str, limits: Limits) -> Self {
+        let mut lines = Vec::new();
+        let mut fences: Vec<Fence> = Vec::new();
+        let mut open: Option<(usize, char, usize)> = None;
+        let mut start = 0;
+        for raw in text.split_inclusive('\n') {
+            let end = start + raw.len();
+            let content = raw.trim_end_matches(['\n', '\r']);
+            let fence_before = open.map(|(index, _, _)| index);
+            let kind = match open {
+                Some((_, fence_char, count)) if is_closer(content, fence_char, count) => {
+                    open = None;
+                    LineKind::Closer
+                }
+                Some(_) => LineKind::Code,
+                None => match opening_fence(content) {
+                    Some((fence_char, count)) => {
+                        let opener = content.trim_end().to_string();
+                        let marker = fence_char.to_string().repeat(count);
+                        open = Some((fences.len(), fence_char, count));
+                        fences.push(Fence { opener, marker });
+                        LineKind::Opener(fences.len() - 1)
+                    }
+                    None if content.trim().is_empty() => LineKind::Blank,
+                    None => LineKind::Text,
+                },
+            };
+            lines.push(Line {
+                start,
+                content_end: start + content.len(),
+                end,
+                kind,
+                fence_before,
+            });
+            start = end;
+        }
+        Document {
+            text,
+            lines,
+            fences,
+            limits,
+        }
+    }
+
+    /// The next chunk starting at `pos` (a non-whitespace-only rest of the text), and the offset
+    /// where its original content ends.
+    fn next_chunk(&self, pos: usize) -> (String, usize) {
+        let prefix = self.fence_at(pos).map(|fence| self.reopen_line(fence));
+        let prefix = prefix.unwrap_or_default();
+        let rest = self.text.get(pos..).unwrap_or_default().trim_end();
+        if self.limits.fits(&[&prefix, rest]) {
+            return (format!("{prefix}{rest}"), pos + rest.len());
+        }
+        if !self.overhead_too_big(&prefix) {
+            let fenced = [Mode::Strict, Mode::InsideInfo]
+                .into_iter()
+                .find_map(|mode| self.best_end(pos, &prefix, mode));
+            if let Some(end) = fenced {
+                return (self.build(&prefix, pos, end), end);
+            }
+        }
+        // Degenerate limits: no room for fence lines; cut the bare text.
+        let start = first_non_whitespace(self.text, pos);
+        let end = self
+            .best_end(start, "", Mode::Bare)
+            .unwrap_or_else(|| next_char_boundary(self.text, start));
+        let body = self.text.get(start..end).unwrap_or_default();
+        (body.to_string(), end)
+    }
+
+    /// The chunk text: reopening line, original content, closing line if a fence is open.
+    fn build(&self, prefix: &str, pos: usize, end: usize) -> String {
+        let body = self.text.get(pos..end).unwrap_or_default();
+        format!("{prefix}{body}{}", self.suffix(end))
+    }
+
+    /// The end (exclusive, after trimming) of the best cut for a chunk starting at `pos`.
+    fn best_end(&self, pos: usize, prefix: &str, mode: Mode) -> Option<usize> {
+        let first = first_non_whitespace(self.text, pos);
+        let window_end = self.window_end(pos, prefix);
+        if window_end <= first {
+            return None;
+        }
+        CUTS.iter().find_map(|cut| {
+            self.cuts(*cut, first, window_end)
+                .into_iter()
+                .filter(|cut_at| self.safe_cut(*cut_at, mode))
+                .map(|cut_at| trim_end_at(self.text, pos, cut_at))
+                .find(|end| self.chunk_fits(prefix, pos, *end, mode))
+        })
+    }
+
+    /// Whether prefix + text[pos..end] + closing fence (unless [`Mode::Bare`]) fits.
+    fn chunk_fits(&self, prefix: &str, pos: usize, end: usize, mode: Mode) -> bool {
+        let body = self.text.get(pos..end).unwrap_or_default();
+        let suffix = match mode {
+            Mode::Bare => String::new(),
+            Mode::Strict | Mode::InsideInfo => self.suffix(end),
+        };
+        self.limits.fits(&[prefix, body, &suffix])
+    }
+
+    /// The largest char boundary `b` such that prefix + text[pos..b] fits.
+    fn window_end(&self, pos: usize, prefix: &str) -> usize {
+        let mut chars = prefix.chars().count();
+        let mut bytes = prefix.len();
+        let rest = self.text.get(pos..).unwrap_or_default();
+        for (offset, c) in rest.char_indices() {
+            chars += 1;
+            bytes += c.len_utf8();
+            if chars > self.limits.chars || bytes > self.limits.bytes {
+                return pos + offset;
+            }
+        }
+        self.text.len()
+    }
+
+    /// Candidate cut offsets of kind `cut` in `(first, window_end]`, latest first.
+    fn cuts(&self, cut: Cut, first: usize, window_end: usize) -> Vec<usize> {
+        match cut {
+            Cut::Paragraph | Cut::Line => self.line_cuts(cut, first, window_end),
+            Cut::Word | Cut::Grapheme | Cut::Char => char_cuts(self.text, cut, first, window_end),
+        }
+    }
+
+    /// Line-end cuts (paragraph or plain line) in `(first, window_end]`, latest first.
+    fn line_cuts(&self, cut: Cut, first: usize, window_end: usize) -> Vec<usize> {
+        let last = self.line_index(window_end.saturating_sub(1));
+        let mut out = Vec::new();
+        for index in (0..=last).rev() {
+            let Some(line) = self.lines.get(index) else {
+                continue;
+            };
+            if line.content_end <= first {
+                break;
+            }
+            if line.content_end > window_end || line.content_end >= self.text.len() {
+                continue;
+            }
+            let next = self.lines.get(index + 1).map(|next| next.kind);
+            let wanted = match cut {
+                Cut::Paragraph => is_paragraph_end(line.kind, next),
+                _ => is_line_end(line.kind, next),
+            };
+            if wanted && !self.line_is_blank(line) {
+                out.push(line.content_end);
+            }
+        }
+        out
+    }
+
+    /// Whether a line has only whitespace.
+    fn line_is_blank(&self, line: &Line) -> bool {
+        let content = self.text.get(line.start..line.content_end);
+        content.is_none_or(|content| content.trim().is_empty())
+    }
+
+    /// Whether cutting at `cut_at` is safe: the next chunk must not start, mid-line, with
+    /// something a renderer would take for a fence, and (when fences are kept) the cut must not
+    /// fall inside a fence line, which would change or break it.
+    fn safe_cut(&self, cut_at: usize, mode: Mode) -> bool {
+        if mode != Mode::Bare && self.inside_fence_line(cut_at, mode) {
+            return false;
+        }
+        let next = next_start(self.text, cut_at);
+        if next >= self.text.len() || self.is_line_start(next) {
+            return true;
+        }
+        let rest = self.text.get(next..).unwrap_or_default();
+        !(rest.starts_with("```") || rest.starts_with("~~~"))
+    }
+
+    /// Whether a cut at `pos` would fall inside a fence line: anywhere inside a closing line or
+    /// an opening line's marker, and (in [`Mode::Strict`]) inside an opening line's info string.
+    fn inside_fence_line(&self, pos: usize, mode: Mode) -> bool {
+        let Some(line) = self.lines.get(self.line_index(pos)) else {
+            return false;
+        };
+        if pos <= line.start || pos >= line.content_end {
+            return false;
+        }
+        match line.kind {
+            LineKind::Closer => true,
+            LineKind::Opener(index) => {
+                let marker_end = self.fences.get(index).map_or(line.content_end, |fence| {
+                    let indent = fence.opener.len() - fence.opener.trim_start().len();
+                    line.start + indent + fence.marker.len()
+                });
+                mode == Mode::Strict || pos < marker_end
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `pos` is the first byte of a line.
+    fn is_line_start(&self, pos: usize) -> bool {
+        pos == 0 || self.text.as_bytes().get(pos - 1) == Some(&b'\n')
+    }
+
+    /// The index of the line containing byte `pos`.
+    fn line_index(&self, pos: usize) -> usize {
+        let index = self.lines.partition_point(|line| line.end <= pos);
+        index.min(self.lines.len().saturating_sub(1))
+    }
+
+    /// The fence open at `pos`, where a chunk starts.
+    fn fence_at(&self, pos: usize) -> Option<&Fence> {
+        let line = self.lines.get(self.line_index(pos))?;
+        let index = match line.kind {
+            // A cut inside an opening line (only with absurd limits) leaves the fence open.
+            LineKind::Opener(index) if pos > line.start => Some(index),
+            _ => line.fence_before,
+        };
+        index.and_then(|index| self.fences.get(index))
+    }
+
+    /// The fence open after the content ending at `end` (exclusive, after non-whitespace).
+    fn fence_after(&self, end: usize) -> Option<&Fence> {
+        let line = self.lines.get(self.line_index(end.saturating_sub(1)))?;
+        let index = match line.kind {
+            LineKind::Opener(index) => Some(index),
+            LineKind::Closer => None,
+            _ => line.fence_before,
+        };
+        index.and_then(|index| self.fences.get(index))
+    }
+
+    /// The closing line for a chunk whose content ends at `end` (empty if no fence is open).
+    fn suffix(&self, end: usize) -> String {
+        self.fence_after(end)
+            .map(|fence| format!("\n{}", fence.marker))
+            .unwrap_or_default()
+    }
+
+    /// The line reopening `fence` at the start of a chunk: the original opening line, or the bare
+    /// marker when that line would take more than a quarter of the budget.
+    fn reopen_line(&self, fence: &Fence) -> String {
+        let quarter = Limits {
+            chars: self.limits.chars / 4,
+            bytes: self.limits.bytes / 4,
+        };
+        let line = if quarter.fits(&[&fence.opener]) {
+            &fence.opener
+        } else {
+            &fence.marker
+        };
+        format!("{line}\n")
+    }
+
+    /// Whether fence lines would leave no room for content (degenerate limits).
+    fn overhead_too_big(&self, prefix: &str) -> bool {
+        let longest_marker = self
+            .fences
+            .iter()
+            .map(|fence| fence.marker.len())
+            .max()
+            .unwrap_or(0);
+        let chars = prefix.chars().count() + longest_marker + 2;
+        let bytes = prefix.len() + longest_marker + 1 + 4;
+        chars > self.limits.chars || bytes > self.limits.bytes
+    }
+}
+
+/// Whether the end of a line of kind `kind`, followed by a line of kind `next`, is a paragraph
+/// boundary: before a blank line or a fence, or after a closing fence.
+fn is_paragraph_end(kind: LineKind, next: Option<LineKind>) -> bool {
+    let outside = matches!(kind, LineKind::Text | LineKind::Closer);
+    let next_breaks = matches!(next, Some(LineKind::Blank | LineKind::Opener(_)));
+    outside && (kind == LineKind::Closer || next_breaks)
+}
+
+/// Whether the end of a line is a plain line boundary worth cutting at: not right after an
+/// opening fence (an empty code block) nor right before a closing fence (a reopened empty block).
+fn is_line_end(kind: LineKind, next: Option<LineKind>) -> bool {
+    !matches!(kind, LineKind::Opener(_)) && next != Some(LineKind::Closer)
+}
+
+/// Character-level cuts (word, grapheme-ish or any char boundary) in `(first, window_end]`,
+/// latest first.
+fn char_cuts(text: &str, cut: Cut, first: usize, window_end: usize) -> Vec<usize> {
+    let region = text.get(first..).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut prev: Option<char> = None;
+    let mut chars = region.char_indices().peekable();
+    while let Some((offset, c)) = chars.next() {
+        let at = first + offset;
+        if at > window_end {
+            break;
+        }
+        if let Some(before) = prev.filter(|_| at > first) {
+            if cut_allowed(cut, before, Some(c)) {
+                out.push(at);
+            }
+        }
+        prev = Some(c);
+        if chars.peek().is_none() && at + c.len_utf8() <= window_end {
+            out.push(at + c.len_utf8());
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// Whether a cut of kind `cut` may fall between `before` and `after`.
+fn cut_allowed(cut: Cut, before: char, after: Option<char>) -> bool {
+    let Some(after) = after else {
+        return true;
+    };
+    match cut {
+        Cut::Word => !before.is_whitespace() && after.is_whitespace(),
+        Cut::Grapheme => !joins(before, after),
+        _ => true,
+    }
+}
+
+/// Whether `before` and `after` belong to one user-perceived character (approximately):
+/// combining marks, variation selectors, emoji modifiers, tags, zero-width joiner sequences and
+/// regional-indicator pairs (flags).
+fn joins(before: char, after: char) -> bool {
+    let extends = matches!(
+        u32::from(after),
+        0x0300..=0x036F
+            | 0x1AB0..=0x1AFF
+            | 0x1DC0..=0x1DFF
+            | 0x20D0..=0x20FF
+            | 0xFE00..=0xFE0F
+            | 0xFE20..=0xFE2F
+            | 0x200D
+            | 0x1F3FB..=0x1F3FF
+            | 0xE0020..=0xE007F
+            | 0xE0100..=0xE01EF
+    );
+    let regional = |c: char| matches!(u32::from(c), 0x1F1E6..=0x1F1FF);
+    extends || before == '\u{200D}' || (regional(before) && regional(after))
+}
+
+/// The fence character and length if `line` opens a fenced code block.
+fn opening_fence(line: &str) -> Option<(char, usize)> {
+    let rest = strip_fence_indent(line)?;
+    let fence_char = rest.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let count = rest.chars().take_while(|c| *c == fence_char).count();
+    if count < 3 {
+        return None;
+    }
+    let info = rest.get(count..).unwrap_or_default();
+    if fence_char == '`' && info.contains('`') {
+        return None;
+    }
+    Some((fence_char, count))
+}
+
+/// Whether `line` closes a block opened with `count` times `fence_char`.
+fn is_closer(line: &str, fence_char: char, count: usize) -> bool {
+    let Some(rest) = strip_fence_indent(line) else {
+        return false;
+    };
+    let run = rest.chars().take_while(|c| *c == fence_char).count();
+    let after = rest.get(run * fence_char.len_utf8()..).unwrap_or_default();
+    run >= count && after.trim_matches([' ', '\t']).is_empty()
+}
+
+/// `line` without up to three leading spaces; `None` if indented further (indented code).
+fn strip_fence_indent(line: &str) -> Option<&str> {
+    let rest = line.trim_start_matches(' ');
+    (line.len() - rest.len() <= 3).then_some(rest)
+}
+
+/// Where the next chunk starts after a cut at `cut_at`: past the whitespace, but at the start of
+/// the line (keeping its indentation) when the whitespace crossed a line break.
+fn next_start(text: &str, cut_at: usize) -> usize {
+    let rest = text.get(cut_at..).unwrap_or_default();
+    let trimmed = rest.trim_start();
+    if trimmed.is_empty() {
+        return text.len();
+    }
+    let first = cut_at + (rest.len() - trimmed.len());
+    let line_start = text
+        .get(..first)
+        .and_then(|head| head.rfind('\n'))
+        .map_or(0, |newline| newline + 1);
+    if line_start >= cut_at {
+        line_start
+    } else {
+        first
+    }
+}
+
+/// The first non-whitespace offset at or after `pos` (the text length if none).
+fn first_non_whitespace(text: &str, pos: usize) -> usize {
+    let rest = text.get(pos..).unwrap_or_default();
+    pos + (rest.len() - rest.trim_start().len())
+}
+
+/// The end of `text[pos..cut_at]` without trailing whitespace.
+fn trim_end_at(text: &str, pos: usize, cut_at: usize) -> usize {
+    pos + text.get(pos..cut_at).unwrap_or_default().trim_end().len()
+}
+
+/// The offset after the character at `pos`.
+fn next_char_boundary(text: &str, pos: usize) -> usize {
+    let width = text
+        .get(pos..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(1, char::len_utf8);
+    (pos + width).min(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(count: usize) -> String {
+        (0..count)
+            .map(|i| format!("w{i:03}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn empty_and_blank_give_nothing() {
+        assert!(chunk_markdown("", 100).is_empty());
+        assert!(chunk_markdown(" \n\t\n ", 100).is_empty());
+    }
+
+    #[test]
+    fn text_that_fits_is_unchanged() {
+        let text = "  Hello **world**\n\n```rust\nfn main() {}\n```\n";
+        assert_eq!(chunk_markdown(text, 7000), vec![text.to_string()]);
+        let exact = "é".repeat(40);
+        assert_eq!(chunk_markdown(&exact, 40), vec![exact.clone()]);
+    }
+
+    #[test]
+    fn prefers_paragraph_boundaries() {
+        // Line breaks appear later in the window, but the paragraph break wins.
+        let text = "first paragraph\nstill first\n\nsecond line one\nsecond line two";
+        let chunks = chunk_markdown(text, 45);
+        assert_eq!(
+            chunks,
+            vec![
+                "first paragraph\nstill first",
+                "second line one\nsecond line two"
+            ]
+        );
+    }
+
+    #[test]
+    fn falls_back_to_line_boundaries() {
+        let text = "alpha beta gamma\ndelta epsilon zeta\neta theta iota";
+        let chunks = chunk_markdown(text, 40);
+        assert_eq!(
+            chunks,
+            vec!["alpha beta gamma\ndelta epsilon zeta", "eta theta iota"]
+        );
+    }
+
+    #[test]
+    fn falls_back_to_word_boundaries() {
+        let text = words(20);
+        let chunks = chunk_markdown(&text, 22);
+        assert_eq!(
+            chunks.first().map(String::as_str),
+            Some("w000 w001 w002 w003")
+        );
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 22));
+        assert_eq!(chunks.join(" "), text);
+    }
+
+    #[test]
+    fn hard_splits_long_words_on_char_boundaries() {
+        let text = "😀".repeat(30);
+        let chunks = chunk_markdown(&text, 7);
+        assert_eq!(chunks.len(), 5);
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 7));
+        assert_eq!(chunks.concat(), text);
+    }
+
+    #[test]
+    fn hard_splits_keep_combining_sequences_together() {
+        // "e" + combining acute, repeated: a cut after 5 chars would separate a mark.
+        let text = "e\u{301}".repeat(10);
+        let chunks = chunk_markdown(&text, 5);
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 5));
+        assert!(chunks.iter().all(|chunk| !chunk.starts_with('\u{301}')));
+        assert_eq!(chunks.concat(), text);
+        let family = "👨\u{200D}👩\u{200D}👧";
+        let text = format!("{family}{family}");
+        let chunks = chunk_markdown(&text, 5);
+        assert_eq!(chunks, vec![family.to_string(), family.to_string()]);
+    }
+
+    #[test]
+    fn byte_limit_applies_when_stricter() {
+        let text = "€".repeat(3000); // 9000 bytes, 3000 chars
+        let chunks = chunk_markdown(&text, 7000);
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks.iter().all(|chunk| chunk.len() <= MAX_MESSAGE_BYTES));
+        assert_eq!(chunks.concat(), text);
+    }
+
+    #[test]
+    fn code_fence_is_closed_and_reopened() {
+        let code: Vec<String> = (0..8).map(|i| format!("let x{i} = {i};")).collect();
+        let text = format!("Intro\n\n```rust\n{}\n```\nAfter", code.join("\n"));
+        let chunks = chunk_markdown(&text, 60);
+        let expected = vec![
+            "Intro".to_string(),
+            format!("```rust\n{}\n```", code[..4].join("\n")),
+            format!("```rust\n{}\n```", code[4..].join("\n")),
+            "After".to_string(),
+        ];
+        assert_eq!(chunks, expected);
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 60));
+    }
+
+    #[test]
+    fn closing_fence_line_counts_against_the_limit() {
+        let code: Vec<String> = (0..8).map(|i| format!("let x{i} = {i};")).collect();
+        let text = format!("```rust\n{}\n```", code.join("\n"));
+        // "```rust\n" (8) + four lines (47) + "\n```" (4) = 59 characters.
+        let chunks = chunk_markdown(&text, 59);
+        assert_eq!(
+            chunks.first(),
+            Some(&format!("```rust\n{}\n```", code[..4].join("\n")))
+        );
+        let chunks = chunk_markdown(&text, 58);
+        assert_eq!(
+            chunks.first(),
+            Some(&format!("```rust\n{}\n```", code[..3].join("\n")))
+        );
+    }
+
+    #[test]
+    fn tilde_fences_and_long_markers() {
+        let body: Vec<String> = (0..6).map(|i| format!("line {i} of code")).collect();
+        let text = format!("~~~~ text\n{}\n~~~~", body.join("\n"));
+        let chunks = chunk_markdown(&text, 45);
+        assert!(chunks.len() >= 2);
+        for chunk in &chunks {
+            assert!(
+                chunk.starts_with("~~~~ text\n") && chunk.ends_with("\n~~~~"),
+                "{chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unclosed_fence_stays_open_in_the_last_chunk() {
+        let text = format!(
+            "```\n{}",
+            ["aaaa", "bbbb", "cccc", "dddd", "eeee"].join("\n")
+        );
+        let chunks = chunk_markdown(&text, 16);
+        assert!(chunks.len() >= 2);
+        let last = chunks.last().cloned().unwrap_or_default();
+        assert!(
+            last.starts_with("```\n") && !last.ends_with("\n```"),
+            "{last}"
+        );
+        for chunk in &chunks[..chunks.len() - 1] {
+            assert!(chunk.ends_with("\n```"), "{chunk}");
+        }
+    }
+
+    #[test]
+    fn next_chunk_never_starts_mid_line_with_a_fence_marker() {
+        let text = "aaaa bbbb ```cccc dddd eeee ffff";
+        let chunks = chunk_markdown(text, 12);
+        assert!(
+            chunks.iter().skip(1).all(|chunk| !chunk.starts_with("```")),
+            "{chunks:?}"
+        );
+        assert!(chunks.iter().all(|chunk| chunk.chars().count() <= 12));
+    }
+
+    #[test]
+    fn never_cuts_inside_a_closing_fence_line() {
+        // Found by the property test: a hard cut once kept four of the five closing backticks.
+        let code = "a0aaaa00a0a000aaaa0a0a00a00a00a00000aa0aa0aaaa00aa0aa0aaa0a0aa0aaaa0aaa0aa00";
+        let text = format!("`````aaaaa\n{code}\n`````\n");
+        let chunks = chunk_markdown(&text, 37);
+        for chunk in &chunks {
+            assert!(chunk.starts_with("`````"), "{chunk:?}");
+            assert!(chunk.ends_with("\n`````"), "{chunk:?}");
+        }
+    }
+
+    #[test]
+    fn an_opening_line_longer_than_a_chunk_is_cut_in_its_info_string() {
+        // Found by the property test: the opener alone exceeds the limit.
+        let text = format!("~~~ {}\ncode\n~~~", "é😀a".repeat(30));
+        let chunks = chunk_markdown(&text, 20);
+        assert!(chunks.len() > 1);
+        for chunk in &chunks {
+            assert!(chunk.chars().count() <= 20, "{chunk:?}");
+            assert!(
+                chunk.starts_with("~~~") && chunk.ends_with("\n~~~"),
+                "{chunk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tiny_limits_still_respect_the_limit() {
+        let text = "```rust\nfn main() { println!(\"hi\"); }\n```";
+        for limit in [0, 1, 2, 5, 9] {
+            let chunks = chunk_markdown(text, limit);
+            assert!(!chunks.is_empty());
+            assert!(
+                chunks
+                    .iter()
+                    .all(|chunk| chunk.chars().count() <= limit.max(1)),
+                "{limit}: {chunks:?}"
+            );
+            assert!(chunks.iter().all(|chunk| !chunk.trim().is_empty()));
+        }
+    }
+
+    #[test]
+    fn indentation_of_a_chunk_starting_line_is_kept() {
+        let text = "para one is here\n\n    indented code line";
+        let chunks = chunk_markdown(text, 25);
+        assert_eq!(chunks, vec!["para one is here", "    indented code line"]);
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        let text = "one two three\r\nfour five six\r\n\r\nseven eight";
+        let chunks = chunk_markdown(text, 30);
+        assert_eq!(
+            chunks,
+            vec!["one two three\r\nfour five six", "seven eight"]
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The receive pipeline both receivers share: claim the id, get the message, normalise it,
+//! hand it over (or skip it).
+
+use std::time::Duration;
+
+use moltbot_core::gateway::{Claim, ConversationKind, InboundMessage, InboundSink, SenderInfo};
+use webex_api::models::{Message, RoomType};
+use webex_api::same_entity;
+
+use crate::mention::strip_bot_mention;
+use crate::shared::{BotIdentity, WebexShared, CHANNEL};
+
+/// How often and how long a `GET /messages/{id}` that answers 404 is retried: Webex can
+/// deliver a webhook before the message is readable.
+const NOT_FOUND_RETRIES: [Duration; 4] = [
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+
+/// Why a message could not be taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed: the message must not be acknowledged.
+    #[error("state store: {0}")]
+    Store(#[from] moltbot_core::store::StoreError),
+    /// The Webex API failed (the message stays recorded as received and is retried on start).
+    #[error("webex api: {0}")]
+    Api(#[from] webex_api::Error),
+    /// The gateway is shutting down (the message stays recorded and is processed on start).
+    #[error("gateway is shutting down")]
+    Closed,
+}
+
+/// Milliseconds since the epoch of a message's `created` (0 when absent).
+pub fn created_ms(message: &Message) -> i64 {
+    message
+        .created
+        .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Turns a Webex message into the gateway's form; `None` for the bot's own messages.
+pub fn normalize(bot: &BotIdentity, message: &Message) -> Option<InboundMessage> {
+    if same_entity(&message.person_id, &bot.id) {
+        return None;
+    }
+    let kind = match message.room_type {
+        Some(RoomType::Group) => ConversationKind::Group,
+        _ => ConversationKind::Direct,
+    };
+    let raw_text = message
+        .text
+        .as_deref()
+        .or(message.markdown.as_deref())
+        .unwrap_or_default();
+    let (text, mentions_bot) = match kind {
+        ConversationKind::Group => {
+            let stripped = strip_bot_mention(
+                raw_text,
+                message.html.as_deref(),
+                &bot.id,
+                &bot.display_name,
+            );
+            let mentioned = stripped.mentioned_bot
+                || message
+                    .mentioned_people
+                    .iter()
+                    .any(|p| same_entity(p, &bot.id));
+            (stripped.text, mentioned)
+        }
+        ConversationKind::Direct => (raw_text.trim().to_string(), true),
+    };
+    Some(InboundMessage {
+        channel: CHANNEL.to_string(),
+        id: message.id.clone(),
+        room_id: message.room_id.clone(),
+        kind,
+        sender: SenderInfo {
+            id: message.person_id.clone(),
+            email: Some(message.person_email.trim().to_lowercase()).filter(|e| !e.is_empty()),
+            display_name: None,
+        },
+        text,
+        mentions_bot,
+        thread_parent: message.parent_id.clone(),
+        created_at_ms: created_ms(message),
+        files: message.files.clone(),
+    })
+}
+
+/// Polling path: the message was listed in full. Claims it; if new, delivers or skips it.
+/// Returns whether it was new.
+pub async fn ingest_listed(
+    shared: &WebexShared,
+    sink: &InboundSink,
+    message: &Message,
+) -> Result<bool, IngestError> {
+    let claim = sink
+        .claim(&message.id, &message.room_id, created_ms(message))
+        .await?;
+    if claim == Claim::Duplicate {
+        return Ok(false);
+    }
+    deliver_or_skip(shared, sink, message).await?;
+    Ok(true)
+}
+
+/// Webhook path, after the id was claimed: fetches the message (retrying a brief 404) and
+/// delivers or skips it.
+pub async fn fetch_and_deliver(
+    shared: &WebexShared,
+    sink: &InboundSink,
+    message_id: &str,
+) -> Result<(), IngestError> {
+    // Messages found by the start-up catch-up go first, so a room's messages stay in order.
+    shared.caught_up.wait().await;
+    let message = fetch_with_retry(shared, message_id).await;
+    match message {
+        Ok(message) => deliver_or_skip(shared, sink, &message).await,
+        Err(err) if err.is_not_found() => {
+            tracing::warn!(channel = CHANNEL, message = %message_id, "message not found after retries; skipping");
+            sink.skip(message_id, "message not found").await?;
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `GET /messages/{id}`, retrying a 404 a few times over about 4 s.
+pub async fn fetch_with_retry(
+    shared: &WebexShared,
+    message_id: &str,
+) -> Result<Message, webex_api::Error> {
+    let mut delays = NOT_FOUND_RETRIES.iter();
+    loop {
+        match shared.client.get_message(message_id).await {
+            Err(err) if err.is_not_found() => match delays.next() {
+                Some(delay) => tokio::time::sleep(*delay).await,
+                None => return Err(err),
+            },
+            other => return other,
+        }
+    }
+}
+
+async fn deliver_or_skip(
+    shared: &WebexShared,
+    sink: &InboundSink,
+    message: &Message,
+) -> Result<(), IngestError> {
+    let Some(bot) = shared.bot() else {
+        return Err(IngestError::Closed);
+    };
+    match normalize(bot, message) {
+        Some(inbound) => sink.deliver(inbound).await.map_err(|_| IngestError::Closed),
+        None => {
+            sink.skip(&message.id, "own message").await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The Webex channel plugin for moltbot.
+
+pub mod channel;
+pub mod chunk;
+pub mod config;
+pub mod inbound;
+pub mod mention;
+mod plugin;
+pub mod polling;
+pub mod shared;
+pub mod target;
+pub mod webhook;
+
+pub use plugin::{WebexPlugin, MANIFEST_JSON};
