@@ -239,7 +239,8 @@ async fn webhook_endpoint_rejects_bad_input() {
     assert_eq!(resp.status().as_u16(), 401);
 
     // Over 1 MiB: 413, or the server closes the connection while the body is still streaming.
-    match client
+    // A client of its own: the server closes that connection after refusing the body.
+    match reqwest::Client::new()
         .post(&url)
         .body(vec![b'a'; 2 * 1024 * 1024])
         .send()
@@ -303,5 +304,89 @@ async fn a_429_storm_and_5xx_bursts_delay_replies_but_lose_none() {
         "{}",
         gateway.stderr_text()
     );
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_in_one_room_is_answered_in_order() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let fast = format!("{OPEN} rateLimit: {{ requestsPerMinute: 6000 }},");
+    home.write_config(&world.config("webhook", &fast));
+    let gateway = RunningGateway::start(&home).await;
+    let mut room = String::new();
+    let expected: Vec<String> = (0..15).map(|i| format!("burst {i}")).collect();
+    for text in &expected {
+        let sent = world
+            .sim
+            .dm(&world.alice, &world.bot.email, text)
+            .await
+            .unwrap();
+        room = sent["roomId"].as_str().unwrap().to_string();
+    }
+    let replies = world.wait_bot_texts(&room, expected.len(), WAIT).await;
+    assert_eq!(replies, expected, "{}", gateway.stderr_text());
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_20000_character_reply_with_code_fences_is_chunked() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    // An agent whose answer is ~20 000 characters of prose and fenced code.
+    let script = home.state_dir().join("long-agent.py");
+    std::fs::write(
+        &script,
+        r#"#!/usr/bin/env python3
+import sys
+parts = []
+for i in range(40):
+    parts.append("Paragraph %d: " % i + "words and more words é ü 🦀 " * 12)
+    if i % 8 == 0:
+        parts.append("```rust\n" + "\n".join("let x%d = %d; // line of code" % (j, j) for j in range(60)) + "\n```")
+sys.stdout.write("\n\n".join(parts))
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fast = format!("{OPEN} rateLimit: {{ requestsPerMinute: 6000 }},");
+    let config = world.config("webhook", &fast).replace(
+        "  channels: {",
+        &format!(
+            "  agents: {{ defaults: {{ model: \"long/agent\" }} }},\n  models: {{ providers: {{ long: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
+            script.display()
+        ),
+    );
+    home.write_config(&config);
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "tell me a lot")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    let chunks = world.wait_bot_texts(&room, 3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let chunks_after = world.bot_texts(&room);
+    assert_eq!(
+        chunks,
+        chunks_after,
+        "all chunks arrived: {}",
+        gateway.stderr_text()
+    );
+    let total: usize = chunks.iter().map(|c| c.chars().count()).sum();
+    assert!(total >= 20_000, "{total} chars in {} chunks", chunks.len());
+    for chunk in &chunks {
+        assert!(chunk.len() <= 7439, "chunk of {} bytes", chunk.len());
+        assert!(chunk.chars().count() <= 7000);
+        let fences = chunk
+            .lines()
+            .filter(|l| l.trim_start().starts_with("```"))
+            .count();
+        assert_eq!(fences % 2, 0, "balanced fences in:\n{chunk}");
+    }
+    assert!(chunks[0].starts_with("Paragraph 0:"));
+    assert!(chunks.last().unwrap().contains("Paragraph 39:"));
     assert_eq!(gateway.stop().await, Some(0));
 }

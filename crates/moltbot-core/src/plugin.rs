@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +173,164 @@ fn is_version(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// How `moltbot channels status` asks a plugin for its accounts' state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusOptions {
+    /// Also call the network's API (token check, webhook registration).
+    pub deep: bool,
+    /// Whether a gateway process is running on this state store (see
+    /// [`crate::gateway::heartbeat`]).
+    pub gateway_running: bool,
+    /// Timeout of each API call made for `deep`.
+    pub timeout: Duration,
+}
+
+/// One account of a channel as `moltbot channels status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountStatus {
+    /// Channel id, e.g. `webex`.
+    pub channel: String,
+    /// Display name of the network, e.g. `Webex`.
+    pub label: String,
+    /// Account name (`default` for single-account channels).
+    pub account: String,
+    /// The channel is enabled in the config.
+    pub enabled: bool,
+    /// The config is complete and valid for this channel (credentials present).
+    pub configured: bool,
+    /// A running gateway is serving this account.
+    pub running: bool,
+    /// Further `key:value` facts, in display order (e.g. `mode:polling`, `token:env`).
+    pub details: Vec<(String, String)>,
+    /// When the last message was received (unix ms).
+    pub last_inbound_ms: Option<i64>,
+    /// When the last message was sent (unix ms).
+    pub last_outbound_ms: Option<i64>,
+    /// What a deep check learned about the account's identity (only with `deep`).
+    pub identity: Option<ProbeIdentity>,
+    /// Whether the deep check found the credentials valid (`None`: not checked or unknown).
+    pub token_valid: Option<bool>,
+    /// Problems and risks worth the operator's attention, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// Who the credentials belong to, as the network reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeIdentity {
+    /// The account's (bot's) id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email or handle, if any.
+    pub email: Option<String>,
+    /// Round trip of the identity call.
+    pub latency: Duration,
+}
+
+/// A successful `moltbot channels probe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The call made, e.g. `GET https://webexapis.com/v1/people/me`.
+    pub request: String,
+    /// Who answered.
+    pub identity: ProbeIdentity,
+}
+
+/// Why a probe (or a deep status check) failed, as a category scripts and docs can rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeCause {
+    /// The network refused the credentials (HTTP 401).
+    BadToken,
+    /// The API host name could not be resolved.
+    Dns,
+    /// Nothing listens at the API address (TCP connection refused).
+    ConnectionRefused,
+    /// The TLS handshake failed (certificate, protocol, or not a TLS server).
+    Tls,
+    /// No answer within the timeout.
+    Timeout,
+    /// Another transport failure (connection reset, proxy, ...).
+    Network,
+    /// The API answered with an unexpected status or body.
+    Api,
+    /// The channel's config is missing or invalid.
+    Config,
+    /// The plugin cannot probe.
+    Unsupported,
+}
+
+impl ProbeCause {
+    /// Short name for output, e.g. `bad token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeCause::BadToken => "bad token",
+            ProbeCause::Dns => "DNS failure",
+            ProbeCause::ConnectionRefused => "connection refused",
+            ProbeCause::Tls => "TLS error",
+            ProbeCause::Timeout => "timeout",
+            ProbeCause::Network => "network error",
+            ProbeCause::Api => "API error",
+            ProbeCause::Config => "not configured",
+            ProbeCause::Unsupported => "not supported",
+        }
+    }
+
+    /// Stable machine name, e.g. `bad_token`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ProbeCause::BadToken => "bad_token",
+            ProbeCause::Dns => "dns",
+            ProbeCause::ConnectionRefused => "connection_refused",
+            ProbeCause::Tls => "tls",
+            ProbeCause::Timeout => "timeout",
+            ProbeCause::Network => "network",
+            ProbeCause::Api => "api",
+            ProbeCause::Config => "config",
+            ProbeCause::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// A failed probe: the category, what happened, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", cause.as_str())]
+pub struct ProbeFailure {
+    /// The category.
+    pub cause: ProbeCause,
+    /// What happened, in one sentence (never contains a secret).
+    pub message: String,
+    /// What to do about it, when there is something specific to say.
+    pub fix: Option<String>,
+}
+
+/// A proactive message for `moltbot message send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRequest<'a> {
+    /// The destination as the user typed it (email, person id, room id, with optional
+    /// prefixes the channel understands).
+    pub to: &'a str,
+    /// The message text.
+    pub text: &'a str,
+    /// A file to attach, by URL.
+    pub file: Option<&'a str>,
+    /// Send `text` as Markdown (else as plain text).
+    pub markdown: bool,
+}
+
+/// What `moltbot message send` sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReport {
+    /// The destination as the channel understood it, e.g. `person alice@example.com`.
+    pub target: String,
+    /// The network's ids of the sent messages, in order (more than one when the text was
+    /// split).
+    pub message_ids: Vec<String>,
+}
+
+/// Looks up environment variables for the operations methods (thread-safe so it may be used
+/// from async code).
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
 /// What every channel plugin provides to core.
 ///
 /// Later layers add the runtime half (receiving and sending); this part is what the CLI needs to
@@ -210,6 +369,68 @@ pub trait ChannelPlugin: Send + Sync {
     fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
         let _ = (config, env);
         Vec::new()
+    }
+    /// The accounts' state for `moltbot channels status`. Reads config and `store` only,
+    /// unless `options.deep` asks to call the network too. Default: one `default` account
+    /// showing whether the plugin is installed, and that the plugin reports nothing more.
+    fn status<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        store: Option<&'a crate::store::Store>,
+        options: StatusOptions,
+    ) -> crate::gateway::BoxFuture<'a, Vec<AccountStatus>> {
+        let _ = (env, store);
+        let manifest = self.manifest();
+        let enabled = config.core.plugins.is_enabled(&manifest.id);
+        let status = AccountStatus {
+            channel: manifest.id.clone(),
+            label: manifest.id.clone(),
+            account: "default".to_string(),
+            enabled,
+            configured: enabled,
+            running: enabled && options.gateway_running,
+            details: Vec::new(),
+            last_inbound_ms: None,
+            last_outbound_ms: None,
+            identity: None,
+            token_valid: None,
+            warnings: vec!["this plugin reports no further status".to_string()],
+        };
+        Box::pin(async move { vec![status] })
+    }
+
+    /// Checks connectivity and credentials for `moltbot channels probe`, giving up after
+    /// `timeout`. Default: [`ProbeCause::Unsupported`].
+    fn probe<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        timeout: Duration,
+    ) -> crate::gateway::BoxFuture<'a, Result<ProbeReport, ProbeFailure>> {
+        let _ = (config, env, timeout);
+        let id = self.manifest().id.clone();
+        Box::pin(async move {
+            Err(ProbeFailure {
+                cause: ProbeCause::Unsupported,
+                message: format!("the {id} plugin cannot probe its channel"),
+                fix: None,
+            })
+        })
+    }
+
+    /// Sends a proactive message for `moltbot message send`, without a running gateway.
+    /// The error is one or more lines for the user (never containing a secret).
+    /// Default: refuses (the plugin cannot send on its own).
+    fn send_message<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        request: SendRequest<'a>,
+    ) -> crate::gateway::BoxFuture<'a, Result<SendReport, String>> {
+        let _ = (config, env, request);
+        let id = self.manifest().id.clone();
+        Box::pin(async move { Err(format!("the {id} plugin cannot send messages on its own")) })
     }
 }
 

@@ -125,14 +125,19 @@ fn filter_matches(owner: &Uuid, filter: &str, ev: &Event) -> bool {
     })
 }
 
-struct Job {
+/// One webhook delivery to post.
+#[derive(Clone, Debug)]
+pub struct Job {
     webhook: Uuid,
     url: String,
     body: Vec<u8>,
     signature: Option<String>,
 }
 
-/// Fans `ev` out to every matching active webhook, in spawned tasks.
+/// Fans `ev` out to every matching active webhook. Deliveries without an injected delay are
+/// posted in event order by one drainer task (so a burst in a room arrives in order, as it
+/// does from Webex in practice); delayed or reordered ones (fault injection) in tasks of
+/// their own.
 pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
     let mut jobs = Vec::new();
     for w in &world.webhooks {
@@ -187,18 +192,54 @@ pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
         if plan.drop {
             continue;
         }
+        let times = if plan.duplicate { 2 } else { 1 };
+        if plan.delay.is_zero() {
+            let mut queue = lock(&state.delivery_queue);
+            for _ in 0..times {
+                queue.push_back(job.clone());
+            }
+            drop(queue);
+            start_drainer(state);
+            continue;
+        }
         let state = Arc::clone(state);
         tokio::spawn(async move {
-            if !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
-            }
-            let times = if plan.duplicate { 2 } else { 1 };
+            tokio::time::sleep(plan.delay).await;
             for _ in 0..times {
                 let ok = post(&state, &job).await;
                 record_result(&state, &job.webhook, ok);
             }
         });
     }
+}
+
+/// Starts the drainer of the in-order delivery queue unless one is running.
+fn start_drainer(state: &Arc<SimState>) {
+    use std::sync::atomic::Ordering;
+    if state.delivery_draining.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        loop {
+            let next = lock(&state.delivery_queue).pop_front();
+            match next {
+                Some(job) => {
+                    let ok = post(&state, &job).await;
+                    record_result(&state, &job.webhook, ok);
+                }
+                None => {
+                    state.delivery_draining.store(false, Ordering::Release);
+                    // A job pushed between the pop and the store would wait forever: re-check.
+                    if lock(&state.delivery_queue).is_empty()
+                        || state.delivery_draining.swap(true, Ordering::AcqRel)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
 }
 
 async fn post(state: &SimState, job: &Job) -> bool {

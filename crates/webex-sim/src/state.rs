@@ -41,6 +41,11 @@ pub struct SimState {
     pub first_contact_rule: AtomicBool,
     /// Seed re-applied on reset.
     pub seed: Mutex<Option<Seed>>,
+    /// Webhook deliveries without an injected delay, posted one after another in event order
+    /// (a drainer task runs while this is non-empty).
+    pub delivery_queue: Mutex<std::collections::VecDeque<crate::delivery::Job>>,
+    /// Whether a drainer task is running for [`Self::delivery_queue`].
+    pub delivery_draining: AtomicBool,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked test must not wedge the server).
@@ -62,6 +67,8 @@ impl SimState {
                 .unwrap_or_default(),
             first_contact_rule: AtomicBool::new(true),
             seed: Mutex::new(None),
+            delivery_queue: Mutex::new(std::collections::VecDeque::new()),
+            delivery_draining: AtomicBool::new(false),
         }
     }
 

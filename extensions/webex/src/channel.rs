@@ -176,6 +176,7 @@ impl WebexChannel {
             }
         }
         self.shared.caught_up.open();
+        ctx.ready.mark_ready();
         if self.shared.config.mode.uses_polling() {
             return poller
                 .run(self.shared.config.polling.interval, ctx.shutdown)

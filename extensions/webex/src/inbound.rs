@@ -107,27 +107,6 @@ pub async fn ingest_listed(
     Ok(true)
 }
 
-/// Webhook path, after the id was claimed: fetches the message (retrying a brief 404) and
-/// delivers or skips it.
-pub async fn fetch_and_deliver(
-    shared: &WebexShared,
-    sink: &InboundSink,
-    message_id: &str,
-) -> Result<(), IngestError> {
-    // Messages found by the start-up catch-up go first, so a room's messages stay in order.
-    shared.caught_up.wait().await;
-    let message = fetch_with_retry(shared, message_id).await;
-    match message {
-        Ok(message) => deliver_or_skip(shared, sink, &message).await,
-        Err(err) if err.is_not_found() => {
-            tracing::warn!(channel = CHANNEL, message = %message_id, "message not found after retries; skipping");
-            sink.skip(message_id, "message not found").await?;
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
 /// `GET /messages/{id}`, retrying a 404 a few times over about 4 s.
 pub async fn fetch_with_retry(
     shared: &WebexShared,

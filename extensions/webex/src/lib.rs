@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod config;
 pub mod inbound;
 pub mod mention;
+pub mod ops;
 mod plugin;
 pub mod polling;
 pub mod shared;

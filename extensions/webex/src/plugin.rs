@@ -1,13 +1,21 @@
-//! The Webex plugin as core sees it: its manifest and its config validation.
+//! The Webex plugin as core sees it: its manifest, config validation, channel runtime and the
+//! operations commands (status, probe, send; see [`crate::ops`]).
 
 use std::sync::OnceLock;
 
 use std::sync::Arc;
 
 use moltbot_core::config::{ConfigIssue, LoadedConfig};
-use moltbot_core::gateway::{Channel, Metrics};
-use moltbot_core::plugin::{ChannelPlugin, PluginManifest};
+use std::time::Duration;
+
+use moltbot_core::gateway::{BoxFuture, Channel, Metrics};
+use moltbot_core::plugin::{
+    AccountStatus, ChannelPlugin, EnvLookup, PluginManifest, ProbeCause, ProbeFailure, ProbeReport,
+    SendReport, SendRequest, StatusOptions,
+};
 use moltbot_core::store::Store;
+
+use crate::config::WebexConfig;
 
 /// The manifest shipped beside this crate, embedded so `@moltbot/webex` installs without files.
 pub const MANIFEST_JSON: &str = include_str!("../moltbot.plugin.json");
@@ -101,6 +109,63 @@ impl ChannelPlugin for WebexPlugin {
         .filter(|s| !s.trim().is_empty())
         .collect()
     }
+
+    fn status<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        store: Option<&'a Store>,
+        options: StatusOptions,
+    ) -> BoxFuture<'a, Vec<AccountStatus>> {
+        Box::pin(async move { vec![crate::ops::status::status(config, env, store, options).await] })
+    }
+
+    fn probe<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<ProbeReport, ProbeFailure>> {
+        let webex = ops_config(config, env);
+        Box::pin(async move { crate::ops::probe::probe(&webex?, timeout).await })
+    }
+
+    fn send_message<'a>(
+        &'a self,
+        config: &'a LoadedConfig,
+        env: EnvLookup<'a>,
+        request: SendRequest<'a>,
+    ) -> BoxFuture<'a, Result<SendReport, String>> {
+        let webex = ops_config(config, env);
+        Box::pin(async move {
+            let webex = webex.map_err(|failure| match failure.fix {
+                Some(fix) => format!("{}\nFix: {fix}", failure.message),
+                None => failure.message,
+            })?;
+            crate::ops::send::send(&webex, request).await
+        })
+    }
+}
+
+/// The validated config for an operations command, or why there is none.
+fn ops_config(config: &LoadedConfig, env: EnvLookup<'_>) -> Result<WebexConfig, ProbeFailure> {
+    let not_configured = |message: String| ProbeFailure {
+        cause: ProbeCause::Config,
+        message,
+        fix: Some("run `moltbot config validate` and fix what it reports".to_string()),
+    };
+    let webex = crate::config::validate(config, env).map_err(|issues| {
+        not_configured(format!(
+            "channels.webex is not valid:\n{}",
+            moltbot_core::config::render_issues(&issues)
+        ))
+    })?;
+    if webex.token_source == crate::config::TokenSource::Missing {
+        return Err(not_configured(
+            "No credentials configured: set channels.webex.botToken or WEBEX_BOT_TOKEN".into(),
+        ));
+    }
+    Ok(webex)
 }
 
 /// A raw uuid such as `4e1a0a4a-1b2c-4d5e-8f90-123456789abc`.

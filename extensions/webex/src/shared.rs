@@ -61,6 +61,11 @@ impl CatchUpGate {
         self.0.send_replace(true);
     }
 
+    /// Whether the gate is open.
+    pub fn is_open(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Waits until the gate is open.
     pub async fn wait(&self) {
         let mut rx = self.0.subscribe();

@@ -47,16 +47,26 @@ impl Channel for TestChannel {
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
         Box::pin(async move {
             let _ = self.shared.sink.set(ctx.sink.clone());
+            ctx.ready.mark_ready();
             ctx.shutdown.cancelled().await;
             Ok(())
         })
     }
 
+    /// Webhook deliveries are queued by id and fetched by the room's worker through here,
+    /// exactly as `WebexChannel::refetch` does.
     fn refetch<'a>(
         &'a self,
-        _message_id: &'a str,
+        message_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
-        Box::pin(async { Ok(None) })
+        Box::pin(async move {
+            let bot = self.shared.bot().expect("bot identity set");
+            match moltbot_webex::inbound::fetch_with_retry(&self.shared, message_id).await {
+                Ok(message) => Ok(moltbot_webex::inbound::normalize(bot, &message)),
+                Err(err) if err.is_not_found() => Ok(None),
+                Err(err) => Err(ChannelError::transient(err.to_string())),
+            }
+        })
     }
 
     fn access_policy(&self) -> AccessPolicy {

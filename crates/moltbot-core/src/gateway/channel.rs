@@ -106,6 +106,29 @@ pub struct ChannelContext {
     pub sink: super::InboundSink,
     /// Cancelled when the gateway shuts down: receivers stop taking new messages.
     pub shutdown: CancellationToken,
+    /// Tell the gateway the channel is receiving (and caught up); `/readyz` waits for it.
+    pub ready: ReadySignal,
+}
+
+/// A channel's "I am receiving" signal (see [`ChannelContext::ready`]).
+#[derive(Clone, Debug)]
+pub struct ReadySignal(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl ReadySignal {
+    pub(crate) fn new() -> Self {
+        Self(std::sync::Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    /// Marks the channel ready (idempotent; a restarted receiver may call it again).
+    pub fn mark_ready(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Waits until [`mark_ready`](Self::mark_ready) was called.
+    pub(crate) async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|ready| *ready).await;
+    }
 }
 
 /// A running channel.

@@ -7,6 +7,7 @@
 mod admit;
 mod approvals;
 mod channel;
+pub mod heartbeat;
 pub mod http;
 mod metrics;
 mod runtime;
@@ -15,7 +16,7 @@ mod status;
 
 pub use channel::{
     BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, InboundMessage,
-    OutgoingMessage, SendTarget, SenderInfo,
+    OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::Metrics;
 pub use runtime::{Gateway, GatewayError, GatewayOptions};

@@ -17,9 +17,15 @@ use crate::dispatch::{DispatchLimits, Dispatcher};
 use crate::store::{InboundState, OutboundChunk, OutboundReply, OutboundState, Store};
 
 use super::approvals;
-use super::channel::{Channel, ChannelContext, InboundMessage, OutgoingMessage, SendTarget};
+use super::channel::{
+    Channel, ChannelContext, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
+};
+
+/// How long start-up waits for a channel to report ready (caught up) before `/readyz` says so
+/// anyway.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
 use super::metrics::Metrics;
-use super::sink::InboundSink;
+use super::sink::{InboundSink, Work};
 use super::status::GatewayStatus;
 
 /// Settings of the gateway loop.
@@ -188,6 +194,7 @@ impl Gateway {
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut dispatchers = Vec::new();
+        let mut ready_signals = Vec::new();
         for channel in &self.channels {
             let processor = Arc::new(Processor {
                 channel: Arc::clone(channel),
@@ -199,9 +206,9 @@ impl Gateway {
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(
                 self.options.limits,
-                Arc::new(move |message: InboundMessage| {
+                Arc::new(move |work: Work| {
                     let p = Arc::clone(&handler_processor);
-                    Box::pin(async move { p.process(message).await })
+                    Box::pin(async move { p.process_work(work).await })
                         as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
                 }),
             ));
@@ -213,14 +220,24 @@ impl Gateway {
                 Arc::clone(&self.metrics),
             );
             processor.recover(&sink).await?;
+            let ready = ReadySignal::new();
+            ready_signals.push((channel.id().to_string(), ready.clone()));
             tasks.spawn(supervise(
                 Arc::clone(channel),
                 ChannelContext {
                     sink,
                     shutdown: shutdown.clone(),
+                    ready,
                 },
             ));
             tasks.spawn(approvals::run(Arc::clone(&processor), shutdown.clone()));
+        }
+        for (channel, ready) in &ready_signals {
+            tokio::select! {
+                () = ready.wait() => {}
+                () = tokio::time::sleep(READY_TIMEOUT) => tracing::warn!(channel = %channel, "channel not ready after {READY_TIMEOUT:?}; reporting ready anyway"),
+                () = shutdown.cancelled() => break,
+            }
         }
         self.status.set_ready(true);
         tracing::info!(
@@ -355,6 +372,51 @@ impl Processor {
             }
         }
         Ok(())
+    }
+
+    /// Resolves a work item to a message (fetching it when needed), then processes it.
+    async fn process_work(&self, work: Work) {
+        let message = match work {
+            Work::Ready(message) => message,
+            Work::Unfetched { id } => match self.fetch(&id).await {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        self.process(message).await;
+    }
+
+    /// Fetches a claimed message for its room's worker; `None` when there is nothing to
+    /// process (skipped, or left `received` for the next start after repeated failures).
+    async fn fetch(&self, id: &str) -> Option<InboundMessage> {
+        for attempt in 1..=3u32 {
+            match self.channel.refetch(id).await {
+                Ok(Some(message)) => return Some(message),
+                Ok(None) => {
+                    self.metrics.dropped(self.id(), "own_or_gone");
+                    self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
+                        .await;
+                    return None;
+                }
+                Err(err) => {
+                    tracing::warn!(channel = self.id(), message = %id, attempt, error = %err, "could not fetch a delivered message");
+                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                }
+            }
+        }
+        tracing::error!(channel = self.id(), message = %id, "giving up fetching; it stays recorded and is retried on the next start");
+        None
+    }
+
+    async fn finish_id(&self, id: &str, state: InboundState, reason: Option<&str>) {
+        if let Err(err) = self
+            .store
+            .inbound()
+            .mark(self.id(), id, state, reason)
+            .await
+        {
+            tracing::error!(channel = self.id(), error = %err, "could not record the message's final state");
+        }
     }
 
     /// Handles one admitted-or-not message, start to finish. Never panics, never returns early

@@ -14,12 +14,25 @@ use crate::store::{InboundState, RecordOutcome, Store, StoreError};
 use super::channel::InboundMessage;
 use super::metrics::Metrics;
 
+/// What a room's worker gets: a message, or the id of one still to be fetched.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A normalised message.
+    Ready(InboundMessage),
+    /// A claimed message the worker fetches itself (`Channel::refetch`), so messages keep
+    /// their arrival order within the room even though fetching takes time.
+    Unfetched {
+        /// The message id.
+        id: String,
+    },
+}
+
 /// The receivers' handle into the gateway. Cheap to clone.
 #[derive(Clone)]
 pub struct InboundSink {
     channel: String,
     store: Store,
-    dispatcher: Arc<Dispatcher<String, InboundMessage>>,
+    dispatcher: Arc<Dispatcher<String, Work>>,
     metrics: Arc<Metrics>,
 }
 
@@ -44,7 +57,7 @@ impl InboundSink {
     pub(crate) fn new(
         channel: String,
         store: Store,
-        dispatcher: Arc<Dispatcher<String, InboundMessage>>,
+        dispatcher: Arc<Dispatcher<String, Work>>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -87,7 +100,16 @@ impl InboundSink {
     /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
     pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
         self.dispatcher
-            .dispatch(message.room_id.clone(), message)
+            .dispatch(message.room_id.clone(), Work::Ready(message))
+            .await
+    }
+
+    /// Hands over a claimed message that still has to be fetched (a webhook delivery carries
+    /// only ids). It takes its place in `room_id`'s queue now; the room's worker fetches it
+    /// with [`Channel::refetch`](super::Channel::refetch) when its turn comes.
+    pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
+        self.dispatcher
+            .dispatch(room_id.to_string(), Work::Unfetched { id: id.to_string() })
             .await
     }
 

@@ -198,18 +198,30 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
                     tracing::warn!(channel = CHANNEL, message = %id, error = %err, "could not mark own message skipped");
                 }
             } else {
-                spawn_fetch(Arc::clone(&rx.shared), sink.clone(), id.to_string());
+                hand_over(&rx.shared, sink, id, room_id).await;
             }
             json_status("accepted")
         }
     }
 }
 
-fn spawn_fetch(shared: Arc<WebexShared>, sink: InboundSink, id: String) {
+/// Queues the claimed message in its room (the room's worker fetches it, in arrival order).
+/// Until the start-up catch-up has delivered what came in while the gateway was down, new
+/// deliveries wait for it in the background so a room's older messages go first.
+async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room_id: &str) {
+    if shared.caught_up.is_open() {
+        if let Err(err) = sink.deliver_unfetched(id, room_id).await {
+            // Shutting down: the id stays recorded as received and is processed on start.
+            tracing::info!(channel = CHANNEL, message = %id, error = %err, "not queued");
+        }
+        return;
+    }
+    let (shared, sink) = (Arc::clone(shared), sink.clone());
+    let (id, room_id) = (id.to_string(), room_id.to_string());
     tokio::spawn(async move {
-        if let Err(err) = crate::inbound::fetch_and_deliver(&shared, &sink, &id).await {
-            // The id stays recorded as received; it is fetched again on the next start.
-            tracing::warn!(channel = CHANNEL, message = %id, error = %err, "could not fetch the delivered message");
+        shared.caught_up.wait().await;
+        if let Err(err) = sink.deliver_unfetched(&id, &room_id).await {
+            tracing::info!(channel = CHANNEL, message = %id, error = %err, "not queued");
         }
     });
 }

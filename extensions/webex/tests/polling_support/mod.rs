@@ -51,6 +51,7 @@ impl Channel for TestChannel {
             if let Some(tx) = self.sink_tx.lock().unwrap().take() {
                 let _ = tx.send(ctx.sink.clone());
             }
+            ctx.ready.mark_ready();
             ctx.shutdown.cancelled().await;
             Ok(())
         })

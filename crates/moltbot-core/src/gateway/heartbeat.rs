@@ -1,0 +1,116 @@
+//! The gateway's heartbeat in the state store, so another process (`moltbot channels status`)
+//! can tell whether a gateway is running without the network and without a pid file.
+//!
+//! While the gateway runs, [`run`] writes the current time (unix ms, as text) to the kv entry
+//! [`NAMESPACE`]/[`KEY`] every [`INTERVAL`], and deletes it on a clean stop. A reader calls
+//! [`is_running_blocking`]: a beat younger than [`STALE_AFTER`] means "running". A gateway that
+//! crashed (SIGKILL, power loss) leaves a beat that turns stale within [`STALE_AFTER`].
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, StoreError};
+
+/// kv namespace of the heartbeat.
+pub const NAMESPACE: &str = "gateway";
+/// kv key of the heartbeat.
+pub const KEY: &str = "heartbeat";
+/// How often the gateway writes its heartbeat.
+pub const INTERVAL: Duration = Duration::from_secs(5);
+/// A heartbeat older than this is taken as a stopped (or crashed) gateway.
+pub const STALE_AFTER: Duration = Duration::from_secs(15);
+
+/// Writes the heartbeat every [`INTERVAL`] until `shutdown` is cancelled, then removes it.
+/// Store errors are logged and retried on the next beat; they never stop the gateway.
+pub async fn run(store: Store, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticker.tick() => {
+                let now = store.now_ms().to_string();
+                if let Err(err) = store.kv().set(NAMESPACE, KEY, &now).await {
+                    tracing::warn!(error = %err, "cannot write the gateway heartbeat");
+                }
+            }
+        }
+    }
+    if let Err(err) = store.kv().delete(NAMESPACE, KEY).await {
+        tracing::warn!(error = %err, "cannot remove the gateway heartbeat");
+    }
+}
+
+/// The last heartbeat (unix ms), if a gateway ever wrote one and did not stop cleanly since.
+pub fn last_beat_blocking(store: &Store) -> Result<Option<i64>, StoreError> {
+    Ok(store
+        .kv()
+        .get_blocking(NAMESPACE, KEY)?
+        .and_then(|v| v.trim().parse::<i64>().ok()))
+}
+
+/// Whether a heartbeat written at `last_beat` means a live gateway at `now_ms`.
+pub fn is_fresh(last_beat: Option<i64>, now_ms: i64) -> bool {
+    let stale_ms = i64::try_from(STALE_AFTER.as_millis()).unwrap_or(i64::MAX);
+    // A beat slightly in the future (clocks of two processes) still counts as fresh.
+    last_beat.is_some_and(|beat| now_ms.saturating_sub(beat) < stale_ms)
+}
+
+/// Whether a gateway using `store` is running now (its heartbeat is fresh).
+pub fn is_running_blocking(store: &Store) -> Result<bool, StoreError> {
+    Ok(is_fresh(last_beat_blocking(store)?, store.now_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::ManualClock;
+
+    #[test]
+    fn freshness_window() {
+        assert!(!is_fresh(None, 1_000_000));
+        assert!(is_fresh(Some(1_000_000), 1_000_000));
+        assert!(is_fresh(Some(1_000_000), 1_014_999));
+        assert!(!is_fresh(Some(1_000_000), 1_015_000));
+        assert!(is_fresh(Some(1_000_500), 1_000_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beats_while_running_and_clears_on_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(50_000);
+        let store =
+            Store::open_with_clock(dir.path().join("s.sqlite"), Arc::new(clock.clone())).unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(store.clone(), shutdown.clone()));
+
+        // The first beat is immediate.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        wait_for_beat(&store, 50_000).await;
+        assert!(is_running_blocking(&store).unwrap());
+
+        clock.advance(5_000);
+        tokio::time::sleep(INTERVAL).await;
+        wait_for_beat(&store, 55_000).await;
+
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(last_beat_blocking(&store).unwrap(), None);
+        assert!(!is_running_blocking(&store).unwrap());
+    }
+
+    /// Store writes run on the blocking pool, which paused time does not wait for.
+    async fn wait_for_beat(store: &Store, expected: i64) {
+        for _ in 0..200 {
+            if last_beat_blocking(store).unwrap() == Some(expected) {
+                return;
+            }
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("no heartbeat {expected}");
+    }
+}

@@ -1,0 +1,189 @@
+//! Turns a failed Webex call into a precise, fixable cause: bad token, DNS, connection refused,
+//! TLS, timeout, or another network or API error.
+//!
+//! reqwest reports transport failures as one opaque error whose `source()` chain holds the
+//! evidence: an [`std::io::Error`] with kind `ConnectionRefused`, hyper's "dns error", a
+//! [`rustls::Error`] wrapped in an `io::Error` (itself wrapped in another). [`classify`] walks
+//! that chain. Note that `io::Error::source()` skips the error it wraps, so each `io::Error` is
+//! also opened with `get_ref()`.
+
+use std::error::Error as StdError;
+use std::io;
+
+use moltbot_core::plugin::{ProbeCause, ProbeFailure};
+
+/// Where to get a new bot token.
+pub const TOKEN_FIX: &str =
+    "copy the Bot Access Token again from https://developer.webex.com/my-apps \
+(regenerating it invalidates the old one) into channels.webex.botToken or WEBEX_BOT_TOKEN";
+
+/// Classifies `err` from a call to `api` (the configured `apiBaseUrl`), made with `timeout_ms`.
+pub fn classify(err: &webex_api::Error, api: &str, timeout_ms: u128) -> ProbeFailure {
+    let host = host_of(api);
+    match err {
+        webex_api::Error::Api { status: 401, .. } => failure(
+            ProbeCause::BadToken,
+            format!("Webex refused the bot token: {err}"),
+            Some(TOKEN_FIX.to_string()),
+        ),
+        webex_api::Error::Api { status, .. } => failure(
+            ProbeCause::Api,
+            format!("Webex answered HTTP {status}: {err}"),
+            (*status == 403).then(|| {
+                "the token works but may not belong to a bot, or the account is restricted"
+                    .to_string()
+            }),
+        ),
+        webex_api::Error::RateLimited { .. } => failure(
+            ProbeCause::Api,
+            err.to_string(),
+            Some("wait a minute and try again".to_string()),
+        ),
+        webex_api::Error::Timeout => timeout_failure(api, timeout_ms),
+        webex_api::Error::Network(source) => classify_transport(source, api, &host, timeout_ms),
+        webex_api::Error::InvalidJson { .. } => failure(
+            ProbeCause::Api,
+            format!("{api} did not answer like the Webex API ({err})"),
+            Some("check channels.webex.apiBaseUrl (default https://webexapis.com/v1)".into()),
+        ),
+        webex_api::Error::InvalidUrl(_) | webex_api::Error::Config(_) => {
+            failure(ProbeCause::Config, err.to_string(), None)
+        }
+        other => failure(ProbeCause::Network, other.to_string(), None),
+    }
+}
+
+fn failure(cause: ProbeCause, message: String, fix: Option<String>) -> ProbeFailure {
+    ProbeFailure {
+        cause,
+        message,
+        fix,
+    }
+}
+
+/// The failure for a call that got no answer from `api` within `timeout_ms`.
+pub fn timeout_failure(api: &str, timeout_ms: u128) -> ProbeFailure {
+    failure(
+        ProbeCause::Timeout,
+        format!("no answer from {api} within {timeout_ms} ms"),
+        Some(
+            "check the network path to Webex (firewall, proxy) and https://status.webex.com"
+                .to_string(),
+        ),
+    )
+}
+
+/// A transport error: walk the source chain for the real cause.
+fn classify_transport(
+    err: &(dyn StdError + 'static),
+    api: &str,
+    host: &str,
+    timeout_ms: u128,
+) -> ProbeFailure {
+    let mut found = None;
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(cause) = cause_of(e) {
+            found = Some(cause);
+            // Keep walking: a more specific cause (TLS inside a connect error) wins below.
+            if cause != ProbeCause::Network {
+                break;
+            }
+        }
+        current = e.source();
+    }
+    let detail = innermost(err);
+    match found {
+        Some(ProbeCause::Dns) => failure(
+            ProbeCause::Dns,
+            format!("cannot resolve the host name {host} ({detail})"),
+            Some(
+                "check DNS on this machine and channels.webex.apiBaseUrl \
+                 (default https://webexapis.com/v1)"
+                    .to_string(),
+            ),
+        ),
+        Some(ProbeCause::ConnectionRefused) => failure(
+            ProbeCause::ConnectionRefused,
+            format!("connection refused by {host}: nothing listens at {api}"),
+            Some("check channels.webex.apiBaseUrl, and any proxy or firewall".to_string()),
+        ),
+        Some(ProbeCause::Tls) => failure(
+            ProbeCause::Tls,
+            format!("TLS handshake with {host} failed ({detail})"),
+            Some(
+                "check that apiBaseUrl is an https URL of a TLS server, and that no proxy \
+                 intercepts TLS with an untrusted certificate"
+                    .to_string(),
+            ),
+        ),
+        Some(ProbeCause::Timeout) => timeout_failure(api, timeout_ms),
+        _ => failure(
+            ProbeCause::Network,
+            format!("network error talking to {host}: {detail}"),
+            None,
+        ),
+    }
+}
+
+/// The cause one link of the chain proves, if any.
+fn cause_of(e: &(dyn StdError + 'static)) -> Option<ProbeCause> {
+    if e.downcast_ref::<rustls::Error>().is_some() {
+        return Some(ProbeCause::Tls);
+    }
+    if let Some(io) = e.downcast_ref::<io::Error>() {
+        match io.kind() {
+            io::ErrorKind::ConnectionRefused => return Some(ProbeCause::ConnectionRefused),
+            io::ErrorKind::TimedOut => return Some(ProbeCause::Timeout),
+            _ => {}
+        }
+        // io errors nest (hyper wraps tokio-rustls' io::Error in another one), and
+        // `source()` skips what they wrap: open them explicitly.
+        if let Some(inner) = io.get_ref() {
+            let inner: &(dyn StdError + 'static) = inner;
+            if let Some(cause) = cause_of(inner) {
+                return Some(cause);
+            }
+        }
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    if text.starts_with("dns error")
+        || text.contains("failed to lookup address")
+        || text.contains("name or service not known")
+        || text.contains("temporary failure in name resolution")
+        || text.contains("no address associated with hostname")
+    {
+        return Some(ProbeCause::Dns);
+    }
+    if text.contains("invalid peer certificate")
+        || text.contains("certificate")
+        || text.contains("tls handshake")
+    {
+        return Some(ProbeCause::Tls);
+    }
+    None
+}
+
+/// The deepest message of the chain (the most specific one), including what an `io::Error`
+/// wraps.
+fn innermost(err: &(dyn StdError + 'static)) -> String {
+    let mut last = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        last = e.to_string();
+        current = e.source();
+    }
+    last
+}
+
+/// `host[:port]` of a URL, for messages.
+fn host_of(api: &str) -> String {
+    match webex_api::Url::parse(api) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => api.to_string(),
+        },
+        Err(_) => api.to_string(),
+    }
+}

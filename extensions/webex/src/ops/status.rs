@@ -1,0 +1,347 @@
+//! `moltbot channels status webex [--deep]`: one account line's facts and its warnings.
+//!
+//! Without `deep` only the config and the state store are read. With `deep` the token is
+//! checked with `GET /people/me` and, in webhook modes, the registration with `GET /webhooks`.
+
+use std::time::Duration;
+
+use moltbot_core::config::LoadedConfig;
+use moltbot_core::plugin::{AccountStatus, ProbeCause, StatusOptions};
+use moltbot_core::store::Store;
+use serde_json::Value;
+use webex_api::models::{Webhook, WebhookEvent, WebhookResource, WebhookStatus};
+use webex_api::WebexClient;
+
+use crate::channel::WEBHOOK_NAME;
+use crate::config::{self, Mode, WebexConfig, CHANNEL_ID, TOKEN_ENV};
+use crate::ops::cause::classify;
+use crate::ops::probe::identify;
+
+/// Store namespace and key of the generated webhook secret (kept by [`crate::channel`]).
+const SECRET_NS: &str = "webex";
+const SECRET_KEY: &str = "webhook_secret";
+
+/// The webhook registration as `GET /webhooks` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookState {
+    /// Our `messages:created` webhook exists and is active.
+    Active,
+    /// It exists but Webex disabled it (after failed deliveries).
+    Inactive,
+    /// None is registered.
+    Missing,
+}
+
+impl WebhookState {
+    /// `active`, `inactive` or `missing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookState::Active => "active",
+            WebhookState::Inactive => "inactive",
+            WebhookState::Missing => "missing",
+        }
+    }
+}
+
+/// Reads everything `channels status` shows for the Webex account.
+pub async fn status(
+    loaded: &LoadedConfig,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    store: Option<&Store>,
+    options: StatusOptions,
+) -> AccountStatus {
+    let raw = RawFacts::read(loaded, env);
+    let installed = loaded.core.plugins.is_enabled(CHANNEL_ID);
+    let typed = config::validate(loaded, env);
+    let mut warnings = Vec::new();
+    if !installed {
+        warnings.push(
+            "the plugin @moltbot/webex is not installed: run `moltbot plugins install \
+             @moltbot/webex`"
+                .to_string(),
+        );
+    }
+    let enabled = installed && raw.enabled;
+    let (configured, webex) = match typed {
+        Ok(webex) => (
+            webex.token_source != config::TokenSource::Missing,
+            Some(webex),
+        ),
+        Err(issues) => {
+            warnings.extend(issues.iter().map(ToString::to_string));
+            (false, None)
+        }
+    };
+    if raw.dm_policy == "open" {
+        warnings.push(
+            "dmPolicy is \"open\": anyone who can reach the bot can DM it and use the agent \
+             (use \"pairing\" or \"allowlist\" to restrict)"
+                .to_string(),
+        );
+    }
+    let uses_webhook = matches!(raw.mode.as_str(), "webhook" | "both");
+    if uses_webhook && !raw.secret_configured {
+        warnings.push(secret_warning(store));
+    }
+
+    let mut status = AccountStatus {
+        channel: CHANNEL_ID.to_string(),
+        label: "Webex".to_string(),
+        account: "default".to_string(),
+        enabled,
+        configured,
+        running: enabled && configured && options.gateway_running,
+        details: Vec::new(),
+        last_inbound_ms: store.and_then(|s| {
+            s.inbound()
+                .last_received_at_blocking(CHANNEL_ID)
+                .ok()
+                .flatten()
+        }),
+        last_outbound_ms: store.and_then(|s| {
+            s.outbound()
+                .last_sent_at_blocking(CHANNEL_ID)
+                .ok()
+                .flatten()
+        }),
+        identity: None,
+        token_valid: None,
+        warnings: Vec::new(),
+    };
+    let mut webhook = if uses_webhook { "unknown" } else { "n/a" }.to_string();
+
+    if options.deep {
+        match &webex {
+            Some(webex) if configured => {
+                let deep = deep_check(webex, options.timeout, &mut status, &mut warnings).await;
+                if let Some(state) = deep {
+                    webhook = state.as_str().to_string();
+                }
+            }
+            _ => warnings.push(
+                "--deep skipped the Webex checks: the channel is not configured (see above)"
+                    .to_string(),
+            ),
+        }
+    }
+
+    status.details = vec![
+        ("mode".to_string(), raw.mode),
+        ("dm".to_string(), raw.dm_policy),
+        ("group".to_string(), raw.group_policy),
+        ("token".to_string(), raw.token_source.to_string()),
+        ("webhook".to_string(), webhook),
+    ];
+    status.warnings = warnings;
+    status
+}
+
+/// `GET /people/me`, then (webhook modes, valid token) `GET /webhooks`. Fills the identity and
+/// token validity; returns the webhook state when it was checked.
+async fn deep_check(
+    webex: &WebexConfig,
+    timeout: Duration,
+    status: &mut AccountStatus,
+    warnings: &mut Vec<String>,
+) -> Option<WebhookState> {
+    let api = webex.api_base_url.as_str();
+    let client = match super::client(webex, timeout, 1) {
+        Ok(client) => client,
+        Err(failure) => {
+            warnings.push(failure.message);
+            return None;
+        }
+    };
+    match identify(&client, api, timeout).await {
+        Ok(identity) => {
+            status.identity = Some(identity);
+            status.token_valid = Some(true);
+        }
+        Err(failure) => {
+            if failure.cause == ProbeCause::BadToken {
+                status.token_valid = Some(false);
+                warnings.push(format!(
+                    "the bot token is invalid (Webex answered 401): {}",
+                    crate::ops::cause::TOKEN_FIX
+                ));
+            } else {
+                warnings.push(format!(
+                    "cannot reach Webex at {api}: {}: {}",
+                    failure.cause.as_str(),
+                    failure.message
+                ));
+            }
+            return None;
+        }
+    }
+    if !webex.mode.uses_webhook() {
+        return None;
+    }
+    match webhook_state(&client, webex, timeout).await {
+        Ok(state) => {
+            match state {
+                WebhookState::Active => {}
+                WebhookState::Inactive => warnings.push(
+                    "the messages:created webhook is inactive: Webex disabled it after failed \
+                     deliveries; check that webhook.url is reachable from the internet, then \
+                     restart the gateway to re-activate it"
+                        .to_string(),
+                ),
+                WebhookState::Missing => warnings.push(
+                    "no messages:created webhook is registered: start the gateway (it registers \
+                     the webhook on start)"
+                        .to_string(),
+                ),
+            }
+            Some(state)
+        }
+        Err(message) => {
+            warnings.push(message);
+            None
+        }
+    }
+}
+
+/// Our `messages:created` webhook's state: any active one wins.
+async fn webhook_state(
+    client: &WebexClient,
+    webex: &WebexConfig,
+    timeout: Duration,
+) -> Result<WebhookState, String> {
+    let api = webex.api_base_url.as_str();
+    let listed = tokio::time::timeout(timeout, client.list_webhooks().collect_all()).await;
+    let hooks: Vec<Webhook> = match listed {
+        Err(_) => {
+            return Err(format!(
+                "GET {api}/webhooks: no answer within {} ms",
+                timeout.as_millis()
+            ))
+        }
+        Ok(Err(err)) => {
+            let failure = classify(&err, api, timeout.as_millis());
+            return Err(format!("GET {api}/webhooks failed: {failure}"));
+        }
+        Ok(Ok(hooks)) => hooks,
+    };
+    Ok(pick_state(&hooks, webex.webhook.url.as_deref()))
+}
+
+/// Pure part of [`webhook_state`]: ours are the `messages:created` webhooks named
+/// [`WEBHOOK_NAME`] or targeting `url`.
+fn pick_state(hooks: &[Webhook], url: Option<&str>) -> WebhookState {
+    let ours: Vec<&Webhook> = hooks
+        .iter()
+        .filter(|h| {
+            h.resource.as_ref().map(WebhookResource::as_str)
+                == Some(WebhookResource::Messages.as_str())
+                && h.event.as_ref().map(WebhookEvent::as_str)
+                    == Some(WebhookEvent::Created.as_str())
+        })
+        .filter(|h| h.name == WEBHOOK_NAME || Some(h.target_url.as_str()) == url)
+        .collect();
+    if ours.is_empty() {
+        WebhookState::Missing
+    } else if ours.iter().any(|h| {
+        h.status
+            .as_ref()
+            .is_none_or(|s| s.as_str() == WebhookStatus::Active.as_str())
+    }) {
+        WebhookState::Active
+    } else {
+        WebhookState::Inactive
+    }
+}
+
+fn secret_warning(store: Option<&Store>) -> String {
+    let generated = store
+        .and_then(|s| s.kv().get_blocking(SECRET_NS, SECRET_KEY).ok().flatten())
+        .is_some();
+    if generated {
+        "webhook.secret is not configured: the gateway uses a secret it generated and keeps in \
+         the state store (set channels.webex.webhook.secret to keep it across store resets)"
+            .to_string()
+    } else {
+        "webhook.secret is not configured: the gateway generates one on its first start and \
+         keeps it in the state store (or set channels.webex.webhook.secret)"
+            .to_string()
+    }
+}
+
+/// What the config says, read leniently so an invalid config still shows its settings.
+struct RawFacts {
+    enabled: bool,
+    mode: String,
+    dm_policy: String,
+    group_policy: String,
+    token_source: &'static str,
+    secret_configured: bool,
+}
+
+impl RawFacts {
+    fn read(loaded: &LoadedConfig, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Self {
+        let section = loaded.channel_section(CHANNEL_ID);
+        let text = |pointer: &str, default: &str| {
+            section
+                .and_then(|s| s.pointer(pointer))
+                .and_then(Value::as_str)
+                .unwrap_or(default)
+                .to_string()
+        };
+        let has = |pointer: &str| {
+            section
+                .and_then(|s| s.pointer(pointer))
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.trim().is_empty())
+        };
+        let token_source = if section.is_some_and(|s| s.get("botToken").is_some()) {
+            "config"
+        } else if env(TOKEN_ENV).is_some_and(|t| !t.trim().is_empty()) {
+            "env"
+        } else {
+            "none"
+        };
+        Self {
+            enabled: section
+                .and_then(|s| s.get("enabled"))
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            mode: text("/mode", Mode::Webhook.as_str()),
+            dm_policy: text("/dmPolicy", "pairing"),
+            group_policy: text("/groupPolicy", "allowlist"),
+            token_source,
+            secret_configured: has("/webhook/secret"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(name: &str, target: &str, status: WebhookStatus) -> Webhook {
+        Webhook {
+            id: "w".into(),
+            name: name.into(),
+            target_url: target.into(),
+            resource: Some(WebhookResource::Messages),
+            event: Some(WebhookEvent::Created),
+            status: Some(status),
+            ..Webhook::default()
+        }
+    }
+
+    #[test]
+    fn webhook_state_from_the_list() {
+        let url = Some("https://x/hook");
+        assert_eq!(pick_state(&[], url), WebhookState::Missing);
+        let other = hook("someone", "https://y/hook", WebhookStatus::Active);
+        assert_eq!(pick_state(&[other.clone()], url), WebhookState::Missing);
+        let off = hook(WEBHOOK_NAME, "https://old/hook", WebhookStatus::Inactive);
+        assert_eq!(
+            pick_state(&[other, off.clone()], url),
+            WebhookState::Inactive
+        );
+        let on = hook("renamed", "https://x/hook", WebhookStatus::Active);
+        assert_eq!(pick_state(&[off, on], url), WebhookState::Active);
+    }
+}
