@@ -377,7 +377,7 @@ impl Processor {
     /// Resolves a work item to a message (fetching it when needed), then processes it.
     async fn process_work(&self, work: Work) {
         let message = match work {
-            Work::Ready(message) => message,
+            Work::Ready(message) => *message,
             Work::Unfetched { id } => match self.fetch(&id).await {
                 Some(message) => message,
                 None => return,

@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 #[derive(Debug)]
 pub(crate) enum Work {
     /// A normalised message.
-    Ready(InboundMessage),
+    Ready(Box<InboundMessage>),
     /// A claimed message the worker fetches itself (`Channel::refetch`), so messages keep
     /// their arrival order within the room even though fetching takes time.
     Unfetched {
@@ -100,7 +100,7 @@ impl InboundSink {
     /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
     pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
         self.dispatcher
-            .dispatch(message.room_id.clone(), Work::Ready(message))
+            .dispatch(message.room_id.clone(), Work::Ready(Box::new(message)))
             .await
     }
 
