@@ -390,3 +390,57 @@ sys.stdout.write("\n\n".join(parts))
     assert!(chunks.last().unwrap().contains("Paragraph 39:"));
     assert_eq!(gateway.stop().await, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_space_can_have_its_own_system_prompt() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let space = world
+        .sim
+        .create_room("Team", &[&world.alice.email, &world.bot.email]);
+    // An agent that answers with the system prompt it was given.
+    let script = home.state_dir().join("prompt-agent.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\npython3 -c 'import json,sys; print(json.load(sys.stdin).get(\"systemPrompt\") or \"none\")'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = world.config("webhook", OPEN).replace(
+        "  channels: {",
+        &format!(
+            "  agents: {{ defaults: {{ model: \"p/agent\", systemPrompt: \"default prompt\" }}, rooms: {{ \"{}\": {{ systemPrompt: \"team prompt\" }} }} }},\n  models: {{ providers: {{ p: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
+            space.id,
+            script.display()
+        ),
+    );
+    home.write_config(&config);
+    let gateway = RunningGateway::start(&home).await;
+    world
+        .sim
+        .post_in_room(
+            &world.alice,
+            &space.id,
+            &format!("<@personEmail:{}|Molty> which prompt?", world.bot.email),
+        )
+        .await
+        .unwrap();
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "and here?")
+        .await
+        .unwrap();
+    let dm = sent["roomId"].as_str().unwrap().to_string();
+    assert_eq!(
+        world.wait_bot_texts(&space.id, 1, WAIT).await,
+        vec!["team prompt"],
+        "{}",
+        gateway.stderr_text()
+    );
+    assert_eq!(
+        world.wait_bot_texts(&dm, 1, WAIT).await,
+        vec!["default prompt"]
+    );
+    assert_eq!(gateway.stop().await, Some(0));
+}

@@ -59,6 +59,15 @@ pub struct PluginEntry {
 pub struct AgentsConfig {
     /// `agents.defaults`.
     pub defaults: AgentDefaults,
+    /// `agents.rooms.<roomId>`: per-room (space or DM) overrides, keyed by the channel's room id.
+    pub rooms: BTreeMap<String, RoomAgentConfig>,
+}
+
+/// `agents.rooms.<roomId>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomAgentConfig {
+    /// `systemPrompt` for this room, replacing `agents.defaults.systemPrompt`.
+    pub system_prompt: Option<String>,
 }
 
 /// Default timeout for one agent turn.
@@ -402,7 +411,19 @@ fn agents_config(
     issues: &mut Vec<ConfigIssue>,
 ) -> AgentsConfig {
     let mut out = AgentsConfig::default();
-    check_known_keys_in(cfg, agents, "agents", &["defaults"], issues);
+    check_known_keys_in(cfg, agents, "agents", &["defaults", "rooms"], issues);
+    if let Some(rooms) = field_object(cfg, agents, "agents", "rooms", issues) {
+        for (room, value) in rooms {
+            let path = join_path("agents.rooms", room);
+            let Some(room_obj) = expect_object(cfg, value, &path, issues) else {
+                continue;
+            };
+            check_known_keys_in(cfg, room_obj, &path, &["systemPrompt"], issues);
+            let system_prompt = field_string(cfg, room_obj, &path, "systemPrompt", issues);
+            out.rooms
+                .insert(room.clone(), RoomAgentConfig { system_prompt });
+        }
+    }
     let Some(defaults) = field_object(cfg, agents, "agents", "defaults", issues) else {
         return out;
     };

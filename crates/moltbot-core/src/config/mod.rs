@@ -26,9 +26,9 @@ pub use self::check::{
 };
 pub use self::core::{
     default_base_url, AgentDefaults, AgentsConfig, CoreConfig, GatewayConfig, ModelRef,
-    ModelsConfig, PluginEntry, PluginsConfig, ProviderApi, ProviderConfig, BUILTIN_ECHO_PROVIDER,
-    DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
-    ROOT_KEYS,
+    ModelsConfig, PluginEntry, PluginsConfig, ProviderApi, ProviderConfig, RoomAgentConfig,
+    BUILTIN_ECHO_PROVIDER, DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS,
+    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
 };
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};

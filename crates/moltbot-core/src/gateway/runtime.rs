@@ -37,6 +37,8 @@ pub struct GatewayOptions {
     pub history_turns: usize,
     /// The system prompt for every session.
     pub system_prompt: Option<String>,
+    /// System prompts for particular rooms (room id -> prompt), replacing `system_prompt`.
+    pub room_system_prompts: std::collections::HashMap<String, String>,
     /// Queue limits of the per-room dispatcher.
     pub limits: DispatchLimits,
     /// How often approvals made by other processes are looked for.
@@ -51,6 +53,7 @@ impl Default for GatewayOptions {
             shutdown_timeout: Duration::from_secs(10),
             history_turns: 20,
             system_prompt: None,
+            room_system_prompts: std::collections::HashMap::new(),
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
             send_attempts: 4,
@@ -522,7 +525,12 @@ impl Processor {
                 title: None,
             },
             history,
-            system_prompt: self.options.system_prompt.clone(),
+            system_prompt: self
+                .options
+                .room_system_prompts
+                .get(&message.room_id)
+                .or(self.options.system_prompt.as_ref())
+                .cloned(),
         };
         let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
         if answer.is_reply() {
