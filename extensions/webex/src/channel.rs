@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
+use moltbot_core::access::AccessPolicy;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, InboundMessage, Metrics, OutgoingMessage,
     SendTarget,
@@ -266,13 +266,11 @@ impl Channel for WebexChannel {
 
     fn access_policy(&self) -> AccessPolicy {
         let config = &self.shared.config;
-        let dm = DmPolicy::parse(config.dm_policy.as_str()).unwrap_or_default();
-        let group = GroupPolicy::parse(config.group_policy.as_str()).unwrap_or_default();
         AccessPolicy::new(
             CHANNEL,
-            dm,
+            config.dm_policy,
             &config.allow_from,
-            group,
+            config.group_policy,
             &config.group_allow_from,
         )
         .with_same_id(webex_api::same_entity)

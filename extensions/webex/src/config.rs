@@ -91,81 +91,8 @@ impl Mode {
     }
 }
 
-/// Who may talk to the bot in 1:1 chats (`dmPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DmPolicy {
-    /// Unknown senders get a pairing code and wait for approval.
-    Pairing,
-    /// Only `allowFrom` (and approved) senders; others are dropped.
-    Allowlist,
-    /// Anyone (requires `"*"` in `allowFrom`).
-    Open,
-    /// No DMs are processed.
-    Disabled,
-}
-
-impl DmPolicy {
-    /// Valid config values.
-    pub const NAMES: &'static [&'static str] = &["pairing", "allowlist", "open", "disabled"];
-
-    /// The config value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DmPolicy::Pairing => "pairing",
-            DmPolicy::Allowlist => "allowlist",
-            DmPolicy::Open => "open",
-            DmPolicy::Disabled => "disabled",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pairing" => Some(DmPolicy::Pairing),
-            "allowlist" => Some(DmPolicy::Allowlist),
-            "open" => Some(DmPolicy::Open),
-            "disabled" => Some(DmPolicy::Disabled),
-            _ => None,
-        }
-    }
-}
-
-/// Who may trigger the bot in spaces (`groupPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupPolicy {
-    /// Only senders in `groupAllowFrom`.
-    Allowlist,
-    /// Anyone who @mentions the bot.
-    Mention,
-    /// Anyone (with a bot token Webex only delivers mentions, so this equals `mention`).
-    Open,
-    /// No space messages are processed.
-    Disabled,
-}
-
-impl GroupPolicy {
-    /// Valid config values.
-    pub const NAMES: &'static [&'static str] = &["allowlist", "mention", "open", "disabled"];
-
-    /// The config value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupPolicy::Allowlist => "allowlist",
-            GroupPolicy::Mention => "mention",
-            GroupPolicy::Open => "open",
-            GroupPolicy::Disabled => "disabled",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "allowlist" => Some(GroupPolicy::Allowlist),
-            "mention" => Some(GroupPolicy::Mention),
-            "open" => Some(GroupPolicy::Open),
-            "disabled" => Some(GroupPolicy::Disabled),
-            _ => None,
-        }
-    }
-}
+/// `dmPolicy` and `groupPolicy` values: core's, shared by every channel.
+pub use moltbot_core::access::{DmPolicy, GroupPolicy};
 
 /// Where the bot token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

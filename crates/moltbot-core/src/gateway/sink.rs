@@ -115,11 +115,39 @@ impl InboundSink {
 
     /// Marks a claimed message as deliberately not processed.
     pub async fn skip(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        self.metrics.dropped(&self.channel, reason);
+        self.metrics.dropped(&self.channel, &metrics_label(reason));
         self.store
             .inbound()
             .mark(&self.channel, id, InboundState::Skipped, Some(reason))
             .await
             .map(|_| ())
+    }
+}
+
+/// A reason as a metrics label: lowercase ASCII, other characters as `_` ("own message" ->
+/// "own_message").
+fn metrics_label(reason: &str) -> String {
+    let label: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    label.trim_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reasons_become_snake_case_labels() {
+        assert_eq!(super::metrics_label("own message"), "own_message");
+        assert_eq!(
+            super::metrics_label("older than catchUp.maxAgeMinutes"),
+            "older_than_catchup_maxageminutes"
+        );
     }
 }

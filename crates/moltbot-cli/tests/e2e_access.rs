@@ -1,0 +1,736 @@
+//! Access control end to end (spec section 4, issue 5): every `dmPolicy` x `groupPolicy` x
+//! sender x room type through the real `moltbot gateway` binary against webex-sim, plus the
+//! 3-pending pairing cap and code expiry.
+//!
+//! One gateway per policy configuration. A DM's fate depends only on `dmPolicy` and a space
+//! message's only on `groupPolicy`, so four gateways, each with one `dmPolicy` and one
+//! `groupPolicy`, cover every cell of both tables; they run concurrently (two in webhook mode,
+//! two in polling mode), so the whole table costs one gateway start plus one settle time.
+//!
+//! Senders: one in `allowFrom` by email (mixed case in the config), one in `allowFrom` by person
+//! id (with a `webex:` prefix), one approved with `moltbot pair webex <email>` before the
+//! gateway starts, one in `groupAllowFrom` only, and an unknown person. Rooms: their DM with the
+//! bot, and one space where each of them posts a message that @mentions the bot and one that
+//! does not. Webex delivers a space message to a bot only when it is @mentioned
+//! (developer.webex.com/docs/bots: "in group spaces, bots must be @mentioned to access the
+//! message"), and webex-sim enforces that: the gateway never sees unmentioned space messages, so
+//! "no reply, and nothing about the message in the log" is the only observable for those rows
+//! under every policy (the `space message without mention` drop reason cannot occur with a bot
+//! token).
+//!
+//! Each cell is classified from what is observable: the bot's messages in the room (echo agent:
+//! the reply is the text without the mention), the gateway's debug log (`message dropped` lines
+//! carry the message id and the reason) and `/metrics`
+//! (`moltbot_messages_dropped_total{channel="webex",reason=..}`). The observed table is printed
+//! (run with `--nocapture`) and compared with the spec's table.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use common::gateway::{RunningGateway, World};
+use common::{output_text, TestHome};
+use webex_sim::SimPerson;
+
+/// Longest wait for expected replies.
+const WAIT: Duration = Duration::from_secs(15);
+/// After the expected replies arrived: how long nothing else may arrive.
+const SETTLE: Duration = Duration::from_millis(1200);
+
+/// The policy configurations, one gateway each: (mode, dmPolicy, groupPolicy).
+const CONFIGS: [(&str, &str, &str); 4] = [
+    ("webhook", "pairing", "allowlist"),
+    ("polling", "allowlist", "mention"),
+    ("webhook", "open", "open"),
+    ("polling", "disabled", "disabled"),
+];
+const DM_POLICIES: [&str; 4] = ["pairing", "allowlist", "open", "disabled"];
+const GROUP_POLICIES: [&str; 4] = ["allowlist", "mention", "open", "disabled"];
+
+// Drop reasons as the spec / issue 5 name them (log text) and their metrics labels.
+const DM_NOT_ALLOWED: &str = "dm not allowed (dmPolicy=allowlist)";
+const DM_DISABLED: &str = "dms disabled (dmPolicy=disabled)";
+const SPACE_SENDER_NOT_ALLOWED: &str = "space sender not in groupAllowFrom";
+const SPACES_DISABLED: &str = "spaces disabled (groupPolicy=disabled)";
+const PAIRING_LIMIT: &str = "pairing request limit reached";
+
+/// The `reason` label of `moltbot_messages_dropped_total` for a drop reason.
+fn metrics_label(reason: &str) -> &'static str {
+    match reason {
+        DM_NOT_ALLOWED => "dm_not_allowed",
+        DM_DISABLED => "dm_disabled",
+        SPACE_SENDER_NOT_ALLOWED => "space_sender_not_allowed",
+        SPACES_DISABLED => "space_disabled",
+        PAIRING_LIMIT => "pairing_limit_reached",
+        other => panic!("no metrics label for {other:?}"),
+    }
+}
+
+/// The kinds of sender in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    AllowEmail,
+    AllowId,
+    Approved,
+    GroupAllowed,
+    Unknown,
+}
+
+const SENDERS: [Who; 5] = [
+    Who::AllowEmail,
+    Who::AllowId,
+    Who::Approved,
+    Who::GroupAllowed,
+    Who::Unknown,
+];
+
+impl Who {
+    fn label(self) -> &'static str {
+        match self {
+            Who::AllowEmail => "in `allowFrom` by email (mixed case)",
+            Who::AllowId => "in `allowFrom` by `webex:`person id",
+            Who::Approved => "approved (`moltbot pair webex <email>`)",
+            Who::GroupAllowed => "in `groupAllowFrom` only",
+            Who::Unknown => "unknown",
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Who::AllowEmail => "allow-email",
+            Who::AllowId => "allow-id",
+            Who::Approved => "approved",
+            Who::GroupAllowed => "group-allowed",
+            Who::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where a message is posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Dm,
+    SpaceMention,
+    SpacePlain,
+}
+
+const PLACES: [Place; 3] = [Place::Dm, Place::SpaceMention, Place::SpacePlain];
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The echo came back, once.
+    Answered,
+    /// Exactly one pairing reply naming the sender's email, the code and the approve command.
+    PairingReply,
+    /// No reply; logged at debug as `message dropped` with this reason.
+    Dropped(String),
+    /// No reply, and the gateway never logged the message (Webex never delivered it).
+    NotDelivered,
+    /// Anything else (a bug), described.
+    Other(String),
+}
+
+impl Outcome {
+    fn cell(&self) -> String {
+        match self {
+            Outcome::Answered => "answered".into(),
+            Outcome::PairingReply => "pairing reply (not processed)".into(),
+            Outcome::Dropped(reason) => format!("dropped: `{reason}`"),
+            Outcome::NotDelivered => "not delivered to the bot".into(),
+            Outcome::Other(what) => format!("UNEXPECTED: {what}"),
+        }
+    }
+}
+
+/// The spec's outcome for one cell (section 4).
+fn expected(dm_policy: &str, group_policy: &str, who: Who, place: Place) -> Outcome {
+    let in_allow_from_or_approved = matches!(who, Who::AllowEmail | Who::AllowId | Who::Approved);
+    match place {
+        Place::Dm => match dm_policy {
+            "open" => Outcome::Answered,
+            "disabled" => Outcome::Dropped(DM_DISABLED.into()),
+            _ if in_allow_from_or_approved => Outcome::Answered,
+            "pairing" => Outcome::PairingReply,
+            "allowlist" => Outcome::Dropped(DM_NOT_ALLOWED.into()),
+            other => panic!("unknown dmPolicy {other}"),
+        },
+        Place::SpaceMention => match group_policy {
+            "open" | "mention" => Outcome::Answered,
+            "disabled" => Outcome::Dropped(SPACES_DISABLED.into()),
+            // Only groupAllowFrom counts: allowFrom and pairing approvals grant DMs only.
+            "allowlist" if who == Who::GroupAllowed => Outcome::Answered,
+            "allowlist" => Outcome::Dropped(SPACE_SENDER_NOT_ALLOWED.into()),
+            other => panic!("unknown groupPolicy {other}"),
+        },
+        Place::SpacePlain => Outcome::NotDelivered,
+    }
+}
+
+/// One message the test sent.
+struct Sent {
+    who: Who,
+    place: Place,
+    person: SimPerson,
+    room: String,
+    message_id: String,
+    /// What the echo agent answers.
+    echo: String,
+}
+
+/// What one gateway configuration did.
+struct ConfigRun {
+    dm_policy: &'static str,
+    group_policy: &'static str,
+    cells: Vec<(Who, Place, Outcome)>,
+    /// `moltbot_messages_dropped_total{channel="webex",reason=..}` by reason label.
+    dropped_metrics: BTreeMap<String, u64>,
+    /// `message dropped` log lines by reason text.
+    dropped_log: BTreeMap<String, u64>,
+    /// Problems found outside the cells (pairing list, exit code, ...).
+    problems: Vec<String>,
+    elapsed: Duration,
+}
+
+/// `moltbot_messages_dropped_total` for channel webex, by reason label.
+async fn dropped_metrics(gateway: &RunningGateway) -> BTreeMap<String, u64> {
+    let text = reqwest::get(format!("{}/metrics", gateway.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = "moltbot_messages_dropped_total{channel=\"webex\",reason=\"";
+    text.lines()
+        .filter_map(|line| line.strip_prefix(prefix))
+        .filter_map(|rest| {
+            let (reason, value) = rest.split_once("\"} ")?;
+            Some((reason.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `reason="..."` field of a log line.
+fn reason_field(line: &str) -> Option<String> {
+    let start = line.find("reason=\"")? + "reason=\"".len();
+    let end = line[start..].find('"')?;
+    Some(line[start..start + end].to_string())
+}
+
+/// The reasons of the `message dropped` lines in `log`, counted (a line not at debug level is
+/// counted under a key that says so, so it cannot match the expectation).
+fn dropped_log_lines(log: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains("message dropped")) {
+        let mut reason = reason_field(line).unwrap_or_else(|| format!("no reason in {line:?}"));
+        if !line.contains("DEBUG") {
+            reason.push_str(" (not at debug level)");
+        }
+        *counts.entry(reason).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Classifies one sent message from the bot's messages in its room and the gateway log.
+fn observe(world: &World, log: &str, sent: &Sent, pending: &[serde_json::Value]) -> Outcome {
+    let texts = world.bot_texts(&sent.room);
+    let replies: Vec<&String> = match sent.place {
+        // A DM room holds only this conversation: every bot message there is a reply to it.
+        Place::Dm => texts.iter().collect(),
+        // The space is shared: count the echoes of this message.
+        Place::SpaceMention | Place::SpacePlain => {
+            texts.iter().filter(|t| **t == sent.echo).collect()
+        }
+    };
+    let logged: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&sent.message_id))
+        .collect();
+    match replies.as_slice() {
+        [] => {
+            if let Some(line) = logged.iter().find(|l| l.contains("message dropped")) {
+                Outcome::Dropped(reason_field(line).unwrap_or_else(|| line.to_string()))
+            } else if logged.is_empty() {
+                Outcome::NotDelivered
+            } else {
+                Outcome::Other(format!("no reply and no drop line; log: {logged:?}"))
+            }
+        }
+        [reply] if **reply == sent.echo => Outcome::Answered,
+        [reply] if reply.contains("pairing") => check_pairing_reply(reply, &sent.person, pending),
+        more => Outcome::Other(format!("{} replies: {more:?}", more.len())),
+    }
+}
+
+/// A pairing reply must name the sender's email and `moltbot pairing approve webex <CODE>` with
+/// the code `pairing list` shows for them.
+fn check_pairing_reply(reply: &str, person: &SimPerson, pending: &[serde_json::Value]) -> Outcome {
+    let Some(request) = pending.iter().find(|r| r["email"] == person.email.as_str()) else {
+        return Outcome::Other(format!(
+            "pairing reply but no pending request for {}: {reply:?}",
+            person.email
+        ));
+    };
+    let code = request["code"].as_str().unwrap_or_default();
+    let command = format!("moltbot pairing approve webex {code}");
+    if code.len() == 8 && reply.contains(&person.email) && reply.contains(&command) {
+        Outcome::PairingReply
+    } else {
+        Outcome::Other(format!(
+            "pairing reply without email / `{command}`: {reply:?}"
+        ))
+    }
+}
+
+/// `moltbot pairing list webex --json`.
+fn pairing_list(home: &TestHome) -> Vec<serde_json::Value> {
+    let out = home
+        .moltbot()
+        .args(["pairing", "list", "webex", "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "pairing list: {stderr}");
+    serde_json::from_str::<serde_json::Value>(&stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until every room in `want` (room, bot messages) has at least that many bot messages,
+/// then for [`SETTLE`] so anything extra shows up too.
+async fn wait_then_settle(world: &World, want: &BTreeMap<String, usize>) {
+    let start = Instant::now();
+    while start.elapsed() < WAIT
+        && want
+            .iter()
+            .any(|(room, n)| world.bot_texts(room).len() < *n)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+/// Whether the gateway has visibly dealt with `sent`: a bot message in its room that answers
+/// it (the echo, or any message in a DM room), or a log line naming its id.
+fn resolved(world: &World, log: &str, sent: &Sent) -> bool {
+    let texts = world.bot_texts(&sent.room);
+    let replied = match sent.place {
+        Place::Dm => !texts.is_empty(),
+        Place::SpaceMention | Place::SpacePlain => texts.contains(&sent.echo),
+    };
+    replied || log.contains(&sent.message_id)
+}
+
+/// Waits until the gateway dealt with every message in `sent` that Webex delivers to it, then
+/// for [`SETTLE`] so anything extra (a second reply, an answer to a dropped message) shows up.
+async fn wait_resolved_then_settle(world: &World, gateway: &RunningGateway, sent: &[&Sent]) {
+    let start = Instant::now();
+    while start.elapsed() < WAIT {
+        let log = gateway.stderr_text();
+        if sent.iter().all(|s| resolved(world, &log, s)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+/// Waits until the gateway has dealt with the approval queued by `moltbot pair` before it
+/// started (sent it, or given up because the person never wrote to the bot), so the approval
+/// DM cannot race with the table's messages.
+async fn wait_approval_notice(gateway: &RunningGateway) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5)
+        && !gateway.stderr_text().contains("approval message")
+    {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Runs one gateway with `dm_policy` / `group_policy`, sends every sender's messages and
+/// observes what happened to each.
+async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static str) -> ConfigRun {
+    let started = Instant::now();
+    let world = World::new().await;
+    let sim = &world.sim;
+    let gina = sim.add_person("gina@example.com", "Gina Unknown");
+    let erin = sim.add_person("erin@example.com", "Erin Approved");
+    let frank = sim.add_person("frank@example.com", "Frank Spaces");
+    let people = [
+        (Who::AllowEmail, world.alice.clone()),
+        (Who::AllowId, world.bob.clone()),
+        (Who::Approved, erin),
+        (Who::GroupAllowed, frank),
+        (Who::Unknown, gina),
+    ];
+    // `dmPolicy: "open"` requires "*" in allowFrom (spec section 2). The default rate limit
+    // (120 requests/minute, burst 4) would pace the ~25 API calls of a run at 2 per second.
+    let star = if dm_policy == "open" { r#""*", "# } else { "" };
+    let home = TestHome::new();
+    home.write_config(&world.config(
+        mode,
+        &format!(
+            r#"dmPolicy: "{dm_policy}",
+      allowFrom: [{star}" Alice@EXAMPLE.com ", "webex:{bob_id}"],
+      groupPolicy: "{group_policy}",
+      groupAllowFrom: ["webex:FRANK@Example.COM"],
+      rateLimit: {{ requestsPerMinute: 6000 }},"#,
+            bob_id = world.bob.id,
+        ),
+    ));
+    let out = home
+        .moltbot()
+        .args(["pair", "webex", "erin@example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pair: {:?}", output_text(&out));
+
+    let mut members: Vec<&str> = people.iter().map(|(_, p)| p.email.as_str()).collect();
+    members.push(&world.bot.email);
+    let space = sim.create_room("Access table", &members);
+
+    let gateway = RunningGateway::start(&home).await;
+    wait_approval_notice(&gateway).await;
+    let tag = format!("{dm_policy}/{group_policy}");
+    let mut sent = Vec::new();
+    for (who, person) in &people {
+        for place in PLACES {
+            let echo = format!("{tag} {} {place:?}", who.slug());
+            let posted = match place {
+                Place::Dm => sim.dm(person, &world.bot.email, &echo).await,
+                Place::SpaceMention => {
+                    let text = format!("<@personEmail:{}|Molty> {echo}", world.bot.email);
+                    sim.post_in_room(person, &space.id, &text).await
+                }
+                Place::SpacePlain => sim.post_in_room(person, &space.id, &echo).await,
+            }
+            .unwrap();
+            sent.push(Sent {
+                who: *who,
+                place,
+                person: person.clone(),
+                room: posted["roomId"].as_str().unwrap().to_string(),
+                message_id: posted["id"].as_str().unwrap().to_string(),
+                echo,
+            });
+        }
+    }
+
+    let delivered: Vec<&Sent> = sent
+        .iter()
+        .filter(|s| expected(dm_policy, group_policy, s.who, s.place) != Outcome::NotDelivered)
+        .collect();
+    wait_resolved_then_settle(&world, &gateway, &delivered).await;
+
+    let log = gateway.stderr_text();
+    let pending = pairing_list(&home);
+    let cells = sent
+        .iter()
+        .map(|s| (s.who, s.place, observe(&world, &log, s, &pending)))
+        .collect::<Vec<_>>();
+    let mut problems = Vec::new();
+    let paired = cells
+        .iter()
+        .filter(|(_, _, o)| *o == Outcome::PairingReply)
+        .count();
+    if pending.len() != paired {
+        problems.push(format!(
+            "{tag}: `pairing list` shows {} requests, {paired} pairing replies: {pending:?}",
+            pending.len()
+        ));
+    }
+    // Nothing but the expected replies in the space (e.g. no answer to an unmentioned message).
+    let space_texts = world.bot_texts(&space.id);
+    let unexplained: Vec<&String> = space_texts
+        .iter()
+        .filter(|t| !sent.iter().any(|s| s.place != Place::Dm && **t == s.echo))
+        .collect();
+    if !unexplained.is_empty() {
+        problems.push(format!("{tag}: unexpected space messages {unexplained:?}"));
+    }
+    let dropped_metrics = dropped_metrics(&gateway).await;
+    let dropped_log = dropped_log_lines(&log);
+    let code = gateway.stop().await;
+    if code != Some(0) {
+        problems.push(format!("{tag}: gateway exited with {code:?}; log:\n{log}"));
+    }
+    ConfigRun {
+        dm_policy,
+        group_policy,
+        cells,
+        dropped_metrics,
+        dropped_log,
+        problems,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The outcome of `who` in `place` under the run that has the given policy.
+fn cell<'a>(runs: &'a [ConfigRun], policy: &str, who: Who, place: Place) -> &'a Outcome {
+    let run = runs
+        .iter()
+        .find(|r| match place {
+            Place::Dm => r.dm_policy == policy,
+            Place::SpaceMention | Place::SpacePlain => r.group_policy == policy,
+        })
+        .unwrap();
+    run.cells
+        .iter()
+        .find(|(w, p, _)| *w == who && *p == place)
+        .map(|(_, _, o)| o)
+        .unwrap()
+}
+
+/// The observed policy tables as markdown.
+fn markdown_tables(runs: &[ConfigRun]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### DMs (`dmPolicy`)\n");
+    let _ = writeln!(
+        out,
+        "| Sender | {} |",
+        DM_POLICIES.map(|p| format!("`{p}`")).join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for who in SENDERS {
+        let cells = DM_POLICIES.map(|p| cell(runs, p, who, Place::Dm).cell());
+        let _ = writeln!(out, "| {} | {} |", who.label(), cells.join(" | "));
+    }
+    let _ = writeln!(out, "\n### Spaces (`groupPolicy`)\n");
+    let _ = writeln!(
+        out,
+        "| Sender | Message | {} |",
+        GROUP_POLICIES.map(|p| format!("`{p}`")).join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for who in SENDERS {
+        for (place, what) in [
+            (Place::SpaceMention, "@mentions the bot"),
+            (Place::SpacePlain, "no mention"),
+        ] {
+            let cells = GROUP_POLICIES.map(|p| cell(runs, p, who, place).cell());
+            let _ = writeln!(out, "| {} | {what} | {} |", who.label(), cells.join(" | "));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_table_through_the_gateway() {
+    let started = Instant::now();
+    let [a, b, c, d] = CONFIGS;
+    let (ra, rb, rc, rd) = tokio::join!(
+        run_config(a.0, a.1, a.2),
+        run_config(b.0, b.1, b.2),
+        run_config(c.0, c.1, c.2),
+        run_config(d.0, d.1, d.2),
+    );
+    let runs = [ra, rb, rc, rd];
+    println!("{}", markdown_tables(&runs));
+    for run in &runs {
+        println!(
+            "{}/{}: {:.1?}, dropped metrics {:?}",
+            run.dm_policy, run.group_policy, run.elapsed, run.dropped_metrics
+        );
+    }
+    println!("total {:.1?}", started.elapsed());
+
+    let mut mismatches = Vec::new();
+    for run in &runs {
+        mismatches.extend(run.problems.iter().cloned());
+        let mut want_metrics: BTreeMap<String, u64> = BTreeMap::new();
+        let mut want_log: BTreeMap<String, u64> = BTreeMap::new();
+        for (who, place, observed) in &run.cells {
+            let want = expected(run.dm_policy, run.group_policy, *who, *place);
+            if *observed != want {
+                mismatches.push(format!(
+                    "dmPolicy={} groupPolicy={} sender={} {place:?}: expected {}, observed {}",
+                    run.dm_policy,
+                    run.group_policy,
+                    who.slug(),
+                    want.cell(),
+                    observed.cell()
+                ));
+            }
+            match want {
+                Outcome::Dropped(reason) => {
+                    *want_metrics
+                        .entry(metrics_label(&reason).to_string())
+                        .or_insert(0) += 1;
+                    *want_log.entry(reason).or_insert(0) += 1;
+                }
+                Outcome::PairingReply => {
+                    *want_metrics
+                        .entry("pairing_requested".to_string())
+                        .or_insert(0) += 1;
+                }
+                _ => {}
+            }
+        }
+        // The bot's own messages (delivered by webhooks, listed by polling) are counted under
+        // reason "own message"; they are not access decisions.
+        let mut access_metrics = run.dropped_metrics.clone();
+        access_metrics.remove("own message");
+        if access_metrics != want_metrics {
+            mismatches.push(format!(
+                "{}/{}: dropped metrics {access_metrics:?}, expected {want_metrics:?}",
+                run.dm_policy, run.group_policy
+            ));
+        }
+        if run.dropped_log != want_log {
+            mismatches.push(format!(
+                "{}/{}: `message dropped` log lines {:?}, expected {want_log:?}",
+                run.dm_policy, run.group_policy, run.dropped_log
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// One DM from `person`; returns (room id, message id).
+async fn dm(world: &World, person: &SimPerson, text: &str) -> (String, String) {
+    let sent = world.sim.dm(person, &world.bot.email, text).await.unwrap();
+    (
+        sent["roomId"].as_str().unwrap().to_string(),
+        sent["id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Moves every pending pairing request of `home` one hour and one second into the past (as if
+/// that time had passed), by editing the shared SQLite store the running gateway uses.
+fn age_pending_requests_past_expiry(home: &TestHome) {
+    let path = home.state_dir().join("state").join("moltbot.sqlite");
+    let store = moltbot_core::store::Store::open(&path).unwrap();
+    let changed = store
+        .call_blocking(|conn| {
+            Ok(conn.execute(
+                "UPDATE pairing_requests
+                 SET requested_at = requested_at - 3601000, expires_at = expires_at - 3601000
+                 WHERE status = 'pending'",
+                [],
+            )?)
+        })
+        .unwrap();
+    assert_eq!(changed, 3, "three pending requests aged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_cap_and_expiry_through_the_gateway() {
+    let world = World::new().await;
+    let carol = world.sim.add_person("carol@example.com", "Carol");
+    let dave = world.sim.add_person("dave@example.com", "Dave");
+    let people = [world.alice.clone(), world.bob.clone(), carol, dave];
+    let home = TestHome::new();
+    home.write_config(&world.config(
+        "webhook",
+        r#"dmPolicy: "pairing", rateLimit: { requestsPerMinute: 6000 },"#,
+    ));
+    let gateway = RunningGateway::start(&home).await;
+
+    // Four unknown senders: three pairing replies; the fourth is dropped (and gets nothing).
+    let mut rooms = Vec::new();
+    for p in &people {
+        rooms.push(dm(&world, p, "hello?").await);
+    }
+    let start = Instant::now();
+    while start.elapsed() < WAIT
+        && rooms
+            .iter()
+            .map(|(room, _)| world.bot_texts(room).len())
+            .sum::<usize>()
+            < 3
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let replies: Vec<Vec<String>> = rooms.iter().map(|(r, _)| world.bot_texts(r)).collect();
+    let log = gateway.stderr_text();
+    assert_eq!(
+        replies.iter().filter(|r| r.len() == 1).count(),
+        3,
+        "three pairing replies: {replies:?}\n{log}"
+    );
+    let refused = replies.iter().position(Vec::is_empty).unwrap();
+    let pending = pairing_list(&home);
+    assert_eq!(pending.len(), 3, "{pending:?}");
+    for (i, p) in people.iter().enumerate() {
+        let listed = pending.iter().find(|r| r["email"] == p.email.as_str());
+        assert_eq!(listed.is_some(), i != refused, "{pending:?}");
+        if let Some(request) = listed {
+            let code = request["code"].as_str().unwrap();
+            assert!(replies[i][0].contains(code), "{}", replies[i][0]);
+        }
+    }
+    // The refused message: a debug drop line with its id and reason, and a metric.
+    let refused_id = &rooms[refused].1;
+    assert!(
+        log.lines().any(|l| l.contains("message dropped")
+            && l.contains(refused_id.as_str())
+            && l.contains(PAIRING_LIMIT)),
+        "{log}"
+    );
+    let metrics = dropped_metrics(&gateway).await;
+    assert_eq!(
+        metrics.get("pairing_limit_reached"),
+        Some(&1),
+        "{metrics:?}"
+    );
+    assert_eq!(metrics.get("pairing_requested"), Some(&3), "{metrics:?}");
+
+    // An hour passes: the codes expire, `pairing list` is empty, an old code no longer works.
+    age_pending_requests_past_expiry(&home);
+    assert!(pairing_list(&home).is_empty());
+    let old_code = pending[0]["code"].as_str().unwrap().to_string();
+    let out = home
+        .moltbot()
+        .args(["pairing", "approve", "webex", &old_code])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(!out.status.success(), "expired code approved: {stdout}");
+    assert!(stderr.to_lowercase().contains("expired"), "{stderr}");
+
+    // Slots are free again: the refused sender now gets a code, and an expired one a new code.
+    let again = (0..people.len()).find(|i| *i != refused).unwrap();
+    let old_again = pending
+        .iter()
+        .find(|r| r["email"] == people[again].email.as_str())
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dm(&world, &people[refused], "me again").await;
+    dm(&world, &people[again], "still there?").await;
+    let refused_room = &rooms[refused].0;
+    let again_room = &rooms[again].0;
+    let want = BTreeMap::from([(refused_room.clone(), 1), (again_room.clone(), 2)]);
+    wait_then_settle(&world, &want).await;
+    let refused_replies = world.bot_texts(refused_room);
+    let again_replies = world.bot_texts(again_room);
+    let log = gateway.stderr_text();
+    assert_eq!(refused_replies.len(), 1, "{refused_replies:?}\n{log}");
+    assert_eq!(again_replies.len(), 2, "{again_replies:?}\n{log}");
+    let pending = pairing_list(&home);
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    for (room_replies, person) in [
+        (&refused_replies, &people[refused]),
+        (&again_replies, &people[again]),
+    ] {
+        let request = pending
+            .iter()
+            .find(|r| r["email"] == person.email.as_str())
+            .unwrap();
+        let code = request["code"].as_str().unwrap();
+        assert!(
+            room_replies.last().unwrap().contains(code),
+            "{room_replies:?}"
+        );
+        assert_ne!(code, old_again.as_str(), "a new code after expiry");
+    }
+    assert_eq!(gateway.stop().await, Some(0));
+}
