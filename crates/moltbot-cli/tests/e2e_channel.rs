@@ -170,21 +170,11 @@ async fn a_sigkill_mid_reply_is_answered_once_after_restart() {
     let world = World::new().await;
     let home = TestHome::new();
     // A slow command agent: the gateway is killed while it thinks.
-    let script = home.state_dir().join("slow-agent.sh");
-    std::fs::write(
-        &script,
+    let script = home.write_script(
+        "slow-agent.sh",
         "#!/bin/sh\nsleep 1.5\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = world.config("webhook", OPEN).replace(
-        "  channels: {",
-        &format!(
-            "  agents: {{ defaults: {{ model: \"slow/agent\" }} }},\n  models: {{ providers: {{ slow: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
-            script.display()
-        ),
     );
+    let config = world.config_with_command_agent("webhook", OPEN, &script, "", "");
     home.write_config(&config);
     let gateway = RunningGateway::start(&home).await;
     let sent = world
@@ -334,9 +324,8 @@ async fn a_20000_character_reply_with_code_fences_is_chunked() {
     let world = World::new().await;
     let home = TestHome::new();
     // An agent whose answer is ~20 000 characters of prose and fenced code.
-    let script = home.state_dir().join("long-agent.py");
-    std::fs::write(
-        &script,
+    let script = home.write_script(
+        "long-agent.py",
         r#"#!/usr/bin/env python3
 import sys
 parts = []
@@ -346,18 +335,9 @@ for i in range(40):
         parts.append("```rust\n" + "\n".join("let x%d = %d; // line of code" % (j, j) for j in range(60)) + "\n```")
 sys.stdout.write("\n\n".join(parts))
 "#,
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let fast = format!("{OPEN} rateLimit: {{ requestsPerMinute: 6000 }},");
-    let config = world.config("webhook", &fast).replace(
-        "  channels: {",
-        &format!(
-            "  agents: {{ defaults: {{ model: \"long/agent\" }} }},\n  models: {{ providers: {{ long: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
-            script.display()
-        ),
     );
+    let fast = format!("{OPEN} rateLimit: {{ requestsPerMinute: 6000 }},");
+    let config = world.config_with_command_agent("webhook", &fast, &script, "", "");
     home.write_config(&config);
     let gateway = RunningGateway::start(&home).await;
     let sent = world
@@ -399,20 +379,18 @@ async fn a_space_can_have_its_own_system_prompt() {
         .sim
         .create_room("Team", &[&world.alice.email, &world.bot.email]);
     // An agent that answers with the system prompt it was given.
-    let script = home.state_dir().join("prompt-agent.sh");
-    std::fs::write(
-        &script,
+    let script = home.write_script(
+        "prompt-agent.sh",
         "#!/bin/sh\npython3 -c 'import json,sys; print(json.load(sys.stdin).get(\"systemPrompt\") or \"none\")'\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = world.config("webhook", OPEN).replace(
-        "  channels: {",
+    );
+    let config = world.config_with_command_agent(
+        "webhook",
+        OPEN,
+        &script,
+        "systemPrompt: \"default prompt\"",
         &format!(
-            "  agents: {{ defaults: {{ model: \"p/agent\", systemPrompt: \"default prompt\" }}, rooms: {{ \"{}\": {{ systemPrompt: \"team prompt\" }} }} }},\n  models: {{ providers: {{ p: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
-            space.id,
-            script.display()
+            "rooms: {{ \"{}\": {{ systemPrompt: \"team prompt\" }} }}",
+            space.id
         ),
     );
     home.write_config(&config);

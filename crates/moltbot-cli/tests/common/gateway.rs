@@ -54,6 +54,26 @@ impl World {
         )
     }
 
+    /// [`config`](Self::config) with a `command` agent running `script`; `defaults` is spliced
+    /// into `agents.defaults` (after `model`), `agents` into `agents`.
+    pub fn config_with_command_agent(
+        &self,
+        mode: &str,
+        extra: &str,
+        script: &std::path::Path,
+        defaults: &str,
+        agents: &str,
+    ) -> String {
+        self.config(mode, extra).replace(
+            "  channels: {",
+            &format!(
+                "  agents: {{ defaults: {{ model: \"script/agent\", {defaults} }}, {agents} }},\n  \
+models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\n  channels: {{",
+                script.display()
+            ),
+        )
+    }
+
     /// The bot's messages in `room`, oldest first (texts).
     pub fn bot_texts(&self, room: &str) -> Vec<String> {
         self.sim

@@ -32,6 +32,16 @@ impl TestHome {
         std::fs::write(self.config_path(), text).expect("write config");
     }
 
+    /// Writes an executable script into the state dir and returns its path.
+    pub fn write_script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, body).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod script");
+        path
+    }
+
     pub fn read_config(&self) -> String {
         std::fs::read_to_string(self.config_path()).expect("read config")
     }
