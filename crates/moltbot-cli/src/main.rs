@@ -19,7 +19,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context::from_env(cli.config.as_deref());
     // The gateway also logs to <state>/logs/gateway.log; other commands log to stderr only.
-    let log_file = matches!(cli.command, Command::Gateway(_)).then(|| ctx.paths.gateway_log());
+    // `--sim` is a throwaway demo: it never writes into the real state dir.
+    let log_file = matches!(cli.command, Command::Gateway(ref args) if !args.sim)
+        .then(|| ctx.paths.gateway_log());
     let _log_guard = match logging::init(LogOptions::from_env(log_file, true)) {
         Ok(guard) => guard,
         Err(err) => {
@@ -41,7 +43,7 @@ fn main() -> ExitCode {
 fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     use crate::cli::{ChannelsCommand, ConfigCommand, MessageCommand, PairingCommand};
     use crate::commands::pairing::{self, PairingAction};
-    use crate::commands::{config_validate, gateway, plugins, unavailable};
+    use crate::commands::{channels, config_validate, gateway, message, plugins};
     match command {
         Command::Config(ConfigCommand::Validate) => config_validate::run(ctx),
         Command::Plugins(cmd) => plugins::run(ctx, cmd),
@@ -81,14 +83,12 @@ fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
                 identity: &identity,
             },
         ),
-        Command::Channels(ChannelsCommand::Status { .. }) => {
-            unavailable::run("moltbot channels status", "channel operations (issue #6)")
-        }
-        Command::Channels(ChannelsCommand::Probe { .. }) => {
-            unavailable::run("moltbot channels probe", "channel operations (issue #6)")
-        }
-        Command::Message(MessageCommand::Send(_)) => {
-            unavailable::run("moltbot message send", "proactive sending (issue #6)")
-        }
+        Command::Channels(ChannelsCommand::Status {
+            channel,
+            deep,
+            json,
+        }) => channels::status(ctx, channel.as_deref(), deep, json),
+        Command::Channels(ChannelsCommand::Probe { channel }) => channels::probe(ctx, &channel),
+        Command::Message(MessageCommand::Send(args)) => message::send(ctx, &args),
     }
 }

@@ -573,9 +573,9 @@ async fn policy_table_through_the_gateway() {
             }
         }
         // The bot's own messages (delivered by webhooks, listed by polling) are counted under
-        // reason "own message"; they are not access decisions.
+        // reason "own_message"; they are not access decisions.
         let mut access_metrics = run.dropped_metrics.clone();
-        access_metrics.remove("own message");
+        access_metrics.remove("own_message");
         if access_metrics != want_metrics {
             mismatches.push(format!(
                 "{}/{}: dropped metrics {access_metrics:?}, expected {want_metrics:?}",

@@ -346,7 +346,14 @@ sys.stdout.write("\n\n".join(parts))
         .await
         .unwrap();
     let room = sent["roomId"].as_str().unwrap().to_string();
-    let chunks = world.wait_bot_texts(&room, 3, WAIT).await;
+    // The last chunk holds the last paragraph.
+    let chunks = world
+        .wait_bot_texts_until(
+            &room,
+            |texts| texts.last().is_some_and(|t| t.contains("Paragraph 39:")),
+            WAIT,
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let chunks_after = world.bot_texts(&room);
     assert_eq!(
@@ -420,5 +427,45 @@ async fn a_space_can_have_its_own_system_prompt() {
         world.wait_bot_texts(&dm, 1, WAIT).await,
         vec!["default prompt"]
     );
+    assert_eq!(gateway.stop().await, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_on_post_is_retried_and_answered_once() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    // A slightly slow agent, so the failures can be armed after the user's own POST.
+    let script = home.write_script(
+        "slow-echo.sh",
+        "#!/bin/sh\nsleep 0.5\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n",
+    );
+    let fast = format!("{OPEN} rateLimit: {{ requestsPerMinute: 6000 }},");
+    home.write_config(&world.config_with_command_agent("webhook", &fast, &script, "", ""));
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "are you there?")
+        .await
+        .unwrap();
+    // The bot's next two replies fail with a 502: Webex gives no way to know whether they
+    // landed; the gateway looks (in a DM it can), finds nothing, and sends again.
+    world.sim.fail_next("POST", "/v1/messages", 502, 2);
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(replies, vec!["are you there?"], "{}", gateway.stderr_text());
+    assert_eq!(world.bot_texts(&room).len(), 1, "answered once");
+    let failed_posts = world
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.path == "/v1/messages"
+                && r.status == 502
+                && r.caller.as_deref() == Some(world.bot.id.as_str())
+        })
+        .count();
+    assert_eq!(failed_posts, 2, "the bot's own sends took both failures");
     assert_eq!(gateway.stop().await, Some(0));
 }

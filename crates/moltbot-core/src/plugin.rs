@@ -591,6 +591,67 @@ mod tests {
         }
     }
 
+    /// A plugin that implements only the required methods.
+    struct Minimal(PluginManifest);
+
+    impl ChannelPlugin for Minimal {
+        fn manifest(&self) -> &PluginManifest {
+            &self.0
+        }
+        fn validate_config(
+            &self,
+            _: &LoadedConfig,
+            _: &dyn Fn(&str) -> Option<String>,
+        ) -> Vec<ConfigIssue> {
+            Vec::new()
+        }
+        fn build_channel(
+            &self,
+            _: &LoadedConfig,
+            _: &dyn Fn(&str) -> Option<String>,
+            _: &crate::store::Store,
+            _: Arc<crate::gateway::Metrics>,
+        ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, String> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_default_to_honest_answers() {
+        let manifest = PluginManifest::parse(
+            &manifest_json("chat", "@x/chat", "1.0.0", r#"["chat"]"#),
+            "t",
+        )
+        .unwrap();
+        let plugin = Minimal(manifest);
+        let config = crate::config::parse(
+            Path::new("t.json5"),
+            "{ plugins: { entries: { chat: { enabled: true } } } }",
+            &|_| None,
+        )
+        .unwrap();
+        let env: EnvLookup<'_> = &|_| None;
+        let options = StatusOptions {
+            deep: false,
+            gateway_running: true,
+            timeout: Duration::from_secs(1),
+        };
+        let status = plugin.status(&config, env, None, options).await;
+        assert_eq!(status.len(), 1);
+        assert!(status[0].enabled && status[0].running);
+        assert_eq!(status[0].warnings.len(), 1);
+        let probe = plugin.probe(&config, env, Duration::from_secs(1)).await;
+        assert_eq!(probe.unwrap_err().cause, ProbeCause::Unsupported);
+        let request = SendRequest {
+            to: "someone",
+            text: "hi",
+            file: None,
+            markdown: false,
+        };
+        let sent = plugin.send_message(&config, env, request).await;
+        assert!(sent.unwrap_err().contains("cannot send"));
+    }
+
     #[test]
     fn refuses_unknown_fields_and_non_object_schema() {
         let err = PluginManifest::parse(

@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// The `/_sim` router.
 pub fn router() -> Router<Arc<SimState>> {
     Router::new()
-        .route("/people", post(add_person))
+        .route("/people", get(list_people).post(add_person))
         .route("/rooms", post(add_room))
         .route("/requests", get(requests).delete(clear_requests))
         .route("/faults", post(set_faults))
@@ -84,6 +84,22 @@ async fn add_person(State(state): State<Arc<SimState>>, body: Bytes) -> Result<R
     }
     let p = world.add_person(&email, &name, kind, req.token.as_deref());
     Ok(Json(json!({ "person": render::person(&world, &p), "token": p.token })).into_response())
+}
+
+/// `GET /_sim/people`: everyone with their token, for local demo clients such as the chat page
+/// (loopback only, like the rest of the control API; tokens are never logged).
+async fn list_people(State(state): State<Arc<SimState>>) -> Response {
+    let world = state.world();
+    let items: Vec<Value> = world
+        .people
+        .iter()
+        .map(|p| {
+            let mut v = render::person(&world, p);
+            v["token"] = json!(p.token);
+            v
+        })
+        .collect();
+    Json(json!({ "items": items })).into_response()
 }
 
 #[derive(Deserialize)]

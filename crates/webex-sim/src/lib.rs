@@ -5,6 +5,7 @@
 //! client at [`SimServer::api_base`], and inspect what happened with
 //! [`SimServer::requests`] and [`SimServer::messages_in`]. See README.md for the control API.
 
+pub mod chat;
 pub mod clock;
 pub mod control;
 pub mod delivery;

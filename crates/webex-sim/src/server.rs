@@ -6,7 +6,7 @@ use crate::model::{Person, PersonType};
 use crate::render::{self, MessageView};
 use crate::seed::{Seed, SeedError};
 use crate::state::{lock, RecordedRequest, SimState};
-use crate::{control, middleware, routes};
+use crate::{chat, control, middleware, routes};
 use axum::Router;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -87,6 +87,7 @@ pub fn app(state: Arc<SimState>) -> Router {
             )),
         )
         .nest("/_sim", control::router())
+        .merge(chat::router())
         .fallback(|| async { crate::error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(middleware::tracking))
         .with_state(state)
@@ -152,6 +153,11 @@ impl SimServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/`: the demo chat page (see [`crate::chat`]).
+    pub fn chat_url(&self) -> String {
+        format!("{}{}", self.url(), chat::PAGE_PATH)
     }
 
     /// `http://127.0.0.1:PORT/v1`.

@@ -319,9 +319,21 @@ impl Channel for WebexChannel {
             if let Some(file) = &message.file {
                 create = create.with_file(file.clone());
             }
+            let started = time::OffsetDateTime::now_utc();
             match self.shared.client.create_message(&create).await {
                 Ok(sent) => Ok(sent.id),
-                Err(err) => Err(send_error(&err)),
+                Err(err) => {
+                    let failure = send_error(&err);
+                    if failure.maybe_delivered {
+                        if let Some(id) =
+                            crate::landed::find_landed(&self.shared, message, started).await
+                        {
+                            tracing::info!(channel = CHANNEL, message = %id, "the send whose outcome was unknown did land");
+                            return Ok(id);
+                        }
+                    }
+                    Err(failure)
+                }
             }
         })
     }

@@ -4,6 +4,7 @@ pub mod channel;
 pub mod chunk;
 pub mod config;
 pub mod inbound;
+pub mod landed;
 pub mod mention;
 pub mod ops;
 mod plugin;

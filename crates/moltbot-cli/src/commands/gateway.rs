@@ -11,16 +11,13 @@ use moltbot_core::store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::GatewayArgs;
-use crate::commands::{unavailable, Outcome};
+use crate::commands::{sim, Outcome};
 use crate::context::{print_issues, Context};
 
 /// Runs the command.
 pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     if args.sim {
-        return unavailable::run(
-            "moltbot gateway --sim",
-            "the try-it-locally mode (issue #6)",
-        );
+        return sim::run(ctx);
     }
     let checked = ctx.check_config()?;
     tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");
@@ -49,7 +46,8 @@ Install one with `moltbot plugins install @moltbot/webex` and configure `channel
     runtime.block_on(serve(ctx, &checked.config))
 }
 
-async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Result<Outcome> {
+/// Runs the gateway for an already checked `config` until SIGINT/SIGTERM.
+pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Result<Outcome> {
     let store_file = ctx.paths.store_file();
     let store = Store::open(&store_file)
         .with_context(|| format!("cannot open the state store {}", store_file.display()))?;
@@ -60,6 +58,13 @@ async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Result<Outcome> 
         shutdown_timeout: Duration::from_secs(config.core.gateway.shutdown_timeout_seconds),
         history_turns: usize::try_from(defaults.history_turns).unwrap_or(usize::MAX),
         system_prompt: defaults.system_prompt.clone(),
+        room_system_prompts: config
+            .core
+            .agents
+            .rooms
+            .iter()
+            .filter_map(|(room, c)| Some((room.clone(), c.system_prompt.clone()?)))
+            .collect(),
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);

@@ -1,10 +1,12 @@
 //! One module per command.
 
+pub mod channels;
 pub mod config_validate;
 pub mod gateway;
+pub mod message;
 pub mod pairing;
 pub mod plugins;
-pub mod unavailable;
+pub mod sim;
 
 /// How a command ended when it did not return an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -89,6 +89,23 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
             .collect()
     }
 
+    /// Waits until `done` holds for the bot's messages in `room`; returns them.
+    pub async fn wait_bot_texts_until(
+        &self,
+        room: &str,
+        done: impl Fn(&[String]) -> bool,
+        timeout: Duration,
+    ) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let texts = self.bot_texts(room);
+            if done(&texts) || start.elapsed() > timeout {
+                return texts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the bot has at least `n` messages in `room`; returns them.
     pub async fn wait_bot_texts(&self, room: &str, n: usize, timeout: Duration) -> Vec<String> {
         let start = Instant::now();

@@ -21,6 +21,10 @@ use super::channel::{
     Channel, ChannelContext, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
 };
 
+/// Attempts to fetch a delivered message (each already retried by the client) before it is left
+/// for the next start: 0.5 s doubling, about a minute in all.
+const FETCH_ATTEMPTS: u32 = 8;
+
 /// How long start-up waits for a channel to report ready (caught up) before `/readyz` says so
 /// anyway.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,7 +60,7 @@ impl Default for GatewayOptions {
             room_system_prompts: std::collections::HashMap::new(),
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
-            send_attempts: 4,
+            send_attempts: 8,
         }
     }
 }
@@ -173,7 +177,10 @@ impl Gateway {
                 server_shutdown,
             ));
         }
+        // Lets `moltbot channels status` (another process) see that a gateway runs.
+        let heartbeat = tokio::spawn(super::heartbeat::run(self.store.clone(), shutdown.clone()));
         let result = self.run_channels(http_addr, shutdown).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
         if let Some((task, stop)) = server {
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
@@ -392,7 +399,7 @@ impl Processor {
     /// Fetches a claimed message for its room's worker; `None` when there is nothing to
     /// process (skipped, or left `received` for the next start after repeated failures).
     async fn fetch(&self, id: &str) -> Option<InboundMessage> {
-        for attempt in 1..=3u32 {
+        for attempt in 1..=FETCH_ATTEMPTS {
             match self.channel.refetch(id).await {
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => {
@@ -403,7 +410,12 @@ impl Processor {
                 }
                 Err(err) => {
                     tracing::warn!(channel = self.id(), message = %id, attempt, error = %err, "could not fetch a delivered message");
-                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                    if attempt < FETCH_ATTEMPTS {
+                        let delay = Duration::from_millis(500)
+                            .saturating_mul(2u32.saturating_pow(attempt - 1))
+                            .min(Duration::from_secs(30));
+                        tokio::time::sleep(delay).await;
+                    }
                 }
             }
         }
@@ -609,13 +621,18 @@ impl Processor {
                             .map_err(|err| format!("store: {err}"))?;
                         break;
                     }
-                    Err(err)
-                        if err.retryable
-                            && !err.maybe_delivered
-                            && attempt < self.options.send_attempts =>
-                    {
-                        let delay = Duration::from_millis(500 * u64::from(attempt));
-                        tracing::warn!(channel = self.id(), error = %err, ?delay, "send failed; retrying");
+                    Err(err) if err.retryable && attempt < self.options.send_attempts => {
+                        // Exponential backoff, 0.5 s doubling, at most 30 s between attempts.
+                        let delay = Duration::from_millis(500)
+                            .saturating_mul(2u32.saturating_pow(attempt.min(7) - 1))
+                            .min(Duration::from_secs(30));
+                        if err.maybe_delivered {
+                            // The channel found no trace of it; losing a reply is worse than
+                            // the duplicate this may cause (see docs: the duplicate window).
+                            tracing::warn!(channel = self.id(), error = %err, ?delay, "send outcome unknown and not found; sending again");
+                        } else {
+                            tracing::warn!(channel = self.id(), error = %err, ?delay, "send failed; retrying");
+                        }
                         tokio::time::sleep(delay).await;
                     }
                     Err(err) => {

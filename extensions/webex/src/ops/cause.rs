@@ -187,3 +187,58 @@ fn host_of(api: &str) -> String {
         Err(_) => api.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> webex_api::Error {
+        webex_api::Error::Api {
+            status,
+            message: "nope".into(),
+            tracking_id: Some("T1".into()),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn http_answers_are_classified_by_status() {
+        let bad = classify(&api(401), "https://webexapis.com/v1", 10_000);
+        assert_eq!(bad.cause, ProbeCause::BadToken);
+        assert!(bad
+            .fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("developer.webex.com"));
+        assert!(bad.message.contains("trackingId T1"), "{}", bad.message);
+        assert_eq!(classify(&api(500), "x", 1).cause, ProbeCause::Api);
+        let timeout = classify(&webex_api::Error::Timeout, "https://webexapis.com/v1", 250);
+        assert_eq!(timeout.cause, ProbeCause::Timeout);
+        assert!(
+            timeout.message.contains("within 250 ms"),
+            "{}",
+            timeout.message
+        );
+    }
+
+    #[test]
+    fn io_errors_are_opened_even_when_nested() {
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(cause_of(&refused), Some(ProbeCause::ConnectionRefused));
+        let tls = io::Error::other(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::DecryptError,
+        ));
+        assert_eq!(cause_of(&tls), Some(ProbeCause::Tls));
+        let dns = io::Error::other("dns error: failed to lookup address information");
+        assert_eq!(cause_of(&dns), Some(ProbeCause::Dns));
+        assert_eq!(cause_of(&io::Error::other("reset")), None);
+    }
+
+    #[test]
+    fn hosts_for_messages() {
+        assert_eq!(host_of("https://webexapis.com/v1"), "webexapis.com");
+        assert_eq!(host_of("http://127.0.0.1:8080/v1"), "127.0.0.1:8080");
+        assert_eq!(host_of("not a url"), "not a url");
+    }
+}

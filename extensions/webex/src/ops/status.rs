@@ -165,8 +165,12 @@ async fn deep_check(
                     crate::ops::cause::TOKEN_FIX
                 ));
             } else {
+                let fix = failure
+                    .fix
+                    .map(|fix| format!("\nfix: {fix}"))
+                    .unwrap_or_default();
                 warnings.push(format!(
-                    "cannot reach Webex at {api}: {}: {}",
+                    "cannot verify the token: GET /people/me failed ({}): {}{fix}",
                     failure.cause.as_str(),
                     failure.message
                 ));
@@ -335,7 +339,10 @@ mod tests {
         let url = Some("https://x/hook");
         assert_eq!(pick_state(&[], url), WebhookState::Missing);
         let other = hook("someone", "https://y/hook", WebhookStatus::Active);
-        assert_eq!(pick_state(&[other.clone()], url), WebhookState::Missing);
+        assert_eq!(
+            pick_state(std::slice::from_ref(&other), url),
+            WebhookState::Missing
+        );
         let off = hook(WEBHOOK_NAME, "https://old/hook", WebhookStatus::Inactive);
         assert_eq!(
             pick_state(&[other, off.clone()], url),

@@ -1,0 +1,135 @@
+//! Benchmarks and the fault suite for moltbot: the real `moltbot` binary against `webex-sim`
+//! over loopback, with the echo agent. See `bench/README.md` for what each figure means.
+
+pub mod gateway;
+pub mod naive;
+pub mod report;
+pub mod scenarios;
+pub mod stats;
+pub mod world;
+
+use std::path::{Path, PathBuf};
+
+/// Sizes of one run.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    /// Messages in the webhook latency run (ours; the floor gets as many).
+    pub latency_n: usize,
+    /// Messages per second in the latency run.
+    pub latency_rate: f64,
+    /// Users (each in a 1:1 room with each bot).
+    pub users: usize,
+    /// Polling intervals (s) with the messages measured at each.
+    pub polling: Vec<(f64, usize)>,
+    /// Room counts for the idle polling cost.
+    pub idle_rooms: Vec<usize>,
+    /// Idle intervals counted per room count.
+    pub idle_intervals: u32,
+    /// Messages of the unlimited throughput burst.
+    pub throughput_n: usize,
+    /// Messages under the 120 requests/minute budget.
+    pub limited_n: usize,
+    /// Messages of the memory burst.
+    pub burst_n: usize,
+    /// Messages per fault case.
+    pub fault_n: usize,
+    /// Messages per second during fault cases.
+    pub fault_rate: f64,
+    /// SIGKILLs in the kill case.
+    pub kills: usize,
+    /// Seconds of the 429 storm.
+    pub storm_seconds: f64,
+    /// Seconds to wait for late duplicates before counting a fault case.
+    pub settle_seconds: f64,
+    /// Seconds pure webhook mode gets to answer before the restart that catches up drops.
+    pub webhook_only_wait_seconds: f64,
+}
+
+impl Sizes {
+    /// The full run of issue 7.
+    pub fn full() -> Self {
+        Self {
+            latency_n: 2000,
+            latency_rate: 40.0,
+            users: 50,
+            polling: vec![(1.0, 100), (5.0, 40)],
+            idle_rooms: vec![10, 100, 1000],
+            idle_intervals: 5,
+            throughput_n: 2000,
+            limited_n: 90,
+            burst_n: 5000,
+            fault_n: 1000,
+            fault_rate: 25.0,
+            kills: 10,
+            storm_seconds: 10.0,
+            settle_seconds: 2.0,
+            webhook_only_wait_seconds: 10.0,
+        }
+    }
+
+    /// A smaller run for a quick look (about two minutes).
+    pub fn quick() -> Self {
+        Self {
+            latency_n: 200,
+            latency_rate: 40.0,
+            users: 20,
+            polling: vec![(1.0, 20), (5.0, 6)],
+            idle_rooms: vec![10, 100],
+            idle_intervals: 3,
+            throughput_n: 300,
+            limited_n: 20,
+            burst_n: 500,
+            fault_n: 100,
+            fault_rate: 25.0,
+            kills: 3,
+            storm_seconds: 3.0,
+            settle_seconds: 2.0,
+            webhook_only_wait_seconds: 5.0,
+        }
+    }
+
+    /// The tiny sizes of the `cargo test` smoke run.
+    pub fn smoke() -> Self {
+        Self {
+            latency_n: 10,
+            latency_rate: 20.0,
+            users: 3,
+            polling: vec![(1.0, 3)],
+            idle_rooms: vec![5],
+            idle_intervals: 2,
+            throughput_n: 20,
+            limited_n: 3,
+            burst_n: 30,
+            fault_n: 12,
+            fault_rate: 10.0,
+            kills: 1,
+            storm_seconds: 1.0,
+            settle_seconds: 0.3,
+            webhook_only_wait_seconds: 2.0,
+        }
+    }
+}
+
+/// Where the `moltbot` binary is: `explicit`, else `$MOLTBOT_BIN`, else
+/// `target/release/moltbot`, else `target/debug/moltbot` under the workspace.
+pub fn find_binary(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("MOLTBOT_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    ["release", "debug"]
+        .iter()
+        .map(|profile| target.join(profile).join("moltbot"))
+        .find(|p| p.is_file())
+}
+
+/// The workspace root (the parent of `bench/`).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}

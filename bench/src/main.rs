@@ -1,0 +1,91 @@
+//! `moltbot-bench`: runs the scenarios, prints the table and writes `bench/results/latest.json`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use moltbot_bench::report::{self, Section};
+use moltbot_bench::{find_binary, scenarios, workspace_root, Sizes};
+
+/// Benchmarks and the fault suite: the real `moltbot` binary against webex-sim over loopback.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// A smaller run (about two minutes) instead of the full one.
+    #[arg(long)]
+    quick: bool,
+    /// The tiny sizes of the smoke test.
+    #[arg(long, conflicts_with = "quick")]
+    smoke: bool,
+    /// Only these scenarios (latency, polling, throughput, memory, faults); default all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot).
+    #[arg(long, env = "MOLTBOT_BIN")]
+    moltbot: Option<PathBuf>,
+    /// Where to write the JSON results (default bench/results/latest.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only these fault cases (sigkill, 429_storm, 5xx_bursts, webhook_chaos_both,
+    /// webhook_chaos_webhook); default all.
+    #[arg(long, value_delimiter = ',')]
+    fault_cases: Vec<String>,
+    /// Override the number of messages of the latency run.
+    #[arg(long)]
+    latency_n: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let binary = find_binary(args.moltbot.as_deref()).context(
+        "no moltbot binary: run `cargo build --release -p moltbot-cli` or pass --moltbot PATH",
+    )?;
+    let (mut sizes, label) = if args.smoke {
+        (Sizes::smoke(), "smoke")
+    } else if args.quick {
+        (Sizes::quick(), "quick")
+    } else {
+        (Sizes::full(), "full")
+    };
+    if let Some(n) = args.latency_n {
+        sizes.latency_n = n;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let sections = runtime.block_on(async {
+        let mut sections: Vec<Section> = Vec::new();
+        for name in ["latency", "polling", "throughput", "memory", "faults"] {
+            if !wanted(name) {
+                continue;
+            }
+            eprintln!("running {name} ({label}) with {}", binary.display());
+            let started = std::time::Instant::now();
+            let section = match name {
+                "latency" => scenarios::latency::run(&binary, &sizes).await,
+                "polling" => scenarios::polling::run(&binary, &sizes).await,
+                "throughput" => scenarios::throughput::run(&binary, &sizes).await,
+                "memory" => scenarios::memory::run(&binary, &sizes).await,
+                _ => scenarios::faults::run(&binary, &sizes, &args.fault_cases).await,
+            }
+            .with_context(|| format!("scenario {name}"))?;
+            eprintln!("{name} done in {:.1} s", started.elapsed().as_secs_f64());
+            eprint!("{}", report::table(std::slice::from_ref(&section)));
+            sections.push(section);
+        }
+        anyhow::Ok(sections)
+    })?;
+    println!("{}", report::table(&sections));
+    let doc = report::document(&sections, report::machine(), label);
+    let out = args
+        .out
+        .unwrap_or_else(|| workspace_root().join("bench/results/latest.json"));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("write {}", out.display()))?;
+    eprintln!("results written to {}", out.display());
+    Ok(())
+}

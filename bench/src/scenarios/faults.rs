@@ -1,0 +1,251 @@
+//! Scenario 5, faults: lost (never answered) and duplicated (answered twice) messages under SIGKILLs,
+//! a 429 storm, 5xx bursts and unreliable webhook delivery.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::{json, Value};
+use webex_sim::Faults;
+
+use super::{pairs, rooms_of, send_steady, wait_answered, warm_up, Sent};
+use crate::gateway::GatewayHome;
+use crate::report::Section;
+use crate::world::{outcome, Outcome, World};
+use crate::Sizes;
+
+/// The fault cases, by name.
+pub const CASES: &[&str] = &[
+    "sigkill",
+    "429_storm",
+    "5xx_bursts",
+    "webhook_chaos_both",
+    "webhook_chaos_webhook",
+];
+
+/// Runs every case of [`CASES`] (or only those in `only`, when not empty).
+pub async fn run(binary: &Path, sizes: &Sizes, only: &[String]) -> anyhow::Result<Section> {
+    let mut s = Section::new("faults");
+    for case in CASES
+        .iter()
+        .filter(|c| only.is_empty() || only.iter().any(|o| o == *c))
+    {
+        let f = run_case(binary, sizes, case).await?;
+        s.row(
+            format!("{case}: lost / duplicated of {}", f.outcome.sent),
+            format!("{} / {}{}", f.outcome.lost, f.outcome.duplicated, f.note),
+        );
+        s.set(case, f.json);
+    }
+    Ok(s)
+}
+
+/// The figures of one case.
+pub struct CaseResult {
+    /// Final lost/duplicated counts.
+    pub outcome: Outcome,
+    /// Extra text for the table.
+    pub note: String,
+    /// JSON figures.
+    pub json: Value,
+}
+
+/// Runs one case of [`CASES`].
+pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Result<CaseResult> {
+    let mode = match case {
+        "webhook_chaos_both" => "both",
+        _ => "webhook",
+    };
+    let world = World::new(binary, sizes.users).await?;
+    let home = world.gateway_home(mode, 1.0, 1_000_000)?;
+    let mut gateway = home.start().await?;
+    let warm_rooms = warm_up(&world, &world.bot, true).await?;
+    let send_time = Duration::from_secs_f64(sizes.fault_n as f64 / sizes.fault_rate);
+    world.sim.clear_requests();
+    let sim = Arc::clone(&world.sim);
+    let mut restarts = Vec::new();
+    let sent: Vec<Sent>;
+    match case {
+        "sigkill" => {
+            let sender = send_steady(
+                &world,
+                &world.bot.email,
+                case,
+                sizes.fault_n,
+                sizes.fault_rate,
+                None,
+            );
+            let killer = async {
+                let slot = send_time / (sizes.kills as u32).max(1);
+                let mut g = gateway;
+                for _ in 0..sizes.kills {
+                    let pause = slot.mul_f64(rand::thread_rng().gen_range(0.2..0.9));
+                    tokio::time::sleep(pause).await;
+                    g.kill().await;
+                    let t = Instant::now();
+                    g = home.start().await?;
+                    restarts.push(t.elapsed());
+                }
+                anyhow::Ok(g)
+            };
+            let (s, g) = tokio::join!(sender, killer);
+            sent = s;
+            gateway = g?;
+        }
+        "429_storm" => {
+            let sender = send_steady(
+                &world,
+                &world.bot.email,
+                case,
+                sizes.fault_n,
+                sizes.fault_rate,
+                None,
+            );
+            let storm = async {
+                tokio::time::sleep(send_time / 4).await;
+                sim.set_faults(Faults {
+                    rate_limit_per_minute: Some(30),
+                    retry_after_seconds: Some(1),
+                    ..Faults::default()
+                });
+                tokio::time::sleep(Duration::from_secs_f64(sizes.storm_seconds)).await;
+                sim.set_faults(Faults::default());
+            };
+            sent = tokio::join!(sender, storm).0;
+        }
+        "5xx_bursts" => {
+            let sender = send_steady(
+                &world,
+                &world.bot.email,
+                case,
+                sizes.fault_n,
+                sizes.fault_rate,
+                None,
+            );
+            let bursts = async {
+                let start = Instant::now();
+                while start.elapsed() < send_time {
+                    sim.fail_next("GET", "/v1/messages/", 503, 3);
+                    sim.fail_next("POST", "/v1/messages", 502, 3);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            };
+            sent = tokio::join!(sender, bursts).0;
+        }
+        _ => {
+            sim.set_faults(Faults {
+                webhook_drop_ratio: 0.3,
+                webhook_duplicate_ratio: 0.3,
+                webhook_reorder_ratio: 0.3,
+                webhook_delay_ms: 5,
+                ..Faults::default()
+            });
+            sent = send_steady(
+                &world,
+                &world.bot.email,
+                case,
+                sizes.fault_n,
+                sizes.fault_rate,
+                None,
+            )
+            .await;
+        }
+    }
+    let mut rooms = rooms_of(&sent);
+    rooms.extend(warm_rooms);
+    rooms.sort();
+    rooms.dedup();
+    let target = sent.len() + world.users.len();
+    let settle = Duration::from_secs(if case == "webhook_chaos_webhook" {
+        10
+    } else {
+        60
+    });
+    wait_answered(
+        &world.sim,
+        &world.bot,
+        &rooms,
+        target,
+        Duration::from_millis(50),
+        settle,
+    )
+    .await;
+    // Let late duplicates (if any) land before counting.
+    tokio::time::sleep(Duration::from_secs_f64(sizes.settle_seconds)).await;
+    let requests = world.requests_by(&world.bot);
+    let got_429 = requests.iter().filter(|r| r.status == 429).count();
+    let got_5xx = requests.iter().filter(|r| r.status >= 500).count();
+    // Then one clean restart, faults off: pure webhook mode only finds dropped deliveries on the
+    // next start's catch-up, and a reply whose send had an unknown outcome (5xx on POST) is
+    // re-sent on the next start. The figures before and after are both reported.
+    let before_restart = outcome(&world.sim, &world.bot, &pairs(&sent));
+    world.sim.set_faults(Faults::default());
+    let first_log = gateway.stderr_text();
+    gateway.stop().await;
+    gateway = restart(&home).await?;
+    wait_answered(
+        &world.sim,
+        &world.bot,
+        &rooms,
+        target,
+        Duration::from_millis(50),
+        Duration::from_secs(60),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs_f64(sizes.settle_seconds)).await;
+    let result = outcome(&world.sim, &world.bot, &pairs(&sent));
+    let log = gateway.stderr_text();
+    gateway.stop().await;
+    if before_restart.lost + result.lost + result.duplicated > 0 {
+        eprintln!(
+            "{case}: lost before the restart {:?}; finally lost {:?}, duplicated {:?}\n\
+             gateway warnings before the restart:\n{}\nafter:\n{}",
+            before_restart.lost_texts,
+            result.lost_texts,
+            result.duplicated_texts,
+            tail(&first_log, 20),
+            tail(&log, 20)
+        );
+    }
+
+    let mut note = String::new();
+    if got_429 + got_5xx > 0 {
+        note.push_str(&format!(" (bot got {got_429}×429, {got_5xx}×5xx)"));
+    }
+    note.push_str(&format!(
+        " (before the final restart: {} lost, {} duplicated)",
+        before_restart.lost, before_restart.duplicated
+    ));
+    if !restarts.is_empty() {
+        let mean = restarts.iter().sum::<Duration>().as_secs_f64() / restarts.len() as f64;
+        note.push_str(&format!(
+            " ({} kills, restart to ready {:.0} ms avg)",
+            restarts.len(),
+            mean * 1000.0
+        ));
+    }
+    let json = json!({
+        "mode": mode, "sent": result.sent, "lost": result.lost, "duplicated": result.duplicated,
+        "extra_replies": result.extra_replies, "bot_got_429": got_429, "bot_got_5xx": got_5xx,
+        "lost_before_restart": before_restart.lost,
+        "duplicated_before_restart": before_restart.duplicated,
+        "lost_texts_before_restart": before_restart.lost_texts,
+        "kills": restarts.len(), "lost_texts": result.lost_texts, "duplicated_texts": result.duplicated_texts,
+    });
+    Ok(CaseResult {
+        outcome: result,
+        note,
+        json,
+    })
+}
+
+async fn restart(home: &GatewayHome) -> anyhow::Result<crate::gateway::RunningGateway> {
+    home.start().await
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,117 @@
+//! A smoke run of every scenario at tiny sizes: each must produce figures (counts > 0, nothing
+//! lost). Timings are not asserted. Uses `target/debug/moltbot` (built by `cargo test
+//! --workspace`), `$MOLTBOT_BIN`, or builds `moltbot-cli` first.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use moltbot_bench::{scenarios, workspace_root, Sizes};
+use serde_json::Value;
+
+fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("MOLTBOT_BIN") {
+            return PathBuf::from(p);
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        let debug = target.join("debug").join("moltbot");
+        if !debug.is_file() {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-p", "moltbot-cli"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("run cargo build -p moltbot-cli");
+            assert!(status.success(), "cargo build -p moltbot-cli failed");
+        }
+        debug
+    })
+    .clone()
+}
+
+fn num(v: &Value, path: &[&str]) -> f64 {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} missing in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_smoke() {
+    let s = scenarios::latency::run(&binary(), &Sizes::smoke())
+        .await
+        .unwrap();
+    assert_eq!(num(&s.json, &["ours", "count"]), 10.0, "{}", s.json);
+    assert_eq!(num(&s.json, &["floor", "count"]), 10.0, "{}", s.json);
+    assert!(num(&s.json, &["ours", "p50_ms"]) > 0.0);
+    assert_eq!(num(&s.json, &["lost"]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_smoke() {
+    let s = scenarios::polling::run(&binary(), &Sizes::smoke())
+        .await
+        .unwrap();
+    let lat = &s.json["latency"][0];
+    assert_eq!(num(lat, &["ours", "count"]), 3.0, "{}", s.json);
+    assert_eq!(num(lat, &["naive", "count"]), 3.0, "{}", s.json);
+    assert_eq!(num(lat, &["lost", "ours"]), 0.0);
+    assert!(num(lat, &["requests_per_answered", "ours"]) > 0.0);
+    let idle = &s.json["idle_requests_per_interval"][0];
+    // The naive poller lists the rooms and then each of the 5 rooms: at least 6 per pass.
+    assert!(num(idle, &["naive"]) >= 6.0, "{}", s.json);
+    assert!(num(idle, &["ours"]) > 0.0, "{}", s.json);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_smoke() {
+    let s = scenarios::throughput::run(&binary(), &Sizes::smoke())
+        .await
+        .unwrap();
+    assert_eq!(num(&s.json, &["unlimited", "answered"]), 20.0, "{}", s.json);
+    assert!(num(&s.json, &["unlimited", "answered_per_s"]) > 0.0);
+    assert_eq!(
+        num(&s.json, &["limited_120_per_min", "answered"]),
+        3.0,
+        "{}",
+        s.json
+    );
+    assert_eq!(
+        num(&s.json, &["limited_120_per_min", "got_429"]),
+        0.0,
+        "{}",
+        s.json
+    );
+    assert!(num(&s.json, &["limited_120_per_min", "requests"]) > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_smoke() {
+    let s = scenarios::memory::run(&binary(), &Sizes::smoke())
+        .await
+        .unwrap();
+    assert!(num(&s.json, &["rss", "idle_rss_mib"]) > 0.0, "{}", s.json);
+    assert!(num(&s.json, &["rss", "burst_hwm_mib"]) > 0.0, "{}", s.json);
+    assert!(num(&s.json, &["ready_ms"]) > 0.0);
+    assert!(num(&s.json, &["binary_bytes"]) > 0.0);
+    assert_eq!(num(&s.json, &["burst_lost"]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_smoke() {
+    let sizes = Sizes::smoke();
+    for case in scenarios::faults::CASES {
+        let r = scenarios::faults::run_case(&binary(), &sizes, case)
+            .await
+            .unwrap();
+        assert_eq!(r.outcome.sent, sizes.fault_n, "{case}: {}", r.json);
+        assert_eq!(r.outcome.lost, 0, "{case}: {}", r.json);
+    }
+}

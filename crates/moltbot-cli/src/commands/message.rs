@@ -1,0 +1,69 @@
+//! `moltbot message send --channel <id> --to <target> [--file URL] [--markdown] <text>`: a
+//! proactive message, sent by the channel's plugin directly (no gateway needed).
+//!
+//! Prints the sent message ids on stdout, one per line, and a summary on stderr.
+
+use moltbot_core::logging;
+use moltbot_core::plugin::SendRequest;
+
+use crate::cli::SendArgs;
+use crate::commands::channels::{find_plugin, runtime};
+use crate::commands::Outcome;
+use crate::context::{print_issues, Context};
+
+/// Runs the command.
+pub fn send(ctx: &Context, args: &SendArgs) -> anyhow::Result<Outcome> {
+    let checked = ctx.check_config()?;
+    let plugin = find_plugin(ctx, &args.channel)?;
+    let manifest = plugin.manifest();
+    // Only this channel's problems matter for sending (an agent misconfig does not).
+    let prefix = format!("channels.{}", args.channel);
+    let issues: Vec<_> = checked
+        .issues
+        .iter()
+        .filter(|i| {
+            i.path == prefix
+                || i.path.starts_with(&format!("{prefix}."))
+                || i.path.starts_with(&format!("{prefix}["))
+        })
+        .cloned()
+        .collect();
+    if !issues.is_empty() {
+        print_issues(&ctx.paths.config_file, &issues);
+        eprintln!("Nothing was sent: fix the config, then run `moltbot config validate`.");
+        return Ok(Outcome::Failure);
+    }
+    if !checked.config.core.plugins.is_enabled(&manifest.id) {
+        anyhow::bail!(
+            "the channel {} is provided by plugin {name}, which is not installed: install it \
+             with `moltbot plugins install {name}`",
+            args.channel,
+            name = manifest.name
+        );
+    }
+    let request = SendRequest {
+        to: &args.to,
+        text: &args.text,
+        file: args.file.as_deref(),
+        markdown: args.markdown,
+    };
+    let env: &(dyn Fn(&str) -> Option<String> + Sync) = &Context::env;
+    match runtime()?.block_on(plugin.send_message(&checked.config, env, request)) {
+        Ok(report) => {
+            for id in &report.message_ids {
+                println!("{}", logging::redact(id));
+            }
+            let n = report.message_ids.len();
+            let noun = if n == 1 { "message" } else { "messages" };
+            eprintln!(
+                "{}",
+                logging::redact(&format!("Sent {n} {noun} to {}.", report.target))
+            );
+            Ok(Outcome::Success)
+        }
+        Err(message) => {
+            eprintln!("error: {}", logging::redact(&message));
+            Ok(Outcome::Failure)
+        }
+    }
+}

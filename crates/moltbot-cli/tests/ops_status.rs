@@ -1,0 +1,277 @@
+//! `moltbot channels status webex [--deep] [--json]`: the account line, its warnings, and the
+//! deep checks against webex-sim (token, webhook registration) and an unreachable API.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod ops_support;
+
+use std::sync::Arc;
+
+use common::gateway::World;
+use common::TestHome;
+use moltbot_core::gateway::heartbeat;
+use moltbot_core::store::{ManualClock, OutboundReply, Store};
+use ops_support::{closed_port, config, moltbot, scrub, texts};
+use serde_json::{json, Value};
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// Traffic as the gateway would have recorded it: a message received `in_ago` ms ago, a reply
+/// sent `out_ago` ms ago, and (optionally) a fresh heartbeat.
+fn record_traffic(home: &TestHome, in_ago: i64, out_ago: i64, heartbeat: bool) {
+    let now = now_ms();
+    let clock = ManualClock::new(now - in_ago);
+    let file = home.state_dir().join("state").join("moltbot.sqlite");
+    let store = Store::open_with_clock(&file, Arc::new(clock.clone())).unwrap();
+    store
+        .inbound()
+        .record_blocking("webex", "m1", "room1", now - in_ago)
+        .unwrap();
+    clock.set(now - out_ago);
+    let chunks = store
+        .outbound()
+        .enqueue_blocking(&OutboundReply {
+            channel: "webex".into(),
+            inbound_message_id: Some("m1".into()),
+            room_id: "room1".into(),
+            parent_id: None,
+            chunks: vec!["hello".into()],
+        })
+        .unwrap();
+    store
+        .outbound()
+        .mark_sent_blocking(chunks[0].id, "sent1")
+        .unwrap();
+    if heartbeat {
+        store
+            .kv()
+            .set_blocking(heartbeat::NAMESPACE, heartbeat::KEY, &now.to_string())
+            .unwrap();
+    }
+}
+
+/// Registers the bot's `messages:created` webhook in the emulator, as the gateway does.
+async fn register_webhook(world: &World, status: &str) {
+    let hook = world
+        .sim
+        .call_as(
+            &world.bot,
+            reqwest::Method::POST,
+            "/webhooks",
+            Some(json!({
+                "name": "moltbot",
+                "targetUrl": "http://127.0.0.1:9/webex/webhook",
+                "resource": "messages",
+                "event": "created",
+            })),
+        )
+        .await
+        .unwrap();
+    if status != "active" {
+        let id = hook["id"].as_str().unwrap();
+        world
+            .sim
+            .call_as(
+                &world.bot,
+                reqwest::Method::PUT,
+                &format!("/webhooks/{id}"),
+                Some(json!({
+                    "name": "moltbot",
+                    "targetUrl": "http://127.0.0.1:9/webex/webhook",
+                    "status": status,
+                })),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reads_config_and_store_only() {
+    let home = TestHome::new();
+    // Nothing listens at the API: status without --deep never calls it.
+    let api = format!("http://127.0.0.1:{}/v1", closed_port());
+    home.write_config(&config("polling", &api, None, ""));
+    record_traffic(&home, 125_000, 65_000, true);
+    let env = [("WEBEX_BOT_TOKEN", "env-token-0123456789abcdef")];
+    let out = moltbot(&home, &["channels", "status", "webex"], &env).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    insta::assert_snapshot!(stdout);
+
+    // A stale heartbeat (a crashed gateway) is not "running"; no argument lists every channel.
+    let home = TestHome::new();
+    home.write_config(&config("polling", &api, None, ""));
+    record_traffic(&home, 10_000, 5_000, false);
+    let out = moltbot(&home, &["channels", "status"], &env).await;
+    let (stdout, _) = texts(&out);
+    assert!(
+        stdout.starts_with("Webex default: enabled, configured, not running, "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in:10s ago, out:5s ago"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_without_a_token_or_a_store_says_not_configured() {
+    let home = TestHome::new();
+    home.write_config(&config(
+        "webhook",
+        "https://webexapis.com/v1",
+        None,
+        r#"dmPolicy: "open", allowFrom: ["*"],"#,
+    ));
+    let out = moltbot(&home, &["channels", "status", "webex"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !home.state_dir().join("state").exists(),
+        "status must not create the store"
+    );
+    insta::assert_snapshot!(scrub(
+        &stdout,
+        &[(&home.config_path().display().to_string(), "[CONFIG]")]
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_status_of_a_healthy_webhook_account() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&config(
+        "webhook",
+        &world.sim.api_base(),
+        Some(&world.bot.token),
+        r#"webhook: { port: 0, url: "http://127.0.0.1:9/webex/webhook", secret: "configured-secret-123" },"#,
+    ));
+    register_webhook(&world, "active").await;
+    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains(&world.bot.token), "{stdout}");
+    insta::assert_snapshot!(scrub(&stdout, &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_status_reports_an_inactive_webhook_and_open_dms() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&config(
+        "both",
+        &world.sim.api_base(),
+        Some(&world.bot.token),
+        r#"dmPolicy: "open", allowFrom: ["*"],"#,
+    ));
+    register_webhook(&world, "inactive").await;
+    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    insta::assert_snapshot!(scrub(&stdout, &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_status_with_a_bad_token_fails() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let token = "revoked-token-0123456789abcdef";
+    home.write_config(&config("polling", &world.sim.api_base(), Some(token), ""));
+    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains(token), "{stdout}");
+    insta::assert_snapshot!(scrub(&stdout, &[]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_status_when_webex_is_unreachable_fails() {
+    let home = TestHome::new();
+    let port = closed_port();
+    let api = format!("http://127.0.0.1:{port}/v1");
+    home.write_config(&config(
+        "polling",
+        &api,
+        Some("some-token-0123456789abcdef"),
+        "",
+    ));
+    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    insta::assert_snapshot!(scrub(&stdout, &[(&port.to_string(), "[PORT]")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_status_has_a_stable_shape() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&config(
+        "webhook",
+        &world.sim.api_base(),
+        Some(&world.bot.token),
+        "",
+    ));
+    record_traffic(&home, 3_600_000, 60_000, false);
+    let out = moltbot(
+        &home,
+        &["channels", "status", "webex", "--deep", "--json"],
+        &[],
+    )
+    .await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let mut value: Value = serde_json::from_str(&stdout).unwrap();
+    let account = &mut value[0];
+    assert_eq!(account["deep"]["bot"]["id"], json!(world.bot.id));
+    assert!(account["deep"]["latencyMs"].is_u64());
+    assert!(account["lastInboundAt"].as_str().unwrap().ends_with('Z'));
+    account["deep"]["bot"]["id"] = json!("[BOT_ID]");
+    account["deep"]["latencyMs"] = json!("[N]");
+    account["lastInboundAt"] = json!("[TIME]");
+    account["lastOutboundAt"] = json!("[TIME]");
+    insta::assert_json_snapshot!(value);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_works_while_the_gateway_runs() {
+    use common::gateway::RunningGateway;
+    let world = World::new().await;
+    let home = TestHome::new();
+    home.write_config(&world.config("polling", r#"dmPolicy: "open", allowFrom: ["*"],"#));
+    let gateway = RunningGateway::start(&home).await;
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "ping")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap();
+    let replies = world
+        .wait_bot_texts(room, 1, std::time::Duration::from_secs(15))
+        .await;
+    assert_eq!(replies.len(), 1, "{}", gateway.stderr_text());
+
+    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // "running" follows the gateway's heartbeat in the store.
+    let store = Store::open(home.state_dir().join("state").join("moltbot.sqlite")).unwrap();
+    let running = heartbeat::is_running_blocking(&store).unwrap();
+    let expected = if running { "running" } else { "not running" };
+    assert!(
+        stdout.starts_with(&format!("Webex default: enabled, configured, {expected}, ")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("in:never") && !stdout.contains("out:never"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  token valid: Molty"), "{stdout}");
+    assert_eq!(gateway.stop().await, Some(0));
+}
