@@ -58,7 +58,7 @@ impl Metrics {
         f(&mut state)
     }
 
-    /// A new message was received (first sighting).
+    /// A new message was handed over for processing (first sighting, not the bot's own).
     pub fn received(&self, channel: &str) {
         self.with(|s| bump(&mut s.received, channel.to_string()));
     }
@@ -135,7 +135,7 @@ impl Metrics {
             };
             counter(
                 "moltbot_messages_received_total",
-                "Messages received (first sighting).",
+                "Messages received for processing (first sighting; the bot's own messages are not counted).",
                 by_channel(&s.received),
             );
             counter(

@@ -86,10 +86,7 @@ impl InboundSink {
             .record(&self.channel, id, room_id, created_at_ms)
             .await?;
         Ok(match outcome {
-            RecordOutcome::Inserted => {
-                self.metrics.received(&self.channel);
-                Claim::New
-            }
+            RecordOutcome::Inserted => Claim::New,
             RecordOutcome::AlreadySeen(_) => {
                 self.metrics.duplicate(&self.channel);
                 Claim::Duplicate
@@ -99,6 +96,7 @@ impl InboundSink {
 
     /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
     pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
+        self.metrics.received(&self.channel);
         self.dispatcher
             .dispatch(message.room_id.clone(), Work::Ready(Box::new(message)))
             .await
@@ -108,6 +106,7 @@ impl InboundSink {
     /// only ids). It takes its place in `room_id`'s queue now; the room's worker fetches it
     /// with [`Channel::refetch`](super::Channel::refetch) when its turn comes.
     pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
+        self.metrics.received(&self.channel);
         self.dispatcher
             .dispatch(room_id.to_string(), Work::Unfetched { id: id.to_string() })
             .await
