@@ -469,3 +469,34 @@ async fn a_5xx_on_post_is_retried_and_answered_once() {
     assert_eq!(failed_posts, 2, "the bot's own sends took both failures");
     assert_eq!(gateway.stop().await, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_webhook_mode_a_delivery_that_never_comes_is_found_by_the_safety_poll() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let config = world.config("webhook", OPEN).replace(
+        "webhook: { port: 0,",
+        "webhook: { safetyPollSeconds: 1, port: 0,",
+    );
+    home.write_config(&config);
+    let gateway = RunningGateway::start(&home).await;
+    // Every webhook delivery is lost on the way.
+    world.sim.set_faults(webex_sim::Faults {
+        webhook_drop_ratio: 1.0,
+        ..Default::default()
+    });
+    let sent = world
+        .sim
+        .dm(&world.alice, &world.bot.email, "did you get this?")
+        .await
+        .unwrap();
+    let room = sent["roomId"].as_str().unwrap().to_string();
+    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
+    assert_eq!(
+        replies,
+        vec!["did you get this?"],
+        "{}",
+        gateway.stderr_text()
+    );
+    assert_eq!(gateway.stop().await, Some(0));
+}

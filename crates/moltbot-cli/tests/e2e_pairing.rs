@@ -41,12 +41,24 @@ async fn pairing_flow_from_first_dm_to_answer() {
     );
 
     // A repeat DM reuses the code and gets no new reply; it is not processed either.
-    world
+    let repeat = world
         .sim
         .dm(&world.alice, &world.bot.email, "hello?")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let repeat_id = repeat["id"].as_str().unwrap().to_string();
+    // Wait until the gateway has dealt with it (recorded as skipped), then check no reply.
+    let store =
+        moltbot_core::store::Store::open(home.state_dir().join("state/moltbot.sqlite")).unwrap();
+    let start = std::time::Instant::now();
+    let state = loop {
+        let state = store.inbound().state_of("webex", &repeat_id).await.unwrap();
+        if state == Some(moltbot_core::store::InboundState::Skipped) || start.elapsed() > WAIT {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(state, Some(moltbot_core::store::InboundState::Skipped));
     assert_eq!(world.bot_texts(&room).len(), 1);
 
     // The owner sees the request (same store, other process) and approves it.

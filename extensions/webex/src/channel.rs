@@ -182,6 +182,11 @@ impl WebexChannel {
                 .run(self.shared.config.polling.interval, ctx.shutdown)
                 .await;
         }
+        // Webhook only: a slow safety poll finds messages whose delivery never came (Webex does
+        // not promise redelivery); claims make anything the webhook already took a no-op.
+        if let Some(every) = self.shared.config.webhook.safety_poll {
+            return poller.run(every, ctx.shutdown).await;
+        }
         ctx.shutdown.cancelled().await;
         Ok(())
     }

@@ -28,6 +28,8 @@ pub const DEFAULT_API_BASE_URL: &str = "https://webexapis.com/v1";
 pub const DEFAULT_WEBHOOK_PORT: u16 = 3979;
 /// Default `webhook.path`.
 pub const DEFAULT_WEBHOOK_PATH: &str = "/webex/webhook";
+/// Default `webhook.safetyPollSeconds`.
+pub const DEFAULT_SAFETY_POLL_SECONDS: u64 = 60;
 /// Default `polling.intervalSeconds`.
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 5;
 /// Default `textChunkLimit` (characters).
@@ -54,7 +56,7 @@ const SECTION_KEYS: &[&str] = &[
     "rateLimit",
     "catchUp",
 ];
-const WEBHOOK_KEYS: &[&str] = &["port", "path", "url", "secret"];
+const WEBHOOK_KEYS: &[&str] = &["port", "path", "url", "secret", "safetyPollSeconds"];
 
 /// How messages are received (`mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,9 @@ pub struct WebhookConfig {
     pub url: Option<String>,
     /// `secret` for `X-Spark-Signature`; when absent one is generated and kept in the store.
     pub secret: Option<Secret>,
+    /// `safetyPollSeconds`: in `webhook` mode, one polling pass this often picks up messages
+    /// whose delivery never arrived (default 60 s; `0` turns it off).
+    pub safety_poll: Option<Duration>,
 }
 
 impl Default for WebhookConfig {
@@ -136,6 +141,7 @@ impl Default for WebhookConfig {
             path: DEFAULT_WEBHOOK_PATH.to_string(),
             url: None,
             secret: None,
+            safety_poll: Some(Duration::from_secs(DEFAULT_SAFETY_POLL_SECONDS)),
         }
     }
 }
@@ -442,6 +448,21 @@ fn read_webhook(
     if let Some(secret) = field_string(cfg, webhook, &base, "secret", issues) {
         if let Some(secret) = check_secret(cfg, &path("webhook.secret"), &secret, issues) {
             out.secret = Some(secret);
+        }
+    }
+    if let Some(seconds) = field_f64(cfg, webhook, &base, "safetyPollSeconds", issues) {
+        if seconds == 0.0 {
+            out.safety_poll = None;
+        } else if seconds >= 1.0 {
+            out.safety_poll = Some(Duration::from_secs_f64(seconds));
+        } else {
+            issues.push(cfg.issue(
+                &path("webhook.safetyPollSeconds"),
+                "must be 0 (off) or at least 1 second",
+                Some(
+                    "use 60 (the default): one request a minute finds deliveries Webex never made",
+                ),
+            ));
         }
     }
 }

@@ -34,6 +34,7 @@ fn public_webhook() -> WebhookConfig {
         path: "/webex/webhook".into(),
         url: Some("https://your-domain.com/webex/webhook".into()),
         secret: None,
+        ..WebhookConfig::default()
     }
 }
 

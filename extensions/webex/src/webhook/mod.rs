@@ -168,7 +168,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
         return json_error(StatusCode::BAD_REQUEST, "data.id is missing");
     };
     let Some(sink) = rx.shared.sink.get() else {
-        // Webex retries failed deliveries; the message is also caught up on start.
+        // The start-up catch-up (and the safety poll) pick the message up from the API.
         tracing::info!(channel = CHANNEL, message = %id, "webhook delivery before the gateway is ready; answering 503");
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "gateway is not ready yet");
     };
