@@ -38,7 +38,7 @@ impl GatewayConfig {
       botToken: "{token}",
       apiBaseUrl: "{api}",
       dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open",
-      webhook: {{ port: {port}, url: "http://127.0.0.1:{port}/webex/webhook" }},
+      webhook: {{ port: {port}, url: "http://127.0.0.1:{port}/webex/webhook", safetyPollSeconds: 5 }},
       polling: {{ intervalSeconds: {poll} }},
       rateLimit: {{ requestsPerMinute: {rpm} }},
     }},
