@@ -31,6 +31,9 @@ pub enum IngestError {
     /// The gateway is shutting down (the message stays recorded and is processed on start).
     #[error("gateway is shutting down")]
     Closed,
+    /// The channel has not learnt the bot's identity yet (`connect` did not run).
+    #[error("not connected to Webex yet")]
+    NotConnected,
 }
 
 /// Milliseconds since the epoch of a message's `created` (0 when absent).
@@ -130,7 +133,7 @@ async fn deliver_or_skip(
     message: &Message,
 ) -> Result<(), IngestError> {
     let Some(bot) = shared.bot() else {
-        return Err(IngestError::Closed);
+        return Err(IngestError::NotConnected);
     };
     match normalize(bot, message) {
         Some(inbound) => sink.deliver(inbound).await.map_err(|_| IngestError::Closed),

@@ -232,18 +232,13 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
 /// Writes `bytes` to `path` atomically (temp file + rename), 0600, creating missing parent
 /// folders 0700. An existing file keeps its permissions.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if !parent.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
+    moltbot_core::store::fs::create_private_dir_all(&parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0o600);

@@ -112,11 +112,6 @@ impl Metrics {
             .store(depth, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Messages answered on `channel` so far.
-    pub fn answered_count(&self, channel: &str) -> u64 {
-        self.with(|s| s.answered.get(channel).copied().unwrap_or(0))
-    }
-
     /// Renders every metric in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let depth = self.queue_depth.load(std::sync::atomic::Ordering::Relaxed);
@@ -243,6 +238,6 @@ mod tests {
         assert!(text.contains("moltbot_reply_latency_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("moltbot_reply_latency_seconds_bucket{le=\"0.025\"} 0"));
         assert!(text.contains("moltbot_reply_latency_seconds_count 1"));
-        assert_eq!(m.answered_count("webex"), 1);
+        assert!(text.contains("moltbot_messages_answered_total{channel=\"webex\"} 1"));
     }
 }

@@ -493,14 +493,7 @@ impl Processor {
     }
 
     async fn finish(&self, message: &InboundMessage, state: InboundState, reason: Option<&str>) {
-        if let Err(err) = self
-            .store
-            .inbound()
-            .mark(self.id(), &message.id, state, reason)
-            .await
-        {
-            tracing::error!(channel = self.id(), error = %err, "could not record the message's final state");
-        }
+        self.finish_id(&message.id, state, reason).await;
     }
 
     fn session_of(&self, message: &InboundMessage) -> SessionKey {

@@ -94,6 +94,7 @@ impl From<IngestError> for PollError {
             IngestError::Store(err) => PollError::Store(err),
             IngestError::Api(err) => PollError::Api(err),
             IngestError::Closed => PollError::Closed,
+            IngestError::NotConnected => PollError::NotConnected,
         }
     }
 }

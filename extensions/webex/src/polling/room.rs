@@ -71,7 +71,7 @@ pub struct Listing {
 }
 
 /// Lists `target`'s messages newest first until `bounds` is reached. In spaces only messages
-/// mentioning the bot are listed: "Bots must include this parameter [mentionedPeople] to list
+/// mentioning the bot are listed: "Bots must include this parameter `mentionedPeople` to list
 /// messages in group rooms (spaces)" (OpenAPI, `GET /messages`; Webex answers 403 otherwise,
 /// developer.webex.com/docs/bots).
 pub async fn list_new(

@@ -6,9 +6,10 @@
 //! nothing else happens), then the JSON envelope parsed (400 when malformed).
 //!
 //! `messages:created` is claimed in the state store *before* the answer: 200 only once the id
-//! is durably recorded (500 on a store error, 503 before the gateway started, so Webex
-//! redelivers). The message itself is fetched afterwards, in a spawned task, with
-//! [`crate::inbound::fetch_and_deliver`]: the text in a webhook is never trusted (it has none).
+//! is durably recorded (500 on a store error, 503 before the gateway started; the start-up
+//! catch-up and the safety poll find such messages). The id is then queued in its room; the
+//! room's worker fetches the message (`Channel::refetch`): the text in a webhook is never
+//! trusted (it has none).
 //! Other resources and events are acknowledged with 200 and ignored.
 
 pub mod envelope;
