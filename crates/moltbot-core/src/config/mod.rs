@@ -1,13 +1,14 @@
 //! Loading and validating the JSON5 config file (`~/.moltbot/moltbot.json`).
 //!
 //! [`load`] reads the file (a missing file is an empty config), parses JSON5 with `jsonc-parser`
-//! (syntax errors carry line and column), substitutes `${VAR}` in strings, records where every key is written and
-//! validates the core sections into [`CoreConfig`]. Problems are collected as [`ConfigIssue`]s
+//! (syntax errors carry line and column; [`parse_json5`] is that step alone), substitutes `${VAR}`
+//! in strings, records where every key is written and validates the core sections into
+//! [`CoreConfig`]. Problems are collected as [`ConfigIssue`]s
 //! naming the key path, its line and column and a fix, so the user sees all of them at once.
 //! Channel plugins validate their own `channels.<id>` section with the helpers in this module
 //! ([`check_known_keys`], the `field_*` readers, [`LoadedConfig::issue`]).
 //!
-//! [`set_json5_bool`] edits the file text minimally (for `moltbot plugins install`) so comments
+//! [`set_json5_bool`] edits the file's syntax tree (for `moltbot plugins install`) so comments
 //! and formatting survive.
 
 mod check;
