@@ -69,7 +69,7 @@ fn install_by_package_name_enables_it_and_keeps_comments() {
         config.contains("// polling behind the firewall"),
         "{config}"
     );
-    let value: serde_json::Value = json5::from_str(&config).unwrap();
+    let value = moltbot_core::config::parse_json5(&config).unwrap().unwrap();
     assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
     assert_eq!(value["channels"]["webex"]["mode"], "polling");
 
@@ -115,7 +115,7 @@ fn install_from_the_local_folder_works_without_a_config_file() {
     let (stdout, stderr) = output_text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     let config = home.read_config();
-    let value: serde_json::Value = json5::from_str(&config).unwrap();
+    let value = moltbot_core::config::parse_json5(&config).unwrap().unwrap();
     assert_eq!(value["plugins"]["entries"]["webex"]["enabled"], true);
     let mode = std::fs::metadata(home.config_path())
         .unwrap()

@@ -1,13 +1,15 @@
 //! The text-preserving edit used by `moltbot plugins install`.
 
 use insta::assert_snapshot;
-use moltbot_core::config::{set_json5_bool, EditError};
+use moltbot_core::config::{parse_json5, set_json5_bool, EditError};
 use serde_json::{json, Value};
 
 const ENABLE_WEBEX: &[&str] = &["plugins", "entries", "webex", "enabled"];
 
 fn reparse(text: &str) -> Value {
-    json5::from_str(text).expect("edited text must parse")
+    parse_json5(text)
+        .expect("edited text must parse")
+        .expect("edited text holds a value")
 }
 
 #[test]
@@ -109,11 +111,11 @@ fn fills_empty_objects() {
         ("{}", "{\n  plugins: {\n    entries: {\n      webex: {\n        enabled: true\n      }\n    }\n  }\n}"),
         (
             "{\n  plugins: {\n    // nothing yet\n  },\n}",
-            "{\n  plugins: {\n    entries: {\n      webex: {\n        enabled: true\n      }\n    }\n    // nothing yet\n  },\n}",
+            "{\n  plugins: {\n    // nothing yet\n    entries: {\n      webex: {\n        enabled: true\n      }\n    }\n  },\n}",
         ),
         (
             "{\n  plugins: { entries: {} },\n}",
-            "{\n  plugins: { entries: {\n    webex: {\n      enabled: true\n    }\n  } },\n}",
+            "{\n  plugins: {\n    entries: {\n      webex: {\n        enabled: true\n      }\n    }\n  },\n}",
         ),
     ] {
         let out = set_json5_bool(source, ENABLE_WEBEX, true).unwrap();
@@ -141,6 +143,16 @@ fn edits_the_last_of_duplicate_keys() {
         reparse(&out)["plugins"]["entries"]["webex"]["enabled"],
         false
     );
+}
+
+#[test]
+fn json5_it_does_not_touch_is_kept_byte_for_byte() {
+    let source = "{\n  // odd but valid\n  n: [0x1F, .5, 5., +1],\n  s: 'one \\\ntwo', /* block */\n  'quoted key': \"x\",\n}\n";
+    let out = set_json5_bool(source, ENABLE_WEBEX, true).unwrap();
+    let prefix = source.trim_end().trim_end_matches('}');
+    assert!(out.starts_with(prefix), "{out}");
+    assert_eq!(reparse(&out)["n"], json!([31, 0.5, 5.0, 1]));
+    assert_eq!(reparse(&out)["s"], "one two");
 }
 
 #[test]

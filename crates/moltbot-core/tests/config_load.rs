@@ -78,7 +78,8 @@ fn syntax_errors_report_line_and_column() {
     let source = "{\n  channels: {\n    webex: {\n      mode: \"polling\"\n      enabled: true\n    }\n  }\n}\n";
     let err = parse(Path::new("/home/me/.moltbot/moltbot.json"), source, &no_env).unwrap_err();
     match &err {
-        ConfigError::Syntax { line, column, .. } => assert_eq!((*line, *column), (5, 7)),
+        // Just after `"polling"`, where the comma is missing.
+        ConfigError::Syntax { line, column, .. } => assert_eq!((*line, *column), (4, 22)),
         other => panic!("expected a syntax error, got {other:?}"),
     }
     assert_snapshot!("syntax_error", err.to_string());

@@ -79,9 +79,11 @@ pub struct Seed {
 impl Seed {
     /// Parses seed text.
     pub fn parse(text: &str, path: &str) -> Result<Seed, SeedError> {
-        json5::from_str(text).map_err(|e| SeedError::Parse {
-            path: path.to_string(),
-            message: e.to_string(),
+        jsonc_parser::parse_to_serde_value(text, &Default::default()).map_err(|e| {
+            SeedError::Parse {
+                path: path.to_string(),
+                message: e.to_string(),
+            }
         })
     }
 

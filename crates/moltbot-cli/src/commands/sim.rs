@@ -157,8 +157,8 @@ fn user_agent_sections(config_file: &Path) -> Option<(Value, Option<Value>)> {
         }
     };
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
-    let raw: Value = match json5::from_str(text) {
-        Ok(raw) => raw,
+    let raw: Value = match moltbot_core::config::parse_json5(text) {
+        Ok(raw) => raw?,
         Err(err) => {
             eprintln!(
                 "warning: {} is not valid JSON5 ({err}); the demo uses the echo agent",

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::ConfigIssue;
 use super::load::LoadedConfig;
-use super::scan::join_path;
+use super::syntax::join_path;
 
 /// The candidate closest to `name`, if one is close enough to be a plausible typo: same name in
 /// another case, a small edit distance, or a name that starts with what was typed.

@@ -12,8 +12,8 @@ use super::check::{
 };
 use super::error::ConfigIssue;
 use super::load::LoadedConfig;
-use super::scan::join_path;
 use super::secret::Secret;
+use super::syntax::join_path;
 
 /// Keys allowed at the root of the config.
 pub const ROOT_KEYS: &[&str] = &["channels", "plugins", "agents", "models", "gateway"];

@@ -2,13 +2,17 @@
 //! `moltbot plugins install` setting `plugins.entries.<id>.enabled`).
 //!
 //! Re-serializing the parsed value would drop the user's comments and formatting, so the edit is
-//! made on the text: an existing value is replaced in place; missing objects and keys are inserted
-//! after the last member of the deepest existing object, with that object's indentation, key
-//! quoting and comma style, after any comment that ends the line.
+//! made on `jsonc-parser`'s concrete syntax tree, which keeps every comment, blank line and comma:
+//! an existing value is replaced in place; missing keys are appended to the deepest existing
+//! object, one member per line, with the file's indentation, line endings and trailing-comma
+//! habit. New keys are written unquoted unless the file quotes its first key (so a plain JSON file
+//! stays JSON). An object that gains a key is laid out one member per line if it was on one line,
+//! and so are the objects around it.
 
+use jsonc_parser::cst::{CstInputValue, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
 use serde_json::Value;
 
-use super::scan::{is_blank, scan, skip_trivia_from, Kind, LineIndex, Node};
+use super::syntax::{options, parse_json5, SyntaxError};
 
 /// Why an edit could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -42,19 +46,99 @@ pub enum EditError {
     },
 }
 
-/// Sets the boolean at `path` (e.g. `["plugins", "entries", "webex", "enabled"]`) in JSON5 text,
-/// changing as little text as possible. Blank text gives a new file holding just that setting.
-pub fn set_json5_bool(source: &str, path: &[&str], value: bool) -> Result<String, EditError> {
-    let literal = if value { "true" } else { "false" };
-    let out = set_literal(source, path, literal)?;
-    // Read the result back: the edit must parse and hold the value, or we refuse it.
-    let parsed: Value = json5::from_str(&out).map_err(|_| unverified(path))?;
-    let mut at = &parsed;
-    for key in path {
-        at = at.get(*key).ok_or_else(|| unverified(path))?;
+impl From<SyntaxError> for EditError {
+    fn from(err: SyntaxError) -> Self {
+        EditError::Syntax {
+            line: err.line,
+            column: err.column,
+            message: err.message,
+        }
     }
-    if at.as_bool() == Some(value) {
-        Ok(out)
+}
+
+/// Sets the boolean at `path` (e.g. `["plugins", "entries", "webex", "enabled"]`) in JSON5 text,
+/// changing as little text as possible. Blank text (only whitespace and comments) gets an object
+/// holding just that setting after its comments.
+pub fn set_json5_bool(source: &str, path: &[&str], value: bool) -> Result<String, EditError> {
+    if path.is_empty() {
+        return Err(EditError::EmptyPath);
+    }
+    // A byte order mark stays where it is; the parser does not take it.
+    let (bom, source) = match source.strip_prefix('\u{FEFF}') {
+        Some(rest) => ("\u{FEFF}", rest),
+        None => ("", source),
+    };
+    let newline = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    // Blank text (only whitespace and comments) gets an empty object after its comments.
+    let blank = parse_json5(source)?.is_none();
+    let text = match source.trim_end() {
+        _ if !blank => source.to_string(),
+        "" => "{}".to_string(),
+        kept => format!("{kept}{newline}{{}}"),
+    };
+    let root = CstRootNode::parse(&text, &options()).map_err(|_| unverified(path))?;
+    let quote_keys = first_key_is_double_quoted(&root);
+    let mut object = root
+        .value()
+        .and_then(|node| node.as_object())
+        .ok_or_else(|| not_an_object(path, 0))?;
+    let mut outer: Vec<CstObject> = Vec::new();
+    for (i, key) in path.iter().enumerate() {
+        let leaf = i + 1 == path.len();
+        // JSON5 keeps the last of duplicate keys, so that is the one to edit.
+        let existing = object
+            .properties()
+            .into_iter()
+            .rev()
+            .find(|p| p.decoded_name().as_deref() == Some(*key));
+        let prop = match existing {
+            Some(prop) if leaf => {
+                prop.set_value(CstInputValue::Bool(value));
+                break;
+            }
+            Some(prop) => prop,
+            None => {
+                // The CST puts a new member on its own line: lay the objects around it out the
+                // same way rather than leave `{ a: {` half on one line.
+                for o in outer.iter().chain(Some(&object)) {
+                    o.ensure_multiline();
+                }
+                let new = if leaf {
+                    CstInputValue::Bool(value)
+                } else {
+                    CstInputValue::Object(Vec::new())
+                };
+                let prop = object.append(key, new);
+                if !quote_keys {
+                    unquote_name(&prop, key);
+                }
+                if leaf {
+                    break;
+                }
+                prop
+            }
+        };
+        let inner = prop
+            .object_value()
+            .ok_or_else(|| not_an_object(path, i + 1))?;
+        outer.push(std::mem::replace(&mut object, inner));
+    }
+    let mut out = root.to_string();
+    if blank {
+        out.push_str(newline);
+    }
+    // Read the result back: the edit must parse and hold the value, or we refuse it.
+    let parsed = parse_json5(&out).ok().flatten();
+    let mut at = parsed.as_ref();
+    for key in path {
+        at = at.and_then(|v| v.get(*key));
+    }
+    if at.and_then(Value::as_bool) == Some(value) {
+        Ok(format!("{bom}{out}"))
     } else {
         Err(unverified(path))
     }
@@ -66,257 +150,34 @@ fn unverified(path: &[&str]) -> EditError {
     }
 }
 
-struct Style {
-    unit: String,
-    quote_keys: bool,
-    newline: &'static str,
-}
-
-fn set_literal(source: &str, path: &[&str], literal: &str) -> Result<String, EditError> {
-    if path.is_empty() {
-        return Err(EditError::EmptyPath);
-    }
-    let newline = if source.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    if is_blank(source) {
-        let style = Style {
-            unit: "  ".to_string(),
-            quote_keys: false,
-            newline,
-        };
-        let body = render_block(path, literal, "", &style);
-        let kept = source.trim_end();
-        let sep = if kept.is_empty() { "" } else { newline };
-        return Ok(format!("{kept}{sep}{body}{newline}"));
-    }
-    if let Err(err) = json5::from_str::<Value>(source) {
-        let (line, column) = err
-            .position()
-            .map_or((1, 1), |p| (p.line + 1, p.column + 1));
-        return Err(EditError::Syntax {
-            line,
-            column,
-            message: err
-                .code()
-                .map_or_else(|| err.to_string(), |c| c.to_string()),
-        });
-    }
-    let root = scan(source).ok_or(EditError::Syntax {
-        line: 1,
-        column: 1,
-        message: "could not read the document structure".to_string(),
-    })?;
-    let index = LineIndex::new(source);
-    let style = detect_style(source, &index, &root, newline);
-    let mut node = &root;
-    for (i, key) in path.iter().enumerate() {
-        let Kind::Object(members) = &node.kind else {
-            return Err(EditError::NotAnObject {
-                path: path.join("."),
-                blocking: path[..i].join("."),
-            });
-        };
-        // JSON5 keeps the last of duplicate keys, so that is the one to edit.
-        match members.iter().rev().find(|m| m.key == *key) {
-            Some(m) if i + 1 == path.len() => {
-                return Ok(splice(source, m.value.start, m.value.end, literal));
-            }
-            Some(m) => node = &m.value,
-            None => {
-                return Ok(insert_member(
-                    source,
-                    &index,
-                    node,
-                    &path[i..],
-                    literal,
-                    &style,
-                ))
-            }
-        }
-    }
-    Err(EditError::EmptyPath)
-}
-
-fn splice(source: &str, start: usize, end: usize, text: &str) -> String {
-    let mut out = String::with_capacity(source.len() + text.len());
-    out.push_str(&source[..start]);
-    out.push_str(text);
-    out.push_str(&source[end..]);
-    out
-}
-
-fn detect_style(source: &str, index: &LineIndex, root: &Node, newline: &'static str) -> Style {
-    let mut style = Style {
-        unit: "  ".to_string(),
-        quote_keys: false,
-        newline,
-    };
-    if let Kind::Object(members) = &root.kind {
-        if let Some(first) = members.first() {
-            style.quote_keys = source[first.key_start..].starts_with('"');
-            if let Some(indent) = own_line_indent(source, index, first.key_start) {
-                if !indent.is_empty() {
-                    style.unit = indent.to_string();
-                }
-            }
-        }
-    }
-    style
-}
-
-/// The whitespace before `offset` on its line, if nothing else precedes it there.
-fn own_line_indent<'a>(source: &'a str, index: &LineIndex, offset: usize) -> Option<&'a str> {
-    let prefix = &source[index.line_start(offset)..offset];
-    prefix
-        .chars()
-        .all(|c| c == ' ' || c == '\t')
-        .then_some(prefix)
-}
-
-/// The leading whitespace of the line holding `offset`.
-fn line_indent<'a>(source: &'a str, index: &LineIndex, offset: usize) -> &'a str {
-    let line = &source[index.line_start(offset)..];
-    let len = line.len() - line.trim_start_matches([' ', '\t']).len();
-    &line[..len]
-}
-
-/// From `pos`, skips spaces and comments that end on the same line; returns the end of the line
-/// if only those follow, else `pos` itself.
-fn end_of_line_after_trivia(source: &str, pos: usize) -> usize {
-    let mut p = pos;
-    loop {
-        let rest = &source[p..];
-        let trimmed = rest.trim_start_matches([' ', '\t']);
-        p += rest.len() - trimmed.len();
-        if trimmed.is_empty() || trimmed.starts_with(['\n', '\r', '\u{2028}', '\u{2029}']) {
-            return p;
-        }
-        if trimmed.starts_with("//") {
-            return p + trimmed
-                .find(['\n', '\r', '\u{2028}', '\u{2029}'])
-                .unwrap_or(trimmed.len());
-        }
-        if let Some(body) = trimmed.strip_prefix("/*") {
-            match body.find("*/") {
-                Some(end) if !body[..end].contains(['\n', '\r']) => p += end + 4,
-                _ => return pos,
-            }
-        } else {
-            return pos;
-        }
+fn not_an_object(path: &[&str], depth: usize) -> EditError {
+    EditError::NotAnObject {
+        path: path.join("."),
+        blocking: path[..depth].join("."),
     }
 }
 
-fn render_key(key: &str, style: &Style) -> String {
+/// True when the root object's first key is written in double quotes (a plain JSON file).
+fn first_key_is_double_quoted(root: &CstRootNode) -> bool {
+    let first = root
+        .object_value()
+        .and_then(|o| o.properties().into_iter().next());
+    matches!(
+        first.and_then(|p| p.name()),
+        Some(ObjectPropName::String(s)) if s.raw_value().starts_with('"')
+    )
+}
+
+/// Writes the name of a property the CST just added (always quoted) bare, when it is an
+/// identifier.
+fn unquote_name(prop: &CstObjectProp, key: &str) {
     let mut chars = key.chars();
     let ident = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-    if ident && !style.quote_keys {
-        key.to_string()
-    } else {
-        serde_json::to_string(key).unwrap_or_else(|_| format!("\"{key}\""))
-    }
-}
-
-/// `{ k: { k2: literal } }` over several lines, the closing brace at `indent`.
-fn render_block(path: &[&str], literal: &str, indent: &str, style: &Style) -> String {
-    let Some((first, rest)) = path.split_first() else {
-        return literal.to_string();
-    };
-    let inner = format!("{indent}{}", style.unit);
-    format!(
-        "{{{nl}{inner}{}: {}{nl}{indent}}}",
-        render_key(first, style),
-        render_block(rest, literal, &inner, style),
-        nl = style.newline,
-    )
-}
-
-/// `{ k: { k2: literal } }` on one line.
-fn render_inline(path: &[&str], literal: &str, style: &Style) -> String {
-    match path.split_first() {
-        None => literal.to_string(),
-        Some((first, rest)) => format!(
-            "{{ {}: {} }}",
-            render_key(first, style),
-            render_inline(rest, literal, style)
-        ),
-    }
-}
-
-/// Inserts `path[0]: <nested objects down to literal>` into the object `node`.
-fn insert_member(
-    source: &str,
-    index: &LineIndex,
-    node: &Node,
-    path: &[&str],
-    literal: &str,
-    style: &Style,
-) -> String {
-    let Kind::Object(members) = &node.kind else {
-        return source.to_string();
-    };
-    let open = node.start;
-    let close = node.end.saturating_sub(1);
-    let multiline = source[open..close].contains(['\n', '\r']);
-    let outer = line_indent(source, index, open);
-    let (key, rest) = match path.split_first() {
-        Some(split) => split,
-        None => return source.to_string(),
-    };
-    let key = render_key(key, style);
-    let nl = style.newline;
-    match members.last() {
-        Some(last) => {
-            let after = skip_trivia_from(source, last.value.end);
-            let has_comma = source[after..].starts_with(',');
-            if multiline {
-                let indent = own_line_indent(source, index, members[0].key_start)
-                    .map_or_else(|| format!("{outer}{}", style.unit), str::to_string);
-                let anchor = if has_comma { after + 1 } else { last.value.end };
-                let at = end_of_line_after_trivia(source, anchor);
-                let value = render_block(rest, literal, &indent, style);
-                let trailing = if has_comma { "," } else { "" };
-                let member = format!("{nl}{indent}{key}: {value}{trailing}");
-                let out = splice(source, at, at, &member);
-                if has_comma {
-                    out
-                } else {
-                    splice(&out, last.value.end, last.value.end, ",")
-                }
-            } else {
-                let value = render_inline(rest, literal, style);
-                if has_comma {
-                    splice(source, after + 1, after + 1, &format!(" {key}: {value},"))
-                } else {
-                    splice(
-                        source,
-                        last.value.end,
-                        last.value.end,
-                        &format!(", {key}: {value}"),
-                    )
-                }
-            }
-        }
-        None => {
-            let indent = format!("{outer}{}", style.unit);
-            let value = render_block(rest, literal, &indent, style);
-            let member = format!("{nl}{indent}{key}: {value}");
-            let inner = &source[open + 1..close];
-            if multiline {
-                let at = end_of_line_after_trivia(source, open + 1);
-                splice(source, at, at, &member)
-            } else if inner.trim().is_empty() {
-                splice(source, open + 1, close, &format!("{member}{nl}{outer}"))
-            } else {
-                splice(source, close, close, &format!("{member}{nl}{outer}"))
-            }
-        }
+    if let (true, Some(ObjectPropName::String(name))) = (ident, prop.name()) {
+        name.set_raw_value(key.to_string());
     }
 }
 
@@ -327,7 +188,7 @@ mod tests {
     const PATH: &[&str] = &["plugins", "entries", "webex", "enabled"];
 
     #[test]
-    fn inline_objects_stay_inline() {
+    fn inline_objects_on_the_way_are_laid_out_one_member_per_line() {
         let out = set_json5_bool(
             "{ plugins: { entries: { a: { enabled: true } } } }",
             PATH,
@@ -336,7 +197,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            "{ plugins: { entries: { a: { enabled: true }, webex: { enabled: true } } } }"
+            "{\n  plugins: {\n    entries: {\n      a: { enabled: true },\n      webex: {\n        enabled: true\n      }\n    }\n  }\n}"
         );
     }
 
@@ -356,6 +217,12 @@ mod tests {
             out,
             "{\n\t\"channels\": {},\n\t\"plugins\": {\n\t\t\"x\": true\n\t}\n}\n"
         );
+    }
+
+    #[test]
+    fn keys_that_are_not_identifiers_stay_quoted() {
+        let out = set_json5_bool("{}", &["a-b", "c"], true).unwrap();
+        assert_eq!(out, "{\n  \"a-b\": {\n    c: true\n  }\n}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::core::CoreConfig;
 use super::error::{sort_issues, ConfigError, ConfigIssue};
-use super::scan::{is_blank, Spans};
 use super::substitute::substitute;
+use super::syntax::{parse_with_spans, Spans, SyntaxError};
 
 /// A parsed config file: its text, its value after `${VAR}` substitution, and the typed core
 /// sections. Build one with [`load`], [`load_lenient`], [`parse`] or [`parse_lenient`].
@@ -157,14 +157,11 @@ pub fn parse_lenient(
         Some(rest) => rest.to_string(),
         None => source,
     };
-    let mut value = if is_blank(&source) {
-        Value::Object(serde_json::Map::new())
-    } else {
-        json5::from_str::<Value>(&source).map_err(|err| syntax_error(path, &err))?
-    };
+    let (mut value, spans) = parse_with_spans(&source)
+        .map_err(|err| syntax_error(path, err))?
+        .unwrap_or_else(|| (Value::Object(serde_json::Map::new()), Spans::default()));
     let mut issues = Vec::new();
     substitute(&mut value, "", env, &mut issues);
-    let spans = Spans::of(&source);
     let mut cfg = LoadedConfig {
         path: path.to_path_buf(),
         existed,
@@ -183,26 +180,12 @@ pub fn parse_lenient(
     Ok((cfg, issues))
 }
 
-fn syntax_error(path: &Path, err: &json5::Error) -> ConfigError {
-    let (line, column) = err
-        .position()
-        .map_or((1, 1), |p| (p.line + 1, p.column + 1));
-    let message = match err.code() {
-        Some(code) => code.to_string(),
-        None => {
-            let text = err.to_string();
-            // Custom messages carry the position too; it is reported separately.
-            match text.rfind(" at line ") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            }
-        }
-    };
+fn syntax_error(path: &Path, err: SyntaxError) -> ConfigError {
     ConfigError::Syntax {
         path: path.to_path_buf(),
-        line,
-        column,
-        message,
+        line: err.line,
+        column: err.column,
+        message: err.message,
     }
 }
 

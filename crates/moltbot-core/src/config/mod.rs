@@ -1,13 +1,14 @@
 //! Loading and validating the JSON5 config file (`~/.moltbot/moltbot.json`).
 //!
-//! [`load`] reads the file (a missing file is an empty config), parses JSON5 (syntax errors carry
-//! line and column), substitutes `${VAR}` in strings, records where every key is written and
-//! validates the core sections into [`CoreConfig`]. Problems are collected as [`ConfigIssue`]s
+//! [`load`] reads the file (a missing file is an empty config), parses JSON5 with `jsonc-parser`
+//! (syntax errors carry line and column; [`parse_json5`] is that step alone), substitutes `${VAR}`
+//! in strings, records where every key is written and validates the core sections into
+//! [`CoreConfig`]. Problems are collected as [`ConfigIssue`]s
 //! naming the key path, its line and column and a fix, so the user sees all of them at once.
 //! Channel plugins validate their own `channels.<id>` section with the helpers in this module
 //! ([`check_known_keys`], the `field_*` readers, [`LoadedConfig::issue`]).
 //!
-//! [`set_json5_bool`] edits the file text minimally (for `moltbot plugins install`) so comments
+//! [`set_json5_bool`] edits the file's syntax tree (for `moltbot plugins install`) so comments
 //! and formatting survive.
 
 mod check;
@@ -15,9 +16,9 @@ mod core;
 mod edit;
 mod error;
 mod load;
-mod scan;
 mod secret;
 mod substitute;
+mod syntax;
 
 pub use self::check::{
     check_known_keys, check_known_keys_in, describe, enum_issue, enum_type_issue, expect_object,
@@ -33,5 +34,5 @@ pub use self::core::{
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
 pub use self::load::{load, load_lenient, parse, parse_lenient, process_env, LoadedConfig};
-pub use self::scan::join_path;
 pub use self::secret::Secret;
+pub use self::syntax::{join_path, parse_json5, SyntaxError};

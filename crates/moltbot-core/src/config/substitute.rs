@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::error::ConfigIssue;
-use super::scan::join_path;
+use super::syntax::join_path;
 
 /// Replaces every `${VAR}` in the strings of `value`. Each unset variable becomes an issue naming
 /// the key path and the variable, and its reference is left in place.
