@@ -12,6 +12,7 @@ use super::scan::{is_blank, scan, skip_trivia_from, Kind, LineIndex, Node};
 
 /// Why an edit could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EditError {
     /// The text is not valid JSON5, so it is left alone.
     #[error("the config is not valid JSON5 (line {line}, column {column}): {message}")]
