@@ -305,6 +305,10 @@ impl Channel for WebexChannel {
         )))
     }
 
+    fn http_listen_key(&self) -> String {
+        "channels.webex.webhook.port".to_string()
+    }
+
     fn router(&self) -> Option<axum::Router> {
         self.shared.config.mode.uses_webhook().then(|| {
             crate::webhook::router(

@@ -312,6 +312,12 @@ pub trait Channel: Send + Sync + 'static {
         None
     }
 
+    /// The config key that sets the port of [`http_listen`](Self::http_listen), named in the
+    /// error when that port is taken. Default: the channel's section, `channels.<id>`.
+    fn http_listen_key(&self) -> String {
+        format!("channels.{}", self.id())
+    }
+
     /// Routes this channel serves on the gateway's HTTP server (e.g. its webhook), if any.
     fn router(&self) -> Option<axum::Router> {
         None

@@ -95,12 +95,14 @@ pub enum GatewayError {
     },
     /// The HTTP server a channel asked for could not bind its port.
     #[error(
-        "cannot listen on {addr} for channel {channel} (is another gateway running? change the \
-         port in channels.{channel})"
+        "cannot listen on {addr} for channel {channel} (is another gateway running? change \
+         {setting})"
     )]
     Bind {
         /// The channel that asked for the server.
         channel: String,
+        /// The config key that sets the port ([`Channel::http_listen_key`]).
+        setting: String,
         /// The address.
         addr: std::net::SocketAddr,
         /// The error.
@@ -192,13 +194,14 @@ impl Gateway {
         let listen = self
             .channels
             .iter()
-            .find_map(|c| Some((c.id().to_string(), c.http_listen()?)));
-        if let Some((channel, addr)) = listen {
+            .find_map(|c| Some((c, c.http_listen()?)));
+        if let Some((asking, addr)) = listen {
             let (listener, bound) =
                 super::http::bind(addr)
                     .await
                     .map_err(|source| GatewayError::Bind {
-                        channel,
+                        channel: asking.id().to_string(),
+                        setting: asking.http_listen_key(),
                         addr,
                         source,
                     })?;

@@ -205,9 +205,9 @@ impl Poller {
     }
 
     /// Polls every `interval` until `shutdown` is cancelled. Errors are logged (with Webex's
-    /// trackingId) and the loop backs off ([`failure_delays`]) and goes on; it never exits
-    /// on an API error. Returns `Ok(())` on shutdown. A 429 is handled by the client, which
-    /// pauses every caller for `Retry-After`.
+    /// trackingId) and the loop backs off (about 1 s doubling to [`MAX_BACKOFF`], jittered) and
+    /// goes on; it never exits on an API error. Returns `Ok(())` on shutdown. A 429 is handled by
+    /// the client, which pauses every caller for `Retry-After`.
     pub async fn run(
         mut self,
         interval: Duration,
