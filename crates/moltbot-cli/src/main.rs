@@ -33,7 +33,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::FAILURE,
         Err(err) => {
-            let text = format!("{err:#}");
+            // Every source, each once (`{err:#}` repeats causes that errors also quote).
+            let text = moltbot_core::error::chain(err.as_ref()).to_string();
             eprintln!("error: {}", logging::redact(&text));
             ExitCode::FAILURE
         }

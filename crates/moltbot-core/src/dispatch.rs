@@ -45,6 +45,7 @@ impl Default for DispatchLimits {
 
 /// Why an item was not accepted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DispatchError {
     /// The dispatcher is shutting down.
     #[error("the dispatcher is closed")]

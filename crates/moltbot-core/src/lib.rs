@@ -5,8 +5,10 @@
 
 pub mod access;
 pub mod agent;
+pub mod backoff;
 pub mod config;
 pub mod dispatch;
+pub mod error;
 pub mod gateway;
 pub mod logging;
 pub mod paths;

@@ -60,6 +60,7 @@ impl LogOptions {
 
 /// Why logging could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoggingError {
     /// `MOLTBOT_LOG_LEVEL` holds something other than a known level.
     #[error(

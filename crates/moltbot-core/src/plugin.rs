@@ -39,6 +39,7 @@ pub struct PluginManifest {
 
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestError {
     /// The manifest file could not be read.
     #[error("cannot read plugin manifest {path}: {source}")]
@@ -238,6 +239,7 @@ pub struct ProbeReport {
 
 /// Why a probe (or a deep status check) failed, as a category scripts and docs can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProbeCause {
     /// The network refused the credentials (HTTP 401).
     BadToken,
@@ -292,8 +294,11 @@ impl ProbeCause {
 }
 
 /// A failed probe: the category, what happened, and how to fix it.
+///
+/// Non-exhaustive: build it with [`ProbeFailure::new`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {message}", cause.as_str())]
+#[non_exhaustive]
 pub struct ProbeFailure {
     /// The category.
     pub cause: ProbeCause,
@@ -301,6 +306,18 @@ pub struct ProbeFailure {
     pub message: String,
     /// What to do about it, when there is something specific to say.
     pub fix: Option<String>,
+}
+
+impl ProbeFailure {
+    /// A failure of category `cause`: what happened (`message`, never a secret) and, when there
+    /// is something specific to say, how to fix it.
+    pub fn new(cause: ProbeCause, message: impl Into<String>, fix: Option<String>) -> Self {
+        Self {
+            cause,
+            message: message.into(),
+            fix,
+        }
+    }
 }
 
 /// A proactive message for `moltbot message send`.
@@ -350,13 +367,19 @@ pub trait ChannelPlugin: Send + Sync {
 
     /// Builds the channel runtime from a valid config; `Ok(None)` when the channel is disabled.
     /// Called only after [`ChannelPlugin::validate_config`] found no problem.
+    ///
+    /// # Errors
+    /// A [`ChannelError`](crate::gateway::ChannelError) of kind
+    /// [`Config`](crate::gateway::ChannelErrorKind::Config) when the config cannot work after
+    /// all (its source is a [`ConfigError`](crate::config::ConfigError) listing the issues), or
+    /// another kind when the channel's client or state cannot be set up.
     fn build_channel(
         &self,
         config: &LoadedConfig,
         env: &dyn Fn(&str) -> Option<String>,
         store: &crate::store::Store,
         metrics: Arc<crate::gateway::Metrics>,
-    ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, String>;
+    ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, crate::gateway::ChannelError>;
 
     /// Canonical form of a person identity typed by a user (e.g. a raw uuid turned into the
     /// network's id form), so approvals match what messages carry. Default: unchanged.
@@ -611,7 +634,8 @@ mod tests {
             _: &dyn Fn(&str) -> Option<String>,
             _: &crate::store::Store,
             _: Arc<crate::gateway::Metrics>,
-        ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, String> {
+        ) -> Result<Option<Arc<dyn crate::gateway::Channel>>, crate::gateway::ChannelError>
+        {
             Ok(None)
         }
     }

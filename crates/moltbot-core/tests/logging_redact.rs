@@ -2,47 +2,13 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_support;
 
+use log_support::capture;
 use moltbot_core::logging::{
-    build_subscriber, is_registered, mask_secret, parse_level, redact, register_secret, LogOptions,
-    LoggingError,
+    is_registered, mask_secret, parse_level, redact, register_secret, LoggingError,
 };
 use tracing::level_filters::LevelFilter;
-
-/// A stand-in for stderr that keeps what was written.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture(level: &str) -> (Captured, impl tracing::Subscriber + Send + Sync) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let opts = LogOptions {
-        level_env: Some(level.to_owned()),
-        log_file: None,
-        stderr: true,
-    };
-    let (subscriber, guard) = build_subscriber(&opts, move || writer.clone(), false).unwrap();
-    assert_eq!(guard.log_file(), None);
-    (captured, subscriber)
-}
 
 /// A config holding a token, with derived Debug and a careless Display.
 #[derive(Debug)]

@@ -1,7 +1,9 @@
 //! The one error type of this crate.
 //!
-//! Errors keep the evidence: Webex's `message` and `trackingId` (quote it to Webex support), the
-//! raw body when JSON does not parse. They never contain the bearer token.
+//! Errors keep the evidence: Webex's status, `message` and `trackingId` (quote it to Webex
+//! support) are in the `Display` text itself, so any log line or wrapper that prints the error
+//! carries them; the raw body is kept when JSON does not parse. They never contain the bearer
+//! token.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong talking to Webex.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Webex answered with a non-success status (after any retries).
     #[error("Webex API error {status}: {message}{}", tracking_suffix(.tracking_id))]
@@ -24,10 +27,12 @@ pub enum Error {
         body: String,
     },
     /// Webex kept answering 429 and the client gave up retrying.
-    #[error("rate limited by Webex; retry after {retry_after:?}")]
+    #[error("rate limited by Webex; retry after {retry_after:?}{}", tracking_suffix(.tracking_id))]
     RateLimited {
         /// The last wait Webex asked for.
         retry_after: Duration,
+        /// The `trackingid` header of the last 429, if Webex sent one.
+        tracking_id: Option<String>,
     },
     /// The request could not be sent or the response could not be read.
     #[error("network error talking to Webex: {0}")]
@@ -84,7 +89,9 @@ impl Error {
     /// Webex's tracking id, if any.
     pub fn tracking_id(&self) -> Option<&str> {
         match self {
-            Error::Api { tracking_id, .. } => tracking_id.as_deref(),
+            Error::Api { tracking_id, .. } | Error::RateLimited { tracking_id, .. } => {
+                tracking_id.as_deref()
+            }
             _ => None,
         }
     }
@@ -113,5 +120,19 @@ mod tests {
         );
         assert_eq!(err.tracking_id(), Some("ROUTER_123"));
         assert_eq!(err.status(), Some(400));
+    }
+
+    #[test]
+    fn rate_limited_display_keeps_the_tracking_id() {
+        let err = Error::RateLimited {
+            retry_after: Duration::from_secs(15),
+            tracking_id: Some("ROUTER_429".into()),
+        };
+        assert_eq!(
+            err.to_string(),
+            "rate limited by Webex; retry after 15s (trackingId ROUTER_429)"
+        );
+        assert_eq!(err.tracking_id(), Some("ROUTER_429"));
+        assert_eq!(err.status(), Some(429));
     }
 }

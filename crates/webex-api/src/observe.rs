@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-/// One finished HTTP attempt.
+/// One finished HTTP attempt (built by the client only; it may gain fields).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RequestEvent<'a> {
     /// HTTP method, e.g. `GET`.
     pub method: &'a str,

@@ -1,12 +1,17 @@
 //! Retry policy: `Retry-After` parsing and backoff with jitter.
 //!
+//! The backoff is [`backon`]'s `ExponentialBuilder`, configured in [`backoff`] only: delays
+//! double from [`ClientConfig::backoff_base`](crate::ClientConfig::backoff_base) (250 ms by
+//! default) up to [`MAX_BACKOFF`] (30 s), with "equal jitter". A `Retry-After` from Webex is not
+//! a backoff: it pauses the client for exactly that long.
+//!
 //! Webex answers 429 with `Retry-After` in seconds
 //! (<https://developer.webex.com/blog/rate-limiting-and-the-webex-api>); RFC 9110 also allows an
 //! HTTP date. A missing or malformed value means "wait 15 s" (our contract, section 6).
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use backon::BackoffBuilder;
 
 /// Wait used when `Retry-After` is missing or malformed.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(15);
@@ -35,15 +40,23 @@ pub fn parse_retry_after(value: Option<&str>, now: SystemTime) -> Duration {
     wait.min(MAX_RETRY_AFTER)
 }
 
-/// Delay before retry number `retry` (1 for the first retry): `base * 2^(retry-1)`, with "equal
-/// jitter" (half fixed, half random) so many clients do not retry in lockstep. Capped at 30 s.
-pub fn backoff(base: Duration, retry: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-    let capped = exp.min(Duration::from_secs(30));
-    let half = capped / 2;
-    let jitter_nanos =
-        rand::thread_rng().gen_range(0..=half.as_nanos().min(u64::MAX as u128) as u64);
-    half + Duration::from_nanos(jitter_nanos)
+/// Longest computed wait between two retries (a `Retry-After` is not capped by it).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The endless delays before retries 1, 2, 3, ...: for retry `n`, with `d = min(base * 2^(n-1),`
+/// [`MAX_BACKOFF`]`)`, a uniformly random wait in `[d/2, d]` ("equal jitter": half fixed so
+/// waits grow, half random so many clients do not retry in lockstep).
+pub fn backoff(base: Duration) -> impl Iterator<Item = Duration> + Send {
+    let cap = MAX_BACKOFF.max(base);
+    // backon's jitter adds a uniform `[0, d)` to its delay `d`: built from half the base and
+    // half the cap, the jittered delay lands in `[d/2, d]` of the full-size schedule.
+    backon::ExponentialBuilder::new()
+        .with_min_delay(base / 2)
+        .with_max_delay(cap / 2)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 #[cfg(test)]
@@ -92,14 +105,20 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stays_within_bounds() {
+        // backon computes in `f32`: allow a few nanoseconds of rounding per doubling.
+        let slack = Duration::from_micros(1);
         let base = Duration::from_millis(100);
-        for retry in 1..=6 {
-            let full = (base * (1 << (retry - 1))).min(Duration::from_secs(30));
-            for _ in 0..50 {
-                let delay = backoff(base, retry);
-                assert!(delay >= full / 2 && delay <= full, "{retry}: {delay:?}");
+        for _ in 0..50 {
+            for (n, delay) in backoff(base).take(12).enumerate() {
+                let full = (base * (1 << n)).min(MAX_BACKOFF);
+                assert!(
+                    delay + slack >= full / 2 && delay <= full + slack,
+                    "retry {}: {delay:?}",
+                    n + 1
+                );
             }
         }
-        assert!(backoff(base, 40) <= Duration::from_secs(30));
+        let late = backoff(base).nth(40);
+        assert!(late.is_some_and(|d| d >= MAX_BACKOFF / 2 && d <= MAX_BACKOFF + slack));
     }
 }

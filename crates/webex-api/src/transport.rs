@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::limiter::{Limiter, Priority};
 use crate::link::same_origin;
 use crate::observe::RequestEvent;
-use crate::retry::{backoff, parse_retry_after};
+use crate::retry::{backoff, parse_retry_after, MAX_BACKOFF};
 
 /// Longest raw body kept in an error.
 const MAX_ERROR_BODY: usize = 16 * 1024;
@@ -129,6 +129,7 @@ impl Transport {
     pub(crate) async fn execute(&self, call: &Call) -> Result<Response> {
         let mut attempt = 0u32;
         let mut failures = 0u32;
+        let mut delays = backoff(self.config.backoff_base);
         let mut rate_limited = 0u32;
         loop {
             attempt += 1;
@@ -146,15 +147,19 @@ impl Transport {
                         if let Some(observer) = &self.config.observer {
                             observer.on_rate_limited(call.endpoint, wait);
                         }
+                        let tracking_id = tracking_id_header(response.headers());
                         tracing::warn!(
                             endpoint = call.endpoint,
                             wait_ms = wait.as_millis() as u64,
-                            tracking_id = tracking_id_header(response.headers()).as_deref(),
+                            tracking_id = tracking_id.as_deref(),
                             "webex rate limited the client; pausing all calls"
                         );
                         rate_limited += 1;
                         if rate_limited > self.config.max_rate_limit_retries {
-                            return Err(Error::RateLimited { retry_after: wait });
+                            return Err(Error::RateLimited {
+                                retry_after: wait,
+                                tracking_id,
+                            });
                         }
                         continue;
                     }
@@ -163,7 +168,7 @@ impl Transport {
                         && failures + 1 < self.config.max_attempts
                     {
                         failures += 1;
-                        let delay = backoff(self.config.backoff_base, failures);
+                        let delay = delays.next().unwrap_or(MAX_BACKOFF);
                         tracing::debug!(
                             endpoint = call.endpoint,
                             status = status.as_u16(),
@@ -184,7 +189,7 @@ impl Transport {
                     let retryable = call.idempotent() || err.is_connect();
                     if retryable && failures + 1 < self.config.max_attempts {
                         failures += 1;
-                        let delay = backoff(self.config.backoff_base, failures);
+                        let delay = delays.next().unwrap_or(MAX_BACKOFF);
                         tracing::debug!(
                             endpoint = call.endpoint,
                             error = %err,

@@ -5,9 +5,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moltbot_core::access::AccessPolicy;
+use moltbot_core::error::chain;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, InboundMessage, Metrics, OutgoingMessage,
-    SendTarget,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, InboundMessage, Metrics,
+    OutgoingMessage, SendTarget,
 };
 use moltbot_core::store::Store;
 use webex_api::{
@@ -69,22 +70,24 @@ impl WebexChannel {
         let client_config = ClientConfig::new(config.bot_token.expose())
             .with_base_url_str(&config.api_base_url)
             .map_err(|err| {
-                ChannelError::permanent(format!(
-                    "channels.webex.apiBaseUrl {:?} is not usable: {err}",
+                ChannelError::new(ChannelErrorKind::Config, err).with_context(format!(
+                    "channels.webex.apiBaseUrl {:?} is not usable",
                     config.api_base_url
                 ))
             })?
             .with_requests_per_minute(config.rate_limit.requests_per_minute)
             .with_observer(Arc::new(MetricsObserver(Arc::clone(&metrics))));
-        let client = WebexClient::new(client_config).map_err(|err| {
-            ChannelError::permanent(format!("cannot build the Webex client: {err}"))
-        })?;
+        let client = WebexClient::new(client_config)
+            .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
         let webhook_secret = match &config.webhook.secret {
             Some(secret) => secret.expose().to_string(),
             None => store
                 .kv()
                 .get_or_insert_blocking(SECRET_NS, SECRET_KEY, &random_secret())
-                .map_err(|err| ChannelError::permanent(format!("state store: {err}")))?,
+                .map_err(|err| {
+                    ChannelError::new(ChannelErrorKind::Permanent, err)
+                        .with_context("cannot keep the webhook secret in the state store")
+                })?,
         };
         moltbot_core::logging::register_secret(&webhook_secret);
         Ok(Self {
@@ -107,11 +110,11 @@ impl WebexChannel {
 
     async fn connect_inner(&self, http_addr: Option<SocketAddr>) -> Result<(), ChannelError> {
         let me = self.shared.client.people_me().await.map_err(|err| {
-            let hint = match err.status() {
-                Some(401) => " (the bot token is invalid: copy it again from https://developer.webex.com/my-apps)",
-                _ => "",
+            let context = match err.status() {
+                Some(401) => "GET /people/me failed (the bot token is invalid: copy it again from https://developer.webex.com/my-apps)",
+                _ => "GET /people/me failed",
             };
-            ChannelError::permanent(format!("GET /people/me failed: {err}{hint}"))
+            channel_error(err).with_context(context)
         })?;
         let bot = BotIdentity {
             id: me.id.clone(),
@@ -128,7 +131,8 @@ impl WebexChannel {
         let _ = self.shared.bot.set(bot);
         if self.shared.config.mode.uses_webhook() {
             let Some(url) = self.shared.config.webhook.url.as_deref() else {
-                return Err(ChannelError::permanent(
+                return Err(ChannelError::message(
+                    ChannelErrorKind::Config,
                     "channels.webex.webhook.url is required in webhook mode",
                 ));
             };
@@ -141,8 +145,8 @@ impl WebexChannel {
             )
             .await
             .map_err(|err| {
-                ChannelError::permanent(format!(
-                    "Webhook registration failed for {target}: {err}. Check channels.webex.webhook.url (public https)"
+                channel_error(err).with_context(format!(
+                    "Webhook registration failed for {target} (check channels.webex.webhook.url: a public https URL)"
                 ))
             })?;
             tracing::info!(
@@ -172,7 +176,7 @@ impl WebexChannel {
                 "catch-up finished"
             ),
             Err(err) => {
-                tracing::warn!(channel = CHANNEL, error = %err, "catch-up failed; continuing")
+                tracing::warn!(channel = CHANNEL, error = %chain(&err), "catch-up failed; continuing")
             }
         }
         self.shared.caught_up.open();
@@ -211,31 +215,38 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
-/// Maps a failed send to the gateway's view: may it be retried, may it have landed?
-fn send_error(err: &webex_api::Error) -> ChannelError {
-    let tracking = err
-        .tracking_id()
-        .map(|t| format!(" [trackingId {t}]"))
-        .unwrap_or_default();
-    let message = format!("POST /messages failed: {err}{tracking}");
+/// Wraps a failed Webex call for the gateway: classified by [`error_kind`], with the Webex error
+/// kept whole as the source, so its status, message and trackingId reach the log line.
+pub fn channel_error(err: webex_api::Error) -> ChannelError {
+    ChannelError::new(error_kind(&err), err)
+}
+
+/// Whether the same Webex call may succeed later, or what must change first.
+pub fn error_kind(err: &webex_api::Error) -> ChannelErrorKind {
     match err {
-        webex_api::Error::Api { status, .. } if *status >= 500 => ChannelError {
-            message,
-            retryable: true,
-            // The request reached Webex; a 5xx does not prove nothing was posted.
-            maybe_delivered: true,
-        },
-        webex_api::Error::RateLimited { .. } => ChannelError::transient(message),
-        webex_api::Error::Network(source) if source.is_connect() => {
-            ChannelError::transient(message)
-        }
-        webex_api::Error::Network(_) | webex_api::Error::Timeout => ChannelError {
-            message,
-            retryable: true,
-            maybe_delivered: true,
-        },
-        _ => ChannelError::permanent(message),
+        webex_api::Error::Api { status: 401, .. } => ChannelErrorKind::Auth,
+        webex_api::Error::Api { status, .. } if *status >= 500 => ChannelErrorKind::Transient,
+        webex_api::Error::RateLimited { .. }
+        | webex_api::Error::Network(_)
+        | webex_api::Error::Timeout => ChannelErrorKind::Transient,
+        webex_api::Error::InvalidUrl(_) | webex_api::Error::Config(_) => ChannelErrorKind::Config,
+        _ => ChannelErrorKind::Permanent,
     }
+}
+
+/// Maps a failed send to the gateway's view: may it be retried, may it have landed?
+fn send_error(err: webex_api::Error) -> ChannelError {
+    let maybe_delivered = match &err {
+        // The request reached Webex; a 5xx does not prove nothing was posted.
+        webex_api::Error::Api { status, .. } => *status >= 500,
+        // A connect error proves the request never left; anything else may have landed.
+        webex_api::Error::Network(source) => !source.is_connect(),
+        webex_api::Error::Timeout => true,
+        _ => false,
+    };
+    channel_error(err)
+        .with_context("POST /messages failed")
+        .with_maybe_delivered(maybe_delivered)
 }
 
 impl Channel for WebexChannel {
@@ -262,9 +273,10 @@ impl Channel for WebexChannel {
             match fetch_with_retry(&self.shared, message_id).await {
                 Ok(message) => Ok(normalize(bot, &message)),
                 Err(err) if err.is_not_found() => Ok(None),
-                Err(err) => Err(ChannelError::transient(format!(
-                    "GET /messages/{message_id} failed: {err}"
-                ))),
+                Err(err) => {
+                    Err(channel_error(err)
+                        .with_context(format!("GET /messages/{message_id} failed")))
+                }
             }
         })
     }
@@ -291,6 +303,10 @@ impl Channel for WebexChannel {
             [0, 0, 0, 0],
             self.shared.config.webhook.port,
         )))
+    }
+
+    fn http_listen_key(&self) -> String {
+        "channels.webex.webhook.port".to_string()
     }
 
     fn router(&self) -> Option<axum::Router> {
@@ -328,8 +344,8 @@ impl Channel for WebexChannel {
             match self.shared.client.create_message(&create).await {
                 Ok(sent) => Ok(sent.id),
                 Err(err) => {
-                    let failure = send_error(&err);
-                    if failure.maybe_delivered {
+                    let failure = send_error(err);
+                    if failure.maybe_delivered() {
                         if let Some(id) =
                             crate::landed::find_landed(&self.shared, message, started).await
                         {
@@ -347,6 +363,44 @@ impl Channel for WebexChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::cause::tests::api;
+
+    #[test]
+    fn send_errors_keep_the_webex_evidence_in_their_chain() {
+        let err = send_error(api(503));
+        assert_eq!(err.kind(), ChannelErrorKind::Transient);
+        assert!(err.maybe_delivered());
+        assert_eq!(err.to_string(), "POST /messages failed");
+        assert_eq!(
+            chain(&err).to_string(),
+            "POST /messages failed: Webex API error 503: nope (trackingId T1)"
+        );
+
+        let refused = send_error(api(400));
+        assert_eq!(refused.kind(), ChannelErrorKind::Permanent);
+        assert!(!refused.maybe_delivered());
+
+        let limited = send_error(webex_api::Error::RateLimited {
+            retry_after: Duration::from_secs(15),
+            tracking_id: Some("T429".into()),
+        });
+        assert!(limited.is_retryable() && !limited.maybe_delivered());
+        assert!(chain(&limited).to_string().ends_with("(trackingId T429)"));
+
+        let timeout = send_error(webex_api::Error::Timeout);
+        assert!(timeout.is_retryable() && timeout.maybe_delivered());
+    }
+
+    #[test]
+    fn webex_errors_are_classified() {
+        assert_eq!(error_kind(&api(401)), ChannelErrorKind::Auth);
+        assert_eq!(error_kind(&api(404)), ChannelErrorKind::Permanent);
+        assert_eq!(error_kind(&api(502)), ChannelErrorKind::Transient);
+        assert_eq!(
+            error_kind(&webex_api::Error::Config("empty token".into())),
+            ChannelErrorKind::Config
+        );
+    }
 
     #[test]
     fn port_zero_in_the_url_takes_the_bound_port() {

@@ -60,6 +60,7 @@ const WEBHOOK_KEYS: &[&str] = &["port", "path", "url", "secret", "safetyPollSeco
 
 /// How messages are received (`mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Webex pushes to `webhook.url`.
     Webhook,
@@ -98,6 +99,7 @@ pub use moltbot_core::access::{DmPolicy, GroupPolicy};
 
 /// Where the bot token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenSource {
     /// `channels.webex.botToken`.
     Config,

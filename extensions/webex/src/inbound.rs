@@ -21,6 +21,7 @@ const NOT_FOUND_RETRIES: [Duration; 4] = [
 
 /// Why a message could not be taken in.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IngestError {
     /// The store failed: the message must not be acknowledged.
     #[error("state store: {0}")]
@@ -75,22 +76,24 @@ pub fn normalize(bot: &BotIdentity, message: &Message) -> Option<InboundMessage>
         }
         ConversationKind::Direct => (raw_text.trim().to_string(), true),
     };
-    Some(InboundMessage {
-        channel: CHANNEL.to_string(),
-        id: message.id.clone(),
-        room_id: message.room_id.clone(),
+    let sender = SenderInfo {
+        id: message.person_id.clone(),
+        email: Some(message.person_email.trim().to_lowercase()).filter(|e| !e.is_empty()),
+        display_name: None,
+    };
+    let mut inbound = InboundMessage::new(
+        CHANNEL,
+        message.id.clone(),
+        message.room_id.clone(),
         kind,
-        sender: SenderInfo {
-            id: message.person_id.clone(),
-            email: Some(message.person_email.trim().to_lowercase()).filter(|e| !e.is_empty()),
-            display_name: None,
-        },
+        sender,
         text,
-        mentions_bot,
-        thread_parent: message.parent_id.clone(),
-        created_at_ms: created_ms(message),
-        files: message.files.clone(),
-    })
+    );
+    inbound.mentions_bot = mentions_bot;
+    inbound.thread_parent = message.parent_id.clone();
+    inbound.created_at_ms = created_ms(message);
+    inbound.files = message.files.clone();
+    Some(inbound)
 }
 
 /// Polling path: the message was listed in full. Claims it; if new, delivers or skips it.

@@ -5,10 +5,10 @@ use std::sync::OnceLock;
 
 use std::sync::Arc;
 
-use moltbot_core::config::{ConfigIssue, LoadedConfig};
+use moltbot_core::config::{ConfigError, ConfigIssue, LoadedConfig};
 use std::time::Duration;
 
-use moltbot_core::gateway::{BoxFuture, Channel, Metrics};
+use moltbot_core::gateway::{BoxFuture, Channel, ChannelError, ChannelErrorKind, Metrics};
 use moltbot_core::plugin::{
     AccountStatus, ChannelPlugin, EnvLookup, PluginManifest, ProbeCause, ProbeFailure, ProbeReport,
     SendReport, SendRequest, StatusOptions,
@@ -70,14 +70,15 @@ impl ChannelPlugin for WebexPlugin {
         env: &dyn Fn(&str) -> Option<String>,
         store: &Store,
         metrics: Arc<Metrics>,
-    ) -> Result<Option<Arc<dyn Channel>>, String> {
-        let webex = crate::config::validate(config, env)
-            .map_err(|issues| moltbot_core::config::render_issues(&issues))?;
+    ) -> Result<Option<Arc<dyn Channel>>, ChannelError> {
+        let webex = crate::config::validate(config, env).map_err(|issues| {
+            ChannelError::new(ChannelErrorKind::Config, ConfigError::Invalid(issues))
+                .with_context("channels.webex is not valid")
+        })?;
         if !webex.enabled {
             return Ok(None);
         }
-        let channel =
-            crate::channel::WebexChannel::new(webex, store, metrics).map_err(|err| err.message)?;
+        let channel = crate::channel::WebexChannel::new(webex, store, metrics)?;
         Ok(Some(Arc::new(channel)))
     }
 
@@ -149,10 +150,12 @@ impl ChannelPlugin for WebexPlugin {
 
 /// The validated config for an operations command, or why there is none.
 fn ops_config(config: &LoadedConfig, env: EnvLookup<'_>) -> Result<WebexConfig, ProbeFailure> {
-    let not_configured = |message: String| ProbeFailure {
-        cause: ProbeCause::Config,
-        message,
-        fix: Some("run `moltbot config validate` and fix what it reports".to_string()),
+    let not_configured = |message: String| {
+        ProbeFailure::new(
+            ProbeCause::Config,
+            message,
+            Some("run `moltbot config validate` and fix what it reports".to_string()),
+        )
     };
     let webex = crate::config::validate(config, env).map_err(|issues| {
         not_configured(format!(

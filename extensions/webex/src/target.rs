@@ -40,6 +40,7 @@ impl Target {
 
 /// Why a target string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TargetError {
     /// Nothing (or only whitespace) was given.
     #[error("empty target: give an email, a person id (person:<id>) or a room id (room:<id>)")]

@@ -37,12 +37,7 @@ fn shared_for(sim: &SimServer, bot: &SimPerson) -> WebexShared {
 }
 
 fn outgoing(target: SendTarget, markdown: &str) -> OutgoingMessage {
-    OutgoingMessage {
-        target,
-        markdown: markdown.to_string(),
-        parent_id: None,
-        file: None,
-    }
+    OutgoingMessage::markdown(target, markdown)
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
         let id = plugin.manifest().id.clone();
         match plugin
             .build_channel(config, &Context::env, &store, gateway.metrics())
-            .map_err(|err| anyhow::anyhow!("channel {id}: {err}"))?
+            .with_context(|| format!("channel {id} could not be set up"))?
         {
             Some(channel) => gateway.add_channel(channel),
             None => tracing::info!(channel = %id, "channel disabled in config; not started"),
@@ -84,8 +84,7 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
         .run(shutdown, |addr| {
             println!("moltbot gateway listening on http://{addr}");
         })
-        .await
-        .map_err(|err| anyhow::anyhow!("{err}"))?;
+        .await?;
     tracing::info!("gateway stopped");
     Ok(Outcome::Success)
 }

@@ -121,6 +121,7 @@ impl Decision {
 
 /// Why a message was not processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DropReason {
     /// A DM from a sender neither in `allowFrom` nor approved, under `dmPolicy: "allowlist"`.
     DmNotAllowed,

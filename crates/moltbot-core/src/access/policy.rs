@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 /// Who may talk to the bot in direct messages (`dmPolicy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DmPolicy {
     /// Unknown senders get a pairing code and wait for approval (the default).
     #[default]
@@ -45,6 +46,7 @@ impl DmPolicy {
 
 /// Who may trigger the bot in group spaces (`groupPolicy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GroupPolicy {
     /// Only senders in `groupAllowFrom` (the default). Pairing approvals do not count.
     #[default]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// Why an agent could not answer one message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AgentError {
     /// The turn took longer than the agent's timeout (the command was killed, the request
     /// abandoned).
@@ -60,6 +61,7 @@ impl AgentError {
 
 /// Why no agent could be built from the config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AgentBuildError {
     /// `agents.defaults.model` names a provider that is neither configured nor built in.
     #[error("unknown model provider `{0}`: define models.providers.{0}")]

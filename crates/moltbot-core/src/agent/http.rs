@@ -8,13 +8,13 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::truncate;
 use super::{AgentBuildError, AgentError};
+use crate::error::chain;
 
 /// Longest provider error message kept in an [`AgentError`].
 const MAX_ERROR_MESSAGE_CHARS: usize = 300;
@@ -24,10 +24,11 @@ const MAX_ERROR_MESSAGE_CHARS: usize = 300;
 pub struct RetryPolicy {
     /// Requests per message, the first one included (at least 1).
     pub max_attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
+    /// Longest wait before the second attempt; doubled for each further one (see
+    /// [`RetryPolicy::delays`]).
     pub base_delay: Duration,
-    /// Longest computed wait (a `Retry-After` from the provider is honoured as given, as long
-    /// as it fits in the timeout).
+    /// Longest computed wait (a `Retry-After` from the provider is honoured as given instead,
+    /// as long as it fits in the timeout).
     pub max_delay: Duration,
 }
 
@@ -43,19 +44,11 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait after failed attempt number `attempt` (1-based): `retry_after` when the
-    /// provider sent one, otherwise `base_delay * 2^(attempt-1)` capped at `max_delay`, scaled
-    /// by a jitter factor between 0.5 and 1 (`jitter` in `0.0..=1.0`).
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait;
-        }
-        let exp = attempt.saturating_sub(1).min(30);
-        let full = self
-            .base_delay
-            .saturating_mul(1u32 << exp)
-            .min(self.max_delay);
-        full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    /// The computed waits after failed attempts 1, 2, ...: `d = min(base_delay * 2^(n-1),
+    /// max_delay)`, jittered into `[d/2, d]` ([`crate::backoff::exponential`]). A `Retry-After`
+    /// from the provider replaces the computed wait.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + Send {
+        crate::backoff::exponential(self.base_delay, self.max_delay)
     }
 }
 
@@ -117,7 +110,7 @@ impl JsonPoster {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("moltbot/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| AgentBuildError::Http(error_chain(&e.without_url())))?;
+            .map_err(|e| AgentBuildError::Http(chain(&e.without_url()).to_string()))?;
         Ok(Self {
             client,
             agent: agent.to_string(),
@@ -136,6 +129,7 @@ impl JsonPoster {
         let started = Instant::now();
         let attempts = async {
             let max_attempts = self.retry.max_attempts.max(1);
+            let mut delays = self.retry.delays();
             let mut attempt = 1;
             loop {
                 let (err, after) = match self.attempt(url, headers, body).await {
@@ -144,9 +138,9 @@ impl JsonPoster {
                     Err(Failure::Retry(err, _)) if attempt >= max_attempts => return Err(err),
                     Err(Failure::Retry(err, after)) => (err, after),
                 };
-                let wait =
-                    self.retry
-                        .delay(attempt, after, rand::thread_rng().gen_range(0.0..=1.0));
+                let computed = delays.next().unwrap_or(self.retry.max_delay);
+                // The provider's `Retry-After` replaces the computed wait.
+                let wait = after.unwrap_or(computed);
                 if started.elapsed() + wait >= self.timeout {
                     // Waiting would run into the timeout: report the provider's answer instead.
                     return Err(err);
@@ -186,7 +180,7 @@ impl JsonPoster {
             .await
             .map_err(|e| {
                 let connect = e.is_connect();
-                let err = AgentError::Network(error_chain(&e.without_url()));
+                let err = AgentError::Network(chain(&e.without_url()).to_string());
                 if connect {
                     Failure::Retry(err, None)
                 } else {
@@ -195,10 +189,9 @@ impl JsonPoster {
             })?;
         let status = response.status();
         let after = retry_after(response.headers());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Fatal(AgentError::Network(error_chain(&e.without_url()))))?;
+        let bytes = response.bytes().await.map_err(|e| {
+            Failure::Fatal(AgentError::Network(chain(&e.without_url()).to_string()))
+        })?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::Fatal(AgentError::BadOutput(format!(
@@ -217,21 +210,6 @@ impl JsonPoster {
             Err(Failure::Fatal(err))
         }
     }
-}
-
-/// An error and its sources, `: `-separated (reqwest's own `Display` hides the cause).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Joins a base URL and a path with exactly one `/`.

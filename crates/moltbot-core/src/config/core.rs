@@ -149,6 +149,7 @@ impl ModelsConfig {
 
 /// How moltbot talks to a provider (`api`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProviderApi {
     /// `openai-completions`: OpenAI-compatible `POST {baseUrl}/chat/completions`.
     OpenAiCompletions,

@@ -16,6 +16,7 @@ use super::syntax::{options, parse_json5, SyntaxError};
 
 /// Why an edit could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EditError {
     /// The text is not valid JSON5, so it is left alone.
     #[error("the config is not valid JSON5 (line {line}, column {column}): {message}")]

@@ -77,6 +77,7 @@ fn invalid_summary(issues: &[ConfigIssue]) -> String {
 
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file exists but could not be read.
     #[error("cannot read config file {}: {source}", path.display())]

@@ -1,6 +1,7 @@
 //! Access control and pairing for one message, before the agent sees it.
 
 use crate::access::{decide, Conversation, Decision, DropReason, Sender};
+use crate::error::chain;
 use crate::store::PairingOutcome;
 
 use super::channel::{ConversationKind, InboundMessage, OutgoingMessage, SendTarget};
@@ -105,12 +106,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
         }
     };
     let text = pairing_reply(channel, &request.code, request.label());
-    let reply = OutgoingMessage {
-        target: SendTarget::Room(message.room_id.clone()),
-        markdown: text,
-        parent_id: None,
-        file: None,
-    };
+    let reply = OutgoingMessage::markdown(SendTarget::Room(message.room_id.clone()), text);
     match p.channel.send(&reply).await {
         Ok(_) => {
             if let Err(err) = p
@@ -124,7 +120,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             tracing::info!(channel, code = %request.code, sender = %request.label(), "pairing requested");
         }
         Err(err) => {
-            tracing::error!(channel, error = %err, "could not send the pairing reply");
+            tracing::error!(channel, error = %chain(&err), "could not send the pairing reply");
         }
     }
     p.metrics.dropped(channel, "pairing_requested");

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::error::chain;
+
 use super::channel::{OutgoingMessage, SendTarget};
 use super::runtime::Processor;
 
@@ -40,22 +42,17 @@ async fn notify_pending(p: &Processor) {
             (None, Some(email)) => SendTarget::Email(email.clone()),
             (None, None) => continue,
         };
-        let message = OutgoingMessage {
-            target,
-            markdown: APPROVAL_MESSAGE.to_string(),
-            parent_id: None,
-            file: None,
-        };
+        let message = OutgoingMessage::markdown(target, APPROVAL_MESSAGE);
         match p.channel.send(&message).await {
             Ok(_) => tracing::info!(channel, who = %identity.label(), "approval message sent"),
-            Err(err) if err.retryable => {
-                tracing::warn!(channel, who = %identity.label(), error = %err, "approval message not sent; will retry");
+            Err(err) if err.is_retryable() => {
+                tracing::warn!(channel, who = %identity.label(), error = %chain(&err), "approval message not sent; will retry");
                 continue;
             }
             Err(err) => {
-                // E.g. a `pair` of someone who never wrote to the bot: Webex refuses the first
-                // contact. They are approved all the same and need no message.
-                tracing::warn!(channel, who = %identity.label(), error = %err, "approval message could not be sent; giving up");
+                // E.g. a `pair` of someone who never wrote to the bot: a network may refuse the
+                // first contact. They are approved all the same and need no message.
+                tracing::warn!(channel, who = %identity.label(), error = %chain(&err), "approval message could not be sent; giving up");
             }
         }
         if let Err(err) = p

@@ -13,12 +13,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::AccessPolicy;
 pub use crate::agent::{ConversationKind, SenderInfo};
+use crate::error::BoxError;
 
 /// A boxed future, as returned by the object-safe channel trait.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A received message, normalised by its channel.
+///
+/// Non-exhaustive: build it with [`InboundMessage::new`], then set the other fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InboundMessage {
     /// The channel id (e.g. the plugin's channel name).
     pub channel: String,
@@ -42,6 +46,32 @@ pub struct InboundMessage {
     pub files: Vec<String>,
 }
 
+impl InboundMessage {
+    /// A message with its identity, conversation, sender and text; it mentions nobody, is not
+    /// in a thread, has no files and a `created_at_ms` of 0 until those fields are set.
+    pub fn new(
+        channel: impl Into<String>,
+        id: impl Into<String>,
+        room_id: impl Into<String>,
+        kind: ConversationKind,
+        sender: SenderInfo,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            channel: channel.into(),
+            id: id.into(),
+            room_id: room_id.into(),
+            kind,
+            sender,
+            text: text.into(),
+            mentions_bot: false,
+            thread_parent: None,
+            created_at_ms: 0,
+            files: Vec::new(),
+        }
+    }
+}
+
 /// Where to send a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendTarget {
@@ -54,7 +84,10 @@ pub enum SendTarget {
 }
 
 /// One message to send: a chunk of a reply, or a notice.
+///
+/// Non-exhaustive: build it with [`OutgoingMessage::markdown`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OutgoingMessage {
     /// The destination.
     pub target: SendTarget,
@@ -66,36 +99,148 @@ pub struct OutgoingMessage {
     pub file: Option<String>,
 }
 
-/// A channel failure, with whether trying again later may help.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ChannelError {
-    /// What went wrong (never holds a secret).
-    pub message: String,
-    /// Whether the same call may succeed later (rate limit, 5xx, network).
-    pub retryable: bool,
-    /// Whether the call may have taken effect although it failed (a send whose outcome is
-    /// unknown, e.g. a 5xx or timeout after the request was written).
-    pub maybe_delivered: bool,
-}
-
-impl ChannelError {
-    /// A permanent failure.
-    pub fn permanent(message: impl Into<String>) -> Self {
+impl OutgoingMessage {
+    /// Markdown text to `target`, not in a thread, without a file.
+    pub fn markdown(target: SendTarget, markdown: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
-            retryable: false,
-            maybe_delivered: false,
+            target,
+            markdown: markdown.into(),
+            parent_id: None,
+            file: None,
         }
     }
 
-    /// A failure worth retrying later.
-    pub fn transient(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: true,
-            maybe_delivered: false,
+    /// The same message, as a reply in the thread of `parent_id`.
+    #[must_use]
+    pub fn with_parent(mut self, parent_id: impl Into<String>) -> Self {
+        self.parent_id = Some(parent_id.into());
+        self
+    }
+
+    /// The same message, with the file at `url` attached.
+    #[must_use]
+    pub fn with_file(mut self, url: impl Into<String>) -> Self {
+        self.file = Some(url.into());
+        self
+    }
+}
+
+/// What kind of failure a [`ChannelError`] is: what the gateway (or the operator) should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChannelErrorKind {
+    /// The same call may succeed later (rate limit, server error, network, not connected yet):
+    /// the gateway retries it.
+    Transient,
+    /// The same call fails the same way again (the network refused the request).
+    Permanent,
+    /// The network refused the credentials: the operator must fix the token.
+    Auth,
+    /// The channel's configuration cannot work (an invalid setting, a missing URL).
+    Config,
+}
+
+impl ChannelErrorKind {
+    /// Whether a call that failed this way is worth trying again unchanged.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ChannelErrorKind::Transient)
+    }
+
+    /// What a failure of this kind is, e.g. `transient channel failure` (also the `Display` of
+    /// a [`ChannelError`] without context).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelErrorKind::Transient => "transient channel failure",
+            ChannelErrorKind::Permanent => "channel failure",
+            ChannelErrorKind::Auth => "channel credentials refused",
+            ChannelErrorKind::Config => "channel configuration invalid",
         }
+    }
+}
+
+impl std::fmt::Display for ChannelErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A channel failure: its [kind](ChannelErrorKind), what the channel was doing, and the
+/// network's own error as the [`source`](std::error::Error::source), so its evidence (status,
+/// tracking id, the transport error) reaches the log line.
+///
+/// `Display` is only the context (e.g. `POST /messages failed`); log it with
+/// [`crate::error::chain`] to print the sources too. Core never looks inside the source: a plugin
+/// wraps its network client's error with [`ChannelError::new`], core stays network-agnostic.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.context.as_deref().unwrap_or(self.kind.as_str()))]
+pub struct ChannelError {
+    kind: ChannelErrorKind,
+    context: Option<String>,
+    maybe_delivered: bool,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl ChannelError {
+    /// A failure of `kind` caused by `source` (e.g. the network client's error).
+    pub fn new(kind: ChannelErrorKind, source: impl Into<BoxError>) -> Self {
+        Self {
+            kind,
+            context: None,
+            maybe_delivered: false,
+            source: Some(source.into()),
+        }
+    }
+
+    /// A failure of `kind` described by `message` alone, without an underlying error.
+    pub fn message(kind: ChannelErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            context: Some(message.into()),
+            maybe_delivered: false,
+            source: None,
+        }
+    }
+
+    /// A [`Permanent`](ChannelErrorKind::Permanent) failure described by `message`.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::message(ChannelErrorKind::Permanent, message)
+    }
+
+    /// A [`Transient`](ChannelErrorKind::Transient) failure described by `message`.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::message(ChannelErrorKind::Transient, message)
+    }
+
+    /// Says what the channel was doing (`POST /messages failed`); replaces an earlier context.
+    /// Never put a secret in it.
+    #[must_use]
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// Marks whether the call may have taken effect although it failed (a send whose outcome is
+    /// unknown, e.g. a server error or timeout after the request was written).
+    #[must_use]
+    pub fn with_maybe_delivered(mut self, maybe_delivered: bool) -> Self {
+        self.maybe_delivered = maybe_delivered;
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ChannelErrorKind {
+        self.kind
+    }
+
+    /// Whether the same call may succeed later (see [`ChannelErrorKind::is_retryable`]).
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+
+    /// Whether the call may have taken effect although it failed.
+    pub fn maybe_delivered(&self) -> bool {
+        self.maybe_delivered
     }
 }
 
@@ -165,6 +310,12 @@ pub trait Channel: Send + Sync + 'static {
     /// health, metrics), if the channel wants one.
     fn http_listen(&self) -> Option<std::net::SocketAddr> {
         None
+    }
+
+    /// The config key that sets the port of [`http_listen`](Self::http_listen), named in the
+    /// error when that port is taken. Default: the channel's section, `channels.<id>`.
+    fn http_listen_key(&self) -> String {
+        format!("channels.{}", self.id())
     }
 
     /// Routes this channel serves on the gateway's HTTP server (e.g. its webhook), if any.

@@ -15,8 +15,8 @@ mod sink;
 mod status;
 
 pub use channel::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, InboundMessage,
-    OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind,
+    InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::Metrics;
 pub use runtime::{Gateway, GatewayError, GatewayOptions};

@@ -13,24 +13,39 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, AgentRequest, ConversationInfo, SessionKey, Turn};
+use crate::backoff;
 use crate::dispatch::{DispatchLimits, Dispatcher};
-use crate::store::{InboundState, OutboundChunk, OutboundReply, OutboundState, Store};
+use crate::error::chain;
+use crate::store::{InboundState, OutboundChunk, OutboundReply, OutboundState, Store, StoreError};
 
 use super::approvals;
 use super::channel::{
-    Channel, ChannelContext, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
+    Channel, ChannelContext, ChannelError, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
 };
+use super::metrics::Metrics;
+use super::sink::{InboundSink, Work};
+use super::status::GatewayStatus;
 
 /// Attempts to fetch a delivered message (each already retried by the client) before it is left
-/// for the next start: 0.5 s doubling, about a minute in all.
+/// for the next start: waits of [`FETCH_BACKOFF`], about a minute in all.
 const FETCH_ATTEMPTS: u32 = 8;
+
+/// Backoff (base, cap) between fetch attempts: 0.5 s doubling, at most 30 s (see
+/// [`backoff::exponential`] for the jitter).
+const FETCH_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+
+/// Backoff (base, cap) between send attempts of one reply chunk: 0.5 s doubling, at most 30 s.
+const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+
+/// Backoff (base, cap) between restarts of a failing receiver: 0.5 s doubling, at most 60 s.
+const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
+
+/// A receiver that ran this long before failing starts its restart backoff from the base again.
+const RESTART_RESET_AFTER: Duration = Duration::from_secs(60);
 
 /// How long start-up waits for a channel to report ready (caught up) before `/readyz` says so
 /// anyway.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-use super::metrics::Metrics;
-use super::sink::{InboundSink, Work};
-use super::status::GatewayStatus;
 
 /// Settings of the gateway loop.
 #[derive(Debug, Clone)]
@@ -67,18 +82,27 @@ impl Default for GatewayOptions {
 
 /// Why the gateway stopped with an error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GatewayError {
     /// A channel could not start (bad token, webhook registration refused, ...).
-    #[error("channel {channel} could not start: {message}")]
+    #[error("channel {channel} could not start")]
     Connect {
         /// The channel id.
         channel: String,
-        /// What went wrong.
-        message: String,
+        /// What went wrong, with the network's evidence in its sources.
+        #[source]
+        source: ChannelError,
     },
-    /// The HTTP server could not bind its port.
-    #[error("cannot listen on {addr}: {source} (is another gateway running? change channels.webex.webhook.port)")]
+    /// The HTTP server a channel asked for could not bind its port.
+    #[error(
+        "cannot listen on {addr} for channel {channel} (is another gateway running? change \
+         {setting})"
+    )]
     Bind {
+        /// The channel that asked for the server.
+        channel: String,
+        /// The config key that sets the port ([`Channel::http_listen_key`]).
+        setting: String,
         /// The address.
         addr: std::net::SocketAddr,
         /// The error.
@@ -88,6 +112,18 @@ pub enum GatewayError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// Why a reply was not (completely) sent; the message is then marked failed with the chain of
+/// this error as its reason.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplyError {
+    /// The state store failed (recording the chunks or their progress).
+    #[error("state store")]
+    Store(#[from] StoreError),
+    /// The channel refused to send a chunk, or kept failing.
+    #[error("reply not sent")]
+    Send(#[source] ChannelError),
 }
 
 /// Processes the messages of one channel.
@@ -155,10 +191,20 @@ impl Gateway {
     ) -> Result<(), GatewayError> {
         let mut server = None;
         let mut http_addr = None;
-        if let Some(addr) = self.channels.iter().find_map(|c| c.http_listen()) {
-            let (listener, bound) = super::http::bind(addr)
-                .await
-                .map_err(|source| GatewayError::Bind { addr, source })?;
+        let listen = self
+            .channels
+            .iter()
+            .find_map(|c| Some((c, c.http_listen()?)));
+        if let Some((asking, addr)) = listen {
+            let (listener, bound) =
+                super::http::bind(addr)
+                    .await
+                    .map_err(|source| GatewayError::Bind {
+                        channel: asking.id().to_string(),
+                        setting: asking.http_listen_key(),
+                        addr,
+                        source,
+                    })?;
             tracing::info!(addr = %bound, "HTTP server listening (webhooks, /healthz, /readyz, /metrics)");
             on_listening(bound);
             http_addr = Some(bound);
@@ -178,8 +224,14 @@ impl Gateway {
             ));
         }
         // Lets `moltbot channels status` (another process) see that a gateway runs.
-        let heartbeat = tokio::spawn(super::heartbeat::run(self.store.clone(), shutdown.clone()));
+        let heartbeat_stop = shutdown.child_token();
+        let heartbeat = tokio::spawn(super::heartbeat::run(
+            self.store.clone(),
+            heartbeat_stop.clone(),
+        ));
         let result = self.run_channels(http_addr, shutdown).await;
+        // Also when a channel could not start (the shutdown token is then never cancelled).
+        heartbeat_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
         if let Some((task, stop)) = server {
             stop.cancel();
@@ -197,9 +249,9 @@ impl Gateway {
             channel
                 .connect(http_addr)
                 .await
-                .map_err(|err| GatewayError::Connect {
+                .map_err(|source| GatewayError::Connect {
                     channel: channel.id().to_string(),
-                    message: err.message,
+                    source,
                 })?;
         }
         let mut tasks = tokio::task::JoinSet::new();
@@ -295,22 +347,24 @@ impl Gateway {
     }
 }
 
-/// Runs a channel's receivers, restarting them with capped exponential backoff after errors.
+/// Runs a channel's receivers, restarting them with capped exponential backoff
+/// ([`RESTART_BACKOFF`]) after errors.
 async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
+    let restart_delays = || backoff::exponential(RESTART_BACKOFF.0, RESTART_BACKOFF.1);
+    let mut delays = restart_delays();
     let mut failures: u32 = 0;
     loop {
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let result = Arc::clone(&channel).run(ctx.clone()).await;
         if ctx.shutdown.is_cancelled() {
             return;
         }
-        if started.elapsed() > Duration::from_secs(60) {
+        if started.elapsed() > RESTART_RESET_AFTER {
             failures = 0;
+            delays = restart_delays();
         }
         failures = failures.saturating_add(1);
-        let delay = Duration::from_millis(500)
-            .saturating_mul(2u32.saturating_pow(failures.min(7) - 1))
-            .min(Duration::from_secs(60));
+        let delay = delays.next().unwrap_or(RESTART_BACKOFF.1);
         match result {
             Ok(()) => tracing::warn!(
                 channel = channel.id(),
@@ -319,7 +373,7 @@ async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
             ),
             Err(err) => tracing::error!(
                 channel = channel.id(),
-                error = %err,
+                error = %chain(&err),
                 ?delay,
                 restart = failures,
                 "receiver failed; restarting"
@@ -377,7 +431,7 @@ impl Processor {
                 }
                 Err(err) => {
                     // Left pending: the next start tries again.
-                    tracing::warn!(channel = self.id(), message = %row.message_id, error = %err, "could not re-fetch an unanswered message");
+                    tracing::warn!(channel = self.id(), message = %row.message_id, error = %chain(&err), "could not re-fetch an unanswered message");
                 }
             }
         }
@@ -399,6 +453,7 @@ impl Processor {
     /// Fetches a claimed message for its room's worker; `None` when there is nothing to
     /// process (skipped, or left `received` for the next start after repeated failures).
     async fn fetch(&self, id: &str) -> Option<InboundMessage> {
+        let mut delays = backoff::exponential(FETCH_BACKOFF.0, FETCH_BACKOFF.1);
         for attempt in 1..=FETCH_ATTEMPTS {
             match self.channel.refetch(id).await {
                 Ok(Some(message)) => return Some(message),
@@ -409,11 +464,9 @@ impl Processor {
                     return None;
                 }
                 Err(err) => {
-                    tracing::warn!(channel = self.id(), message = %id, attempt, error = %err, "could not fetch a delivered message");
+                    tracing::warn!(channel = self.id(), message = %id, attempt, error = %chain(&err), "could not fetch a delivered message");
                     if attempt < FETCH_ATTEMPTS {
-                        let delay = Duration::from_millis(500)
-                            .saturating_mul(2u32.saturating_pow(attempt - 1))
-                            .min(Duration::from_secs(30));
+                        let delay = delays.next().unwrap_or(FETCH_BACKOFF.1);
                         tokio::time::sleep(delay).await;
                     }
                 }
@@ -484,8 +537,9 @@ impl Processor {
                 self.metrics.answered(self.id(), started.elapsed());
                 self.finish(&message, InboundState::Replied, None).await;
             }
-            Err(reason) => {
+            Err(err) => {
                 self.metrics.failed(self.id());
+                let reason = chain(&err).to_string();
                 self.finish(&message, InboundState::Failed, Some(&reason))
                     .await;
             }
@@ -508,7 +562,7 @@ impl Processor {
     }
 
     /// Asks the agent and sends its reply (or the apology).
-    async fn answer(&self, message: &InboundMessage) -> Result<(), String> {
+    async fn answer(&self, message: &InboundMessage) -> Result<(), ReplyError> {
         let session = self.session_of(message);
         let history = self
             .store
@@ -557,7 +611,11 @@ impl Processor {
     }
 
     /// Chunks `text`, stores the chunks, sends them in order.
-    pub(crate) async fn reply(&self, message: &InboundMessage, text: &str) -> Result<(), String> {
+    pub(crate) async fn reply(
+        &self,
+        message: &InboundMessage,
+        text: &str,
+    ) -> Result<(), ReplyError> {
         let chunks = self.channel.chunk(text);
         if chunks.is_empty() {
             return Ok(());
@@ -572,71 +630,60 @@ impl Processor {
                 parent_id: message.thread_parent.clone(),
                 chunks,
             })
-            .await
-            .map_err(|err| format!("store: {err}"))?;
+            .await?;
         self.send_chunks(stored).await
     }
 
     /// Sends stored chunks not yet sent, in order, retrying transient failures.
-    async fn send_chunks(&self, chunks: Vec<OutboundChunk>) -> Result<(), String> {
+    async fn send_chunks(&self, chunks: Vec<OutboundChunk>) -> Result<(), ReplyError> {
         let outbound = self.store.outbound();
         for chunk in chunks {
             if chunk.state == OutboundState::Sent {
                 continue;
             }
             if chunk.attempts > 0 {
-                // Sent before a crash, outcome unknown: Webex gives no way to check a group
-                // room, so we send again (at-least-once for this window; see docs).
+                // Sent before a crash, outcome unknown: a network may give no way to check a
+                // group room, so we send again (at-least-once for this window; see docs).
                 tracing::warn!(
                     channel = self.id(),
                     chunk = chunk.id,
                     "re-sending a chunk whose earlier send has an unknown outcome"
                 );
             }
-            let outgoing = OutgoingMessage {
-                target: SendTarget::Room(chunk.room_id.clone()),
-                markdown: chunk.body.clone(),
-                parent_id: chunk.parent_id.clone(),
-                file: None,
-            };
+            let mut outgoing =
+                OutgoingMessage::markdown(SendTarget::Room(chunk.room_id.clone()), &chunk.body);
+            outgoing.parent_id = chunk.parent_id.clone();
+            let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                outbound
-                    .begin_attempt(chunk.id)
-                    .await
-                    .map_err(|err| format!("store: {err}"))?;
+                outbound.begin_attempt(chunk.id).await?;
                 match self.channel.send(&outgoing).await {
                     Ok(remote_id) => {
-                        outbound
-                            .mark_sent(chunk.id, &remote_id)
-                            .await
-                            .map_err(|err| format!("store: {err}"))?;
+                        outbound.mark_sent(chunk.id, &remote_id).await?;
                         break;
                     }
-                    Err(err) if err.retryable && attempt < self.options.send_attempts => {
-                        // Exponential backoff, 0.5 s doubling, at most 30 s between attempts.
-                        let delay = Duration::from_millis(500)
-                            .saturating_mul(2u32.saturating_pow(attempt.min(7) - 1))
-                            .min(Duration::from_secs(30));
-                        if err.maybe_delivered {
+                    Err(err) if err.is_retryable() && attempt < self.options.send_attempts => {
+                        let delay = delays.next().unwrap_or(SEND_BACKOFF.1);
+                        if err.maybe_delivered() {
                             // The channel found no trace of it; losing a reply is worse than
                             // the duplicate this may cause (see docs: the duplicate window).
-                            tracing::warn!(channel = self.id(), error = %err, ?delay, "send outcome unknown and not found; sending again");
+                            tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send outcome unknown and not found; sending again");
                         } else {
-                            tracing::warn!(channel = self.id(), error = %err, ?delay, "send failed; retrying");
+                            tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send failed; retrying");
                         }
                         tokio::time::sleep(delay).await;
                     }
                     Err(err) => {
-                        let state = if err.maybe_delivered {
+                        let state = if err.maybe_delivered() {
                             OutboundState::Unknown
                         } else {
                             OutboundState::Failed
                         };
-                        let _ = outbound.mark(chunk.id, state, Some(&err.message)).await;
-                        tracing::error!(channel = self.id(), error = %err, room = %chunk.room_id, "reply not sent");
-                        return Err(err.message);
+                        let reason = chain(&err).to_string();
+                        let _ = outbound.mark(chunk.id, state, Some(&reason)).await;
+                        tracing::error!(channel = self.id(), error = %reason, room = %chunk.room_id, "reply not sent");
+                        return Err(ReplyError::Send(err));
                     }
                 }
             }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while opening or using the [`Store`](super::Store).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// SQLite reported an error (including a busy database after the busy timeout).
     #[error("state store: {0}")]

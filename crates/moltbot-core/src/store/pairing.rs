@@ -180,6 +180,7 @@ pub struct Approval {
 
 /// Why an approval failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PairingError {
     /// No request of the channel has this code.
     #[error("unknown pairing code {code} for {channel}")]

@@ -54,11 +54,7 @@ pub fn classify(err: &webex_api::Error, api: &str, timeout_ms: u128) -> ProbeFai
 }
 
 fn failure(cause: ProbeCause, message: String, fix: Option<String>) -> ProbeFailure {
-    ProbeFailure {
-        cause,
-        message,
-        fix,
-    }
+    ProbeFailure::new(cause, message, fix)
 }
 
 /// The failure for a call that got no answer from `api` within `timeout_ms`.
@@ -189,10 +185,11 @@ fn host_of(api: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn api(status: u16) -> webex_api::Error {
+    /// A Webex API error with `status`, message `nope` and trackingId `T1`.
+    pub(crate) fn api(status: u16) -> webex_api::Error {
         webex_api::Error::Api {
             status,
             message: "nope".into(),

@@ -25,11 +25,7 @@ pub fn client(
     timeout: Duration,
     attempts: u32,
 ) -> Result<WebexClient, ProbeFailure> {
-    let config_error = |message: String| ProbeFailure {
-        cause: ProbeCause::Config,
-        message,
-        fix: None,
-    };
+    let config_error = |message: String| ProbeFailure::new(ProbeCause::Config, message, None);
     let mut client_config = ClientConfig::new(config.bot_token.expose())
         .with_base_url_str(&config.api_base_url)
         .map_err(|err| {

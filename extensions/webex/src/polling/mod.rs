@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use moltbot_core::error::chain;
 use moltbot_core::gateway::{ChannelError, Claim, InboundSink};
 use moltbot_core::store::StoreError;
 use tokio::time::MissedTickBehavior;
@@ -43,6 +44,9 @@ use room::{Bounds, Target};
 
 /// Page size of `GET /rooms`.
 pub const ROOM_PAGE: u32 = 50;
+
+/// Longest pause after the first failure; doubled after each further one.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 
 /// Longest pause after repeated failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -63,6 +67,7 @@ pub struct PollReport {
 
 /// Why a pass failed. Cursors stay where they were; the next pass retries.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PollError {
     /// Webex failed (after the client's own retries).
     #[error(transparent)]
@@ -200,9 +205,9 @@ impl Poller {
     }
 
     /// Polls every `interval` until `shutdown` is cancelled. Errors are logged (with Webex's
-    /// trackingId) and the loop backs off (at most [`MAX_BACKOFF`]) and goes on; it never exits
-    /// on an API error. Returns `Ok(())` on shutdown. A 429 is handled by the client, which
-    /// pauses every caller for `Retry-After`.
+    /// trackingId) and the loop backs off (about 1 s doubling to [`MAX_BACKOFF`], jittered) and
+    /// goes on; it never exits on an API error. Returns `Ok(())` on shutdown. A 429 is handled by
+    /// the client, which pauses every caller for `Retry-After`.
     pub async fn run(
         mut self,
         interval: Duration,
@@ -210,6 +215,7 @@ impl Poller {
     ) -> Result<(), ChannelError> {
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(1)));
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut delays = failure_delays();
         let mut failures: u32 = 0;
         loop {
             tokio::select! {
@@ -225,6 +231,7 @@ impl Poller {
             match outcome {
                 Ok(report) => {
                     failures = 0;
+                    delays = failure_delays();
                     if report.new_messages > 0 {
                         tracing::debug!(
                             channel = CHANNEL,
@@ -241,10 +248,10 @@ impl Poller {
                 }
                 Err(err) => {
                     failures = failures.saturating_add(1);
-                    let delay = backoff(failures);
+                    let delay = delays.next().unwrap_or(MAX_BACKOFF);
                     tracing::warn!(
                         channel = CHANNEL,
-                        error = %err,
+                        error = %chain(&err),
                         tracking_id = err.tracking_id().unwrap_or("-"),
                         failures,
                         ?delay,
@@ -391,11 +398,10 @@ impl Poller {
     }
 }
 
-/// Pause after `failures` consecutive failures: 1 s, 2 s, 4 s, ... at most [`MAX_BACKOFF`].
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1)
-        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(6)))
-        .min(MAX_BACKOFF)
+/// Pauses after 1, 2, 3, ... consecutive failed passes: about 1 s, 2 s, 4 s, ... at most
+/// [`MAX_BACKOFF`], jittered ([`moltbot_core::backoff::exponential`]).
+fn failure_delays() -> impl Iterator<Item = Duration> + Send {
+    moltbot_core::backoff::exponential(BACKOFF_BASE, MAX_BACKOFF)
 }
 
 #[cfg(test)]
@@ -404,11 +410,20 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_a_minute() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(6), Duration::from_secs(32));
-        assert_eq!(backoff(7), MAX_BACKOFF);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+        // Equal jitter: pause n is in [d/2, d] for d = min(2^(n-1) s, 60 s); backon computes
+        // in f32, so allow a microsecond of rounding.
+        let slack = Duration::from_micros(1);
+        let within =
+            |delay: Duration, full: Duration| delay + slack >= full / 2 && delay <= full + slack;
+        for _ in 0..50 {
+            let delays: Vec<Duration> = failure_delays().take(8).collect();
+            let fulls = [1, 2, 4, 8, 16, 32, 60, 60].map(Duration::from_secs);
+            for (delay, full) in delays.iter().zip(fulls) {
+                assert!(within(*delay, full), "{delays:?}");
+            }
+        }
+        let late = failure_delays().nth(1_000);
+        assert!(late.is_some_and(|d| within(d, MAX_BACKOFF)));
     }
 
     #[test]

@@ -7,9 +7,10 @@
 
 use serde::Deserialize;
 
-/// One webhook delivery.
+/// One webhook delivery (an event; it grows as Webex documents more fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Envelope {
     /// The webhook's id.
     #[serde(default)]
@@ -56,6 +57,7 @@ pub struct Envelope {
 /// `data` of a delivery: the affected object, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct EnvelopeData {
     /// The object's id (message id, attachment action id, ...).
     #[serde(default)]

@@ -25,6 +25,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use moltbot_core::error::chain;
 use moltbot_core::gateway::{Claim, InboundSink};
 use webex_api::same_entity;
 
@@ -261,7 +262,7 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
                 tracing::debug!(channel = CHANNEL, action = %action.id, inputs = %action.inputs, "card inputs");
             }
             Err(err) => {
-                tracing::warn!(channel = CHANNEL, action = %id, error = %err, "could not fetch the card submission");
+                tracing::warn!(channel = CHANNEL, action = %id, error = %chain(&err), "could not fetch the card submission");
             }
         }
     });

@@ -12,6 +12,7 @@ pub const SIGNATURE_HEADER: &str = "x-spark-signature";
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// No `X-Spark-Signature` header.
     #[error("missing X-Spark-Signature")]
