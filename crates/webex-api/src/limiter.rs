@@ -115,13 +115,9 @@ impl Budget {
         }
     }
 
-    /// The lowest effective budget: a tenth of the configured one, at least 1.
-    fn floor(&self) -> u32 {
-        (self.configured_rpm / 10).max(1)
-    }
-
-    /// What a calm minute gives back: a tenth of the configured budget, at least 1.
-    fn step(&self) -> u32 {
+    /// A tenth of the configured budget, at least 1: the lowest effective budget, and what a
+    /// calm minute gives back.
+    fn tenth(&self) -> u32 {
         (self.configured_rpm / 10).max(1)
     }
 
@@ -139,7 +135,7 @@ impl Budget {
             return None;
         }
         self.next_cut = pause_end.max(now + MIN_CUT_SPACING);
-        let cut = (self.rpm / 2).max(self.floor());
+        let cut = (self.rpm / 2).max(self.tenth());
         (cut < self.rpm).then(|| {
             self.rpm = cut;
             cut
@@ -153,10 +149,13 @@ impl Budget {
         }
         let calm = now.duration_since(self.calm_since);
         let periods = u32::try_from(calm.as_secs() / RECOVERY_PERIOD.as_secs()).unwrap_or(u32::MAX);
-        self.calm_since += RECOVERY_PERIOD * periods;
+        self.calm_since = self
+            .calm_since
+            .checked_add(RECOVERY_PERIOD.saturating_mul(periods))
+            .map_or(now, |next| next.min(now));
         self.rpm = self
             .rpm
-            .saturating_add(self.step().saturating_mul(periods))
+            .saturating_add(self.tenth().saturating_mul(periods))
             .min(self.configured_rpm);
         Some(self.rpm)
     }
@@ -554,26 +553,25 @@ mod tests {
             tokio::time::advance(MIN_CUT_SPACING).await;
         }
         assert_eq!(limiter.requests_per_minute(), 30);
-        // The calm minute starts when the pause ends, not at the 429.
+        // The calm minute starts when the pause ends, not at the 429; three quiet minutes at
+        // once (an idle client) count as three steps.
         limiter.pause_for(Duration::from_secs(30));
-        assert_eq!(limiter.requests_per_minute(), 30);
-        tokio::time::advance(Duration::from_secs(89)).await;
-        assert_eq!(limiter.requests_per_minute(), 30);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(limiter.requests_per_minute(), 60);
-        // Three quiet minutes at once (an idle client) count as three steps.
-        tokio::time::advance(Duration::from_secs(180)).await;
-        assert_eq!(limiter.requests_per_minute(), 150);
-        // A 429 restarts the calm minute and cuts again.
+        expect_budgets(&limiter, &[(0, 30), (89, 30), (1, 60), (180, 150)]).await;
+        // A 429 restarts the calm minute and cuts again; never above the configured budget.
         limiter.pause_for(Duration::from_secs(1));
-        assert_eq!(limiter.requests_per_minute(), 75);
-        tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!(limiter.requests_per_minute(), 75);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(limiter.requests_per_minute(), 105);
-        // Never above the configured budget.
-        tokio::time::advance(Duration::from_secs(3600)).await;
-        assert_eq!(limiter.requests_per_minute(), 300);
+        expect_budgets(&limiter, &[(0, 75), (60, 75), (1, 105), (3600, 300)]).await;
+    }
+
+    /// Advances paused time by each step's seconds and checks the effective budget after it.
+    async fn expect_budgets(limiter: &Limiter, steps: &[(u64, u32)]) {
+        for (i, (seconds, rpm)) in steps.iter().enumerate() {
+            tokio::time::advance(Duration::from_secs(*seconds)).await;
+            assert_eq!(
+                limiter.requests_per_minute(),
+                *rpm,
+                "step {i}: +{seconds} s"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]
