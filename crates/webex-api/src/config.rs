@@ -14,8 +14,12 @@ use crate::observe::RequestObserver;
 /// The default API base, `https://webexapis.com/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://webexapis.com/v1";
 
-/// The default client-side budget, in requests per minute.
-pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 120;
+/// The default client-side budget, in requests per minute: Webex's published figure, "around 300
+/// requests per minute" for most APIs (<https://developer.webex.com/blog/rate-limiting-and-the-webex-api>).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 300;
+
+/// The default bucket: how many requests a quiet client sends back to back.
+pub const DEFAULT_BURST: u32 = 50;
 
 /// A Webex bearer token. Its `Debug`/`Display` output is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,10 +86,14 @@ pub struct ClientConfig {
     pub base_url: Url,
     /// The bearer token (bot or user).
     pub token: ApiToken,
-    /// Client-side budget shared by every call of the client.
+    /// Client-side budget shared by every call of the client: at most this many requests in any
+    /// 60 s window (default [`DEFAULT_REQUESTS_PER_MINUTE`]). Must be at least 1. After a 429 the
+    /// client lowers its effective budget and raises it back slowly (see the crate README).
     pub requests_per_minute: u32,
-    /// How many requests may go out back to back before the steady rate applies. The steady rate
-    /// is lowered so that no 60 s window ever holds more than `requests_per_minute` requests.
+    /// The token bucket: how many requests may go out back to back before the steady rate
+    /// applies (default [`DEFAULT_BURST`]; at most half of `requests_per_minute` is used). The
+    /// steady rate is `requests_per_minute - burst` a minute, so that no 60 s window ever holds
+    /// more than `requests_per_minute` requests.
     pub burst: u32,
     /// `User-Agent` header value.
     pub user_agent: String,
@@ -109,7 +117,7 @@ impl ClientConfig {
             base_url: default_base_url(),
             token: token.into(),
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
-            burst: 4,
+            burst: DEFAULT_BURST,
             user_agent: format!("webex-api-rs/{}", env!("CARGO_PKG_VERSION")),
             timeout: Duration::from_secs(30),
             max_attempts: 4,
@@ -140,6 +148,12 @@ impl ClientConfig {
     /// Sets the budget in requests per minute.
     pub fn with_requests_per_minute(mut self, rpm: u32) -> Self {
         self.requests_per_minute = rpm;
+        self
+    }
+
+    /// Sets the bucket size (requests sent back to back when the client was quiet).
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst;
         self
     }
 
@@ -205,7 +219,8 @@ mod tests {
     fn defaults_match_the_contract() {
         let config = ClientConfig::new("t");
         assert_eq!(config.base_url.as_str(), "https://webexapis.com/v1");
-        assert_eq!(config.requests_per_minute, 120);
+        assert_eq!(config.requests_per_minute, 300);
+        assert_eq!(config.burst, 50);
         assert_eq!(config.max_attempts, 4);
     }
 }

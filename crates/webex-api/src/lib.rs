@@ -41,7 +41,9 @@ pub mod text;
 mod transport;
 
 pub use client::WebexClient;
-pub use config::{ApiToken, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE};
+pub use config::{
+    ApiToken, ClientConfig, DEFAULT_BASE_URL, DEFAULT_BURST, DEFAULT_REQUESTS_PER_MINUTE,
+};
 pub use download::{filename_from_disposition, DownloadedFile};
 pub use error::{Error, Result};
 pub use ids::{same_entity, WebexId};

@@ -13,6 +13,10 @@ pub const MSG_UNAUTHORIZED: &str =
     "The request requires a valid access token set in the Authorization request header.";
 /// Webex's generic message for unknown resources.
 pub const MSG_NOT_FOUND: &str = "The requested resource could not be found.";
+/// The message Webex gives with a 429 (its `Retry-After` header says how long to wait), as seen
+/// in tonybaloney/hubot-spark#20.
+pub const MSG_TOO_MANY_REQUESTS: &str = "The user has sent too many requests in a given amount of \
+     time. Please refer to the Retry-After response header to wait before making a new request.";
 /// The message Webex gives when a bot lists a group room without `mentionedPeople=me`
 /// (403; see WebexCommunity/WebexPythonSDK#235 and jbogarin/go-cisco-webex-teams#9).
 pub const MSG_FAILED_ACTIVITY: &str = "Failed to get activity.";
@@ -68,6 +72,7 @@ impl ApiError {
         let message = match status.as_u16() {
             404 => MSG_NOT_FOUND.to_string(),
             401 => MSG_UNAUTHORIZED.to_string(),
+            429 => MSG_TOO_MANY_REQUESTS.to_string(),
             _ => status.canonical_reason().unwrap_or("Error").to_string(),
         };
         Self::new(status, message)

@@ -21,7 +21,10 @@ async fn per_token_rate_limit_answers_429_with_retry_after() {
         assert_eq!(get(&w.sim, &w.alice, "/people/me").await.status, 200);
     }
     let limited = get(&w.sim, &w.alice, "/people/me").await;
-    assert_eq!(assert_webex_error(&limited, 429), "Too Many Requests");
+    assert_eq!(
+        assert_webex_error(&limited, 429),
+        webex_sim::error::MSG_TOO_MANY_REQUESTS
+    );
     assert_eq!(limited.header("retry-after").as_deref(), Some("7"));
     // Another token has its own budget.
     assert_eq!(get(&w.sim, &w.bot, "/people/me").await.status, 200);

@@ -76,6 +76,7 @@ impl WebexChannel {
                 ))
             })?
             .with_requests_per_minute(config.rate_limit.requests_per_minute)
+            .with_burst(config.rate_limit.burst)
             .with_observer(Arc::new(MetricsObserver(Arc::clone(&metrics))));
         let client = WebexClient::new(client_config)
             .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
@@ -187,7 +188,8 @@ impl WebexChannel {
                 .await;
         }
         // Webhook only: a slow safety poll finds messages whose delivery never came (Webex does
-        // not promise redelivery); claims make anything the webhook already took a no-op.
+        // not promise redelivery); claims make anything the webhook already took a no-op. Its
+        // first pass comes one interval after the catch-up, not right after it.
         if let Some(every) = self.shared.config.webhook.safety_poll {
             return poller.run(every, ctx.shutdown).await;
         }

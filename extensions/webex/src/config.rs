@@ -36,8 +36,12 @@ pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 5;
 pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 7000;
 /// The most bytes Webex accepts in one message's text; chunks are capped at this separately.
 pub const MAX_MESSAGE_BYTES: usize = 7439;
-/// Default `rateLimit.requestsPerMinute`.
-pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 120;
+/// Default `rateLimit.requestsPerMinute`: Webex's published figure for most APIs (spec section 8).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = webex_api::DEFAULT_REQUESTS_PER_MINUTE;
+/// Default `rateLimit.burst`.
+pub const DEFAULT_BURST: u32 = webex_api::DEFAULT_BURST;
+/// Largest accepted `rateLimit.burst`.
+pub const MAX_BURST: u32 = 1000;
 /// Default `catchUp.maxAgeMinutes`.
 pub const DEFAULT_CATCH_UP_MAX_AGE_MINUTES: u64 = 15;
 
@@ -166,14 +170,19 @@ impl Default for PollingConfig {
 /// `rateLimit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
-    /// `requestsPerMinute`: the client-side budget for all Webex calls (default 120).
+    /// `requestsPerMinute`: the client-side budget for all Webex calls, at most this many in any
+    /// 60 s window (default 300).
     pub requests_per_minute: u32,
+    /// `burst`: the token bucket, requests sent back to back by a quiet bot (default 50, 1 to
+    /// 1000; at most half of `requestsPerMinute` is used).
+    pub burst: u32,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            burst: DEFAULT_BURST,
         }
     }
 }
@@ -505,14 +514,24 @@ fn read_tuning(
     }
     if let Some(rate) = field_object(cfg, obj, SECTION_PATH, "rateLimit", issues) {
         let base = path("rateLimit");
-        check_known_keys_in(cfg, rate, &base, &["requestsPerMinute"], issues);
+        check_known_keys_in(cfg, rate, &base, &["requestsPerMinute", "burst"], issues);
         if let Some(rpm) = field_u64(cfg, rate, &base, "requestsPerMinute", issues) {
             match u32::try_from(rpm) {
                 Ok(r) if r >= 1 => out.rate_limit.requests_per_minute = r,
                 _ => issues.push(cfg.issue(
                     &path("rateLimit.requestsPerMinute"),
                     "must be a whole number of at least 1",
-                    Some("use 120 (the default), Webex's documented limit"),
+                    Some("use 300 (the default), Webex's documented limit for most APIs"),
+                )),
+            }
+        }
+        if let Some(burst) = field_u64(cfg, rate, &base, "burst", issues) {
+            match u32::try_from(burst) {
+                Ok(b) if (1..=MAX_BURST).contains(&b) => out.rate_limit.burst = b,
+                _ => issues.push(cfg.issue(
+                    &path("rateLimit.burst"),
+                    &format!("must be a whole number between 1 and {MAX_BURST}"),
+                    Some("use 50 (the default): requests a quiet bot sends at once"),
                 )),
             }
         }

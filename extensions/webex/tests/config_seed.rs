@@ -89,7 +89,8 @@ fn polling_minimal_example() {
     assert_eq!(cfg.webhook.path, "/webex/webhook");
     assert_eq!(cfg.webhook.url, None);
     assert_eq!(cfg.text_chunk_limit, 7000);
-    assert_eq!(cfg.rate_limit.requests_per_minute, 120);
+    assert_eq!(cfg.rate_limit.requests_per_minute, 300);
+    assert_eq!(cfg.rate_limit.burst, 50);
     assert_eq!(cfg.catch_up.max_age, Duration::from_secs(15 * 60));
 }
 

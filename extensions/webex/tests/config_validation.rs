@@ -203,7 +203,7 @@ fn numeric_limits_are_enforced() {
       botToken: "{TOKEN}",
       polling: {{ intervalSeconds: 0.5 }},
       textChunkLimit: 0,
-      rateLimit: {{ requestsPerMinute: 0 }},
+      rateLimit: {{ requestsPerMinute: 0, burst: 0 }},
       catchUp: {{ maxAgeMinutes: -1 }},
       webhook: {{ port: 70000, path: "webex/webhook" }},
     }},
@@ -214,7 +214,10 @@ fn numeric_limits_are_enforced() {
     let absurd = source
         .replace("textChunkLimit: 0", "textChunkLimit: 100000")
         .replace("intervalSeconds: 0.5", "intervalSeconds: 2")
-        .replace("requestsPerMinute: 0", "requestsPerMinute: 60")
+        .replace(
+            "requestsPerMinute: 0, burst: 0",
+            "requestsPerMinute: 60, burst: 1000",
+        )
         .replace("maxAgeMinutes: -1", "maxAgeMinutes: 0")
         .replace("port: 70000, path: \"webex/webhook\"", "port: 0");
     let issues = issues(&absurd);
@@ -223,16 +226,29 @@ fn numeric_limits_are_enforced() {
 }
 
 #[test]
+fn a_rate_limit_burst_outside_1_to_1000_is_refused_with_the_key_and_a_fix() {
+    for bad in ["0", "1001", "2.5", "-1", "\"50\""] {
+        let source = format!(
+            r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", rateLimit: {{ burst: {bad} }} }} }} }}"#
+        );
+        let issues = issues(&source);
+        assert_eq!(issues.len(), 1, "{bad}: {issues:?}");
+        assert_eq!(issues[0].path, "channels.webex.rateLimit.burst", "{bad}");
+    }
+}
+
+#[test]
 fn tuning_values_are_read() {
     let source = format!(
         r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", polling: {{ intervalSeconds: 1.5 }},
-             textChunkLimit: 7439, rateLimit: {{ requestsPerMinute: 30 }}, catchUp: {{ maxAgeMinutes: 0 }},
+             textChunkLimit: 7439, rateLimit: {{ requestsPerMinute: 30, burst: 3 }}, catchUp: {{ maxAgeMinutes: 0 }},
              webhook: {{ port: 0, secret: "s3cret-value" }} }} }} }}"#
     );
     let cfg = run(&source, &no_env).unwrap();
     assert_eq!(cfg.polling.interval, Duration::from_millis(1500));
     assert_eq!(cfg.text_chunk_limit, 7439);
     assert_eq!(cfg.rate_limit.requests_per_minute, 30);
+    assert_eq!(cfg.rate_limit.burst, 3);
     assert_eq!(cfg.catch_up.max_age, Duration::ZERO);
     assert_eq!(cfg.webhook.port, 0);
     assert_eq!(

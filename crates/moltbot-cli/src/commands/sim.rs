@@ -192,7 +192,7 @@ fn demo_config(api_base: &str, bot_token: &str, agent: Option<&(Value, Option<Va
       // Port 0: any free port; the channel puts the bound port into this loopback url.
       webhook: {{ port: 0, url: "http://127.0.0.1:0/webex/webhook" }},
       polling: {{ intervalSeconds: 2 }},
-      // The emulator sets no rate limit; Webex's 120/min budget would pace replies here.
+      // The emulator sets no rate limit; Webex's 300/min budget would pace a long demo here.
       rateLimit: {{ requestsPerMinute: 6000 }},
     }},
   }},

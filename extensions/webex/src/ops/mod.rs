@@ -34,7 +34,8 @@ pub fn client(
                 config.api_base_url
             ))
         })?
-        .with_requests_per_minute(config.rate_limit.requests_per_minute);
+        .with_requests_per_minute(config.rate_limit.requests_per_minute)
+        .with_burst(config.rate_limit.burst);
     client_config.timeout = timeout;
     client_config.max_attempts = attempts.max(1);
     WebexClient::new(client_config)

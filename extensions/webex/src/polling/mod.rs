@@ -204,16 +204,19 @@ impl Poller {
         Ok(report)
     }
 
-    /// Polls every `interval` until `shutdown` is cancelled. Errors are logged (with Webex's
-    /// trackingId) and the loop backs off (about 1 s doubling to [`MAX_BACKOFF`], jittered) and
-    /// goes on; it never exits on an API error. Returns `Ok(())` on shutdown. A 429 is handled by
-    /// the client, which pauses every caller for `Retry-After`.
+    /// Polls every `interval` until `shutdown` is cancelled, the first pass one `interval` from
+    /// now: the caller has just made a pass (the start-up catch-up), and repeating its
+    /// `GET /rooms` at once would only spend budget. Errors are logged (with Webex's trackingId)
+    /// and the loop backs off (about 1 s doubling to [`MAX_BACKOFF`], jittered) and goes on; it
+    /// never exits on an API error. Returns `Ok(())` on shutdown. A 429 is handled by the client,
+    /// which pauses every caller for `Retry-After`.
     pub async fn run(
         mut self,
         interval: Duration,
         shutdown: CancellationToken,
     ) -> Result<(), ChannelError> {
-        let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(1)));
+        let interval = interval.max(Duration::from_millis(1));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut delays = failure_delays();
         let mut failures: u32 = 0;
