@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
-use serde_json::Value;
 use webex_sim::{SimPerson, SimServer};
 
 use crate::gateway::{free_port, GatewayConfig, GatewayHome};
@@ -98,14 +97,6 @@ pub async fn send_dm(
     }
 }
 
-/// The text of a rendered message (`markdown`, else `text`).
-pub fn message_text(m: &Value) -> &str {
-    m["markdown"]
-        .as_str()
-        .or(m["text"].as_str())
-        .unwrap_or_default()
-}
-
 struct Pending {
     text: String,
     responder: String,
@@ -178,10 +169,9 @@ impl Tracker {
                 let TrackerState { pending, done } = &mut *state;
                 if let Some(list) = pending.get_mut(&room) {
                     list.retain(|p| {
-                        let answered = messages.iter().any(|m| {
-                            m["personId"].as_str() == Some(p.responder.as_str())
-                                && message_text(m) == p.text
-                        });
+                        let answered = messages
+                            .iter()
+                            .any(|m| m.person_id == p.responder && m.content() == p.text);
                         if answered {
                             done.entry(p.series).or_default().push(now - p.sent);
                         }
@@ -254,7 +244,7 @@ pub fn outcome(sim: &SimServer, responder: &SimPerson, sent: &[(String, String)]
         by_room.entry(room.as_str()).or_insert_with(|| {
             let mut counts = HashMap::new();
             for m in sim.messages_by(responder, room) {
-                *counts.entry(message_text(&m).to_string()).or_insert(0) += 1;
+                *counts.entry(m.content().to_string()).or_insert(0) += 1;
             }
             counts
         });

@@ -49,9 +49,9 @@ async fn sends_to_an_email_and_prints_the_message_id() {
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &room);
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["text"], "Hello **Alice**");
-    assert!(sent[0].get("markdown").is_none_or(|m| m.is_null()));
-    let id = sent[0]["id"].as_str().unwrap();
+    assert_eq!(sent[0].text.as_deref(), Some("Hello **Alice**"));
+    assert_eq!(sent[0].markdown, None);
+    let id = sent[0].id.as_str();
     assert_eq!(stdout, format!("{id}\n"));
     insta::assert_snapshot!(scrub(&format!("{stdout}{stderr}"), &[(id, "[MESSAGE_ID]")]));
 }
@@ -76,9 +76,9 @@ async fn sends_markdown_with_a_file_to_a_person_id() {
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &room);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0]["markdown"], "See the **report**");
-    assert_eq!(sent[0]["files"].as_array().map(Vec::len), Some(1));
-    let id = sent[0]["id"].as_str().unwrap();
+    assert_eq!(sent[0].markdown.as_deref(), Some("See the **report**"));
+    assert_eq!(sent[0].files.len(), 1);
+    let id = sent[0].id.as_str();
     insta::assert_snapshot!(scrub(
         &format!("{stdout}{stderr}"),
         &[(id, "[MESSAGE_ID]"), (&world.alice.id, "[ALICE_ID]")]
@@ -97,7 +97,7 @@ async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
     let (code, stdout, stderr) = send(&home, &format!("room:{}", space.id), &[text]).await;
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &space.id);
-    let texts: Vec<&str> = sent.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = sent.iter().map(|m| m.content()).collect();
     assert_eq!(
         texts,
         [
@@ -106,7 +106,7 @@ async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
             "Third one ends."
         ]
     );
-    let ids: Vec<&str> = sent.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = sent.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(stdout, format!("{}\n", ids.join("\n")));
     let labels = ["[MESSAGE_ID_1]", "[MESSAGE_ID_2]", "[MESSAGE_ID_3]"];
     let mut pairs: Vec<(&str, &str)> = ids.iter().copied().zip(labels).collect();

@@ -164,7 +164,7 @@ async fn the_bots_own_messages_are_claimed_and_skipped_and_idle_returns_to_one_r
     let record = h
         .store
         .inbound()
-        .get(CHANNEL, &id_of(&own[0]))
+        .get(CHANNEL, &own[0].id)
         .await
         .unwrap()
         .unwrap();

@@ -79,13 +79,7 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
         self.sim
             .messages_by(&self.bot, room)
             .iter()
-            .map(|m| {
-                m["markdown"]
-                    .as_str()
-                    .or(m["text"].as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|m| m.content().to_string())
             .collect()
     }
 
