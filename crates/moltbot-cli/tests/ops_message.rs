@@ -6,8 +6,8 @@
 mod common;
 mod ops_support;
 
-use common::gateway::World;
 use common::TestHome;
+use moltbot_testkit::World;
 use ops_support::{config, moltbot, scrub, texts};
 
 /// A home whose config points at the emulator with the bot's token.
@@ -32,12 +32,7 @@ async fn send(home: &TestHome, to: &str, more: &[&str]) -> (Option<i32>, String,
 
 /// Alice writes to the bot first, so the bot may answer her; returns the DM room id.
 async fn alice_writes_first(world: &World) -> String {
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "hi bot")
-        .await
-        .unwrap();
-    sent["roomId"].as_str().unwrap().to_string()
+    world.alice().dm_bot("hi bot").await.room_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +56,8 @@ async fn sends_markdown_with_a_file_to_a_person_id() {
     let world = World::new().await;
     let room = alice_writes_first(&world).await;
     let home = home_for(&world, "");
-    let to = format!("person:{}", world.alice.id);
+    let alice_id = world.alice().id().to_string();
+    let to = format!("person:{alice_id}");
     let (code, stdout, stderr) = send(
         &home,
         &to,
@@ -81,17 +77,14 @@ async fn sends_markdown_with_a_file_to_a_person_id() {
     let id = sent[0].id.as_str();
     insta::assert_snapshot!(scrub(
         &format!("{stdout}{stderr}"),
-        &[(id, "[MESSAGE_ID]"), (&world.alice.id, "[ALICE_ID]")]
+        &[(id, "[MESSAGE_ID]"), (&alice_id, "[ALICE_ID]")]
     ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
     let world = World::new().await;
-    let space = world.sim.create_room(
-        "Team",
-        &[&world.alice.email, &world.bob.email, &world.bot.email],
-    );
+    let space = world.sim.space("Team", &["alice", "bob"]);
     let home = home_for(&world, "textChunkLimit: 40,");
     let text = "First paragraph is here.\n\nSecond paragraph follows it.\n\nThird one ends.";
     let (code, stdout, stderr) = send(&home, &format!("room:{}", space.id), &[text]).await;
@@ -119,11 +112,14 @@ async fn first_contact_is_refused_with_an_explanation() {
     let world = World::new().await;
     let home = home_for(&world, "");
     // Bob never wrote to the bot.
-    let (code, stdout, stderr) = send(&home, &world.bob.email, &["hello Bob"]).await;
+    let (code, stdout, stderr) = send(&home, world.bob().email(), &["hello Bob"]).await;
     assert_eq!(code, Some(1));
     assert!(stdout.is_empty(), "{stdout}");
     assert!(!stderr.contains(&world.bot.token), "{stderr}");
-    assert!(world.sim.direct_room(&world.bot, &world.bob).is_none());
+    assert!(world
+        .sim
+        .direct_room(&world.bot, world.bob().person())
+        .is_none());
     insta::assert_snapshot!(scrub(&stderr, &[]));
 }
 

@@ -95,9 +95,24 @@ impl Ledger {
     /// `failed`), for at most `timeout`; returns that state. Panics on a store error or when
     /// time runs out, with the last state seen.
     pub async fn finished(&self, message_id: &str, timeout: Duration) -> InboundState {
-        let done = wait::until_async(timeout, || async {
+        self.wait_for(message_id, timeout, "finished", |s| !s.is_pending())
+            .await
+    }
+
+    /// Waits until message `message_id` is recorded in a state for which `reached` holds, for
+    /// at most `timeout`; returns that state. Panics naming `what` on a store error or when
+    /// time runs out, with the last state seen.
+    pub async fn wait_for(
+        &self,
+        message_id: &str,
+        timeout: Duration,
+        what: &str,
+        reached: impl Fn(InboundState) -> bool,
+    ) -> InboundState {
+        let reached = &reached;
+        let done = wait::until_async(timeout, || async move {
             match self.state_of(message_id).await {
-                Ok(state) => state.filter(|s| !s.is_pending()),
+                Ok(state) => state.filter(|s| reached(*s)),
                 Err(err) => panic!("cannot read the ledger: {err}"),
             }
         })
@@ -106,7 +121,7 @@ impl Ledger {
             Ok(state) => state,
             Err(err) => {
                 let last = self.state_of(message_id).await.ok().flatten();
-                panic!("message {message_id} not finished (state {last:?}): {err}")
+                panic!("message {message_id} not {what} (state {last:?}): {err}")
             }
         }
     }

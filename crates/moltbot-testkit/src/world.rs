@@ -139,6 +139,16 @@ impl Scenario {
         Self::start_in(world, home).await
     }
 
+    /// Like [`Self::start`], answering with a `command` agent: `script` (written as an
+    /// executable `agent` in the home; it reads the request JSON on stdin and prints the answer).
+    pub async fn start_with_agent(mode: &str, extra: &str, script: &str) -> Self {
+        let world = World::new().await;
+        let home = TestHome::new();
+        let script = home.write_script("agent", script);
+        home.write_config(&world.config_with_command_agent(mode, extra, &script, "", ""));
+        Self::start_in(world, home).await
+    }
+
     /// Starts the gateway for `home` (config written by the caller) in `world`.
     pub async fn start_in(world: World, home: TestHome) -> Self {
         let mut scenario = Self::prepare(world, home);
@@ -253,6 +263,23 @@ impl Scenario {
             .ledger()
             .finished(&message.id, wait::TIMEOUT)
             .await
+    }
+
+    /// Waits until the gateway has recorded `message` (in any state); returns the state.
+    pub async fn recorded(&self, message: &SimMessage) -> InboundState {
+        self.gateway()
+            .ledger()
+            .wait_for(&message.id, wait::TIMEOUT, "recorded", |_| true)
+            .await
+    }
+
+    /// Waits until `message` is in `state` in the gateway's ledger.
+    pub async fn wait_state(&self, message: &SimMessage, state: InboundState) {
+        let what = format!("{state}");
+        self.gateway()
+            .ledger()
+            .wait_for(&message.id, wait::TIMEOUT, &what, |s| s == state)
+            .await;
     }
 
     /// The quiet signal ([`RunningGateway::settled`]): everything given to the gateway is
