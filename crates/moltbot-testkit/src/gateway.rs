@@ -30,6 +30,9 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Keep at most this many bytes of stderr (`None`: all of it).
     pub stderr_limit: Option<usize>,
+    /// How often `/readyz` is asked while starting (the resolution of
+    /// [`RunningGateway::ready_after`]).
+    pub ready_poll: Duration,
 }
 
 impl Default for Launch {
@@ -38,6 +41,7 @@ impl Default for Launch {
             log_level: "debug".to_string(),
             env: Vec::new(),
             stderr_limit: None,
+            ready_poll: wait::POLL,
         }
     }
 }
@@ -211,7 +215,8 @@ impl RunningGateway {
 
         let client = &reqwest::Client::new();
         let readyz = &format!("{http}/readyz");
-        let ready = wait::until_async(START_TIMEOUT.saturating_sub(started.elapsed()), || {
+        let left = START_TIMEOUT.saturating_sub(started.elapsed());
+        let ready = wait::until_async_every(launch.ready_poll, left, || {
             let exited = child.try_wait().ok().flatten();
             async move {
                 if let Some(status) = exited {

@@ -25,15 +25,31 @@ pub struct TimedOut {
 
 /// Polls `probe` every [`POLL`] until it returns `Some` (then returns that value), for at most
 /// `timeout`. The probe runs at least once, also with a zero timeout.
-pub async fn until<T>(
-    timeout: Duration,
-    mut probe: impl FnMut() -> Option<T>,
-) -> Result<T, TimedOut> {
-    until_async(timeout, || std::future::ready(probe())).await
+pub async fn until<T>(timeout: Duration, probe: impl FnMut() -> Option<T>) -> Result<T, TimedOut> {
+    until_every(POLL, timeout, probe).await
 }
 
 /// [`until`] with an async probe (e.g. a store read).
-pub async fn until_async<T, F>(
+pub async fn until_async<T, F>(timeout: Duration, probe: impl FnMut() -> F) -> Result<T, TimedOut>
+where
+    F: Future<Output = Option<T>>,
+{
+    until_async_every(POLL, timeout, probe).await
+}
+
+/// [`until`] polling every `every` instead of [`POLL`], for measurements that need a finer
+/// resolution (the bench's time to ready).
+pub async fn until_every<T>(
+    every: Duration,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> Result<T, TimedOut> {
+    until_async_every(every, timeout, || std::future::ready(probe())).await
+}
+
+/// [`until_async`] polling every `every` instead of [`POLL`].
+pub async fn until_async_every<T, F>(
+    every: Duration,
     timeout: Duration,
     mut probe: impl FnMut() -> F,
 ) -> Result<T, TimedOut>
@@ -49,7 +65,7 @@ where
         if waited >= timeout {
             return Err(TimedOut { waited });
         }
-        tokio::time::sleep(POLL.min(timeout - waited)).await;
+        tokio::time::sleep(every.min(timeout - waited)).await;
     }
 }
 
