@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use moltbot_testkit::{Launch, TestHome};
+use moltbot_testkit::{webex_config, Launch, TestHome};
 
 pub use moltbot_testkit::RunningGateway;
 
@@ -29,28 +29,19 @@ pub struct GatewayConfig {
 impl GatewayConfig {
     /// The JSON5 config text.
     pub fn render(&self) -> String {
-        format!(
-            r#"{{
-  plugins: {{ entries: {{ webex: {{ enabled: true }} }} }},
-  channels: {{
-    webex: {{
-      mode: "{mode}",
-      botToken: "{token}",
-      apiBaseUrl: "{api}",
-      dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open",
-      webhook: {{ port: {port}, url: "http://127.0.0.1:{port}/webex/webhook", safetyPollSeconds: 5 }},
-      polling: {{ intervalSeconds: {poll} }},
-      rateLimit: {{ requestsPerMinute: {rpm} }},
-    }},
-  }},
-}}
-"#,
-            mode = self.mode,
-            token = self.token,
-            api = self.api_base,
-            port = self.port,
-            poll = self.poll_seconds,
-            rpm = self.requests_per_minute,
+        let port = self.port;
+        webex_config(
+            &self.mode,
+            &self.api_base,
+            Some(&self.token),
+            &format!(
+                "dmPolicy: \"open\", allowFrom: [\"*\"], groupPolicy: \"open\",\n      \
+                 webhook: {{ port: {port}, url: \"http://127.0.0.1:{port}/webex/webhook\", safetyPollSeconds: 5 }},\n      \
+                 polling: {{ intervalSeconds: {poll} }},\n      \
+                 rateLimit: {{ requestsPerMinute: {rpm} }},",
+                poll = self.poll_seconds,
+                rpm = self.requests_per_minute,
+            ),
         )
     }
 }

@@ -29,4 +29,4 @@ pub mod world;
 pub use gateway::{GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};
-pub use world::{Scenario, World, BOT_EMAIL, OPEN, OPEN_FAST};
+pub use world::{webex_config, Scenario, World, BOT_EMAIL, OPEN, OPEN_FAST};

@@ -21,6 +21,28 @@ pub const OPEN: &str = r#"dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open
 /// [`OPEN`] and no client-side pacing (the default 120 requests/minute would pace a test).
 pub const OPEN_FAST: &str = r#"dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open", rateLimit: { requestsPerMinute: 6000 },"#;
 
+/// A moltbot config (JSON5) with the Webex plugin installed and `channels.webex` set to `mode`,
+/// `api_base` and `token` (`None`: no `botToken`, so `WEBEX_BOT_TOKEN` applies); `rest` is
+/// spliced into `channels.webex` as is (more keys, each ending with a comma).
+pub fn webex_config(mode: &str, api_base: &str, token: Option<&str>, rest: &str) -> String {
+    let token = token
+        .map(|t| format!("botToken: \"{t}\",\n      "))
+        .unwrap_or_default();
+    format!(
+        r#"{{
+  plugins: {{ entries: {{ webex: {{ enabled: true }} }} }},
+  channels: {{
+    webex: {{
+      mode: "{mode}",
+      {token}apiBaseUrl: "{api_base}",
+      {rest}
+    }},
+  }},
+}}
+"#
+    )
+}
+
 /// A Webex setup in the emulator: the bot Molty (`molty@webex.bot`), Alice Liddell
 /// (`alice@example.com`) and Bob Builder (`bob@example.com`).
 #[derive(Debug)]
@@ -62,23 +84,14 @@ impl World {
     /// A config for `mode` with the plugin installed, the bot's token, the emulator's API,
     /// webhook port 0 and a 1 s polling interval; `extra` is spliced into `channels.webex`.
     pub fn config(&self, mode: &str, extra: &str) -> String {
-        format!(
-            r#"{{
-  plugins: {{ entries: {{ webex: {{ enabled: true }} }} }},
-  channels: {{
-    webex: {{
-      mode: "{mode}",
-      botToken: "{token}",
-      apiBaseUrl: "{api}",
-      webhook: {{ port: 0, url: "http://127.0.0.1:0/webex/webhook" }},
-      polling: {{ intervalSeconds: 1 }},
-      {extra}
-    }},
-  }},
-}}
-"#,
-            token = self.bot.token,
-            api = self.sim.api_base(),
+        webex_config(
+            mode,
+            &self.sim.api_base(),
+            Some(&self.bot.token),
+            &format!(
+                "webhook: {{ port: 0, url: \"http://127.0.0.1:0/webex/webhook\" }},\n      \
+                 polling: {{ intervalSeconds: 1 }},\n      {extra}"
+            ),
         )
     }
 
