@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::{output_text, TestHome};
-use moltbot_testkit::{RunningGateway, Scenario, World};
+use moltbot_testkit::{wait, RunningGateway, Scenario, World};
 use webex_sim::{SimMessage, SimPerson};
 
 /// The policy configurations, one gateway each: (mode, dmPolicy, groupPolicy).
@@ -356,7 +356,13 @@ async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static 
     let s = Scenario::start_in(world, home).await;
     // The approval queued by `moltbot pair` before the start is dealt with (sent, or given up
     // because Erin never wrote to the bot), so its DM cannot race with the table's messages.
-    s.settled().await;
+    let ledger = s.gateway().ledger();
+    let notified = wait::until_async(wait::TIMEOUT, || async {
+        let pending = ledger.pending().await.ok()?;
+        pending.notices.is_empty().then_some(())
+    })
+    .await;
+    assert!(notified.is_ok(), "the approval notice is still pending");
     let tag = format!("{dm_policy}/{group_policy}");
     let mut sent = Vec::new();
     for (who, person) in &people {
