@@ -21,9 +21,7 @@ async fn main() -> anyhow::Result<()> {
             let bot = sim.add_bot("molty@webex.bot", "Molty");
             let alice = sim.add_person("alice@example.com", "Alice");
             // A bot may not open a 1:1 chat (Webex answers 403): Alice writes first.
-            if let Err((status, body)) = sim.dm(&alice, &bot.email, "hi bot").await {
-                anyhow::bail!("alice could not DM the bot: {status} {body}");
-            }
+            sim.as_user(&alice).dm_bot("hi bot").await;
             let config = ClientConfig::new(bot.token).with_base_url_str(&sim.api_base())?;
             (config, alice.email, Some(sim))
         }

@@ -39,8 +39,6 @@ pub struct Sizes {
     pub kills: usize,
     /// Seconds of the 429 storm.
     pub storm_seconds: f64,
-    /// Seconds to wait for late duplicates before counting a fault case.
-    pub settle_seconds: f64,
     /// Seconds pure webhook mode gets to answer before the restart that catches up drops.
     pub webhook_only_wait_seconds: f64,
 }
@@ -62,7 +60,6 @@ impl Sizes {
             fault_rate: 25.0,
             kills: 10,
             storm_seconds: 10.0,
-            settle_seconds: 2.0,
             webhook_only_wait_seconds: 10.0,
         }
     }
@@ -83,7 +80,6 @@ impl Sizes {
             fault_rate: 25.0,
             kills: 3,
             storm_seconds: 3.0,
-            settle_seconds: 2.0,
             webhook_only_wait_seconds: 5.0,
         }
     }
@@ -104,7 +100,6 @@ impl Sizes {
             fault_rate: 10.0,
             kills: 1,
             storm_seconds: 1.0,
-            settle_seconds: 0.3,
             webhook_only_wait_seconds: 2.0,
         }
     }

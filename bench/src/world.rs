@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
-use serde_json::Value;
+use moltbot_testkit::wait;
+use serde_json::json;
 use webex_sim::{SimPerson, SimServer};
 
 use crate::gateway::{free_port, GatewayConfig, GatewayHome};
@@ -67,43 +68,29 @@ impl World {
     }
 }
 
-/// `user` DMs `bot_email` with `text`; retries (like any Webex client) on 429, 5xx and transport
-/// errors, which Webex answers before creating the message. Returns the message and room ids and
-/// the moment the successful `POST /messages` returned.
+/// `user` DMs `bot_email` with `text`; retries (like any Webex client, 50 ms apart) on 429, 5xx
+/// and transport errors, which Webex answers before creating the message. Returns the message
+/// and room ids and the moment the successful `POST /messages` returned.
 pub async fn send_dm(
     sim: &SimServer,
     user: &SimPerson,
     bot_email: &str,
     text: &str,
 ) -> anyhow::Result<(String, String, Instant)> {
+    let user = sim.as_user(user);
+    let body = json!({ "toPersonEmail": bot_email, "text": text });
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match sim.dm(user, bot_email, text).await {
-            Ok(msg) => {
-                let at = Instant::now();
-                let room = msg["roomId"]
-                    .as_str()
-                    .ok_or_else(|| anyhow!("POST /messages answer without roomId"))?;
-                let id = msg["id"].as_str().unwrap_or_default();
-                return Ok((id.to_string(), room.to_string(), at));
-            }
-            Err((status, _))
-                if (status == 0 || status == 429 || status >= 500) && attempts < 200 =>
-            {
+        match user.try_send(body.clone()).await {
+            Ok(msg) => return Ok((msg.id, msg.room_id, Instant::now())),
+            // The client's back-off between attempts: part of the scenario, not a wait.
+            Err(err) if err.is_retryable() && attempts < 200 => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err((status, body)) => return Err(anyhow!("POST /messages: {status} {body}")),
+            Err(err) => return Err(anyhow!("{err}")),
         }
     }
-}
-
-/// The text of a rendered message (`markdown`, else `text`).
-pub fn message_text(m: &Value) -> &str {
-    m["markdown"]
-        .as_str()
-        .or(m["text"].as_str())
-        .unwrap_or_default()
 }
 
 struct Pending {
@@ -178,10 +165,9 @@ impl Tracker {
                 let TrackerState { pending, done } = &mut *state;
                 if let Some(list) = pending.get_mut(&room) {
                     list.retain(|p| {
-                        let answered = messages.iter().any(|m| {
-                            m["personId"].as_str() == Some(p.responder.as_str())
-                                && message_text(m) == p.text
-                        });
+                        let answered = messages
+                            .iter()
+                            .any(|m| m.person_id == p.responder && m.content() == p.text);
                         if answered {
                             done.entry(p.series).or_default().push(now - p.sent);
                         }
@@ -192,6 +178,7 @@ impl Tracker {
                     }
                 }
             }
+            // The sampling period of the latency measurement.
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -203,14 +190,8 @@ impl Tracker {
 
     /// Waits until nothing is pending or `timeout` passes; returns what is still pending.
     pub async fn wait_all(&self, timeout: Duration) -> usize {
-        let start = Instant::now();
-        loop {
-            let left = self.pending();
-            if left == 0 || start.elapsed() > timeout {
-                return left;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let _ = wait::until(timeout, || (self.pending() == 0).then_some(())).await;
+        self.pending()
     }
 
     /// The latencies of `series` so far.
@@ -254,7 +235,7 @@ pub fn outcome(sim: &SimServer, responder: &SimPerson, sent: &[(String, String)]
         by_room.entry(room.as_str()).or_insert_with(|| {
             let mut counts = HashMap::new();
             for m in sim.messages_by(responder, room) {
-                *counts.entry(message_text(&m).to_string()).or_insert(0) += 1;
+                *counts.entry(m.content().to_string()).or_insert(0) += 1;
             }
             counts
         });

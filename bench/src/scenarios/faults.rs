@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use webex_sim::Faults;
 
 use super::{pairs, rooms_of, send_steady, wait_answered, warm_up, Sent};
-use crate::gateway::GatewayHome;
+use crate::gateway::{GatewayHome, RunningGateway};
 use crate::report::Section;
 use crate::world::{outcome, Outcome, World};
 use crate::Sizes;
@@ -171,8 +171,8 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
         settle,
     )
     .await;
-    // Let late duplicates (if any) land before counting.
-    tokio::time::sleep(Duration::from_secs_f64(sizes.settle_seconds)).await;
+    // Late duplicates (if any) land before counting: wait for the quiet signal.
+    wait_quiet(&gateway, &world, case).await;
     let requests = world.requests_by(&world.bot);
     let got_429 = requests.iter().filter(|r| r.status == 429).count();
     let got_5xx = requests.iter().filter(|r| r.status >= 500).count();
@@ -193,7 +193,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
         Duration::from_secs(60),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs_f64(sizes.settle_seconds)).await;
+    wait_quiet(&gateway, &world, case).await;
     let result = outcome(&world.sim, &world.bot, &pairs(&sent));
     let log = gateway.stderr_text();
     gateway.stop().await;
@@ -240,8 +240,19 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
     })
 }
 
-async fn restart(home: &GatewayHome) -> anyhow::Result<crate::gateway::RunningGateway> {
+async fn restart(home: &GatewayHome) -> anyhow::Result<RunningGateway> {
     home.start().await
+}
+
+/// Waits (at most a minute) until the gateway has finished everything it was given and the bot
+/// is quiet, so late duplicates are counted; says so on stderr when it never gets there.
+async fn wait_quiet(gateway: &RunningGateway, world: &World, case: &str) {
+    let quiet = gateway
+        .try_settled(&world.sim, &world.bot, Duration::from_secs(60))
+        .await;
+    if let Err(err) = quiet {
+        eprintln!("{case}: counting anyway: {err}");
+    }
 }
 
 /// The last `n` lines of `text`.

@@ -30,7 +30,10 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     starts.sort();
     let ready = starts[starts.len() / 2];
     let rooms = warm_up(&world, &world.bot, true).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Idle: everything answered and the bot quiet (the quiet signal), not a fixed pause.
+    gateway
+        .try_settled(&world.sim, &world.bot, Duration::from_secs(30))
+        .await?;
     let (idle_hwm, idle_rss) = gateway.memory_kib().unwrap_or_default();
 
     let peak_rss = Arc::new(AtomicU64::new(0));
@@ -42,6 +45,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
                 if let Some(rss) = rss_kib(pid) {
                     peak.fetch_max(rss, Ordering::Relaxed);
                 }
+                // The sampling period of the RSS measurement.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })

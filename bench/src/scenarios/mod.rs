@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use moltbot_testkit::wait;
 use webex_sim::{SimPerson, SimServer};
 
 use crate::world::{send_dm, World};
@@ -126,12 +127,9 @@ pub async fn warm_up(
     .await;
     let rooms: Vec<String> = sent.iter().map(|s| s.room.clone()).collect();
     if answered {
-        let start = Instant::now();
-        while answered_in(&world.sim, bot, &rooms) < rooms.len() {
-            if start.elapsed() > Duration::from_secs(30) {
-                anyhow::bail!("warm-up messages were not answered within 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let all = || (answered_in(&world.sim, bot, &rooms) >= rooms.len()).then_some(());
+        if wait::until(Duration::from_secs(30), all).await.is_err() {
+            anyhow::bail!("warm-up messages were not answered within 30 s");
         }
     }
     Ok(rooms)
@@ -152,16 +150,11 @@ pub async fn wait_answered(
     poll: Duration,
     timeout: Duration,
 ) -> Option<Instant> {
-    let start = Instant::now();
-    loop {
-        if answered_in(sim, bot, rooms) >= target {
-            return Some(Instant::now());
-        }
-        if start.elapsed() > timeout {
-            return None;
-        }
-        tokio::time::sleep(poll).await;
-    }
+    wait::until_every(poll, timeout, || {
+        (answered_in(sim, bot, rooms) >= target).then(Instant::now)
+    })
+    .await
+    .ok()
 }
 
 /// The distinct rooms of `sent`.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use moltbot_testkit::wait;
 use serde_json::{json, Value};
 
 use super::{pairs, send_steady, warm_up, OnSent, Sent};
@@ -162,29 +163,32 @@ async fn idle_cost(binary: &Path, rooms: usize, intervals: u32) -> anyhow::Resul
         Arc::clone(&stop),
         Arc::clone(&passes),
     ));
-    // Let start-up (catch-up, first passes) settle, then count: ours per 1 s interval over a
-    // time window, the naive poller over whole passes (it sleeps 1 s after each pass, so the log
-    // is read between passes; a pass over many rooms takes longer than the interval).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Wait for start-up (catch-up, first passes) to be over (the quiet signal), then count:
+    // ours per 1 s interval over a time window (the measurement), the naive poller over whole
+    // passes (it sleeps 1 s after each pass, so the log is read between passes; a pass over many
+    // rooms takes longer than the interval).
+    gateway
+        .try_settled(&world.sim, &world.bot, Duration::from_secs(30))
+        .await?;
     world.sim.clear_requests();
     tokio::time::sleep(Duration::from_secs(u64::from(intervals))).await;
     let ours = world.requests_by(&world.bot).len() as f64 / f64::from(intervals);
     let wait_pass = |after: u64| {
         let passes = Arc::clone(&passes);
         async move {
-            while passes.load(Ordering::Relaxed) <= after {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            passes.load(Ordering::Relaxed)
+            let next = || Some(passes.load(Ordering::Relaxed)).filter(|n| *n > after);
+            wait::until(Duration::from_secs(60), next)
+                .await
+                .map_err(|err| anyhow::anyhow!("the naive poller made no pass: {err}"))
         }
     };
     let now = passes.load(Ordering::Relaxed);
-    let first = wait_pass(now).await;
+    let first = wait_pass(now).await?;
     world.sim.clear_requests();
     let naive_passes = u64::from(intervals.min(3));
     let mut last = first;
     while last < first + naive_passes {
-        last = wait_pass(last).await;
+        last = wait_pass(last).await?;
     }
     let naive = world.requests_by(&naive_bot).len() as f64 / (last - first) as f64;
     stop.store(true, Ordering::Relaxed);

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use common::{workspace_root, TestHome};
+use moltbot_testkit::wait;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -60,7 +61,7 @@ async fn start_demo(home: &TestHome) -> (Child, String, Arc<Mutex<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_moltbot"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.dir.path().join("home"))
+        .env("HOME", home.user_home())
         .env("MOLTBOT_STATE_DIR", home.state_dir())
         .env("MOLTBOT_SIM_LISTEN", "127.0.0.1:0")
         .args(["gateway", "--sim"])
@@ -115,23 +116,14 @@ async fn start_chromedriver(binary: &Path) -> (Child, String) {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}; {INSTALL_HINT}", binary.display()));
     let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let start = Instant::now();
-    loop {
-        let ready = http
-            .get(format!("{url}/status"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            return (child, url);
-        }
-        assert!(
-            start.elapsed() < STEP_TIMEOUT,
-            "chromedriver did not start on {url}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (http, status) = (&reqwest::Client::new(), &format!("{url}/status"));
+    let ready = wait::until_async(STEP_TIMEOUT, || async move {
+        let resp = http.get(status).send().await.ok()?;
+        resp.status().is_success().then_some(())
+    })
+    .await;
+    assert!(ready.is_ok(), "chromedriver did not start on {url}");
+    (child, url)
 }
 
 async fn open_browser(driver: &str, chromium: &Path, profile: &Path) -> Client {
@@ -160,31 +152,36 @@ type Step = Result<(), String>;
 
 /// Waits until an element matching `css` exists.
 async fn wait_for(c: &Client, css: &str) -> Step {
-    let start = Instant::now();
-    while start.elapsed() < STEP_TIMEOUT {
-        if c.find(Locator::Css(css)).await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    wait::until_async(STEP_TIMEOUT, || async move {
+        c.find(Locator::Css(css)).await.ok().map(|_| ())
+    })
+    .await
+    .map_err(|err| format!("no element matches {css}: {err}"))
+}
+
+/// The texts of the elements matching `css`.
+async fn texts_of(c: &Client, css: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for el in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        seen.push(el.text().await.unwrap_or_default());
     }
-    Err(format!("no element matches {css}"))
+    seen
 }
 
 /// Waits until an element matching `css` has exactly the text `text`.
 async fn wait_for_text(c: &Client, css: &str, text: &str) -> Step {
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    while start.elapsed() < STEP_TIMEOUT {
-        seen.clear();
-        for el in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
-            seen.push(el.text().await.unwrap_or_default());
-        }
-        if seen.iter().any(|t| t.trim() == text) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let found = wait::until_async(STEP_TIMEOUT, || async move {
+        let seen = texts_of(c, css).await;
+        seen.iter().any(|t| t.trim() == text).then_some(())
+    })
+    .await;
+    match found {
+        Ok(()) => Ok(()),
+        Err(err) => Err(format!(
+            "no {css} reads {text:?}: {err}; saw {:?}",
+            texts_of(c, css).await
+        )),
     }
-    Err(format!("no {css} reads {text:?}; saw {seen:?}"))
 }
 
 async fn click(c: &Client, css: &str) -> Step {

@@ -32,14 +32,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use common::gateway::{RunningGateway, World};
 use common::{output_text, TestHome};
-use webex_sim::SimPerson;
-
-/// Longest wait for expected replies.
-const WAIT: Duration = Duration::from_secs(15);
-/// After the expected replies arrived: how long nothing else may arrive.
-const SETTLE: Duration = Duration::from_millis(1200);
+use moltbot_testkit::{wait, RunningGateway, Scenario, World};
+use webex_sim::{SimMessage, SimPerson};
 
 /// The policy configurations, one gateway each: (mode, dmPolicy, groupPolicy).
 const CONFIGS: [(&str, &str, &str); 4] = [
@@ -176,8 +171,7 @@ struct Sent {
     who: Who,
     place: Place,
     person: SimPerson,
-    room: String,
-    message_id: String,
+    message: SimMessage,
     /// What the echo agent answers.
     echo: String,
 }
@@ -237,7 +231,7 @@ fn dropped_log_lines(log: &str) -> BTreeMap<String, u64> {
 
 /// Classifies one sent message from the bot's messages in its room and the gateway log.
 fn observe(world: &World, log: &str, sent: &Sent, pending: &[serde_json::Value]) -> Outcome {
-    let texts = world.bot_texts(&sent.room);
+    let texts = world.bot_texts(&sent.message);
     let replies: Vec<&String> = match sent.place {
         // A DM room holds only this conversation: every bot message there is a reply to it.
         Place::Dm => texts.iter().collect(),
@@ -248,7 +242,7 @@ fn observe(world: &World, log: &str, sent: &Sent, pending: &[serde_json::Value])
     };
     let logged: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains(&sent.message_id))
+        .filter(|l| l.contains(&sent.message.id))
         .collect();
     match replies.as_slice() {
         [] => {
@@ -302,55 +296,14 @@ fn pairing_list(home: &TestHome) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Waits until every room in `want` (room, bot messages) has at least that many bot messages,
-/// then for [`SETTLE`] so anything extra shows up too.
-async fn wait_then_settle(world: &World, want: &BTreeMap<String, usize>) {
-    let start = Instant::now();
-    while start.elapsed() < WAIT
-        && want
-            .iter()
-            .any(|(room, n)| world.bot_texts(room).len() < *n)
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// Waits until the gateway has finished each of `sent` (recorded and replied or skipped in its
+/// ledger), then for the quiet signal, so anything extra (a second reply, an answer to a
+/// dropped message) has shown up too.
+async fn handled_then_settled(s: &Scenario, sent: &[&SimMessage]) {
+    for message in sent {
+        s.handled(message).await;
     }
-    tokio::time::sleep(SETTLE).await;
-}
-
-/// Whether the gateway has visibly dealt with `sent`: a bot message in its room that answers
-/// it (the echo, or any message in a DM room), or a log line naming its id.
-fn resolved(world: &World, log: &str, sent: &Sent) -> bool {
-    let texts = world.bot_texts(&sent.room);
-    let replied = match sent.place {
-        Place::Dm => !texts.is_empty(),
-        Place::SpaceMention | Place::SpacePlain => texts.contains(&sent.echo),
-    };
-    replied || log.contains(&sent.message_id)
-}
-
-/// Waits until the gateway dealt with every message in `sent` that Webex delivers to it, then
-/// for [`SETTLE`] so anything extra (a second reply, an answer to a dropped message) shows up.
-async fn wait_resolved_then_settle(world: &World, gateway: &RunningGateway, sent: &[&Sent]) {
-    let start = Instant::now();
-    while start.elapsed() < WAIT {
-        let log = gateway.stderr_text();
-        if sent.iter().all(|s| resolved(world, &log, s)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(SETTLE).await;
-}
-
-/// Waits until the gateway has dealt with the approval queued by `moltbot pair` before it
-/// started (sent it, or given up because the person never wrote to the bot), so the approval
-/// DM cannot race with the table's messages.
-async fn wait_approval_notice(gateway: &RunningGateway) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5)
-        && !gateway.stderr_text().contains("approval message")
-    {
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    s.settled().await;
 }
 
 /// Runs one gateway with `dm_policy` / `group_policy`, sends every sender's messages and
@@ -359,15 +312,21 @@ async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static 
     let started = Instant::now();
     let world = World::new().await;
     let sim = &world.sim;
-    let gina = sim.add_person("gina@example.com", "Gina Unknown");
-    let erin = sim.add_person("erin@example.com", "Erin Approved");
-    let frank = sim.add_person("frank@example.com", "Frank Spaces");
     let people = [
-        (Who::AllowEmail, world.alice.clone()),
-        (Who::AllowId, world.bob.clone()),
-        (Who::Approved, erin),
-        (Who::GroupAllowed, frank),
-        (Who::Unknown, gina),
+        (Who::AllowEmail, world.alice().person().clone()),
+        (Who::AllowId, world.bob().person().clone()),
+        (
+            Who::Approved,
+            sim.add_person("erin@example.com", "Erin Approved"),
+        ),
+        (
+            Who::GroupAllowed,
+            sim.add_person("frank@example.com", "Frank Spaces"),
+        ),
+        (
+            Who::Unknown,
+            sim.add_person("gina@example.com", "Gina Unknown"),
+        ),
     ];
     // `dmPolicy: "open"` requires "*" in allowFrom (spec section 2). A generous budget keeps the
     // many runs of this table from ever waiting on the limiter.
@@ -381,7 +340,7 @@ async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static 
       groupPolicy: "{group_policy}",
       groupAllowFrom: ["webex:FRANK@Example.COM"],
       rateLimit: {{ requestsPerMinute: 6000 }},"#,
-            bob_id = world.bob.id,
+            bob_id = world.bob().id(),
         ),
     ));
     let out = home
@@ -391,48 +350,53 @@ async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static 
         .unwrap();
     assert!(out.status.success(), "pair: {:?}", output_text(&out));
 
-    let mut members: Vec<&str> = people.iter().map(|(_, p)| p.email.as_str()).collect();
-    members.push(&world.bot.email);
-    let space = sim.create_room("Access table", &members);
+    let names: Vec<&str> = people.iter().map(|(_, p)| p.email.as_str()).collect();
+    let space = sim.space("Access table", &names);
 
-    let gateway = RunningGateway::start(&home).await;
-    wait_approval_notice(&gateway).await;
+    let s = Scenario::start_in(world, home).await;
+    // The approval queued by `moltbot pair` before the start is dealt with (sent, or given up
+    // because Erin never wrote to the bot), so its DM cannot race with the table's messages.
+    let ledger = s.gateway().ledger();
+    let notified = wait::until_async(wait::TIMEOUT, || async {
+        let pending = ledger.pending().await.ok()?;
+        pending.notices.is_empty().then_some(())
+    })
+    .await;
+    assert!(notified.is_ok(), "the approval notice is still pending");
     let tag = format!("{dm_policy}/{group_policy}");
     let mut sent = Vec::new();
     for (who, person) in &people {
+        let user = s.sim.as_user(person);
         for place in PLACES {
             let echo = format!("{tag} {} {place:?}", who.slug());
-            let posted = match place {
-                Place::Dm => sim.dm(person, &world.bot.email, &echo).await,
-                Place::SpaceMention => {
-                    let text = format!("<@personEmail:{}|Molty> {echo}", world.bot.email);
-                    sim.post_in_room(person, &space.id, &text).await
-                }
-                Place::SpacePlain => sim.post_in_room(person, &space.id, &echo).await,
-            }
-            .unwrap();
+            let message = match place {
+                Place::Dm => user.dm_bot(&echo).await,
+                Place::SpaceMention => user.mention_bot(&space, &echo).await,
+                Place::SpacePlain => user.post(&space, &echo).await,
+            };
             sent.push(Sent {
                 who: *who,
                 place,
                 person: person.clone(),
-                room: posted["roomId"].as_str().unwrap().to_string(),
-                message_id: posted["id"].as_str().unwrap().to_string(),
+                message,
                 echo,
             });
         }
     }
 
-    let delivered: Vec<&Sent> = sent
+    let delivered: Vec<&SimMessage> = sent
         .iter()
         .filter(|s| expected(dm_policy, group_policy, s.who, s.place) != Outcome::NotDelivered)
+        .map(|s| &s.message)
         .collect();
-    wait_resolved_then_settle(&world, &gateway, &delivered).await;
+    handled_then_settled(&s, &delivered).await;
+    let (world, home, gateway) = (&*s, &s.home, s.gateway());
 
     let log = gateway.stderr_text();
-    let pending = pairing_list(&home);
+    let pending = pairing_list(home);
     let cells = sent
         .iter()
-        .map(|s| (s.who, s.place, observe(&world, &log, s, &pending)))
+        .map(|s| (s.who, s.place, observe(world, &log, s, &pending)))
         .collect::<Vec<_>>();
     let mut problems = Vec::new();
     let paired = cells
@@ -454,9 +418,10 @@ async fn run_config(mode: &str, dm_policy: &'static str, group_policy: &'static 
     if !unexplained.is_empty() {
         problems.push(format!("{tag}: unexpected space messages {unexplained:?}"));
     }
-    let dropped_metrics = dropped_metrics(&gateway).await;
+    let dropped_metrics = dropped_metrics(gateway).await;
     let dropped_log = dropped_log_lines(&log);
-    let code = gateway.stop().await;
+    let mut s = s;
+    let code = s.stop_gateway().await;
     if code != Some(0) {
         problems.push(format!("{tag}: gateway exited with {code:?}; log:\n{log}"));
     }
@@ -592,20 +557,10 @@ async fn policy_table_through_the_gateway() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
-/// One DM from `person`; returns (room id, message id).
-async fn dm(world: &World, person: &SimPerson, text: &str) -> (String, String) {
-    let sent = world.sim.dm(person, &world.bot.email, text).await.unwrap();
-    (
-        sent["roomId"].as_str().unwrap().to_string(),
-        sent["id"].as_str().unwrap().to_string(),
-    )
-}
-
 /// Moves every pending pairing request of `home` one hour and one second into the past (as if
 /// that time had passed), by editing the shared SQLite store the running gateway uses.
 fn age_pending_requests_past_expiry(home: &TestHome) {
-    let path = home.state_dir().join("state").join("moltbot.sqlite");
-    let store = moltbot_core::store::Store::open(&path).unwrap();
+    let store = moltbot_core::store::Store::open(home.store_path()).unwrap();
     let changed = store
         .call_blocking(|conn| {
             Ok(conn.execute(
@@ -621,45 +576,31 @@ fn age_pending_requests_past_expiry(home: &TestHome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_cap_and_expiry_through_the_gateway() {
-    let world = World::new().await;
-    let carol = world.sim.add_person("carol@example.com", "Carol");
-    let dave = world.sim.add_person("dave@example.com", "Dave");
-    let people = [world.alice.clone(), world.bob.clone(), carol, dave];
-    let home = TestHome::new();
-    home.write_config(&world.config(
+    let s = Scenario::start(
         "webhook",
         r#"dmPolicy: "pairing", rateLimit: { requestsPerMinute: 6000 },"#,
-    ));
-    let gateway = RunningGateway::start(&home).await;
+    )
+    .await;
+    let people = [s.alice(), s.bob(), s.user("carol"), s.user("dave")];
 
     // Four unknown senders: three pairing replies; the fourth is dropped (and gets nothing).
-    let mut rooms = Vec::new();
+    let mut hellos = Vec::new();
     for p in &people {
-        rooms.push(dm(&world, p, "hello?").await);
+        hellos.push(p.dm_bot("hello?").await);
     }
-    let start = Instant::now();
-    while start.elapsed() < WAIT
-        && rooms
-            .iter()
-            .map(|(room, _)| world.bot_texts(room).len())
-            .sum::<usize>()
-            < 3
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(SETTLE).await;
-    let replies: Vec<Vec<String>> = rooms.iter().map(|(r, _)| world.bot_texts(r)).collect();
-    let log = gateway.stderr_text();
+    handled_then_settled(&s, &hellos.iter().collect::<Vec<_>>()).await;
+    let replies: Vec<Vec<String>> = hellos.iter().map(|m| s.bot_texts(m)).collect();
+    let log = s.log();
     assert_eq!(
         replies.iter().filter(|r| r.len() == 1).count(),
         3,
         "three pairing replies: {replies:?}\n{log}"
     );
     let refused = replies.iter().position(Vec::is_empty).unwrap();
-    let pending = pairing_list(&home);
+    let pending = pairing_list(&s.home);
     assert_eq!(pending.len(), 3, "{pending:?}");
     for (i, p) in people.iter().enumerate() {
-        let listed = pending.iter().find(|r| r["email"] == p.email.as_str());
+        let listed = pending.iter().find(|r| r["email"] == p.email());
         assert_eq!(listed.is_some(), i != refused, "{pending:?}");
         if let Some(request) = listed {
             let code = request["code"].as_str().unwrap();
@@ -667,14 +608,14 @@ async fn pairing_cap_and_expiry_through_the_gateway() {
         }
     }
     // The refused message: a debug drop line with its id and reason, and a metric.
-    let refused_id = &rooms[refused].1;
+    let refused_id = &hellos[refused].id;
     assert!(
         log.lines().any(|l| l.contains("message dropped")
             && l.contains(refused_id.as_str())
             && l.contains(PAIRING_LIMIT)),
         "{log}"
     );
-    let metrics = dropped_metrics(&gateway).await;
+    let metrics = dropped_metrics(s.gateway()).await;
     assert_eq!(
         metrics.get("pairing_limit_reached"),
         Some(&1),
@@ -683,10 +624,11 @@ async fn pairing_cap_and_expiry_through_the_gateway() {
     assert_eq!(metrics.get("pairing_requested"), Some(&3), "{metrics:?}");
 
     // An hour passes: the codes expire, `pairing list` is empty, an old code no longer works.
-    age_pending_requests_past_expiry(&home);
-    assert!(pairing_list(&home).is_empty());
+    age_pending_requests_past_expiry(&s.home);
+    assert!(pairing_list(&s.home).is_empty());
     let old_code = pending[0]["code"].as_str().unwrap().to_string();
-    let out = home
+    let out = s
+        .home
         .moltbot()
         .args(["pairing", "approve", "webex", &old_code])
         .output()
@@ -699,23 +641,20 @@ async fn pairing_cap_and_expiry_through_the_gateway() {
     let again = (0..people.len()).find(|i| *i != refused).unwrap();
     let old_again = pending
         .iter()
-        .find(|r| r["email"] == people[again].email.as_str())
+        .find(|r| r["email"] == people[again].email())
         .unwrap()["code"]
         .as_str()
         .unwrap()
         .to_string();
-    dm(&world, &people[refused], "me again").await;
-    dm(&world, &people[again], "still there?").await;
-    let refused_room = &rooms[refused].0;
-    let again_room = &rooms[again].0;
-    let want = BTreeMap::from([(refused_room.clone(), 1), (again_room.clone(), 2)]);
-    wait_then_settle(&world, &want).await;
-    let refused_replies = world.bot_texts(refused_room);
-    let again_replies = world.bot_texts(again_room);
-    let log = gateway.stderr_text();
+    let me_again = people[refused].dm_bot("me again").await;
+    let still_there = people[again].dm_bot("still there?").await;
+    handled_then_settled(&s, &[&me_again, &still_there]).await;
+    let refused_replies = s.bot_texts(&me_again);
+    let again_replies = s.bot_texts(&still_there);
+    let log = s.log();
     assert_eq!(refused_replies.len(), 1, "{refused_replies:?}\n{log}");
     assert_eq!(again_replies.len(), 2, "{again_replies:?}\n{log}");
-    let pending = pairing_list(&home);
+    let pending = pairing_list(&s.home);
     assert_eq!(pending.len(), 2, "{pending:?}");
     for (room_replies, person) in [
         (&refused_replies, &people[refused]),
@@ -723,7 +662,7 @@ async fn pairing_cap_and_expiry_through_the_gateway() {
     ] {
         let request = pending
             .iter()
-            .find(|r| r["email"] == person.email.as_str())
+            .find(|r| r["email"] == person.email())
             .unwrap();
         let code = request["code"].as_str().unwrap();
         assert!(
@@ -732,5 +671,5 @@ async fn pairing_cap_and_expiry_through_the_gateway() {
         );
         assert_ne!(code, old_again.as_str(), "a new code after expiry");
     }
-    assert_eq!(gateway.stop().await, Some(0));
+    s.finish().await;
 }

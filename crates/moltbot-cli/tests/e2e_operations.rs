@@ -6,13 +6,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use common::gateway::{RunningGateway, World};
 use common::{output_text, TestHome};
-
-const OPEN: &str = r#"dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open", rateLimit: { requestsPerMinute: 6000 },"#;
-const WAIT: Duration = Duration::from_secs(15);
+use moltbot_core::store::InboundState;
+use moltbot_testkit::{RunningGateway, Scenario, World, OPEN_FAST as OPEN};
 
 /// Parses Prometheus text: every sample line is `name{labels} value`; comments are HELP/TYPE.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -61,20 +58,12 @@ async fn scrape(gateway: &RunningGateway) -> BTreeMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_as_prometheus_text_and_move_when_messages_flow() {
-    let world = World::new().await;
-    let home = TestHome::new();
-    home.write_config(&world.config("webhook", OPEN));
-    let gateway = RunningGateway::start(&home).await;
-    let before = scrape(&gateway).await;
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "count me")
-        .await
-        .unwrap();
-    let room = sent["roomId"].as_str().unwrap().to_string();
-    world.wait_bot_texts(&room, 1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after = scrape(&gateway).await;
+    let s = Scenario::start("webhook", OPEN).await;
+    let before = scrape(s.gateway()).await;
+    let counted = s.alice().dm_bot("count me").await;
+    s.wait_replies(&counted, 1).await;
+    s.settled().await;
+    let after = scrape(s.gateway()).await;
     let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
     for series in [
         "moltbot_messages_received_total{channel=\"webex\"}",
@@ -87,7 +76,7 @@ async fn metrics_parse_as_prometheus_text_and_move_when_messages_flow() {
         "moltbot_api_requests_total{channel=\"webex\",endpoint=\"/messages\",status=\"200\"}";
     assert!(get(&after, posts) > get(&before, posts), "{after:?}");
     assert!(after.contains_key("moltbot_queue_depth"));
-    assert_eq!(gateway.stop().await, Some(0));
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,39 +88,39 @@ async fn sigterm_with_messages_in_flight_loses_none() {
         "slow-echo.sh",
         "#!/bin/sh\nsleep 1\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n",
     );
-    let config = world
-        .config_with_command_agent("webhook", OPEN, &script, "", "")
-        .replace(
-            "  channels: {",
-            "  gateway: { shutdownTimeoutSeconds: 1 },\n  channels: {",
-        );
-    home.write_config(&config);
-    let gateway = RunningGateway::start(&home).await;
-    let mut room = String::new();
+    home.write_config(
+        &world
+            .config_with_command_agent("webhook", OPEN, &script, "", "")
+            .replace(
+                "  channels: {",
+                "  gateway: { shutdownTimeoutSeconds: 1 },\n  channels: {",
+            ),
+    );
+    let mut s = Scenario::start_in(world, home).await;
+    let mut sent = Vec::new();
     for i in 0..4 {
-        let sent = world
-            .sim
-            .dm(&world.alice, &world.bot.email, &format!("in flight {i}"))
-            .await
-            .unwrap();
-        room = sent["roomId"].as_str().unwrap().to_string();
+        sent.push(s.alice().dm_bot(&format!("in flight {i}")).await);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(gateway.stop().await, Some(0), "graceful stop exits 0");
-    let answered_before_restart = world.bot_texts(&room).len();
-    assert!(answered_before_restart < 4, "some work was still in flight");
+    // The gateway is answering the first and holds all four when it is told to stop.
+    s.wait_state(&sent[0], InboundState::Processing).await;
+    for message in &sent {
+        s.recorded(message).await;
+    }
+    assert_eq!(s.stop_gateway().await, Some(0), "graceful stop exits 0");
+    assert!(
+        s.bot_texts(&sent[0]).len() < 4,
+        "some work was still in flight"
+    );
 
     // The rest is answered after a restart, each message once, in order.
-    let gateway = RunningGateway::start(&home).await;
-    let replies = world.wait_bot_texts(&room, 4, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.start_gateway().await;
+    s.wait_replies(&sent[0], 4).await;
+    s.settled().await;
     assert_eq!(
-        world.bot_texts(&room),
-        vec!["in flight 0", "in flight 1", "in flight 2", "in flight 3"],
-        "{replies:?} {}",
-        gateway.stderr_text()
+        s.bot_texts(&sent[0]),
+        ["in flight 0", "in flight 1", "in flight 2", "in flight 3"]
     );
-    assert_eq!(gateway.stop().await, Some(0));
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,34 +5,17 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::gateway::{RunningGateway, World};
-use common::{output_text, TestHome};
-
-const WAIT: Duration = Duration::from_secs(15);
+use common::output_text;
+use moltbot_core::store::InboundState;
+use moltbot_testkit::Scenario;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_flow_from_first_dm_to_answer() {
-    let world = World::new().await;
-    let home = TestHome::new();
     // Defaults: dmPolicy "pairing".
-    home.write_config(&world.config("webhook", ""));
-    let gateway = RunningGateway::start(&home).await;
+    let s = Scenario::start("webhook", "").await;
 
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "hi, who are you?")
-        .await
-        .unwrap();
-    let room = sent["roomId"].as_str().unwrap().to_string();
-    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
-    assert_eq!(
-        replies.len(),
-        1,
-        "one pairing reply: {}",
-        gateway.stderr_text()
-    );
+    let hi = s.alice().dm_bot("hi, who are you?").await;
+    let replies = s.wait_replies(&hi, 1).await;
     assert!(replies[0].contains("alice@example.com"), "{}", replies[0]);
     assert!(
         replies[0].contains("moltbot pairing approve webex "),
@@ -41,28 +24,14 @@ async fn pairing_flow_from_first_dm_to_answer() {
     );
 
     // A repeat DM reuses the code and gets no new reply; it is not processed either.
-    let repeat = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "hello?")
-        .await
-        .unwrap();
-    let repeat_id = repeat["id"].as_str().unwrap().to_string();
-    // Wait until the gateway has dealt with it (recorded as skipped), then check no reply.
-    let store =
-        moltbot_core::store::Store::open(home.state_dir().join("state/moltbot.sqlite")).unwrap();
-    let start = std::time::Instant::now();
-    let state = loop {
-        let state = store.inbound().state_of("webex", &repeat_id).await.unwrap();
-        if state == Some(moltbot_core::store::InboundState::Skipped) || start.elapsed() > WAIT {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(state, Some(moltbot_core::store::InboundState::Skipped));
-    assert_eq!(world.bot_texts(&room).len(), 1);
+    let repeat = s.alice().dm_bot("hello?").await;
+    assert_eq!(s.handled(&repeat).await, InboundState::Skipped);
+    s.settled().await;
+    assert_eq!(s.bot_texts(&hi).len(), 1, "one pairing reply");
 
     // The owner sees the request (same store, other process) and approves it.
-    let out = home
+    let out = s
+        .home
         .moltbot()
         .args(["pairing", "list", "webex", "--json"])
         .output()
@@ -75,7 +44,8 @@ async fn pairing_flow_from_first_dm_to_answer() {
     let code = pending[0]["code"].as_str().unwrap().to_string();
     assert!(replies[0].contains(&code), "reply names the code");
 
-    let out = home
+    let out = s
+        .home
         .moltbot()
         .args(["pairing", "approve", "webex", &code.to_lowercase()])
         .output()
@@ -83,8 +53,7 @@ async fn pairing_flow_from_first_dm_to_answer() {
     assert!(out.status.success(), "{:?}", output_text(&out));
 
     // The running gateway notices and sends the approval DM.
-    let replies = world.wait_bot_texts(&room, 2, Duration::from_secs(5)).await;
-    assert_eq!(replies.len(), 2, "approval DM: {}", gateway.stderr_text());
+    let replies = s.wait_replies(&hi, 2).await;
     assert!(
         replies[1].to_lowercase().contains("approved"),
         "{}",
@@ -92,36 +61,23 @@ async fn pairing_flow_from_first_dm_to_answer() {
     );
 
     // Now alice is answered.
-    world
-        .sim
-        .dm(&world.alice, &world.bot.email, "now?")
-        .await
-        .unwrap();
-    let replies = world.wait_bot_texts(&room, 3, WAIT).await;
+    s.alice().dm_bot("now?").await;
+    let replies = s.wait_replies(&hi, 3).await;
     assert_eq!(replies.last().map(String::as_str), Some("now?"));
 
     // Approvals never grant space access (groupPolicy allowlist by default).
-    let space = world
-        .sim
-        .create_room("Team", &[&world.alice.email, &world.bot.email]);
-    world
-        .sim
-        .post_in_room(
-            &world.alice,
-            &space.id,
-            &format!("<@personEmail:{}|Molty> hi", world.bot.email),
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert!(world.bot_texts(&space.id).is_empty());
-    assert_eq!(gateway.stop().await, Some(0));
+    let team = s.sim.space("Team", &["alice"]);
+    let asked = s.alice().mention_bot(&team, "hi").await;
+    assert_eq!(s.handled(&asked).await, InboundState::Skipped);
+    s.settled().await;
+    assert!(s.bot_texts(&team).is_empty());
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pair_by_email_lets_a_person_in_without_a_code() {
-    let world = World::new().await;
-    let home = TestHome::new();
+    let world = moltbot_testkit::World::new().await;
+    let home = moltbot_testkit::TestHome::new();
     home.write_config(&world.config("polling", r#"dmPolicy: "allowlist","#));
     let out = home
         .moltbot()
@@ -129,29 +85,16 @@ async fn pair_by_email_lets_a_person_in_without_a_code() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{:?}", output_text(&out));
-    let gateway = RunningGateway::start(&home).await;
+    let s = Scenario::start_in(world, home).await;
 
-    let sent = world
-        .sim
-        .dm(&world.bob, &world.bot.email, "let me in")
-        .await
-        .unwrap();
-    let room = sent["roomId"].as_str().unwrap().to_string();
-    let replies = world.wait_bot_texts(&room, 1, WAIT).await;
-    assert!(
-        replies.iter().any(|r| r == "let me in"),
-        "{replies:?} {}",
-        gateway.stderr_text()
-    );
+    let let_in = s.bob().dm_bot("let me in").await;
+    let replies = s.wait_replies(&let_in, 1).await;
+    assert!(replies.iter().any(|r| r == "let me in"), "{replies:?}");
 
     // Alice is not on the list: silently dropped under allowlist.
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "me too")
-        .await
-        .unwrap();
-    let alice_room = sent["roomId"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(world.bot_texts(&alice_room).is_empty());
-    assert_eq!(gateway.stop().await, Some(0));
+    let me_too = s.alice().dm_bot("me too").await;
+    assert_eq!(s.handled(&me_too).await, InboundState::Skipped);
+    s.settled().await;
+    assert!(s.bot_texts(&me_too).is_empty());
+    s.finish().await;
 }

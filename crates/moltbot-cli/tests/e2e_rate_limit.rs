@@ -4,27 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::gateway::{RunningGateway, World};
-use common::TestHome;
-use webex_sim::{Faults, RecordedRequest, SimPerson};
-
-const OPEN: &str = r#"dmPolicy: "open", allowFrom: ["*"], groupPolicy: "open","#;
+use moltbot_testkit::{wait, RunningGateway, TestHome, World, OPEN};
+use webex_sim::{Faults, Marker, RecordedRequest};
 
 /// Webex's figure for most APIs (developer.webex.com/blog/rate-limiting-and-the-webex-api).
 const WEBEX_PER_MINUTE: u32 = 300;
 
 fn bot_requests(world: &World) -> Vec<RecordedRequest> {
-    world
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.caller.as_deref() == Some(world.bot.id.as_str()))
-        .collect()
+    world.sim.calls_by(&world.bot, Marker(0))
 }
 
 /// The most requests in any 60 s window (by arrival at the emulator).
@@ -43,20 +33,13 @@ fn busiest_minute(requests: &[RecordedRequest]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_100_messages_over_10_rooms_is_answered_within_webex_limits() {
-    let world = World::new().await;
+    let world = Arc::new(World::new().await);
     world.sim.set_faults(Faults {
         rate_limit_per_minute: Some(WEBEX_PER_MINUTE),
         retry_after_seconds: Some(5),
         ..Faults::default()
     });
-    let mut people: Vec<SimPerson> = vec![world.alice.clone(), world.bob.clone()];
-    for i in 2..10 {
-        people.push(
-            world
-                .sim
-                .add_person(&format!("user{i}@example.com"), &format!("User {i}")),
-        );
-    }
+    let people: Vec<String> = (0..10).map(|i| format!("user{i}")).collect();
     let home = TestHome::new();
     // The defaults: no rateLimit keys.
     home.write_config(&world.config("webhook", OPEN));
@@ -65,22 +48,16 @@ async fn a_burst_of_100_messages_over_10_rooms_is_answered_within_webex_limits()
     let ready = spawned.elapsed();
 
     // Ten people DM the bot ten messages each, all at once (each person's in order).
-    let world = Arc::new(world);
     let burst = Instant::now();
     let sends: Vec<_> = people
         .iter()
-        .map(|person| {
-            let (world, person) = (Arc::clone(&world), person.clone());
+        .map(|name| {
+            let (world, name) = (Arc::clone(&world), name.clone());
             tokio::spawn(async move {
-                let mut room = String::new();
+                let mut room = None;
                 for n in 0..10 {
-                    let text = format!("{} #{n}", person.display_name);
-                    let sent = world
-                        .sim
-                        .dm(&person, &world.bot.email, &text)
-                        .await
-                        .unwrap();
-                    room = sent["roomId"].as_str().unwrap().to_string();
+                    let sent = world.user(&name).dm_bot(&format!("{name} #{n}")).await;
+                    room = Some(sent.room_id);
                 }
                 room
             })
@@ -88,23 +65,25 @@ async fn a_burst_of_100_messages_over_10_rooms_is_answered_within_webex_limits()
         .collect();
     let mut rooms = Vec::new();
     for send in sends {
-        rooms.push(send.await.unwrap());
+        rooms.push(send.await.unwrap().unwrap());
     }
 
     // Every room gets its ten replies within a minute.
-    for (person, room) in people.iter().zip(&rooms) {
+    for (name, room) in people.iter().zip(&rooms) {
         let left = Duration::from_secs(60).saturating_sub(burst.elapsed());
-        let replies = world.wait_bot_texts(room, 10, left).await;
-        assert_eq!(replies.len(), 10, "{}: {replies:?}", person.display_name);
+        let replies = wait::until(left, || {
+            let texts = world.bot_texts(room);
+            (texts.len() >= 10).then_some(texts)
+        })
+        .await;
+        assert!(replies.is_ok(), "{name}: {:?}", world.bot_texts(room));
     }
     let answered = burst.elapsed();
     // A clean stop finishes what is in flight: a duplicate would be posted before the exit.
     assert_eq!(gateway.stop().await, Some(0));
 
-    for (person, room) in people.iter().zip(&rooms) {
-        let expected: Vec<String> = (0..10)
-            .map(|n| format!("{} #{n}", person.display_name))
-            .collect();
+    for (name, room) in people.iter().zip(&rooms) {
+        let expected: Vec<String> = (0..10).map(|n| format!("{name} #{n}")).collect();
         assert_eq!(world.bot_texts(room), expected, "exactly once, in order");
     }
     let requests = bot_requests(&world);
@@ -169,14 +148,12 @@ async fn the_safety_poll_starts_one_interval_after_the_catch_up() {
     let catch_up = room_listings(&world);
     assert_eq!(catch_up.len(), 1, "{catch_up:?}");
     // The next one is the safety poll's first pass, one interval (2 s) later.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let listings = loop {
+    let listings = wait::until(Duration::from_secs(15), || {
         let listings = room_listings(&world);
-        if listings.len() >= 2 || Instant::now() > deadline {
-            break listings;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (listings.len() >= 2).then_some(listings)
+    })
+    .await
+    .unwrap_or_else(|_| room_listings(&world));
     assert!(
         listings.len() >= 2,
         "no safety poll: {}",

@@ -6,8 +6,8 @@
 mod common;
 mod ops_support;
 
-use common::gateway::World;
 use common::TestHome;
+use moltbot_testkit::World;
 use ops_support::{config, moltbot, scrub, texts};
 
 /// A home whose config points at the emulator with the bot's token.
@@ -32,12 +32,7 @@ async fn send(home: &TestHome, to: &str, more: &[&str]) -> (Option<i32>, String,
 
 /// Alice writes to the bot first, so the bot may answer her; returns the DM room id.
 async fn alice_writes_first(world: &World) -> String {
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "hi bot")
-        .await
-        .unwrap();
-    sent["roomId"].as_str().unwrap().to_string()
+    world.alice().dm_bot("hi bot").await.room_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,9 +44,9 @@ async fn sends_to_an_email_and_prints_the_message_id() {
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &room);
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["text"], "Hello **Alice**");
-    assert!(sent[0].get("markdown").is_none_or(|m| m.is_null()));
-    let id = sent[0]["id"].as_str().unwrap();
+    assert_eq!(sent[0].text.as_deref(), Some("Hello **Alice**"));
+    assert_eq!(sent[0].markdown, None);
+    let id = sent[0].id.as_str();
     assert_eq!(stdout, format!("{id}\n"));
     insta::assert_snapshot!(scrub(&format!("{stdout}{stderr}"), &[(id, "[MESSAGE_ID]")]));
 }
@@ -61,7 +56,8 @@ async fn sends_markdown_with_a_file_to_a_person_id() {
     let world = World::new().await;
     let room = alice_writes_first(&world).await;
     let home = home_for(&world, "");
-    let to = format!("person:{}", world.alice.id);
+    let alice_id = world.alice().id().to_string();
+    let to = format!("person:{alice_id}");
     let (code, stdout, stderr) = send(
         &home,
         &to,
@@ -76,28 +72,25 @@ async fn sends_markdown_with_a_file_to_a_person_id() {
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &room);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0]["markdown"], "See the **report**");
-    assert_eq!(sent[0]["files"].as_array().map(Vec::len), Some(1));
-    let id = sent[0]["id"].as_str().unwrap();
+    assert_eq!(sent[0].markdown.as_deref(), Some("See the **report**"));
+    assert_eq!(sent[0].files.len(), 1);
+    let id = sent[0].id.as_str();
     insta::assert_snapshot!(scrub(
         &format!("{stdout}{stderr}"),
-        &[(id, "[MESSAGE_ID]"), (&world.alice.id, "[ALICE_ID]")]
+        &[(id, "[MESSAGE_ID]"), (&alice_id, "[ALICE_ID]")]
     ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
     let world = World::new().await;
-    let space = world.sim.create_room(
-        "Team",
-        &[&world.alice.email, &world.bob.email, &world.bot.email],
-    );
+    let space = world.sim.space("Team", &["alice", "bob"]);
     let home = home_for(&world, "textChunkLimit: 40,");
     let text = "First paragraph is here.\n\nSecond paragraph follows it.\n\nThird one ends.";
     let (code, stdout, stderr) = send(&home, &format!("room:{}", space.id), &[text]).await;
     assert_eq!(code, Some(0), "{stderr}");
     let sent = world.sim.messages_by(&world.bot, &space.id);
-    let texts: Vec<&str> = sent.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = sent.iter().map(|m| m.content()).collect();
     assert_eq!(
         texts,
         [
@@ -106,7 +99,7 @@ async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
             "Third one ends."
         ]
     );
-    let ids: Vec<&str> = sent.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = sent.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(stdout, format!("{}\n", ids.join("\n")));
     let labels = ["[MESSAGE_ID_1]", "[MESSAGE_ID_2]", "[MESSAGE_ID_3]"];
     let mut pairs: Vec<(&str, &str)> = ids.iter().copied().zip(labels).collect();
@@ -119,11 +112,14 @@ async fn first_contact_is_refused_with_an_explanation() {
     let world = World::new().await;
     let home = home_for(&world, "");
     // Bob never wrote to the bot.
-    let (code, stdout, stderr) = send(&home, &world.bob.email, &["hello Bob"]).await;
+    let (code, stdout, stderr) = send(&home, world.bob().email(), &["hello Bob"]).await;
     assert_eq!(code, Some(1));
     assert!(stdout.is_empty(), "{stdout}");
     assert!(!stderr.contains(&world.bot.token), "{stderr}");
-    assert!(world.sim.direct_room(&world.bot, &world.bob).is_none());
+    assert!(world
+        .sim
+        .direct_room(&world.bot, world.bob().person())
+        .is_none());
     insta::assert_snapshot!(scrub(&stderr, &[]));
 }
 

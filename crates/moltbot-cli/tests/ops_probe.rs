@@ -6,8 +6,8 @@
 mod common;
 mod ops_support;
 
-use common::gateway::World;
 use common::TestHome;
+use moltbot_testkit::World;
 use ops_support::{closed_port, config, moltbot, scrub, silent_server, texts};
 
 const PROBE: &[&str] = &["channels", "probe", "webex"];

@@ -8,10 +8,10 @@ mod ops_support;
 
 use std::sync::Arc;
 
-use common::gateway::World;
 use common::TestHome;
 use moltbot_core::gateway::heartbeat;
 use moltbot_core::store::{ManualClock, OutboundReply, Store};
+use moltbot_testkit::{Scenario, World};
 use ops_support::{closed_port, config, moltbot, scrub, texts};
 use serde_json::{json, Value};
 
@@ -241,28 +241,15 @@ async fn json_status_has_a_stable_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_works_while_the_gateway_runs() {
-    use common::gateway::RunningGateway;
-    let world = World::new().await;
-    let home = TestHome::new();
-    home.write_config(&world.config("polling", r#"dmPolicy: "open", allowFrom: ["*"],"#));
-    let gateway = RunningGateway::start(&home).await;
-    let sent = world
-        .sim
-        .dm(&world.alice, &world.bot.email, "ping")
-        .await
-        .unwrap();
-    let room = sent["roomId"].as_str().unwrap();
-    let replies = world
-        .wait_bot_texts(room, 1, std::time::Duration::from_secs(15))
-        .await;
-    assert_eq!(replies.len(), 1, "{}", gateway.stderr_text());
+    let s = Scenario::start("polling", r#"dmPolicy: "open", allowFrom: ["*"],"#).await;
+    let ping = s.alice().dm_bot("ping").await;
+    s.wait_replies(&ping, 1).await;
 
-    let out = moltbot(&home, &["channels", "status", "webex", "--deep"], &[]).await;
+    let out = moltbot(&s.home, &["channels", "status", "webex", "--deep"], &[]).await;
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     // "running" follows the gateway's heartbeat in the store.
-    let store = Store::open(home.state_dir().join("state").join("moltbot.sqlite")).unwrap();
-    let running = heartbeat::is_running_blocking(&store).unwrap();
+    let running = heartbeat::is_running_blocking(s.gateway().ledger().store()).unwrap();
     let expected = if running { "running" } else { "not running" };
     assert!(
         stdout.starts_with(&format!("Webex default: enabled, configured, {expected}, ")),
@@ -273,5 +260,5 @@ async fn status_works_while_the_gateway_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("  token valid: Molty"), "{stdout}");
-    assert_eq!(gateway.stop().await, Some(0));
+    s.finish().await;
 }

@@ -13,8 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -47,7 +48,55 @@ async fn loopback_only(req: Request, next: Next) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+/// The keys `T` reads: those of `T::default()` serialized (so the list follows the struct).
+fn known_keys<T: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses the keys of `obj` that are not in `known` with a 400 naming every one of them, so a
+/// misspelt key (`rateLimit` for `rateLimitPerMinute`) fails loudly instead of doing nothing.
+fn refuse_unknown_keys(
+    obj: &Map<String, Value>,
+    known: &[String],
+    what: &str,
+) -> Result<(), ApiError> {
+    let unknown: Vec<String> = obj
+        .keys()
+        .filter(|k| !known.contains(k))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = known.iter().map(String::as_str).collect();
+    known.sort_unstable();
+    Err(ApiError::bad_request(format!(
+        "Unknown key{} in {what}: {}. Known keys: {}.",
+        if unknown.len() == 1 { "" } else { "s" },
+        unknown.join(", "),
+        known.join(", ")
+    )))
+}
+
+/// Parses a control body as a JSON object, refusing unknown keys (see [`refuse_unknown_keys`]).
+fn parse_strict<T>(body: &[u8], what: &str) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    let value: Value = parse_body(body)?;
+    let Some(obj) = value.as_object() else {
+        return Err(ApiError::bad_request(format!(
+            "{what} must be a JSON object."
+        )));
+    };
+    refuse_unknown_keys(obj, &known_keys::<T>(), what)?;
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Invalid {what}: {e}")))
+}
+
+#[derive(Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct NewPerson {
     email: Option<String>,
@@ -58,7 +107,7 @@ struct NewPerson {
 }
 
 async fn add_person(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Response, ApiError> {
-    let req: NewPerson = parse_body(&body)?;
+    let req: NewPerson = parse_strict(&body, "the /_sim/people body")?;
     let email = req
         .email
         .filter(|e| e.contains('@'))
@@ -102,7 +151,7 @@ async fn list_people(State(state): State<Arc<SimState>>) -> Response {
     Json(json!({ "items": items })).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Default)]
 struct NewRoom {
     title: Option<String>,
     #[serde(default)]
@@ -110,7 +159,7 @@ struct NewRoom {
 }
 
 async fn add_room(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Response, ApiError> {
-    let req: NewRoom = parse_body(&body)?;
+    let req: NewRoom = parse_strict(&body, "the /_sim/rooms body")?;
     let title = req
         .title
         .ok_or_else(|| ApiError::bad_request("title is required."))?;
@@ -141,7 +190,7 @@ async fn clear_requests(State(state): State<Arc<SimState>>) -> Response {
     axum::http::StatusCode::NO_CONTENT.into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Default)]
 struct FailNext {
     method: Option<String>,
     path: Option<String>,
@@ -154,11 +203,17 @@ async fn set_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Result<R
     let Some(obj) = value.as_object_mut() else {
         return Err(ApiError::bad_request("Expected a JSON object."));
     };
+    let mut known = known_keys::<Faults>();
+    known.extend(["failNext".to_string(), "firstContactRule".to_string()]);
+    refuse_unknown_keys(obj, &known, "the /_sim/faults body")?;
     let fail_next = obj.remove("failNext");
     let first_contact = obj.remove("firstContactRule");
     let has_faults = !obj.is_empty();
     let faults: Faults = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
+    if let Some(Value::Object(rule)) = &fail_next {
+        refuse_unknown_keys(rule, &known_keys::<FailNext>(), "failNext")?;
+    }
     let fail_next: Option<FailNext> = fail_next
         .map(serde_json::from_value)
         .transpose()

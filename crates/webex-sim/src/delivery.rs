@@ -193,6 +193,9 @@ pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
             continue;
         }
         let times = if plan.duplicate { 2 } else { 1 };
+        state
+            .deliveries_in_flight
+            .fetch_add(times, std::sync::atomic::Ordering::AcqRel);
         if plan.delay.is_zero() {
             let mut queue = lock(&state.delivery_queue);
             for _ in 0..times {
@@ -208,6 +211,7 @@ pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
             for _ in 0..times {
                 let ok = post(&state, &job).await;
                 record_result(&state, &job.webhook, ok);
+                delivered(&state);
             }
         });
     }
@@ -227,6 +231,7 @@ fn start_drainer(state: &Arc<SimState>) {
                 Some(job) => {
                     let ok = post(&state, &job).await;
                     record_result(&state, &job.webhook, ok);
+                    delivered(&state);
                 }
                 None => {
                     state.delivery_draining.store(false, Ordering::Release);
@@ -240,6 +245,16 @@ fn start_drainer(state: &Arc<SimState>) {
             }
         }
     });
+}
+
+/// One scheduled delivery finished (whatever its outcome).
+fn delivered(state: &SimState) {
+    let before = state
+        .deliveries_in_flight
+        .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    if before == 1 {
+        state.deliveries_idle.notify_waiters();
+    }
 }
 
 async fn post(state: &SimState, job: &Job) -> bool {

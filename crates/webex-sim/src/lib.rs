@@ -2,8 +2,9 @@
 //!
 //! Shares no code with the `webex-api` client on purpose: each checks the other.
 //! Start one with [`SimServer::start`], create people and rooms with the helper API, point a
-//! client at [`SimServer::api_base`], and inspect what happened with
-//! [`SimServer::requests`] and [`SimServer::messages_in`]. See README.md for the control API.
+//! client at [`SimServer::api_base`], act as people with [`SimServer::user`] (see
+//! [`scenario`]), and inspect what happened with [`SimServer::messages_in`],
+//! [`SimServer::requests`] and [`SimServer::calls_since`]. See README.md for the control API.
 
 pub mod chat;
 pub mod clock;
@@ -18,11 +19,14 @@ pub mod model;
 pub mod pagination;
 pub mod render;
 pub mod routes;
+pub mod scenario;
 pub mod seed;
 pub mod server;
 pub mod state;
 
 pub use faults::Faults;
+pub use model::RoomType;
+pub use scenario::{InRoom, Marker, SimCallError, SimMessage, SimUser};
 pub use seed::{Seed, SeedError};
 pub use server::{SimPerson, SimRoom, SimServer, StartError};
 pub use state::RecordedRequest;

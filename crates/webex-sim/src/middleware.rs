@@ -81,6 +81,9 @@ pub async fn api(State(state): State<Arc<SimState>>, mut req: Request, next: Nex
         format!("/v1{inner}")
     };
     let query = req.uri().query().map(str::to_string);
+    let seq = state
+        .next_request_seq
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let at_ms = u64::try_from(now_ms()).unwrap_or_default();
     let token = bearer(req.headers());
     let caller = token
@@ -131,6 +134,7 @@ pub async fn api(State(state): State<Arc<SimState>>, mut req: Request, next: Nex
 
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "webex-sim request");
     let record = RecordedRequest {
+        seq,
         method,
         path,
         query,

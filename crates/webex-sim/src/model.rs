@@ -56,7 +56,8 @@ impl std::fmt::Debug for Person {
 }
 
 /// Room type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RoomType {
     /// 1:1 room.
     Direct,

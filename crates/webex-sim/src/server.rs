@@ -3,7 +3,7 @@
 use crate::faults::Faults;
 use crate::ids::{encode, resolve, Kind};
 use crate::model::{Person, PersonType};
-use crate::render::{self, MessageView};
+use crate::scenario::SimCallError;
 use crate::seed::{Seed, SeedError};
 use crate::state::{lock, RecordedRequest, SimState};
 use crate::{chat, control, middleware, routes};
@@ -96,7 +96,7 @@ pub fn app(state: Arc<SimState>) -> Router {
 /// A running emulator. Shuts down when dropped or via [`SimServer::shutdown`].
 #[derive(Debug)]
 pub struct SimServer {
-    state: Arc<SimState>,
+    pub(crate) state: Arc<SimState>,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -258,28 +258,6 @@ impl SimServer {
             .store(enabled, Ordering::Relaxed);
     }
 
-    /// All messages of a room as `GET /messages/{id}` renders them, oldest first.
-    pub fn messages_in(&self, room_id: &str) -> Vec<Value> {
-        let Some(room) = resolve(Kind::Room, room_id) else {
-            return Vec::new();
-        };
-        let world = self.state.world();
-        world
-            .messages
-            .iter()
-            .filter(|m| m.room == room)
-            .map(|m| render::message(&world, m, MessageView::Listed))
-            .collect()
-    }
-
-    /// Messages in `room_id` written by `person`, oldest first (e.g. the bot's replies).
-    pub fn messages_by(&self, person: &SimPerson, room_id: &str) -> Vec<Value> {
-        self.messages_in(room_id)
-            .into_iter()
-            .filter(|m| m["personId"] == json!(person.id))
-            .collect()
-    }
-
     /// The id of the 1:1 room between two people, if it exists.
     pub fn direct_room(&self, a: &SimPerson, b: &SimPerson) -> Option<String> {
         let world = self.state.world();
@@ -344,6 +322,7 @@ impl SimServer {
     }
 
     /// Any `/v1` call as `from`; `path` is relative to `/v1` (e.g. `/rooms?max=2`).
+    /// `Err((status, body))` on a non-2xx answer (status 0 for a transport failure).
     pub async fn call_as(
         &self,
         from: &SimPerson,
@@ -351,17 +330,31 @@ impl SimServer {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, (u16, Value)> {
+        self.call(from, method, path, body)
+            .await
+            .map_err(SimCallError::into_pair)
+    }
+
+    /// [`Self::call_as`] with a typed error.
+    pub async fn call(
+        &self,
+        from: &SimPerson,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, SimCallError> {
         let mut req = self
             .client
-            .request(method, format!("{}{}", self.api_base(), path))
+            .request(method.clone(), format!("{}{}", self.api_base(), path))
             .bearer_auth(&from.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| (0, json!({ "message": e.to_string() })))?;
+        let resp = req.send().await.map_err(|e| SimCallError::Transport {
+            method: method.to_string(),
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let value = if text.is_empty() {
@@ -372,7 +365,12 @@ impl SimServer {
         if (200..300).contains(&status) {
             Ok(value)
         } else {
-            Err((status, value))
+            Err(SimCallError::Refused {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                body: value,
+            })
         }
     }
 

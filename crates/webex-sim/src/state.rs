@@ -3,13 +3,17 @@
 use crate::faults::FaultState;
 use crate::model::World;
 use crate::seed::Seed;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 
 /// One recorded API call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordedRequest {
+    /// Arrival order: 0 for the first `/v1` call the server ever received, then 1, 2, ...
+    /// (kept across [`SimState::reset`] and clearing the log, so a
+    /// [`Marker`](crate::scenario::Marker) stays meaningful).
+    pub seq: u64,
     /// HTTP method.
     pub method: String,
     /// Path, e.g. `/v1/messages`.
@@ -46,6 +50,13 @@ pub struct SimState {
     pub delivery_queue: Mutex<std::collections::VecDeque<crate::delivery::Job>>,
     /// Whether a drainer task is running for [`Self::delivery_queue`].
     pub delivery_draining: AtomicBool,
+    /// Webhook deliveries scheduled and not finished yet (queued, waiting out an injected
+    /// delay, or being posted); dropped ones never count.
+    pub deliveries_in_flight: AtomicUsize,
+    /// Woken whenever [`Self::deliveries_in_flight`] drops to zero.
+    pub deliveries_idle: tokio::sync::Notify,
+    /// The [`RecordedRequest::seq`] of the next `/v1` call.
+    pub next_request_seq: AtomicU64,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked test must not wedge the server).
@@ -69,6 +80,9 @@ impl SimState {
             seed: Mutex::new(None),
             delivery_queue: Mutex::new(std::collections::VecDeque::new()),
             delivery_draining: AtomicBool::new(false),
+            deliveries_in_flight: AtomicUsize::new(0),
+            deliveries_idle: tokio::sync::Notify::new(),
+            next_request_seq: AtomicU64::new(0),
         }
     }
 

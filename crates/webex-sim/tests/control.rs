@@ -146,6 +146,95 @@ async fn control_api_sets_faults_and_fail_next() {
     assert_webex_error(&bad, 400);
 }
 
+/// POSTs `body` to `/_sim/<what>` and returns the 400's message.
+async fn refused(sim: &SimServer, what: &str, body: serde_json::Value) -> String {
+    let answer = call(
+        Method::POST,
+        &format!("{}/_sim/{what}", sim.url()),
+        None,
+        Some(body),
+    )
+    .await;
+    assert_webex_error(&answer, 400)
+}
+
+#[tokio::test]
+async fn a_misspelt_fault_is_refused_with_its_name_and_changes_nothing() {
+    let sim = SimServer::start().await.unwrap();
+    let bot = sim.add_bot("bot@example.com", "Bot");
+    // `rateLimit` is not a fault: accepted silently, it would leave the API unlimited and a
+    // test of rate limiting would pass for the wrong reason.
+    let message = refused(&sim, "faults", json!({"rateLimit": 1})).await;
+    assert!(message.contains("`rateLimit`"), "{message}");
+    assert!(
+        message.contains("rateLimitPerMinute"),
+        "lists the known keys: {message}"
+    );
+    for _ in 0..3 {
+        assert_eq!(get(&sim, &bot, "/people/me").await.status, 200);
+    }
+    // Every unknown key is named, also next to known ones (which are not applied either).
+    let message = refused(
+        &sim,
+        "faults",
+        json!({"latencyMs": 0, "webhookDropRate": 0.5, "retryAfter": 3}),
+    )
+    .await;
+    assert!(
+        message.starts_with("Unknown keys in the /_sim/faults body: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("`webhookDropRate`") && message.contains("`retryAfter`"),
+        "{message}"
+    );
+    assert!(!message.contains("`latencyMs`"), "{message}");
+}
+
+#[tokio::test]
+async fn a_misspelt_fail_next_field_is_refused_and_no_rule_is_added() {
+    let sim = SimServer::start().await.unwrap();
+    let bot = sim.add_bot("bot@example.com", "Bot");
+    let message = refused(
+        &sim,
+        "faults",
+        json!({"failNext": {"method": "GET", "path": "/v1/people", "staus": 502}}),
+    )
+    .await;
+    assert!(message.contains("in failNext: `staus`"), "{message}");
+    assert!(message.contains("status"), "{message}");
+    assert_eq!(get(&sim, &bot, "/people/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn misspelt_people_and_room_keys_are_refused() {
+    let sim = SimServer::start().await.unwrap();
+    let message = refused(
+        &sim,
+        "people",
+        json!({"email": "ann@example.com", "displayname": "Ann"}),
+    )
+    .await;
+    assert!(
+        message.contains("`displayname`") && message.contains("displayName"),
+        "{message}"
+    );
+    assert!(sim.person("ann@example.com").is_none(), "nothing created");
+    sim.add_person("ann@example.com", "Ann");
+    let message = refused(
+        &sim,
+        "rooms",
+        json!({"title": "Ops", "member": ["ann@example.com"]}),
+    )
+    .await;
+    assert!(
+        message.contains("`member`") && message.contains("members"),
+        "{message}"
+    );
+    let message = refused(&sim, "rooms", json!(["not", "an", "object"])).await;
+    assert!(message.contains("must be a JSON object"), "{message}");
+}
+
 #[tokio::test]
 async fn reset_clears_everything() {
     let w = world().await;

@@ -653,8 +653,9 @@ async fn messages_in_and_messages_by_helpers_are_oldest_first() {
     w.sim.post_in_room(&w.bot, &room.id, "hello").await.unwrap();
     let all = w.sim.messages_in(&room.id);
     assert_eq!(all.len(), 2);
-    assert_eq!(all[0]["text"], "Molty hi");
+    assert_eq!(all[0].text.as_deref(), Some("Molty hi"));
+    assert_eq!(all[0].raw()["text"], "Molty hi");
     let replies = w.sim.messages_by(&w.bot, &room.id);
     assert_eq!(replies.len(), 1);
-    assert_eq!(replies[0]["text"], "hello");
+    assert_eq!(replies[0].content(), "hello");
 }

@@ -47,15 +47,8 @@ async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
     let alice = sim.add_person("alice@example.com", "Alice");
     let shared = shared_for(&sim, &bot);
     let since = time::OffsetDateTime::now_utc();
-    let first = sim.dm(&alice, &bot.email, "hi").await.unwrap();
-    let room = first["roomId"].as_str().unwrap().to_string();
-    let posted = sim
-        .send_as(
-            &bot,
-            serde_json::json!({"roomId": room, "markdown": "the **answer**"}),
-        )
-        .await
-        .unwrap();
+    let room = sim.as_user(&alice).dm_bot("hi").await.room_id;
+    let posted = sim.as_user(&bot).post(&room, "the **answer**").await;
 
     let found = find_landed(
         &shared,
@@ -63,14 +56,14 @@ async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
         since,
     )
     .await;
-    assert_eq!(found.as_deref(), posted["id"].as_str());
+    assert_eq!(found.as_deref(), Some(posted.id.as_str()));
     let by_person = find_landed(
         &shared,
         &outgoing(SendTarget::Person(alice.id.clone()), "the **answer**"),
         since,
     )
     .await;
-    assert_eq!(by_person.as_deref(), posted["id"].as_str());
+    assert_eq!(by_person.as_deref(), Some(posted.id.as_str()));
     assert_eq!(
         find_landed(
             &shared,

@@ -104,7 +104,7 @@ async fn a_dm_whose_last_activity_is_not_listed_is_read_once_more_not_forever() 
     // A message that moves the room but is gone (deleted) by the time the room is read, as
     // when Webex lists the activity before the message is readable.
     let gone = h.dm(&h.alice, "b").await;
-    let id = polling_support::id_of(&gone);
+    let id = gone.id;
     h.sim
         .call_as(
             &h.alice,

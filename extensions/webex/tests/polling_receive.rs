@@ -11,7 +11,7 @@ use moltbot_core::store::InboundState;
 use moltbot_webex::polling::cursor::{room_key, RoomCursor};
 use moltbot_webex::polling::TOO_OLD_REASON;
 use moltbot_webex::shared::CHANNEL;
-use polling_support::{created_of, id_of, Harness, BOT_EMAIL};
+use polling_support::{created_of, Harness};
 use tokio_util::sync::CancellationToken;
 
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
@@ -19,16 +19,10 @@ const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 #[tokio::test]
 async fn first_start_ignores_history_then_takes_new_dms_and_mentions_only() {
     let h = Harness::start(FIFTEEN_MINUTES).await;
-    let space = h.sim.create_room("Team", &["alice@example.com", BOT_EMAIL]);
+    let space = h.sim.space("Team", &["alice"]);
+    let alice = h.sim.as_user(&h.alice);
     h.dm(&h.alice, "history dm").await;
-    h.sim
-        .post_in_room(
-            &h.alice,
-            &space.id,
-            &format!("<@personEmail:{BOT_EMAIL}> history"),
-        )
-        .await
-        .unwrap();
+    alice.mention_bot(&space, "history").await;
 
     let mut poller = h.poller();
     let first = poller.poll_once().await.unwrap();
@@ -41,20 +35,8 @@ async fn first_start_ignores_history_then_takes_new_dms_and_mentions_only() {
     assert_eq!(h.claimed().await, 0, "history is not answered");
 
     let dm = h.dm(&h.alice, "hello bot").await;
-    let mention = h
-        .sim
-        .post_in_room(
-            &h.alice,
-            &space.id,
-            &format!("<@personEmail:{BOT_EMAIL}> help me"),
-        )
-        .await
-        .unwrap();
-    let chatter = h
-        .sim
-        .post_in_room(&h.alice, &space.id, "just chatting, no mention")
-        .await
-        .unwrap();
+    let mention = alice.mention_bot(&space, "help me").await;
+    let chatter = alice.post(&space, "just chatting, no mention").await;
     h.sim.clear_requests();
 
     let report = poller.poll_once().await.unwrap();
@@ -62,18 +44,10 @@ async fn first_start_ignores_history_then_takes_new_dms_and_mentions_only() {
     assert_eq!(report.rooms_read, 2);
     assert_eq!(h.claimed().await, 2);
     let inbound = h.store.inbound();
-    assert!(inbound.get(CHANNEL, &id_of(&dm)).await.unwrap().is_some());
-    assert!(inbound
-        .get(CHANNEL, &id_of(&mention))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(inbound.get(CHANNEL, &dm.id).await.unwrap().is_some());
+    assert!(inbound.get(CHANNEL, &mention.id).await.unwrap().is_some());
     assert!(
-        inbound
-            .get(CHANNEL, &id_of(&chatter))
-            .await
-            .unwrap()
-            .is_none(),
+        inbound.get(CHANNEL, &chatter.id).await.unwrap().is_none(),
         "a space message without a mention is never read"
     );
 
@@ -127,7 +101,7 @@ async fn a_burst_of_120_messages_is_read_back_to_the_cursor_oldest_first() {
     assert_eq!(replies, expected);
 
     // The room cursor sits on the newest message.
-    let room_id = sent[0]["roomId"].as_str().unwrap();
+    let room_id = sent[0].room_id.as_str();
     let stored = h
         .store
         .cursors()
@@ -136,7 +110,7 @@ async fn a_burst_of_120_messages_is_read_back_to_the_cursor_oldest_first() {
         .unwrap()
         .unwrap();
     let cursor = RoomCursor::decode(&stored).unwrap();
-    assert_eq!(cursor.id, id_of(&sent[119]));
+    assert_eq!(cursor.id, sent[119].id);
     assert_eq!(cursor.created_ms, created_of(&sent[119]));
 }
 
@@ -164,7 +138,7 @@ async fn the_bots_own_messages_are_claimed_and_skipped_and_idle_returns_to_one_r
     let record = h
         .store
         .inbound()
-        .get(CHANNEL, &id_of(&own[0]))
+        .get(CHANNEL, &own[0].id)
         .await
         .unwrap()
         .unwrap();
@@ -189,7 +163,7 @@ async fn the_bots_own_messages_are_claimed_and_skipped_and_idle_returns_to_one_r
 async fn a_restart_resumes_from_the_cursor_and_skips_what_is_too_old() {
     let max_age = Duration::from_secs(60);
     let h = Harness::start(max_age).await;
-    let space = h.sim.create_room("Team", &["alice@example.com", BOT_EMAIL]);
+    let space = h.sim.space("Team", &["alice"]);
     {
         let mut before = h.poller();
         before.poll_once().await.unwrap();
@@ -204,13 +178,9 @@ async fn a_restart_resumes_from_the_cursor_and_skips_what_is_too_old() {
     let fresh = h.dm(&h.alice, "sent while down").await;
     let mention = h
         .sim
-        .post_in_room(
-            &h.alice,
-            &space.id,
-            &format!("<@personEmail:{BOT_EMAIL}> while down"),
-        )
-        .await
-        .unwrap();
+        .as_user(&h.alice)
+        .mention_bot(&space, "while down")
+        .await;
     let max_age_ms = i64::try_from(max_age.as_millis()).unwrap();
     h.clock.set(created_of(&old) + max_age_ms + 1);
 
@@ -220,15 +190,11 @@ async fn a_restart_resumes_from_the_cursor_and_skips_what_is_too_old() {
     assert_eq!(report.rooms_read, 2);
 
     let inbound = h.store.inbound();
-    let old_record = inbound.get(CHANNEL, &id_of(&old)).await.unwrap().unwrap();
+    let old_record = inbound.get(CHANNEL, &old.id).await.unwrap().unwrap();
     assert_eq!(old_record.state, InboundState::Skipped);
     assert_eq!(old_record.reason.as_deref(), Some(TOO_OLD_REASON));
     for message in [&fresh, &mention] {
-        let record = inbound
-            .get(CHANNEL, &id_of(message))
-            .await
-            .unwrap()
-            .unwrap();
+        let record = inbound.get(CHANNEL, &message.id).await.unwrap().unwrap();
         assert_ne!(record.state, InboundState::Skipped);
     }
     let mut replies = h.wait_for_sent(3).await;
@@ -315,11 +281,7 @@ async fn messages_the_webhook_path_claimed_are_not_delivered_again() {
     let seen = h.dm(&h.alice, "already seen by the webhook").await;
     let claim = h
         .sink
-        .claim(
-            &id_of(&seen),
-            seen["roomId"].as_str().unwrap(),
-            created_of(&seen),
-        )
+        .claim(&seen.id, &seen.room_id, created_of(&seen))
         .await
         .unwrap();
     assert_eq!(claim, moltbot_core::gateway::Claim::New);

@@ -10,23 +10,13 @@ use crate::common::TestHome;
 /// A config with the plugin installed and `channels.webex` for `api` and `token` (`None`: no
 /// `botToken`, so `WEBEX_BOT_TOKEN` applies); `extra` is spliced into the section.
 pub fn config(mode: &str, api: &str, token: Option<&str>, extra: &str) -> String {
-    let token = token
-        .map(|t| format!("botToken: \"{t}\","))
-        .unwrap_or_default();
-    format!(
-        r#"{{
-  plugins: {{ entries: {{ webex: {{ enabled: true }} }} }},
-  channels: {{
-    webex: {{
-      mode: "{mode}",
-      {token}
-      apiBaseUrl: "{api}",
-      webhook: {{ port: 0, url: "http://127.0.0.1:9/webex/webhook" }},
-      {extra}
-    }},
-  }},
-}}
-"#
+    moltbot_testkit::webex_config(
+        mode,
+        api,
+        token,
+        &format!(
+            "webhook: {{ port: 0, url: \"http://127.0.0.1:9/webex/webhook\" }},\n      {extra}"
+        ),
     )
 }
 

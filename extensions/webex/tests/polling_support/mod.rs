@@ -14,15 +14,15 @@ use moltbot_core::gateway::{
     InboundSink, Metrics, OutgoingMessage, SendTarget,
 };
 use moltbot_core::store::{ManualClock, Store};
+use moltbot_testkit::wait;
 use moltbot_webex::config::{CatchUpConfig, Mode, WebexConfig};
 use moltbot_webex::inbound::normalize;
 use moltbot_webex::polling::Poller;
 use moltbot_webex::shared::{BotIdentity, WebexShared, CHANNEL};
-use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use webex_api::{ClientConfig, CreateMessage, MessageTarget, WebexClient};
-use webex_sim::{RecordedRequest, SimPerson, SimServer};
+use webex_sim::{RecordedRequest, SimMessage, SimPerson, SimServer};
 
 /// The bot's email in the sim.
 pub const BOT_EMAIL: &str = "molty@webex.bot";
@@ -214,9 +214,9 @@ impl Harness {
         Poller::new(Arc::clone(&self.shared), self.sink.clone())
     }
 
-    /// Alice's DM to the bot; returns the created message.
-    pub async fn dm(&self, from: &SimPerson, text: &str) -> Value {
-        self.sim.dm(from, BOT_EMAIL, text).await.unwrap()
+    /// `from`'s DM to the bot; returns the created message.
+    pub async fn dm(&self, from: &SimPerson, text: &str) -> SimMessage {
+        self.sim.as_user(from).dm(&self.bot, text).await
     }
 
     /// Everything the bot asked the sim with `method` on `path` (e.g. `/v1/messages`).
@@ -243,21 +243,14 @@ impl Harness {
         self.sent.lock().unwrap().clone()
     }
 
-    /// Waits (up to 10 s) until `n` replies were sent; returns them.
+    /// Waits until `n` replies were sent; returns them.
     pub async fn wait_for_sent(&self, n: usize) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        let sent = wait::until(wait::TIMEOUT, || {
             let sent = self.sent();
-            if sent.len() >= n {
-                return sent;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} of {n} replies sent: {sent:?}",
-                sent.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            (sent.len() >= n).then_some(sent)
+        })
+        .await;
+        sent.unwrap_or_else(|err| panic!("{n} replies not sent: {err}; sent {:?}", self.sent()))
     }
 
     /// How many messages the store recorded for the channel.
@@ -266,12 +259,7 @@ impl Harness {
     }
 }
 
-/// The `id` of a sim answer.
-pub fn id_of(message: &Value) -> String {
-    message["id"].as_str().unwrap().to_string()
-}
-
-/// The `created` of a sim answer, in unix ms.
-pub fn created_of(message: &Value) -> i64 {
-    moltbot_webex::polling::cursor::parse_ms(message["created"].as_str().unwrap()).unwrap()
+/// The `created` of a message, in unix ms.
+pub fn created_of(message: &SimMessage) -> i64 {
+    moltbot_webex::polling::cursor::parse_ms(&message.created).unwrap()
 }
