@@ -76,6 +76,10 @@ async fn start_demo(home: &TestHome) -> (Child, String, Arc<Mutex<String>>) {
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
             println!("moltbot: {line}");
+            // The demo's gateway is reachable from this machine only.
+            if let Some(addr) = line.strip_prefix("moltbot gateway listening on ") {
+                assert!(addr.starts_with("http://127.0.0.1:"), "{line}");
+            }
             if let Some(url) = line.strip_prefix("Open the chat: ") {
                 return Some(url.trim().to_string());
             }

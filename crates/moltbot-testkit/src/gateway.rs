@@ -91,6 +91,9 @@ pub struct RunningGateway {
     pub pid: u32,
     /// `http://127.0.0.1:PORT` of its HTTP server (webhook, health, metrics).
     pub http: String,
+    /// The address as the gateway printed it (`http://0.0.0.0:PORT` when it listens on every
+    /// interface).
+    pub listening_on: String,
     /// Time from spawn to the first `/readyz` 200.
     pub ready_after: Duration,
     stderr: Captured,
@@ -199,7 +202,7 @@ impl RunningGateway {
         let address = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(url) = line.strip_prefix("moltbot gateway listening on ") {
-                    return Some(url.trim().replace("0.0.0.0", "127.0.0.1"));
+                    return Some(url.trim().to_string());
                 }
             }
             None
@@ -207,11 +210,12 @@ impl RunningGateway {
         .await
         .ok()
         .flatten();
-        let Some(http) = address else {
+        let Some(listening_on) = address else {
             let _ = child.kill().await;
             return Err(not_started("it printed no address", &stderr));
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let http = listening_on.replace("0.0.0.0", "127.0.0.1");
 
         let client = &reqwest::Client::new();
         let readyz = &format!("{http}/readyz");
@@ -242,6 +246,7 @@ impl RunningGateway {
             pid: child.id().unwrap_or_default(),
             child,
             http,
+            listening_on,
             ready_after,
             stderr,
             ledger: Ledger::open(&home.store_path())?,

@@ -301,10 +301,8 @@ impl Channel for WebexChannel {
 
     fn http_listen(&self) -> Option<SocketAddr> {
         // Webhooks need it; in polling mode it still serves /healthz, /readyz and /metrics.
-        Some(SocketAddr::from((
-            [0, 0, 0, 0],
-            self.shared.config.webhook.port,
-        )))
+        let webhook = &self.shared.config.webhook;
+        Some(SocketAddr::new(webhook.host, webhook.port))
     }
 
     fn http_listen_key(&self) -> String {

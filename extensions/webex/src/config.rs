@@ -4,7 +4,7 @@
 //! The gateway refuses to start on any issue. Messages never contain the token: only key paths,
 //! variable names and the offending non-secret values are shown.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use moltbot_core::config::{
@@ -60,7 +60,7 @@ const SECTION_KEYS: &[&str] = &[
     "rateLimit",
     "catchUp",
 ];
-const WEBHOOK_KEYS: &[&str] = &["port", "path", "url", "secret", "safetyPollSeconds"];
+const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
 
 /// How messages are received (`mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +127,9 @@ impl TokenSource {
 /// `webhook`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
+    /// `host`: the address the local HTTP server (webhook, `/healthz`, `/readyz`, `/metrics`)
+    /// listens on (default `0.0.0.0`, every IPv4 interface; `127.0.0.1` for loopback only).
+    pub host: IpAddr,
     /// `port` the local HTTP server listens on (default 3979; 0 picks a free port).
     pub port: u16,
     /// `path` served for deliveries (default `/webex/webhook`).
@@ -143,6 +146,7 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: DEFAULT_WEBHOOK_PORT,
             path: DEFAULT_WEBHOOK_PATH.to_string(),
             url: None,
@@ -432,6 +436,16 @@ fn read_webhook(
         return;
     };
     check_known_keys_in(cfg, webhook, &base, WEBHOOK_KEYS, issues);
+    if let Some(host) = field_string(cfg, webhook, &base, "host", issues) {
+        match host.trim().parse::<IpAddr>() {
+            Ok(ip) => out.host = ip,
+            Err(_) => issues.push(cfg.issue(
+                &path("webhook.host"),
+                &format!("{host:?} is not an IP address"),
+                Some("use \"0.0.0.0\" (every interface, the default), \"127.0.0.1\" (loopback only) or one of this machine's addresses"),
+            )),
+        }
+    }
     if let Some(port) = field_u64(cfg, webhook, &base, "port", issues) {
         match u16::try_from(port) {
             Ok(p) => out.port = p,

@@ -190,7 +190,8 @@ fn demo_config(api_base: &str, bot_token: &str, agent: Option<&(Value, Option<Va
       allowFrom: ["*"],
       groupPolicy: "open",
       // Port 0: any free port; the channel puts the bound port into this loopback url.
-      webhook: {{ port: 0, url: "http://127.0.0.1:0/webex/webhook" }},
+      // Loopback only: the demo has no reason to be reachable from other machines.
+      webhook: {{ host: "127.0.0.1", port: 0, url: "http://127.0.0.1:0/webex/webhook" }},
       polling: {{ intervalSeconds: 2 }},
       // The emulator sets no rate limit; Webex's 300/min budget would pace a long demo here.
       rateLimit: {{ requestsPerMinute: 6000 }},
@@ -331,6 +332,7 @@ mod tests {
         assert_eq!(webex["allowFrom"], serde_json::json!(["*"]));
         assert_eq!(webex["groupPolicy"], "open");
         assert_eq!(webex["webhook"]["url"], "http://127.0.0.1:0/webex/webhook");
+        assert_eq!(webex["webhook"]["host"], "127.0.0.1", "loopback only");
         assert!(cfg.core.agents.defaults.model.is_none(), "echo agent");
         assert!(cfg.core.plugins.is_enabled("webex"));
         let ctx = Context::from_env(None);
