@@ -4,6 +4,8 @@ import json
 import sys
 
 request = json.load(sys.stdin)
-name = request["sender"]["displayName"] or request["sender"]["email"]
-turns = len(request["history"]) // 2
-print(json.dumps({"text": f"Hi {name}, you said: {request['text']} (turn {turns + 1})"}))
+sender = request.get("sender") or {}
+# displayName and email may be null: Webex messages carry the sender's email, not always a name.
+name = sender.get("displayName") or sender.get("email") or "there"
+turn = len(request.get("history") or []) // 2 + 1
+print(json.dumps({"text": f"Hi {name}, you said: {request.get('text', '')} (turn {turn})"}))

@@ -55,3 +55,41 @@ async fn alice_talks_to_the_example_agent() {
     assert_eq!(s.bot_texts(&hi).len(), 2);
     s.finish().await;
 }
+
+/// The example agent copes with what the contract allows: null names, no history.
+#[test]
+fn the_example_agent_copes_with_null_fields_and_no_history() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let cases = [
+        (
+            r#"{"text":"hi","sender":{"email":"a@example.com"},"history":[]}"#,
+            "Hi a@example.com, you said: hi (turn 1)",
+        ),
+        (
+            r#"{"text":"x","sender":{"displayName":null,"email":null},"history":null}"#,
+            "Hi there, you said: x (turn 1)",
+        ),
+        (
+            r#"{"text":"é","sender":{"displayName":"Zoë"},"history":[{"role":"user","text":"a"},{"role":"assistant","text":"b"}]}"#,
+            "Hi Zoë, you said: é (turn 2)",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut child = Command::new(example_agent())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run agent.py (python3 on PATH)");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write the request");
+        let out = child.wait_with_output().expect("agent output");
+        assert!(out.status.success(), "{input}");
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON answer");
+        assert_eq!(reply["text"], expected, "{input}");
+    }
+}
