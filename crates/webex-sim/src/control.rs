@@ -1,7 +1,7 @@
 //! The loopback-only control API under `/_sim` (see README.md).
 
 use crate::error::ApiError;
-use crate::faults::{FailRule, Faults};
+use crate::faults::{FailRule, FaultError, Faults};
 use crate::ids::{resolve, Kind};
 use crate::model::{is_email, PersonType};
 use crate::render::{self, MessageView};
@@ -88,6 +88,15 @@ fn refuse_unknown_keys(
 /// A 400 for the value at `key` (a path such as `failNext.status` or `members[0]`) in `what`.
 fn invalid(key: &str, what: &str, reason: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("Invalid `{key}` in {what}: {reason}."))
+}
+
+/// A 400 for a fault value outside its range, naming the key and the range.
+fn out_of_range(e: &FaultError, what: &str) -> ApiError {
+    invalid(
+        e.key,
+        what,
+        format!("must be {}, got {}", e.expected, e.got),
+    )
 }
 
 /// Deserializes `value` (found at `prefix` in `what`, the root when empty), naming the key path
@@ -264,13 +273,7 @@ async fn set_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Result<R
     let first_contact = obj.remove("firstContactRule");
     let has_faults = !obj.is_empty();
     let faults: Faults = typed(value, "", WHAT)?;
-    faults.validate().map_err(|e| {
-        invalid(
-            e.key,
-            WHAT,
-            format!("must be {}, got {}", e.expected, e.got),
-        )
-    })?;
+    faults.validate().map_err(|e| out_of_range(&e, WHAT))?;
     let rule = match fail_next {
         None => None,
         Some(Value::Object(rule)) => {
@@ -284,13 +287,7 @@ async fn set_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Result<R
                     .ok_or_else(|| invalid("failNext.status", WHAT, "is required (400..=599)"))?,
                 remaining: f.count.unwrap_or(1),
             };
-            rule.validate().map_err(|e| {
-                invalid(
-                    e.key,
-                    WHAT,
-                    format!("must be {}, got {}", e.expected, e.got),
-                )
-            })?;
+            rule.validate().map_err(|e| out_of_range(&e, WHAT))?;
             Some(rule)
         }
         Some(other) => {
