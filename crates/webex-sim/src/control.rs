@@ -1,9 +1,9 @@
 //! The loopback-only control API under `/_sim` (see README.md).
 
 use crate::error::ApiError;
-use crate::faults::Faults;
+use crate::faults::{FailRule, FaultError, Faults};
 use crate::ids::{resolve, Kind};
-use crate::model::PersonType;
+use crate::model::{is_email, PersonType};
 use crate::render::{self, MessageView};
 use crate::routes::{parse_body, Query};
 use crate::state::{lock, SimState};
@@ -73,15 +73,49 @@ fn refuse_unknown_keys(
     }
     let mut known: Vec<&str> = known.iter().map(String::as_str).collect();
     known.sort_unstable();
+    let known = if known.is_empty() {
+        "none (send no body, or `{}`)".to_string()
+    } else {
+        known.join(", ")
+    };
     Err(ApiError::bad_request(format!(
-        "Unknown key{} in {what}: {}. Known keys: {}.",
+        "Unknown key{} in {what}: {}. Known keys: {known}.",
         if unknown.len() == 1 { "" } else { "s" },
         unknown.join(", "),
-        known.join(", ")
     )))
 }
 
-/// Parses a control body as a JSON object, refusing unknown keys (see [`refuse_unknown_keys`]).
+/// A 400 for the value at `key` (a path such as `failNext.status` or `members[0]`) in `what`.
+fn invalid(key: &str, what: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("Invalid `{key}` in {what}: {reason}."))
+}
+
+/// A 400 for a fault value outside its range, naming the key and the range.
+fn out_of_range(e: &FaultError, what: &str) -> ApiError {
+    invalid(
+        e.key,
+        what,
+        format!("must be {}, got {}", e.expected, e.got),
+    )
+}
+
+/// Deserializes `value` (found at `prefix` in `what`, the root when empty), naming the key path
+/// of a type error (`latencyMs`, `members[0]`) and the type expected there.
+fn typed<T: DeserializeOwned>(value: Value, prefix: &str, what: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let key = match (prefix, inner.as_str()) {
+            (p, ".") => p.to_string(),
+            ("", i) => i.to_string(),
+            (p, i) if i.starts_with('[') => format!("{p}{i}"),
+            (p, i) => format!("{p}.{i}"),
+        };
+        invalid(&key, what, e.into_inner())
+    })
+}
+
+/// Parses a control body as a JSON object, refusing unknown keys (see [`refuse_unknown_keys`])
+/// and naming the key of a type error (see [`typed`]).
 fn parse_strict<T>(body: &[u8], what: &str) -> Result<T, ApiError>
 where
     T: DeserializeOwned + Serialize + Default,
@@ -93,7 +127,20 @@ where
         )));
     };
     refuse_unknown_keys(obj, &known_keys::<T>(), what)?;
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Invalid {what}: {e}")))
+    typed(value, "", what)
+}
+
+/// For calls that take no body: refuses anything but no body or `{}`, naming the keys sent.
+fn refuse_body(body: &[u8], what: &str) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match parse_body::<Value>(body)? {
+        Value::Object(obj) => refuse_unknown_keys(&obj, &[], what),
+        _ => Err(ApiError::bad_request(format!(
+            "{what} must be empty or `{{}}`."
+        ))),
+    }
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -107,18 +154,27 @@ struct NewPerson {
 }
 
 async fn add_person(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Response, ApiError> {
-    let req: NewPerson = parse_strict(&body, "the /_sim/people body")?;
+    const WHAT: &str = "the /_sim/people body";
+    let req: NewPerson = parse_strict(&body, WHAT)?;
     let email = req
         .email
-        .filter(|e| e.contains('@'))
         .ok_or_else(|| ApiError::bad_request("email is required."))?;
+    if !is_email(&email) {
+        return Err(invalid(
+            "email",
+            WHAT,
+            format!("{email:?} is not an email address (expected local@domain)"),
+        ));
+    }
     let kind = match req.kind.as_deref() {
         None | Some("person") => PersonType::Person,
         Some("bot") => PersonType::Bot,
         Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Invalid type '{other}'; expected person or bot."
-            )))
+            return Err(invalid(
+                "type",
+                WHAT,
+                format!("{other:?} is neither \"person\" nor \"bot\""),
+            ))
         }
     };
     let name = req.display_name.unwrap_or_else(|| email.clone());
@@ -185,9 +241,13 @@ async fn requests(State(state): State<Arc<SimState>>) -> Response {
     Json(json!({ "items": items })).into_response()
 }
 
-async fn clear_requests(State(state): State<Arc<SimState>>) -> Response {
+async fn clear_requests(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    refuse_body(&body, "the DELETE /_sim/requests body")?;
     lock(&state.log).clear();
-    axum::http::StatusCode::NO_CONTENT.into_response()
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -199,46 +259,61 @@ struct FailNext {
 }
 
 async fn set_faults(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Response, ApiError> {
+    const WHAT: &str = "the /_sim/faults body";
     let mut value: Value = parse_body(&body)?;
     let Some(obj) = value.as_object_mut() else {
-        return Err(ApiError::bad_request("Expected a JSON object."));
+        return Err(ApiError::bad_request(format!(
+            "{WHAT} must be a JSON object."
+        )));
     };
     let mut known = known_keys::<Faults>();
     known.extend(["failNext".to_string(), "firstContactRule".to_string()]);
-    refuse_unknown_keys(obj, &known, "the /_sim/faults body")?;
+    refuse_unknown_keys(obj, &known, WHAT)?;
     let fail_next = obj.remove("failNext");
     let first_contact = obj.remove("firstContactRule");
     let has_faults = !obj.is_empty();
-    let faults: Faults = serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("Invalid faults: {e}")))?;
-    if let Some(Value::Object(rule)) = &fail_next {
-        refuse_unknown_keys(rule, &known_keys::<FailNext>(), "failNext")?;
-    }
-    let fail_next: Option<FailNext> = fail_next
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| ApiError::bad_request(format!("Invalid failNext: {e}")))?;
+    let faults: Faults = typed(value, "", WHAT)?;
+    faults.validate().map_err(|e| out_of_range(&e, WHAT))?;
+    let rule = match fail_next {
+        None => None,
+        Some(Value::Object(rule)) => {
+            refuse_unknown_keys(&rule, &known_keys::<FailNext>(), "failNext")?;
+            let f: FailNext = typed(Value::Object(rule), "failNext", WHAT)?;
+            let rule = FailRule {
+                method: f.method.unwrap_or_else(|| "*".to_string()),
+                path_prefix: f.path.unwrap_or_else(|| "/".to_string()),
+                status: f
+                    .status
+                    .ok_or_else(|| invalid("failNext.status", WHAT, "is required (400..=599)"))?,
+                remaining: f.count.unwrap_or(1),
+            };
+            rule.validate().map_err(|e| out_of_range(&e, WHAT))?;
+            Some(rule)
+        }
+        Some(other) => {
+            return Err(invalid(
+                "failNext",
+                WHAT,
+                format!("expected an object {{method, path, status, count}}, got {other}"),
+            ))
+        }
+    };
+    let first_contact = first_contact
+        .map(|flag| {
+            flag.as_bool()
+                .ok_or_else(|| invalid("firstContactRule", WHAT, "expected a boolean"))
+        })
+        .transpose()?;
+    // Everything is checked: apply it all.
     if let Some(flag) = first_contact {
-        let flag = flag
-            .as_bool()
-            .ok_or_else(|| ApiError::bad_request("firstContactRule must be a boolean."))?;
         state.first_contact_rule.store(flag, Ordering::Relaxed);
     }
     let mut fs = lock(&state.faults);
     if has_faults {
         fs.set(faults);
     }
-    if let Some(f) = fail_next {
-        let status = f
-            .status
-            .filter(|s| (100..=599).contains(s))
-            .ok_or_else(|| ApiError::bad_request("failNext.status must be an HTTP status."))?;
-        fs.fail_next(
-            f.method.as_deref().unwrap_or("*"),
-            f.path.as_deref().unwrap_or("/"),
-            status,
-            f.count.unwrap_or(1),
-        );
+    if let Some(rule) = rule {
+        fs.add_rule(rule);
     }
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
@@ -248,11 +323,18 @@ async fn messages(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
-    let room = q
+    let room_id = q
         .get("roomId")
-        .and_then(|r| resolve(Kind::Room, r))
         .ok_or_else(|| ApiError::bad_request("roomId is required."))?;
     let world = state.world();
+    let room = resolve(Kind::Room, room_id)
+        .filter(|uuid| world.rooms.iter().any(|r| &r.uuid == uuid))
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("No room with roomId {room_id:?}."),
+            )
+        })?;
     let items: Vec<Value> = world
         .messages
         .iter()
@@ -262,7 +344,8 @@ async fn messages(
     Ok(Json(json!({ "items": items })).into_response())
 }
 
-async fn reset(State(state): State<Arc<SimState>>) -> Result<Response, ApiError> {
+async fn reset(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Response, ApiError> {
+    refuse_body(&body, "the /_sim/reset body")?;
     state
         .reset()
         .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

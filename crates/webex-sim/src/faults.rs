@@ -13,24 +13,107 @@ use tokio::time::Instant;
 pub struct Faults {
     /// Requests allowed per token per rolling minute; beyond it the answer is 429.
     pub rate_limit_per_minute: Option<u32>,
-    /// `Retry-After` seconds sent with 429 answers (default 60).
+    /// `Retry-After` seconds sent with 429 answers (default 60, at most
+    /// [`MAX_RETRY_AFTER_SECONDS`]).
     pub retry_after_seconds: Option<u64>,
     /// Raw `Retry-After` value instead (e.g. an HTTP date or garbage); an empty string omits
-    /// the header altogether.
+    /// the header altogether. Printable ASCII only (it must fit in a header).
     pub retry_after_raw: Option<String>,
-    /// Added latency before every API answer.
+    /// Added latency before every API answer, in ms (at most [`MAX_DELAY_MS`]).
     pub latency_ms: u64,
     /// Share of webhook deliveries silently dropped (0..=1).
     pub webhook_drop_ratio: f64,
     /// Share of webhook deliveries sent twice (0..=1).
     pub webhook_duplicate_ratio: f64,
-    /// Delay before every webhook delivery.
+    /// Delay before every webhook delivery, in ms (at most [`MAX_DELAY_MS`]).
     pub webhook_delay_ms: u64,
     /// Share of webhook deliveries held back so that later ones overtake them (0..=1).
     pub webhook_reorder_ratio: f64,
 }
 
+/// The largest `latencyMs` and `webhookDelayMs` accepted: one minute. More would make every
+/// call (or delivery) look hung rather than slow.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
+/// The largest `retryAfterSeconds` accepted: one day (`retryAfterRaw` sends anything else).
+pub const MAX_RETRY_AFTER_SECONDS: u64 = 86_400;
+
+/// The methods a scripted failure may name (besides `*`), compared case-insensitively.
+pub const FAIL_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// A fault value outside its allowed range: `key` (camelCase, as in the control API) must be
+/// `expected`, and was `got`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` must be {expected}; got {got}")]
+pub struct FaultError {
+    /// The key, e.g. `webhookDropRatio` or `failNext.status`.
+    pub key: &'static str,
+    /// The allowed values, e.g. `a ratio 0..=1`.
+    pub expected: String,
+    /// The value given, rendered as JSON.
+    pub got: String,
+}
+
+fn check<T: std::fmt::Display>(
+    ok: bool,
+    key: &'static str,
+    expected: impl Into<String>,
+    got: T,
+) -> Result<(), FaultError> {
+    if ok {
+        return Ok(());
+    }
+    Err(FaultError {
+        key,
+        expected: expected.into(),
+        got: got.to_string(),
+    })
+}
+
 impl Faults {
+    /// Checks every field's range (ratios `0..=1`, delays `0..=`[`MAX_DELAY_MS`], `Retry-After`
+    /// seconds `0..=`[`MAX_RETRY_AFTER_SECONDS`], a raw `Retry-After` that fits in a header).
+    ///
+    /// # Errors
+    /// The first field out of range.
+    pub fn validate(&self) -> Result<(), FaultError> {
+        for (key, ratio) in [
+            ("webhookDropRatio", self.webhook_drop_ratio),
+            ("webhookDuplicateRatio", self.webhook_duplicate_ratio),
+            ("webhookReorderRatio", self.webhook_reorder_ratio),
+        ] {
+            check((0.0..=1.0).contains(&ratio), key, "a ratio 0..=1", ratio)?;
+        }
+        for (key, ms) in [
+            ("latencyMs", self.latency_ms),
+            ("webhookDelayMs", self.webhook_delay_ms),
+        ] {
+            check(
+                ms <= MAX_DELAY_MS,
+                key,
+                format!("milliseconds 0..={MAX_DELAY_MS}"),
+                ms,
+            )?;
+        }
+        if let Some(secs) = self.retry_after_seconds {
+            check(
+                secs <= MAX_RETRY_AFTER_SECONDS,
+                "retryAfterSeconds",
+                format!("seconds 0..={MAX_RETRY_AFTER_SECONDS}"),
+                secs,
+            )?;
+        }
+        if let Some(raw) = &self.retry_after_raw {
+            check(
+                raw.chars().all(|c| c == ' ' || c.is_ascii_graphic()),
+                "retryAfterRaw",
+                "printable ASCII (a header value)",
+                format!("{raw:?}"),
+            )?;
+        }
+        Ok(())
+    }
+
     /// The `Retry-After` header value to send, if any.
     pub fn retry_after_header(&self) -> Option<String> {
         match &self.retry_after_raw {
@@ -55,6 +138,41 @@ pub struct FailRule {
 }
 
 impl FailRule {
+    /// Checks a rule: `method` is `*` or one of [`FAIL_METHODS`], `path_prefix` starts with
+    /// `/`, `status` is an error status `400..=599` and `remaining` is at least 1.
+    ///
+    /// # Errors
+    /// The first field out of range, named as in the control API's `failNext`.
+    pub fn validate(&self) -> Result<(), FaultError> {
+        check(
+            self.method == "*"
+                || FAIL_METHODS
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&self.method)),
+            "failNext.method",
+            format!("`*` or an HTTP method ({})", FAIL_METHODS.join(", ")),
+            format!("{:?}", self.method),
+        )?;
+        check(
+            self.path_prefix.starts_with('/'),
+            "failNext.path",
+            "a path prefix starting with `/` (e.g. `/v1/messages` or `/messages`)",
+            format!("{:?}", self.path_prefix),
+        )?;
+        check(
+            (400..=599).contains(&self.status),
+            "failNext.status",
+            "an error status 400..=599",
+            self.status,
+        )?;
+        check(
+            self.remaining >= 1,
+            "failNext.count",
+            "at least 1",
+            self.remaining,
+        )
+    }
+
     fn matches(&self, method: &str, path: &str) -> bool {
         let method_ok = self.method.is_empty()
             || self.method == "*"
@@ -109,17 +227,21 @@ impl FaultState {
         self.rng = StdRng::seed_from_u64(SEED);
     }
 
-    /// Adds a scripted failure.
+    /// Adds a scripted failure (one with a count of 0 is ignored).
     pub fn fail_next(&mut self, method: &str, path_prefix: &str, status: u16, count: u32) {
-        if count == 0 {
-            return;
-        }
-        self.rules.push(FailRule {
+        self.add_rule(FailRule {
             method: method.to_string(),
             path_prefix: path_prefix.to_string(),
             status,
             remaining: count,
         });
+    }
+
+    /// Adds a scripted failure (one with a count of 0 is ignored).
+    pub fn add_rule(&mut self, rule: FailRule) {
+        if rule.remaining > 0 {
+            self.rules.push(rule);
+        }
     }
 
     /// Consumes a matching scripted failure, returning its status.

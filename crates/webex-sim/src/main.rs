@@ -29,7 +29,17 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let server = match &args.seed {
-        Some(path) => SimServer::start_seeded(args.listen, Seed::load(path)?).await?,
+        Some(path) => {
+            // A bad seed is refused before anything starts, with one line naming the entry.
+            let seed = match Seed::load(path) {
+                Ok(seed) => seed,
+                Err(e) => {
+                    eprintln!("webex-sim: {e}");
+                    std::process::exit(2);
+                }
+            };
+            SimServer::start_seeded(args.listen, seed).await?
+        }
         None => SimServer::start_on(args.listen).await?,
     };
     {

@@ -237,6 +237,21 @@ impl Default for World {
 }
 
 /// Generates a token that looks like a Webex access token.
+/// Whether `s` looks like an email address: `local@domain`, both parts non-empty, one `@`, no
+/// whitespace (surrounding whitespace is trimmed, as [`World::add_person`] does).
+pub fn is_email(s: &str) -> bool {
+    let s = s.trim();
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
 fn new_token(org: &Uuid) -> String {
     let a = Uuid::new_v4().simple().to_string();
     let b = Uuid::new_v4().simple().to_string();
