@@ -1,0 +1,106 @@
+//! A gateway channel whose receiver fails a given number of times, for the supervision tests.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
+use moltbot_core::agent::EchoAgent;
+use moltbot_core::gateway::{
+    BoxFuture, Channel, ChannelContext, ChannelError, Gateway, GatewayOptions, InboundMessage,
+    OutgoingMessage,
+};
+use moltbot_core::store::Store;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A receiver that fails `failures` times (with the error `fail` makes for that start), then
+/// runs until shutdown.
+pub struct FlakyChannel {
+    pub starts: Mutex<Vec<Instant>>,
+    failures: usize,
+    fail: fn(usize) -> ChannelError,
+    sent: Mutex<Vec<String>>,
+}
+
+impl FlakyChannel {
+    pub fn new(failures: usize, fail: fn(usize) -> ChannelError) -> Arc<Self> {
+        Arc::new(Self {
+            starts: Mutex::new(Vec::new()),
+            failures,
+            fail,
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Channel for FlakyChannel {
+    fn id(&self) -> &str {
+        "test"
+    }
+
+    fn connect(&self, _: Option<std::net::SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
+        Box::pin(async move {
+            let attempt = {
+                let mut starts = self.starts.lock().unwrap();
+                starts.push(Instant::now());
+                starts.len()
+            };
+            if attempt <= self.failures {
+                return Err((self.fail)(attempt));
+            }
+            ctx.ready.mark_ready();
+            ctx.shutdown.cancelled().await;
+            Ok(())
+        })
+    }
+
+    fn refetch<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn access_policy(&self) -> AccessPolicy {
+        AccessPolicy::new::<&str>("test", DmPolicy::Open, &["*"], GroupPolicy::Open, &[])
+    }
+
+    fn catch_up_max_age(&self) -> Duration {
+        Duration::from_secs(900)
+    }
+
+    fn chunk(&self, markdown: &str) -> Vec<String> {
+        vec![markdown.to_string()]
+    }
+
+    fn send<'a>(&'a self, m: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, ChannelError>> {
+        Box::pin(async move {
+            self.sent.lock().unwrap().push(m.markdown.clone());
+            Ok("sent".to_string())
+        })
+    }
+}
+
+/// Runs a gateway with `channel` until its receiver runs (ready), then stops it.
+pub async fn run_until_ready(channel: Arc<FlakyChannel>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("state/moltbot.sqlite")).unwrap();
+    let mut gateway = Gateway::new(store, Arc::new(EchoAgent), GatewayOptions::default());
+    gateway.add_channel(channel);
+    let status = gateway.status();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(gateway.run(shutdown.clone(), |_| {}));
+    let start = Instant::now();
+    while !status.is_ready() && start.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(status.is_ready());
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+}
