@@ -7,7 +7,8 @@
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use moltbot_core::gateway::Metrics;
+use moltbot_core::access::DropReason;
+use moltbot_core::gateway::{Dropped, Metrics};
 
 const EVENTS: usize = 1_000_000;
 const THREADS: usize = 2;
@@ -39,23 +40,26 @@ fn per_event(record: &(dyn Fn(usize) + Sync)) -> Duration {
 #[ignore = "micro-benchmark: run with --release -- --ignored --nocapture"]
 fn cost_per_event() {
     let metrics = Metrics::default();
+    let webex = metrics.channel("webex");
     let latency = Duration::from_millis(30);
-    let kinds: [(&str, &(dyn Fn(usize) + Sync)); 5] = [
-        ("received (counter)", &|_| metrics.received("webex")),
+    let denied = Dropped::Access(DropReason::DmNotAllowed);
+    let kinds: [(&str, &(dyn Fn(usize) + Sync)); 6] = [
+        ("received (counter)", &|_| webex.received()),
         ("answered (counter + histogram)", &|_| {
-            metrics.answered("webex", latency)
+            webex.answered(latency)
         }),
-        ("dropped (counter, reason label)", &|_| {
-            metrics.dropped("webex", "dm_not_allowed")
+        ("dropped (closed reason)", &|_| webex.dropped(denied)),
+        ("dropped (channel's reason)", &|_| {
+            webex.dropped(Dropped::Skipped("own message"))
         }),
         ("api_call (4 labels)", &|_| {
-            metrics.api_call("webex", "/messages", 200)
+            webex.api_call("POST", "/messages", 200)
         }),
-        ("mix of the four", &|i| match i % 4 {
-            0 => metrics.received("webex"),
-            1 => metrics.answered("webex", latency),
-            2 => metrics.dropped("webex", "dm_not_allowed"),
-            _ => metrics.api_call("webex", "/messages", 200),
+        ("mix of received/answered/dropped/api", &|i| match i % 4 {
+            0 => webex.received(),
+            1 => webex.answered(latency),
+            2 => webex.dropped(denied),
+            _ => webex.api_call("POST", "/messages", 200),
         }),
     ];
     println!("{EVENTS} events from {THREADS} threads (wall clock / events):");
@@ -63,13 +67,13 @@ fn cost_per_event() {
         let mut runs: Vec<u128> = (0..RUNS).map(|_| per_event(record).as_nanos()).collect();
         runs.sort_unstable();
         println!(
-            "  {name:<34} median {:>4} ns/event, best {:>4}",
+            "  {name:<36} median {:>4} ns/event, best {:>4}",
             runs[RUNS / 2],
             runs[0]
         );
     }
     let started = Instant::now();
-    let text = metrics.render();
+    let text = metrics.render().unwrap_or_default();
     println!(
         "  render: {} bytes in {} µs",
         text.len(),
