@@ -297,7 +297,8 @@ impl Metrics {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    /// Renders every metric in the Prometheus text format, version 0.0.4 ([`CONTENT_TYPE`]).
+    /// Renders every metric in the Prometheus text format, version 0.0.4
+    /// (`text/plain; version=0.0.4; charset=utf-8`).
     /// Series of one metric come in no particular order.
     ///
     /// # Errors
