@@ -72,8 +72,7 @@ async fn metrics_parse_as_prometheus_text_and_move_when_messages_flow() {
     ] {
         assert_eq!(get(&after, series) - get(&before, series), 1.0, "{series}");
     }
-    let posts =
-        "moltbot_api_requests_total{channel=\"webex\",endpoint=\"/messages\",status=\"200\"}";
+    let posts = "moltbot_api_requests_total{channel=\"webex\",method=\"POST\",endpoint=\"/messages\",status=\"200\"}";
     assert!(get(&after, posts) > get(&before, posts), "{after:?}");
     assert!(after.contains_key("moltbot_queue_depth"));
     s.finish().await;

@@ -8,8 +8,9 @@ use std::time::Duration;
 pub struct RequestEvent<'a> {
     /// HTTP method, e.g. `GET`.
     pub method: &'a str,
-    /// Endpoint template, e.g. `/messages/{id}` (never contains ids or query strings).
-    pub endpoint: &'a str,
+    /// Endpoint template, e.g. `/messages/{id}` (never contains ids or query strings): one of
+    /// a fixed set, so observers can use it as a label without copying it.
+    pub endpoint: &'static str,
     /// Response status, or `None` when no response arrived (network error, timeout).
     pub status: Option<u16>,
     /// Time from sending to response headers (or failure).

@@ -7,8 +7,8 @@ use std::time::Duration;
 use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, InboundMessage, Metrics,
-    OutgoingMessage, SendTarget,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics,
+    InboundMessage, Metrics, OutgoingMessage, SendTarget,
 };
 use moltbot_core::store::Store;
 use webex_api::{
@@ -42,12 +42,12 @@ impl std::fmt::Debug for WebexChannel {
 }
 
 /// Reports every Webex API call to the gateway metrics.
-struct MetricsObserver(Arc<Metrics>);
+struct MetricsObserver(ChannelMetrics);
 
 impl RequestObserver for MetricsObserver {
     fn on_request(&self, event: &RequestEvent<'_>) {
         self.0
-            .api_call(CHANNEL, event.endpoint, event.status.unwrap_or(0));
+            .api_call(event.method, event.endpoint, event.status.unwrap_or(0));
     }
 
     fn on_rate_limited(&self, endpoint: &str, wait: Duration) {
@@ -77,7 +77,7 @@ impl WebexChannel {
             })?
             .with_requests_per_minute(config.rate_limit.requests_per_minute)
             .with_burst(config.rate_limit.burst)
-            .with_observer(Arc::new(MetricsObserver(Arc::clone(&metrics))));
+            .with_observer(Arc::new(MetricsObserver(metrics.channel(CHANNEL))));
         let client = WebexClient::new(client_config)
             .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
         let webhook_secret = match &config.webhook.secret {

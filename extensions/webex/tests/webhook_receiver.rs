@@ -196,7 +196,7 @@ impl Harness {
     }
 
     fn counter(&self, name: &str) -> u64 {
-        let rendered = self.metrics.render();
+        let rendered = self.metrics.render().unwrap();
         let prefix = format!("{name}{{channel=\"webex\"}} ");
         rendered
             .lines()

@@ -5,6 +5,7 @@ use crate::error::chain;
 use crate::store::PairingOutcome;
 
 use super::channel::{ConversationKind, InboundMessage, OutgoingMessage, SendTarget};
+use super::metrics::Dropped;
 use super::runtime::Processor;
 
 /// Pending pairing requests a channel keeps at most (spec section 4).
@@ -54,7 +55,7 @@ fn drop_message(p: &Processor, message: &InboundMessage, reason: DropReason) -> 
         reason = reason.as_str(),
         "message dropped"
     );
-    p.metrics.dropped(p.channel.id(), reason.metrics_label());
+    p.metrics.dropped(Dropped::Access(reason));
     Admission::Handled(reason.as_str().to_string())
 }
 
@@ -87,7 +88,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
         // (a crash between recording the request and sending the reply).
         Ok(PairingOutcome::Existing(request)) if request.reply_sent => {
             tracing::debug!(channel, code = %request.code, "pairing request already pending; no new reply");
-            p.metrics.dropped(channel, "pairing_pending");
+            p.metrics.dropped(Dropped::PairingPending);
             return Admission::Handled("pairing request pending".into());
         }
         Ok(PairingOutcome::Existing(request)) => request,
@@ -123,6 +124,6 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             tracing::error!(channel, error = %chain(&err), "could not send the pairing reply");
         }
     }
-    p.metrics.dropped(channel, "pairing_requested");
+    p.metrics.dropped(Dropped::PairingRequested);
     Admission::Handled("pairing requested".into())
 }

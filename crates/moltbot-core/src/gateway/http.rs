@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::Metrics;
+use super::metrics::{Metrics, CONTENT_TYPE};
 use super::status::GatewayStatus;
 
 /// Builds the router: `channel_routes` plus the health and metrics endpoints.
@@ -35,14 +35,13 @@ pub fn router(channel_routes: Router, status: Arc<GatewayStatus>, metrics: Arc<M
             get(move || {
                 let metrics = Arc::clone(&metrics);
                 async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        metrics.render(),
-                    )
-                        .into_response()
+                    match metrics.render() {
+                        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot render the metrics");
+                            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                        }
+                    }
                 }
             }),
         )

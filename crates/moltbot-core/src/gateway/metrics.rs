@@ -1,42 +1,185 @@
-//! Gateway counters, rendered in the Prometheus text exposition format.
+//! Gateway metrics on [`prometheus_client`], rendered in the Prometheus text format (0.0.4).
 //!
-//! Deliberately small: a handful of labelled counters, one gauge and one histogram, kept in
-//! memory and rendered on demand. Channels report API calls through [`Metrics::api_call`].
+//! [`Metrics`] owns the registry; [`Metrics::channel`] hands out a [`ChannelMetrics`] handle per
+//! channel whose hot-path counters (received, duplicate, answered, failed, the closed set of
+//! drop reasons) are resolved once, so recording an event is an atomic add: no lock, no label
+//! lookup, no allocation. Series a channel reports with open label values (API calls by
+//! endpoint, reasons the channel itself gives for skipping) go through their family's
+//! read-mostly map, with `&'static str` labels, so they allocate only on a series' first event.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::access::DropReason;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the reply latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Why a message was not answered on purpose: the `reason` label of
+/// `moltbot_messages_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dropped {
+    /// The access policy refused it (labelled [`DropReason::metrics_label`]).
+    Access(DropReason),
+    /// The sender's pairing request is pending and was already answered (`pairing_pending`).
+    PairingPending,
+    /// The sender was sent a pairing code instead of an answer (`pairing_requested`).
+    PairingRequested,
+    /// A delivered id turned out to be the bot's own message, or gone (`own_or_gone`).
+    OwnOrGone,
+    /// The channel skipped it with this reason (see
+    /// [`InboundSink::skip`](super::InboundSink::skip)), labelled in snake_case: lowercase
+    /// ASCII letters and digits, every other character `_`, no leading or trailing `_`
+    /// (`"own message"` -> `own_message`).
+    Skipped(&'static str),
 }
 
-#[derive(Default)]
-struct State {
-    received: BTreeMap<String, u64>,
-    duplicates: BTreeMap<String, u64>,
-    answered: BTreeMap<String, u64>,
-    dropped: BTreeMap<(String, String), u64>,
-    failed: BTreeMap<String, u64>,
-    api_calls: BTreeMap<(String, String, u16), u64>,
-    rate_limited: u64,
-    latency: Histogram,
+impl Dropped {
+    /// The reasons known in advance, in [`Dropped::slot`] order.
+    fn closed() -> impl Iterator<Item = Dropped> {
+        DropReason::ALL
+            .iter()
+            .map(|reason| Dropped::Access(*reason))
+            .chain([
+                Dropped::PairingPending,
+                Dropped::PairingRequested,
+                Dropped::OwnOrGone,
+            ])
+    }
+
+    /// Index of a reason known in advance among [`Dropped::closed`].
+    fn slot(self) -> Option<usize> {
+        let access = DropReason::ALL.len();
+        match self {
+            Dropped::Access(reason) => Some(reason as usize),
+            Dropped::PairingPending => Some(access),
+            Dropped::PairingRequested => Some(access + 1),
+            Dropped::OwnOrGone => Some(access + 2),
+            Dropped::Skipped(_) => None,
+        }
+    }
 }
 
-/// The gateway's metrics.
-#[derive(Default)]
+impl EncodeLabelValue for Dropped {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        let label = match self {
+            Dropped::Access(reason) => reason.metrics_label(),
+            Dropped::PairingPending => "pairing_pending",
+            Dropped::PairingRequested => "pairing_requested",
+            Dropped::OwnOrGone => "own_or_gone",
+            Dropped::Skipped(reason) => {
+                let trimmed = reason.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                for c in trimmed.chars() {
+                    encoder.write_char(if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    })?;
+                }
+                return Ok(());
+            }
+        };
+        encoder.write_str(label)
+    }
+}
+
+/// The HTTP method of an API call: the `method` label of `moltbot_api_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Other,
+}
+
+impl HttpMethod {
+    fn parse(method: &str) -> Self {
+        match method {
+            "GET" => HttpMethod::Get,
+            "POST" => HttpMethod::Post,
+            "PUT" => HttpMethod::Put,
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            "HEAD" => HttpMethod::Head,
+            _ => HttpMethod::Other,
+        }
+    }
+}
+
+impl EncodeLabelValue for HttpMethod {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        encoder.write_str(match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Other => "OTHER",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: Arc<str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DroppedLabels {
+    channel: Arc<str>,
+    reason: Dropped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ApiLabels {
+    channel: Arc<str>,
+    method: HttpMethod,
+    endpoint: &'static str,
+    status: u16,
+}
+
+/// The gateway's metrics: a private registry and the metric families in it.
+///
+/// | series | type | labels |
+/// |---|---|---|
+/// | `moltbot_messages_received_total` | counter | `channel` |
+/// | `moltbot_messages_duplicate_total` | counter | `channel` |
+/// | `moltbot_messages_answered_total` | counter | `channel` |
+/// | `moltbot_messages_failed_total` | counter | `channel` |
+/// | `moltbot_messages_dropped_total` | counter | `channel`, `reason` ([`Dropped`]) |
+/// | `moltbot_api_requests_total` | counter | `channel`, `method`, `endpoint`, `status` |
+/// | `moltbot_api_rate_limited_total` | counter | |
+/// | `moltbot_queue_depth` | gauge | |
+/// | `moltbot_reply_latency_seconds` | histogram | |
 pub struct Metrics {
-    state: Mutex<State>,
-    queue_depth: std::sync::atomic::AtomicUsize,
+    registry: Registry,
+    received: Family<ChannelLabels, Counter>,
+    duplicate: Family<ChannelLabels, Counter>,
+    answered: Family<ChannelLabels, Counter>,
+    failed: Family<ChannelLabels, Counter>,
+    dropped: Family<DroppedLabels, Counter>,
+    api_requests: Family<ApiLabels, Counter>,
+    rate_limited: Counter,
+    queue_depth: Gauge,
+    latency: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -45,177 +188,210 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
-    *map.entry(key).or_default() += 1;
+impl Default for Metrics {
+    fn default() -> Self {
+        let received = Family::default();
+        let duplicate = Family::default();
+        let answered = Family::default();
+        let failed = Family::default();
+        let dropped = Family::default();
+        let api_requests = Family::default();
+        let rate_limited = Counter::default();
+        let queue_depth = Gauge::default();
+        let latency = Histogram::new(LATENCY_BUCKETS);
+        // Names without `_total` (the encoder adds it to counters) and help without the final
+        // full stop (the registry adds it).
+        let mut registry = Registry::with_prefix("moltbot");
+        registry.register(
+            "messages_received",
+            "Messages received for processing (first sighting; the bot's own messages are not counted)",
+            received.clone(),
+        );
+        registry.register(
+            "messages_duplicate",
+            "Message sightings ignored because the id was already recorded",
+            duplicate.clone(),
+        );
+        registry.register("messages_answered", "Messages answered", answered.clone());
+        registry.register(
+            "messages_failed",
+            "Messages whose reply could not be sent",
+            failed.clone(),
+        );
+        registry.register(
+            "messages_dropped",
+            "Messages not answered on purpose, by reason",
+            dropped.clone(),
+        );
+        registry.register(
+            "api_requests",
+            "Chat network API calls by method, endpoint template and HTTP status (0: no response)",
+            api_requests.clone(),
+        );
+        registry.register(
+            "api_rate_limited",
+            "API responses with status 429",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Messages queued or in progress",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "reply_latency_seconds",
+            "Time from receiving a message to its reply being sent",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            received,
+            duplicate,
+            answered,
+            failed,
+            dropped,
+            api_requests,
+            rate_limited,
+            queue_depth,
+            latency,
+        }
+    }
 }
 
 impl Metrics {
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut state)
-    }
-
-    /// A new message was handed over for processing (first sighting, not the bot's own).
-    pub fn received(&self, channel: &str) {
-        self.with(|s| bump(&mut s.received, channel.to_string()));
-    }
-
-    /// A message was seen again and ignored.
-    pub fn duplicate(&self, channel: &str) {
-        self.with(|s| bump(&mut s.duplicates, channel.to_string()));
-    }
-
-    /// A message was answered, `latency` after it was received.
-    pub fn answered(&self, channel: &str, latency: Duration) {
-        self.with(|s| {
-            bump(&mut s.answered, channel.to_string());
-            let secs = latency.as_secs_f64();
-            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-                if secs <= *bound {
-                    s.latency.buckets[i] += 1;
-                }
-            }
-            s.latency.count += 1;
-            s.latency.sum += secs;
-        });
-    }
-
-    /// A message was not answered on purpose (`reason` is a short stable label).
-    pub fn dropped(&self, channel: &str, reason: &str) {
-        self.with(|s| bump(&mut s.dropped, (channel.to_string(), reason.to_string())));
-    }
-
-    /// A message could not be answered.
-    pub fn failed(&self, channel: &str) {
-        self.with(|s| bump(&mut s.failed, channel.to_string()));
-    }
-
-    /// A chat network API call finished with `status` (0 for no response).
-    pub fn api_call(&self, channel: &str, endpoint: &str, status: u16) {
-        self.with(|s| {
-            bump(
-                &mut s.api_calls,
-                (channel.to_string(), endpoint.to_string(), status),
-            );
-            if status == 429 {
-                s.rate_limited += 1;
-            }
-        });
+    /// The handle channel `id` records its events through. Creates the channel's series (at 0,
+    /// so rates work from the first event); calling it again for the same id returns a handle
+    /// on the same series.
+    pub fn channel(&self, id: &str) -> ChannelMetrics {
+        let channel: Arc<str> = Arc::from(id);
+        let by_channel = |family: &Family<ChannelLabels, Counter>| {
+            family.get_or_create_owned(&ChannelLabels {
+                channel: Arc::clone(&channel),
+            })
+        };
+        let dropped = Dropped::closed()
+            .map(|reason| {
+                self.dropped.get_or_create_owned(&DroppedLabels {
+                    channel: Arc::clone(&channel),
+                    reason,
+                })
+            })
+            .collect();
+        ChannelMetrics(Arc::new(ChannelHandles {
+            received: by_channel(&self.received),
+            duplicate: by_channel(&self.duplicate),
+            answered: by_channel(&self.answered),
+            failed: by_channel(&self.failed),
+            dropped,
+            dropped_family: self.dropped.clone(),
+            api_requests: self.api_requests.clone(),
+            rate_limited: self.rate_limited.clone(),
+            latency: self.latency.clone(),
+            channel,
+        }))
     }
 
     /// Sets the number of messages queued or in progress.
     pub fn set_queue_depth(&self, depth: usize) {
         self.queue_depth
-            .store(depth, std::sync::atomic::Ordering::Relaxed);
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    /// Renders every metric in the Prometheus text format (version 0.0.4).
-    pub fn render(&self) -> String {
-        let depth = self.queue_depth.load(std::sync::atomic::Ordering::Relaxed);
-        self.with(|s| {
-            let mut out = String::new();
-            let mut counter = |name: &str, help: &str, rows: Vec<(String, u64)>| {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-                for (labels, value) in rows {
-                    let _ = writeln!(out, "{name}{labels} {value}");
-                }
-            };
-            let by_channel = |m: &BTreeMap<String, u64>| {
-                m.iter()
-                    .map(|(c, v)| (format!("{{channel=\"{}\"}}", escape(c)), *v))
-                    .collect()
-            };
-            counter(
-                "moltbot_messages_received_total",
-                "Messages received for processing (first sighting; the bot's own messages are not counted).",
-                by_channel(&s.received),
-            );
-            counter(
-                "moltbot_messages_duplicate_total",
-                "Message sightings ignored because the id was already recorded.",
-                by_channel(&s.duplicates),
-            );
-            counter(
-                "moltbot_messages_answered_total",
-                "Messages answered.",
-                by_channel(&s.answered),
-            );
-            counter(
-                "moltbot_messages_failed_total",
-                "Messages whose reply could not be sent.",
-                by_channel(&s.failed),
-            );
-            counter(
-                "moltbot_messages_dropped_total",
-                "Messages not answered on purpose, by reason.",
-                s.dropped
-                    .iter()
-                    .map(|((c, r), v)| {
-                        (
-                            format!("{{channel=\"{}\",reason=\"{}\"}}", escape(c), escape(r)),
-                            *v,
-                        )
-                    })
-                    .collect(),
-            );
-            counter(
-                "moltbot_api_requests_total",
-                "Chat network API calls by endpoint and HTTP status (0: no response).",
-                s.api_calls
-                    .iter()
-                    .map(|((c, e, st), v)| {
-                        (
-                            format!(
-                                "{{channel=\"{}\",endpoint=\"{}\",status=\"{st}\"}}",
-                                escape(c),
-                                escape(e)
-                            ),
-                            *v,
-                        )
-                    })
-                    .collect(),
-            );
-            counter(
-                "moltbot_api_rate_limited_total",
-                "API responses with status 429.",
-                vec![(String::new(), s.rate_limited)],
-            );
-            let _ = writeln!(
-                out,
-                "# HELP moltbot_queue_depth Messages queued or in progress.\n\
-# TYPE moltbot_queue_depth gauge\nmoltbot_queue_depth {depth}"
-            );
-            let _ = writeln!(
-                out,
-                "# HELP moltbot_reply_latency_seconds Time from receiving a message to its reply being sent.\n\
-# TYPE moltbot_reply_latency_seconds histogram"
-            );
-            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "moltbot_reply_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                    s.latency.buckets[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "moltbot_reply_latency_seconds_bucket{{le=\"+Inf\"}} {}\n\
-moltbot_reply_latency_seconds_sum {}\nmoltbot_reply_latency_seconds_count {}",
-                s.latency.count, s.latency.sum, s.latency.count
-            );
-            out
-        })
+    /// Renders every metric in the Prometheus text format, version 0.0.4
+    /// (`text/plain; version=0.0.4; charset=utf-8`).
+    /// Series of one metric come in no particular order.
+    ///
+    /// # Errors
+    /// Only if a label value fails to encode, which none of the gateway's do.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
     }
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// One channel's view of the [`Metrics`], from [`Metrics::channel`]. Cheap to clone.
+#[derive(Clone)]
+pub struct ChannelMetrics(Arc<ChannelHandles>);
+
+struct ChannelHandles {
+    channel: Arc<str>,
+    received: Counter,
+    duplicate: Counter,
+    answered: Counter,
+    failed: Counter,
+    /// Indexed by [`Dropped::slot`].
+    dropped: Vec<Counter>,
+    dropped_family: Family<DroppedLabels, Counter>,
+    api_requests: Family<ApiLabels, Counter>,
+    rate_limited: Counter,
+    latency: Histogram,
+}
+
+impl std::fmt::Debug for ChannelMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelMetrics")
+            .field("channel", &self.0.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelMetrics {
+    /// A new message was handed over for processing (first sighting, not the bot's own).
+    pub fn received(&self) {
+        self.0.received.inc();
+    }
+
+    /// A message was seen again and ignored.
+    pub fn duplicate(&self) {
+        self.0.duplicate.inc();
+    }
+
+    /// A message was answered, `latency` after it was received.
+    pub fn answered(&self, latency: Duration) {
+        self.0.answered.inc();
+        self.0.latency.observe(latency.as_secs_f64());
+    }
+
+    /// A message was not answered on purpose.
+    pub fn dropped(&self, reason: Dropped) {
+        match reason.slot().and_then(|slot| self.0.dropped.get(slot)) {
+            Some(counter) => {
+                counter.inc();
+            }
+            None => {
+                self.0
+                    .dropped_family
+                    .get_or_create(&DroppedLabels {
+                        channel: Arc::clone(&self.0.channel),
+                        reason,
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    /// A message could not be answered.
+    pub fn failed(&self) {
+        self.0.failed.inc();
+    }
+
+    /// A chat network API call finished: `method` (e.g. `GET`), `endpoint` the path template
+    /// (e.g. `/messages/{id}`, never an id), `status` the HTTP status (0 for no response).
+    pub fn api_call(&self, method: &str, endpoint: &'static str, status: u16) {
+        self.0
+            .api_requests
+            .get_or_create(&ApiLabels {
+                channel: Arc::clone(&self.0.channel),
+                method: HttpMethod::parse(method),
+                endpoint,
+                status,
+            })
+            .inc();
+        if status == 429 {
+            self.0.rate_limited.inc();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -223,21 +399,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_and_histogram() {
-        let m = Metrics::default();
-        m.received("webex");
-        m.answered("webex", Duration::from_millis(30));
-        m.dropped("webex", "dm not allowed");
-        m.api_call("webex", "/messages", 429);
-        let text = m.render();
-        assert!(text.contains("moltbot_messages_received_total{channel=\"webex\"} 1"));
-        assert!(text.contains(
-            "moltbot_messages_dropped_total{channel=\"webex\",reason=\"dm not allowed\"} 1"
-        ));
-        assert!(text.contains("moltbot_api_rate_limited_total 1"));
-        assert!(text.contains("moltbot_reply_latency_seconds_bucket{le=\"0.05\"} 1"));
-        assert!(text.contains("moltbot_reply_latency_seconds_bucket{le=\"0.025\"} 0"));
-        assert!(text.contains("moltbot_reply_latency_seconds_count 1"));
-        assert!(text.contains("moltbot_messages_answered_total{channel=\"webex\"} 1"));
+    fn every_closed_reason_has_its_own_slot() {
+        let slots: Vec<_> = Dropped::closed().map(Dropped::slot).collect();
+        let expected: Vec<_> = (0..Dropped::closed().count()).map(Some).collect();
+        assert_eq!(slots, expected);
+        assert_eq!(Dropped::Skipped("own message").slot(), None);
     }
 }

@@ -18,7 +18,7 @@ pub use channel::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind,
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
-pub use metrics::Metrics;
+pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink};
 pub use status::GatewayStatus;

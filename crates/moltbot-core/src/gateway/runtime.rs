@@ -22,7 +22,7 @@ use super::approvals;
 use super::channel::{
     Channel, ChannelContext, ChannelError, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
 };
-use super::metrics::Metrics;
+use super::metrics::{ChannelMetrics, Dropped, Metrics};
 use super::sink::{InboundSink, Work};
 use super::status::GatewayStatus;
 
@@ -131,7 +131,7 @@ pub(crate) struct Processor {
     pub(crate) channel: Arc<dyn Channel>,
     pub(crate) store: Store,
     pub(crate) agent: Arc<dyn Agent>,
-    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) metrics: ChannelMetrics,
     pub(crate) options: GatewayOptions,
 }
 
@@ -262,7 +262,7 @@ impl Gateway {
                 channel: Arc::clone(channel),
                 store: self.store.clone(),
                 agent: Arc::clone(&self.agent),
-                metrics: Arc::clone(&self.metrics),
+                metrics: self.metrics.channel(channel.id()),
                 options: self.options.clone(),
             });
             let handler_processor = Arc::clone(&processor);
@@ -279,7 +279,7 @@ impl Gateway {
                 channel.id().to_string(),
                 self.store.clone(),
                 Arc::clone(&dispatcher),
-                Arc::clone(&self.metrics),
+                processor.metrics.clone(),
             );
             processor.recover(&sink).await?;
             let ready = ReadySignal::new();
@@ -458,7 +458,7 @@ impl Processor {
             match self.channel.refetch(id).await {
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => {
-                    self.metrics.dropped(self.id(), "own_or_gone");
+                    self.metrics.dropped(Dropped::OwnOrGone);
                     self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
                         .await;
                     return None;
@@ -534,11 +534,11 @@ impl Processor {
         };
         match outcome {
             Ok(()) => {
-                self.metrics.answered(self.id(), started.elapsed());
+                self.metrics.answered(started.elapsed());
                 self.finish(&message, InboundState::Replied, None).await;
             }
             Err(err) => {
-                self.metrics.failed(self.id());
+                self.metrics.failed();
                 let reason = chain(&err).to_string();
                 self.finish(&message, InboundState::Failed, Some(&reason))
                     .await;

@@ -12,7 +12,7 @@ use crate::dispatch::{DispatchError, Dispatcher};
 use crate::store::{InboundState, RecordOutcome, Store, StoreError};
 
 use super::channel::InboundMessage;
-use super::metrics::Metrics;
+use super::metrics::{ChannelMetrics, Dropped};
 
 /// What a room's worker gets: a message, or the id of one still to be fetched.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub struct InboundSink {
     channel: String,
     store: Store,
     dispatcher: Arc<Dispatcher<String, Work>>,
-    metrics: Arc<Metrics>,
+    metrics: ChannelMetrics,
 }
 
 impl std::fmt::Debug for InboundSink {
@@ -58,7 +58,7 @@ impl InboundSink {
         channel: String,
         store: Store,
         dispatcher: Arc<Dispatcher<String, Work>>,
-        metrics: Arc<Metrics>,
+        metrics: ChannelMetrics,
     ) -> Self {
         Self {
             channel,
@@ -88,7 +88,7 @@ impl InboundSink {
         Ok(match outcome {
             RecordOutcome::Inserted => Claim::New,
             RecordOutcome::AlreadySeen(_) => {
-                self.metrics.duplicate(&self.channel);
+                self.metrics.duplicate();
                 Claim::Duplicate
             }
         })
@@ -96,7 +96,7 @@ impl InboundSink {
 
     /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
     pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
-        self.metrics.received(&self.channel);
+        self.metrics.received();
         self.dispatcher
             .dispatch(message.room_id.clone(), Work::Ready(Box::new(message)))
             .await
@@ -106,47 +106,20 @@ impl InboundSink {
     /// only ids). It takes its place in `room_id`'s queue now; the room's worker fetches it
     /// with [`Channel::refetch`](super::Channel::refetch) when its turn comes.
     pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
-        self.metrics.received(&self.channel);
+        self.metrics.received();
         self.dispatcher
             .dispatch(room_id.to_string(), Work::Unfetched { id: id.to_string() })
             .await
     }
 
-    /// Marks a claimed message as deliberately not processed.
-    pub async fn skip(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        self.metrics.dropped(&self.channel, &metrics_label(reason));
+    /// Marks a claimed message as deliberately not processed. `reason` is kept with the record
+    /// and counted as a [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
+    pub async fn skip(&self, id: &str, reason: &'static str) -> Result<(), StoreError> {
+        self.metrics.dropped(Dropped::Skipped(reason));
         self.store
             .inbound()
             .mark(&self.channel, id, InboundState::Skipped, Some(reason))
             .await
             .map(|_| ())
-    }
-}
-
-/// A reason as a metrics label: lowercase ASCII, other characters as `_` ("own message" ->
-/// "own_message").
-fn metrics_label(reason: &str) -> String {
-    let label: String = reason
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    label.trim_matches('_').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reasons_become_snake_case_labels() {
-        assert_eq!(super::metrics_label("own message"), "own_message");
-        assert_eq!(
-            super::metrics_label("older than catchUp.maxAgeMinutes"),
-            "older_than_catchup_maxageminutes"
-        );
     }
 }
