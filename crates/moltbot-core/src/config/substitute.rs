@@ -129,9 +129,9 @@ pub(crate) fn substitute_str(
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         // `$${` -> literal `${`.
-        if tail.starts_with("$${") {
+        if let Some(after) = tail.strip_prefix("$${") {
             out.push_str("${");
-            rest = &tail[3..];
+            rest = after;
             continue;
         }
         let Some(body) = tail.strip_prefix("${") else {
