@@ -186,11 +186,7 @@ fn a_symlinked_config_is_edited_through_the_link() {
     std::fs::write(&target, "{ // mine\n}\n").unwrap();
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("dotfiles/moltbot.json5", home.config_path()).unwrap();
-    let out = home
-        .moltbot()
-        .args(["plugins", "install", "@moltbot/webex"])
-        .output()
-        .unwrap();
+    let out = install_webex(&home);
     assert!(out.status.success(), "{out:?}");
     let link = std::fs::symlink_metadata(home.config_path()).unwrap();
     assert!(link.file_type().is_symlink(), "the link was replaced");
@@ -216,11 +212,7 @@ fn a_symlinked_config_is_edited_through_the_link() {
 fn plugins_null_is_filled_in_and_a_non_object_gets_a_fix() {
     let home = TestHome::new();
     home.write_config("{ plugins: null }\n");
-    let out = home
-        .moltbot()
-        .args(["plugins", "install", "@moltbot/webex"])
-        .output()
-        .unwrap();
+    let out = install_webex(&home);
     assert!(out.status.success(), "{out:?}");
     assert!(home.read_config().contains("enabled: true"));
 
@@ -232,14 +224,18 @@ fn plugins_null_is_filled_in_and_a_non_object_gets_a_fix() {
         ),
     ] {
         home.write_config(text);
-        let out = home
-            .moltbot()
-            .args(["plugins", "install", "@moltbot/webex"])
-            .output()
-            .unwrap();
+        let out = install_webex(&home);
         let (_, stderr) = output_text(&out);
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr.contains(says), "{stderr}");
         assert_eq!(home.read_config(), text);
     }
+}
+
+/// `moltbot plugins install @moltbot/webex` in `home`.
+fn install_webex(home: &TestHome) -> std::process::Output {
+    home.moltbot()
+        .args(["plugins", "install", "@moltbot/webex"])
+        .output()
+        .expect("run moltbot")
 }

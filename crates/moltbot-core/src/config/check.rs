@@ -194,35 +194,6 @@ pub fn field_string(
     }
 }
 
-/// The non-negative whole number at `obj[key]` (`5` and `5.0` both accepted).
-pub fn field_u64(
-    cfg: &LoadedConfig,
-    obj: &Map<String, Value>,
-    parent: &str,
-    key: &str,
-    issues: &mut Vec<ConfigIssue>,
-) -> Option<u64> {
-    let value = obj.get(key)?;
-    let whole = value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-            .map(|f| f as u64)
-    });
-    if whole.is_none() {
-        let found = match value {
-            Value::Number(n) => n.to_string(),
-            other => describe(other).to_string(),
-        };
-        issues.push(cfg.issue(
-            &join_path(parent, key),
-            &format!("expected a whole number of at least 0, found {found}"),
-            Some("use a whole number such as 5, without quotes"),
-        ));
-    }
-    whole
-}
-
 /// The whole number at `obj[key]` within `range` (`5` and `5.0` both accepted); anything else
 /// is one issue stating the range, with `fix`.
 pub fn field_u64_in(
@@ -245,15 +216,13 @@ pub fn field_u64_in(
         })
         .filter(|n| range.contains(n));
     if whole.is_none() {
-        issues.push(cfg.issue(
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        issues.push(range_issue(
+            cfg,
             &join_path(parent, key),
-            &format!(
-                "expected a whole number from {} to {}, found {}",
-                range.start(),
-                range.end(),
-                found(value)
-            ),
-            Some(fix),
+            &expected,
+            value,
+            fix,
         ));
     }
     whole
@@ -275,48 +244,35 @@ pub fn field_f64_in(
         .as_f64()
         .filter(|f| f.is_finite() && range.contains(f));
     if number.is_none() {
-        issues.push(cfg.issue(
-            &join_path(parent, key),
-            &format!(
-                "expected a number from {} to {}, found {}",
-                range.start(),
-                range.end(),
-                found(value)
-            ),
-            Some(fix),
-        ));
-    }
-    number
-}
-
-/// A value as shown in a message: a number as written, otherwise its kind.
-fn found(value: &Value) -> String {
-    match value {
-        Value::Number(n) => n.to_string(),
-        other => describe(other).to_string(),
-    }
-}
-
-/// The finite number at `obj[key]`.
-pub fn field_f64(
-    cfg: &LoadedConfig,
-    obj: &Map<String, Value>,
-    parent: &str,
-    key: &str,
-    issues: &mut Vec<ConfigIssue>,
-) -> Option<f64> {
-    let value = obj.get(key)?;
-    let number = value.as_f64().filter(|f| f.is_finite());
-    if number.is_none() {
-        issues.push(type_issue(
+        let expected = format!("a number from {} to {}", range.start(), range.end());
+        issues.push(range_issue(
             cfg,
             &join_path(parent, key),
-            "a number",
+            &expected,
             value,
-            "use a number such as 5, without quotes",
+            fix,
         ));
     }
     number
+}
+
+/// "expected {expected}, found {value}": a number shown as read, anything else by its kind.
+fn range_issue(
+    cfg: &LoadedConfig,
+    path: &str,
+    expected: &str,
+    value: &Value,
+    fix: &str,
+) -> ConfigIssue {
+    let found = match value {
+        Value::Number(n) => n.to_string(),
+        other => describe(other).to_string(),
+    };
+    cfg.issue(
+        path,
+        &format!("expected {expected}, found {found}"),
+        Some(fix),
+    )
 }
 
 /// The list of strings at `obj[key]`; every non-string element is its own issue (`key[i]`).

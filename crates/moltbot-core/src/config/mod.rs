@@ -22,8 +22,8 @@ mod syntax;
 
 pub use self::check::{
     check_known_keys, check_known_keys_in, describe, enum_issue, enum_type_issue, expect_object,
-    field_bool, field_enum, field_f64, field_f64_in, field_object, field_string,
-    field_string_array, field_u64, field_u64_in, suggest,
+    field_bool, field_enum, field_f64_in, field_object, field_string, field_string_array,
+    field_u64_in, suggest,
 };
 pub use self::core::{
     default_base_url, AgentDefaults, AgentsConfig, CoreConfig, GatewayConfig, ModelRef,
