@@ -43,9 +43,17 @@ impl Context {
 
     /// Loads the config file and runs every check: core sections, plugin installs, and each
     /// installed plugin's own validation. Secrets it holds are registered for log redaction
-    /// before anything can print them.
+    /// before anything can print them. A config path given explicitly that does not exist is
+    /// [`ConfigError::NotFound`]. `${VAR}` substitution sees empty variables as empty (and says
+    /// so); everything else treats them as unset.
     pub fn check_config(&self) -> Result<CheckedConfig, ConfigError> {
-        let (config, mut issues) = config::load_lenient(&self.paths.config_file, &Self::env)?;
+        let (config, mut issues) =
+            config::load_lenient(&self.paths.config_file, &config::process_env)?;
+        if self.paths.config_explicit && !config.existed {
+            return Err(ConfigError::NotFound {
+                path: self.paths.config_file.clone(),
+            });
+        }
         for plugin in self.registry.all() {
             for secret in plugin.secrets(&config, &Self::env) {
                 logging::register_secret(&secret);

@@ -154,3 +154,50 @@ fn the_gateway_log_never_holds_the_token() {
     let mode = std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn an_explicit_config_path_that_does_not_exist_is_an_error_naming_it() {
+    let home = TestHome::new();
+    // The reviewer's case: `--config nope.json5` once said "defaults apply" and exited 0.
+    let out = home
+        .moltbot()
+        .args(["--config", "nope.json5", "config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("config file nope.json5 does not exist"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("defaults apply"), "{stdout}");
+    // The same through the environment variable.
+    let missing = home.state_dir().join("missing.json5");
+    let (code, stdout, stderr) =
+        validate(&home, &[("MOLTBOT_CONFIG_PATH", missing.to_str().unwrap())]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("missing.json5 does not exist"), "{stderr}");
+    // The default path missing is still fine.
+    let (code, stdout, _) = validate(&home, &[]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("defaults apply"), "{stdout}");
+}
+
+#[test]
+fn an_empty_variable_is_reported_as_empty_once() {
+    let home = TestHome::new();
+    home.write_config(&format!(
+        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"${{TOK}}\" }} }} }}"
+    ));
+    let (code, _, stderr) = validate(&home, &[("TOK", "")]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("has 1 problem:"), "{stderr}");
+    assert!(
+        stderr.contains("environment variable `TOK` is set but empty"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("has 1 problem:"), "{stderr}");
+    assert!(stderr.contains("`TOK` is not set"), "{stderr}");
+}

@@ -176,3 +176,66 @@ fn a_config_with_a_syntax_error_is_not_edited() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(home.read_config(), broken);
 }
+
+#[test]
+fn a_symlinked_config_is_edited_through_the_link() {
+    let home = TestHome::new();
+    let dir = home.state_dir().join("dotfiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("moltbot.json5");
+    std::fs::write(&target, "{ // mine\n}\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("dotfiles/moltbot.json5", home.config_path()).unwrap();
+    let out = install_webex(&home);
+    assert!(out.status.success(), "{out:?}");
+    let link = std::fs::symlink_metadata(home.config_path()).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        text.starts_with("{ // mine") && text.contains("enabled: true"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // No temporary file is left beside the link or the target.
+    let leftovers = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .count()
+    };
+    assert_eq!(leftovers(&dir) + leftovers(home.state_dir()), 0);
+}
+
+#[test]
+fn plugins_null_is_filled_in_and_a_non_object_gets_a_fix() {
+    let home = TestHome::new();
+    home.write_config("{ plugins: null }\n");
+    let out = install_webex(&home);
+    assert!(out.status.success(), "{out:?}");
+    assert!(home.read_config().contains("enabled: true"));
+
+    for (text, says) in [
+        ("[1]\n", "the config must be an object `{ ... }`"),
+        (
+            "{ plugins: [] }\n",
+            "`plugins` is not an object; change it to an object",
+        ),
+    ] {
+        home.write_config(text);
+        let out = install_webex(&home);
+        let (_, stderr) = output_text(&out);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(home.read_config(), text);
+    }
+}
+
+/// `moltbot plugins install @moltbot/webex` in `home`.
+fn install_webex(home: &TestHome) -> std::process::Output {
+    home.moltbot()
+        .args(["plugins", "install", "@moltbot/webex"])
+        .output()
+        .expect("run moltbot")
+}

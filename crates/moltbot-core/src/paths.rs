@@ -18,6 +18,9 @@ pub struct MoltbotPaths {
     pub state_dir: PathBuf,
     /// The config file.
     pub config_file: PathBuf,
+    /// True when [`Self::config_file`] was given (`--config` or `MOLTBOT_CONFIG_PATH`) rather
+    /// than the default; a missing explicit file is an error, a missing default one is not.
+    pub config_explicit: bool,
 }
 
 impl MoltbotPaths {
@@ -42,12 +45,13 @@ impl MoltbotPaths {
         let state_dir = state_dir
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| home.unwrap_or_else(|| PathBuf::from(".")).join(".moltbot"));
-        let config_file = config_flag
-            .or(config_env.filter(|p| !p.as_os_str().is_empty()))
-            .unwrap_or_else(|| state_dir.join("moltbot.json"));
+        let explicit = config_flag.or(config_env.filter(|p| !p.as_os_str().is_empty()));
+        let config_explicit = explicit.is_some();
+        let config_file = explicit.unwrap_or_else(|| state_dir.join("moltbot.json"));
         Self {
             state_dir,
             config_file,
+            config_explicit,
         }
     }
 
@@ -85,6 +89,7 @@ mod tests {
             Some("/home/u".into()),
         );
         assert_eq!(p.config_file, PathBuf::from("/flag.json"));
+        assert!(p.config_explicit);
         assert_eq!(p.state_dir, PathBuf::from("/s"));
         assert_eq!(p.store_file(), PathBuf::from("/s/state/moltbot.sqlite"));
     }
@@ -92,6 +97,7 @@ mod tests {
     #[test]
     fn defaults_live_under_home() {
         let p = MoltbotPaths::resolve(None, None, None, Some("/home/u".into()));
+        assert!(!p.config_explicit);
         assert_eq!(p.state_dir, PathBuf::from("/home/u/.moltbot"));
         assert_eq!(
             p.config_file,

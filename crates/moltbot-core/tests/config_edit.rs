@@ -162,10 +162,30 @@ fn refuses_broken_text_and_leaves_it_alone() {
     let err = set_json5_bool("{ plugins: { entries: 3 } }", ENABLE_WEBEX, true).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot set `plugins.entries.webex.enabled`: `plugins.entries` is not an object"
+        "cannot set `plugins.entries.webex.enabled`: `plugins.entries` is not an object; change \
+         it to an object `{ ... }` (or remove it) and run the command again"
     );
     let err = set_json5_bool("[]", ENABLE_WEBEX, true).unwrap_err();
     assert!(matches!(err, EditError::NotAnObject { ref blocking, .. } if blocking.is_empty()));
+    assert_eq!(
+        err.to_string(),
+        "cannot set `plugins.entries.webex.enabled`: the config must be an object `{ ... }`; wrap \
+         the settings in { ... } and run the command again"
+    );
+}
+
+#[test]
+fn a_null_on_the_way_becomes_an_object() {
+    // `plugins: null` passes for "no plugins"; `plugins install` fills it in.
+    assert_eq!(
+        set_json5_bool("{ plugins: null }", ENABLE_WEBEX, true).unwrap(),
+        "{\n  plugins: {\n    entries: {\n      webex: {\n        enabled: true\n      }\n    }\n  }\n}"
+    );
+    let out = set_json5_bool("{\n  plugins: { entries: null },\n}\n", ENABLE_WEBEX, true).unwrap();
+    assert_eq!(
+        reparse(&out)["plugins"]["entries"]["webex"]["enabled"],
+        true
+    );
 }
 
 mod property {

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use moltbot_core::config::{parse, parse_json5, set_json5_bool, ConfigError, SyntaxError};
+use moltbot_core::config::{
+    parse, parse_json5, set_json5_bool, ConfigError, SyntaxError, MAX_NESTING_DEPTH,
+};
 use serde_json::{json, Value};
 
 fn value(text: &str) -> Value {
@@ -75,7 +77,7 @@ fn hexadecimal_numbers_are_read_as_integers() {
         json!({"a": 31, "b": 255, "c": -16, "d": u64::MAX})
     );
     let err = error("{ a: 0x1FFFFFFFFFFFFFFFF }");
-    assert_eq!(err.to_string(), "line 1, column 6: number is out of range");
+    assert_eq!(err.to_string(), "line 1, column 6: number is out of range (a whole number must fit in 64 bits, any number in a 64-bit float): write a smaller number");
     assert_eq!(
         error("{ a: 0x }").to_string(),
         "line 1, column 8: expected digit"
@@ -122,7 +124,7 @@ fn nan_and_infinity_are_refused_with_a_location_not_read_as_null() {
 #[test]
 fn numbers_too_large_for_a_double_are_refused_not_read_as_null() {
     let err = error("{\n  n: 1e400 }");
-    assert_eq!(err.to_string(), "line 2, column 6: number is out of range");
+    assert_eq!(err.to_string(), "line 2, column 6: number is out of range (a whole number must fit in 64 bits, any number in a 64-bit float): write a smaller number");
     assert_eq!(
         value("{ n: 18446744073709551616 }"),
         json!({"n": 18446744073709551616.0})
@@ -130,9 +132,34 @@ fn numbers_too_large_for_a_double_are_refused_not_read_as_null() {
 }
 
 #[test]
-fn leading_zeros_are_refused() {
-    let err = error("{ a: 01 }");
-    assert_eq!((err.line, err.column), (1, 7));
+fn leading_zeros_are_refused_as_such_at_the_number() {
+    // The reviewer's inputs: once read as two numbers ("expected comma").
+    assert_eq!(
+        error("{ a: 007 }").to_string(),
+        "line 1, column 6: a number cannot start with 0 (`007`): write `7`, or put it in quotes if it is text"
+    );
+    assert_eq!(
+        error("01").to_string(),
+        "line 1, column 1: a number cannot start with 0 (`01`): write `1`, or put it in quotes if it is text"
+    );
+    let err = error("{\n  a: [1, -00.5e3] }");
+    assert_eq!((err.line, err.column), (2, 10));
+    assert!(err.message.contains("write `-0.5e3`"), "{err}");
+    // A single zero, zero fractions and hex are fine.
+    assert_eq!(
+        value("{ a: 0, b: -0.5, c: 0x0F, d: 0e3 }"),
+        json!({"a": 0, "b": -0.5, "c": 15, "d": 0.0})
+    );
+}
+
+#[test]
+fn an_escape_in_an_unquoted_key_says_to_quote_it() {
+    assert_eq!(
+        error("{ \\u0061bc: 1 }").to_string(),
+        "line 1, column 3: an escape such as `\\u0061` is only allowed inside quotes: quote the key or value (\"\\u0061bc\")"
+    );
+    assert!(error("{ a: \\x41 }").message.contains("(\"\\x41\")"));
+    assert_eq!(value("{ '\\u0061bc': 1 }"), json!({"abc": 1}));
 }
 
 #[test]
@@ -152,8 +179,12 @@ fn json5_string_escapes() {
     );
     assert_eq!(
         error(r#"{ a: "\1" }"#).to_string(),
-        "line 1, column 7: invalid escape"
+        r#"line 1, column 7: invalid escape: write `\\` for a backslash; the escapes are \n \t \r \b \f \v \0 \' \" \xHH \uHHHH (\1 to \9 are not allowed)"#
     );
+    assert!(error(r#"{ a: 'x\9' }"#)
+        .message
+        .starts_with("invalid escape: "));
+    assert!(error(r#"{ a: '\u00g1' }"#).message.contains("e.g. \\u00e9"));
 }
 
 #[test]
@@ -193,11 +224,20 @@ fn a_byte_order_mark_is_ignored_and_kept_by_edits() {
 
 #[test]
 fn deep_nesting_is_refused_with_a_location_not_a_stack_overflow() {
-    let ok = format!("{}{}", "[".repeat(500), "]".repeat(500));
-    assert!(parse_json5(&ok).is_ok());
-    let deep = format!("{}1{}", "{a:".repeat(600), "}".repeat(600));
-    let err = error(&deep);
-    assert_eq!(err.message, "maximum nesting depth exceeded");
+    // One limit for objects and lists alike (the parser's own counts an object twice).
+    let objects = |n: usize| format!("{}1{}", "{a:".repeat(n), "}".repeat(n));
+    let lists = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    assert!(parse_json5(&objects(MAX_NESTING_DEPTH)).is_ok());
+    assert!(parse_json5(&lists(MAX_NESTING_DEPTH)).is_ok());
+    let message = "objects and lists are nested more than 256 deep: no setting is nested that \
+                   deep; look for an unclosed { or [";
+    let err = error(&objects(MAX_NESTING_DEPTH + 1));
+    assert_eq!((err.column, err.message.as_str()), (769, message));
+    let err = error(&lists(MAX_NESTING_DEPTH + 1));
+    assert_eq!((err.column, err.message.as_str()), (257, message));
+    let mixed = format!("{{a:{}{}}}", "[".repeat(256), "]".repeat(256));
+    assert_eq!(error(&mixed).column, 259);
+    assert_eq!(error(&objects(30_000)).message, message);
 }
 
 #[test]

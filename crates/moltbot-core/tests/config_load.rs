@@ -189,3 +189,62 @@ fn issue_display_omits_unknown_parts() {
     let err = ConfigError::Invalid(vec![full, bare]);
     assert_snapshot!("invalid_error_display", err.to_string());
 }
+
+#[test]
+fn text_that_is_not_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moltbot.json");
+    std::fs::write(&path, b"{\n  a: \"caf\xc3\xa9 \xff\" }").unwrap();
+    let err = load(&path, &no_env).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config file {} is not valid JSON5 (line 2, column 12): the file is not UTF-8 text \
+             (byte 0xFF here): save it as UTF-8 in your editor",
+            path.display()
+        )
+    );
+    // A bad byte on the first line, and a truncated character at the end.
+    std::fs::write(&path, b"\xfe{}").unwrap();
+    assert!(matches!(
+        load(&path, &no_env),
+        Err(ConfigError::Syntax {
+            line: 1,
+            column: 1,
+            ..
+        })
+    ));
+    std::fs::write(&path, b"{}\n\xc3").unwrap();
+    assert!(matches!(
+        load(&path, &no_env),
+        Err(ConfigError::Syntax {
+            line: 2,
+            column: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn substitution_problems_say_what_is_wrong() {
+    let env = |name: &str| match name {
+        "TOK" => Some(String::new()),
+        "NESTED" => Some("a${B}c".to_string()),
+        _ => None,
+    };
+    let source = r#"{ channels: { demo: {
+  empty: "${TOK}",
+  nested: "${NESTED}",
+  none: "${}",
+  open: "x ${TOK",
+  bad: "${1BAD-NAME}",
+  literal: "$${TOK} and $${",
+} } }"#;
+    let (cfg, issues) = parse_lenient(Path::new("m.json"), true, source.into(), &env).unwrap();
+    // A value holding `${` is not scanned again; an escaped `$${` is the literal text.
+    assert_eq!(cfg.value["channels"]["demo"]["nested"], "a${B}c");
+    assert_eq!(cfg.value["channels"]["demo"]["literal"], "${TOK} and ${");
+    assert!(cfg.is_unresolved("channels.demo.empty"));
+    assert!(!cfg.is_unresolved("channels.demo.nested"));
+    assert_snapshot!("substitution_problems", render_issues(&issues));
+}

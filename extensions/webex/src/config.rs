@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use moltbot_core::config::{
     check_known_keys_in, enum_issue, enum_type_issue, expect_object, field_bool, field_enum,
-    field_f64, field_object, field_string, field_string_array, field_u64, sort_issues, ConfigIssue,
-    LoadedConfig,
+    field_f64_in, field_object, field_string, field_string_array, field_u64_in, sort_issues,
+    ConfigIssue, LoadedConfig,
 };
 use serde_json::{Map, Value};
 
@@ -32,6 +32,8 @@ pub const DEFAULT_WEBHOOK_PATH: &str = "/webex/webhook";
 pub const DEFAULT_SAFETY_POLL_SECONDS: u64 = 60;
 /// Default `polling.intervalSeconds`.
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 5;
+/// Largest `polling.intervalSeconds` and `webhook.safetyPollSeconds` (a day).
+pub const MAX_POLL_INTERVAL_SECONDS: u64 = 86_400;
 /// Default `textChunkLimit` (characters).
 pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 7000;
 /// The most bytes Webex accepts in one message's text; chunks are capped at this separately.
@@ -42,8 +44,12 @@ pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = webex_api::DEFAULT_REQUESTS_PER_MIN
 pub const DEFAULT_BURST: u32 = webex_api::DEFAULT_BURST;
 /// Largest accepted `rateLimit.burst`.
 pub const MAX_BURST: u32 = 1000;
+/// Largest accepted `rateLimit.requestsPerMinute` (1000 a second).
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 60_000;
 /// Default `catchUp.maxAgeMinutes`.
 pub const DEFAULT_CATCH_UP_MAX_AGE_MINUTES: u64 = 15;
+/// Largest `catchUp.maxAgeMinutes` (a week).
+pub const MAX_CATCH_UP_MAX_AGE_MINUTES: u64 = 10_080;
 
 const SECTION_KEYS: &[&str] = &[
     "enabled",
@@ -139,7 +145,7 @@ pub struct WebhookConfig {
     /// `secret` for `X-Spark-Signature`; when absent one is generated and kept in the store.
     pub secret: Option<Secret>,
     /// `safetyPollSeconds`: in `webhook` mode, one polling pass this often picks up messages
-    /// whose delivery never arrived (default 60 s; `0` turns it off).
+    /// whose delivery never arrived (default 60 s, 1 s to a day; `0` turns it off).
     pub safety_poll: Option<Duration>,
 }
 
@@ -159,7 +165,7 @@ impl Default for WebhookConfig {
 /// `polling`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollingConfig {
-    /// `intervalSeconds` between two polls (default 5 s, at least 1 s).
+    /// `intervalSeconds` between two polls (default 5 s, 1 s to a day; fractions allowed).
     pub interval: Duration,
 }
 
@@ -175,7 +181,7 @@ impl Default for PollingConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
     /// `requestsPerMinute`: the client-side budget for all Webex calls, at most this many in any
-    /// 60 s window (default 300).
+    /// 60 s window (default 300, 1 to 60000).
     pub requests_per_minute: u32,
     /// `burst`: the token bucket, requests sent back to back by a quiet bot (default 50, 1 to
     /// 1000; at most half of `requestsPerMinute` is used).
@@ -195,7 +201,7 @@ impl Default for RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatchUpConfig {
     /// `maxAgeMinutes`: messages older than this found on catch-up are marked seen, not answered
-    /// (default 15 minutes).
+    /// (default 15 minutes, 0 to 10080, a week).
     pub max_age: Duration,
 }
 
@@ -332,6 +338,9 @@ fn read_mode(
     obj: &Map<String, Value>,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<Mode> {
+    if cfg.is_unresolved(&path("mode")) {
+        return None;
+    }
     let text = match obj.get("mode") {
         None => return Some(Mode::Webhook),
         Some(Value::String(s)) => s,
@@ -446,15 +455,16 @@ fn read_webhook(
             )),
         }
     }
-    if let Some(port) = field_u64(cfg, webhook, &base, "port", issues) {
-        match u16::try_from(port) {
-            Ok(p) => out.port = p,
-            Err(_) => issues.push(cfg.issue(
-                &path("webhook.port"),
-                "must be a port number between 0 and 65535",
-                Some("use 3979 (the default) or another free port"),
-            )),
-        }
+    if let Some(port) = field_u64_in(
+        cfg,
+        webhook,
+        &base,
+        "port",
+        0..=u64::from(u16::MAX),
+        "use 3979 (the default) or another free port; 0 picks one",
+        issues,
+    ) {
+        out.port = u16::try_from(port).unwrap_or(DEFAULT_WEBHOOK_PORT);
     }
     if let Some(p) = field_string(cfg, webhook, &base, "path", issues) {
         if p.starts_with('/') {
@@ -475,7 +485,16 @@ fn read_webhook(
             out.secret = Some(secret);
         }
     }
-    if let Some(seconds) = field_f64(cfg, webhook, &base, "safetyPollSeconds", issues) {
+    if let Some(seconds) = field_f64_in(
+        cfg,
+        webhook,
+        &base,
+        "safetyPollSeconds",
+        0.0..=MAX_POLL_INTERVAL_SECONDS as f64,
+        "use 60 (the default): one request a minute finds deliveries Webex never made; 0 turns \
+         it off",
+        issues,
+    ) {
         if seconds == 0.0 {
             out.safety_poll = None;
         } else if seconds >= 1.0 {
@@ -483,7 +502,7 @@ fn read_webhook(
         } else {
             issues.push(cfg.issue(
                 &path("webhook.safetyPollSeconds"),
-                "must be 0 (off) or at least 1 second",
+                "must be 0 (off) or from 1 to 86400 seconds",
                 Some(
                     "use 60 (the default): one request a minute finds deliveries Webex never made",
                 ),
@@ -501,67 +520,71 @@ fn read_tuning(
     if let Some(polling) = field_object(cfg, obj, SECTION_PATH, "polling", issues) {
         let base = path("polling");
         check_known_keys_in(cfg, polling, &base, &["intervalSeconds"], issues);
-        if let Some(secs) = field_f64(cfg, polling, &base, "intervalSeconds", issues) {
-            if secs < 1.0 {
-                issues.push(cfg.issue(
-                    &path("polling.intervalSeconds"),
-                    "must be at least 1 second",
-                    Some("use 5 (the default) or more; each poll is one API request"),
-                ));
-            } else if let Ok(d) = Duration::try_from_secs_f64(secs) {
-                out.polling.interval = d;
-            }
+        if let Some(secs) = field_f64_in(
+            cfg,
+            polling,
+            &base,
+            "intervalSeconds",
+            1.0..=MAX_POLL_INTERVAL_SECONDS as f64,
+            "use 5 (the default) or more; each poll is one API request",
+            issues,
+        ) {
+            // In range, so the conversion cannot fail.
+            out.polling.interval = Duration::from_secs_f64(secs);
         }
     }
-    if let Some(limit) = field_u64(cfg, obj, SECTION_PATH, "textChunkLimit", issues) {
-        match usize::try_from(limit) {
-            Ok(l) if (1..=MAX_MESSAGE_BYTES).contains(&l) => out.text_chunk_limit = l,
-            _ => issues.push(cfg.issue(
-                &path("textChunkLimit"),
-                &format!(
-                    "must be between 1 and {MAX_MESSAGE_BYTES} characters (Webex refuses messages \
-                     over {MAX_MESSAGE_BYTES} bytes)"
-                ),
-                Some("use 7000 (the default) or less"),
-            )),
-        }
+    if let Some(limit) = field_u64_in(
+        cfg,
+        obj,
+        SECTION_PATH,
+        "textChunkLimit",
+        1..=MAX_MESSAGE_BYTES as u64,
+        "use 7000 (the default) or less; Webex refuses messages over 7439 bytes",
+        issues,
+    ) {
+        out.text_chunk_limit = usize::try_from(limit).unwrap_or(DEFAULT_TEXT_CHUNK_LIMIT);
     }
     if let Some(rate) = field_object(cfg, obj, SECTION_PATH, "rateLimit", issues) {
         let base = path("rateLimit");
         check_known_keys_in(cfg, rate, &base, &["requestsPerMinute", "burst"], issues);
-        if let Some(rpm) = field_u64(cfg, rate, &base, "requestsPerMinute", issues) {
-            match u32::try_from(rpm) {
-                Ok(r) if r >= 1 => out.rate_limit.requests_per_minute = r,
-                _ => issues.push(cfg.issue(
-                    &path("rateLimit.requestsPerMinute"),
-                    "must be a whole number of at least 1",
-                    Some("use 300 (the default), Webex's documented limit for most APIs"),
-                )),
-            }
+        if let Some(rpm) = field_u64_in(
+            cfg,
+            rate,
+            &base,
+            "requestsPerMinute",
+            1..=u64::from(MAX_REQUESTS_PER_MINUTE),
+            "use 300 (the default), Webex's documented limit for most APIs",
+            issues,
+        ) {
+            out.rate_limit.requests_per_minute =
+                u32::try_from(rpm).unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
         }
-        if let Some(burst) = field_u64(cfg, rate, &base, "burst", issues) {
-            match u32::try_from(burst) {
-                Ok(b) if (1..=MAX_BURST).contains(&b) => out.rate_limit.burst = b,
-                _ => issues.push(cfg.issue(
-                    &path("rateLimit.burst"),
-                    &format!("must be a whole number between 1 and {MAX_BURST}"),
-                    Some("use 50 (the default): requests a quiet bot sends at once"),
-                )),
-            }
+        if let Some(burst) = field_u64_in(
+            cfg,
+            rate,
+            &base,
+            "burst",
+            1..=u64::from(MAX_BURST),
+            "use 50 (the default): requests a quiet bot sends at once",
+            issues,
+        ) {
+            out.rate_limit.burst = u32::try_from(burst).unwrap_or(DEFAULT_BURST);
         }
     }
     if let Some(catch_up) = field_object(cfg, obj, SECTION_PATH, "catchUp", issues) {
         let base = path("catchUp");
         check_known_keys_in(cfg, catch_up, &base, &["maxAgeMinutes"], issues);
-        if let Some(minutes) = field_f64(cfg, catch_up, &base, "maxAgeMinutes", issues) {
-            match Duration::try_from_secs_f64(minutes * 60.0) {
-                Ok(d) => out.catch_up.max_age = d,
-                Err(_) => issues.push(cfg.issue(
-                    &path("catchUp.maxAgeMinutes"),
-                    "must be a number of minutes of at least 0",
-                    Some("use 15 (the default); 0 answers nothing sent while moltbot was down"),
-                )),
-            }
+        if let Some(minutes) = field_f64_in(
+            cfg,
+            catch_up,
+            &base,
+            "maxAgeMinutes",
+            0.0..=MAX_CATCH_UP_MAX_AGE_MINUTES as f64,
+            "use 15 (the default); 0 answers nothing sent while moltbot was down",
+            issues,
+        ) {
+            // In range, so the conversion cannot fail.
+            out.catch_up.max_age = Duration::from_secs_f64(minutes * 60.0);
         }
     }
 }
@@ -601,7 +624,9 @@ fn read_token(
     }
 }
 
-/// A secret string: trimmed, not empty, and not a leftover `${VAR}`. Messages never echo it.
+/// A secret string: trimmed and not empty. Messages never echo it. A `${VAR}` that could not be
+/// substituted is already reported by core (the key is then skipped by `field_string`), so a
+/// `${` left here is literal text the user asked for with `$${`.
 fn check_secret(
     cfg: &LoadedConfig,
     key_path: &str,
@@ -621,14 +646,6 @@ fn check_secret(
                     ""
                 }
             )),
-        ));
-        return None;
-    }
-    if trimmed.contains("${") {
-        issues.push(cfg.issue(
-            key_path,
-            "contains an unsubstituted ${...} reference",
-            Some("set the environment variable it names, or write the value itself"),
         ));
         return None;
     }

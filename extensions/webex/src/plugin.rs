@@ -94,7 +94,13 @@ impl ChannelPlugin for WebexPlugin {
 
     fn secrets(&self, config: &LoadedConfig, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
         let section = config.channel_section(crate::config::CHANNEL_ID);
+        // A string still holding an unresolved `${...}` is no secret, and masking it would hide
+        // the variable name in the messages about it.
         let at = |pointer: &str| {
+            let key = pointer.trim_start_matches('/').replace('/', ".");
+            if config.is_unresolved(&format!("{}.{key}", crate::config::SECTION_PATH)) {
+                return None;
+            }
             section
                 .and_then(|s| s.pointer(pointer))
                 .and_then(serde_json::Value::as_str)

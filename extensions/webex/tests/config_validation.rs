@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use insta::assert_snapshot;
 use moltbot_core::config::{parse, parse_lenient, render_issues, ConfigError, ConfigIssue};
+use moltbot_core::plugin::ChannelPlugin;
 use moltbot_webex::config::{validate, Mode, TokenSource, WebexConfig};
+use moltbot_webex::WebexPlugin;
 
 const TOKEN: &str = "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL3NlY3JldC10b2tlbg";
 
@@ -318,27 +320,144 @@ fn bot_token_substitution_set_and_unset() {
     let ConfigError::Invalid(core_issues) = &err else {
         panic!("expected issues, got {err:?}");
     };
+    assert_eq!(core_issues.len(), 1);
     assert_eq!(core_issues[0].path, "channels.webex.botToken");
     assert!(core_issues[0].message.contains("MY_WEBEX_TOKEN"));
-    // Loaded leniently, the webex validator also refuses the leftover reference.
+    // One cause, one error: the webex validator does not report the leftover reference again
+    // (nor "no credentials"), and the reference is not taken for a secret to mask.
     let (cfg, _) =
         parse_lenient(Path::new("moltbot.json"), true, source.to_string(), &no_env).unwrap();
-    let issues = validate(&cfg, &no_env).unwrap_err();
-    assert_snapshot!("unsubstituted_token", render_issues(&issues));
+    let webex = validate(&cfg, &no_env).unwrap();
+    assert_eq!(webex.token_source, TokenSource::Missing);
+    assert!(WebexPlugin::new().secrets(&cfg, &no_env).is_empty());
+}
+
+#[test]
+fn a_long_unset_token_variable_is_named_in_full_once() {
+    // The reviewer's case: the fix line showed `${WE…KEN}` (the reference masked as a secret).
+    let source =
+        r#"{ channels: { webex: { mode: "polling", botToken: "${WEBEX_BOT_TOKEN_FOR_TESTS}" } } }"#;
+    let (cfg, mut issues) =
+        parse_lenient(Path::new("moltbot.json"), true, source.to_string(), &no_env).unwrap();
+    for secret in WebexPlugin::new().secrets(&cfg, &no_env) {
+        moltbot_core::logging::register_secret(&secret);
+    }
+    issues.extend(validate(&cfg, &no_env).err().unwrap_or_default());
+    let text = moltbot_core::logging::redact(&render_issues(&issues));
+    assert_eq!(issues.len(), 1, "{text}");
+    assert!(text.contains("fix: set WEBEX_BOT_TOKEN_FOR_TESTS in the environment, or write the value in place of `${WEBEX_BOT_TOKEN_FOR_TESTS}`"), "{text}");
+    // An empty variable, the same way: one error saying it is empty.
+    let env = |name: &str| (name == "WEBEX_BOT_TOKEN_FOR_TESTS").then(String::new);
+    let (cfg, mut issues) =
+        parse_lenient(Path::new("moltbot.json"), true, source.to_string(), &env).unwrap();
+    issues.extend(validate(&cfg, &env).err().unwrap_or_default());
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].message.ends_with("is set but empty"),
+        "{}",
+        issues[0]
+    );
 }
 
 #[test]
 fn empty_or_escaped_tokens_are_refused() {
     let source = "{\n  channels: {\n    webex: {\n      mode: \"polling\",\n      botToken: \"  \",\n    },\n  },\n}\n";
     assert_snapshot!("empty_token", rendered(source));
-    // `$${VAR}` is the literal text `${VAR}`, which cannot be a token.
+    // `$${VAR}` is the literal text `${VAR}`: what the fix promises, it gives (for botToken as
+    // for any string), and a value containing `${` is never scanned again.
     let escaped = source.replace("\"  \"", "\"$${WEBEX_BOT_TOKEN}\"");
-    let issues = run(&escaped, &token_env).unwrap_err();
-    assert_eq!(issues.len(), 1);
-    assert_eq!(
-        issues[0].message,
-        "contains an unsubstituted ${...} reference"
+    let cfg = run(&escaped, &token_env).unwrap();
+    assert_eq!(cfg.bot_token.expose(), "${WEBEX_BOT_TOKEN}");
+    let from_env = source.replace("\"  \"", "\"${ODD}\"");
+    let env = |name: &str| (name == "ODD").then(|| "ab${CD}".to_string());
+    assert_eq!(run(&from_env, &env).unwrap().bot_token.expose(), "ab${CD}");
+    // Malformed references are one error each, saying what is wrong.
+    for (bad, says) in [
+        ("${}", "`${}` names no environment variable"),
+        ("${TOK", "`${TOK` is not closed: the `}` is missing"),
+        (
+            "${1BAD-NAME}",
+            "`${1BAD-NAME}` is not a valid environment variable name",
+        ),
+    ] {
+        let text = source.replace("\"  \"", &format!("\"{bad}\""));
+        let (cfg, mut issues) =
+            parse_lenient(Path::new("moltbot.json"), true, text, &no_env).unwrap();
+        issues.extend(validate(&cfg, &no_env).err().unwrap_or_default());
+        assert_eq!(issues.len(), 1, "{bad}: {issues:?}");
+        assert_eq!(issues[0].message, says);
+        assert!(!issues[0]
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("set the environment"));
+    }
+}
+
+#[test]
+fn huge_and_fractional_numbers_are_held_to_each_key_range() {
+    // The reviewer's inputs: once accepted (1e23, 2^64) or refused with the wrong rule.
+    let cases = [
+        (
+            "polling: { intervalSeconds: 1e23 }",
+            "polling.intervalSeconds",
+            "expected a number from 1 to 86400, found 1e+23",
+        ),
+        (
+            "polling: { intervalSeconds: 18446744073709551616 }",
+            "polling.intervalSeconds",
+            "expected a number from 1 to 86400, found 1.8446744073709552e+19",
+        ),
+        (
+            "catchUp: { maxAgeMinutes: 1e300 }",
+            "catchUp.maxAgeMinutes",
+            "expected a number from 0 to 10080, found 1e+300",
+        ),
+        (
+            "rateLimit: { requestsPerMinute: 1e20 }",
+            "rateLimit.requestsPerMinute",
+            "expected a whole number from 1 to 60000, found 1e+20",
+        ),
+        (
+            "webhook: { safetyPollSeconds: 1e30 }",
+            "webhook.safetyPollSeconds",
+            "expected a number from 0 to 86400, found 1e+30",
+        ),
+        (
+            "webhook: { port: 18446744073709551615 }",
+            "webhook.port",
+            "expected a whole number from 0 to 65535, found 18446744073709551615",
+        ),
+        (
+            "textChunkLimit: 7440",
+            "textChunkLimit",
+            "expected a whole number from 1 to 7439, found 7440",
+        ),
+        (
+            "rateLimit: { burst: 1.5 }",
+            "rateLimit.burst",
+            "expected a whole number from 1 to 1000, found 1.5",
+        ),
+    ];
+    for (setting, key, message) in cases {
+        let source = format!(
+            r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", {setting} }} }} }}"#
+        );
+        let issues = issues(&source);
+        assert_eq!(issues.len(), 1, "{setting}: {issues:?}");
+        assert_eq!(issues[0].path, format!("channels.webex.{key}"));
+        assert_eq!(issues[0].message, message, "{setting}");
+    }
+    // Fractions where the docs allow them; the largest values are accepted.
+    let source = format!(
+        r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}",
+          polling: {{ intervalSeconds: 1.5 }}, catchUp: {{ maxAgeMinutes: 10080 }},
+          webhook: {{ safetyPollSeconds: 86400 }}, rateLimit: {{ requestsPerMinute: 60000 }} }} }} }}"#
     );
+    let cfg = run(&source, &no_env).unwrap();
+    assert_eq!(cfg.polling.interval, Duration::from_millis(1500));
+    assert_eq!(cfg.catch_up.max_age, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(cfg.webhook.safety_poll, Some(Duration::from_secs(86_400)));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use moltbot_core::config::set_json5_bool;
+use moltbot_core::config::{read_source, set_json5_bool};
 use moltbot_core::plugin::{ChannelPlugin, PluginManifest, MANIFEST_FILE};
 use moltbot_core::store::Store;
 
@@ -110,13 +110,9 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
     let config_path = &ctx.paths.config_file;
 
     // Prepare the config edit first: a config that cannot be edited changes nothing.
-    let current = match std::fs::read_to_string(config_path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => {
-            return Err(err).with_context(|| format!("cannot read {}", config_path.display()))
-        }
-    };
+    let current = read_source(config_path)
+        .context("nothing was changed")?
+        .unwrap_or_default();
     let edited = set_json5_bool(&current, &["plugins", "entries", &id, "enabled"], true)
         .with_context(|| {
             format!(
@@ -124,6 +120,8 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
                 config_path.display()
             )
         })?;
+    // A symlinked config is edited where it points, so the link stays a link.
+    let config_target = resolve_symlinks(config_path)?;
 
     let store = Store::open(ctx.paths.store_file()).with_context(|| {
         format!(
@@ -135,7 +133,7 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
     let manifest_json = serde_json::to_string_pretty(&resolved.manifest)?;
     write_private(&manifest_copy, manifest_json.as_bytes())?;
     if edited != current {
-        write_private(config_path, edited.as_bytes())?;
+        write_private(&config_target, edited.as_bytes())?;
     }
     store.plugins().record_install_blocking(
         &id,
@@ -227,6 +225,31 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
         eprintln!("note: the config could not be read, so nothing shows as enabled: {err}");
     }
     Ok(Outcome::Success)
+}
+
+/// The file `path` finally points to when it is a symlink (a chain of them is followed; a
+/// relative target is relative to the link's folder); `path` itself otherwise or when it does
+/// not exist. The target need not exist yet.
+fn resolve_symlinks(path: &Path) -> anyhow::Result<PathBuf> {
+    const MAX_LINKS: usize = 40;
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)
+                    .with_context(|| format!("cannot read the link {}", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    bail!(
+        "{} is a chain of more than {MAX_LINKS} symlinks (a loop?); nothing was changed",
+        path.display()
+    )
 }
 
 /// Writes `bytes` to `path` atomically (temp file + rename), 0600, creating missing parent

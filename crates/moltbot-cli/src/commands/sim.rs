@@ -93,6 +93,7 @@ async fn run_demo(ctx: &Context) -> anyhow::Result<Outcome> {
     demo_ctx.paths = MoltbotPaths {
         state_dir: state.path().to_path_buf(),
         config_file: ctx.paths.config_file.clone(),
+        config_explicit: ctx.paths.config_explicit,
     };
     let agent = if agent_sections.is_some() {
         "the agent from agents.defaults.model"

@@ -176,6 +176,9 @@ pub fn field_string(
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<String> {
     let value = obj.get(key)?;
+    if cfg.is_unresolved(&join_path(parent, key)) {
+        return None;
+    }
     match value {
         Value::String(s) => Some(s.clone()),
         other => {
@@ -191,55 +194,85 @@ pub fn field_string(
     }
 }
 
-/// The non-negative whole number at `obj[key]` (`5` and `5.0` both accepted).
-pub fn field_u64(
+/// The whole number at `obj[key]` within `range` (`5` and `5.0` both accepted); anything else
+/// is one issue stating the range, with `fix`.
+pub fn field_u64_in(
     cfg: &LoadedConfig,
     obj: &Map<String, Value>,
     parent: &str,
     key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    fix: &str,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<u64> {
     let value = obj.get(key)?;
-    let whole = value.as_u64().or_else(|| {
-        value
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-            .map(|f| f as u64)
-    });
+    let whole = value
+        .as_u64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
+                .map(|f| f as u64)
+        })
+        .filter(|n| range.contains(n));
     if whole.is_none() {
-        let found = match value {
-            Value::Number(n) => n.to_string(),
-            other => describe(other).to_string(),
-        };
-        issues.push(cfg.issue(
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        issues.push(range_issue(
+            cfg,
             &join_path(parent, key),
-            &format!("expected a whole number of at least 0, found {found}"),
-            Some("use a whole number such as 5, without quotes"),
+            &expected,
+            value,
+            fix,
         ));
     }
     whole
 }
 
-/// The finite number at `obj[key]`.
-pub fn field_f64(
+/// The number at `obj[key]` within `range` (fractions allowed); anything else is one issue
+/// stating the range, with `fix`. The result is finite, so it converts to a `Duration` safely.
+pub fn field_f64_in(
     cfg: &LoadedConfig,
     obj: &Map<String, Value>,
     parent: &str,
     key: &str,
+    range: std::ops::RangeInclusive<f64>,
+    fix: &str,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<f64> {
     let value = obj.get(key)?;
-    let number = value.as_f64().filter(|f| f.is_finite());
+    let number = value
+        .as_f64()
+        .filter(|f| f.is_finite() && range.contains(f));
     if number.is_none() {
-        issues.push(type_issue(
+        let expected = format!("a number from {} to {}", range.start(), range.end());
+        issues.push(range_issue(
             cfg,
             &join_path(parent, key),
-            "a number",
+            &expected,
             value,
-            "use a number such as 5, without quotes",
+            fix,
         ));
     }
     number
+}
+
+/// "expected {expected}, found {value}": a number shown as read, anything else by its kind.
+fn range_issue(
+    cfg: &LoadedConfig,
+    path: &str,
+    expected: &str,
+    value: &Value,
+    fix: &str,
+) -> ConfigIssue {
+    let found = match value {
+        Value::Number(n) => n.to_string(),
+        other => describe(other).to_string(),
+    };
+    cfg.issue(
+        path,
+        &format!("expected {expected}, found {found}"),
+        Some(fix),
+    )
 }
 
 /// The list of strings at `obj[key]`; every non-string element is its own issue (`key[i]`).
@@ -266,6 +299,7 @@ pub fn field_string_array(
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
         match item {
+            Value::String(_) if cfg.is_unresolved(&format!("{path}[{i}]")) => ok = false,
             Value::String(s) => out.push(s.clone()),
             other => {
                 ok = false;
@@ -291,6 +325,9 @@ pub fn field_enum(
     allowed: &[&str],
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<String> {
+    if cfg.is_unresolved(&join_path(parent, key)) {
+        return None;
+    }
     let value = match obj.get(key)? {
         Value::String(s) => s,
         other => {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::check::{
     check_known_keys, check_known_keys_in, expect_object, field_enum, field_object, field_string,
-    field_string_array, field_u64,
+    field_string_array, field_u64_in,
 };
 use super::error::ConfigIssue;
 use super::load::LoadedConfig;
@@ -72,8 +72,12 @@ pub struct RoomAgentConfig {
 
 /// Default timeout for one agent turn.
 pub const DEFAULT_AGENT_TIMEOUT_SECONDS: u64 = 120;
+/// Largest `agents.defaults.timeoutSeconds` (a day).
+pub const MAX_AGENT_TIMEOUT_SECONDS: u64 = 86_400;
 /// Default number of earlier turns sent with each message.
 pub const DEFAULT_HISTORY_TURNS: u64 = 20;
+/// Largest `agents.defaults.historyTurns`.
+pub const MAX_HISTORY_TURNS: u64 = 1000;
 
 /// `agents.defaults`.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,9 +87,9 @@ pub struct AgentDefaults {
     pub model: Option<ModelRef>,
     /// `systemPrompt`.
     pub system_prompt: Option<String>,
-    /// `timeoutSeconds` for one agent turn (default 120, at least 1).
+    /// `timeoutSeconds` for one agent turn (default 120, 1 to 86400).
     pub timeout_seconds: u64,
-    /// `historyTurns`: earlier turns of the conversation sent along (default 20).
+    /// `historyTurns`: earlier turns of the conversation sent along (default 20, 0 to 1000).
     pub history_turns: u64,
 }
 
@@ -235,11 +239,13 @@ pub fn default_base_url(provider: &str, api: ProviderApi) -> Option<&'static str
 
 /// Default time the gateway waits for in-flight work on shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 10;
+/// Largest `gateway.shutdownTimeoutSeconds` (an hour).
+pub const MAX_SHUTDOWN_TIMEOUT_SECONDS: u64 = 3600;
 
 /// `gateway`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
-    /// `shutdownTimeoutSeconds` (default 10).
+    /// `shutdownTimeoutSeconds` (default 10, 0 to 3600).
     pub shutdown_timeout_seconds: u64,
 }
 
@@ -283,8 +289,15 @@ impl CoreConfig {
         }
         if let Some(gateway) = field_object(cfg, root, "", "gateway", issues) {
             check_known_keys_in(cfg, gateway, "gateway", &["shutdownTimeoutSeconds"], issues);
-            if let Some(secs) = field_u64(cfg, gateway, "gateway", "shutdownTimeoutSeconds", issues)
-            {
+            if let Some(secs) = field_u64_in(
+                cfg,
+                gateway,
+                "gateway",
+                "shutdownTimeoutSeconds",
+                0..=MAX_SHUTDOWN_TIMEOUT_SECONDS,
+                "use a number of seconds such as 10 (the default), without quotes",
+                issues,
+            ) {
                 core.gateway.shutdown_timeout_seconds = secs;
             }
         }
@@ -432,18 +445,26 @@ fn agents_config(
     check_known_keys_in(cfg, defaults, path, AGENT_DEFAULT_KEYS, issues);
     let d = &mut out.defaults;
     d.system_prompt = field_string(cfg, defaults, path, "systemPrompt", issues);
-    if let Some(t) = field_u64(cfg, defaults, path, "timeoutSeconds", issues) {
-        if t == 0 {
-            issues.push(cfg.issue(
-                "agents.defaults.timeoutSeconds",
-                "must be at least 1",
-                Some("use a number of seconds such as 120"),
-            ));
-        } else {
-            d.timeout_seconds = t;
-        }
+    if let Some(t) = field_u64_in(
+        cfg,
+        defaults,
+        path,
+        "timeoutSeconds",
+        1..=MAX_AGENT_TIMEOUT_SECONDS,
+        "use a number of seconds such as 120 (the default), without quotes",
+        issues,
+    ) {
+        d.timeout_seconds = t;
     }
-    if let Some(h) = field_u64(cfg, defaults, path, "historyTurns", issues) {
+    if let Some(h) = field_u64_in(
+        cfg,
+        defaults,
+        path,
+        "historyTurns",
+        0..=MAX_HISTORY_TURNS,
+        "use a count such as 20 (the default), without quotes; 0 sends no history",
+        issues,
+    ) {
         d.history_turns = h;
     }
     let (primary, primary_path) = match defaults.get("model") {

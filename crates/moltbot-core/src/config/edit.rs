@@ -29,7 +29,8 @@ pub enum EditError {
         message: String,
     },
     /// A key on the way is not an object (e.g. `plugins: []`), so nothing can be put inside it.
-    #[error("cannot set `{path}`: `{blocking}` is not an object")]
+    /// (A `null` on the way is replaced by an object.)
+    #[error("{}", not_an_object_message(path, blocking))]
     NotAnObject {
         /// The full dotted path that was to be set.
         path: String,
@@ -101,6 +102,11 @@ pub fn set_json5_bool(source: &str, path: &[&str], value: bool) -> Result<String
                 prop.set_value(CstInputValue::Bool(value));
                 break;
             }
+            // `key: null` means nothing is set: it becomes the object the path needs.
+            Some(prop) if prop.value().is_some_and(|v| v.as_null_keyword().is_some()) => {
+                prop.set_value(CstInputValue::Object(Vec::new()));
+                prop
+            }
             Some(prop) => prop,
             None => {
                 // The CST puts a new member on its own line: lay the objects around it out the
@@ -142,6 +148,20 @@ pub fn set_json5_bool(source: &str, path: &[&str], value: bool) -> Result<String
         Ok(format!("{bom}{out}"))
     } else {
         Err(unverified(path))
+    }
+}
+
+fn not_an_object_message(path: &str, blocking: &str) -> String {
+    if blocking.is_empty() {
+        format!(
+            "cannot set `{path}`: the config must be an object `{{ ... }}`; wrap the settings in \
+             {{ ... }} and run the command again"
+        )
+    } else {
+        format!(
+            "cannot set `{path}`: `{blocking}` is not an object; change it to an object \
+             `{{ ... }}` (or remove it) and run the command again"
+        )
     }
 }
 

@@ -88,6 +88,16 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// A config path given explicitly (`--config` or `MOLTBOT_CONFIG_PATH`) does not exist.
+    #[error(
+        "config file {} does not exist (it was given with --config or MOLTBOT_CONFIG_PATH): \
+         check the path, or create the file (an empty file is a valid config)",
+        path.display()
+    )]
+    NotFound {
+        /// The config path.
+        path: PathBuf,
+    },
     /// The file is not valid JSON5.
     #[error("config file {} is not valid JSON5 (line {line}, column {column}): {message}", path.display())]
     Syntax {

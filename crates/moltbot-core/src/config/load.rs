@@ -1,6 +1,7 @@
 //! Reading the config file: JSON5 syntax, `${VAR}` substitution, key positions and the core
 //! sections. Channel sections are validated by their plugins against the same [`LoadedConfig`].
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -25,6 +26,7 @@ pub struct LoadedConfig {
     /// The typed core sections (`plugins`, `agents`, `models`, `gateway`, `channels`).
     pub core: CoreConfig,
     spans: Spans,
+    unresolved: BTreeSet<String>,
 }
 
 impl LoadedConfig {
@@ -32,6 +34,13 @@ impl LoadedConfig {
     /// `channels.webex.allowFrom[1]` for an array element) is written, if it is in the file.
     pub fn locate(&self, key_path: &str) -> Option<(usize, usize)> {
         self.spans.get(key_path)
+    }
+
+    /// True when the string at `key_path` still holds a `${...}` that could not be substituted
+    /// (an unset or empty variable, or a malformed reference). That is already an issue, so
+    /// validators skip the key rather than report the same cause again.
+    pub fn is_unresolved(&self, key_path: &str) -> bool {
+        self.unresolved.contains(key_path)
     }
 
     /// An issue about `key_path`, located at the key, or failing that at its nearest ancestor
@@ -114,9 +123,19 @@ pub fn load_lenient(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(LoadedConfig, Vec<ConfigIssue>), ConfigError> {
-    let (source, existed) = match std::fs::read_to_string(path) {
-        Ok(text) => (text, true),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
+    let (source, existed) = match read_source(path)? {
+        Some(text) => (text, true),
+        None => (String::new(), false),
+    };
+    parse_lenient(path, existed, source, env)
+}
+
+/// Reads the config text at `path`: `None` when the file does not exist. Text that is not UTF-8
+/// is a [`ConfigError::Syntax`] at the first bad byte.
+pub fn read_source(path: &Path) -> Result<Option<String>, ConfigError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_path_buf(),
@@ -124,7 +143,28 @@ pub fn load_lenient(
             })
         }
     };
-    parse_lenient(path, existed, source, env)
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) => Err(syntax_error(
+            path,
+            invalid_utf8(err.as_bytes(), err.utf8_error()),
+        )),
+    }
+}
+
+/// The located error for bytes that are not UTF-8 (the column counts the characters before).
+fn invalid_utf8(bytes: &[u8], err: std::str::Utf8Error) -> SyntaxError {
+    let valid = bytes.get(..err.valid_up_to()).unwrap_or_default();
+    let text = std::str::from_utf8(valid).unwrap_or_default();
+    let (line, column) = super::syntax::position(text, text.len());
+    let byte = bytes.get(err.valid_up_to()).copied().unwrap_or_default();
+    SyntaxError {
+        line,
+        column,
+        message: format!(
+            "the file is not UTF-8 text (byte 0x{byte:02X} here): save it as UTF-8 in your editor"
+        ),
+    }
 }
 
 /// Parses config text as if read from `path` (which is only used in messages).
@@ -161,7 +201,8 @@ pub fn parse_lenient(
         .map_err(|err| syntax_error(path, err))?
         .unwrap_or_else(|| (Value::Object(serde_json::Map::new()), Spans::default()));
     let mut issues = Vec::new();
-    substitute(&mut value, "", env, &mut issues);
+    let mut unresolved = BTreeSet::new();
+    substitute(&mut value, "", env, &mut issues, &mut unresolved);
     let mut cfg = LoadedConfig {
         path: path.to_path_buf(),
         existed,
@@ -169,6 +210,7 @@ pub fn parse_lenient(
         value,
         core: CoreConfig::default(),
         spans,
+        unresolved,
     };
     // Substitution issues were made before the spans existed; locate them now.
     let mut issues: Vec<ConfigIssue> = issues

@@ -22,17 +22,20 @@ mod syntax;
 
 pub use self::check::{
     check_known_keys, check_known_keys_in, describe, enum_issue, enum_type_issue, expect_object,
-    field_bool, field_enum, field_f64, field_object, field_string, field_string_array, field_u64,
-    suggest,
+    field_bool, field_enum, field_f64_in, field_object, field_string, field_string_array,
+    field_u64_in, suggest,
 };
 pub use self::core::{
     default_base_url, AgentDefaults, AgentsConfig, CoreConfig, GatewayConfig, ModelRef,
     ModelsConfig, PluginEntry, PluginsConfig, ProviderApi, ProviderConfig, RoomAgentConfig,
     BUILTIN_ECHO_PROVIDER, DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS,
-    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
+    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, MAX_AGENT_TIMEOUT_SECONDS, MAX_HISTORY_TURNS,
+    MAX_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
 };
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
-pub use self::load::{load, load_lenient, parse, parse_lenient, process_env, LoadedConfig};
+pub use self::load::{
+    load, load_lenient, parse, parse_lenient, process_env, read_source, LoadedConfig,
+};
 pub use self::secret::Secret;
-pub use self::syntax::{join_path, parse_json5, SyntaxError};
+pub use self::syntax::{join_path, parse_json5, SyntaxError, MAX_NESTING_DEPTH};

@@ -18,6 +18,10 @@ use jsonc_parser::tokens::Token;
 use jsonc_parser::{CollectOptions, ParseOptions, Scanner, ScannerOptions};
 use serde_json::Value;
 
+/// The deepest nesting of objects and lists accepted (the same for both). The parser's own limit
+/// counts an object member as two levels, so this is checked first to treat both alike.
+pub const MAX_NESTING_DEPTH: usize = 256;
+
 /// Where and why JSON5 text could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -67,7 +71,7 @@ pub fn parse_json5(source: &str) -> Result<Option<Value>, SyntaxError> {
 pub(crate) fn parse_with_spans(source: &str) -> Result<Option<(Value, Spans)>, SyntaxError> {
     // A byte order mark is not part of the text (editors do not show it in the columns).
     let source = source.strip_prefix('\u{FEFF}').unwrap_or(source);
-    check_strings_end_on_their_line(source)?;
+    check_tokens(source)?;
     let options = options();
     let tree = jsonc_parser::parse_to_ast(source, &CollectOptions::default(), &options)
         .map_err(|err| located(source, &err))?;
@@ -84,14 +88,43 @@ pub(crate) fn parse_with_spans(source: &str) -> Result<Option<(Value, Spans)>, S
 fn located(source: &str, err: &ParseError) -> SyntaxError {
     let (line, column) = LineIndex::new(source).position(err.range().start);
     let token = source.get(err.range().start..err.range().end).unwrap_or("");
+    let at = source.get(err.range().start..).unwrap_or("");
     let message = match err.kind() {
         ParseErrorKind::Custom(_) if token.contains("NaN") || token.contains("Infinity") => {
             "NaN and Infinity are not accepted (no setting takes them); write a finite number"
                 .to_string()
         }
+        ParseErrorKind::Custom(message) if message.contains("out of range") => {
+            "number is out of range (a whole number must fit in 64 bits, any number in a 64-bit \
+             float): write a smaller number"
+                .to_string()
+        }
         ParseErrorKind::UnexpectedWord => format!(
             "unexpected word `{token}`: put text in quotes; true, false and null are lower case"
         ),
+        ParseErrorKind::UnexpectedToken | ParseErrorKind::UnexpectedTokenInObject
+            if at.starts_with('\\') =>
+        {
+            let word: String = at
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !":,{}[]'\"".contains(*c))
+                .collect();
+            format!(
+                "an escape such as `\\u0061` is only allowed inside quotes: quote the key or \
+                 value (\"{word}\")"
+            )
+        }
+        // The string error kinds are not public: told apart by their text.
+        ParseErrorKind::String(kind) if kind.to_string().starts_with("Invalid escape") => {
+            "invalid escape: write `\\\\` for a backslash; the escapes are \\n \\t \\r \\b \\f \\v \\0 \
+             \\' \\\" \\xHH \\uHHHH (\\1 to \\9 are not allowed)"
+                .to_string()
+        }
+        ParseErrorKind::String(kind) if kind.to_string().contains("hex digits") => format!(
+            "{}: write \\xHH or \\uHHHH with hex digits 0-9 and a-f, e.g. \\u00e9",
+            lower_first(kind.to_string())
+        ),
+        ParseErrorKind::NestingDepthExceeded => depth_message(),
         kind => lower_first(kind.to_string()),
     };
     SyntaxError {
@@ -115,15 +148,71 @@ fn lower_first(message: String) -> String {
     }
 }
 
-/// JSON5 ends a string at its line: a raw line break inside quotes (usually a missing closing
-/// quote) is refused at the string's start, where the quote is missing. `\` before the line
-/// break (a line continuation) is fine.
-fn check_strings_end_on_their_line(source: &str) -> Result<(), SyntaxError> {
+fn depth_message() -> String {
+    format!(
+        "objects and lists are nested more than {MAX_NESTING_DEPTH} deep: no setting is nested \
+         that deep; look for an unclosed {{ or ["
+    )
+}
+
+/// Checks the parser would let through or report poorly, in one pass over the tokens (a scan
+/// error is left for the parser, which reports the same error):
+/// - nesting deeper than [`MAX_NESTING_DEPTH`], at the `{` or `[` that goes too deep;
+/// - a number with a leading zero (`007`), which the parser reads as two numbers;
+/// - a raw line break inside quotes (usually a missing closing quote), at the string's start,
+///   where the quote is missing. `\` before the line break (a line continuation) is fine.
+fn check_tokens(source: &str) -> Result<(), SyntaxError> {
     let mut scanner = Scanner::new(source, &ScannerOptions::default());
-    // A scan error is left for the parser, which reports the same error.
+    let mut depth = 0usize;
+    let error = |offset: usize, message: String| {
+        let (line, column) = LineIndex::new(source).position(offset);
+        Err(SyntaxError {
+            line,
+            column,
+            message,
+        })
+    };
     while let Ok(Some(token)) = scanner.scan() {
-        if !matches!(token, Token::String(_)) {
-            continue;
+        match token {
+            Token::OpenBrace | Token::OpenBracket => {
+                depth += 1;
+                if depth > MAX_NESTING_DEPTH {
+                    return error(scanner.token_start(), depth_message());
+                }
+                continue;
+            }
+            Token::CloseBrace | Token::CloseBracket => {
+                depth = depth.saturating_sub(1);
+                continue;
+            }
+            Token::Number(_) => {
+                let start = scanner.token_start();
+                let raw = source.get(start..).unwrap_or("");
+                let digits = raw.trim_start_matches(['-', '+']);
+                let mut chars = digits.chars();
+                if chars.next() == Some('0') && chars.next().is_some_and(|c| c.is_ascii_digit()) {
+                    let written: String = raw
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.'))
+                        .collect();
+                    let sign = if raw.starts_with('-') { "-" } else { "" };
+                    let body = written.trim_start_matches(['-', '+']);
+                    let int_len = body.chars().take_while(char::is_ascii_digit).count();
+                    let int = body.get(..int_len).unwrap_or("").trim_start_matches('0');
+                    let int = if int.is_empty() { "0" } else { int };
+                    let number = format!("{int}{}", body.get(int_len..).unwrap_or(""));
+                    return error(
+                        start,
+                        format!(
+                            "a number cannot start with 0 (`{written}`): write `{sign}{number}`, \
+                             or put it in quotes if it is text"
+                        ),
+                    );
+                }
+                continue;
+            }
+            Token::String(_) => {}
+            _ => continue,
         }
         let start = scanner.token_start();
         let raw = source.get(start..scanner.token_end()).unwrap_or("");
@@ -180,6 +269,11 @@ impl<'a> LineIndex<'a> {
         let column = self.src.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
         (line, column)
     }
+}
+
+/// The 1-based (line, column) of byte `offset` in `source`.
+pub(crate) fn position(source: &str, offset: usize) -> (usize, usize) {
+    LineIndex::new(source).position(offset)
 }
 
 /// Joins a parent key path and a key: `("channels", "webex")` -> `channels.webex`.
