@@ -190,7 +190,8 @@ struct ConfigRun {
     elapsed: Duration,
 }
 
-/// `moltbot_messages_dropped_total` for channel webex, by reason label.
+/// `moltbot_messages_dropped_total` for channel webex, by reason label (reasons that never
+/// happened are exported at 0 from start-up and left out here).
 async fn dropped_metrics(gateway: &RunningGateway) -> BTreeMap<String, u64> {
     let text = reqwest::get(format!("{}/metrics", gateway.http))
         .await
@@ -205,6 +206,7 @@ async fn dropped_metrics(gateway: &RunningGateway) -> BTreeMap<String, u64> {
             let (reason, value) = rest.split_once("\"} ")?;
             Some((reason.to_string(), value.trim().parse().ok()?))
         })
+        .filter(|(_, count): &(String, u64)| *count > 0)
         .collect()
 }
 

@@ -416,7 +416,7 @@ fn huge_and_fractional_numbers_are_held_to_each_key_range() {
         (
             "rateLimit: { requestsPerMinute: 1e20 }",
             "rateLimit.requestsPerMinute",
-            "expected a whole number from 1 to 60000, found 1e+20",
+            "expected a whole number from 1 to 1000000, found 1e+20",
         ),
         (
             "webhook: { safetyPollSeconds: 1e30 }",
@@ -452,7 +452,7 @@ fn huge_and_fractional_numbers_are_held_to_each_key_range() {
     let source = format!(
         r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}",
           polling: {{ intervalSeconds: 1.5 }}, catchUp: {{ maxAgeMinutes: 10080 }},
-          webhook: {{ safetyPollSeconds: 86400 }}, rateLimit: {{ requestsPerMinute: 60000 }} }} }} }}"#
+          webhook: {{ safetyPollSeconds: 86400 }}, rateLimit: {{ requestsPerMinute: 1000000 }} }} }} }}"#
     );
     let cfg = run(&source, &no_env).unwrap();
     assert_eq!(cfg.polling.interval, Duration::from_millis(1500));
