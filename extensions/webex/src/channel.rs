@@ -98,7 +98,6 @@ impl WebexChannel {
                 bot: OnceLock::new(),
                 sink: OnceLock::new(),
                 caught_up: Default::default(),
-                metrics,
             }),
             webhook_secret,
         })

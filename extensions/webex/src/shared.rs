@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use moltbot_core::gateway::{InboundSink, Metrics};
+use moltbot_core::gateway::InboundSink;
 use webex_api::WebexClient;
 
 use crate::config::WebexConfig;
@@ -31,8 +31,6 @@ pub struct WebexShared {
     pub bot: OnceLock<BotIdentity>,
     /// Set when the gateway starts the receivers; webhook deliveries before that get 503.
     pub sink: OnceLock<InboundSink>,
-    /// Gateway metrics (API calls are reported here).
-    pub metrics: std::sync::Arc<Metrics>,
     /// Opened once the start-up catch-up has delivered what arrived while the gateway was
     /// down, so webhook messages (claimed at once) are delivered after those, in order.
     pub caught_up: CatchUpGate,

@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use moltbot_core::gateway::{Metrics, OutgoingMessage, SendTarget};
+use moltbot_core::gateway::{OutgoingMessage, SendTarget};
 use moltbot_webex::landed::find_landed;
 use moltbot_webex::shared::{BotIdentity, CatchUpGate, WebexShared};
 use webex_api::{ClientConfig, WebexClient};
@@ -32,7 +32,6 @@ fn shared_for(sim: &SimServer, bot: &SimPerson) -> WebexShared {
         bot: identity,
         sink: OnceLock::new(),
         caught_up: CatchUpGate::opened(),
-        metrics: Arc::new(Metrics::default()),
     }
 }
 

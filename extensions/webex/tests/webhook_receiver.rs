@@ -144,7 +144,6 @@ async fn start() -> Harness {
         bot: bot_identity,
         sink: OnceLock::new(),
         caught_up: moltbot_webex::shared::CatchUpGate::opened(),
-        metrics: Arc::clone(&metrics),
     });
     let channel = Arc::new(TestChannel {
         shared: Arc::clone(&shared),

@@ -301,7 +301,6 @@ mod tests {
             bot: OnceLock::new(),
             sink: OnceLock::new(),
             caught_up: crate::shared::CatchUpGate::opened(),
-            metrics: Arc::default(),
         })
     }
 

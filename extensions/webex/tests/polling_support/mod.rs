@@ -11,7 +11,7 @@ use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
 use moltbot_core::agent::EchoAgent;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, Gateway, GatewayOptions, InboundMessage,
-    InboundSink, Metrics, OutgoingMessage, SendTarget,
+    InboundSink, OutgoingMessage, SendTarget,
 };
 use moltbot_core::store::{ManualClock, Store};
 use moltbot_testkit::wait;
@@ -160,7 +160,6 @@ impl Harness {
             bot: OnceLock::new(),
             sink: OnceLock::new(),
             caught_up: moltbot_webex::shared::CatchUpGate::opened(),
-            metrics: Arc::new(Metrics::default()),
         });
         shared
             .bot
