@@ -249,7 +249,9 @@ async fn status_works_while_the_gateway_runs() {
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     // "running" follows the gateway's heartbeat in the store.
-    let running = heartbeat::is_running_blocking(s.gateway().ledger().store()).unwrap();
+    let running = heartbeat::is_running(s.gateway().ledger().store())
+        .await
+        .unwrap();
     let expected = if running { "running" } else { "not running" };
     assert!(
         stdout.starts_with(&format!("Webex default: enabled, configured, {expected}, ")),

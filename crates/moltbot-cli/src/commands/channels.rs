@@ -39,8 +39,10 @@ pub fn status(
         None => ctx.registry.all().collect(),
     };
     let store = open_store_if_present(ctx)?;
+    let runtime = runtime()?;
     let gateway_running = match &store {
-        Some(store) => heartbeat::is_running_blocking(store)
+        Some(store) => runtime
+            .block_on(heartbeat::is_running(store))
             .context("cannot read the gateway heartbeat from the state store")?,
         None => false,
     };
@@ -49,7 +51,6 @@ pub fn status(
         gateway_running,
         timeout: probe_timeout(),
     };
-    let runtime = runtime()?;
     let mut accounts = Vec::new();
     for plugin in plugins {
         let env: &(dyn Fn(&str) -> Option<String> + Sync) = &Context::env;

@@ -43,10 +43,11 @@ pub async fn run(store: Store, shutdown: CancellationToken) {
 }
 
 /// The last heartbeat (unix ms), if a gateway ever wrote one and did not stop cleanly since.
-pub fn last_beat_blocking(store: &Store) -> Result<Option<i64>, StoreError> {
+pub async fn last_beat(store: &Store) -> Result<Option<i64>, StoreError> {
     Ok(store
         .kv()
-        .get_blocking(NAMESPACE, KEY)?
+        .get(NAMESPACE, KEY)
+        .await?
         .and_then(|v| v.trim().parse::<i64>().ok()))
 }
 
@@ -58,8 +59,8 @@ pub fn is_fresh(last_beat: Option<i64>, now_ms: i64) -> bool {
 }
 
 /// Whether a gateway using `store` is running now (its heartbeat is fresh).
-pub fn is_running_blocking(store: &Store) -> Result<bool, StoreError> {
-    Ok(is_fresh(last_beat_blocking(store)?, store.now_ms()))
+pub async fn is_running(store: &Store) -> Result<bool, StoreError> {
+    Ok(is_fresh(last_beat(store).await?, store.now_ms()))
 }
 
 #[cfg(test)]
@@ -90,7 +91,7 @@ mod tests {
         // The first beat is immediate.
         tokio::time::sleep(Duration::from_millis(10)).await;
         wait_for_beat(&store, 50_000).await;
-        assert!(is_running_blocking(&store).unwrap());
+        assert!(is_running(&store).await.unwrap());
 
         clock.advance(5_000);
         tokio::time::sleep(INTERVAL).await;
@@ -98,14 +99,14 @@ mod tests {
 
         shutdown.cancel();
         task.await.unwrap();
-        assert_eq!(last_beat_blocking(&store).unwrap(), None);
-        assert!(!is_running_blocking(&store).unwrap());
+        assert_eq!(last_beat(&store).await.unwrap(), None);
+        assert!(!is_running(&store).await.unwrap());
     }
 
     /// Store writes run on the blocking pool, which paused time does not wait for.
     async fn wait_for_beat(store: &Store, expected: i64) {
         for _ in 0..200 {
-            if last_beat_blocking(store).unwrap() == Some(expected) {
+            if last_beat(store).await.unwrap() == Some(expected) {
                 return;
             }
             tokio::task::yield_now().await;

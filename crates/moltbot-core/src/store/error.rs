@@ -1,14 +1,42 @@
-//! The error type of the state store.
+//! The error type of the state store, the same for every backend.
 
 use std::path::PathBuf;
+
+/// What kind of failure a backend reported, so callers can react without knowing the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// Another writer held the database longer than the busy timeout; retrying later may work.
+    Busy,
+    /// A constraint (unique key, check) refused the write.
+    Constraint,
+    /// The database file or schema is damaged or not a moltbot store.
+    Corrupt,
+    /// The database cannot be reached (closed, disk full, permissions, connection lost).
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+/// A failure inside a store backend, described without the backend's own types.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{backend}: {message}")]
+pub struct BackendError {
+    /// The backend's name (`sqlite`, `postgres`).
+    pub backend: &'static str,
+    /// What kind of failure it was.
+    pub kind: BackendErrorKind,
+    /// The backend's own message.
+    pub message: String,
+}
 
 /// Everything that can go wrong while opening or using the [`Store`](super::Store).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// SQLite reported an error (including a busy database after the busy timeout).
-    #[error("state store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The backend reported an error (including a busy database after the busy timeout).
+    #[error("state store")]
+    Backend(#[source] BackendError),
     /// A file system operation on the store file or its folder failed.
     #[error("state store: {action} {path}: {source}")]
     Io {
@@ -26,14 +54,22 @@ pub enum StoreError {
          upgrade moltbot, or point MOLTBOT_STATE_DIR at another folder"
     )]
     TooNew {
-        /// The schema version found in the file (`PRAGMA user_version`).
+        /// The schema version found in the store.
         found: u32,
         /// The newest schema version this build knows.
         supported: u32,
     },
-    /// The blocking task running a store operation panicked or was cancelled.
-    #[error("state store task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    /// A stored value could not be read back (a row written by something else).
+    #[error("state store: unreadable {what}: {detail}")]
+    Decode {
+        /// What was being read (e.g. "ledger state").
+        what: &'static str,
+        /// Why it could not be read.
+        detail: String,
+    },
+    /// The store's worker stopped (the store is shutting down) or a blocking task failed.
+    #[error("state store is closed")]
+    Closed,
 }
 
 impl StoreError {
@@ -47,5 +83,19 @@ impl StoreError {
             path: path.into(),
             source,
         }
+    }
+
+    /// The backend failure kind, if this is a backend error.
+    pub fn backend_kind(&self) -> Option<BackendErrorKind> {
+        match self {
+            Self::Backend(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(_: tokio::task::JoinError) -> Self {
+        Self::Closed
     }
 }

@@ -1,18 +1,19 @@
-//! The SQLite state store (`<state>/state/moltbot.sqlite`).
+//! The state store: everything the gateway and the CLI keep between runs.
 //!
-//! One file shared by the gateway process and the CLI process. It is opened in WAL mode with a
-//! busy timeout, so readers never block the writer and two processes writing at once wait for
-//! each other instead of failing; read-modify-write operations run in `BEGIN IMMEDIATE`
-//! transactions (see [`write_transaction`]) so they take the write lock up front and never hit
-//! SQLite's "cannot upgrade a read transaction" busy error. The file is 0600 in a 0700 folder.
+//! The store is a set of async repository traits, one per area of state ([`KvRepo`],
+//! [`CursorRepo`], [`PluginRepo`], [`PairingRepo`], [`SessionRepo`], [`LedgerRepo`],
+//! [`OutboxRepo`], [`LeaseRepo`]), implemented together by a [`Backend`]. [`Store`] is the cheap,
+//! cloneable handle everybody holds; its accessors ([`Store::kv`], [`Store::ledger`], ...) give
+//! each area's trait object. Rules (pairing limits and expiry, how much history to keep, when a
+//! message is retried) are decided in core and passed to the backend as parameters; a backend
+//! only stores and reads atomically. Errors are backend-neutral ([`StoreError`]); no backend type
+//! appears in this module's public API.
 //!
-//! Each area of state has its own handle, borrowed from the [`Store`]:
-//! [`Store::kv`], [`Store::plugins`], [`Store::inbound`], [`Store::cursors`],
-//! [`Store::outbound`], [`Store::pairing`], [`Store::sessions`]. Every operation comes in two
-//! forms: `name_blocking(..)` for synchronous callers (the CLI) and `async fn name(..)` for the
-//! gateway, which runs the blocking form on [`tokio::task::spawn_blocking`]. [`Store::call`] /
-//! [`Store::call_blocking`] give direct access to the connection for anything the handles do not
-//! cover.
+//! The embedded backend is SQLite ([`Store::open`], `<state>/state/moltbot.sqlite`): one file
+//! shared by the gateway process and the CLI, 0600 in a 0700 folder, WAL mode, one writer thread
+//! with group commit, readers that never wait for it, and checkpoints off the message path (see
+//! `sqlite::engine`). The conformance suite in `tests/store_conformance` is what any backend must
+//! pass.
 //!
 //! Times are `i64` unix milliseconds, taken from the store's [`Clock`] (injectable for tests).
 
@@ -25,24 +26,20 @@ mod error;
 pub mod fs;
 mod inbound;
 mod kv;
-pub mod migrations;
 mod outbound;
 mod pairing;
 mod plugins;
 mod sessions;
+pub(crate) mod sqlite;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::sync::Arc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursors::{Cursor, Cursors};
-pub use error::StoreError;
+pub use error::{BackendError, BackendErrorKind, StoreError};
 pub use inbound::{Inbound, InboundMessage, InboundState, RecordOutcome};
-pub use kv::Kv;
-pub use migrations::SCHEMA_VERSION;
+pub use kv::KvRepo;
 pub use outbound::{Outbound, OutboundChunk, OutboundReply, OutboundState};
 pub use pairing::{
     Approval, ApprovalSource, ApprovedIdentity, Pairing, PairingError, PairingOutcome,
@@ -50,34 +47,66 @@ pub use pairing::{
 };
 pub use plugins::{PluginInstall, PluginInstalls};
 pub use sessions::Sessions;
+pub use sqlite::engine::BUSY_TIMEOUT;
+pub use sqlite::migrations::SCHEMA_VERSION;
 
-/// How long a connection waits for another writer (possibly in another process) before giving
-/// up with `SQLITE_BUSY`.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a backend is, for status output and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// The backend's name: `sqlite` or `postgres`.
+    pub name: &'static str,
+    /// Where it keeps its data, without credentials (a file path, or `host:port/database`).
+    pub location: String,
+}
 
-/// A handle to the state store. Cheap to clone: clones share one connection.
+/// Bytes a backend has written to its files since it was opened, for `/metrics` and the bench.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WrittenBytes {
+    /// Appended to the write-ahead log.
+    pub wal: u64,
+    /// Copied into the database file by checkpoints (an upper bound).
+    pub db: u64,
+}
+
+/// A store backend: every repository, plus what the store as a whole needs.
+#[async_trait::async_trait]
+pub trait Backend: KvRepo + Send + Sync + std::fmt::Debug {
+    /// Which backend this is and where it keeps its data.
+    fn info(&self) -> BackendInfo;
+
+    /// The schema version the backend's data is at.
+    async fn schema_version(&self) -> Result<u32, StoreError>;
+
+    /// Bytes written so far, when the backend can tell.
+    fn written_bytes(&self) -> Option<WrittenBytes> {
+        None
+    }
+}
+
+/// A handle to the state store. Cheap to clone: clones share one backend.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
+    backend: Arc<dyn Backend>,
     clock: Arc<dyn Clock>,
-    path: PathBuf,
+    // Transitional: the areas not yet behind a repository trait use the SQLite connection.
+    legacy: Arc<sqlite::SqliteBackend>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.inner.path)
+            .field("backend", &self.inner.backend.info())
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
     ///
     /// Creates missing parent folders 0700 and the file 0600 (an existing file, and its `-wal`
     /// and `-shm` companions, are tightened to 0600). Fails with [`StoreError::TooNew`] if the
@@ -91,47 +120,32 @@ impl Store {
         path: impl AsRef<Path>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        let path = path.as_ref();
-        if let Some(parent) = path.parent() {
-            fs::create_private_dir_all(parent)
-                .map_err(|e| StoreError::io("create folder", parent, e))?;
-        }
-        // Create the file ourselves so it never exists with a wider mode.
-        fs::open_private_append(path).map_err(|e| StoreError::io("create", path, e))?;
-
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Switching to WAL (first open) and WAL recovery can report "busy" at once, without
-        // waiting on the busy timeout, when another process opens the file at the same moment.
-        let mode: String =
-            retry_busy(|| Ok(conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            tracing::warn!(path = %path.display(), mode, "state store could not switch to WAL");
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        retry_busy(|| migrations::apply(&mut conn, migrations::MIGRATIONS))?;
-
-        for suffix in ["-wal", "-shm"] {
-            let mut companion = path.as_os_str().to_owned();
-            companion.push(suffix);
-            let companion = PathBuf::from(companion);
-            fs::tighten_if_exists(&companion)
-                .map_err(|e| StoreError::io("set permissions", &companion, e))?;
-        }
-
+        let backend = Arc::new(sqlite::SqliteBackend::open(
+            path.as_ref(),
+            Arc::clone(&clock),
+        )?);
         Ok(Self {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                backend: Arc::clone(&backend) as Arc<dyn Backend>,
                 clock,
-                path: path.to_path_buf(),
+                legacy: backend,
             }),
         })
     }
 
-    /// The store file.
+    /// Which backend holds the state, and where.
+    pub fn backend_info(&self) -> BackendInfo {
+        self.inner.backend.info()
+    }
+
+    /// Bytes the backend has written since it was opened, when it can tell.
+    pub fn written_bytes(&self) -> Option<WrittenBytes> {
+        self.inner.backend.written_bytes()
+    }
+
+    /// The SQLite store file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.inner.legacy.path()
     }
 
     /// The current time of the store's clock, in unix milliseconds.
@@ -139,49 +153,31 @@ impl Store {
         self.inner.clock.now_ms()
     }
 
-    /// The schema version of the file (`PRAGMA user_version`).
-    pub fn schema_version_blocking(&self) -> Result<u32, StoreError> {
-        self.call_blocking(|conn| migrations::schema_version(conn))
+    /// The schema version of the store.
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.inner.backend.schema_version().await
     }
 
-    /// Runs `f` with the connection on the calling thread.
-    ///
-    /// Do not call this from async code (use [`Store::call`]), and do not use this store's other
-    /// methods inside `f`: the connection is locked while `f` runs.
-    pub fn call_blocking<R>(
+    /// Key/value settings (e.g. a generated webhook secret).
+    pub fn kv(&self) -> &dyn KvRepo {
+        &*self.inner.backend
+    }
+
+    /// Transitional: runs `f` with the SQLite connection on the calling thread.
+    pub(crate) fn call_blocking<R>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        // A panic while the lock was held cannot leave a transaction open (rusqlite rolls back
-        // on drop), so the connection is still usable.
-        let mut conn = self
-            .inner
-            .conn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        f(&mut conn)
+        self.inner.legacy.call_blocking(f)
     }
 
-    /// Runs `f` with the connection on tokio's blocking thread pool.
-    pub async fn call<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        self.run(move |store| store.call_blocking(f)).await
-    }
-
-    /// Runs a blocking store operation on tokio's blocking thread pool.
+    /// Transitional: runs a blocking store operation on tokio's blocking thread pool.
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store)).await?
-    }
-
-    /// Key/value settings (e.g. a generated webhook secret).
-    pub fn kv(&self) -> Kv<'_> {
-        Kv { store: self }
     }
 
     /// Installed plugins.
@@ -215,35 +211,13 @@ impl Store {
     }
 }
 
-/// Runs `f` in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, waiting up to
-/// [`BUSY_TIMEOUT`] for another writer) and commits it if `f` succeeds; rolls back otherwise.
-/// Use it for every read-modify-write.
-pub fn write_transaction<R>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
+/// Transitional: runs `f` in a `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.
+pub(crate) fn write_transaction<R>(
+    conn: &mut rusqlite::Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let result = f(&tx)?;
     tx.commit()?;
     Ok(result)
-}
-
-/// Retries `f` while SQLite reports the database busy or locked, for up to [`BUSY_TIMEOUT`].
-fn retry_busy<R>(mut f: impl FnMut() -> Result<R, StoreError>) -> Result<R, StoreError> {
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-    loop {
-        match f() {
-            Err(StoreError::Sqlite(e)) if is_busy(&e) && std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }

@@ -342,7 +342,7 @@ fn upsert_identity(
         false
     };
     let (_, identity) = find_identity(tx, channel, person_id, email)?
-        .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+        .ok_or(StoreError::from(rusqlite::Error::QueryReturnedNoRows))?;
     Ok((identity, already))
 }
 
@@ -410,7 +410,7 @@ impl Pairing<'_> {
                     )?;
                     if inserted > 0 {
                         let created = request_by_code(tx, channel, &code)?
-                            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+                            .ok_or(StoreError::from(rusqlite::Error::QueryReturnedNoRows))?;
                         return Ok(PairingOutcome::Created(created));
                     }
                 }

@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Migration 1: key/value settings, plugin installs, inbound dedupe, cursors, outbound chunks.
 const V1: &str = r#"
@@ -127,8 +127,119 @@ CREATE TABLE session_turns (
 );
 "#;
 
+/// Migration 3: the ledger model (issue 11). Inbound messages become the ledger (attempts, next
+/// attempt, lease owner and expiry, deferred-answer flag), outbound chunks become typed outbox
+/// operations with their bodies in a table of their own (rows that change often stay small),
+/// session turns carry their author, named leases for singletons, and tables keyed by text lose
+/// their needless rowid.
+const V3: &str = r#"
+CREATE TABLE ledger (
+    channel         TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    room_id         TEXT    NOT NULL,
+    state           TEXT    NOT NULL
+        CHECK (state IN ('received', 'processing', 'replied', 'skipped', 'failed')),
+    reason          TEXT,
+    created_at      INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    owner           TEXT,
+    lease_until     INTEGER NOT NULL DEFAULT 0,
+    deferred        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, message_id)
+) WITHOUT ROWID;
+CREATE INDEX ledger_pending ON ledger (channel, next_attempt_at)
+    WHERE state IN ('received', 'processing');
+INSERT INTO ledger (channel, message_id, room_id, state, reason, created_at, received_at,
+                    updated_at, attempts)
+    SELECT channel, message_id, room_id, state, reason, created_at, received_at, updated_at,
+           attempts
+    FROM inbound_messages;
+DROP TABLE inbound_messages;
+
+CREATE TABLE outbox (
+    id                 INTEGER PRIMARY KEY,
+    channel            TEXT    NOT NULL,
+    inbound_message_id TEXT,
+    room_id            TEXT    NOT NULL,
+    parent_id          TEXT,
+    part_index         INTEGER NOT NULL,
+    op                 TEXT    NOT NULL CHECK (op IN ('create', 'edit', 'delete', 'upload')),
+    part               TEXT    NOT NULL CHECK (part IN ('text', 'file', 'card')),
+    target_id          TEXT,
+    remote_message_id  TEXT,
+    state              TEXT    NOT NULL
+        CHECK (state IN ('pending', 'sent', 'unknown', 'failed')),
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    error              TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX outbox_part_of_inbound
+    ON outbox (channel, inbound_message_id, part_index)
+    WHERE inbound_message_id IS NOT NULL;
+CREATE INDEX outbox_pending ON outbox (channel, id) WHERE state = 'pending';
+CREATE TABLE outbox_bodies (
+    op_id INTEGER PRIMARY KEY,
+    body  TEXT NOT NULL
+);
+INSERT INTO outbox (id, channel, inbound_message_id, room_id, parent_id, part_index, op, part,
+                    remote_message_id, state, attempts, error, created_at, updated_at)
+    SELECT id, channel, inbound_message_id, room_id, parent_id, chunk_index, 'create', 'text',
+           remote_message_id, state, attempts, error, created_at, updated_at
+    FROM outbound;
+INSERT INTO outbox_bodies (op_id, body) SELECT id, body FROM outbound;
+DROP TABLE outbound;
+
+CREATE TABLE session_turns_v3 (
+    session_key TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    role        TEXT    NOT NULL CHECK (role IN ('user', 'assistant')),
+    text        TEXT    NOT NULL,
+    author_id   TEXT,
+    author_name TEXT,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (session_key, seq)
+) WITHOUT ROWID;
+INSERT INTO session_turns_v3 (session_key, seq, role, text, at)
+    SELECT session_key, seq, role, text, at FROM session_turns;
+DROP TABLE session_turns;
+ALTER TABLE session_turns_v3 RENAME TO session_turns;
+
+CREATE TABLE kv_v3 (
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+INSERT INTO kv_v3 SELECT namespace, key, value, updated_at FROM kv;
+DROP TABLE kv;
+ALTER TABLE kv_v3 RENAME TO kv;
+
+CREATE TABLE cursors_v3 (
+    channel    TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, key)
+) WITHOUT ROWID;
+INSERT INTO cursors_v3 SELECT channel, key, value, updated_at FROM cursors;
+DROP TABLE cursors;
+ALTER TABLE cursors_v3 RENAME TO cursors;
+
+CREATE TABLE leases (
+    name        TEXT    NOT NULL PRIMARY KEY,
+    owner       TEXT    NOT NULL,
+    token       INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// The ordered migration scripts; the schema version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes (the number of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

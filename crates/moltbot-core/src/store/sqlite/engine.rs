@@ -1,0 +1,407 @@
+//! How the SQLite backend runs statements: one writer thread with group commit, a small pool of
+//! reader connections, and a background checkpointer.
+//!
+//! - **Writes** go to one thread that owns the write connection. It takes the first queued job,
+//!   opens a `BEGIN IMMEDIATE` transaction, runs that job and every job queued behind it (up to
+//!   [`MAX_GROUP`]) each in its own savepoint (a failing job is rolled back alone), commits once,
+//!   and only then answers each caller. A burst of messages thus shares commits (and WAL pages),
+//!   while a lone write still commits at once: nothing waits for a timer.
+//! - **Reads** run on tokio's blocking pool with a reader connection; in WAL mode they never wait
+//!   for the writer.
+//! - **Checkpoints** never run inside a commit: the write connection has `wal_autocheckpoint = 0`
+//!   and a checkpointer thread with its own connection copies the WAL into the database in the
+//!   background (`PASSIVE`, which waits for nobody), about once a second while there are writes.
+//!   `journal_size_limit` truncates the WAL file when it is restarted after such a checkpoint.
+//!
+//! Durability (`synchronous = NORMAL` in WAL mode, see <https://sqlite.org/pragma.html#pragma_synchronous>):
+//! a commit is written to the WAL file but not fsynced; the checkpointer fsyncs the WAL before it
+//! copies pages, and the database file after. A crash of the process loses nothing that was
+//! acknowledged (the WAL is in the OS page cache); a power loss or kernel crash can lose the
+//! commits since the last checkpoint (about a second), which the channel's catch-up pass finds
+//! again at the next start.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{db_error, migrations};
+use crate::store::{fs, StoreError};
+
+/// How long a connection waits for another writer (possibly in another process) before giving
+/// up with `SQLITE_BUSY`.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most jobs one commit carries.
+const MAX_GROUP: usize = 256;
+
+/// Reader connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 4;
+
+/// How often the checkpointer looks for WAL frames to copy.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The WAL file is truncated to this size when it restarts (bytes).
+const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// A WAL frame's header (bytes), written before each page.
+const WAL_FRAME_HEADER: u64 = 24;
+
+/// What a job leaves to do once its group's commit is known: answer its caller.
+type Completion = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// A write waiting for the writer thread.
+trait WriteJob: Send {
+    /// Runs the statements (inside the group's transaction, in a savepoint of its own).
+    fn run(self: Box<Self>, conn: &Connection) -> Completion;
+    /// Answers the caller with `error` without running (the transaction could not start).
+    fn fail(self: Box<Self>, error: &StoreError);
+}
+
+type Job = Box<dyn WriteJob>;
+
+struct TypedJob<F, R> {
+    f: F,
+    done: tokio::sync::oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<F, R> WriteJob for TypedJob<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Completion {
+        let TypedJob { f, done } = *self;
+        let outcome = in_savepoint(conn, f);
+        Box::new(move |commit_error: Option<&StoreError>| {
+            let outcome = match (outcome, commit_error) {
+                (Ok(_), Some(e)) => Err(copy_error(e)),
+                (outcome, _) => outcome,
+            };
+            let _ = done.send(outcome);
+        })
+    }
+
+    fn fail(self: Box<Self>, error: &StoreError) {
+        let _ = self.done.send(Err(copy_error(error)));
+    }
+}
+
+/// A copy of a commit error for each caller of the group.
+fn copy_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Backend(e) => StoreError::Backend(e.clone()),
+        _ => StoreError::Closed,
+    }
+}
+
+/// Bytes written to the store's files by this process (for `/metrics` and the bench).
+#[derive(Debug, Default)]
+pub struct WrittenBytes {
+    /// Bytes appended to the WAL by commits (frames x (page size + frame header)).
+    pub wal: AtomicU64,
+    /// Bytes copied from the WAL into the database file by checkpoints (an upper bound: frames
+    /// backfilled x page size).
+    pub db: AtomicU64,
+}
+
+/// The running engine of one store file.
+pub(crate) struct Engine {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    written: Arc<WrittenBytes>,
+    stop_checkpointer: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens (creating if needed) the store file at `path`, brings its schema up to date and
+    /// starts the writer and checkpointer threads.
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            fs::create_private_dir_all(parent)
+                .map_err(|e| StoreError::io("create folder", parent, e))?;
+        }
+        // Create the file ourselves so it never exists with a wider mode.
+        fs::open_private_append(path).map_err(|e| StoreError::io("create", path, e))?;
+
+        let mut writer = connect(path)?;
+        // Switching to WAL (first open) and WAL recovery can report "busy" at once, without
+        // waiting on the busy timeout, when another process opens the file at the same moment.
+        let mode: String = retry_busy(|| {
+            writer
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(db_error)
+        })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "state store could not switch to WAL");
+        }
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(db_error)?;
+        writer
+            .pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+            .map_err(db_error)?;
+        retry_busy(|| migrations::apply(&mut writer, migrations::MIGRATIONS))?;
+
+        for suffix in ["-wal", "-shm"] {
+            let companion = companion(path, suffix);
+            fs::tighten_if_exists(&companion)
+                .map_err(|e| StoreError::io("set permissions", &companion, e))?;
+        }
+
+        let page_size: i64 = writer
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(db_error)?;
+        let page_size = u64::try_from(page_size).unwrap_or(4096);
+        let written = Arc::new(WrittenBytes::default());
+        writer.wal_hook(Some(count_wal_frames));
+
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_written = Arc::clone(&written);
+        std::thread::Builder::new()
+            .name("moltbot-store-writer".into())
+            .spawn(move || run_writer(writer, queue, &writer_written, page_size))
+            .map_err(|e| StoreError::io("start the writer thread for", path, e))?;
+
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = connect(path)?;
+        let checkpoint_written = Arc::clone(&written);
+        std::thread::Builder::new()
+            .name("moltbot-store-checkpoint".into())
+            .spawn(move || {
+                run_checkpointer(&checkpointer, &stopped, &checkpoint_written, page_size)
+            })
+            .map_err(|e| StoreError::io("start the checkpoint thread for", path, e))?;
+
+        Ok(Self {
+            path: path.to_path_buf(),
+            jobs: Mutex::new(Some(jobs)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            written,
+            stop_checkpointer: Mutex::new(Some(stop)),
+        })
+    }
+
+    /// The store file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written to the files so far by this process.
+    pub(crate) fn written(&self) -> &WrittenBytes {
+        &self.written
+    }
+
+    /// Runs `f` on the writer thread inside the current group's transaction (in a savepoint of
+    /// its own) and returns its result once the group has committed.
+    pub(crate) async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(TypedJob { f, done });
+        {
+            let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(jobs) = jobs.as_ref() else {
+                return Err(StoreError::Closed);
+            };
+            jobs.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        result.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` with a reader connection on tokio's blocking pool.
+    pub(crate) async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let readers = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => connect(&path)?,
+            };
+            let result = f(&conn);
+            let mut idle = readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await?
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and exit; its connection then
+        // closes, which checkpoints and removes the WAL when it is the last one.
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.stop_checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+fn companion(path: &Path, suffix: &str) -> PathBuf {
+    let mut companion = path.as_os_str().to_owned();
+    companion.push(suffix);
+    PathBuf::from(companion)
+}
+
+/// Opens a connection with the store's settings.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(db_error)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(db_error)?;
+    Ok(conn)
+}
+
+fn in_savepoint<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    conn.execute_batch("SAVEPOINT job").map_err(db_error)?;
+    match f(conn) {
+        Ok(value) => {
+            conn.execute_batch("RELEASE job").map_err(db_error)?;
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(err)
+        }
+    }
+}
+
+thread_local! {
+    /// Frames in the WAL after the last commit on this thread (set by the WAL hook).
+    static WAL_FRAMES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_wal_frames(_db: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|cell| cell.set(u64::try_from(frames).unwrap_or(0)));
+    Ok(())
+}
+
+fn run_writer(
+    conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    written: &WrittenBytes,
+    page_size: u64,
+) {
+    let mut frames_before = 0u64;
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let begun = retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error));
+        if let Err(err) = begun {
+            for job in group {
+                job.fail(&err);
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = group.into_iter().map(|job| job.run(&conn)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(db_error);
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let frames_after = WAL_FRAMES.with(std::cell::Cell::get);
+        // The WAL restarts from frame 0 after a complete checkpoint.
+        let appended = if frames_after >= frames_before {
+            frames_after - frames_before
+        } else {
+            frames_after
+        };
+        frames_before = frames_after;
+        written
+            .wal
+            .fetch_add(appended * (page_size + WAL_FRAME_HEADER), Ordering::Relaxed);
+        let error = committed.err();
+        for completion in completions {
+            completion(error.as_ref());
+        }
+    }
+    // Queue closed: make the WAL's content part of the database before the connection closes.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    drop(conn.close());
+}
+
+fn run_checkpointer(
+    conn: &Connection,
+    stop: &mpsc::Receiver<()>,
+    written: &WrittenBytes,
+    page_size: u64,
+) {
+    let mut copied_before = 0u64;
+    let mut wal_before = 0u64;
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        // Nothing new since the last pass: skip (an idle gateway does no I/O).
+        let wal_now = written.wal.load(Ordering::Relaxed);
+        if wal_now == wal_before {
+            continue;
+        }
+        wal_before = wal_now;
+        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match result {
+            Ok((_log, copied)) => {
+                let copied = u64::try_from(copied).unwrap_or(0);
+                let new = if copied >= copied_before {
+                    copied - copied_before
+                } else {
+                    copied
+                };
+                copied_before = copied;
+                written.db.fetch_add(new * page_size, Ordering::Relaxed);
+            }
+            Err(err) => tracing::debug!(error = %err, "state store checkpoint skipped"),
+        }
+    }
+}
+
+/// Retries `f` while SQLite reports the database busy or locked, for up to [`BUSY_TIMEOUT`].
+pub(crate) fn retry_busy<R>(mut f: impl FnMut() -> Result<R, StoreError>) -> Result<R, StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(StoreError::Backend(e))
+                if e.kind == crate::store::BackendErrorKind::Busy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}

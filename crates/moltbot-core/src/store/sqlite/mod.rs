@@ -1,0 +1,133 @@
+//! The embedded backend: one SQLite file (`<state>/state/moltbot.sqlite`).
+//!
+//! Each repository trait is implemented in its own module here; [`engine`] runs the statements
+//! (writer thread with group commit, reader pool, background checkpointer) and
+//! [`migrations`] keeps the schema. rusqlite types stay inside this module.
+
+pub(crate) mod engine;
+mod kv;
+pub mod migrations;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::Connection;
+
+use super::{
+    Backend, BackendError, BackendErrorKind, BackendInfo, Clock, StoreError, WrittenBytes,
+};
+use engine::Engine;
+
+/// The SQLite backend.
+pub(crate) struct SqliteBackend {
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    // Transitional: the connection the areas not yet behind a trait use.
+    legacy: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend")
+            .field("path", &self.engine.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteBackend {
+    /// Opens the store file at `path` (see [`Engine::open`]).
+    pub(crate) fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let engine = Engine::open(path)?;
+        let legacy = Connection::open(path).map_err(db_error)?;
+        legacy
+            .busy_timeout(engine::BUSY_TIMEOUT)
+            .map_err(db_error)?;
+        legacy
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_error)?;
+        Ok(Self {
+            engine,
+            clock,
+            legacy: Mutex::new(legacy),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.engine.path()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.engine.read(f).await
+    }
+
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.engine.write(f).await
+    }
+
+    /// Transitional: the legacy connection, on the calling thread.
+    pub(crate) fn call_blocking<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.legacy.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut conn)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SqliteBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "sqlite",
+            location: self.engine.path().display().to_string(),
+        }
+    }
+
+    async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.read(|conn| migrations::schema_version(conn)).await
+    }
+
+    fn written_bytes(&self) -> Option<WrittenBytes> {
+        let written = self.engine.written();
+        Some(WrittenBytes {
+            wal: written.wal.load(std::sync::atomic::Ordering::Relaxed),
+            db: written.db.load(std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+}
+
+/// Describes a rusqlite error without rusqlite's types.
+pub(crate) fn db_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => BackendErrorKind::Busy,
+        Some(C::ConstraintViolation) => BackendErrorKind::Constraint,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => BackendErrorKind::Corrupt,
+        Some(
+            C::CannotOpen | C::ReadOnly | C::DiskFull | C::PermissionDenied | C::SystemIoFailure,
+        ) => BackendErrorKind::Unavailable,
+        _ => BackendErrorKind::Other,
+    };
+    StoreError::Backend(BackendError {
+        backend: "sqlite",
+        kind,
+        message: e.to_string(),
+    })
+}
+
+#[doc(hidden)]
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        db_error(e)
+    }
+}

@@ -1,0 +1,58 @@
+//! The store conformance suite: what every backend must do, written once against the
+//! repository traits. A backend's test file (`store_sqlite.rs`, later `store_postgres.rs`)
+//! includes this module and calls [`conformance!`] with an async function that returns a fresh,
+//! empty [`Fixture`]; the macro expands to one `#[tokio::test]` per case.
+//!
+//! Cases get time only from the fixture's [`ManualClock`], never from the wall clock.
+
+#![allow(dead_code, clippy::unwrap_used)] // tests may unwrap; not every file uses every helper
+
+pub mod kv;
+
+use moltbot_core::store::{ManualClock, Store};
+
+/// A fresh, empty store and the clock that stamps its rows.
+pub struct Fixture {
+    /// The store under test.
+    pub store: Store,
+    /// Its clock (starts at [`START_MS`]).
+    pub clock: ManualClock,
+    /// Keeps whatever the backend needs alive (a temp dir, a database) until the case ends.
+    pub guard: Box<dyn std::any::Any + Send>,
+}
+
+/// The fixture clock's start: 2026-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_767_225_600_000;
+
+/// Expands to one `#[tokio::test]` per conformance case (a module per area), each on a fresh
+/// fixture from `$make`: the name of an `async fn() -> Option<Fixture>` in the calling file
+/// (`None` = the backend is unavailable here; the case then prints that it was skipped).
+#[macro_export]
+macro_rules! conformance {
+    ($make:ident) => {
+        $crate::conformance_areas!($make;
+            kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree],
+        );
+    };
+}
+
+/// The expansion helper of [`conformance!`].
+#[macro_export]
+macro_rules! conformance_areas {
+    ($make:ident; $($area:ident : [$($case:ident),+ $(,)?]),+ $(,)?) => {
+        $(
+            mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        let Some(fixture) = super::$make().await else {
+                            eprintln!("skipped: backend unavailable");
+                            return;
+                        };
+                        $crate::store_conformance::$area::$case(fixture).await;
+                    }
+                )+
+            }
+        )+
+    };
+}
