@@ -6,15 +6,8 @@
 use std::time::Duration;
 
 use moltbot_core::store::InboundState;
-use moltbot_testkit::{Scenario, TestHome, World, OPEN, OPEN_FAST};
+use moltbot_testkit::{slow_echo_agent, Scenario, TestHome, World, OPEN, OPEN_FAST};
 use webex_sim::Faults;
-
-/// An echo agent that thinks for `seconds` first.
-fn slow_echo(seconds: &str) -> String {
-    format!(
-        "#!/bin/sh\nsleep {seconds}\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n"
-    )
-}
 
 async fn dm_and_space_in_mode(mode: &str) {
     let s = Scenario::start(mode, OPEN).await;
@@ -99,9 +92,9 @@ async fn duplicate_webhook_deliveries_are_answered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_mid_reply_is_answered_once_after_restart() {
     // A slow agent: the gateway is killed while it thinks.
-    let mut s = Scenario::start_with_agent("webhook", OPEN, &slow_echo("1.5")).await;
+    let mut s = Scenario::start_with_agent("webhook", OPEN, &&slow_echo_agent("1.5")).await;
     let asked = s.alice().dm_bot("survive this").await;
-    s.wait_state(&asked, InboundState::Processing).await;
+    s.wait_agent_asked("survive this").await;
     s.kill_gateway().await;
     assert!(s.bot_texts(&asked).is_empty(), "killed before replying");
 
@@ -284,7 +277,7 @@ async fn a_space_can_have_its_own_system_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_on_post_is_retried_and_answered_once() {
     // A slightly slow agent, so the failures can be armed after the user's own POST.
-    let s = Scenario::start_with_agent("webhook", OPEN_FAST, &slow_echo("0.5")).await;
+    let s = Scenario::start_with_agent("webhook", OPEN_FAST, &&slow_echo_agent("0.5")).await;
     let mark = s.sim.mark();
     let asked = s.alice().dm_bot("are you there?").await;
     // The bot's next two replies fail with a 502: Webex gives no way to know whether they

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::{output_text, TestHome};
 use moltbot_core::store::InboundState;
-use moltbot_testkit::{RunningGateway, Scenario, World, OPEN_FAST as OPEN};
+use moltbot_testkit::{slow_echo_agent, RunningGateway, Scenario, World, OPEN_FAST as OPEN};
 
 /// Parses Prometheus text: every sample line is `name{labels} value`; comments are HELP/TYPE.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -83,10 +83,7 @@ async fn sigterm_with_messages_in_flight_loses_none() {
     let world = World::new().await;
     let home = TestHome::new();
     // Each answer takes a second; a short shutdown deadline leaves some unfinished.
-    let script = home.write_script(
-        "slow-echo.sh",
-        "#!/bin/sh\nsleep 1\npython3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'\n",
-    );
+    let script = home.write_script("slow-echo.sh", &slow_echo_agent("1"));
     home.write_config(
         &world
             .config_with_command_agent("webhook", OPEN, &script, "", "")
@@ -101,7 +98,7 @@ async fn sigterm_with_messages_in_flight_loses_none() {
         sent.push(s.alice().dm_bot(&format!("in flight {i}")).await);
     }
     // The gateway is answering the first and holds all four when it is told to stop.
-    s.wait_state(&sent[0], InboundState::Processing).await;
+    s.wait_agent_asked("in flight 0").await;
     for message in &sent {
         s.recorded(message).await;
     }

@@ -74,6 +74,33 @@ impl MoltbotPaths {
     pub fn extensions_dir(&self) -> PathBuf {
         self.state_dir.join("extensions")
     }
+
+    /// `<state>/node-id`: this machine's gateway identity (see [`Paths::node_id`]).
+    pub fn node_id_file(&self) -> PathBuf {
+        self.state_dir.join("node-id")
+    }
+
+    /// This state folder's node id, created (random, 0600) on first use. A gateway holds its
+    /// leases in the store as `<node id>/<run>`, so a restarted gateway takes over what an
+    /// earlier run of the same node left without waiting for the leases to expire. It is kept
+    /// beside the store, not in it: replicas sharing one database each have their own.
+    ///
+    /// Errors: the file cannot be read or created.
+    pub fn node_id(&self) -> std::io::Result<String> {
+        let path = self.node_id_file();
+        match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        crate::store::fs::create_private_dir_all(&self.state_dir)?;
+        let id = format!("node-{:016x}", rand::random::<u64>());
+        let mut file = crate::store::fs::open_private_append(&path)?;
+        file.set_len(0)?;
+        std::io::Write::write_all(&mut file, id.as_bytes())?;
+        Ok(id)
+    }
 }
 
 #[cfg(test)]

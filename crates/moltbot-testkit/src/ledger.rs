@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use moltbot_core::store::{
-    ApprovedIdentity, InboundMessage, InboundState, OutboundChunk, Store, StoreError,
+    ApprovedIdentity, InboundState, LedgerEntry, OutboxEntry, Store, StoreError,
 };
 
 use crate::wait;
@@ -24,9 +24,9 @@ pub struct Ledger {
 #[derive(Debug, Clone, Default)]
 pub struct Pending {
     /// Inbound messages `received` or `processing`.
-    pub inbound: Vec<InboundMessage>,
+    pub inbound: Vec<LedgerEntry>,
     /// Reply chunks stored and not sent.
-    pub outbound: Vec<OutboundChunk>,
+    pub outbound: Vec<OutboxEntry>,
     /// Approvals whose DM has not gone out yet.
     pub notices: Vec<ApprovedIdentity>,
 }
@@ -47,7 +47,7 @@ impl fmt::Display for Pending {
         for c in &self.outbound {
             parts.push(format!(
                 "reply chunk {} of {} pending",
-                c.chunk_index,
+                c.part_index,
                 c.inbound_message_id
                     .as_deref()
                     .unwrap_or("a proactive send")
@@ -79,14 +79,14 @@ impl Ledger {
 
     /// The state of inbound message `message_id`, `None` if the gateway never recorded it.
     pub async fn state_of(&self, message_id: &str) -> Result<Option<InboundState>, StoreError> {
-        self.store.inbound().state_of(CHANNEL, message_id).await
+        self.store.ledger().state_of(CHANNEL, message_id).await
     }
 
     /// Everything recorded and not finished: inbound messages, reply chunks, approval notices.
     pub async fn pending(&self) -> Result<Pending, StoreError> {
         Ok(Pending {
-            inbound: self.store.inbound().pending(CHANNEL, i64::MIN).await?,
-            outbound: self.store.outbound().pending(CHANNEL).await?,
+            inbound: self.store.ledger().pending(CHANNEL, i64::MIN).await?,
+            outbound: self.store.outbox().pending(CHANNEL).await?,
             notices: self.store.pairing().pending_notifications(CHANNEL).await?,
         })
     }

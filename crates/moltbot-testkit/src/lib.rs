@@ -29,4 +29,6 @@ pub mod world;
 pub use gateway::{GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};
-pub use world::{webex_config, Scenario, World, BOT_EMAIL, OPEN, OPEN_FAST};
+pub use world::{
+    slow_echo_agent, webex_config, Scenario, World, AGENT_ASKED_LOG, BOT_EMAIL, OPEN, OPEN_FAST,
+};

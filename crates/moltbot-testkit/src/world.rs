@@ -286,6 +286,18 @@ impl Scenario {
             .await
     }
 
+    /// Waits until the agent of [`slow_echo_agent`] has been asked `text` (it is then busy
+    /// answering it).
+    pub async fn wait_agent_asked(&self, text: &str) {
+        let log = self.home.state_dir().join(AGENT_ASKED_LOG);
+        wait::until(wait::TIMEOUT, || {
+            let asked = std::fs::read_to_string(&log).unwrap_or_default();
+            asked.lines().any(|line| line == text).then_some(())
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the agent was never asked {text:?}"));
+    }
+
     /// Waits until `message` is in `state` in the gateway's ledger.
     pub async fn wait_state(&self, message: &SimMessage, state: InboundState) {
         let what = format!("{state}");
@@ -300,4 +312,15 @@ impl Scenario {
     pub async fn settled(&self) {
         self.gateway().settled(&self.sim, &self.bot).await;
     }
+}
+
+/// The file (in the state folder) where [`slow_echo_agent`] notes each text it is asked.
+pub const AGENT_ASKED_LOG: &str = "agent-asked.log";
+
+/// A `command` agent script that notes the text it is asked in [`AGENT_ASKED_LOG`] (see
+/// [`Scenario::wait_agent_asked`]), thinks for `seconds`, then echoes the text.
+pub fn slow_echo_agent(seconds: &str) -> String {
+    format!(
+        "#!/bin/sh\ninput=$(cat)\ntext() {{ printf '%s' \"$input\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])'; }}\ntext >> \"$MOLTBOT_STATE_DIR/{AGENT_ASKED_LOG}\"\nsleep {seconds}\ntext\n"
+    )
 }

@@ -82,10 +82,14 @@ impl WebexChannel {
             .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
         let webhook_secret = match &config.webhook.secret {
             Some(secret) => secret.expose().to_string(),
-            None => store
-                .kv()
-                .get_or_insert_blocking(SECRET_NS, SECRET_KEY, &random_secret())
-                .map_err(|err| {
+            // Building a channel is synchronous; the store's writes run on its own writer thread,
+            // so waiting here needs no runtime.
+            None => futures::executor::block_on(store.kv().get_or_insert(
+                SECRET_NS,
+                SECRET_KEY,
+                &random_secret(),
+            ))
+            .map_err(|err| {
                     ChannelError::new(ChannelErrorKind::Permanent, err)
                         .with_context("cannot keep the webhook secret in the state store")
                 })?,

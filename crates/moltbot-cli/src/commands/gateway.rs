@@ -65,6 +65,11 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
             .iter()
             .filter_map(|(room, c)| Some((room.clone(), c.system_prompt.clone()?)))
             .collect(),
+        node_id: Some(
+            ctx.paths
+                .node_id()
+                .with_context(|| format!("cannot keep {}", ctx.paths.node_id_file().display()))?,
+        ),
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);

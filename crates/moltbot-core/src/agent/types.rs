@@ -115,6 +115,9 @@ pub struct Turn {
     pub role: Role,
     /// What was said.
     pub text: String,
+    /// The person who wrote a user turn, when known (group sessions have several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<SenderInfo>,
 }
 
 impl Turn {
@@ -123,6 +126,16 @@ impl Turn {
         Self {
             role: Role::User,
             text: text.into(),
+            author: None,
+        }
+    }
+
+    /// A turn by the user `author`.
+    pub fn user_by(text: impl Into<String>, author: SenderInfo) -> Self {
+        Self {
+            role: Role::User,
+            text: text.into(),
+            author: Some(author),
         }
     }
 
@@ -131,6 +144,7 @@ impl Turn {
         Self {
             role: Role::Assistant,
             text: text.into(),
+            author: None,
         }
     }
 }

@@ -10,6 +10,8 @@ mod channel;
 pub mod heartbeat;
 pub mod http;
 mod metrics;
+mod process;
+mod redrive;
 mod runtime;
 mod sink;
 mod status;

@@ -8,34 +8,23 @@
 //! (re-sending only chunks not yet marked sent).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Agent, AgentRequest, ConversationInfo, SessionKey, Turn};
+use crate::agent::Agent;
 use crate::backoff;
 use crate::dispatch::{DispatchLimits, Dispatcher};
 use crate::error::chain;
-use crate::store::{InboundState, OutboundChunk, OutboundReply, OutboundState, Store, StoreError};
+use crate::store::Store;
 
 use super::approvals;
 use super::channel::{
-    Channel, ChannelContext, ChannelError, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
+    Channel, ChannelContext, ChannelError, ReadySignal,
 };
-use super::metrics::{ChannelMetrics, Dropped, Metrics};
-use super::sink::{InboundSink, Work};
+use super::metrics::{ChannelMetrics, Metrics};
+use super::sink::{InboundSink, LeaseHolder, Work};
 use super::status::GatewayStatus;
-
-/// Attempts to fetch a delivered message (each already retried by the client) before it is left
-/// for the next start: waits of [`FETCH_BACKOFF`], about a minute in all.
-const FETCH_ATTEMPTS: u32 = 8;
-
-/// Backoff (base, cap) between fetch attempts: 0.5 s doubling, at most 30 s (see
-/// [`backoff::exponential`] for the jitter).
-const FETCH_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
-
-/// Backoff (base, cap) between send attempts of one reply chunk: 0.5 s doubling, at most 30 s.
-const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 
 /// Backoff (base, cap) between restarts of a failing receiver: 0.5 s doubling, at most 60 s.
 const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
@@ -64,6 +53,13 @@ pub struct GatewayOptions {
     pub approval_poll: Duration,
     /// Attempts per outbound chunk on retryable failures.
     pub send_attempts: u32,
+    /// This node's stable id (the CLI keeps one per state folder): a restarted gateway takes
+    /// over the work an earlier run of the same node left, whatever its leases say. `None` = a
+    /// random id (nothing is taken over before its lease expires).
+    pub node_id: Option<String>,
+    /// How long a claim's lease holds without renewal (renewed every
+    /// [`REDRIVE_EVERY`](super::redrive::REDRIVE_EVERY) while the process lives).
+    pub lease: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -76,6 +72,8 @@ impl Default for GatewayOptions {
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
             send_attempts: 8,
+            node_id: None,
+            lease: Duration::from_secs(15),
         }
     }
 }
@@ -114,18 +112,6 @@ pub enum GatewayError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Why a reply was not (completely) sent; the message is then marked failed with the chain of
-/// this error as its reason.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ReplyError {
-    /// The state store failed (recording the chunks or their progress).
-    #[error("state store")]
-    Store(#[from] StoreError),
-    /// The channel refused to send a chunk, or kept failing.
-    #[error("reply not sent")]
-    Send(#[source] ChannelError),
-}
-
 /// Processes the messages of one channel.
 pub(crate) struct Processor {
     pub(crate) channel: Arc<dyn Channel>,
@@ -133,6 +119,10 @@ pub(crate) struct Processor {
     pub(crate) agent: Arc<dyn Agent>,
     pub(crate) metrics: ChannelMetrics,
     pub(crate) options: GatewayOptions,
+    /// Who this process is when it takes leases.
+    pub(crate) lease: LeaseHolder,
+    /// Wakes the re-drive task (a message was just set aside).
+    pub(crate) redrive: tokio::sync::Notify,
 }
 
 /// The gateway: a set of channels, one agent, one store.
@@ -257,6 +247,8 @@ impl Gateway {
         let mut tasks = tokio::task::JoinSet::new();
         let mut dispatchers = Vec::new();
         let mut ready_signals = Vec::new();
+        let lease = lease_holder(&self.options);
+        tracing::debug!(owner = %lease.owner, "leases held as");
         for channel in &self.channels {
             let processor = Arc::new(Processor {
                 channel: Arc::clone(channel),
@@ -264,6 +256,8 @@ impl Gateway {
                 agent: Arc::clone(&self.agent),
                 metrics: self.metrics.channel(channel.id()),
                 options: self.options.clone(),
+                lease: lease.clone(),
+                redrive: tokio::sync::Notify::new(),
             });
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(
@@ -280,8 +274,10 @@ impl Gateway {
                 self.store.clone(),
                 Arc::clone(&dispatcher),
                 processor.metrics.clone(),
+                lease.clone(),
             );
             processor.recover(&sink).await?;
+            tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));
             let ready = ReadySignal::new();
             ready_signals.push((channel.id().to_string(), ready.clone()));
             tasks.spawn(supervise(
@@ -347,6 +343,18 @@ impl Gateway {
     }
 }
 
+/// The lease identity of this process: `<node>/<instance>`.
+fn lease_holder(options: &GatewayOptions) -> LeaseHolder {
+    let random = || format!("{:016x}", rand::random::<u64>());
+    let node = options.node_id.clone().unwrap_or_else(random);
+    let node_prefix: Arc<str> = format!("{node}/").into();
+    LeaseHolder {
+        owner: format!("{node_prefix}{}", random()).into(),
+        node_prefix,
+        lease_ms: i64::try_from(options.lease.as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
 /// Runs a channel's receivers, restarting them with capped exponential backoff
 /// ([`RESTART_BACKOFF`]) after errors.
 async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
@@ -387,307 +395,7 @@ async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
 }
 
 impl Processor {
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.channel.id()
-    }
-
-    /// Start-up recovery: messages recorded but not answered (a crash or a deadline) within the
-    /// catch-up age are processed again; older ones are marked skipped.
-    async fn recover(&self, sink: &InboundSink) -> Result<(), GatewayError> {
-        let now = self.store.now_ms();
-        let max_age =
-            i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
-        let cutoff = now.saturating_sub(max_age);
-        let stale = self
-            .store
-            .inbound()
-            .skip_stale(self.id(), cutoff, "older than catchUp.maxAgeMinutes")
-            .await?;
-        if stale > 0 {
-            tracing::info!(
-                channel = self.id(),
-                count = stale,
-                "skipped stale unanswered messages"
-            );
-        }
-        let pending = self.store.inbound().pending(self.id(), cutoff).await?;
-        if !pending.is_empty() {
-            tracing::info!(
-                channel = self.id(),
-                count = pending.len(),
-                "recovering unanswered messages"
-            );
-        }
-        for row in pending {
-            match self.channel.refetch(&row.message_id).await {
-                Ok(Some(message)) => {
-                    if sink.deliver(message).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    sink.skip(&row.message_id, "gone or not processable")
-                        .await?;
-                }
-                Err(err) => {
-                    // Left pending: the next start tries again.
-                    tracing::warn!(channel = self.id(), message = %row.message_id, error = %chain(&err), "could not re-fetch an unanswered message");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Resolves a work item to a message (fetching it when needed), then processes it.
-    async fn process_work(&self, work: Work) {
-        let message = match work {
-            Work::Ready(message) => *message,
-            Work::Unfetched { id } => match self.fetch(&id).await {
-                Some(message) => message,
-                None => return,
-            },
-        };
-        self.process(message).await;
-    }
-
-    /// Fetches a claimed message for its room's worker; `None` when there is nothing to
-    /// process (skipped, or left `received` for the next start after repeated failures).
-    async fn fetch(&self, id: &str) -> Option<InboundMessage> {
-        let mut delays = backoff::exponential(FETCH_BACKOFF.0, FETCH_BACKOFF.1);
-        for attempt in 1..=FETCH_ATTEMPTS {
-            match self.channel.refetch(id).await {
-                Ok(Some(message)) => return Some(message),
-                Ok(None) => {
-                    self.metrics.dropped(Dropped::OwnOrGone);
-                    self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
-                        .await;
-                    return None;
-                }
-                Err(err) => {
-                    tracing::warn!(channel = self.id(), message = %id, attempt, error = %chain(&err), "could not fetch a delivered message");
-                    if attempt < FETCH_ATTEMPTS {
-                        let delay = delays.next().unwrap_or(FETCH_BACKOFF.1);
-                        tokio::time::sleep(delay).await;
-                    }
-                }
-            }
-        }
-        tracing::error!(channel = self.id(), message = %id, "giving up fetching; it stays recorded and is retried on the next start");
-        None
-    }
-
-    async fn finish_id(&self, id: &str, state: InboundState, reason: Option<&str>) {
-        if let Err(err) = self
-            .store
-            .inbound()
-            .mark(self.id(), id, state, reason)
-            .await
-        {
-            tracing::error!(channel = self.id(), error = %err, "could not record the message's final state");
-        }
-    }
-
-    /// Handles one admitted-or-not message, start to finish. Never panics, never returns early
-    /// without leaving the store in a state the next start understands.
-    pub(crate) async fn process(&self, message: InboundMessage) {
-        let started = Instant::now();
-        let inbound = self.store.inbound();
-        match inbound.state_of(self.id(), &message.id).await {
-            Ok(Some(state)) if !state.is_pending() => return,
-            Ok(_) => {}
-            Err(err) => {
-                tracing::error!(channel = self.id(), error = %err, "store unavailable; message left for the next start");
-                return;
-            }
-        }
-        if let Err(err) = inbound
-            .mark(self.id(), &message.id, InboundState::Processing, None)
-            .await
-        {
-            tracing::error!(channel = self.id(), error = %err, "store unavailable; message left for the next start");
-            return;
-        }
-        // A reply already stored (crash after the agent answered): finish sending it.
-        let stored = match self
-            .store
-            .outbound()
-            .for_inbound(self.id(), &message.id)
-            .await
-        {
-            Ok(chunks) => chunks,
-            Err(err) => {
-                tracing::error!(channel = self.id(), error = %err, "store unavailable");
-                return;
-            }
-        };
-        let outcome = if stored.is_empty() {
-            match super::admit::admit(self, &message).await {
-                super::admit::Admission::Admit => self.answer(&message).await,
-                super::admit::Admission::Handled(reason) => {
-                    self.finish(&message, InboundState::Skipped, Some(&reason))
-                        .await;
-                    return;
-                }
-            }
-        } else {
-            self.send_chunks(stored).await
-        };
-        match outcome {
-            Ok(()) => {
-                self.metrics.answered(started.elapsed());
-                self.finish(&message, InboundState::Replied, None).await;
-            }
-            Err(err) => {
-                self.metrics.failed();
-                let reason = chain(&err).to_string();
-                self.finish(&message, InboundState::Failed, Some(&reason))
-                    .await;
-            }
-        }
-    }
-
-    async fn finish(&self, message: &InboundMessage, state: InboundState, reason: Option<&str>) {
-        self.finish_id(&message.id, state, reason).await;
-    }
-
-    fn session_of(&self, message: &InboundMessage) -> SessionKey {
-        match message.kind {
-            super::channel::ConversationKind::Direct => {
-                SessionKey::direct(self.id(), &message.sender.id)
-            }
-            super::channel::ConversationKind::Group => {
-                SessionKey::group(self.id(), &message.room_id)
-            }
-        }
-    }
-
-    /// Asks the agent and sends its reply (or the apology).
-    async fn answer(&self, message: &InboundMessage) -> Result<(), ReplyError> {
-        let session = self.session_of(message);
-        let history = self
-            .store
-            .sessions()
-            .history(session.as_str(), self.options.history_turns)
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
-                Vec::new()
-            });
-        let request = AgentRequest {
-            session: session.clone(),
-            text: message.text.clone(),
-            sender: message.sender.clone(),
-            conversation: ConversationInfo {
-                channel: self.id().to_string(),
-                room_id: message.room_id.clone(),
-                kind: message.kind,
-                title: None,
-            },
-            history,
-            system_prompt: self
-                .options
-                .room_system_prompts
-                .get(&message.room_id)
-                .or(self.options.system_prompt.as_ref())
-                .cloned(),
-        };
-        let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
-        if answer.is_reply() {
-            let keep = self.options.history_turns;
-            let sessions = self.store.sessions();
-            for turn in [
-                Turn::user(message.text.clone()),
-                Turn::assistant(answer.text.clone()),
-            ] {
-                if let Err(err) = sessions
-                    .append(session.as_str(), turn.role, &turn.text, keep)
-                    .await
-                {
-                    tracing::warn!(channel = self.id(), error = %err, "could not save session history");
-                }
-            }
-        }
-        self.reply(message, &answer.text).await
-    }
-
-    /// Chunks `text`, stores the chunks, sends them in order.
-    pub(crate) async fn reply(
-        &self,
-        message: &InboundMessage,
-        text: &str,
-    ) -> Result<(), ReplyError> {
-        let chunks = self.channel.chunk(text);
-        if chunks.is_empty() {
-            return Ok(());
-        }
-        let stored = self
-            .store
-            .outbound()
-            .enqueue(OutboundReply {
-                channel: self.id().to_string(),
-                inbound_message_id: Some(message.id.clone()),
-                room_id: message.room_id.clone(),
-                parent_id: message.thread_parent.clone(),
-                chunks,
-            })
-            .await?;
-        self.send_chunks(stored).await
-    }
-
-    /// Sends stored chunks not yet sent, in order, retrying transient failures.
-    async fn send_chunks(&self, chunks: Vec<OutboundChunk>) -> Result<(), ReplyError> {
-        let outbound = self.store.outbound();
-        for chunk in chunks {
-            if chunk.state == OutboundState::Sent {
-                continue;
-            }
-            if chunk.attempts > 0 {
-                // Sent before a crash, outcome unknown: a network may give no way to check a
-                // group room, so we send again (at-least-once for this window; see docs).
-                tracing::warn!(
-                    channel = self.id(),
-                    chunk = chunk.id,
-                    "re-sending a chunk whose earlier send has an unknown outcome"
-                );
-            }
-            let mut outgoing =
-                OutgoingMessage::markdown(SendTarget::Room(chunk.room_id.clone()), &chunk.body);
-            outgoing.parent_id = chunk.parent_id.clone();
-            let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                outbound.begin_attempt(chunk.id).await?;
-                match self.channel.send(&outgoing).await {
-                    Ok(remote_id) => {
-                        outbound.mark_sent(chunk.id, &remote_id).await?;
-                        break;
-                    }
-                    Err(err) if err.is_retryable() && attempt < self.options.send_attempts => {
-                        let delay = delays.next().unwrap_or(SEND_BACKOFF.1);
-                        if err.maybe_delivered() {
-                            // The channel found no trace of it; losing a reply is worse than
-                            // the duplicate this may cause (see docs: the duplicate window).
-                            tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send outcome unknown and not found; sending again");
-                        } else {
-                            tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send failed; retrying");
-                        }
-                        tokio::time::sleep(delay).await;
-                    }
-                    Err(err) => {
-                        let state = if err.maybe_delivered() {
-                            OutboundState::Unknown
-                        } else {
-                            OutboundState::Failed
-                        };
-                        let reason = chain(&err).to_string();
-                        let _ = outbound.mark(chunk.id, state, Some(&reason)).await;
-                        tracing::error!(channel = self.id(), error = %reason, room = %chunk.room_id, "reply not sent");
-                        return Err(ReplyError::Send(err));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -9,22 +9,39 @@
 use std::sync::Arc;
 
 use crate::dispatch::{DispatchError, Dispatcher};
-use crate::store::{InboundState, RecordOutcome, Store, StoreError};
+use crate::store::{Claim as LedgerClaim, ClaimOutcome, InboundState, Store, StoreError};
 
 use super::channel::InboundMessage;
 use super::metrics::{ChannelMetrics, Dropped};
 
-/// What a room's worker gets: a message, or the id of one still to be fetched.
+/// What a room's worker gets: a message, or the id of one still to be fetched. Either way its
+/// ledger row is leased to this process.
 #[derive(Debug)]
 pub(crate) enum Work {
-    /// A normalised message.
+    /// A normalised message, just claimed.
     Ready(Box<InboundMessage>),
-    /// A claimed message the worker fetches itself (`Channel::refetch`), so messages keep
+    /// A leased message the worker fetches itself (`Channel::refetch`), so messages keep
     /// their arrival order within the room even though fetching takes time.
     Unfetched {
         /// The message id.
         id: String,
+        /// Just claimed by a receiver (no answer can be stored yet), as opposed to taken
+        /// again by recovery or the re-drive task.
+        fresh: bool,
+        /// Set aside before (unreadable for a while): its answer is a threaded reply.
+        deferred: bool,
     },
+}
+
+/// Who holds the leases this process takes, and for how long.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseHolder {
+    /// This process: `<node>/<instance>`.
+    pub(crate) owner: std::sync::Arc<str>,
+    /// `<node>/`: earlier runs of this node (dead once this one runs) match it.
+    pub(crate) node_prefix: std::sync::Arc<str>,
+    /// How long a lease holds (ms).
+    pub(crate) lease_ms: i64,
 }
 
 /// The receivers' handle into the gateway. Cheap to clone.
@@ -34,6 +51,7 @@ pub struct InboundSink {
     store: Store,
     dispatcher: Arc<Dispatcher<String, Work>>,
     metrics: ChannelMetrics,
+    lease: LeaseHolder,
 }
 
 impl std::fmt::Debug for InboundSink {
@@ -59,12 +77,14 @@ impl InboundSink {
         store: Store,
         dispatcher: Arc<Dispatcher<String, Work>>,
         metrics: ChannelMetrics,
+        lease: LeaseHolder,
     ) -> Self {
         Self {
             channel,
             store,
             dispatcher,
             metrics,
+            lease,
         }
     }
 
@@ -73,7 +93,8 @@ impl InboundSink {
         &self.store
     }
 
-    /// Durably records message `id` as received. Returns only after the write is committed.
+    /// Durably records message `id` as received, leased to this process. Returns only after
+    /// the write is committed.
     pub async fn claim(
         &self,
         id: &str,
@@ -82,12 +103,19 @@ impl InboundSink {
     ) -> Result<Claim, StoreError> {
         let outcome = self
             .store
-            .inbound()
-            .record(&self.channel, id, room_id, created_at_ms)
+            .ledger()
+            .claim(&LedgerClaim {
+                channel: self.channel.clone(),
+                message_id: id.to_owned(),
+                room_id: room_id.to_owned(),
+                created_at: created_at_ms,
+                owner: self.lease.owner.to_string(),
+                lease_ms: self.lease.lease_ms,
+            })
             .await?;
         Ok(match outcome {
-            RecordOutcome::Inserted => Claim::New,
-            RecordOutcome::AlreadySeen(_) => {
+            ClaimOutcome::Claimed => Claim::New,
+            ClaimOutcome::AlreadySeen(_) => {
                 self.metrics.duplicate();
                 Claim::Duplicate
             }
@@ -108,17 +136,34 @@ impl InboundSink {
     pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
         self.metrics.received();
         self.dispatcher
-            .dispatch(room_id.to_string(), Work::Unfetched { id: id.to_string() })
+            .dispatch(
+                room_id.to_string(),
+                Work::Unfetched {
+                    id: id.to_string(),
+                    fresh: true,
+                    deferred: false,
+                },
+            )
             .await
+    }
+
+    /// Queues a message this process took again (recovery, re-drive) in its room.
+    pub(crate) async fn requeue(&self, room_id: &str, work: Work) -> Result<(), DispatchError> {
+        self.dispatcher.dispatch(room_id.to_string(), work).await
     }
 
     /// Marks a claimed message as deliberately not processed. `reason` is kept with the record
     /// and counted as a [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
     pub async fn skip(&self, id: &str, reason: &'static str) -> Result<(), StoreError> {
         self.metrics.dropped(Dropped::Skipped(reason));
+        if reason.starts_with("own message") {
+            tracing::debug!(channel = %self.channel, message = %id, reason, "message not answered");
+        } else {
+            tracing::info!(channel = %self.channel, message = %id, reason, "message not answered");
+        }
         self.store
-            .inbound()
-            .mark(&self.channel, id, InboundState::Skipped, Some(reason))
+            .ledger()
+            .finish(&self.channel, id, InboundState::Skipped, Some(reason))
             .await
             .map(|_| ())
     }

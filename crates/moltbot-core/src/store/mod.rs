@@ -24,9 +24,10 @@ mod clock;
 mod cursors;
 mod error;
 pub mod fs;
-mod inbound;
 mod kv;
-mod outbound;
+mod leases;
+mod ledger;
+mod outbox;
 mod pairing;
 mod plugins;
 mod sessions;
@@ -38,15 +39,19 @@ use std::sync::Arc;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursors::{Cursor, Cursors};
 pub use error::{BackendError, BackendErrorKind, StoreError};
-pub use inbound::{Inbound, InboundMessage, InboundState, RecordOutcome};
 pub use kv::KvRepo;
-pub use outbound::{Outbound, OutboundChunk, OutboundReply, OutboundState};
+pub use leases::{Lease, LeaseRepo};
+pub use ledger::{AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo};
+pub use outbox::{
+    OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo, OutboxState,
+    SentRecord,
+};
 pub use pairing::{
     Approval, ApprovalSource, ApprovedIdentity, Pairing, PairingError, PairingOutcome,
     PairingRequest, PairingStatus, DEFAULT_MAX_PENDING,
 };
 pub use plugins::{PluginInstall, PluginInstalls};
-pub use sessions::Sessions;
+pub use sessions::{SessionAppend, SessionRepo};
 pub use sqlite::engine::BUSY_TIMEOUT;
 pub use sqlite::migrations::SCHEMA_VERSION;
 
@@ -70,7 +75,9 @@ pub struct WrittenBytes {
 
 /// A store backend: every repository, plus what the store as a whole needs.
 #[async_trait::async_trait]
-pub trait Backend: KvRepo + Send + Sync + std::fmt::Debug {
+pub trait Backend:
+    KvRepo + LedgerRepo + OutboxRepo + SessionRepo + LeaseRepo + Send + Sync + std::fmt::Debug
+{
     /// Which backend this is and where it keeps its data.
     fn info(&self) -> BackendInfo;
 
@@ -185,9 +192,19 @@ impl Store {
         PluginInstalls { store: self }
     }
 
-    /// Inbound messages: the dedupe record and processing state of every message received.
-    pub fn inbound(&self) -> Inbound<'_> {
-        Inbound { store: self }
+    /// The ledger: the record and processing state of every message received.
+    pub fn ledger(&self) -> &dyn LedgerRepo {
+        &*self.inner.backend
+    }
+
+    /// The outbox: reply operations, recorded before they are carried out.
+    pub fn outbox(&self) -> &dyn OutboxRepo {
+        &*self.inner.backend
+    }
+
+    /// Named leases for work one process does at a time.
+    pub fn leases(&self) -> &dyn LeaseRepo {
+        &*self.inner.backend
     }
 
     /// Per-channel cursors (e.g. polling positions).
@@ -195,10 +212,6 @@ impl Store {
         Cursors { store: self }
     }
 
-    /// Outbound message chunks, recorded before they are sent.
-    pub fn outbound(&self) -> Outbound<'_> {
-        Outbound { store: self }
-    }
 
     /// Pairing requests and approved identities (who may DM the bot).
     pub fn pairing(&self) -> Pairing<'_> {
@@ -206,8 +219,8 @@ impl Store {
     }
 
     /// Agent session history.
-    pub fn sessions(&self) -> Sessions<'_> {
-        Sessions { store: self }
+    pub fn sessions(&self) -> &dyn SessionRepo {
+        &*self.inner.backend
     }
 }
 

@@ -84,6 +84,17 @@ pub async fn status(
         warnings.push(secret_warning(store));
     }
 
+    let (last_inbound_ms, last_outbound_ms) = match store {
+        Some(s) => (
+            s.ledger()
+                .last_received_at(CHANNEL_ID)
+                .await
+                .ok()
+                .flatten(),
+            s.outbox().last_sent_at(CHANNEL_ID).await.ok().flatten(),
+        ),
+        None => (None, None),
+    };
     let mut status = AccountStatus {
         channel: CHANNEL_ID.to_string(),
         label: "Webex".to_string(),
@@ -92,18 +103,8 @@ pub async fn status(
         configured,
         running: enabled && configured && options.gateway_running,
         details: Vec::new(),
-        last_inbound_ms: store.and_then(|s| {
-            s.inbound()
-                .last_received_at_blocking(CHANNEL_ID)
-                .ok()
-                .flatten()
-        }),
-        last_outbound_ms: store.and_then(|s| {
-            s.outbound()
-                .last_sent_at_blocking(CHANNEL_ID)
-                .ok()
-                .flatten()
-        }),
+        last_inbound_ms,
+        last_outbound_ms,
         identity: None,
         token_valid: None,
         warnings: Vec::new(),
@@ -258,7 +259,11 @@ fn pick_state(hooks: &[Webhook], url: Option<&str>) -> WebhookState {
 
 fn secret_warning(store: Option<&Store>) -> String {
     let generated = store
-        .and_then(|s| s.kv().get_blocking(SECRET_NS, SECRET_KEY).ok().flatten())
+        .and_then(|s| {
+            futures::executor::block_on(s.kv().get(SECRET_NS, SECRET_KEY))
+                .ok()
+                .flatten()
+        })
         .is_some();
     if generated {
         "webhook.secret is not configured: the gateway uses a secret it generated and keeps in \

@@ -228,7 +228,7 @@ impl Engine {
     ) -> Result<R, StoreError> {
         let readers = Arc::clone(&self.readers);
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let conn = match idle {
                 Some(conn) => conn,
@@ -240,8 +240,12 @@ impl Engine {
                 idle.push(conn);
             }
             result
-        })
-        .await?
+        };
+        // Outside a tokio runtime (a synchronous caller blocking on the future), read inline.
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::spawn_blocking(run).await?,
+            Err(_) => run(),
+        }
     }
 }
 

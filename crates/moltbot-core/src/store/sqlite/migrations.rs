@@ -200,6 +200,7 @@ CREATE TABLE session_turns_v3 (
     text        TEXT    NOT NULL,
     author_id   TEXT,
     author_name TEXT,
+    author_email TEXT,
     at          INTEGER NOT NULL,
     PRIMARY KEY (session_key, seq)
 ) WITHOUT ROWID;

@@ -6,7 +6,11 @@
 
 pub(crate) mod engine;
 mod kv;
+mod leases;
+mod ledger;
 pub mod migrations;
+mod outbox;
+mod sessions;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -104,6 +108,16 @@ impl Backend for SqliteBackend {
             db: written.db.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
+}
+
+/// Reads a text column into one of the store's text enums.
+pub(crate) fn text_col<T>(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = String>,
+{
+    let text: String = row.get(column)?;
+    text.parse()
+        .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
 }
 
 /// Describes a rusqlite error without rusqlite's types.

@@ -1,0 +1,427 @@
+//! One message, start to finish: fetch, admit, ask the agent, record, send.
+//!
+//! The message path of a one-chunk text reply takes three commits (see `docs/ARCHITECTURE.md`):
+//! the receiver's claim; "the agent answered" (the message moves to `processing`, the session's
+//! two new turns and the reply's outbox operations, the first one's attempt started); "sent and
+//! replied". A reply of several chunks adds one commit per further chunk ("chunk i sent, chunk
+//! i+1 started"). A message that cannot be fetched is set aside (deferred) instead of holding
+//! up its room; the re-drive task brings it back (see `redrive.rs`).
+
+use std::time::{Duration, Instant};
+
+use crate::agent::{AgentRequest, ConversationInfo, SessionKey, Turn};
+use crate::backoff;
+use crate::error::chain;
+use crate::store::{
+    AnswerRecord, InboundState, OutboxEntry, OutboxPart, OutboxReply, OutboxState, SentRecord,
+    SessionAppend, StoreError,
+};
+
+use super::channel::{ChannelErrorKind, InboundMessage, OutgoingMessage, SendTarget};
+use super::metrics::Dropped;
+use super::runtime::Processor;
+use super::sink::Work;
+
+/// Backoff (base, cap) between send attempts of one reply chunk: 0.5 s doubling, at most 30 s.
+const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+
+/// Backoff (base, cap) before a message that could not be fetched is tried again: 1 s
+/// doubling, at most 60 s, until `catchUp.maxAgeMinutes` after its creation.
+pub(crate) const FETCH_RETRY: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(60));
+
+/// The reason recorded for a message given up because it could not be read in time.
+pub(crate) const UNREADABLE_TOO_LONG: &str =
+    "could not be read within catchUp.maxAgeMinutes of its creation";
+
+/// Why a reply was not (completely) sent; the message is then marked failed with the chain of
+/// this error as its reason.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplyError {
+    /// The state store failed (recording the reply or its progress).
+    #[error("state store")]
+    Store(#[from] StoreError),
+    /// The channel refused to send a chunk, or kept failing.
+    #[error("reply not sent")]
+    Send(#[source] super::channel::ChannelError),
+}
+
+/// How a message reached its worker.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    /// Just claimed: nothing can be stored for it yet, so nothing needs reading first.
+    fresh: bool,
+    /// Set aside before: answer it as a threaded reply.
+    deferred: bool,
+}
+
+impl Processor {
+    /// Resolves a work item to a message (fetching it when needed), then processes it.
+    pub(crate) async fn process_work(&self, work: Work) {
+        let (message, origin) = match work {
+            Work::Ready(message) => (
+                *message,
+                Origin {
+                    fresh: true,
+                    deferred: false,
+                },
+            ),
+            Work::Unfetched {
+                id,
+                fresh,
+                deferred,
+            } => match self.fetch(&id).await {
+                Some(message) => (message, Origin { fresh, deferred }),
+                None => return,
+            },
+        };
+        self.process(message, origin).await;
+    }
+
+    /// Fetches a leased message for its room's worker, once (the client already retried
+    /// transient failures). `None` when there is nothing to process now: skipped, or set aside
+    /// for the re-drive task so later messages of the room go ahead.
+    async fn fetch(&self, id: &str) -> Option<InboundMessage> {
+        match self.channel.refetch(id).await {
+            Ok(Some(message)) => Some(message),
+            Ok(None) => {
+                self.metrics.dropped(Dropped::OwnOrGone);
+                tracing::debug!(channel = self.id(), message = %id, "own message or gone");
+                self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
+                    .await;
+                None
+            }
+            Err(err) if err.kind() == ChannelErrorKind::Auth => {
+                // The token is bad: the receiver stops with that error; keep the message.
+                let reason = chain(&err).to_string();
+                tracing::error!(channel = self.id(), message = %id, error = %reason, "cannot fetch a message: the token was refused; it stays pending");
+                self.defer(id, &reason).await;
+                None
+            }
+            Err(err) => {
+                let reason = chain(&err).to_string();
+                self.defer(id, &reason).await;
+                None
+            }
+        }
+    }
+
+    /// Sets an unreadable message aside until its next attempt (capped exponential backoff on
+    /// its attempts), or gives it up once it is older than the catch-up age.
+    async fn defer(&self, id: &str, reason: &str) {
+        let ledger = self.store.ledger();
+        let entry = match ledger.get(self.id(), id).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(channel = self.id(), message = %id, error = %err, "store unavailable; the message is retried when its lease expires");
+                return;
+            }
+        };
+        let now = self.store.now_ms();
+        let max_age = i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
+        if now.saturating_sub(entry.created_at) >= max_age {
+            self.metrics.dropped(Dropped::Skipped(UNREADABLE_TOO_LONG));
+            tracing::error!(channel = self.id(), message = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, "giving up a message: {UNREADABLE_TOO_LONG}");
+            self.finish_id(id, InboundState::Skipped, Some(UNREADABLE_TOO_LONG))
+                .await;
+            return;
+        }
+        let delay = retry_delay(entry.attempts);
+        let next = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        tracing::warn!(channel = self.id(), message = %id, room = %entry.room_id, attempt = entry.attempts, retry_in = ?delay, error = %reason, "could not fetch a message; later messages of its room go ahead and it is retried");
+        match ledger.defer(self.id(), id, next, reason).await {
+            Ok(_) => self.redrive.notify_one(),
+            Err(err) => {
+                tracing::error!(channel = self.id(), message = %id, error = %err, "could not record the retry; it is retried when its lease expires");
+            }
+        }
+    }
+
+    pub(crate) async fn finish_id(&self, id: &str, state: InboundState, reason: Option<&str>) {
+        if let Err(err) = self
+            .store
+            .ledger()
+            .finish(self.id(), id, state, reason)
+            .await
+        {
+            tracing::error!(channel = self.id(), message = %id, error = %err, "could not record the message's final state; it is retried when its lease expires");
+        }
+    }
+
+    /// Handles one message, start to finish. Never panics, never returns early without leaving
+    /// the store in a state the re-drive task or the next start understands.
+    async fn process(&self, message: InboundMessage, origin: Origin) {
+        let started = Instant::now();
+        if !origin.fresh {
+            match self.resume(&message).await {
+                Ok(Resume::Done) => return,
+                Ok(Resume::Send(stored)) => {
+                    let outcome = self.send_parts(&message, stored, false).await;
+                    self.conclude(&message, started, outcome).await;
+                    return;
+                }
+                Ok(Resume::Answer) => {}
+                Err(err) => {
+                    tracing::error!(channel = self.id(), message = %message.id, error = %err, "store unavailable; the message is retried when its lease expires");
+                    return;
+                }
+            }
+        }
+        let outcome = match super::admit::admit(self, &message).await {
+            super::admit::Admission::Admit => self.answer(&message, origin).await,
+            super::admit::Admission::Handled(reason) => {
+                tracing::info!(channel = self.id(), message = %message.id, room = %message.room_id, reason = %reason, "message not answered");
+                self.finish_id(&message.id, InboundState::Skipped, Some(&reason))
+                    .await;
+                return;
+            }
+        };
+        self.conclude(&message, started, outcome).await;
+    }
+
+    /// Records the outcome of a reply that did not finish the message itself.
+    async fn conclude(
+        &self,
+        message: &InboundMessage,
+        started: Instant,
+        outcome: Result<Sent, ReplyError>,
+    ) {
+        match outcome {
+            Ok(Sent::Recorded) => self.metrics.answered(started.elapsed()),
+            Ok(Sent::Nothing) => {
+                self.metrics.answered(started.elapsed());
+                self.finish_id(&message.id, InboundState::Replied, None)
+                    .await;
+            }
+            Err(err) => {
+                self.metrics.failed();
+                let reason = chain(&err).to_string();
+                tracing::error!(channel = self.id(), message = %message.id, room = %message.room_id, error = %reason, "message failed");
+                self.finish_id(&message.id, InboundState::Failed, Some(&reason))
+                    .await;
+            }
+        }
+    }
+
+    /// Where a message taken again (recovery, re-drive) stands.
+    async fn resume(&self, message: &InboundMessage) -> Result<Resume, StoreError> {
+        match self.store.ledger().state_of(self.id(), &message.id).await? {
+            Some(state) if !state.is_pending() => return Ok(Resume::Done),
+            _ => {}
+        }
+        let stored = self
+            .store
+            .outbox()
+            .for_inbound(self.id(), &message.id)
+            .await?;
+        Ok(if stored.is_empty() {
+            Resume::Answer
+        } else {
+            Resume::Send(stored)
+        })
+    }
+
+    fn session_of(&self, message: &InboundMessage) -> SessionKey {
+        match message.kind {
+            super::channel::ConversationKind::Direct => {
+                SessionKey::direct(self.id(), &message.sender.id)
+            }
+            super::channel::ConversationKind::Group => {
+                SessionKey::group(self.id(), &message.room_id)
+            }
+        }
+    }
+
+    /// Asks the agent, records its answer in one commit, and sends it.
+    async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
+        let session = self.session_of(message);
+        let history = self
+            .store
+            .sessions()
+            .history(session.as_str(), self.options.history_turns)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
+                Vec::new()
+            });
+        let request = AgentRequest {
+            session: session.clone(),
+            text: message.text.clone(),
+            sender: message.sender.clone(),
+            conversation: ConversationInfo {
+                channel: self.id().to_string(),
+                room_id: message.room_id.clone(),
+                kind: message.kind,
+                title: None,
+            },
+            history,
+            system_prompt: self
+                .options
+                .room_system_prompts
+                .get(&message.room_id)
+                .or(self.options.system_prompt.as_ref())
+                .cloned(),
+        };
+        let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
+        let session = answer.is_reply().then(|| SessionAppend {
+            session: session.as_str().to_owned(),
+            turns: vec![
+                Turn::user_by(message.text.clone(), message.sender.clone()),
+                Turn::assistant(answer.text.clone()),
+            ],
+            keep_turns: self.options.history_turns,
+        });
+        let parts: Vec<OutboxPart> = self
+            .channel
+            .chunk(&answer.text)
+            .into_iter()
+            .map(OutboxPart::text)
+            .collect();
+        // A message answered after it was set aside is answered in a thread under it, so the
+        // conversation stays readable although later messages were answered first.
+        let parent_id = if origin.deferred {
+            Some(
+                message
+                    .thread_parent
+                    .clone()
+                    .unwrap_or_else(|| message.id.clone()),
+            )
+        } else {
+            message.thread_parent.clone()
+        };
+        let stored = self
+            .store
+            .ledger()
+            .record_answer(&AnswerRecord {
+                channel: self.id().to_string(),
+                message_id: message.id.clone(),
+                session,
+                reply: OutboxReply {
+                    channel: self.id().to_string(),
+                    inbound_message_id: Some(message.id.clone()),
+                    room_id: message.room_id.clone(),
+                    parent_id,
+                    parts,
+                },
+                begin_first: true,
+            })
+            .await?;
+        self.send_parts(message, stored, true).await
+    }
+
+    /// Carries out the stored operations not yet sent, in order, retrying transient failures;
+    /// the last one's commit marks the message replied. `first_begun`: the first unsent
+    /// operation's attempt was started by the commit that stored it.
+    async fn send_parts(
+        &self,
+        message: &InboundMessage,
+        parts: Vec<OutboxEntry>,
+        first_begun: bool,
+    ) -> Result<Sent, ReplyError> {
+        let outbox = self.store.outbox();
+        let unsent: Vec<OutboxEntry> = parts
+            .into_iter()
+            .filter(|p| p.state != OutboxState::Sent)
+            .collect();
+        if unsent.is_empty() {
+            return Ok(Sent::Nothing);
+        }
+        let mut begun = first_begun;
+        for (index, part) in unsent.iter().enumerate() {
+            if part.attempts > 0 && !begun {
+                // Sent before a crash, outcome unknown: a network may give no way to check a
+                // group room, so we send again (at-least-once for this window; see docs).
+                tracing::warn!(
+                    channel = self.id(),
+                    chunk = part.id,
+                    "re-sending a chunk whose earlier send has an unknown outcome"
+                );
+            }
+            let remote_id = self.send_one(part, begun).await?;
+            let next = unsent.get(index + 1);
+            outbox
+                .record_sent(&SentRecord {
+                    op_id: part.id,
+                    remote_message_id: remote_id,
+                    begin_next: next.map(|n| n.id),
+                    finish_message: next
+                        .is_none()
+                        .then(|| (self.id().to_string(), message.id.clone())),
+                })
+                .await?;
+            begun = true;
+        }
+        Ok(Sent::Recorded)
+    }
+
+    /// Sends one text operation, retrying transient failures; returns the remote message id.
+    /// `begun`: its first attempt is already counted in the store.
+    async fn send_one(&self, part: &OutboxEntry, begun: bool) -> Result<String, ReplyError> {
+        let outbox = self.store.outbox();
+        let mut outgoing =
+            OutgoingMessage::markdown(SendTarget::Room(part.room_id.clone()), &part.body);
+        outgoing.parent_id = part.parent_id.clone();
+        let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if attempt > 1 || !begun {
+                outbox.begin_attempt(part.id).await?;
+            }
+            match self.channel.send(&outgoing).await {
+                Ok(remote_id) => return Ok(remote_id),
+                Err(err) if err.is_retryable() && attempt < self.options.send_attempts => {
+                    let delay = delays.next().unwrap_or(SEND_BACKOFF.1);
+                    if err.maybe_delivered() {
+                        // The channel found no trace of it; losing a reply is worse than
+                        // the duplicate this may cause (see docs: the duplicate window).
+                        tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send outcome unknown and not found; sending again");
+                    } else {
+                        tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send failed; retrying");
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                Err(err) => {
+                    let state = if err.maybe_delivered() {
+                        OutboxState::Unknown
+                    } else {
+                        OutboxState::Failed
+                    };
+                    let reason = chain(&err).to_string();
+                    let _ = outbox.mark(part.id, state, Some(&reason)).await;
+                    tracing::error!(channel = self.id(), error = %reason, room = %part.room_id, "reply not sent");
+                    return Err(ReplyError::Send(err));
+                }
+            }
+        }
+    }
+}
+
+/// What [`Processor::send_parts`] left to do.
+enum Sent {
+    /// Everything sent; the last commit marked the message replied.
+    Recorded,
+    /// Nothing was left to send (an empty answer, or all sent before a crash): the message
+    /// still has to be marked replied.
+    Nothing,
+}
+
+/// Where a message taken again stands.
+enum Resume {
+    /// Already finished (by another run): nothing to do.
+    Done,
+    /// The answer is stored: send what is left of it.
+    Send(Vec<OutboxEntry>),
+    /// Not answered yet.
+    Answer,
+}
+
+/// The wait before attempt `attempts + 1` of fetching a message.
+pub(crate) fn retry_delay(attempts: u32) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(16);
+    FETCH_RETRY
+        .0
+        .saturating_mul(1 << exponent)
+        .min(FETCH_RETRY.1)
+}

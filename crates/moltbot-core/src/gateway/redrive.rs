@@ -1,0 +1,133 @@
+//! Work that comes back: start-up recovery and the running re-drive task.
+//!
+//! - **Recovery** (at start): pending messages older than `catchUp.maxAgeMinutes` are skipped
+//!   (each logged); the rest that an earlier run of this node left (whatever their lease says:
+//!   that run is dead) or whose lease expired are taken and queued in their rooms again.
+//! - **Re-drive** (while running): every few seconds, and as soon as a message is set aside,
+//!   takes the pending messages that nobody holds and that are due (deferred ones whose next
+//!   attempt has come, and work of a process that died), and queues them; it also renews the
+//!   leases this process holds on work that is queued or running, so a long agent call or a
+//!   deep room queue never loses its lease while the process lives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::StoreError;
+
+use super::runtime::Processor;
+use super::sink::{InboundSink, Work};
+
+/// How often the re-drive task looks for due work and renews leases when nothing wakes it.
+pub(crate) const REDRIVE_EVERY: Duration = Duration::from_secs(5);
+
+/// The most messages one re-drive pass takes.
+const REDRIVE_BATCH: usize = 256;
+
+/// Reason recorded for messages too old to answer after downtime.
+const TOO_OLD: &str = "older than catchUp.maxAgeMinutes";
+
+impl Processor {
+    /// Start-up recovery (see the module docs).
+    pub(crate) async fn recover(&self, sink: &InboundSink) -> Result<(), StoreError> {
+        let now = self.store.now_ms();
+        let max_age =
+            i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(max_age);
+        let ledger = self.store.ledger();
+        let stale = ledger.skip_stale(self.id(), cutoff, TOO_OLD).await?;
+        for id in &stale {
+            tracing::info!(channel = self.id(), message = %id, reason = TOO_OLD, "message not answered");
+        }
+        let pending = ledger.pending(self.id(), cutoff).await?;
+        if !pending.is_empty() {
+            tracing::info!(
+                channel = self.id(),
+                count = pending.len(),
+                "recovering unanswered messages"
+            );
+        }
+        for row in pending {
+            let taken = ledger
+                .take(
+                    self.id(),
+                    &row.message_id,
+                    &self.lease.owner,
+                    Some(&self.lease.node_prefix),
+                    self.lease.lease_ms,
+                )
+                .await?;
+            let Some(entry) = taken else { continue };
+            if sink.requeue(&entry.room_id, requeued(&entry)).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The re-drive task (see the module docs), until `shutdown`.
+    pub(crate) async fn redrive(self: Arc<Self>, sink: InboundSink, shutdown: CancellationToken) {
+        loop {
+            let wait = self.next_wake().await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.redrive.notified() => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(err) = self
+                .store
+                .ledger()
+                .renew_owned(&self.lease.owner, self.lease.lease_ms)
+                .await
+            {
+                tracing::warn!(channel = self.id(), error = %err, "could not renew leases");
+            }
+            if let Err(err) = self.redrive_due(&sink).await {
+                tracing::warn!(channel = self.id(), error = %err, "re-drive pass failed");
+            }
+        }
+    }
+
+    /// How long until the next deferred message is due, at most [`REDRIVE_EVERY`].
+    async fn next_wake(&self) -> Duration {
+        let next = self.store.ledger().next_due_at(self.id()).await.ok().flatten();
+        match next {
+            Some(at) => {
+                let ms = at.saturating_sub(self.store.now_ms()).max(0);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(REDRIVE_EVERY)
+            }
+            None => REDRIVE_EVERY,
+        }
+    }
+
+    /// Takes the due messages nobody holds and queues them in their rooms.
+    async fn redrive_due(&self, sink: &InboundSink) -> Result<(), StoreError> {
+        let ledger = self.store.ledger();
+        for row in ledger.due(self.id(), REDRIVE_BATCH).await? {
+            let taken = ledger
+                .take(
+                    self.id(),
+                    &row.message_id,
+                    &self.lease.owner,
+                    None,
+                    self.lease.lease_ms,
+                )
+                .await?;
+            let Some(entry) = taken else { continue };
+            tracing::debug!(channel = self.id(), message = %entry.message_id, attempt = entry.attempts, "re-driving a message");
+            if sink.requeue(&entry.room_id, requeued(&entry)).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn requeued(entry: &crate::store::LedgerEntry) -> Work {
+    Work::Unfetched {
+        id: entry.message_id.clone(),
+        fresh: false,
+        deferred: entry.deferred,
+    }
+}
