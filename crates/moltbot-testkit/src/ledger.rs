@@ -82,6 +82,30 @@ impl Ledger {
         self.store.ledger().state_of(CHANNEL, message_id).await
     }
 
+    /// The ledger row of inbound message `message_id`, `None` if the gateway never recorded it.
+    pub async fn entry(&self, message_id: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        self.store.ledger().get(CHANNEL, message_id).await
+    }
+
+    /// Waits until the gateway has set message `message_id` aside (it could not be read) and
+    /// returns its row. Panics after `timeout`.
+    pub async fn wait_set_aside(&self, message_id: &str, timeout: Duration) -> LedgerEntry {
+        let done = wait::until_async(timeout, || async move {
+            match self.entry(message_id).await {
+                Ok(entry) => entry.filter(|e| e.deferred && e.state.is_pending()),
+                Err(err) => panic!("cannot read the ledger: {err}"),
+            }
+        })
+        .await;
+        match done {
+            Ok(entry) => entry,
+            Err(err) => {
+                let last = self.entry(message_id).await.ok().flatten();
+                panic!("message {message_id} never set aside (row {last:?}): {err}")
+            }
+        }
+    }
+
     /// Everything recorded and not finished: inbound messages, reply chunks, approval notices.
     pub async fn pending(&self) -> Result<Pending, StoreError> {
         Ok(Pending {

@@ -90,9 +90,9 @@ impl WebexChannel {
                 &random_secret(),
             ))
             .map_err(|err| {
-                    ChannelError::new(ChannelErrorKind::Permanent, err)
-                        .with_context("cannot keep the webhook secret in the state store")
-                })?,
+                ChannelError::new(ChannelErrorKind::Permanent, err)
+                    .with_context("cannot keep the webhook secret in the state store")
+            })?,
         };
         moltbot_core::logging::register_secret(&webhook_secret);
         Ok(Self {

@@ -65,6 +65,7 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
             .iter()
             .filter_map(|(room, c)| Some((room.clone(), c.system_prompt.clone()?)))
             .collect(),
+        retention: Duration::from_secs(config.core.store.retention_days.saturating_mul(86_400)),
         node_id: Some(
             ctx.paths
                 .node_id()

@@ -16,7 +16,9 @@ use super::secret::Secret;
 use super::syntax::join_path;
 
 /// Keys allowed at the root of the config.
-pub const ROOT_KEYS: &[&str] = &["channels", "plugins", "agents", "models", "gateway"];
+pub const ROOT_KEYS: &[&str] = &[
+    "channels", "plugins", "agents", "models", "gateway", "store",
+];
 
 /// The typed core of the config.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,6 +31,8 @@ pub struct CoreConfig {
     pub models: ModelsConfig,
     /// `gateway`: gateway process settings.
     pub gateway: GatewayConfig,
+    /// `store`: the state store.
+    pub store: StoreConfig,
     /// `channels.<id>`: each channel's raw section, validated by the plugin that provides it.
     pub channels: BTreeMap<String, Value>,
 }
@@ -242,6 +246,28 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 10;
 /// Largest `gateway.shutdownTimeoutSeconds` (an hour).
 pub const MAX_SHUTDOWN_TIMEOUT_SECONDS: u64 = 3600;
 
+/// Default days finished messages and sent replies are kept in the store.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
+/// Largest `store.retentionDays` (ten years).
+pub const MAX_RETENTION_DAYS: u64 = 3650;
+
+/// `store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// `retentionDays` (default 30, 1 to 3650): finished ledger rows and sent or failed reply
+    /// operations older than this are deleted by the gateway's retention job (pending work is
+    /// never deleted).
+    pub retention_days: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
 /// `gateway`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -299,6 +325,20 @@ impl CoreConfig {
                 issues,
             ) {
                 core.gateway.shutdown_timeout_seconds = secs;
+            }
+        }
+        if let Some(store) = field_object(cfg, root, "", "store", issues) {
+            check_known_keys_in(cfg, store, "store", &["retentionDays"], issues);
+            if let Some(days) = field_u64_in(
+                cfg,
+                store,
+                "store",
+                "retentionDays",
+                1..=MAX_RETENTION_DAYS,
+                "use a number of days such as 30 (the default), without quotes",
+                issues,
+            ) {
+                core.store.retention_days = days;
             }
         }
         core

@@ -169,6 +169,7 @@ struct ApiLabels {
 /// | `moltbot_api_rate_limited_total` | counter | |
 /// | `moltbot_queue_depth` | gauge | |
 /// | `moltbot_reply_latency_seconds` | histogram | |
+/// | `moltbot_store_written_bytes_total` | counter | `file` (`wal`, `db`) |
 pub struct Metrics {
     registry: Registry,
     received: Family<ChannelLabels, Counter>,
@@ -180,6 +181,14 @@ pub struct Metrics {
     rate_limited: Counter,
     queue_depth: Gauge,
     latency: Histogram,
+    store_wal: Counter,
+    store_db: Counter,
+}
+
+/// The `file` label of `moltbot_store_written_bytes_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FileLabels {
+    file: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -199,6 +208,9 @@ impl Default for Metrics {
         let rate_limited = Counter::default();
         let queue_depth = Gauge::default();
         let latency = Histogram::new(LATENCY_BUCKETS);
+        let store_written = Family::<FileLabels, Counter>::default();
+        let store_wal = store_written.get_or_create_owned(&FileLabels { file: "wal" });
+        let store_db = store_written.get_or_create_owned(&FileLabels { file: "db" });
         // Names without `_total` (the encoder adds it to counters) and help without the final
         // full stop (the registry adds it).
         let mut registry = Registry::with_prefix("moltbot");
@@ -243,6 +255,11 @@ impl Default for Metrics {
             "Time from receiving a message to its reply being sent",
             latency.clone(),
         );
+        registry.register(
+            "store_written_bytes",
+            "Bytes the state store wrote to its write-ahead log (wal) and, by checkpoints, to its database file (db, an upper bound)",
+            store_written,
+        );
         Self {
             registry,
             received,
@@ -254,6 +271,8 @@ impl Default for Metrics {
             rate_limited,
             queue_depth,
             latency,
+            store_wal,
+            store_db,
         }
     }
 }
@@ -295,6 +314,13 @@ impl Metrics {
     pub fn set_queue_depth(&self, depth: usize) {
         self.queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Brings `moltbot_store_written_bytes_total` up to the store's own totals.
+    pub fn set_store_written(&self, written: crate::store::WrittenBytes) {
+        for (counter, total) in [(&self.store_wal, written.wal), (&self.store_db, written.db)] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// Renders every metric in the Prometheus text format, version 0.0.4

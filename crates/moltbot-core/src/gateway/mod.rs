@@ -12,6 +12,7 @@ pub mod http;
 mod metrics;
 mod process;
 mod redrive;
+mod retention;
 mod runtime;
 mod sink;
 mod status;

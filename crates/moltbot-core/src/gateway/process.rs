@@ -119,7 +119,8 @@ impl Processor {
             }
         };
         let now = self.store.now_ms();
-        let max_age = i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
+        let max_age =
+            i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
         if now.saturating_sub(entry.created_at) >= max_age {
             self.metrics.dropped(Dropped::Skipped(UNREADABLE_TOO_LONG));
             tracing::error!(channel = self.id(), message = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, "giving up a message: {UNREADABLE_TOO_LONG}");

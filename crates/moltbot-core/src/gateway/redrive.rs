@@ -59,7 +59,11 @@ impl Processor {
                 )
                 .await?;
             let Some(entry) = taken else { continue };
-            if sink.requeue(&entry.room_id, requeued(&entry)).await.is_err() {
+            if sink
+                .requeue(&entry.room_id, requeued(&entry))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -91,7 +95,13 @@ impl Processor {
 
     /// How long until the next deferred message is due, at most [`REDRIVE_EVERY`].
     async fn next_wake(&self) -> Duration {
-        let next = self.store.ledger().next_due_at(self.id()).await.ok().flatten();
+        let next = self
+            .store
+            .ledger()
+            .next_due_at(self.id())
+            .await
+            .ok()
+            .flatten();
         match next {
             Some(at) => {
                 let ms = at.saturating_sub(self.store.now_ms()).max(0);
@@ -116,7 +126,11 @@ impl Processor {
                 .await?;
             let Some(entry) = taken else { continue };
             tracing::debug!(channel = self.id(), message = %entry.message_id, attempt = entry.attempts, "re-driving a message");
-            if sink.requeue(&entry.room_id, requeued(&entry)).await.is_err() {
+            if sink
+                .requeue(&entry.room_id, requeued(&entry))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

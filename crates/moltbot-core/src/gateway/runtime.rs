@@ -19,9 +19,7 @@ use crate::error::chain;
 use crate::store::Store;
 
 use super::approvals;
-use super::channel::{
-    Channel, ChannelContext, ChannelError, ReadySignal,
-};
+use super::channel::{Channel, ChannelContext, ChannelError, ReadySignal};
 use super::metrics::{ChannelMetrics, Metrics};
 use super::sink::{InboundSink, LeaseHolder, Work};
 use super::status::GatewayStatus;
@@ -57,6 +55,8 @@ pub struct GatewayOptions {
     /// over the work an earlier run of the same node left, whatever its leases say. `None` = a
     /// random id (nothing is taken over before its lease expires).
     pub node_id: Option<String>,
+    /// How long finished records are kept (`store.retentionDays`).
+    pub retention: Duration,
     /// How long a claim's lease holds without renewal (renewed every
     /// [`REDRIVE_EVERY`](super::redrive::REDRIVE_EVERY) while the process lives).
     pub lease: Duration,
@@ -73,6 +73,7 @@ impl Default for GatewayOptions {
             approval_poll: Duration::from_millis(500),
             send_attempts: 8,
             node_id: None,
+            retention: Duration::from_secs(30 * 86_400),
             lease: Duration::from_secs(15),
         }
     }
@@ -304,7 +305,13 @@ impl Gateway {
             "gateway ready"
         );
 
+        tasks.spawn(super::retention::run(
+            self.store.clone(),
+            self.options.retention,
+            shutdown.clone(),
+        ));
         let metrics = Arc::clone(&self.metrics);
+        let store = self.store.clone();
         let gauges = dispatchers.clone();
         let depth_shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -315,6 +322,9 @@ impl Gateway {
                     () = depth_shutdown.cancelled() => break,
                 }
                 metrics.set_queue_depth(gauges.iter().map(|d| d.depth()).sum());
+                if let Some(written) = store.written_bytes() {
+                    metrics.set_store_written(written);
+                }
             }
         });
 

@@ -22,8 +22,12 @@ pub struct Lease {
 pub trait LeaseRepo: Send + Sync {
     /// Takes lease `name` for `owner` for `ttl_ms` if it is free, expired, or already held by
     /// `owner` (then it is renewed with the same token). `None` when another holder has it.
-    async fn acquire(&self, name: &str, owner: &str, ttl_ms: i64)
-        -> Result<Option<Lease>, StoreError>;
+    async fn acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<Lease>, StoreError>;
 
     /// Releases lease `name` if `owner` holds it; returns whether it did.
     async fn release(&self, name: &str, owner: &str) -> Result<bool, StoreError>;

@@ -212,7 +212,6 @@ impl Store {
         Cursors { store: self }
     }
 
-
     /// Pairing requests and approved identities (who may DM the bot).
     pub fn pairing(&self) -> Pairing<'_> {
         Pairing { store: self }

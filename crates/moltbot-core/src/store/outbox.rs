@@ -162,8 +162,12 @@ pub trait OutboxRepo: Send + Sync {
     async fn record_sent(&self, sent: &SentRecord) -> Result<bool, StoreError>;
 
     /// Sets the state (and error) of operation `id`; returns whether it exists.
-    async fn mark(&self, id: i64, state: OutboxState, error: Option<&str>)
-        -> Result<bool, StoreError>;
+    async fn mark(
+        &self,
+        id: i64,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
 
     /// The `pending` operations of `channel`, in the order they were stored.
     async fn pending(&self, channel: &str) -> Result<Vec<OutboxEntry>, StoreError>;

@@ -86,11 +86,7 @@ pub async fn status(
 
     let (last_inbound_ms, last_outbound_ms) = match store {
         Some(s) => (
-            s.ledger()
-                .last_received_at(CHANNEL_ID)
-                .await
-                .ok()
-                .flatten(),
+            s.ledger().last_received_at(CHANNEL_ID).await.ok().flatten(),
             s.outbox().last_sent_at(CHANNEL_ID).await.ok().flatten(),
         ),
         None => (None, None),

@@ -156,8 +156,10 @@ impl LedgerRepo for SqliteBackend {
         let now = self.now_ms();
         let [channel, message_id] = [channel, message_id].map(str::to_owned);
         let reason = reason.map(str::to_owned);
-        self.write(move |conn| finish_row(conn, &channel, &message_id, state, reason.as_deref(), now))
-            .await
+        self.write(move |conn| {
+            finish_row(conn, &channel, &message_id, state, reason.as_deref(), now)
+        })
+        .await
     }
 
     async fn defer(
@@ -250,7 +252,11 @@ impl LedgerRepo for SqliteBackend {
         .await
     }
 
-    async fn get(&self, channel: &str, message_id: &str) -> Result<Option<LedgerEntry>, StoreError> {
+    async fn get(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
         let [channel, message_id] = [channel, message_id].map(str::to_owned);
         self.read(move |conn| select(conn, &channel, &message_id))
             .await

@@ -116,8 +116,9 @@ where
     T: std::str::FromStr<Err = String>,
 {
     let text: String = row.get(column)?;
-    text.parse()
-        .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Describes a rusqlite error without rusqlite's types.

@@ -11,7 +11,8 @@ impl SessionRepo for SqliteBackend {
     async fn append(&self, append: &SessionAppend) -> Result<(), StoreError> {
         let now = self.now_ms();
         let append = append.clone();
-        self.write(move |conn| append_turns(conn, &append, now)).await
+        self.write(move |conn| append_turns(conn, &append, now))
+            .await
     }
 
     async fn history(&self, session: &str, max_turns: usize) -> Result<Vec<Turn>, StoreError> {

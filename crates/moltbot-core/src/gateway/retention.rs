@@ -1,0 +1,121 @@
+//! The retention job: deletes what the store no longer needs, off the message path.
+//!
+//! Once an hour (and once shortly after start), ledger rows of finished messages and outbox
+//! operations no longer pending that were last updated more than `store.retentionDays` ago are
+//! deleted, with resolved pairing requests of the same age. Pending work is never deleted. A
+//! finished message that is pruned can no longer be recognised as a duplicate, so the retention
+//! must stay longer than any redelivery or catch-up window (`catchUp.maxAgeMinutes` is at most
+//! a day; the minimum retention is a day).
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+/// How often the job runs.
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// The first run's delay after start (start-up stays quick).
+const FIRST_AFTER: Duration = Duration::from_secs(60);
+
+/// Runs the retention job until `shutdown`.
+pub(crate) async fn run(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut wait = FIRST_AFTER;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+        wait = EVERY;
+        prune(&store, retention).await;
+    }
+}
+
+/// One pass: deletes finished rows older than `retention`; logs what it removed.
+pub(crate) async fn prune(store: &Store, retention: Duration) {
+    let cutoff = store
+        .now_ms()
+        .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let ledger = store.ledger().prune_finished(cutoff).await;
+    let outbox = store.outbox().prune_finished(cutoff).await;
+    let pairing = store.pairing().prune_resolved(cutoff).await;
+    match (ledger, outbox, pairing) {
+        (Ok(messages), Ok(operations), Ok(requests)) => {
+            if messages + operations + requests > 0 {
+                tracing::info!(
+                    messages,
+                    operations,
+                    pairing_requests = requests,
+                    "retention: deleted finished records"
+                );
+            }
+        }
+        (ledger, outbox, pairing) => {
+            for err in [ledger.err(), outbox.err(), pairing.err()]
+                .into_iter()
+                .flatten()
+            {
+                tracing::warn!(error = %err, "retention pass failed; retried in an hour");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{Claim, ClaimOutcome, InboundState, ManualClock};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn claim(id: &str) -> Claim {
+        Claim {
+            channel: "chat".into(),
+            message_id: id.into(),
+            room_id: "room".into(),
+            created_at: 0,
+            owner: "node/run".into(),
+            lease_ms: 15_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn prunes_finished_records_older_than_the_retention_and_keeps_pending_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(100 * DAY_MS);
+        let store =
+            Store::open_with_clock(dir.path().join("s.sqlite"), Arc::new(clock.clone())).unwrap();
+        let ledger = store.ledger();
+        for id in ["old-answered", "old-pending", "new-answered"] {
+            assert_eq!(
+                ledger.claim(&claim(id)).await.unwrap(),
+                ClaimOutcome::Claimed
+            );
+        }
+        ledger
+            .finish("chat", "old-answered", InboundState::Replied, None)
+            .await
+            .unwrap();
+        clock.advance(31 * DAY_MS);
+        ledger
+            .finish("chat", "new-answered", InboundState::Replied, None)
+            .await
+            .unwrap();
+
+        prune(&store, Duration::from_secs(30 * 86_400)).await;
+
+        assert_eq!(ledger.get("chat", "old-answered").await.unwrap(), None);
+        assert!(ledger.get("chat", "new-answered").await.unwrap().is_some());
+        let pending = ledger.get("chat", "old-pending").await.unwrap().unwrap();
+        assert_eq!(
+            pending.state,
+            InboundState::Received,
+            "pending work is never pruned"
+        );
+    }
+}
