@@ -43,7 +43,7 @@ async fn first_start_ignores_history_then_takes_new_dms_and_mentions_only() {
     assert_eq!(report.new_messages, 2);
     assert_eq!(report.rooms_read, 2);
     assert_eq!(h.claimed().await, 2);
-    let inbound = h.store.inbound();
+    let inbound = h.store.ledger();
     assert!(inbound.get(CHANNEL, &dm.id).await.unwrap().is_some());
     assert!(inbound.get(CHANNEL, &mention.id).await.unwrap().is_some());
     assert!(
@@ -137,7 +137,7 @@ async fn the_bots_own_messages_are_claimed_and_skipped_and_idle_returns_to_one_r
     );
     let record = h
         .store
-        .inbound()
+        .ledger()
         .get(CHANNEL, &own[0].id)
         .await
         .unwrap()
@@ -189,7 +189,7 @@ async fn a_restart_resumes_from_the_cursor_and_skips_what_is_too_old() {
     assert_eq!(report.new_messages, 3);
     assert_eq!(report.rooms_read, 2);
 
-    let inbound = h.store.inbound();
+    let inbound = h.store.ledger();
     let old_record = inbound.get(CHANNEL, &old.id).await.unwrap().unwrap();
     assert_eq!(old_record.state, InboundState::Skipped);
     assert_eq!(old_record.reason.as_deref(), Some(TOO_OLD_REASON));

@@ -170,6 +170,8 @@ struct ApiLabels {
 /// | `moltbot_queue_depth` | gauge | |
 /// | `moltbot_reply_latency_seconds` | histogram | |
 /// | `moltbot_store_written_bytes_total` | counter | `file` (`wal`, `db`) |
+/// | `moltbot_store_writes_total` | counter | |
+/// | `moltbot_store_commits_total` | counter | |
 pub struct Metrics {
     registry: Registry,
     received: Family<ChannelLabels, Counter>,
@@ -183,6 +185,8 @@ pub struct Metrics {
     latency: Histogram,
     store_wal: Counter,
     store_db: Counter,
+    store_writes: Counter,
+    store_commits: Counter,
 }
 
 /// The `file` label of `moltbot_store_written_bytes_total`.
@@ -260,6 +264,18 @@ impl Default for Metrics {
             "Bytes the state store wrote to its write-ahead log (wal) and, by checkpoints, to its database file (db, an upper bound)",
             store_written,
         );
+        let store_writes = Counter::default();
+        let store_commits = Counter::default();
+        registry.register(
+            "store_writes",
+            "Units of work the state store wrote (a claim, an answer with its reply, a send)",
+            store_writes.clone(),
+        );
+        registry.register(
+            "store_commits",
+            "State store commits (units of work arriving together share one)",
+            store_commits.clone(),
+        );
         Self {
             registry,
             received,
@@ -273,6 +289,8 @@ impl Default for Metrics {
             latency,
             store_wal,
             store_db,
+            store_writes,
+            store_commits,
         }
     }
 }
@@ -318,7 +336,12 @@ impl Metrics {
 
     /// Brings `moltbot_store_written_bytes_total` up to the store's own totals.
     pub fn set_store_written(&self, written: crate::store::WrittenBytes) {
-        for (counter, total) in [(&self.store_wal, written.wal), (&self.store_db, written.db)] {
+        for (counter, total) in [
+            (&self.store_wal, written.wal),
+            (&self.store_db, written.db),
+            (&self.store_writes, written.writes),
+            (&self.store_commits, written.commits),
+        ] {
             counter.inc_by(total.saturating_sub(counter.get()));
         }
     }

@@ -71,6 +71,10 @@ pub struct WrittenBytes {
     pub wal: u64,
     /// Copied into the database file by checkpoints (an upper bound).
     pub db: u64,
+    /// Units of work written (each one atomic: a claim, "the agent answered", ...).
+    pub writes: u64,
+    /// Commits (a unit of work alone, or several grouped when they arrive together).
+    pub commits: u64,
 }
 
 /// A store backend: every repository, plus what the store as a whole needs.

@@ -254,7 +254,7 @@ impl Harness {
 
     /// How many messages the store recorded for the channel.
     pub async fn claimed(&self) -> u64 {
-        self.store.inbound().count(CHANNEL, None).await.unwrap()
+        self.store.ledger().count(CHANNEL, None).await.unwrap()
     }
 }
 

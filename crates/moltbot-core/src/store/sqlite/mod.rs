@@ -106,6 +106,8 @@ impl Backend for SqliteBackend {
         Some(WrittenBytes {
             wal: written.wal.load(std::sync::atomic::Ordering::Relaxed),
             db: written.db.load(std::sync::atomic::Ordering::Relaxed),
+            writes: written.writes.load(std::sync::atomic::Ordering::Relaxed),
+            commits: written.commits.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

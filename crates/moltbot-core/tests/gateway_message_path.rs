@@ -1,0 +1,296 @@
+//! The gateway's message path against a scripted channel: how many units of work a message
+//! costs the store, and what happens to a message that cannot be fetched for a while.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
+use moltbot_core::agent::{EchoAgent, SenderInfo};
+use moltbot_core::gateway::{
+    BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, Gateway, GatewayOptions,
+    InboundMessage, InboundSink, OutgoingMessage,
+};
+use moltbot_core::store::{InboundState, Store};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What the test's receiver is told to do.
+enum Incoming {
+    /// Claim and hand over a normalised message (as a polling receiver does).
+    Ready(InboundMessage),
+    /// Claim and hand over an id to fetch (as a webhook receiver does).
+    Id { id: String, room: String },
+}
+
+/// A channel whose receiver takes its messages from the test, whose `refetch` serves a
+/// message map (failing for ids told to fail, a given number of times), and whose `send`
+/// records what was sent.
+struct ScriptedChannel {
+    incoming: Mutex<Option<mpsc::UnboundedReceiver<Incoming>>>,
+    messages: Mutex<HashMap<String, InboundMessage>>,
+    fetch_failures: Mutex<HashMap<String, u32>>,
+    sent: Mutex<Vec<(Option<String>, String)>>,
+}
+
+impl ScriptedChannel {
+    fn new() -> (Arc<Self>, mpsc::UnboundedSender<Incoming>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let channel = Arc::new(Self {
+            incoming: Mutex::new(Some(rx)),
+            messages: Mutex::default(),
+            fetch_failures: Mutex::default(),
+            sent: Mutex::default(),
+        });
+        (channel, tx)
+    }
+
+    fn sent(&self) -> Vec<(Option<String>, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+fn dm(id: &str, text: &str) -> InboundMessage {
+    let sender = SenderInfo {
+        id: "alice".into(),
+        email: Some("alice@example.com".into()),
+        display_name: Some("Alice".into()),
+    };
+    let mut message = InboundMessage::new(
+        "test",
+        id,
+        "room-alice",
+        ConversationKind::Direct,
+        sender,
+        text,
+    );
+    message.created_at_ms = now_ms();
+    message
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+async fn receive(sink: InboundSink, incoming: Incoming) {
+    match incoming {
+        Incoming::Ready(message) => {
+            sink.claim(&message.id, &message.room_id, message.created_at_ms)
+                .await
+                .unwrap();
+            sink.deliver(message).await.unwrap();
+        }
+        Incoming::Id { id, room } => {
+            sink.claim(&id, &room, now_ms()).await.unwrap();
+            sink.deliver_unfetched(&id, &room).await.unwrap();
+        }
+    }
+}
+
+impl Channel for ScriptedChannel {
+    fn id(&self) -> &str {
+        "test"
+    }
+
+    fn connect(&self, _: Option<std::net::SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
+        Box::pin(async move {
+            let Some(mut incoming) = self.incoming.lock().unwrap().take() else {
+                return Ok(());
+            };
+            ctx.ready.mark_ready();
+            loop {
+                tokio::select! {
+                    next = incoming.recv() => match next {
+                        Some(next) => receive(ctx.sink.clone(), next).await,
+                        None => return Ok(()),
+                    },
+                    () = ctx.shutdown.cancelled() => return Ok(()),
+                }
+            }
+        })
+    }
+
+    fn refetch<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
+        Box::pin(async move {
+            if let Some(left) = self.fetch_failures.lock().unwrap().get_mut(id) {
+                if *left > 0 {
+                    *left -= 1;
+                    return Err(ChannelError::transient("503 Service Unavailable"));
+                }
+            }
+            Ok(self.messages.lock().unwrap().get(id).cloned())
+        })
+    }
+
+    fn access_policy(&self) -> AccessPolicy {
+        AccessPolicy::new::<&str>("test", DmPolicy::Open, &["*"], GroupPolicy::Open, &[])
+    }
+
+    fn catch_up_max_age(&self) -> Duration {
+        Duration::from_secs(900)
+    }
+
+    fn chunk(&self, markdown: &str) -> Vec<String> {
+        vec![markdown.to_string()]
+    }
+
+    fn send<'a>(&'a self, m: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, ChannelError>> {
+        Box::pin(async move {
+            let mut sent = self.sent.lock().unwrap();
+            sent.push((m.parent_id.clone(), m.markdown.clone()));
+            Ok(format!("sent-{}", sent.len()))
+        })
+    }
+}
+
+struct Running {
+    store: Store,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(channel: Arc<ScriptedChannel>) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("state/moltbot.sqlite")).unwrap();
+    let mut gateway = Gateway::new(store.clone(), Arc::new(EchoAgent), GatewayOptions::default());
+    gateway.add_channel(channel);
+    let status = gateway.status();
+    let shutdown = CancellationToken::new();
+    let run = gateway.run(shutdown.clone(), |_| {});
+    let task = tokio::spawn(async move {
+        run.await.unwrap();
+    });
+    wait_until(|| async { status.is_ready() }).await;
+    Running {
+        store,
+        shutdown,
+        task,
+        _dir: dir,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
+
+    async fn state_of(&self, id: &str) -> Option<InboundState> {
+        self.store.ledger().state_of("test", id).await.unwrap()
+    }
+
+    async fn writes(&self) -> u64 {
+        self.store.written_bytes().unwrap().writes
+    }
+
+    /// The heartbeat's stored value (it writes once every few seconds).
+    async fn heartbeat(&self) -> Option<String> {
+        self.store.kv().get("gateway", "heartbeat").await.unwrap()
+    }
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let fetched = dm("by-id", "fetched by id");
+    channel
+        .messages
+        .lock()
+        .unwrap()
+        .insert(fetched.id.clone(), fetched.clone());
+
+    for (n, next) in [
+        Incoming::Ready(dm("ready", "handed over whole")),
+        Incoming::Id {
+            id: fetched.id.clone(),
+            room: fetched.room_id.clone(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = match &next {
+            Incoming::Ready(m) => m.id.clone(),
+            Incoming::Id { id, .. } => id.clone(),
+        };
+        let beat = gateway.heartbeat().await;
+        let before = gateway.writes().await;
+        incoming.send(next).unwrap();
+        wait_until(|| async { gateway.state_of(&id).await == Some(InboundState::Replied) }).await;
+        let heartbeats = u64::from(gateway.heartbeat().await != beat);
+        let units = gateway.writes().await - before - heartbeats;
+        assert_eq!(
+            units, 3,
+            "message {n}: claim, answered, sent-and-replied (store writes counted: {units})"
+        );
+    }
+    assert_eq!(channel.sent().len(), 2);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_cannot_be_fetched_is_re_driven_and_answered_in_a_thread() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let stuck = dm("stuck", "unreadable at first");
+    let next = dm("next", "readable");
+    {
+        let mut messages = channel.messages.lock().unwrap();
+        messages.insert(stuck.id.clone(), stuck.clone());
+        messages.insert(next.id.clone(), next.clone());
+    }
+    channel
+        .fetch_failures
+        .lock()
+        .unwrap()
+        .insert(stuck.id.clone(), 2);
+
+    for m in [&stuck, &next] {
+        incoming
+            .send(Incoming::Id {
+                id: m.id.clone(),
+                room: m.room_id.clone(),
+            })
+            .unwrap();
+    }
+    // The readable one goes ahead; the stuck one is retried by the re-drive task (twice: its
+    // next attempts are due after 1 s, then 2 s) and then answered under itself.
+    wait_until(|| async { gateway.state_of("stuck").await == Some(InboundState::Replied) }).await;
+    let sent = channel.sent();
+    assert_eq!(
+        sent,
+        [
+            (None, "readable".to_string()),
+            (Some("stuck".to_string()), "unreadable at first".to_string()),
+        ]
+    );
+    let row = gateway.store.ledger().get("test", "stuck").await.unwrap().unwrap();
+    assert!(row.deferred);
+    assert_eq!(row.attempts, 3, "the claim and two re-drives");
+    gateway.stop().await;
+}
