@@ -1,7 +1,7 @@
 //! The real `moltbot gateway` binary as a child process, with its own temp state dir (the
 //! harness is `moltbot-testkit`'s, as in the tests).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -64,6 +64,20 @@ impl GatewayHome {
         home.try_write_config(&config.render())
             .context("write config")?;
         Ok(Self { home })
+    }
+
+    /// The state dir the gateway gets as `MOLTBOT_STATE_DIR` (a temp dir).
+    pub fn state_dir(&self) -> &Path {
+        self.home.state_dir()
+    }
+
+    /// The store's files: `<state>/state/moltbot.sqlite` and its write-ahead log
+    /// `moltbot.sqlite-wal` (which may not exist).
+    pub fn store_files(&self) -> [PathBuf; 2] {
+        let db = self.home.store_path();
+        let mut wal = db.clone().into_os_string();
+        wal.push("-wal");
+        [db, PathBuf::from(wal)]
     }
 
     /// Starts the gateway (log level `warn`, the first 64 KiB of stderr kept) and waits for

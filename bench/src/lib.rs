@@ -3,6 +3,7 @@
 
 pub mod gateway;
 pub mod naive;
+pub mod probe;
 pub mod report;
 pub mod scenarios;
 pub mod stats;
@@ -31,6 +32,10 @@ pub struct Sizes {
     pub limited_n: usize,
     /// Messages of the memory burst.
     pub burst_n: usize,
+    /// Messages of the `burst` scenario (per bot: ours and the floor), all sent at once.
+    pub burst_messages: usize,
+    /// Rooms (1:1, one user each) the `burst` scenario's messages are spread over.
+    pub burst_rooms: usize,
     /// Messages per fault case.
     pub fault_n: usize,
     /// Messages per second during fault cases.
@@ -56,6 +61,8 @@ impl Sizes {
             throughput_n: 2000,
             limited_n: 90,
             burst_n: 5000,
+            burst_messages: 200,
+            burst_rooms: 10,
             fault_n: 1000,
             fault_rate: 25.0,
             kills: 10,
@@ -76,6 +83,8 @@ impl Sizes {
             throughput_n: 300,
             limited_n: 20,
             burst_n: 500,
+            burst_messages: 200,
+            burst_rooms: 10,
             fault_n: 100,
             fault_rate: 25.0,
             kills: 3,
@@ -96,6 +105,8 @@ impl Sizes {
             throughput_n: 20,
             limited_n: 3,
             burst_n: 30,
+            burst_messages: 20,
+            burst_rooms: 4,
             fault_n: 12,
             fault_rate: 10.0,
             kills: 1,

@@ -17,7 +17,7 @@ struct Args {
     /// The tiny sizes of the smoke test.
     #[arg(long, conflicts_with = "quick")]
     smoke: bool,
-    /// Only these scenarios (latency, polling, throughput, memory, faults); default all.
+    /// Only these scenarios (latency, polling, throughput, burst, memory, faults); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot).
@@ -56,7 +56,14 @@ fn main() -> anyhow::Result<()> {
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let sections = runtime.block_on(async {
         let mut sections: Vec<Section> = Vec::new();
-        for name in ["latency", "polling", "throughput", "memory", "faults"] {
+        for name in [
+            "latency",
+            "polling",
+            "throughput",
+            "burst",
+            "memory",
+            "faults",
+        ] {
             if !wanted(name) {
                 continue;
             }
@@ -66,6 +73,7 @@ fn main() -> anyhow::Result<()> {
                 "latency" => scenarios::latency::run(&binary, &sizes).await,
                 "polling" => scenarios::polling::run(&binary, &sizes).await,
                 "throughput" => scenarios::throughput::run(&binary, &sizes).await,
+                "burst" => scenarios::burst::run(&binary, &sizes).await,
                 "memory" => scenarios::memory::run(&binary, &sizes).await,
                 _ => scenarios::faults::run(&binary, &sizes, &args.fault_cases).await,
             }

@@ -104,6 +104,7 @@ struct Pending {
 struct TrackerState {
     pending: HashMap<String, Vec<Pending>>,
     done: HashMap<&'static str, Vec<Duration>>,
+    last_seen: HashMap<&'static str, Instant>,
 }
 
 /// Watches the emulator (about every millisecond, only rooms with unanswered messages) and
@@ -162,7 +163,11 @@ impl Tracker {
                 let messages = self.sim.messages_in(&room);
                 let now = Instant::now();
                 let mut state = self.lock();
-                let TrackerState { pending, done } = &mut *state;
+                let TrackerState {
+                    pending,
+                    done,
+                    last_seen,
+                } = &mut *state;
                 if let Some(list) = pending.get_mut(&room) {
                     list.retain(|p| {
                         let answered = messages
@@ -170,6 +175,8 @@ impl Tracker {
                             .any(|m| m.person_id == p.responder && m.content() == p.text);
                         if answered {
                             done.entry(p.series).or_default().push(now - p.sent);
+                            let last = last_seen.entry(p.series).or_insert(now);
+                            *last = (*last).max(now);
                         }
                         !answered
                     });
@@ -197,6 +204,11 @@ impl Tracker {
     /// The latencies of `series` so far.
     pub fn latencies(&self, series: &str) -> Vec<Duration> {
         self.lock().done.get(series).cloned().unwrap_or_default()
+    }
+
+    /// When the last reply of `series` seen so far was first seen (`None` before the first).
+    pub fn last_reply(&self, series: &str) -> Option<Instant> {
+        self.lock().last_seen.get(series).copied()
     }
 
     /// Stops the watcher thread.

@@ -93,6 +93,37 @@ async fn throughput_smoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_smoke() {
+    let sizes = Sizes::smoke();
+    let s = scenarios::burst::run(&binary(), &sizes).await.unwrap();
+    let n = sizes.burst_messages as f64;
+    for side in ["ours", "floor"] {
+        assert_eq!(num(&s.json, &[side, "answered"]), n, "{side}: {}", s.json);
+        assert_eq!(num(&s.json, &[side, "missing"]), 0.0, "{side}: {}", s.json);
+        assert_eq!(num(&s.json, &[side, "latency", "count"]), n, "{}", s.json);
+        assert!(num(&s.json, &[side, "drained_ms"]) > 0.0, "{}", s.json);
+    }
+    // The gateway answers each room in order; the floor is not asked to.
+    assert_eq!(num(&s.json, &["ours", "out_of_order"]), 0.0, "{}", s.json);
+    assert_eq!(num(&s.json, &["rooms"]), sizes.burst_rooms as f64);
+    assert!(num(&s.json, &["ratio", "drained"]) > 0.0, "{}", s.json);
+    // Answering writes to the store: the kernel saw the gateway's writes, and its CPU moved.
+    assert!(
+        num(&s.json, &["store_bytes", "proc_io_write_bytes_delta"]) > 0.0,
+        "{}",
+        s.json
+    );
+    assert!(num(&s.json, &["cpu", "total_ms"]) > 0.0, "{}", s.json);
+    // The store counter does not exist yet: reported as absent, not as 0.
+    assert!(
+        s.json["store_bytes"]["metric_per_answered"].is_null()
+            || num(&s.json, &["store_bytes", "metric_per_answered"]) > 0.0,
+        "{}",
+        s.json
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_smoke() {
     let s = scenarios::memory::run(&binary(), &Sizes::smoke())
         .await

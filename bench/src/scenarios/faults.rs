@@ -1,4 +1,4 @@
-//! Scenario 5, faults: lost (never answered) and duplicated (answered twice) messages under SIGKILLs,
+//! Scenario 6, faults: lost (never answered) and duplicated (answered twice) messages under SIGKILLs,
 //! a 429 storm, 5xx bursts and unreliable webhook delivery.
 
 use std::path::Path;

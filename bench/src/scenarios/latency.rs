@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use webex_api::{CreateMessage, MessageTarget};
 
-use super::{pairs, send_steady, warm_up, OnSent, Sent};
-use crate::naive;
+use super::{expect_reply, floor_responder, pairs, send_steady, warm_up};
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{outcome, Tracker, World};
 use crate::Sizes;
+use crate::{naive, probe};
 
 const UNLIMITED_RPM: u32 = 1_000_000;
 
@@ -27,26 +26,10 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
 
     let tracker = Tracker::start(Arc::clone(&world.sim));
     let floor = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
-    let ours_cb: OnSent = {
-        let (tracker, bot) = (Arc::clone(&tracker), world.bot.id.clone());
-        Arc::new(move |s: &Sent| tracker.expect("ours", &s.room, &bot, &s.text, s.at))
-    };
-    let floor_cb: OnSent = {
-        let (tracker, bot) = (Arc::clone(&tracker), floor_bot.id.clone());
-        Arc::new(move |s: &Sent| {
-            tracker.expect("floor", &s.room, &bot, &s.text, s.at);
-            // The floor: GET the message, POST the reply, nothing else.
-            let (client, id) = (floor.clone(), s.id.clone());
-            tokio::spawn(async move {
-                if let Ok(m) = client.get_message(&id).await {
-                    let text = m.text.unwrap_or_default();
-                    let reply = CreateMessage::markdown(MessageTarget::Room(m.room_id), text);
-                    let _ = client.create_message(&reply).await;
-                }
-            });
-        })
-    };
+    let ours_cb = expect_reply(&tracker, "ours", &world.bot.id);
+    let floor_cb = floor_responder(&tracker, "floor", &floor_bot.id, floor);
     let n = sizes.latency_n;
+    let cpu_before = probe::cpu_ms(gateway.pid);
     let (ours, floor_sent) = tokio::join!(
         send_steady(
             &world,
@@ -66,6 +49,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         ),
     );
     tracker.wait_all(Duration::from_secs(30)).await;
+    let cpu_after = probe::cpu_ms(gateway.pid);
     tracker.stop();
     let ours_lat = Summary::of(&tracker.latencies("ours"));
     let floor_lat = Summary::of(&tracker.latencies("floor"));
@@ -107,6 +91,28 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     s.row(
         "lost / duplicated",
         format!("{} / {}", result.lost, result.duplicated),
+    );
+    // The gateway's CPU over the steady run (idle time between messages included).
+    let answered = ours.len() - result.lost;
+    let cpu = cpu_before
+        .zip(cpu_after)
+        .map(|(a, b)| b - a)
+        .filter(|_| answered > 0);
+    let ticks = probe::clock_ticks();
+    s.row(
+        "gateway CPU per answered msg (utime+stime)",
+        cpu.map_or("n/a".to_string(), |ms| {
+            format!(
+                "{:.3} ms ({ms:.0} ms over {answered} msgs, {:.1} s run)",
+                ms / answered as f64,
+                n as f64 / sizes.latency_rate
+            )
+        }),
+    );
+    s.set(
+        "cpu",
+        json!({"total_ms": cpu.map(round), "per_answered_ms": cpu.map(|ms| (ms / answered as f64 * 1000.0).round() / 1000.0),
+               "answered": answered, "clk_tck": ticks.per_second, "clk_tck_source": ticks.source}),
     );
     s.set("ours", ours_lat.json());
     s.set("floor", floor_lat.json());

@@ -1,4 +1,4 @@
-//! Scenario 4, memory and start: peak RSS idle and during a burst, time to `/readyz` 200, binary size.
+//! Scenario 5, memory and start: peak RSS idle and during a burst, time to `/readyz` 200, binary size.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,5 +1,7 @@
-//! The five scenarios of issue 7, each producing a [`Section`](crate::report::Section).
+//! The scenarios (the five of issue 7 and the burst of issue 11), each producing a
+//! [`Section`](crate::report::Section).
 
+pub mod burst;
 pub mod faults;
 pub mod latency;
 pub mod memory;
@@ -11,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use moltbot_testkit::wait;
+use webex_api::{CreateMessage, MessageTarget, WebexClient};
 use webex_sim::{SimPerson, SimServer};
 
-use crate::world::{send_dm, World};
+use crate::world::{send_dm, Tracker, World};
 
 /// One message a user sent.
 #[derive(Debug, Clone)]
@@ -71,6 +74,18 @@ pub async fn send_burst(
     n: usize,
     concurrency: usize,
 ) -> Vec<Sent> {
+    send_burst_with(world, bot_email, tag, n, concurrency, None).await
+}
+
+/// [`send_burst`], calling `on_sent` for every message as soon as its `POST` returned.
+pub async fn send_burst_with(
+    world: &World,
+    bot_email: &str,
+    tag: &str,
+    n: usize,
+    concurrency: usize,
+    on_sent: Option<OnSent>,
+) -> Vec<Sent> {
     let users = world.users.clone();
     stream::iter(0..n)
         .map(|i| {
@@ -79,13 +94,45 @@ pub async fn send_burst(
                 users[i % users.len()].clone(),
                 bot_email.to_string(),
                 format!("{tag} {i}"),
-                None,
+                on_sent.clone(),
             )
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(concurrency.max(1))
         .filter_map(|s| async move { s })
         .collect()
         .await
+}
+
+/// For every message sent to a bot the gateway runs: expect `bot_id`'s reply (the echo of the
+/// text) in `tracker` under `series`.
+pub fn expect_reply(tracker: &Arc<Tracker>, series: &'static str, bot_id: &str) -> OnSent {
+    let (tracker, bot) = (Arc::clone(tracker), bot_id.to_string());
+    Arc::new(move |s: &Sent| tracker.expect(series, &s.room, &bot, &s.text, s.at))
+}
+
+/// The floor: for every message sent to the floor bot (`bot_id`, whose token `client` has),
+/// expect its reply in `tracker` under `series`, and as soon as the user's `POST` returned do
+/// the two calls any bot must do, `GET /messages/{id}` and `POST /messages` with the text back,
+/// in a task of its own. Nothing else: no webhook hop, store, queue or agent, and no ordering
+/// within a room.
+pub fn floor_responder(
+    tracker: &Arc<Tracker>,
+    series: &'static str,
+    bot_id: &str,
+    client: WebexClient,
+) -> OnSent {
+    let (tracker, bot) = (Arc::clone(tracker), bot_id.to_string());
+    Arc::new(move |s: &Sent| {
+        tracker.expect(series, &s.room, &bot, &s.text, s.at);
+        let (client, id) = (client.clone(), s.id.clone());
+        tokio::spawn(async move {
+            if let Ok(m) = client.get_message(&id).await {
+                let text = m.text.unwrap_or_default();
+                let reply = CreateMessage::markdown(MessageTarget::Room(m.room_id), text);
+                let _ = client.create_message(&reply).await;
+            }
+        });
+    })
 }
 
 async fn send_one(

@@ -1,0 +1,389 @@
+//! Scenario 4, the burst of issue 11: N messages over R rooms (1:1, one user each), all sent
+//! at once, to the gateway in webhook mode and then, in the same run, to the floor. Drained
+//! time, latency percentiles, per-room reply order, and the gateway's store bytes and CPU per
+//! answered message.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use webex_sim::SimPerson;
+
+use super::{expect_reply, floor_responder, rooms_of, send_burst_with, warm_up, OnSent, Sent};
+use crate::report::Section;
+use crate::stats::{round, Summary};
+use crate::world::{Tracker, World};
+use crate::{naive, probe, Sizes};
+
+const UNLIMITED_RPM: u32 = 1_000_000;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How one bot's replies in one room (or summed over rooms) follow the users' messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Order {
+    /// Replies that appear after the reply to a later message of the same room.
+    pub out_of_order: usize,
+    /// Messages never answered.
+    pub missing: usize,
+    /// Replies beyond the first to the same message.
+    pub duplicated: usize,
+    /// Messages answered.
+    pub answered: usize,
+}
+
+impl Order {
+    fn add(&mut self, o: Order) {
+        self.out_of_order += o.out_of_order;
+        self.missing += o.missing;
+        self.duplicated += o.duplicated;
+        self.answered += o.answered;
+    }
+}
+
+/// Checks one room: `asked` are the texts of the users' messages of the burst in the room's
+/// order, `replies` the bot's messages there in the room's order. The echo agent answers with
+/// the text it got, so a reply maps to the message whose text it repeats; replies to other
+/// messages (the warm-up) are ignored.
+pub fn check_order(asked: &[String], replies: &[String]) -> Order {
+    let index: HashMap<&str, usize> = asked
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut latest: Option<usize> = None;
+    let mut out = Order::default();
+    for reply in replies {
+        let Some(&i) = index.get(reply.as_str()) else {
+            continue;
+        };
+        if !seen.insert(i) {
+            out.duplicated += 1;
+            continue;
+        }
+        if latest.is_some_and(|l| i < l) {
+            out.out_of_order += 1;
+        }
+        latest = Some(latest.map_or(i, |l| l.max(i)));
+    }
+    out.answered = seen.len();
+    out.missing = asked.len() - seen.len();
+    out
+}
+
+/// [`check_order`] over every room of `sent`, with `bot`'s replies as the emulator holds them.
+fn order_in(world: &World, bot: &SimPerson, sent: &[Sent]) -> Order {
+    let texts: HashSet<&str> = sent.iter().map(|s| s.text.as_str()).collect();
+    let mut total = Order::default();
+    for room in rooms_of(sent) {
+        let messages = world.sim.messages_in(&room);
+        let asked: Vec<String> = messages
+            .iter()
+            .filter(|m| m.person_id != bot.id && texts.contains(m.content()))
+            .map(|m| m.content().to_string())
+            .collect();
+        let replies: Vec<String> = messages
+            .iter()
+            .filter(|m| m.person_id == bot.id)
+            .map(|m| m.content().to_string())
+            .collect();
+        total.add(check_order(&asked, &replies));
+    }
+    total
+}
+
+/// The figures of one side (ours or the floor).
+struct Side {
+    sent: usize,
+    /// First send to the last reply seen; `None` when not everything was answered.
+    drained: Option<Duration>,
+    /// Time until every user's `POST` returned.
+    sent_in: Duration,
+    latency: Summary,
+    order: Order,
+}
+
+impl Side {
+    fn json(&self) -> Value {
+        json!({"messages": self.sent, "answered": self.order.answered,
+               "drained_ms": self.drained.map(|d| round(d.as_secs_f64() * 1000.0)),
+               "all_sent_ms": round(self.sent_in.as_secs_f64() * 1000.0),
+               "latency": self.latency.json(), "out_of_order": self.order.out_of_order,
+               "missing": self.order.missing, "duplicated": self.order.duplicated})
+    }
+}
+
+/// Sends the burst to `bot` (every message at once), waits until `tracker` saw every reply of
+/// `series` (or [`DRAIN_TIMEOUT`]) and checks the order.
+async fn burst(
+    world: &World,
+    bot: &SimPerson,
+    tracker: &Tracker,
+    series: &'static str,
+    n: usize,
+    on_sent: OnSent,
+) -> (Vec<Sent>, Side) {
+    let start = Instant::now();
+    let sent = send_burst_with(world, &bot.email, series, n, n, Some(on_sent)).await;
+    let sent_in = start.elapsed();
+    let missing = tracker.wait_all(DRAIN_TIMEOUT).await;
+    let drained = tracker
+        .last_reply(series)
+        .filter(|_| missing == 0)
+        .map(|t| t - start);
+    let side = Side {
+        sent: sent.len(),
+        drained,
+        sent_in,
+        latency: Summary::of(&tracker.latencies(series)),
+        order: order_in(world, bot, &sent),
+    };
+    (sent, side)
+}
+
+/// The gateway's counters read before and after the burst.
+struct Probe {
+    cpu_ms: Option<f64>,
+    io_write_bytes: Option<u64>,
+    store_files_bytes: u64,
+    metric: Option<probe::Counter>,
+}
+
+async fn look(gateway: &crate::gateway::RunningGateway, files: &[&Path]) -> Probe {
+    Probe {
+        cpu_ms: probe::cpu_ms(gateway.pid),
+        io_write_bytes: probe::io_write_bytes(gateway.pid),
+        store_files_bytes: probe::files_bytes(files),
+        metric: probe::store_written_metric(&gateway.http).await,
+    }
+}
+
+/// Runs the scenario.
+pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
+    let (n, rooms) = (sizes.burst_messages, sizes.burst_rooms.max(1));
+    let world = World::new(binary, rooms).await?;
+    let floor_bot = world.sim.add_bot("floor@webex.bot", "Floor");
+    let home = world.gateway_home("webhook", 5.0, UNLIMITED_RPM)?;
+    let gateway = home.start().await?;
+    warm_up(&world, &world.bot, true).await?;
+    warm_up(&world, &floor_bot, false).await?;
+    // Quiet before the first reading, so the warm-up's last store writes are not counted.
+    gateway
+        .try_settled(&world.sim, &world.bot, SETTLE_TIMEOUT)
+        .await?;
+    let tracker = Tracker::start(Arc::clone(&world.sim));
+    let store_files = home.store_files();
+    let files: Vec<&Path> = store_files.iter().map(|p| p.as_path()).collect();
+
+    // Ours. The "after" reading waits for the quiet signal, so the writes that follow the last
+    // reply (its chunk marked sent, the message finished) are in it.
+    let before = look(&gateway, &files).await;
+    let (_, ours) = burst(
+        &world,
+        &world.bot,
+        &tracker,
+        "ours",
+        n,
+        expect_reply(&tracker, "ours", &world.bot.id),
+    )
+    .await;
+    gateway
+        .try_settled(&world.sim, &world.bot, SETTLE_TIMEOUT)
+        .await?;
+    let after = look(&gateway, &files).await;
+
+    // The floor, after ours (both bursts at once would share the two cores between them).
+    let client = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
+    let (_, floor) = burst(
+        &world,
+        &floor_bot,
+        &tracker,
+        "floor",
+        n,
+        floor_responder(&tracker, "floor", &floor_bot.id, client),
+    )
+    .await;
+    tracker.stop();
+    gateway.stop().await;
+
+    let mut s = Section::new("burst");
+    report(&mut s, sizes, &ours, &floor);
+    per_message(&mut s, &before, &after, ours.order.answered);
+    Ok(s)
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn times(r: Option<f64>) -> String {
+    r.map_or("n/a".to_string(), |r| format!("{r:.2}×"))
+}
+
+fn report(s: &mut Section, sizes: &Sizes, ours: &Side, floor: &Side) {
+    let ms = |d: Option<Duration>| {
+        d.map_or("not drained".to_string(), |d| {
+            format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+        })
+    };
+    let drained_ratio = ours
+        .drained
+        .zip(floor.drained)
+        .and_then(|(a, b)| ratio(a.as_secs_f64(), b.as_secs_f64()));
+    s.row(
+        format!(
+            "drained, first send → last reply ({} msgs over {} rooms, all at once): ours / floor / ratio",
+            ours.sent, sizes.burst_rooms
+        ),
+        format!(
+            "{} / {} / {} (users' POSTs all returned after {:.0} ms)",
+            ms(ours.drained),
+            ms(floor.drained),
+            times(drained_ratio),
+            ours.sent_in.as_secs_f64() * 1000.0
+        ),
+    );
+    s.row("ours latency p50/p95/p99/max", ours.latency.cell());
+    s.row("floor latency p50/p95/p99/max", floor.latency.cell());
+    let (l, f) = (&ours.latency, &floor.latency);
+    let (r50, r95, r99) = (
+        ratio(l.p50, f.p50),
+        ratio(l.p95, f.p95),
+        ratio(l.p99, f.p99),
+    );
+    s.row(
+        "latency ratio p50/p95/p99 (ours ÷ floor)",
+        format!("{} / {} / {}", times(r50), times(r95), times(r99)),
+    );
+    s.row(
+        "per-room order: out_of_order / missing (target 0 / 0)",
+        format!(
+            "{} / {} (floor, which does not order: {} / {})",
+            ours.order.out_of_order,
+            ours.order.missing,
+            floor.order.out_of_order,
+            floor.order.missing
+        ),
+    );
+    s.set("messages", json!(ours.sent));
+    s.set("rooms", json!(sizes.burst_rooms));
+    s.set("ours", ours.json());
+    s.set("floor", floor.json());
+    s.set(
+        "ratio",
+        json!({"drained": drained_ratio.map(round), "p50": r50.map(round),
+               "p95": r95.map(round), "p99": r99.map(round)}),
+    );
+}
+
+fn per_message(s: &mut Section, before: &Probe, after: &Probe, answered: usize) {
+    let per = |x: f64| (answered > 0).then(|| x / answered as f64);
+    let bytes = |v: Option<f64>| v.map_or("n/a".to_string(), |b| format!("{b:.0} B"));
+
+    let growth = after.store_files_bytes as f64 - before.store_files_bytes as f64;
+    s.row(
+        "store bytes per answered msg: file growth (moltbot.sqlite + -wal)",
+        format!(
+            "{} ({} → {} bytes; a reused WAL hides rewrites, see README)",
+            bytes(per(growth)),
+            before.store_files_bytes,
+            after.store_files_bytes
+        ),
+    );
+    let metric = before
+        .metric
+        .as_ref()
+        .zip(after.metric.as_ref())
+        .map(|(b, a)| (a.total - b.total, a, b));
+    s.row(
+        format!(
+            "store bytes per answered msg: {} delta",
+            probe::STORE_WRITTEN_METRIC
+        ),
+        bytes(metric.as_ref().and_then(|(d, _, _)| per(*d))),
+    );
+    let kernel = before
+        .io_write_bytes
+        .zip(after.io_write_bytes)
+        .map(|(b, a)| a as f64 - b as f64);
+    s.row(
+        "gateway bytes to storage per answered msg (/proc/<pid>/io write_bytes)",
+        bytes(kernel.and_then(per)),
+    );
+    let by_file = metric.as_ref().map(|(_, a, b)| {
+        a.by_file
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    json!(v - b.by_file.get(k).copied().unwrap_or(0.0)),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+    });
+    s.set(
+        "store_bytes",
+        json!({"answered": answered,
+               "files_before": before.store_files_bytes, "files_after": after.store_files_bytes,
+               "file_growth_per_answered": per(growth).map(round),
+               "metric": probe::STORE_WRITTEN_METRIC,
+               "metric_delta": metric.as_ref().map(|(d, _, _)| *d),
+               "metric_delta_by_file": by_file,
+               "metric_per_answered": metric.as_ref().and_then(|(d, _, _)| per(*d)).map(round),
+               "proc_io_write_bytes_delta": kernel,
+               "proc_io_write_bytes_per_answered": kernel.and_then(per).map(round)}),
+    );
+
+    let ticks = probe::clock_ticks();
+    let cpu = before.cpu_ms.zip(after.cpu_ms).map(|(b, a)| a - b);
+    s.row(
+        "gateway CPU per answered msg (utime+stime)",
+        cpu.and_then(|ms| per(ms).map(|p| (ms, p)))
+            .map_or("n/a".to_string(), |(ms, p)| {
+                format!(
+                    "{p:.3} ms ({ms:.0} ms in all; {} ticks/s, {})",
+                    ticks.per_second, ticks.source
+                )
+            }),
+    );
+    s.set(
+        "cpu",
+        json!({"total_ms": cpu.map(round),
+               "per_answered_ms": cpu.and_then(per).map(|p| (p * 1000.0).round() / 1000.0),
+               "clk_tck": ticks.per_second, "clk_tck_source": ticks.source}),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn replies_in_order_missing_and_duplicated() {
+        let asked = texts(&["a", "b", "c", "d"]);
+        // In order, one missing, a warm-up reply ignored.
+        let o = check_order(&asked, &texts(&["warm-up", "a", "b", "d"]));
+        assert_eq!(
+            o,
+            Order {
+                out_of_order: 0,
+                missing: 1,
+                duplicated: 0,
+                answered: 3
+            }
+        );
+        // "b" after "c": one out of order; "a" twice.
+        let o = check_order(&asked, &texts(&["a", "c", "b", "a", "d"]));
+        assert_eq!((o.out_of_order, o.missing, o.duplicated), (1, 0, 1));
+        // Every reply after the one to the last message is out of order.
+        let o = check_order(&asked, &texts(&["d", "a", "b", "c"]));
+        assert_eq!((o.out_of_order, o.answered), (3, 4));
+    }
+}
