@@ -20,7 +20,7 @@ use crate::store::{
 use super::channel::{ChannelErrorKind, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
 use super::runtime::Processor;
-use super::sink::Work;
+use super::sink::{Prefetched, Work};
 
 /// Backoff (base, cap) between send attempts of one reply chunk: 0.5 s doubling, at most 30 s.
 const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
@@ -68,9 +68,10 @@ impl Processor {
             ),
             Work::Unfetched {
                 id,
+                prefetched,
                 fresh,
                 deferred,
-            } => match self.fetch(&id).await {
+            } => match self.fetch(&id, prefetched).await {
                 Some(message) => (message, Origin { fresh, deferred }),
                 None => return,
             },
@@ -81,8 +82,16 @@ impl Processor {
     /// Fetches a leased message for its room's worker, once (the client already retried
     /// transient failures). `None` when there is nothing to process now: skipped, or set aside
     /// for the re-drive task so later messages of the room go ahead.
-    async fn fetch(&self, id: &str) -> Option<InboundMessage> {
-        match self.channel.refetch(id).await {
+    async fn fetch(&self, id: &str, prefetched: Option<Prefetched>) -> Option<InboundMessage> {
+        let fetched = match prefetched {
+            Some(started) => match started.await {
+                Ok(result) => result,
+                // The early fetch did not run to its end (shutting down): fetch now.
+                Err(_) => self.channel.refetch(id).await,
+            },
+            None => self.channel.refetch(id).await,
+        };
+        match fetched {
             Ok(Some(message)) => Some(message),
             Ok(None) => {
                 self.metrics.dropped(Dropped::OwnOrGone);

@@ -141,6 +141,7 @@ impl Processor {
 fn requeued(entry: &crate::store::LedgerEntry) -> Work {
     Work::Unfetched {
         id: entry.message_id.clone(),
+        prefetched: None,
         fresh: false,
         deferred: entry.deferred,
     }

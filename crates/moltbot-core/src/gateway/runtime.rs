@@ -276,6 +276,7 @@ impl Gateway {
                 Arc::clone(&dispatcher),
                 processor.metrics.clone(),
                 lease.clone(),
+                Some(super::sink::Prefetcher::new(Arc::clone(channel))),
             );
             processor.recover(&sink).await?;
             tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));

@@ -25,12 +25,53 @@ pub(crate) enum Work {
     Unfetched {
         /// The message id.
         id: String,
+        /// Its fetch, started when it was queued (so it overlaps the work ahead of it in the
+        /// room); `None` = the worker fetches it when its turn comes.
+        prefetched: Option<Prefetched>,
         /// Just claimed by a receiver (no answer can be stored yet), as opposed to taken
         /// again by recovery or the re-drive task.
         fresh: bool,
         /// Set aside before (unreadable for a while): its answer is a threaded reply.
         deferred: bool,
     },
+}
+
+/// The result of a fetch started ahead of the message's turn.
+pub(crate) type Prefetched =
+    tokio::sync::oneshot::Receiver<Result<Option<InboundMessage>, super::ChannelError>>;
+
+/// Starts the fetches of queued messages early, a bounded number at a time.
+#[derive(Clone)]
+pub(crate) struct Prefetcher {
+    channel: Arc<dyn super::Channel>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// Fetches running ahead of their messages' turn, per channel.
+const PREFETCH_CONCURRENCY: usize = 8;
+
+impl Prefetcher {
+    pub(crate) fn new(channel: Arc<dyn super::Channel>) -> Self {
+        Self {
+            channel,
+            permits: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
+        }
+    }
+
+    /// Starts fetching message `id` in the background.
+    fn start(&self, id: &str) -> Prefetched {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let this = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let Ok(_permit) = this.permits.acquire().await else {
+                return;
+            };
+            let fetched = this.channel.refetch(&id).await;
+            let _ = done.send(fetched);
+        });
+        result
+    }
 }
 
 /// Who holds the leases this process takes, and for how long.
@@ -52,6 +93,7 @@ pub struct InboundSink {
     dispatcher: Arc<Dispatcher<String, Work>>,
     metrics: ChannelMetrics,
     lease: LeaseHolder,
+    prefetcher: Option<Prefetcher>,
 }
 
 impl std::fmt::Debug for InboundSink {
@@ -78,6 +120,7 @@ impl InboundSink {
         dispatcher: Arc<Dispatcher<String, Work>>,
         metrics: ChannelMetrics,
         lease: LeaseHolder,
+        prefetcher: Option<Prefetcher>,
     ) -> Self {
         Self {
             channel,
@@ -85,6 +128,7 @@ impl InboundSink {
             dispatcher,
             metrics,
             lease,
+            prefetcher,
         }
     }
 
@@ -131,15 +175,18 @@ impl InboundSink {
     }
 
     /// Hands over a claimed message that still has to be fetched (a webhook delivery carries
-    /// only ids). It takes its place in `room_id`'s queue now; the room's worker fetches it
-    /// with [`Channel::refetch`](super::Channel::refetch) when its turn comes.
+    /// only ids). It takes its place in `room_id`'s queue now and its fetch
+    /// ([`Channel::refetch`](super::Channel::refetch)) starts at once, a few at a time, so it
+    /// overlaps the work ahead of it; the room's worker takes the result when its turn comes.
     pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
         self.metrics.received();
+        let prefetched = self.prefetcher.as_ref().map(|p| p.start(id));
         self.dispatcher
             .dispatch(
                 room_id.to_string(),
                 Work::Unfetched {
                     id: id.to_string(),
+                    prefetched,
                     fresh: true,
                     deferred: false,
                 },
