@@ -36,16 +36,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use cursors::{Cursor, Cursors};
+pub use cursors::{Cursor, CursorRepo};
 pub use error::{BackendError, BackendErrorKind, StoreError};
 pub use inbound::{Inbound, InboundMessage, InboundState, RecordOutcome};
 pub use kv::KvRepo;
 pub use outbound::{Outbound, OutboundChunk, OutboundReply, OutboundState};
 pub use pairing::{
-    Approval, ApprovalSource, ApprovedIdentity, Pairing, PairingError, PairingOutcome,
-    PairingRequest, PairingStatus, DEFAULT_MAX_PENDING,
+    Approval, ApprovalSource, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval,
+    NewPairingRequest, Pairing, PairingError, PairingOutcome, PairingRepo, PairingRequest,
+    PairingStatus, RequestInsert, DEFAULT_MAX_PENDING,
 };
-pub use plugins::{PluginInstall, PluginInstalls};
+pub use plugins::{PluginInstall, PluginRepo};
 pub use sessions::Sessions;
 pub use sqlite::engine::BUSY_TIMEOUT;
 pub use sqlite::migrations::SCHEMA_VERSION;
@@ -70,7 +71,9 @@ pub struct WrittenBytes {
 
 /// A store backend: every repository, plus what the store as a whole needs.
 #[async_trait::async_trait]
-pub trait Backend: KvRepo + Send + Sync + std::fmt::Debug {
+pub trait Backend:
+    KvRepo + CursorRepo + PluginRepo + PairingRepo + Send + Sync + std::fmt::Debug
+{
     /// Which backend this is and where it keeps its data.
     fn info(&self) -> BackendInfo;
 
@@ -181,8 +184,8 @@ impl Store {
     }
 
     /// Installed plugins.
-    pub fn plugins(&self) -> PluginInstalls<'_> {
-        PluginInstalls { store: self }
+    pub fn plugins(&self) -> &dyn PluginRepo {
+        &*self.inner.backend
     }
 
     /// Inbound messages: the dedupe record and processing state of every message received.
@@ -191,8 +194,8 @@ impl Store {
     }
 
     /// Per-channel cursors (e.g. polling positions).
-    pub fn cursors(&self) -> Cursors<'_> {
-        Cursors { store: self }
+    pub fn cursors(&self) -> &dyn CursorRepo {
+        &*self.inner.backend
     }
 
     /// Outbound message chunks, recorded before they are sent.
@@ -200,9 +203,12 @@ impl Store {
         Outbound { store: self }
     }
 
-    /// Pairing requests and approved identities (who may DM the bot).
+    /// Pairing requests and approved identities (who may DM the bot), with the pairing rules.
     pub fn pairing(&self) -> Pairing<'_> {
-        Pairing { store: self }
+        Pairing {
+            backend: &*self.inner.backend,
+            clock: &*self.inner.clock,
+        }
     }
 
     /// Agent session history.

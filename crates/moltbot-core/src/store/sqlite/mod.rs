@@ -4,9 +4,12 @@
 //! (writer thread with group commit, reader pool, background checkpointer) and
 //! [`migrations`] keeps the schema. rusqlite types stay inside this module.
 
+mod cursors;
 pub(crate) mod engine;
 mod kv;
 pub mod migrations;
+mod pairing;
+mod plugins;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
