@@ -33,6 +33,11 @@ async fn ask(store: &Store, person: &str, email: Option<&str>) -> PairingOutcome
     ask_on(store, "chat", person, email).await
 }
 
+/// The stored request of `channel` with `code` (which must exist).
+async fn stored(store: &Store, channel: &str, code: &str) -> PairingRequest {
+    store.pairing().get(channel, code).await.unwrap().unwrap()
+}
+
 /// A second handle on the fixture's data, opened as another process would; `None` when this
 /// backend has no way to (the case is then skipped).
 fn another_handle(f: &Fixture) -> Option<Store> {
@@ -142,13 +147,7 @@ pub async fn at_most_three_pending_per_channel_until_they_expire(f: Fixture) {
     // The three expired (at exactly expires_at), so there is room again.
     let fourth = created(ask(&f.store, "P4", None).await);
     for old in &first {
-        let row = f
-            .store
-            .pairing()
-            .get("chat", &old.code)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = stored(&f.store, "chat", &old.code).await;
         assert_eq!(row.status, PairingStatus::Expired);
         assert_eq!(row.resolved_at, Some(old.expires_at));
     }
@@ -168,12 +167,7 @@ pub async fn expired_requests_are_not_listed_nor_approvable(f: Fixture) {
     // Listing does not write, but hides requests past their expiry.
     assert!(pairing.list_pending(None).await.unwrap().is_empty());
     assert_eq!(
-        pairing
-            .get("chat", &req.code)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored(&f.store, "chat", &req.code).await.status,
         PairingStatus::Pending
     );
     // An expired request cannot be denied either.
@@ -188,7 +182,7 @@ pub async fn expired_requests_are_not_listed_nor_approvable(f: Fixture) {
         .is_approved("chat", "P-ALICE", Some("alice@example.com"))
         .await
         .unwrap());
-    let row = pairing.get("chat", &req.code).await.unwrap().unwrap();
+    let row = stored(&f.store, "chat", &req.code).await;
     assert_eq!(row.status, PairingStatus::Expired);
     assert_eq!(row.resolved_at, Some(req.expires_at));
 }
@@ -218,7 +212,7 @@ pub async fn approving_a_code_allows_the_sender_by_id_or_email_and_queues_the_ap
     assert_eq!(id.notified_at, None);
     assert_eq!(id.label(), "alice@example.com");
 
-    let row = pairing.get("chat", &req.code).await.unwrap().unwrap();
+    let row = stored(&f.store, "chat", &req.code).await;
     assert_eq!(row.status, PairingStatus::Approved);
     assert_eq!(row.resolved_at, Some(T0 + 1_000));
     assert!(pairing.list_pending(None).await.unwrap().is_empty());
@@ -239,12 +233,7 @@ pub async fn approving_a_code_allows_the_sender_by_id_or_email_and_queues_the_ap
     assert!(!again.had_pending_request);
     assert!(again.already_approved);
     assert_eq!(
-        pairing
-            .get("chat", &req.code)
-            .await
-            .unwrap()
-            .unwrap()
-            .resolved_at,
+        stored(&f.store, "chat", &req.code).await.resolved_at,
         Some(T0 + 1_000)
     );
     assert_eq!(
@@ -278,12 +267,7 @@ pub async fn unknown_and_malformed_codes_are_rejected(f: Fixture) {
         format!("unknown pairing code {} for other", req.code)
     );
     assert_eq!(
-        pairing
-            .get("chat", &req.code)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored(&f.store, "chat", &req.code).await.status,
         PairingStatus::Pending
     );
 }
@@ -365,7 +349,7 @@ pub async fn pair_of_a_pending_sender_approves_their_request_with_both_ids(f: Fi
         approval.identity.request_code.as_deref(),
         Some(req.code.as_str())
     );
-    let row = pairing.get("chat", &req.code).await.unwrap().unwrap();
+    let row = stored(&f.store, "chat", &req.code).await;
     assert_eq!(row.status, PairingStatus::Approved);
     assert_eq!(row.resolved_at, Some(T0 + 5));
 
@@ -378,12 +362,7 @@ pub async fn pair_of_a_pending_sender_approves_their_request_with_both_ids(f: Fi
     assert!(approval.had_pending_request);
     assert_eq!(approval.identity.email.as_deref(), Some("dan@example.com"));
     assert_eq!(
-        pairing
-            .get("chat", &req.code)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored(&f.store, "chat", &req.code).await.status,
         PairingStatus::Approved
     );
 
@@ -395,12 +374,7 @@ pub async fn pair_of_a_pending_sender_approves_their_request_with_both_ids(f: Fi
     assert_eq!(approval.identity.email.as_deref(), Some("eva@example.com"));
     assert_eq!(approval.identity.request_code, None);
     assert_eq!(
-        pairing
-            .get("chat", &old.code)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored(&f.store, "chat", &old.code).await.status,
         PairingStatus::Expired
     );
 
@@ -430,7 +404,7 @@ pub async fn deny_by_code_person_id_or_email(f: Fixture) {
     assert_eq!(pairing.deny("chat", "").await.unwrap(), 0);
     assert_eq!(pairing.deny("chat", "P-NOBODY").await.unwrap(), 0);
     for r in [&a, &b, &c] {
-        let row = pairing.get("chat", &r.code).await.unwrap().unwrap();
+        let row = stored(&f.store, "chat", &r.code).await;
         assert_eq!(row.status, PairingStatus::Denied);
         assert_eq!(row.resolved_at, Some(T0 + 7));
     }
@@ -517,7 +491,7 @@ pub async fn approval_dms_are_queued_once_and_marked_sent(f: Fixture) {
         1
     );
 
-    let row = pairing.get("chat", &req.code).await.unwrap().unwrap();
+    let row = stored(&f.store, "chat", &req.code).await;
     assert_eq!(row.notified_at, Some(T0 + 501));
     let approved = pairing.list_approved(Some("chat")).await.unwrap();
     assert_eq!(approved.len(), 2);
