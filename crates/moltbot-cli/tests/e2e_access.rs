@@ -562,16 +562,16 @@ async fn policy_table_through_the_gateway() {
 /// Moves every pending pairing request of `home` one hour and one second into the past (as if
 /// that time had passed), by editing the shared SQLite store the running gateway uses.
 fn age_pending_requests_past_expiry(home: &TestHome) {
-    let store = moltbot_core::store::Store::open(home.store_path()).unwrap();
-    let changed = store
-        .call_blocking(|conn| {
-            Ok(conn.execute(
-                "UPDATE pairing_requests
-                 SET requested_at = requested_at - 3601000, expires_at = expires_at - 3601000
-                 WHERE status = 'pending'",
-                [],
-            )?)
-        })
+    let conn = rusqlite::Connection::open(home.store_path()).unwrap();
+    conn.busy_timeout(moltbot_core::store::BUSY_TIMEOUT)
+        .unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE pairing_requests
+             SET requested_at = requested_at - 3601000, expires_at = expires_at - 3601000
+             WHERE status = 'pending'",
+            [],
+        )
         .unwrap();
     assert_eq!(changed, 3, "three pending requests aged");
 }

@@ -168,7 +168,11 @@ struct Running {
 async fn start(channel: Arc<ScriptedChannel>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("state/moltbot.sqlite")).unwrap();
-    let mut gateway = Gateway::new(store.clone(), Arc::new(EchoAgent), GatewayOptions::default());
+    let mut gateway = Gateway::new(
+        store.clone(),
+        Arc::new(EchoAgent),
+        GatewayOptions::default(),
+    );
     gateway.add_channel(channel);
     let status = gateway.status();
     let shutdown = CancellationToken::new();
@@ -289,7 +293,13 @@ async fn a_message_that_cannot_be_fetched_is_re_driven_and_answered_in_a_thread(
             (Some("stuck".to_string()), "unreadable at first".to_string()),
         ]
     );
-    let row = gateway.store.ledger().get("test", "stuck").await.unwrap().unwrap();
+    let row = gateway
+        .store
+        .ledger()
+        .get("test", "stuck")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(row.deferred);
     assert_eq!(row.attempts, 3, "the claim and two re-drives");
     gateway.stop().await;

@@ -444,7 +444,7 @@ async fn a_store_failure_is_500_so_webex_redelivers() {
     let (id, room) = h.alice_dm("hi").await;
     // Break the ledger under the running gateway.
     // (With a connection of the test's own: the store hands out none.)
-    rusqlite::Connection::open(h.store.path())
+    rusqlite::Connection::open(h.store.path().unwrap())
         .unwrap()
         .execute_batch("ALTER TABLE ledger RENAME TO broken_ledger")
         .unwrap();

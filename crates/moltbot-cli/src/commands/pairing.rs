@@ -18,15 +18,15 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// `moltbot pairing list [channel] [--json]`: prints the pending, unexpired requests.
-pub fn list(store: &Store, channel: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let requests = store.pairing().list_pending_blocking(channel)?;
+pub async fn list(store: &Store, channel: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let requests = store.pairing().list_pending(channel).await?;
     print!("{}", render_list(&requests, channel, json, store.now_ms())?);
     Ok(())
 }
 
 /// `moltbot pairing approve <channel> <CODE>`: approves a pending request by its code.
-pub fn approve(store: &Store, channel: &str, code: &str) -> anyhow::Result<String> {
-    match store.pairing().approve_code_blocking(channel, code) {
+pub async fn approve(store: &Store, channel: &str, code: &str) -> anyhow::Result<String> {
+    match store.pairing().approve_code(channel, code).await {
         Ok(approval) => Ok(approved_line(channel, &approval)),
         Err(PairingError::UnknownCode { code, .. }) => bail!(
             "unknown pairing code {code} for {channel}: run `moltbot pairing list` to see the \
@@ -47,9 +47,9 @@ pub fn approve(store: &Store, channel: &str, code: &str) -> anyhow::Result<Strin
 }
 
 /// `moltbot pairing deny <channel> <CODE|personId|email>`: denies matching pending requests.
-pub fn deny(store: &Store, channel: &str, target: &str) -> anyhow::Result<String> {
+pub async fn deny(store: &Store, channel: &str, target: &str) -> anyhow::Result<String> {
     let target = target.trim();
-    match store.pairing().deny_blocking(channel, target)? {
+    match store.pairing().deny(channel, target).await? {
         0 => bail!(
             "no pending pairing request for {channel} matches {target:?}: run `moltbot pairing \
              list` to see the pending requests"
@@ -64,9 +64,9 @@ pub fn deny(store: &Store, channel: &str, target: &str) -> anyhow::Result<String
 }
 
 /// `moltbot pairing revoke <channel> <personId|email>`: removes an approval.
-pub fn revoke(store: &Store, channel: &str, identity: &str) -> anyhow::Result<String> {
+pub async fn revoke(store: &Store, channel: &str, identity: &str) -> anyhow::Result<String> {
     let identity = identity.trim();
-    if store.pairing().revoke_blocking(channel, identity)? {
+    if store.pairing().revoke(channel, identity).await? {
         Ok(format!(
             "Revoked the approval of {identity} on {channel}; their next DM is handled as \
              from an unknown sender."
@@ -81,8 +81,8 @@ pub fn revoke(store: &Store, channel: &str, identity: &str) -> anyhow::Result<St
 
 /// `moltbot pair <channel> <personId|email>`: approves someone directly, with or without a
 /// pending request.
-pub fn pair(store: &Store, channel: &str, identity: &str) -> anyhow::Result<String> {
-    match store.pairing().approve_identity_blocking(channel, identity) {
+pub async fn pair(store: &Store, channel: &str, identity: &str) -> anyhow::Result<String> {
+    match store.pairing().approve_identity(channel, identity).await {
         Ok(approval) if approval.had_pending_request || approval.already_approved => {
             Ok(approved_line(channel, &approval))
         }
@@ -273,10 +273,11 @@ mod tests {
         (dir, clock, store)
     }
 
-    fn request(store: &Store, channel: &str, person: &str, email: Option<&str>) -> String {
+    async fn request(store: &Store, channel: &str, person: &str, email: Option<&str>) -> String {
         match store
             .pairing()
-            .request_blocking(channel, person, email, Some("Alice A"), DEFAULT_MAX_PENDING)
+            .request(channel, person, email, Some("Alice A"), DEFAULT_MAX_PENDING)
+            .await
             .unwrap()
         {
             PairingOutcome::Created(r) => r.code,
@@ -284,8 +285,8 @@ mod tests {
         }
     }
 
-    fn pending(store: &Store, channel: Option<&str>, json: bool) -> String {
-        let requests = store.pairing().list_pending_blocking(channel).unwrap();
+    async fn pending(store: &Store, channel: Option<&str>, json: bool) -> String {
+        let requests = store.pairing().list_pending(channel).await.unwrap();
         render_list(&requests, channel, json, store.now_ms()).unwrap()
     }
 
@@ -299,26 +300,26 @@ mod tests {
         assert_eq!(time_left(T0, T0 + 5), "in <1m");
     }
 
-    #[test]
-    fn empty_list_says_so() {
+    #[tokio::test]
+    async fn empty_list_says_so() {
         let (_dir, _clock, store) = store();
         assert_eq!(
-            pending(&store, None, false),
+            pending(&store, None, false).await,
             "No pending pairing requests.\n"
         );
         assert_eq!(
-            pending(&store, Some("chat"), false),
+            pending(&store, Some("chat"), false).await,
             "No pending pairing requests for chat.\n"
         );
-        assert_eq!(pending(&store, None, true), "[]\n");
+        assert_eq!(pending(&store, None, true).await, "[]\n");
     }
 
-    #[test]
-    fn list_shows_a_table_of_pending_requests() {
+    #[tokio::test]
+    async fn list_shows_a_table_of_pending_requests() {
         let (_dir, clock, store) = store();
-        let code = request(&store, "chat", LONG_ID, Some("alice@example.com"));
+        let code = request(&store, "chat", LONG_ID, Some("alice@example.com")).await;
         clock.advance(60_000);
-        let table = pending(&store, Some("chat"), false);
+        let table = pending(&store, Some("chat"), false).await;
         let expected = format!(
             "CODE      EMAIL              PERSON_ID{pad}  NAME     REQUESTED                \
              EXPIRES\n\
@@ -329,8 +330,8 @@ mod tests {
         assert_eq!(table, expected);
 
         // Without a channel filter, a CHANNEL column comes first.
-        request(&store, "other", "P2", None);
-        let all = pending(&store, None, false);
+        request(&store, "other", "P2", None).await;
+        let all = pending(&store, None, false).await;
         let lines: Vec<&str> = all.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("CHANNEL  CODE"));
@@ -343,12 +344,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn list_json_uses_camel_case_fields() {
+    #[tokio::test]
+    async fn list_json_uses_camel_case_fields() {
         let (_dir, _clock, store) = store();
-        let code = request(&store, "chat", "P1", Some("alice@example.com"));
+        let code = request(&store, "chat", "P1", Some("alice@example.com")).await;
         let json: serde_json::Value =
-            serde_json::from_str(&pending(&store, Some("chat"), true)).unwrap();
+            serde_json::from_str(&pending(&store, Some("chat"), true).await).unwrap();
         assert_eq!(
             json,
             serde_json::json!([{
@@ -363,31 +364,37 @@ mod tests {
         );
     }
 
-    #[test]
-    fn approve_by_code_reports_who_and_rejects_bad_codes() {
+    #[tokio::test]
+    async fn approve_by_code_reports_who_and_rejects_bad_codes() {
         let (_dir, clock, store) = store();
-        let code = request(&store, "chat", LONG_ID, Some("alice@example.com"));
-        let line = approve(&store, "chat", &code.to_lowercase()).unwrap();
+        let code = request(&store, "chat", LONG_ID, Some("alice@example.com")).await;
+        let line = approve(&store, "chat", &code.to_lowercase()).await.unwrap();
         assert_eq!(
             line,
             "Approved alice@example.com (Y2lzY29z…NTY3OA) on chat; they will get a \
              confirmation message."
         );
         assert_eq!(
-            approve(&store, "chat", &code).unwrap(),
+            approve(&store, "chat", &code).await.unwrap(),
             "alice@example.com (Y2lzY29z…NTY3OA) is already approved on chat."
         );
 
-        let err = approve(&store, "chat", "abcd2345").unwrap_err().to_string();
+        let err = approve(&store, "chat", "abcd2345")
+            .await
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "unknown pairing code ABCD2345 for chat: run `moltbot pairing list` to see the \
              pending codes"
         );
 
-        let late = request(&store, "chat", "P-LATE", None);
+        let late = request(&store, "chat", "P-LATE", None).await;
         clock.advance(2 * 3_600_000);
-        let err = approve(&store, "chat", &late).unwrap_err().to_string();
+        let err = approve(&store, "chat", &late)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with(&format!("pairing code {late} for chat has expired")),
             "{err}"
@@ -398,56 +405,60 @@ mod tests {
         );
     }
 
-    #[test]
-    fn pair_says_whether_there_was_a_request() {
+    #[tokio::test]
+    async fn pair_says_whether_there_was_a_request() {
         let (_dir, _clock, store) = store();
         assert_eq!(
-            pair(&store, "chat", "Bob@Example.com").unwrap(),
+            pair(&store, "chat", "Bob@Example.com").await.unwrap(),
             "No pending request from bob@example.com; approved anyway: they can DM the bot now."
         );
         assert_eq!(
-            pair(&store, "chat", "bob@example.com").unwrap(),
+            pair(&store, "chat", "bob@example.com").await.unwrap(),
             "bob@example.com is already approved on chat."
         );
-        request(&store, "chat", "P-CAROL", Some("carol@example.com"));
+        request(&store, "chat", "P-CAROL", Some("carol@example.com")).await;
         assert_eq!(
-            pair(&store, "chat", "carol@example.com").unwrap(),
+            pair(&store, "chat", "carol@example.com").await.unwrap(),
             "Approved carol@example.com (P-CAROL) on chat; they will get a confirmation message."
         );
-        let err = pair(&store, "chat", " ").unwrap_err().to_string();
+        let err = pair(&store, "chat", " ").await.unwrap_err().to_string();
         assert!(err.starts_with("expected a person id or an email"), "{err}");
     }
 
-    #[test]
-    fn deny_and_revoke_report_what_happened() {
+    #[tokio::test]
+    async fn deny_and_revoke_report_what_happened() {
         let (_dir, _clock, store) = store();
-        let code = request(&store, "chat", "P1", Some("a@example.com"));
+        let code = request(&store, "chat", "P1", Some("a@example.com")).await;
         assert_eq!(
-            deny(&store, "chat", &code).unwrap(),
+            deny(&store, "chat", &code).await.unwrap(),
             format!("Denied the pending request {code} on chat; they get no reply.")
         );
-        let err = deny(&store, "chat", &code).unwrap_err().to_string();
+        let err = deny(&store, "chat", &code).await.unwrap_err().to_string();
         assert!(
             err.starts_with("no pending pairing request for chat matches"),
             "{err}"
         );
-        let err = approve(&store, "chat", &code).unwrap_err().to_string();
+        let err = approve(&store, "chat", &code)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("was denied"), "{err}");
 
-        pair(&store, "chat", "P2").unwrap();
+        pair(&store, "chat", "P2").await.unwrap();
         assert_eq!(
-            revoke(&store, "chat", "P2").unwrap(),
+            revoke(&store, "chat", "P2").await.unwrap(),
             "Revoked the approval of P2 on chat; their next DM is handled as from an unknown \
              sender."
         );
-        let err = revoke(&store, "chat", "P2").unwrap_err().to_string();
+        let err = revoke(&store, "chat", "P2").await.unwrap_err().to_string();
         assert!(
             err.starts_with("P2 is not approved on chat through pairing"),
             "{err}"
         );
         assert!(!store
             .pairing()
-            .is_approved_blocking("chat", "P2", None)
+            .is_approved("chat", "P2", None)
+            .await
             .unwrap());
     }
 }
@@ -482,17 +493,24 @@ pub fn run(
             store_file.display()
         )
     })?;
+    let runtime = crate::commands::channels::runtime()?;
     let line = match command {
         PairingAction::List { channel, json } => {
-            list(&store, channel, json)?;
+            runtime.block_on(list(&store, channel, json))?;
             return Ok(crate::commands::Outcome::Success);
         }
-        PairingAction::Approve { channel, code } => approve(&store, channel, code)?,
-        PairingAction::Deny { channel, target } => deny(&store, channel, &canonical(target))?,
-        PairingAction::Revoke { channel, identity } => {
-            revoke(&store, channel, &canonical(identity))?
+        PairingAction::Approve { channel, code } => {
+            runtime.block_on(approve(&store, channel, code))?
         }
-        PairingAction::Pair { channel, identity } => pair(&store, channel, &canonical(identity))?,
+        PairingAction::Deny { channel, target } => {
+            runtime.block_on(deny(&store, channel, &canonical(target)))?
+        }
+        PairingAction::Revoke { channel, identity } => {
+            runtime.block_on(revoke(&store, channel, &canonical(identity)))?
+        }
+        PairingAction::Pair { channel, identity } => {
+            runtime.block_on(pair(&store, channel, &canonical(identity)))?
+        }
     };
     println!("{line}");
     Ok(crate::commands::Outcome::Success)

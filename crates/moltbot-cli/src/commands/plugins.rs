@@ -135,12 +135,12 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
     if edited != current {
         write_private(&config_target, edited.as_bytes())?;
     }
-    store.plugins().record_install_blocking(
+    crate::commands::channels::runtime()?.block_on(store.plugins().record_install(
         &id,
         &name,
         &resolved.manifest.version,
         &resolved.source,
-    )?;
+    ))?;
 
     println!(
         "Installed {name} {} (channels: {}) from {}.",
@@ -165,7 +165,8 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
     };
     let store_file = ctx.paths.store_file();
     let records = if store_file.exists() {
-        Store::open(&store_file)?.plugins().list_blocking()?
+        let store = Store::open(&store_file)?;
+        crate::commands::channels::runtime()?.block_on(store.plugins().list())?
     } else {
         Vec::new()
     };

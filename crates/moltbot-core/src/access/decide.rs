@@ -186,7 +186,7 @@ impl fmt::Display for DropReason {
 /// Decides what to do with a message from `sender` in `conversation`.
 ///
 /// `approved` says whether the sender was approved through pairing on this channel (see
-/// [`Pairing::is_approved_blocking`](crate::store::Pairing::is_approved_blocking)); it only
+/// [`Pairing::is_approved`](crate::store::Pairing::is_approved)); it only
 /// counts for DMs (see [`AccessPolicy::approval_matters`]).
 ///
 /// - DMs: `pairing` admits senders in `allowFrom` or approved and answers [`Decision::Pair`]

@@ -2,14 +2,11 @@
 
 use crate::access::{decide, Conversation, Decision, DropReason, Sender};
 use crate::error::chain;
-use crate::store::PairingOutcome;
+use crate::store::{PairingOutcome, DEFAULT_MAX_PENDING};
 
 use super::channel::{ConversationKind, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
 use super::runtime::Processor;
-
-/// Pending pairing requests a channel keeps at most (spec section 4).
-pub(crate) const MAX_PENDING_PAIRINGS: usize = 3;
 
 /// What to do with a message after the access check.
 pub(crate) enum Admission {
@@ -79,7 +76,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             &message.sender.id,
             message.sender.email.as_deref(),
             message.sender.display_name.as_deref(),
-            MAX_PENDING_PAIRINGS,
+            DEFAULT_MAX_PENDING,
         )
         .await;
     let request = match outcome {
@@ -96,7 +93,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             tracing::info!(
                 channel,
                 sender = %message.sender.email.as_deref().unwrap_or(&message.sender.id),
-                max = MAX_PENDING_PAIRINGS,
+                max = DEFAULT_MAX_PENDING,
                 "pairing request ignored: too many pending requests"
             );
             return drop_message(p, message, DropReason::PairingLimitReached);

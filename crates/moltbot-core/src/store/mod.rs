@@ -37,7 +37,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use cursors::{Cursor, Cursors};
+pub use cursors::{Cursor, CursorRepo};
 pub use error::{BackendError, BackendErrorKind, StoreError};
 pub use kv::KvRepo;
 pub use leases::{Lease, LeaseRepo};
@@ -47,10 +47,11 @@ pub use outbox::{
     SentRecord,
 };
 pub use pairing::{
-    Approval, ApprovalSource, ApprovedIdentity, Pairing, PairingError, PairingOutcome,
-    PairingRequest, PairingStatus, DEFAULT_MAX_PENDING,
+    Approval, ApprovalSource, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval,
+    NewPairingRequest, Pairing, PairingError, PairingOutcome, PairingRepo, PairingRequest,
+    PairingStatus, RequestInsert, DEFAULT_MAX_PENDING,
 };
-pub use plugins::{PluginInstall, PluginInstalls};
+pub use plugins::{PluginInstall, PluginRepo};
 pub use sessions::{SessionAppend, SessionRepo};
 pub use sqlite::engine::BUSY_TIMEOUT;
 pub use sqlite::migrations::SCHEMA_VERSION;
@@ -80,7 +81,17 @@ pub struct WrittenBytes {
 /// A store backend: every repository, plus what the store as a whole needs.
 #[async_trait::async_trait]
 pub trait Backend:
-    KvRepo + LedgerRepo + OutboxRepo + SessionRepo + LeaseRepo + Send + Sync + std::fmt::Debug
+    KvRepo
+    + CursorRepo
+    + PluginRepo
+    + PairingRepo
+    + LedgerRepo
+    + OutboxRepo
+    + SessionRepo
+    + LeaseRepo
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Which backend this is and where it keeps its data.
     fn info(&self) -> BackendInfo;
@@ -103,8 +114,8 @@ pub struct Store {
 struct Inner {
     backend: Arc<dyn Backend>,
     clock: Arc<dyn Clock>,
-    // Transitional: the areas not yet behind a repository trait use the SQLite connection.
-    legacy: Arc<sqlite::SqliteBackend>,
+    /// The SQLite file, for the embedded backend.
+    path: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -137,9 +148,9 @@ impl Store {
         )?);
         Ok(Self {
             inner: Arc::new(Inner {
-                backend: Arc::clone(&backend) as Arc<dyn Backend>,
+                path: Some(backend.path().to_path_buf()),
+                backend: backend as Arc<dyn Backend>,
                 clock,
-                legacy: backend,
             }),
         })
     }
@@ -154,9 +165,9 @@ impl Store {
         self.inner.backend.written_bytes()
     }
 
-    /// The SQLite store file.
-    pub fn path(&self) -> &Path {
-        self.inner.legacy.path()
+    /// The store file, when the backend is the embedded SQLite one.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
     }
 
     /// The current time of the store's clock, in unix milliseconds.
@@ -174,26 +185,9 @@ impl Store {
         &*self.inner.backend
     }
 
-    /// Transitional: runs `f` with the SQLite connection on the calling thread.
-    pub(crate) fn call_blocking<R>(
-        &self,
-        f: impl FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        self.inner.legacy.call_blocking(f)
-    }
-
-    /// Transitional: runs a blocking store operation on tokio's blocking thread pool.
-    async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || f(&store)).await?
-    }
-
     /// Installed plugins.
-    pub fn plugins(&self) -> PluginInstalls<'_> {
-        PluginInstalls { store: self }
+    pub fn plugins(&self) -> &dyn PluginRepo {
+        &*self.inner.backend
     }
 
     /// The ledger: the record and processing state of every message received.
@@ -212,28 +206,20 @@ impl Store {
     }
 
     /// Per-channel cursors (e.g. polling positions).
-    pub fn cursors(&self) -> Cursors<'_> {
-        Cursors { store: self }
+    pub fn cursors(&self) -> &dyn CursorRepo {
+        &*self.inner.backend
     }
 
-    /// Pairing requests and approved identities (who may DM the bot).
+    /// Pairing requests and approved identities (who may DM the bot), with the pairing rules.
     pub fn pairing(&self) -> Pairing<'_> {
-        Pairing { store: self }
+        Pairing {
+            backend: &*self.inner.backend,
+            clock: &*self.inner.clock,
+        }
     }
 
     /// Agent session history.
     pub fn sessions(&self) -> &dyn SessionRepo {
         &*self.inner.backend
     }
-}
-
-/// Transitional: runs `f` in a `BEGIN IMMEDIATE` transaction and commits it if `f` succeeds.
-pub(crate) fn write_transaction<R>(
-    conn: &mut rusqlite::Connection,
-    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError>,
-) -> Result<R, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let result = f(&tx)?;
-    tx.commit()?;
-    Ok(result)
 }

@@ -1,5 +1,5 @@
-//! `text_enum!`: an enum stored as a lowercase TEXT column (with `as_str`, `Display`, `FromStr`,
-//! `ToSql` and `FromSql`).
+//! `text_enum!`: an enum stored as a lowercase TEXT column (with `as_str`, `Display` and
+//! `FromStr`; backends convert through those, so no backend type appears on it).
 
 /// Defines a fieldless enum whose variants map to fixed strings in the database.
 macro_rules! text_enum {
@@ -43,23 +43,6 @@ macro_rules! text_enum {
                         "unknown {} {other:?}", stringify!($name)
                     )),
                 }
-            }
-        }
-
-        impl rusqlite::types::ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(self.as_str().into())
-            }
-        }
-
-        impl rusqlite::types::FromSql for $name {
-            fn column_result(
-                value: rusqlite::types::ValueRef<'_>,
-            ) -> rusqlite::types::FromSqlResult<Self> {
-                value
-                    .as_str()?
-                    .parse()
-                    .map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
             }
         }
     };

@@ -7,7 +7,10 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // tests may unwrap; not every file uses every helper
 
+pub mod cursors;
 pub mod kv;
+pub mod pairing;
+pub mod plugins;
 
 use moltbot_core::store::{ManualClock, Store};
 
@@ -32,6 +35,24 @@ macro_rules! conformance {
     ($make:ident) => {
         $crate::conformance_areas!($make;
             kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree],
+            cursors: [get_set_list_per_channel, set_from_many_tasks_keeps_every_key],
+            plugins: [record_list_get_remove, records_from_another_task_are_seen],
+            pairing: [
+                first_dm_creates_a_request_and_repeats_reuse_it,
+                at_most_three_pending_per_channel_until_they_expire,
+                expired_requests_are_not_listed_nor_approvable,
+                approving_a_code_allows_the_sender_by_id_or_email_and_queues_the_approval_dm,
+                unknown_and_malformed_codes_are_rejected,
+                pair_by_email_without_a_request_approves_the_email_and_learns_the_id_later,
+                pair_of_a_pending_sender_approves_their_request_with_both_ids,
+                deny_by_code_person_id_or_email,
+                revoke_removes_the_approval,
+                approval_dms_are_queued_once_and_marked_sent,
+                prune_resolved_deletes_only_old_finished_requests,
+                an_approval_from_another_handle_is_seen,
+                concurrent_requests_from_many_tasks_never_exceed_the_limit,
+                concurrent_requests_from_two_handles_respect_the_limit,
+            ],
         );
     };
 }

@@ -81,7 +81,7 @@ pub async fn status(
     }
     let uses_webhook = matches!(raw.mode.as_str(), "webhook" | "both");
     if uses_webhook && !raw.secret_configured {
-        warnings.push(secret_warning(store));
+        warnings.push(secret_warning(store).await);
     }
 
     let (last_inbound_ms, last_outbound_ms) = match store {
@@ -253,14 +253,11 @@ fn pick_state(hooks: &[Webhook], url: Option<&str>) -> WebhookState {
     }
 }
 
-fn secret_warning(store: Option<&Store>) -> String {
-    let generated = store
-        .and_then(|s| {
-            futures::executor::block_on(s.kv().get(SECRET_NS, SECRET_KEY))
-                .ok()
-                .flatten()
-        })
-        .is_some();
+async fn secret_warning(store: Option<&Store>) -> String {
+    let generated = match store {
+        Some(s) => matches!(s.kv().get(SECRET_NS, SECRET_KEY).await, Ok(Some(_))),
+        None => false,
+    };
     if generated {
         "webhook.secret is not configured: the gateway uses a secret it generated and keeps in \
          the state store (set channels.webex.webhook.secret to keep it across store resets)"

@@ -4,16 +4,19 @@
 //! (writer thread with group commit, reader pool, background checkpointer) and
 //! [`migrations`] keeps the schema. rusqlite types stay inside this module.
 
+mod cursors;
 pub(crate) mod engine;
 mod kv;
 mod leases;
 mod ledger;
 pub mod migrations;
 mod outbox;
+mod pairing;
+mod plugins;
 mod sessions;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -26,8 +29,6 @@ use engine::Engine;
 pub(crate) struct SqliteBackend {
     engine: Engine,
     clock: Arc<dyn Clock>,
-    // Transitional: the connection the areas not yet behind a trait use.
-    legacy: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -41,18 +42,9 @@ impl std::fmt::Debug for SqliteBackend {
 impl SqliteBackend {
     /// Opens the store file at `path` (see [`Engine::open`]).
     pub(crate) fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let engine = Engine::open(path)?;
-        let legacy = Connection::open(path).map_err(db_error)?;
-        legacy
-            .busy_timeout(engine::BUSY_TIMEOUT)
-            .map_err(db_error)?;
-        legacy
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_error)?;
         Ok(Self {
-            engine,
+            engine: Engine::open(path)?,
             clock,
-            legacy: Mutex::new(legacy),
         })
     }
 
@@ -76,15 +68,6 @@ impl SqliteBackend {
         f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.engine.write(f).await
-    }
-
-    /// Transitional: the legacy connection, on the calling thread.
-    pub(crate) fn call_blocking<R>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        let mut conn = self.legacy.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut conn)
     }
 }
 
