@@ -158,12 +158,17 @@ pub trait OutboxRepo: Send + Sync {
     async fn begin_attempt(&self, id: i64) -> Result<Option<u32>, StoreError>;
 
     /// Marks an operation sent, starts the next one's attempt and marks the inbound message
-    /// replied, as [`SentRecord`] says, in one commit. Returns whether the operation exists.
+    /// replied, as [`SentRecord`] says, in one commit. Returns whether the operation exists;
+    /// when it does not, nothing is written.
     async fn record_sent(&self, sent: &SentRecord) -> Result<bool, StoreError>;
 
     /// Sets the state (and error) of operation `id`; returns whether it exists.
-    async fn mark(&self, id: i64, state: OutboxState, error: Option<&str>)
-        -> Result<bool, StoreError>;
+    async fn mark(
+        &self,
+        id: i64,
+        state: OutboxState,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
 
     /// The `pending` operations of `channel`, in the order they were stored.
     async fn pending(&self, channel: &str) -> Result<Vec<OutboxEntry>, StoreError>;

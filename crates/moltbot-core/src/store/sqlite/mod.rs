@@ -98,7 +98,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn schema_version(&self) -> Result<u32, StoreError> {
-        self.read(|conn| migrations::schema_version(conn)).await
+        self.read(migrations::schema_version).await
     }
 
     fn written_bytes(&self) -> Option<WrittenBytes> {
@@ -116,8 +116,9 @@ where
     T: std::str::FromStr<Err = String>,
 {
     let text: String = row.get(column)?;
-    text.parse()
-        .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Describes a rusqlite error without rusqlite's types.
