@@ -158,7 +158,8 @@ pub trait OutboxRepo: Send + Sync {
     async fn begin_attempt(&self, id: i64) -> Result<Option<u32>, StoreError>;
 
     /// Marks an operation sent, starts the next one's attempt and marks the inbound message
-    /// replied, as [`SentRecord`] says, in one commit. Returns whether the operation exists.
+    /// replied, as [`SentRecord`] says, in one commit. Returns whether the operation exists;
+    /// when it does not, nothing is written.
     async fn record_sent(&self, sent: &SentRecord) -> Result<bool, StoreError>;
 
     /// Sets the state (and error) of operation `id`; returns whether it exists.

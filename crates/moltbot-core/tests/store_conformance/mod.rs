@@ -9,8 +9,12 @@
 
 pub mod cursors;
 pub mod kv;
+pub mod leases;
+pub mod ledger;
+pub mod outbox;
 pub mod pairing;
 pub mod plugins;
+pub mod sessions;
 
 use moltbot_core::store::{ManualClock, Store};
 
@@ -35,6 +39,7 @@ macro_rules! conformance {
     ($make:ident) => {
         $crate::conformance_areas!($make;
             kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree],
+<<<<<<< HEAD
             cursors: [get_set_list_per_channel, set_from_many_tasks_keeps_every_key],
             plugins: [record_list_get_remove, records_from_another_task_are_seen],
             pairing: [
@@ -52,6 +57,51 @@ macro_rules! conformance {
                 an_approval_from_another_handle_is_seen,
                 concurrent_requests_from_many_tasks_never_exceed_the_limit,
                 concurrent_requests_from_two_handles_respect_the_limit,
+            ],
+            ledger: [
+                claim_records_the_message_with_its_lease,
+                claim_is_idempotent_and_reports_the_current_state,
+                concurrent_claims_of_one_id_agree,
+                finish_sets_state_reason_time_and_releases_the_lease,
+                every_state_round_trips,
+                pending_lists_unfinished_messages_oldest_first,
+                skip_stale_returns_the_ids_and_releases_leases,
+                last_received_and_prune,
+                lease_expiry_and_takeover,
+                same_node_prefix_takes_at_once,
+                take_only_pending_known_messages,
+                renew_owned_extends_only_live_leases_of_the_owner,
+                defer_releases_the_lease_until_next_attempt,
+                due_is_oldest_first_limited_and_unheld,
+                next_due_at_is_the_earliest_waiting_message,
+                record_answer_writes_turns_and_ops_in_one_unit,
+                record_answer_is_idempotent,
+                record_answer_without_session_or_first_attempt,
+            ],
+            outbox: [
+                enqueue_stores_all_parts_pending_in_order,
+                recovery_finds_the_stored_parts_and_resends_none_that_were_sent,
+                mark_records_failures_and_unknown_outcomes,
+                sent_and_failed_parts_leave_pending,
+                last_sent_at_reflects_sent_parts_only,
+                record_sent_begins_the_next_and_finishes_the_message,
+                record_sent_of_an_unknown_op_changes_nothing,
+                typed_ops_round_trip,
+                prune_finished_removes_done_ops_with_their_bodies,
+            ],
+            sessions: [
+                history_is_oldest_first_and_limited,
+                append_keeps_only_the_last_turns,
+                one_append_of_several_turns_trims_in_the_same_call,
+                clear_removes_only_that_session,
+                authors_round_trip,
+                concurrent_appends_lose_no_turn,
+            ],
+            leases: [
+                acquire_and_renew_keep_the_token,
+                takeover_after_expiry_gets_a_larger_token,
+                release_frees_the_lease_for_the_next_holder,
+                concurrent_acquires_agree,
             ],
         );
     };

@@ -386,6 +386,9 @@ fn run_checkpointer(
     page_size: u64,
 ) {
     let mut copied_before = 0u64;
+    // Whether the last pass copied the whole WAL: the next write then restarts it from frame 0,
+    // so the next pass's count starts from zero again.
+    let mut all_copied = false;
     let mut wal_before = 0u64;
     loop {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
@@ -402,14 +405,21 @@ fn run_checkpointer(
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match result {
-            Ok((_log, copied)) => {
+            // Another connection was checkpointing (-1, -1): count its work at the next pass.
+            Ok((log, _)) if log < 0 => {}
+            Ok((log, copied)) => {
                 let copied = u64::try_from(copied).unwrap_or(0);
-                let new = if copied >= copied_before {
-                    copied - copied_before
-                } else {
+                // `copied` counts the frames of the current WAL copied so far. After a restart
+                // (possible only once everything was copied) the WAL is a new one; counting it
+                // as new again is exact then, and an upper bound in the rare case a reader kept
+                // the WAL from restarting.
+                let new = if all_copied || copied < copied_before {
                     copied
+                } else {
+                    copied - copied_before
                 };
                 copied_before = copied;
+                all_copied = u64::try_from(log).is_ok_and(|log| log == copied);
                 written.db.fetch_add(new * page_size, Ordering::Relaxed);
             }
             Err(err) => tracing::debug!(error = %err, "state store checkpoint skipped"),
@@ -430,5 +440,52 @@ pub(crate) fn retry_busy<R>(mut f: impl FnMut() -> Result<R, StoreError>) -> Res
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings of a connection that can only be read on that connection.
+    fn settings(conn: &Connection) -> Result<(String, i64, i64, i64), StoreError> {
+        let read = |pragma: &str| -> Result<i64, StoreError> {
+            conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .map_err(db_error)
+        };
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(db_error)?;
+        Ok((
+            journal,
+            read("synchronous")?,
+            read("foreign_keys")?,
+            read("busy_timeout")?,
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_writer_and_the_readers_have_the_store_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&dir.path().join("s.sqlite")).unwrap();
+        let busy_ms = i64::try_from(BUSY_TIMEOUT.as_millis()).unwrap();
+        // WAL, synchronous = NORMAL (1), foreign keys on, the busy timeout.
+        let expected = ("wal".to_owned(), 1, 1, busy_ms);
+        assert_eq!(engine.write(settings).await.unwrap(), expected);
+        assert_eq!(engine.read(settings).await.unwrap(), expected);
+        // Only the checkpointer checkpoints, and a restarted WAL is cut back to the limit.
+        let (autocheckpoint, size_limit) = engine
+            .write(|conn| {
+                let autocheckpoint: i64 = conn
+                    .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                let size_limit: i64 = conn
+                    .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                Ok((autocheckpoint, size_limit))
+            })
+            .await
+            .unwrap();
+        assert_eq!((autocheckpoint, size_limit), (0, JOURNAL_SIZE_LIMIT));
     }
 }

@@ -269,3 +269,317 @@ pub fn apply(conn: &mut Connection, migrations: &[&str]) -> Result<u32, StoreErr
     tx.commit()?;
     Ok(supported)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rusqlite::params;
+
+    use super::*;
+    use crate::agent::Turn;
+    use crate::store::{
+        InboundState, ManualClock, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply,
+        OutboxState, SessionAppend, Store,
+    };
+
+    fn scratch() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("m.sqlite")).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn the_schema_version_is_the_number_of_scripts() {
+        assert_eq!(SCHEMA_VERSION as usize, MIGRATIONS.len());
+        let (_dir, mut conn) = scratch();
+        assert_eq!(schema_version(&conn).unwrap(), 0);
+        assert_eq!(apply(&mut conn, MIGRATIONS).unwrap(), SCHEMA_VERSION);
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrations_apply_in_order_and_only_once() {
+        let (_dir, mut conn) = scratch();
+        let first = ["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"];
+        assert_eq!(apply(&mut conn, &first).unwrap(), 2);
+        assert_eq!(schema_version(&conn).unwrap(), 2);
+        // Same list again: nothing to do (plain CREATE TABLE would fail if re-run).
+        assert_eq!(apply(&mut conn, &first).unwrap(), 2);
+
+        // Only the new script runs, after the others (it needs table b).
+        let extended = [first[0], first[1], "ALTER TABLE b ADD COLUMN z TEXT"];
+        assert_eq!(apply(&mut conn, &extended).unwrap(), 3);
+        conn.execute("INSERT INTO b (y, z) VALUES (1, 'z')", [])
+            .unwrap();
+        assert!(matches!(
+            apply(&mut conn, &first),
+            Err(StoreError::TooNew {
+                found: 3,
+                supported: 2
+            })
+        ));
+        assert_eq!(schema_version(&conn).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_store_untouched() {
+        let (_dir, mut conn) = scratch();
+        apply(&mut conn, &["CREATE TABLE keep (x INTEGER)"]).unwrap();
+        conn.execute("INSERT INTO keep (x) VALUES (7)", []).unwrap();
+        let broken = [
+            "CREATE TABLE keep (x INTEGER)",
+            "CREATE TABLE a (x INTEGER); DELETE FROM keep",
+            "THIS IS NOT SQL",
+        ];
+        let err = apply(&mut conn, &broken).unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert_eq!(schema_version(&conn).unwrap(), 1);
+        let a_exists: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            a_exists, 0,
+            "the scripts before the failing one were rolled back too"
+        );
+        let kept: i64 = conn
+            .query_row("SELECT x FROM keep", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 7);
+    }
+
+    /// A store written by the previous release (schema 2, with data in every table the ledger
+    /// model rebuilds) opens with its data readable through the current API.
+    #[tokio::test]
+    async fn a_version_2_store_keeps_its_rows_at_version_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moltbot.sqlite");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            assert_eq!(apply(&mut conn, &MIGRATIONS[..2]).unwrap(), 2);
+            let inbound = "INSERT INTO inbound_messages (channel, message_id, room_id, state,
+                 reason, created_at, received_at, updated_at, attempts)
+                 VALUES (?1, ?2, 'room-1', ?3, ?4, ?5, ?6, ?7, ?8)";
+            conn.execute(
+                inbound,
+                params![
+                    "chat",
+                    "m-new",
+                    "received",
+                    None::<String>,
+                    100,
+                    110,
+                    110,
+                    0
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                inbound,
+                params![
+                    "chat",
+                    "m-mid",
+                    "processing",
+                    None::<String>,
+                    200,
+                    210,
+                    220,
+                    2
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                inbound,
+                params!["chat", "m-done", "skipped", Some("policy"), 50, 60, 70, 1],
+            )
+            .unwrap();
+            let outbound = "INSERT INTO outbound (channel, inbound_message_id, room_id, parent_id,
+                 chunk_index, body, remote_message_id, state, attempts, error, created_at,
+                 updated_at) VALUES ('chat', 'm-mid', 'room-1', 'p-1', ?1, ?2, ?3, ?4, ?5,
+                 NULL, 230, ?6)";
+            conn.execute(
+                outbound,
+                params![0, "first", Some("remote-0"), "sent", 1, 240],
+            )
+            .unwrap();
+            conn.execute(
+                outbound,
+                params![1, "second", None::<String>, "pending", 1, 240],
+            )
+            .unwrap();
+            for (seq, role, text) in [(1, "user", "hello"), (2, "assistant", "hi")] {
+                conn.execute(
+                    "INSERT INTO session_turns (session_key, seq, role, text, at)
+                     VALUES ('chat:dm:ann', ?1, ?2, ?3, 300)",
+                    params![seq, role, text],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO kv (namespace, key, value, updated_at)
+                 VALUES ('webhook', 'secret', 's3cret', 400)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO cursors (channel, key, value, updated_at)
+                 VALUES ('chat', 'room-1', '2026-01-01T00:00:00Z', 500)",
+                [],
+            )
+            .unwrap();
+        }
+
+        let clock = ManualClock::new(1_000);
+        let store = Store::open_with_clock(&path, Arc::new(clock.clone())).unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+        const { assert!(SCHEMA_VERSION >= 3) };
+
+        let ledger = store.ledger();
+        let mid = ledger.get("chat", "m-mid").await.unwrap().unwrap();
+        assert_eq!(mid.state, InboundState::Processing);
+        assert_eq!(
+            (
+                mid.created_at,
+                mid.received_at,
+                mid.updated_at,
+                mid.attempts
+            ),
+            (200, 210, 220, 2)
+        );
+        assert_eq!(
+            (mid.owner, mid.lease_until, mid.next_attempt_at),
+            (None, 0, 0)
+        );
+        assert!(!mid.deferred);
+        let done = ledger.get("chat", "m-done").await.unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.reason.as_deref()),
+            (InboundState::Skipped, Some("policy"))
+        );
+        assert_eq!(ledger.count("chat", None).await.unwrap(), 3);
+        // Migrated pending messages hold no lease: the re-drive finds them, anyone may take them.
+        let due: Vec<String> = ledger
+            .due("chat", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message_id)
+            .collect();
+        assert_eq!(due, ["m-new", "m-mid"]);
+        let taken = ledger
+            .take("chat", "m-new", "node/1", None, 30_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((taken.attempts, taken.lease_until), (1, 31_000));
+
+        let ops = store.outbox().for_inbound("chat", "m-mid").await.unwrap();
+        assert_eq!(
+            ops.iter()
+                .map(|o| (
+                    o.part_index,
+                    o.op,
+                    o.part,
+                    o.body.as_str(),
+                    o.state,
+                    o.attempts,
+                    o.remote_message_id.as_deref(),
+                ))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    0,
+                    OutboxOpKind::Create,
+                    OutboxPartKind::Text,
+                    "first",
+                    OutboxState::Sent,
+                    1,
+                    Some("remote-0")
+                ),
+                (
+                    1,
+                    OutboxOpKind::Create,
+                    OutboxPartKind::Text,
+                    "second",
+                    OutboxState::Pending,
+                    1,
+                    None
+                ),
+            ]
+        );
+        assert!(ops.iter().all(|o| o.parent_id.as_deref() == Some("p-1")));
+        assert_eq!(store.outbox().pending("chat").await.unwrap(), ops[1..]);
+        // New operations get new ids.
+        let new = store
+            .outbox()
+            .enqueue(&OutboxReply {
+                channel: "chat".into(),
+                inbound_message_id: None,
+                room_id: "room-1".into(),
+                parent_id: None,
+                parts: vec![OutboxPart::text("proactive")],
+            })
+            .await
+            .unwrap();
+        assert!(new[0].id > ops[1].id);
+
+        let sessions = store.sessions();
+        assert_eq!(
+            sessions.history("chat:dm:ann", 10).await.unwrap(),
+            [Turn::user("hello"), Turn::assistant("hi")]
+        );
+        // Numbering continues after the migrated turns.
+        sessions
+            .append(&SessionAppend {
+                session: "chat:dm:ann".into(),
+                turns: vec![Turn::user("again")],
+                keep_turns: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            sessions.history("chat:dm:ann", 10).await.unwrap(),
+            [
+                Turn::user("hello"),
+                Turn::assistant("hi"),
+                Turn::user("again")
+            ]
+        );
+
+        assert_eq!(
+            store
+                .kv()
+                .get("webhook", "secret")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            store
+                .cursors()
+                .get("chat", "room-1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+
+        // The tables of schema 2 that the ledger model replaced are gone.
+        let conn = Connection::open(&path).unwrap();
+        let old: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master
+                 WHERE name IN ('inbound_messages', 'outbound', 'session_turns_v3', 'kv_v3',
+                                'cursors_v3')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
+    }
+}

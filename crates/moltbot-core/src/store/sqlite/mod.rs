@@ -81,7 +81,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn schema_version(&self) -> Result<u32, StoreError> {
-        self.read(|conn| migrations::schema_version(conn)).await
+        self.read(migrations::schema_version).await
     }
 
     fn written_bytes(&self) -> Option<WrittenBytes> {

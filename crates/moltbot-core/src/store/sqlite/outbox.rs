@@ -155,13 +155,18 @@ impl OutboxRepo for SqliteBackend {
                 )?
                 .execute(params![sent.op_id, sent.remote_message_id, now])?
                 > 0;
+            // An operation that does not exist (pruned, or not this store's) says nothing about
+            // the rest of the reply: mark nothing replied on its account.
+            if !found {
+                return Ok(false);
+            }
             if let Some(next) = sent.begin_next {
                 begin(conn, next, now)?;
             }
             if let Some((channel, message_id)) = &sent.finish_message {
                 ledger::finish_row(conn, channel, message_id, InboundState::Replied, None, now)?;
             }
-            Ok(found)
+            Ok(true)
         })
         .await
     }
