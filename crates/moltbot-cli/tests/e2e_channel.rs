@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use moltbot_core::store::InboundState;
 use moltbot_testkit::{slow_echo_agent, Scenario, TestHome, World, OPEN, OPEN_FAST};
 use webex_sim::Faults;
 

@@ -8,7 +8,6 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{output_text, TestHome};
-use moltbot_core::store::InboundState;
 use moltbot_testkit::{slow_echo_agent, RunningGateway, Scenario, World, OPEN_FAST as OPEN};
 
 /// Parses Prometheus text: every sample line is `name{labels} value`; comments are HELP/TYPE.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::TestHome;
 use moltbot_core::gateway::heartbeat;
-use moltbot_core::store::{ManualClock, OutboundReply, Store};
+use moltbot_core::store::{Claim, ManualClock, OutboxPart, OutboxReply, SentRecord, Store};
 use moltbot_testkit::{Scenario, World};
 use ops_support::{closed_port, config, moltbot, scrub, texts};
 use serde_json::{json, Value};
@@ -27,34 +27,50 @@ fn now_ms() -> i64 {
 
 /// Traffic as the gateway would have recorded it: a message received `in_ago` ms ago, a reply
 /// sent `out_ago` ms ago, and (optionally) a fresh heartbeat.
-fn record_traffic(home: &TestHome, in_ago: i64, out_ago: i64, heartbeat: bool) {
+async fn record_traffic(home: &TestHome, in_ago: i64, out_ago: i64, heartbeat: bool) {
     let now = now_ms();
     let clock = ManualClock::new(now - in_ago);
     let file = home.state_dir().join("state").join("moltbot.sqlite");
     let store = Store::open_with_clock(&file, Arc::new(clock.clone())).unwrap();
     store
-        .inbound()
-        .record_blocking("webex", "m1", "room1", now - in_ago)
+        .ledger()
+        .claim(&Claim {
+            channel: "webex".into(),
+            message_id: "m1".into(),
+            room_id: "room1".into(),
+            created_at: now - in_ago,
+            owner: "test/run".into(),
+            lease_ms: 15_000,
+        })
+        .await
         .unwrap();
     clock.set(now - out_ago);
-    let chunks = store
-        .outbound()
-        .enqueue_blocking(&OutboundReply {
+    let parts = store
+        .outbox()
+        .enqueue(&OutboxReply {
             channel: "webex".into(),
             inbound_message_id: Some("m1".into()),
             room_id: "room1".into(),
             parent_id: None,
-            chunks: vec!["hello".into()],
+            parts: vec![OutboxPart::text("hello")],
         })
+        .await
         .unwrap();
     store
-        .outbound()
-        .mark_sent_blocking(chunks[0].id, "sent1")
+        .outbox()
+        .record_sent(&SentRecord {
+            op_id: parts[0].id,
+            remote_message_id: "sent1".into(),
+            begin_next: None,
+            finish_message: Some(("webex".into(), "m1".into())),
+        })
+        .await
         .unwrap();
     if heartbeat {
         store
             .kv()
-            .set_blocking(heartbeat::NAMESPACE, heartbeat::KEY, &now.to_string())
+            .set(heartbeat::NAMESPACE, heartbeat::KEY, &now.to_string())
+            .await
             .unwrap();
     }
 }
@@ -101,7 +117,7 @@ async fn status_reads_config_and_store_only() {
     // Nothing listens at the API: status without --deep never calls it.
     let api = format!("http://127.0.0.1:{}/v1", closed_port());
     home.write_config(&config("polling", &api, None, ""));
-    record_traffic(&home, 125_000, 65_000, true);
+    record_traffic(&home, 125_000, 65_000, true).await;
     let env = [("WEBEX_BOT_TOKEN", "env-token-0123456789abcdef")];
     let out = moltbot(&home, &["channels", "status", "webex"], &env).await;
     let (stdout, stderr) = texts(&out);
@@ -111,7 +127,7 @@ async fn status_reads_config_and_store_only() {
     // A stale heartbeat (a crashed gateway) is not "running"; no argument lists every channel.
     let home = TestHome::new();
     home.write_config(&config("polling", &api, None, ""));
-    record_traffic(&home, 10_000, 5_000, false);
+    record_traffic(&home, 10_000, 5_000, false).await;
     let out = moltbot(&home, &["channels", "status"], &env).await;
     let (stdout, _) = texts(&out);
     assert!(
@@ -218,7 +234,7 @@ async fn json_status_has_a_stable_shape() {
         Some(&world.bot.token),
         "",
     ));
-    record_traffic(&home, 3_600_000, 60_000, false);
+    record_traffic(&home, 3_600_000, 60_000, false).await;
     let out = moltbot(
         &home,
         &["channels", "status", "webex", "--deep", "--json"],

@@ -125,7 +125,7 @@ async fn open_creates_private_folder_and_file() {
         before,
         "an existing folder keeps its mode"
     );
-    assert_eq!(store.path(), path);
+    assert_eq!(store.path(), Some(path.as_path()));
     let info = store.backend_info();
     assert_eq!(info.name, "sqlite");
     assert_eq!(info.location, path.display().to_string());

@@ -39,7 +39,6 @@ macro_rules! conformance {
     ($make:ident) => {
         $crate::conformance_areas!($make;
             kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree],
-<<<<<<< HEAD
             cursors: [get_set_list_per_channel, set_from_many_tasks_keeps_every_key],
             plugins: [record_list_get_remove, records_from_another_task_are_seen],
             pairing: [
