@@ -187,6 +187,8 @@ pub struct Metrics {
     store_db: Counter,
     store_writes: Counter,
     store_commits: Counter,
+    /// Where the store's totals are read from at each render.
+    store_source: std::sync::OnceLock<crate::store::Store>,
 }
 
 /// The `file` label of `moltbot_store_written_bytes_total`.
@@ -291,6 +293,7 @@ impl Default for Metrics {
             store_db,
             store_writes,
             store_commits,
+            store_source: std::sync::OnceLock::new(),
         }
     }
 }
@@ -334,6 +337,12 @@ impl Metrics {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
+    /// Reads the store's write totals (`moltbot_store_*`) from `store` at every render (once
+    /// set, later calls are ignored).
+    pub fn observe_store(&self, store: crate::store::Store) {
+        let _ = self.store_source.set(store);
+    }
+
     /// Brings `moltbot_store_written_bytes_total` up to the store's own totals.
     pub fn set_store_written(&self, written: crate::store::WrittenBytes) {
         for (counter, total) in [
@@ -353,6 +362,9 @@ impl Metrics {
     /// # Errors
     /// Only if a label value fails to encode, which none of the gateway's do.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
+        if let Some(written) = self.store_source.get().and_then(|s| s.written_bytes()) {
+            self.set_store_written(written);
+        }
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         Ok(out)

@@ -139,11 +139,13 @@ pub struct Gateway {
 impl Gateway {
     /// Creates a gateway.
     pub fn new(store: Store, agent: Arc<dyn Agent>, options: GatewayOptions) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        metrics.observe_store(store.clone());
         Self {
             store,
             agent,
             channels: Vec::new(),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             status: Arc::new(GatewayStatus::default()),
             options,
         }
@@ -312,7 +314,6 @@ impl Gateway {
             shutdown.clone(),
         ));
         let metrics = Arc::clone(&self.metrics);
-        let store = self.store.clone();
         let gauges = dispatchers.clone();
         let depth_shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -323,9 +324,6 @@ impl Gateway {
                     () = depth_shutdown.cancelled() => break,
                 }
                 metrics.set_queue_depth(gauges.iter().map(|d| d.depth()).sum());
-                if let Some(written) = store.written_bytes() {
-                    metrics.set_store_written(written);
-                }
             }
         });
 

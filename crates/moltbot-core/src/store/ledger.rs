@@ -137,8 +137,9 @@ pub trait LedgerRepo: Send + Sync {
 
     /// Records the agent's answer in one commit: the message moves to `processing`, the
     /// session's turns are appended (and trimmed), and the reply's operations are stored (the
-    /// first one's attempt started when asked). Idempotent: when operations already exist for
-    /// the message, nothing is written and those are returned.
+    /// first one's attempt started when asked). Only a message still `received` takes an
+    /// answer: for one already answered (even with no operations), finished or unknown,
+    /// nothing is written and the operations stored for it are returned.
     async fn record_answer(&self, answer: &AnswerRecord) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Sets a final state (`replied`, `skipped`, `failed`) and reason, and releases the lease.

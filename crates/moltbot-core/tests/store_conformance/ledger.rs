@@ -959,3 +959,54 @@ pub async fn record_answer_without_session_or_first_attempt(f: Fixture) {
         [Turn::user("q1"), Turn::user("q2"), Turn::assistant("a2")]
     );
 }
+
+pub async fn only_a_received_message_takes_an_answer(f: Fixture) {
+    let ledger = f.store.ledger();
+    let append = || {
+        Some(SessionAppend {
+            session: "s".into(),
+            turns: vec![Turn::user("q"), Turn::assistant("")],
+            keep_turns: 50,
+        })
+    };
+    // An empty answer (no operations) recorded twice appends its turns once.
+    claim(&f, "m1", START_MS, "a").await;
+    assert!(ledger
+        .record_answer(&answer("m1", append(), &[]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(ledger
+        .record_answer(&answer("m1", append(), &[]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(f.store.sessions().history("s", 10).await.unwrap().len(), 2);
+    assert_eq!(
+        ledger.state_of(CHANNEL, "m1").await.unwrap(),
+        Some(InboundState::Processing)
+    );
+
+    // Unknown or finished messages take none.
+    assert!(ledger
+        .record_answer(&answer("never-claimed", append(), &["x"]))
+        .await
+        .unwrap()
+        .is_empty());
+    claim(&f, "m2", START_MS, "a").await;
+    ledger
+        .finish(CHANNEL, "m2", InboundState::Skipped, Some("policy"))
+        .await
+        .unwrap();
+    assert!(ledger
+        .record_answer(&answer("m2", append(), &["x"]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(f.store.sessions().history("s", 10).await.unwrap().len(), 2);
+    assert!(f.store.outbox().pending(CHANNEL).await.unwrap().is_empty());
+    assert_eq!(
+        ledger.state_of(CHANNEL, "m2").await.unwrap(),
+        Some(InboundState::Skipped)
+    );
+}

@@ -76,6 +76,7 @@ macro_rules! conformance {
                 record_answer_writes_turns_and_ops_in_one_unit,
                 record_answer_is_idempotent,
                 record_answer_without_session_or_first_attempt,
+                only_a_received_message_takes_an_answer,
             ],
             outbox: [
                 enqueue_stores_all_parts_pending_in_order,

@@ -129,9 +129,16 @@ impl LedgerRepo for SqliteBackend {
         let now = self.now_ms();
         let answer = answer.clone();
         self.write(move |conn| {
-            let existing = outbox::select_reply(conn, &answer.channel, &answer.message_id)?;
-            if !existing.is_empty() {
-                return Ok(existing);
+            // Only a message still `received` takes an answer: once one is recorded (or the
+            // message is finished, or unknown) the stored operations are returned as they are.
+            let state = conn
+                .prepare_cached("SELECT state FROM ledger WHERE channel = ?1 AND message_id = ?2")?
+                .query_row(params![answer.channel, answer.message_id], |r| {
+                    text_col::<InboundState>(r, "state")
+                })
+                .optional()?;
+            if state != Some(InboundState::Received) {
+                return outbox::select_reply(conn, &answer.channel, &answer.message_id);
             }
             conn.prepare_cached(
                 "UPDATE ledger SET state = 'processing', updated_at = ?3

@@ -180,7 +180,6 @@ CREATE TABLE outbox (
 CREATE UNIQUE INDEX outbox_part_of_inbound
     ON outbox (channel, inbound_message_id, part_index)
     WHERE inbound_message_id IS NOT NULL;
-CREATE INDEX outbox_pending ON outbox (channel, id) WHERE state = 'pending';
 CREATE TABLE outbox_bodies (
     op_id INTEGER PRIMARY KEY,
     body  TEXT NOT NULL
