@@ -103,6 +103,14 @@ pub async fn ingest_listed(
     sink: &InboundSink,
     message: &Message,
 ) -> Result<bool, IngestError> {
+    let Some(bot) = shared.bot() else {
+        return Err(IngestError::NotConnected);
+    };
+    if same_entity(&message.person_id, &bot.id) {
+        // The bot's own replies are never answered: not even recorded (no store write).
+        sink.ignore_own(&message.id);
+        return Ok(false);
+    }
     let claim = sink
         .claim(&message.id, &message.room_id, created_ms(message))
         .await?;

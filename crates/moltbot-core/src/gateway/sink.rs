@@ -14,6 +14,9 @@ use crate::store::{Claim as LedgerClaim, ClaimOutcome, InboundState, Store, Stor
 use super::channel::InboundMessage;
 use super::metrics::{ChannelMetrics, Dropped};
 
+/// The skip reason of the bot's own messages.
+pub const OWN_MESSAGE: &str = "own message";
+
 /// What a room's worker gets: a message, or the id of one still to be fetched. Either way its
 /// ledger row is leased to this process.
 #[derive(Debug)]
@@ -199,15 +202,19 @@ impl InboundSink {
         self.dispatcher.dispatch(room_id.to_string(), work).await
     }
 
+    /// Notes that message `id` is the bot's own (counted as skipped `own message`, logged at
+    /// debug) without recording it: the bot's own messages are never answered, so they need no
+    /// ledger row and cost no store write.
+    pub fn ignore_own(&self, id: &str) {
+        self.metrics.dropped(Dropped::Skipped(OWN_MESSAGE));
+        tracing::debug!(channel = %self.channel, message = %id, reason = OWN_MESSAGE, "message not answered");
+    }
+
     /// Marks a claimed message as deliberately not processed. `reason` is kept with the record
     /// and counted as a [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
     pub async fn skip(&self, id: &str, reason: &'static str) -> Result<(), StoreError> {
         self.metrics.dropped(Dropped::Skipped(reason));
-        if reason.starts_with("own message") {
-            tracing::debug!(channel = %self.channel, message = %id, reason, "message not answered");
-        } else {
-            tracing::info!(channel = %self.channel, message = %id, reason, "message not answered");
-        }
+        tracing::info!(channel = %self.channel, message = %id, reason, "message not answered");
         self.store
             .ledger()
             .finish(&self.channel, id, InboundState::Skipped, Some(reason))

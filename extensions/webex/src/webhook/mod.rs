@@ -177,6 +177,19 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     let data = envelope.data.as_ref();
     let room_id = data.and_then(|d| d.room_id.as_deref()).unwrap_or_default();
     let created_ms = envelope.data_created_ms().unwrap_or_else(now_ms);
+    let author = data
+        .and_then(|d| d.person_id.as_deref())
+        .unwrap_or_default();
+    if rx
+        .shared
+        .bot()
+        .is_some_and(|bot| same_entity(author, &bot.id))
+    {
+        // The bot's own replies come back as `messages:created`: nothing to fetch, answer or
+        // even record (a redelivery is recognised the same way).
+        sink.ignore_own(id);
+        return json_status("own message");
+    }
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
             tracing::error!(channel = CHANNEL, message = %id, error = %err, "could not record webhook delivery; answering 500 so Webex redelivers");
@@ -187,21 +200,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
             json_status("duplicate")
         }
         Ok(Claim::New) => {
-            let author = data
-                .and_then(|d| d.person_id.as_deref())
-                .unwrap_or_default();
-            let own = rx
-                .shared
-                .bot()
-                .is_some_and(|bot| same_entity(author, &bot.id));
-            if own {
-                // The bot's own replies come back as `messages:created`: no need to fetch them.
-                if let Err(err) = sink.skip(id, "own message").await {
-                    tracing::warn!(channel = CHANNEL, message = %id, error = %err, "could not mark own message skipped");
-                }
-            } else {
-                hand_over(&rx.shared, sink, id, room_id).await;
-            }
+            hand_over(&rx.shared, sink, id, room_id).await;
             json_status("accepted")
         }
     }

@@ -131,9 +131,11 @@ CREATE TABLE session_turns (
 /// attempt, lease owner and expiry, deferred-answer flag), outbound chunks become typed outbox
 /// operations with their bodies in a table of their own (rows that change often stay small),
 /// session turns carry their author, named leases for singletons, and tables keyed by text lose
-/// their needless rowid.
+/// their needless rowid. The ledger keeps a rowid: rows are appended in arrival order (one leaf
+/// written per claim), while its long random message ids live in a narrower index.
 const V3: &str = r#"
 CREATE TABLE ledger (
+    id              INTEGER PRIMARY KEY,
     channel         TEXT    NOT NULL,
     message_id      TEXT    NOT NULL,
     room_id         TEXT    NOT NULL,
@@ -147,9 +149,9 @@ CREATE TABLE ledger (
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
     owner           TEXT,
     lease_until     INTEGER NOT NULL DEFAULT 0,
-    deferred        INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (channel, message_id)
-) WITHOUT ROWID;
+    deferred        INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX ledger_by_message ON ledger (channel, message_id);
 CREATE INDEX ledger_pending ON ledger (channel, next_attempt_at)
     WHERE state IN ('received', 'processing');
 INSERT INTO ledger (channel, message_id, room_id, state, reason, created_at, received_at,
