@@ -91,7 +91,7 @@ async fn duplicate_webhook_deliveries_are_answered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_mid_reply_is_answered_once_after_restart() {
     // A slow agent: the gateway is killed while it thinks.
-    let mut s = Scenario::start_with_agent("webhook", OPEN, &&slow_echo_agent("1.5")).await;
+    let mut s = Scenario::start_with_agent("webhook", OPEN, &slow_echo_agent("1.5")).await;
     let asked = s.alice().dm_bot("survive this").await;
     s.wait_agent_asked("survive this").await;
     s.kill_gateway().await;
@@ -276,7 +276,7 @@ async fn a_space_can_have_its_own_system_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_on_post_is_retried_and_answered_once() {
     // A slightly slow agent, so the failures can be armed after the user's own POST.
-    let s = Scenario::start_with_agent("webhook", OPEN_FAST, &&slow_echo_agent("0.5")).await;
+    let s = Scenario::start_with_agent("webhook", OPEN_FAST, &slow_echo_agent("0.5")).await;
     let mark = s.sim.mark();
     let asked = s.alice().dm_bot("are you there?").await;
     // The bot's next two replies fail with a 502: Webex gives no way to know whether they
