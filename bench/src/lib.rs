@@ -1,6 +1,7 @@
 //! Benchmarks and the fault suite for moltbot: the real `moltbot` binary against `webex-sim`
 //! over loopback, with the echo agent. See `bench/README.md` for what each figure means.
 
+pub mod floor;
 pub mod gateway;
 pub mod naive;
 pub mod probe;

@@ -97,7 +97,7 @@ async fn burst_smoke() {
     let sizes = Sizes::smoke();
     let s = scenarios::burst::run(&binary(), &sizes).await.unwrap();
     let n = sizes.burst_messages as f64;
-    for side in ["ours", "floor"] {
+    for side in ["ours", "floor_webhook", "floor_direct"] {
         assert_eq!(num(&s.json, &[side, "answered"]), n, "{side}: {}", s.json);
         assert_eq!(num(&s.json, &[side, "missing"]), 0.0, "{side}: {}", s.json);
         assert_eq!(num(&s.json, &[side, "latency", "count"]), n, "{}", s.json);
@@ -106,7 +106,25 @@ async fn burst_smoke() {
     // The gateway answers each room in order; the floor is not asked to.
     assert_eq!(num(&s.json, &["ours", "out_of_order"]), 0.0, "{}", s.json);
     assert_eq!(num(&s.json, &["rooms"]), sizes.burst_rooms as f64);
-    assert!(num(&s.json, &["ratio", "drained"]) > 0.0, "{}", s.json);
+    // The webhook floor got every user's message and its own replies through its webhook,
+    // and skipped its own without a GET.
+    assert_eq!(
+        num(&s.json, &["floor_webhook", "deliveries", "received"]),
+        2.0 * n,
+        "{}",
+        s.json
+    );
+    assert_eq!(
+        num(&s.json, &["floor_webhook", "deliveries", "own_skipped"]),
+        n,
+        "{}",
+        s.json
+    );
+    for ratio in ["ratio", "ratio_direct"] {
+        for figure in ["drained", "p50", "p99"] {
+            assert!(num(&s.json, &[ratio, figure]) > 0.0, "{ratio}: {}", s.json);
+        }
+    }
     // Answering writes to the store: the kernel saw the gateway's writes, and its CPU moved.
     assert!(
         num(&s.json, &["store_bytes", "proc_io_write_bytes_delta"]) > 0.0,

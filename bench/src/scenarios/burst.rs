@@ -1,7 +1,8 @@
 //! Scenario 4, the burst of issue 11: N messages over R rooms (1:1, one user each), all sent
-//! at once, to the gateway in webhook mode and then, in the same run, to the floor. Drained
-//! time, latency percentiles, per-room reply order, and the gateway's store bytes and CPU per
-//! answered message.
+//! at once, to the gateway in webhook mode and then, in the same run, to two floors: the
+//! webhook floor ([`WebhookFloor`], the base of the ratios) and the floor without the webhook
+//! hop ([`floor_responder`]). Drained time, latency percentiles, per-room reply order, and the
+//! gateway's store bytes and CPU per answered message.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use webex_sim::SimPerson;
 
 use super::{expect_reply, floor_responder, rooms_of, send_burst_with, warm_up, OnSent, Sent};
+use crate::floor::WebhookFloor;
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{Tracker, World};
@@ -95,7 +97,7 @@ fn order_in(world: &World, bot: &SimPerson, sent: &[Sent]) -> Order {
     total
 }
 
-/// The figures of one side (ours or the floor).
+/// The figures of one side (ours or a floor).
 struct Side {
     sent: usize,
     /// First send to the last reply seen; `None` when not everything was answered.
@@ -104,15 +106,22 @@ struct Side {
     sent_in: Duration,
     latency: Summary,
     order: Order,
+    /// Webhook deliveries the webhook floor got during its burst, and of those its own
+    /// messages it skipped; `None` for the others.
+    deliveries: Option<(usize, usize)>,
 }
 
 impl Side {
     fn json(&self) -> Value {
-        json!({"messages": self.sent, "answered": self.order.answered,
+        let mut v = json!({"messages": self.sent, "answered": self.order.answered,
                "drained_ms": self.drained.map(|d| round(d.as_secs_f64() * 1000.0)),
                "all_sent_ms": round(self.sent_in.as_secs_f64() * 1000.0),
                "latency": self.latency.json(), "out_of_order": self.order.out_of_order,
-               "missing": self.order.missing, "duplicated": self.order.duplicated})
+               "missing": self.order.missing, "duplicated": self.order.duplicated});
+        if let Some((received, own)) = self.deliveries {
+            v["deliveries"] = json!({"received": received, "own_skipped": own});
+        }
+        v
     }
 }
 
@@ -140,6 +149,7 @@ async fn burst(
         sent_in,
         latency: Summary::of(&tracker.latencies(series)),
         order: order_in(world, bot, &sent),
+        deliveries: None,
     };
     (sent, side)
 }
@@ -166,9 +176,16 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     let (n, rooms) = (sizes.burst_messages, sizes.burst_rooms.max(1));
     let world = World::new(binary, rooms).await?;
     let floor_bot = world.sim.add_bot("floor@webex.bot", "Floor");
+    let hook_bot = world
+        .sim
+        .add_bot("floor-webhook@webex.bot", "Floor Webhook");
+    let hook_client = naive::client(&world.sim.api_base(), &hook_bot.token, UNLIMITED_RPM)?;
+    let hook_floor = WebhookFloor::start(&world.sim, &hook_bot, hook_client).await?;
     let home = world.gateway_home("webhook", 5.0, UNLIMITED_RPM)?;
     let gateway = home.start().await?;
     warm_up(&world, &world.bot, true).await?;
+    // Answered by the webhook floor: it works, and its connections are open like the gateway's.
+    warm_up(&world, &hook_bot, true).await?;
     warm_up(&world, &floor_bot, false).await?;
     // Quiet before the first reading, so the warm-up's last store writes are not counted.
     gateway
@@ -195,24 +212,49 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         .await?;
     let after = look(&gateway, &files).await;
 
-    // The floor, after ours (both bursts at once would share the two cores between them).
+    // The floors, one after the other after ours (bursts at once would share the two cores).
+    // The webhook floor: every delivery (the users' messages and its own replies) through the
+    // emulator's one-at-a-time drainer, like the gateway's.
+    deliveries_done(&world).await?;
+    let hook_before = hook_floor.counts();
+    let (_, mut floor_webhook) = burst(
+        &world,
+        &hook_bot,
+        &tracker,
+        "floor_webhook",
+        n,
+        expect_reply(&tracker, "floor_webhook", &hook_bot.id),
+    )
+    .await;
+    deliveries_done(&world).await?;
+    let hook_after = hook_floor.counts();
+    drop(hook_floor);
+    floor_webhook.deliveries = Some((hook_after.0 - hook_before.0, hook_after.1 - hook_before.1));
+
     let client = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
-    let (_, floor) = burst(
+    let (_, floor_direct) = burst(
         &world,
         &floor_bot,
         &tracker,
-        "floor",
+        "floor_direct",
         n,
-        floor_responder(&tracker, "floor", &floor_bot.id, client),
+        floor_responder(&tracker, "floor_direct", &floor_bot.id, client),
     )
     .await;
     tracker.stop();
     gateway.stop().await;
 
     let mut s = Section::new("burst");
-    report(&mut s, sizes, &ours, &floor);
+    report(&mut s, sizes, &ours, &floor_webhook, &floor_direct);
     per_message(&mut s, &before, &after, ours.order.answered);
     Ok(s)
+}
+
+/// Waits until the emulator has no webhook delivery in flight.
+async fn deliveries_done(world: &World) -> anyhow::Result<()> {
+    tokio::time::timeout(SETTLE_TIMEOUT, world.sim.deliveries_done())
+        .await
+        .map_err(|_| anyhow::anyhow!("webhook deliveries still in flight after {SETTLE_TIMEOUT:?}"))
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -223,60 +265,100 @@ fn times(r: Option<f64>) -> String {
     r.map_or("n/a".to_string(), |r| format!("{r:.2}×"))
 }
 
-fn report(s: &mut Section, sizes: &Sizes, ours: &Side, floor: &Side) {
+/// Ours ÷ a floor: drained time and latency percentiles.
+struct Ratios {
+    drained: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+}
+
+impl Ratios {
+    fn of(ours: &Side, floor: &Side) -> Self {
+        let (l, f) = (&ours.latency, &floor.latency);
+        Self {
+            drained: ours
+                .drained
+                .zip(floor.drained)
+                .and_then(|(a, b)| ratio(a.as_secs_f64(), b.as_secs_f64())),
+            p50: ratio(l.p50, f.p50),
+            p95: ratio(l.p95, f.p95),
+            p99: ratio(l.p99, f.p99),
+        }
+    }
+
+    fn latency_cell(&self) -> String {
+        format!(
+            "{} / {} / {}",
+            times(self.p50),
+            times(self.p95),
+            times(self.p99)
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({"drained": self.drained.map(round), "p50": self.p50.map(round),
+               "p95": self.p95.map(round), "p99": self.p99.map(round)})
+    }
+}
+
+fn report(s: &mut Section, sizes: &Sizes, ours: &Side, hook: &Side, direct: &Side) {
     let ms = |d: Option<Duration>| {
         d.map_or("not drained".to_string(), |d| {
             format!("{:.1} ms", d.as_secs_f64() * 1000.0)
         })
     };
-    let drained_ratio = ours
-        .drained
-        .zip(floor.drained)
-        .and_then(|(a, b)| ratio(a.as_secs_f64(), b.as_secs_f64()));
+    let (base, other) = (Ratios::of(ours, hook), Ratios::of(ours, direct));
     s.row(
         format!(
-            "drained, first send → last reply ({} msgs over {} rooms, all at once): ours / floor / ratio",
+            "drained, first send → last reply ({} msgs over {} rooms, all at once): ours / webhook floor / ratio",
             ours.sent, sizes.burst_rooms
         ),
         format!(
             "{} / {} / {} (users' POSTs all returned after {:.0} ms)",
             ms(ours.drained),
-            ms(floor.drained),
-            times(drained_ratio),
+            ms(hook.drained),
+            times(base.drained),
             ours.sent_in.as_secs_f64() * 1000.0
         ),
     );
+    s.row(
+        "drained: floor (no webhook hop) / ratio (ours ÷ it)",
+        format!("{} / {}", ms(direct.drained), times(other.drained)),
+    );
     s.row("ours latency p50/p95/p99/max", ours.latency.cell());
-    s.row("floor latency p50/p95/p99/max", floor.latency.cell());
-    let (l, f) = (&ours.latency, &floor.latency);
-    let (r50, r95, r99) = (
-        ratio(l.p50, f.p50),
-        ratio(l.p95, f.p95),
-        ratio(l.p99, f.p99),
+    s.row("webhook floor latency p50/p95/p99/max", hook.latency.cell());
+    s.row(
+        "floor (no webhook hop) latency p50/p95/p99/max",
+        direct.latency.cell(),
     );
     s.row(
-        "latency ratio p50/p95/p99 (ours ÷ floor)",
-        format!("{} / {} / {}", times(r50), times(r95), times(r99)),
+        "latency ratio p50/p95/p99 (ours ÷ webhook floor)",
+        base.latency_cell(),
+    );
+    s.row(
+        "latency ratio p50/p95/p99 (ours ÷ floor (no webhook hop))",
+        other.latency_cell(),
     );
     s.row(
         "per-room order: out_of_order / missing (target 0 / 0)",
         format!(
-            "{} / {} (floor, which does not order: {} / {})",
+            "{} / {} (the floors, which do not order: webhook {} / {}, no webhook hop {} / {})",
             ours.order.out_of_order,
             ours.order.missing,
-            floor.order.out_of_order,
-            floor.order.missing
+            hook.order.out_of_order,
+            hook.order.missing,
+            direct.order.out_of_order,
+            direct.order.missing
         ),
     );
     s.set("messages", json!(ours.sent));
     s.set("rooms", json!(sizes.burst_rooms));
     s.set("ours", ours.json());
-    s.set("floor", floor.json());
-    s.set(
-        "ratio",
-        json!({"drained": drained_ratio.map(round), "p50": r50.map(round),
-               "p95": r95.map(round), "p99": r99.map(round)}),
-    );
+    s.set("floor_webhook", hook.json());
+    s.set("floor_direct", direct.json());
+    s.set("ratio", base.json());
+    s.set("ratio_direct", other.json());
 }
 
 fn per_message(s: &mut Section, before: &Probe, after: &Probe, answered: usize) {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use moltbot_testkit::wait;
-use webex_api::{CreateMessage, MessageTarget, WebexClient};
+use webex_api::WebexClient;
 use webex_sim::{SimPerson, SimServer};
 
 use crate::world::{send_dm, Tracker, World};
@@ -112,9 +112,10 @@ pub fn expect_reply(tracker: &Arc<Tracker>, series: &'static str, bot_id: &str) 
 
 /// The floor: for every message sent to the floor bot (`bot_id`, whose token `client` has),
 /// expect its reply in `tracker` under `series`, and as soon as the user's `POST` returned do
-/// the two calls any bot must do, `GET /messages/{id}` and `POST /messages` with the text back,
-/// in a task of its own. Nothing else: no webhook hop, store, queue or agent, and no ordering
-/// within a room.
+/// the two calls any bot must do ([`crate::floor::reply`]: `GET /messages/{id}` and `POST
+/// /messages` with the text back), in a task of its own. Nothing else: no webhook hop, store,
+/// queue or agent, and no ordering within a room. [`crate::floor::WebhookFloor`] is the same
+/// floor behind a webhook.
 pub fn floor_responder(
     tracker: &Arc<Tracker>,
     series: &'static str,
@@ -125,13 +126,7 @@ pub fn floor_responder(
     Arc::new(move |s: &Sent| {
         tracker.expect(series, &s.room, &bot, &s.text, s.at);
         let (client, id) = (client.clone(), s.id.clone());
-        tokio::spawn(async move {
-            if let Ok(m) = client.get_message(&id).await {
-                let text = m.text.unwrap_or_default();
-                let reply = CreateMessage::markdown(MessageTarget::Room(m.room_id), text);
-                let _ = client.create_message(&reply).await;
-            }
-        });
+        tokio::spawn(async move { crate::floor::reply(&client, &id).await });
     })
 }
 
