@@ -10,7 +10,9 @@ use moltbot_core::store::{Claim, Store};
 fn claim(i: usize) -> Claim {
     Claim {
         channel: "webex".into(),
-        message_id: format!("Y2lzY29zcGFyazovL3VzL01FU1NBR0UvZmFrZS1tZXNzYWdlLWlkLW51bWJlci0{i:08}"),
+        message_id: format!(
+            "Y2lzY29zcGFyazovL3VzL01FU1NBR0UvZmFrZS1tZXNzYWdlLWlkLW51bWJlci0{i:08}"
+        ),
         room_id: format!("Y2lzY29zcGFyazovL3VzL1JPT00vcm9vbS{}", i % 10),
         created_at: 0,
         owner: "node-0123456789abcdef/0123456789abcdef".into(),

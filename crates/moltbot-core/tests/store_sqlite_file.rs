@@ -551,7 +551,11 @@ async fn pruned_operations_leave_no_bodies() {
             .unwrap();
     }
     assert_eq!(
-        store.outbox().prune_finished(START_MS + 1).await.unwrap(),
+        store
+            .outbox()
+            .prune_finished(START_MS + 1, 1000)
+            .await
+            .unwrap(),
         2
     );
     let conn = Connection::open(&path).unwrap();

@@ -352,7 +352,7 @@ impl Channel for WebexChannel {
                         if let Some(id) =
                             crate::landed::find_landed(&self.shared, message, started).await
                         {
-                            tracing::info!(channel = CHANNEL, message = %id, "the send whose outcome was unknown did land");
+                            tracing::info!(channel = CHANNEL, message_id = %id, "the send whose outcome was unknown did land");
                             return Ok(id);
                         }
                     }

@@ -136,7 +136,10 @@ async fn the_bots_own_messages_are_claimed_and_skipped_and_idle_returns_to_one_r
         (echo.requests, echo.rooms_read, echo.new_messages),
         (2, 1, 0)
     );
-    assert_eq!(h.store.ledger().get(CHANNEL, &own[0].id).await.unwrap(), None);
+    assert_eq!(
+        h.store.ledger().get(CHANNEL, &own[0].id).await.unwrap(),
+        None
+    );
 
     let idle = poller.poll_once().await.unwrap();
     assert_eq!(

@@ -47,7 +47,7 @@ pub(crate) async fn admit(p: &Processor, message: &InboundMessage) -> Admission 
 fn drop_message(p: &Processor, message: &InboundMessage, reason: DropReason) -> Admission {
     tracing::debug!(
         channel = p.channel.id(),
-        message = %message.id,
+        message_id = %message.id,
         sender = %message.sender.email.as_deref().unwrap_or(&message.sender.id),
         reason = reason.as_str(),
         "message dropped"

@@ -39,6 +39,8 @@ pub enum Dropped {
     PairingRequested,
     /// A delivered id turned out to be the bot's own message, or gone (`own_or_gone`).
     OwnOrGone,
+    /// It could not be read before `catchUp.maxAgeMinutes` after its creation (`unreadable`).
+    Unreadable,
     /// The channel skipped it with this reason (see
     /// [`InboundSink::skip`](super::InboundSink::skip)), labelled in snake_case: lowercase
     /// ASCII letters and digits, every other character `_`, no leading or trailing `_`
@@ -56,6 +58,7 @@ impl Dropped {
                 Dropped::PairingPending,
                 Dropped::PairingRequested,
                 Dropped::OwnOrGone,
+                Dropped::Unreadable,
             ])
     }
 
@@ -67,6 +70,7 @@ impl Dropped {
             Dropped::PairingPending => Some(access),
             Dropped::PairingRequested => Some(access + 1),
             Dropped::OwnOrGone => Some(access + 2),
+            Dropped::Unreadable => Some(access + 3),
             Dropped::Skipped(_) => None,
         }
     }
@@ -80,6 +84,7 @@ impl EncodeLabelValue for Dropped {
             Dropped::PairingPending => "pairing_pending",
             Dropped::PairingRequested => "pairing_requested",
             Dropped::OwnOrGone => "own_or_gone",
+            Dropped::Unreadable => "unreadable",
             Dropped::Skipped(reason) => {
                 let trimmed = reason.trim_matches(|c: char| !c.is_ascii_alphanumeric());
                 for c in trimmed.chars() {

@@ -95,7 +95,7 @@ impl Processor {
             Ok(Some(message)) => Some(message),
             Ok(None) => {
                 self.metrics.dropped(Dropped::OwnOrGone);
-                tracing::debug!(channel = self.id(), message = %id, "own message or gone");
+                tracing::debug!(channel = self.id(), message_id = %id, "own message or gone");
                 self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
                     .await;
                 None
@@ -103,7 +103,7 @@ impl Processor {
             Err(err) if err.kind() == ChannelErrorKind::Auth => {
                 // The token is bad: the receiver stops with that error; keep the message.
                 let reason = chain(&err).to_string();
-                tracing::error!(channel = self.id(), message = %id, error = %reason, "cannot fetch a message: the token was refused; it stays pending");
+                tracing::error!(channel = self.id(), message_id = %id, error = %reason, "cannot fetch a message: the token was refused; it stays pending");
                 self.defer(id, &reason).await;
                 None
             }
@@ -123,7 +123,7 @@ impl Processor {
             Ok(Some(entry)) => entry,
             Ok(None) => return,
             Err(err) => {
-                tracing::error!(channel = self.id(), message = %id, error = %err, "store unavailable; the message is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %id, error = %err, "store unavailable; the message is retried when its lease expires");
                 return;
             }
         };
@@ -131,19 +131,19 @@ impl Processor {
         let max_age =
             i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
         if now.saturating_sub(entry.created_at) >= max_age {
-            self.metrics.dropped(Dropped::Skipped(UNREADABLE_TOO_LONG));
-            tracing::error!(channel = self.id(), message = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, "giving up a message: {UNREADABLE_TOO_LONG}");
+            self.metrics.dropped(Dropped::Unreadable);
+            tracing::error!(channel = self.id(), message_id = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, "giving up a message: {UNREADABLE_TOO_LONG}");
             self.finish_id(id, InboundState::Skipped, Some(UNREADABLE_TOO_LONG))
                 .await;
             return;
         }
         let delay = retry_delay(entry.attempts);
         let next = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-        tracing::warn!(channel = self.id(), message = %id, room = %entry.room_id, attempt = entry.attempts, retry_in = ?delay, error = %reason, "could not fetch a message; later messages of its room go ahead and it is retried");
+        tracing::warn!(channel = self.id(), message_id = %id, room = %entry.room_id, attempt = entry.attempts, retry_in = ?delay, error = %reason, "could not fetch a message; later messages of its room go ahead and it is retried");
         match ledger.defer(self.id(), id, next, reason).await {
             Ok(_) => self.redrive.notify_one(),
             Err(err) => {
-                tracing::error!(channel = self.id(), message = %id, error = %err, "could not record the retry; it is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the retry; it is retried when its lease expires");
             }
         }
     }
@@ -155,7 +155,7 @@ impl Processor {
             .finish(self.id(), id, state, reason)
             .await
         {
-            tracing::error!(channel = self.id(), message = %id, error = %err, "could not record the message's final state; it is retried when its lease expires");
+            tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the message's final state; it is retried when its lease expires");
         }
     }
 
@@ -173,7 +173,7 @@ impl Processor {
                 }
                 Ok(Resume::Answer) => {}
                 Err(err) => {
-                    tracing::error!(channel = self.id(), message = %message.id, error = %err, "store unavailable; the message is retried when its lease expires");
+                    tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "store unavailable; the message is retried when its lease expires");
                     return;
                 }
             }
@@ -181,7 +181,7 @@ impl Processor {
         let outcome = match super::admit::admit(self, &message).await {
             super::admit::Admission::Admit => self.answer(&message, origin).await,
             super::admit::Admission::Handled(reason) => {
-                tracing::info!(channel = self.id(), message = %message.id, room = %message.room_id, reason = %reason, "message not answered");
+                tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, reason = %reason, "message not answered");
                 self.finish_id(&message.id, InboundState::Skipped, Some(&reason))
                     .await;
                 return;
@@ -207,7 +207,7 @@ impl Processor {
             Err(err) => {
                 self.metrics.failed();
                 let reason = chain(&err).to_string();
-                tracing::error!(channel = self.id(), message = %message.id, room = %message.room_id, error = %reason, "message failed");
+                tracing::error!(channel = self.id(), message_id = %message.id, room = %message.room_id, error = %reason, "message failed");
                 self.finish_id(&message.id, InboundState::Failed, Some(&reason))
                     .await;
             }
@@ -344,8 +344,10 @@ impl Processor {
                 // group room, so we send again (at-least-once for this window; see docs).
                 tracing::warn!(
                     channel = self.id(),
-                    chunk = part.id,
-                    "re-sending a chunk whose earlier send has an unknown outcome"
+                    message_id = %message.id,
+                    room = %part.room_id,
+                    chunk = part.part_index,
+                    "re-sending a reply chunk whose earlier send has an unknown outcome"
                 );
             }
             let remote_id = self.send_one(part, begun).await?;

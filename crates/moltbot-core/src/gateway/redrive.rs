@@ -38,16 +38,10 @@ impl Processor {
         let ledger = self.store.ledger();
         let stale = ledger.skip_stale(self.id(), cutoff, TOO_OLD).await?;
         for id in &stale {
-            tracing::info!(channel = self.id(), message = %id, reason = TOO_OLD, "message not answered");
+            tracing::info!(channel = self.id(), message_id = %id, reason = TOO_OLD, "message not answered");
         }
         let pending = ledger.pending(self.id(), cutoff).await?;
-        if !pending.is_empty() {
-            tracing::info!(
-                channel = self.id(),
-                count = pending.len(),
-                "recovering unanswered messages"
-            );
-        }
+        let (mut taken_over, mut held) = (0usize, 0usize);
         for row in pending {
             let taken = ledger
                 .take(
@@ -58,7 +52,11 @@ impl Processor {
                     self.lease.lease_ms,
                 )
                 .await?;
-            let Some(entry) = taken else { continue };
+            let Some(entry) = taken else {
+                held += 1;
+                continue;
+            };
+            taken_over += 1;
             if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await
@@ -66,6 +64,20 @@ impl Processor {
             {
                 break;
             }
+        }
+        if taken_over > 0 {
+            tracing::info!(
+                channel = self.id(),
+                count = taken_over,
+                "recovering unanswered messages"
+            );
+        }
+        if held > 0 {
+            tracing::info!(
+                channel = self.id(),
+                count = held,
+                "unanswered messages are leased to another gateway (another node id); they are taken over if their leases expire"
+            );
         }
         Ok(())
     }
@@ -125,7 +137,14 @@ impl Processor {
                 )
                 .await?;
             let Some(entry) = taken else { continue };
-            tracing::debug!(channel = self.id(), message = %entry.message_id, attempt = entry.attempts, "re-driving a message");
+            match row.owner.as_deref() {
+                Some(previous) if !row.deferred && previous != &*self.lease.owner => {
+                    tracing::info!(channel = self.id(), message_id = %entry.message_id, room = %entry.room_id, previous_owner = previous, "taking over a message whose lease expired");
+                }
+                _ => {
+                    tracing::debug!(channel = self.id(), message_id = %entry.message_id, attempt = entry.attempts, "re-driving a message");
+                }
+            }
             if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await

@@ -4,8 +4,10 @@
 //! operations no longer pending that were last updated more than `store.retentionDays` ago are
 //! deleted, with resolved pairing requests of the same age. Pending work is never deleted. A
 //! finished message that is pruned can no longer be recognised as a duplicate, so the retention
-//! must stay longer than any redelivery or catch-up window (`catchUp.maxAgeMinutes` is at most
-//! a day; the minimum retention is a day).
+//! must stay longer than any redelivery or catch-up window (`catchUp.maxAgeMinutes` can be up
+//! to a week while the minimum retention is a day: the docs say to keep retention longer).
+//! Rows go in batches of [`BATCH`] with a pause between, so a large backlog (the first pass
+//! after an upgrade) never holds up the message path.
 
 use std::time::Duration;
 
@@ -18,6 +20,31 @@ const EVERY: Duration = Duration::from_secs(3600);
 
 /// The first run's delay after start (start-up stays quick).
 const FIRST_AFTER: Duration = Duration::from_secs(60);
+
+/// Rows deleted per unit of work: small enough that a message's commit never waits long behind
+/// one (a backlog after an upgrade can hold hundreds of thousands).
+const BATCH: usize = 500;
+
+/// The pause between two batches, so the message path's writes go in between.
+const BETWEEN_BATCHES: Duration = Duration::from_millis(20);
+
+/// Calls `prune` until it deletes less than a batch; returns the total.
+async fn prune_in_batches<F>(
+    mut prune: impl FnMut() -> F,
+) -> Result<usize, crate::store::StoreError>
+where
+    F: std::future::Future<Output = Result<usize, crate::store::StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = prune().await?;
+        total += deleted;
+        if deleted < BATCH {
+            return Ok(total);
+        }
+        tokio::time::sleep(BETWEEN_BATCHES).await;
+    }
+}
 
 /// Runs the retention job until `shutdown`.
 pub(crate) async fn run(store: Store, retention: Duration, shutdown: CancellationToken) {
@@ -37,8 +64,8 @@ pub(crate) async fn prune(store: &Store, retention: Duration) {
     let cutoff = store
         .now_ms()
         .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-    let ledger = store.ledger().prune_finished(cutoff).await;
-    let outbox = store.outbox().prune_finished(cutoff).await;
+    let ledger = prune_in_batches(|| store.ledger().prune_finished(cutoff, BATCH)).await;
+    let outbox = prune_in_batches(|| store.outbox().prune_finished(cutoff, BATCH)).await;
     let pairing = store.pairing().prune_resolved(cutoff).await;
     match (ledger, outbox, pairing) {
         (Ok(messages), Ok(operations), Ok(requests)) => {

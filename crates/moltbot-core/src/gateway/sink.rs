@@ -207,14 +207,14 @@ impl InboundSink {
     /// ledger row and cost no store write.
     pub fn ignore_own(&self, id: &str) {
         self.metrics.dropped(Dropped::Skipped(OWN_MESSAGE));
-        tracing::debug!(channel = %self.channel, message = %id, reason = OWN_MESSAGE, "message not answered");
+        tracing::debug!(channel = %self.channel, message_id = %id, reason = OWN_MESSAGE, "message not answered");
     }
 
     /// Marks a claimed message as deliberately not processed. `reason` is kept with the record
     /// and counted as a [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
     pub async fn skip(&self, id: &str, reason: &'static str) -> Result<(), StoreError> {
         self.metrics.dropped(Dropped::Skipped(reason));
-        tracing::info!(channel = %self.channel, message = %id, reason, "message not answered");
+        tracing::info!(channel = %self.channel, message_id = %id, reason, "message not answered");
         self.store
             .ledger()
             .finish(&self.channel, id, InboundState::Skipped, Some(reason))

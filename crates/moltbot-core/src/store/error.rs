@@ -59,6 +59,19 @@ pub enum StoreError {
         /// The newest schema version this build knows.
         supported: u32,
     },
+    /// The store needs a schema upgrade, but a gateway (of an older moltbot) is running on it.
+    #[error(
+        "the state store is at schema version {found} and this moltbot needs {supported}, but a \
+         gateway is running on it (its heartbeat is fresh): stop that gateway, back up \
+         <state>/state/moltbot.sqlite, start the gateway of this moltbot (it upgrades the store), \
+         then run this command again"
+    )]
+    UpgradeWhileRunning {
+        /// The schema version found in the store.
+        found: u32,
+        /// The schema version this build needs.
+        supported: u32,
+    },
     /// A stored value could not be read back (a row written by something else).
     #[error("state store: unreadable {what}: {detail}")]
     Decode {

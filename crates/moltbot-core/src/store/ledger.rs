@@ -203,5 +203,7 @@ pub trait LedgerRepo: Send + Sync {
     async fn last_received_at(&self, channel: &str) -> Result<Option<i64>, StoreError>;
 
     /// Deletes finished records last updated before `older_than` (unix ms); returns how many.
-    async fn prune_finished(&self, older_than: i64) -> Result<usize, StoreError>;
+    /// At most `limit` rows go in one call (a unit of work), so a large backlog is deleted in
+    /// small commits that let the message path in between.
+    async fn prune_finished(&self, older_than: i64, limit: usize) -> Result<usize, StoreError>;
 }

@@ -188,5 +188,7 @@ pub trait OutboxRepo: Send + Sync {
 
     /// Deletes operations no longer pending last updated before `older_than` (unix ms), with
     /// their bodies; returns how many.
-    async fn prune_finished(&self, older_than: i64) -> Result<usize, StoreError>;
+    /// At most `limit` rows go in one call (a unit of work), so a large backlog is deleted in
+    /// small commits that let the message path in between.
+    async fn prune_finished(&self, older_than: i64, limit: usize) -> Result<usize, StoreError>;
 }

@@ -185,7 +185,7 @@ pub async fn concurrent_claims_of_one_id_agree(f: Fixture) {
         ledger.last_received_at(CHANNEL).await.unwrap(),
         Some(START_MS)
     );
-    assert_eq!(ledger.prune_finished(START_MS + 1).await.unwrap(), 1);
+    assert_eq!(ledger.prune_finished(START_MS + 1, 1000).await.unwrap(), 1);
     assert_eq!(ledger.count(CHANNEL, None).await.unwrap(), 0);
 }
 
@@ -388,8 +388,8 @@ pub async fn last_received_and_prune(f: Fixture) {
     );
 
     // "a" finished at START_MS: kept by a cutoff at that instant, pruned by a later one.
-    assert_eq!(ledger.prune_finished(START_MS).await.unwrap(), 0);
-    assert_eq!(ledger.prune_finished(START_MS + 1).await.unwrap(), 1);
+    assert_eq!(ledger.prune_finished(START_MS, 1000).await.unwrap(), 0);
+    assert_eq!(ledger.prune_finished(START_MS + 1, 1000).await.unwrap(), 1);
     assert_eq!(ledger.state_of(CHANNEL, "a").await.unwrap(), None);
     assert_eq!(
         ledger.state_of(CHANNEL, "b").await.unwrap(),
@@ -403,7 +403,7 @@ pub async fn last_received_and_prune(f: Fixture) {
         .unwrap();
     f.clock.advance(1_000);
     assert_eq!(
-        ledger.prune_finished(f.store.now_ms()).await.unwrap(),
+        ledger.prune_finished(f.store.now_ms(), 1000).await.unwrap(),
         1,
         "only the failed one"
     );
@@ -1009,4 +1009,23 @@ pub async fn only_a_received_message_takes_an_answer(f: Fixture) {
         ledger.state_of(CHANNEL, "m2").await.unwrap(),
         Some(InboundState::Skipped)
     );
+}
+
+pub async fn prune_goes_in_batches_of_the_limit(f: Fixture) {
+    let ledger = f.store.ledger();
+    for i in 0..5 {
+        let id = format!("m{i}");
+        claim(&f, &id, START_MS, "a").await;
+        ledger
+            .finish(CHANNEL, &id, InboundState::Replied, None)
+            .await
+            .unwrap();
+    }
+    f.clock.advance(1_000);
+    let later = f.store.now_ms();
+    assert_eq!(ledger.prune_finished(later, 2).await.unwrap(), 2);
+    assert_eq!(ledger.prune_finished(later, 2).await.unwrap(), 2);
+    assert_eq!(ledger.prune_finished(later, 2).await.unwrap(), 1);
+    assert_eq!(ledger.prune_finished(later, 2).await.unwrap(), 0);
+    assert_eq!(ledger.count(CHANNEL, None).await.unwrap(), 0);
 }

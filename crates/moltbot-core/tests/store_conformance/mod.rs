@@ -77,6 +77,7 @@ macro_rules! conformance {
                 record_answer_is_idempotent,
                 record_answer_without_session_or_first_attempt,
                 only_a_received_message_takes_an_answer,
+                prune_goes_in_batches_of_the_limit,
             ],
             outbox: [
                 enqueue_stores_all_parts_pending_in_order,

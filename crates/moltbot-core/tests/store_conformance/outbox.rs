@@ -404,8 +404,8 @@ pub async fn prune_finished_removes_done_ops_with_their_bodies(f: Fixture) {
     out.record_sent(&sent(recent[0].id, "r1")).await.unwrap();
 
     // Strictly before the cutoff: nothing last changed at START_MS goes with a cutoff there.
-    assert_eq!(out.prune_finished(START_MS).await.unwrap(), 0);
-    assert_eq!(out.prune_finished(START_MS + 1).await.unwrap(), 3);
+    assert_eq!(out.prune_finished(START_MS, 1000).await.unwrap(), 0);
+    assert_eq!(out.prune_finished(START_MS + 1, 1000).await.unwrap(), 3);
     for op in &old[..3] {
         assert_eq!(out.get(op.id).await.unwrap(), None, "{}", op.body);
     }
@@ -420,7 +420,12 @@ pub async fn prune_finished_removes_done_ops_with_their_bodies(f: Fixture) {
         "r",
         "recent ones stay"
     );
-    assert_eq!(out.prune_finished(f.store.now_ms() + 1).await.unwrap(), 1);
+    assert_eq!(
+        out.prune_finished(f.store.now_ms() + 1, 1000)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(out.get(recent[0].id).await.unwrap(), None);
     assert_eq!(out.pending(CHANNEL).await.unwrap().len(), 1);
 }

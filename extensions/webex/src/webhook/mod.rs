@@ -171,7 +171,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     };
     let Some(sink) = rx.shared.sink.get() else {
         // The start-up catch-up (and the safety poll) pick the message up from the API.
-        tracing::info!(channel = CHANNEL, message = %id, "webhook delivery before the gateway is ready; answering 503");
+        tracing::info!(channel = CHANNEL, message_id = %id, "webhook delivery before the gateway is ready; answering 503");
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "gateway is not ready yet");
     };
     let data = envelope.data.as_ref();
@@ -192,11 +192,11 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     }
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
-            tracing::error!(channel = CHANNEL, message = %id, error = %err, "could not record webhook delivery; answering 500 so Webex redelivers");
+            tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500 so Webex redelivers");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "state store unavailable")
         }
         Ok(Claim::Duplicate) => {
-            tracing::debug!(channel = CHANNEL, message = %id, "message already seen; ignored");
+            tracing::debug!(channel = CHANNEL, message_id = %id, "message already seen; ignored");
             json_status("duplicate")
         }
         Ok(Claim::New) => {
@@ -213,7 +213,7 @@ async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room
     if shared.caught_up.is_open() {
         if let Err(err) = sink.deliver_unfetched(id, room_id).await {
             // Shutting down: the id stays recorded as received and is processed on start.
-            tracing::info!(channel = CHANNEL, message = %id, error = %err, "not queued");
+            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
         }
         return;
     }
@@ -222,7 +222,7 @@ async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room
     tokio::spawn(async move {
         shared.caught_up.wait().await;
         if let Err(err) = sink.deliver_unfetched(&id, &room_id).await {
-            tracing::info!(channel = CHANNEL, message = %id, error = %err, "not queued");
+            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
         }
     });
 }
@@ -254,7 +254,7 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
                     action = %action.id,
                     person = %action.person_id,
                     room = %action.room_id,
-                    card_message = %action.message_id,
+                    card_message_id = %action.message_id,
                     inputs = ?fields,
                     "card submitted (card actions are not routed to the agent yet)"
                 );

@@ -11,7 +11,8 @@
 //! - **Checkpoints** never run inside a commit: the write connection has `wal_autocheckpoint = 0`
 //!   and a checkpointer thread with its own connection copies the WAL into the database in the
 //!   background (`PASSIVE`, which waits for nobody), about once a second while there are writes.
-//!   `journal_size_limit` truncates the WAL file when it is restarted after such a checkpoint.
+//!   `journal_size_limit` truncates the WAL file when it is restarted after such a checkpoint;
+//!   past 16 MiB (sustained load keeps the WAL from restarting) the pass uses `TRUNCATE`.
 //!
 //! Durability (`synchronous = NORMAL` in WAL mode, see <https://sqlite.org/pragma.html#pragma_synchronous>):
 //! a commit is written to the WAL file but not fsynced; the checkpointer fsyncs the WAL before it
@@ -42,6 +43,9 @@ const MAX_IDLE_READERS: usize = 4;
 
 /// How often the checkpointer looks for WAL frames to copy.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// A WAL file larger than this (bytes) is checkpointed with `TRUNCATE` rather than `PASSIVE`.
+const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
 
 /// The WAL file is truncated to this size when it restarts (bytes).
 const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
@@ -116,6 +120,9 @@ pub struct WrittenBytes {
     pub writes: AtomicU64,
     /// Transactions committed (a group of write units each).
     pub commits: AtomicU64,
+    /// How many times the writer saw the WAL restart from its first frame (after a checkpoint
+    /// copied all of it), so the checkpointer knows its frame counts start over.
+    pub wal_restarts: AtomicU64,
 }
 
 /// The running engine of one store file.
@@ -199,10 +206,17 @@ impl Engine {
             .pragma_update(None, "cache_size", SMALL_CACHE_PAGES)
             .map_err(db_error)?;
         let checkpoint_written = Arc::clone(&written);
+        let checkpoint_path = path.to_path_buf();
         std::thread::Builder::new()
             .name("moltbot-store-checkpoint".into())
             .spawn(move || {
-                run_checkpointer(&checkpointer, &stopped, &checkpoint_written, page_size)
+                run_checkpointer(
+                    &checkpointer,
+                    &checkpoint_path,
+                    &stopped,
+                    &checkpoint_written,
+                    page_size,
+                )
             })
             .map_err(|e| StoreError::io("start the checkpoint thread for", path, e))?;
 
@@ -367,6 +381,7 @@ fn run_writer(
         let appended = if frames_after >= frames_before {
             frames_after - frames_before
         } else {
+            written.wal_restarts.fetch_add(1, Ordering::Relaxed);
             frames_after
         };
         frames_before = frames_after;
@@ -391,14 +406,13 @@ fn run_writer(
 
 fn run_checkpointer(
     conn: &Connection,
+    path: &Path,
     stop: &mpsc::Receiver<()>,
     written: &WrittenBytes,
     page_size: u64,
 ) {
     let mut copied_before = 0u64;
-    // Whether the last pass copied the whole WAL: the next write then restarts it from frame 0,
-    // so the next pass's count starts from zero again.
-    let mut all_copied = false;
+    let mut restarts_before = 0u64;
     let mut wal_before = 0u64;
     loop {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
@@ -411,25 +425,34 @@ fn run_checkpointer(
             continue;
         }
         wal_before = wal_now;
-        let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        let restarts = written.wal_restarts.load(Ordering::Relaxed);
+        // PASSIVE waits for nobody, but under sustained load readers and writers keep the WAL
+        // from restarting; past a bound, TRUNCATE waits (briefly: readers are short) until the
+        // WAL can start over, so it stays bounded.
+        let wal_file = std::fs::metadata(companion(path, "-wal")).map_or(0, |m| m.len());
+        let mode = if wal_file > WAL_TRUNCATE_AT {
+            "TRUNCATE"
+        } else {
+            "PASSIVE"
+        };
+        let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         match result {
             // Another connection was checkpointing (-1, -1): count its work at the next pass.
             Ok((log, _)) if log < 0 => {}
-            Ok((log, copied)) => {
+            Ok((_log, copied)) => {
                 let copied = u64::try_from(copied).unwrap_or(0);
-                // `copied` counts the frames of the current WAL copied so far. After a restart
-                // (possible only once everything was copied) the WAL is a new one; counting it
-                // as new again is exact then, and an upper bound in the rare case a reader kept
-                // the WAL from restarting.
-                let new = if all_copied || copied < copied_before {
+                // `copied` counts the frames of the current WAL copied so far. The WAL restarts
+                // only after everything in it was copied (and counted by an earlier pass), so
+                // after a restart the whole count is new.
+                let new = if restarts != restarts_before {
                     copied
                 } else {
-                    copied - copied_before
+                    copied.saturating_sub(copied_before)
                 };
+                restarts_before = restarts;
                 copied_before = copied;
-                all_copied = u64::try_from(log).is_ok_and(|log| log == copied);
                 written.db.fetch_add(new * page_size, Ordering::Relaxed);
             }
             Err(err) => tracing::debug!(error = %err, "state store checkpoint skipped"),

@@ -293,12 +293,15 @@ impl LedgerRepo for SqliteBackend {
         .await
     }
 
-    async fn prune_finished(&self, older_than: i64) -> Result<usize, StoreError> {
+    async fn prune_finished(&self, older_than: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(move |conn| {
             Ok(conn.execute(
-                "DELETE FROM ledger
-                 WHERE state IN ('replied', 'skipped', 'failed') AND updated_at < ?1",
-                params![older_than],
+                "DELETE FROM ledger WHERE id IN (
+                     SELECT id FROM ledger
+                     WHERE state IN ('replied', 'skipped', 'failed') AND updated_at < ?1
+                     ORDER BY id LIMIT ?2)",
+                params![older_than, limit],
             )?)
         })
         .await

@@ -8,7 +8,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::store::StoreError;
+use crate::store::{Clock as _, StoreError};
 
 /// Migration 1: key/value settings, plugin installs, inbound dedupe, cursors, outbound chunks.
 const V1: &str = r#"
@@ -262,13 +262,52 @@ pub fn apply(conn: &mut Connection, migrations: &[&str]) -> Result<u32, StoreErr
     if found > supported {
         return Err(StoreError::TooNew { found, supported });
     }
+    let upgrading = found > 0 && found < supported;
+    if upgrading && gateway_running(&tx)? {
+        // An older gateway works on this file: upgrading it under that gateway would break it.
+        return Err(StoreError::UpgradeWhileRunning { found, supported });
+    }
+    let started = std::time::Instant::now();
+    if upgrading {
+        tracing::info!(
+            from = found,
+            to = supported,
+            "upgrading the state store schema (a large store takes a while and needs free space about its size)"
+        );
+    }
     for (index, script) in migrations.iter().enumerate().skip(found as usize) {
         tx.execute_batch(script)?;
         // PRAGMA does not take bound parameters; the value is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
     }
     tx.commit()?;
+    if upgrading {
+        tracing::info!(to = supported, took = ?started.elapsed(), "state store schema upgraded");
+    }
     Ok(supported)
+}
+
+/// Whether a gateway's heartbeat in the store is fresh (see [`crate::gateway::heartbeat`]).
+fn gateway_running(conn: &Connection) -> Result<bool, StoreError> {
+    use crate::gateway::heartbeat::{is_fresh, KEY, NAMESPACE};
+    use rusqlite::OptionalExtension as _;
+    let has_kv: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kv')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_kv {
+        return Ok(false);
+    }
+    let beat: Option<String> = conn
+        .query_row(
+            "SELECT value FROM kv WHERE namespace = ?1 AND key = ?2",
+            rusqlite::params![NAMESPACE, KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let now = crate::store::SystemClock.now_ms();
+    Ok(is_fresh(beat.and_then(|b| b.trim().parse().ok()), now))
 }
 
 #[cfg(test)]
@@ -582,5 +621,45 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0);
+    }
+
+    fn version_2_store_with_heartbeat(beat_ms: i64) -> (tempfile::TempDir, std::path::PathBuf) {
+        let (dir, mut conn) = scratch();
+        let path = dir.path().join("m.sqlite");
+        assert_eq!(apply(&mut conn, &MIGRATIONS[..2]).unwrap(), 2);
+        conn.execute(
+            "INSERT INTO kv (namespace, key, value, updated_at) VALUES ('gateway', 'heartbeat', ?1, ?1)",
+            params![beat_ms.to_string()],
+        )
+        .unwrap();
+        drop(conn);
+        (dir, path)
+    }
+
+    #[test]
+    fn an_upgrade_under_a_running_older_gateway_is_refused_and_changes_nothing() {
+        let now = crate::store::SystemClock.now_ms();
+        let (_dir, path) = version_2_store_with_heartbeat(now);
+        let err = crate::store::Store::open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UpgradeWhileRunning { found: 2, supported } if supported == SCHEMA_VERSION),
+            "{err}"
+        );
+        assert!(err.to_string().contains("stop that gateway"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            schema_version(&conn).unwrap(),
+            2,
+            "the store is left as it was"
+        );
+    }
+
+    #[test]
+    fn a_stale_heartbeat_does_not_block_the_upgrade() {
+        let an_hour_ago = crate::store::SystemClock.now_ms() - 3_600_000;
+        let (_dir, path) = version_2_store_with_heartbeat(an_hour_ago);
+        crate::store::Store::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
     }
 }

@@ -227,17 +227,23 @@ impl OutboxRepo for SqliteBackend {
         .await
     }
 
-    async fn prune_finished(&self, older_than: i64) -> Result<usize, StoreError> {
+    async fn prune_finished(&self, older_than: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(move |conn| {
-            conn.execute(
-                "DELETE FROM outbox_bodies WHERE op_id IN
-                     (SELECT id FROM outbox WHERE state != 'pending' AND updated_at < ?1)",
-                params![older_than],
-            )?;
-            Ok(conn.execute(
-                "DELETE FROM outbox WHERE state != 'pending' AND updated_at < ?1",
-                params![older_than],
-            )?)
+            let ids: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM outbox WHERE state != 'pending' AND updated_at < ?1
+                     ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![older_than, limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut body = conn.prepare_cached("DELETE FROM outbox_bodies WHERE op_id = ?1")?;
+            let mut op = conn.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            for id in &ids {
+                body.execute(params![id])?;
+                op.execute(params![id])?;
+            }
+            Ok(ids.len())
         })
         .await
     }
