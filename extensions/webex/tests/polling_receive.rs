@@ -205,10 +205,12 @@ async fn a_restart_resumes_from_the_cursor_and_skips_what_is_too_old() {
     );
 
     // Nothing is claimed twice after the restart: the next pass only finds the bot's reply in
-    // the DM (its reply in the space does not mention it, so it is not listed there).
+    // the DM (its reply in the space does not mention it, so it is not listed there), which it
+    // passes over without recording it.
+    let claimed = h.claimed().await;
     let again = after.poll_once().await.unwrap();
-    assert_eq!(again.new_messages, 1, "{again:?}");
-    assert_eq!(h.claimed().await, 6);
+    assert_eq!(again.new_messages, 0, "{again:?}");
+    assert_eq!(h.claimed().await, claimed);
 }
 
 #[tokio::test]

@@ -347,16 +347,17 @@ async fn oversized_and_malformed_bodies_record_nothing() {
 }
 
 #[tokio::test]
-async fn own_messages_are_recorded_skipped_and_not_fetched() {
+async fn own_messages_are_passed_over_unrecorded_and_not_fetched() {
     let h = start().await;
     let (_, room) = h.alice_dm("hi").await;
     let own = h.sim.as_user(&h.bot).post(&room, "my reply").await;
     h.sim.clear_requests();
 
-    let (status, _) = call(h.app(), signed(envelope(&own.id, &room, &h.bot.id))).await;
+    let (status, json) = call(h.app(), signed(envelope(&own.id, &room, &h.bot.id))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(h.state(&own.id).await, Some(InboundState::Skipped));
-    // Skipped in the handler and never handed to a worker: nothing will ever fetch it.
+    assert_eq!(json["status"], "own message");
+    // Passed over in the handler: no ledger row, no worker, nothing will ever fetch it.
+    assert_eq!(h.state(&own.id).await, None);
     assert_eq!(h.counter("moltbot_messages_received_total"), 0);
     assert!(h.sim.requests().is_empty(), "{:?}", h.sim.requests());
     assert!(h.sent().is_empty());
