@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
+mod wait_support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +15,7 @@ use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, Gateway, GatewayOptions,
     InboundMessage, InboundSink, OutgoingMessage,
 };
-use moltbot_core::store::{InboundState, Store};
+use moltbot_core::store::{Clock as _, InboundState, Store, SystemClock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -66,18 +68,8 @@ fn dm(id: &str, text: &str) -> InboundMessage {
         sender,
         text,
     );
-    message.created_at_ms = now_ms();
+    message.created_at_ms = SystemClock.now_ms();
     message
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
 
 async fn receive(sink: InboundSink, incoming: Incoming) {
@@ -89,7 +81,7 @@ async fn receive(sink: InboundSink, incoming: Incoming) {
             sink.deliver(message).await.unwrap();
         }
         Incoming::Id { id, room } => {
-            sink.claim(&id, &room, now_ms()).await.unwrap();
+            sink.claim(&id, &room, SystemClock.now_ms()).await.unwrap();
             sink.deliver_unfetched(&id, &room).await.unwrap();
         }
     }
@@ -180,7 +172,10 @@ async fn start(channel: Arc<ScriptedChannel>) -> Running {
     let task = tokio::spawn(async move {
         run.await.unwrap();
     });
-    wait_until(|| async { status.is_ready() }).await;
+    wait_support::until("the gateway ready", wait_support::TIMEOUT, || async {
+        status.is_ready()
+    })
+    .await;
     Running {
         store,
         shutdown,
@@ -206,14 +201,6 @@ impl Running {
     /// The heartbeat's stored value (it writes once every few seconds).
     async fn heartbeat(&self) -> Option<String> {
         self.store.kv().get("gateway", "heartbeat").await.unwrap()
-    }
-}
-
-async fn wait_until<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -245,7 +232,10 @@ async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
         let beat = gateway.heartbeat().await;
         let before = gateway.writes().await;
         incoming.send(next).unwrap();
-        wait_until(|| async { gateway.state_of(&id).await == Some(InboundState::Replied) }).await;
+        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+            gateway.state_of(&id).await == Some(InboundState::Replied)
+        })
+        .await;
         let heartbeats = u64::from(gateway.heartbeat().await != beat);
         let units = gateway.writes().await - before - heartbeats;
         assert_eq!(
@@ -284,7 +274,12 @@ async fn a_message_that_cannot_be_fetched_is_re_driven_and_answered_in_a_thread(
     }
     // The readable one goes ahead; the stuck one is retried by the re-drive task (twice: its
     // next attempts are due after 1 s, then 2 s) and then answered under itself.
-    wait_until(|| async { gateway.state_of("stuck").await == Some(InboundState::Replied) }).await;
+    wait_support::until(
+        "the stuck message replied",
+        wait_support::TIMEOUT,
+        || async { gateway.state_of("stuck").await == Some(InboundState::Replied) },
+    )
+    .await;
     let sent = channel.sent();
     assert_eq!(
         sent,

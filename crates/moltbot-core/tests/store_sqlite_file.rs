@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
+mod wait_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use moltbot_core::agent::Turn;
 use moltbot_core::store::{
@@ -85,18 +87,6 @@ fn inject_failure(path: &Path, event: &str, condition: &str) {
              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
         ))
         .unwrap();
-}
-
-/// Polls `probe` until it is true or `deadline` passes; returns whether it became true.
-async fn poll_until(deadline: Duration, mut probe: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if probe() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    probe()
 }
 
 #[tokio::test]
@@ -595,11 +585,12 @@ async fn the_wal_does_not_grow_without_bound() {
         }
         largest = largest.max(wal_len());
         let copied = written().db;
-        assert!(
-            poll_until(Duration::from_secs(15), || written().db > copied).await,
-            "round {round}: the checkpointer did not run (written {:?})",
-            written()
-        );
+        wait_support::until(
+            &format!("round {round}: the checkpointer to run"),
+            wait_support::TIMEOUT,
+            || async { written().db > copied },
+        )
+        .await;
     }
     let appended = written().wal;
     eprintln!(

@@ -26,9 +26,9 @@ use super::sink::{Prefetched, Work};
 const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 
 /// Backoff (base, cap) before a message that could not be fetched is tried again: 1 s
-/// doubling, at most 60 s, until `catchUp.maxAgeMinutes` after its creation.
-pub(crate) const FETCH_RETRY: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(60));
+/// doubling, at most 60 s (see [`backoff::exponential`] for the jitter), until
+/// `catchUp.maxAgeMinutes` after its creation.
+const FETCH_RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
 
 /// The reason recorded for a message given up because it could not be read in time.
 pub(crate) const UNREADABLE_TOO_LONG: &str =
@@ -429,11 +429,12 @@ enum Resume {
     Answer,
 }
 
-/// The wait before attempt `attempts + 1` of fetching a message.
-pub(crate) fn retry_delay(attempts: u32) -> Duration {
-    let exponent = attempts.saturating_sub(1).min(16);
-    FETCH_RETRY
-        .0
-        .saturating_mul(1 << exponent)
-        .min(FETCH_RETRY.1)
+/// The wait before attempt `attempts + 1` of fetching a message: retry `attempts` of
+/// [`FETCH_RETRY`]'s schedule from the project's one backoff ([`backoff::exponential`]).
+fn retry_delay(attempts: u32) -> Duration {
+    // Past 32 doublings every schedule is at its cap.
+    let retry = usize::try_from(attempts.saturating_sub(1).min(32)).unwrap_or(32);
+    backoff::exponential(FETCH_RETRY.0, FETCH_RETRY.1)
+        .nth(retry)
+        .unwrap_or(FETCH_RETRY.1)
 }

@@ -200,11 +200,7 @@ impl Engine {
             .map_err(|e| StoreError::io("start the writer thread for", path, e))?;
 
         let (stop, stopped) = mpsc::channel::<()>();
-        let checkpointer = connect(path)?;
-        // It reads only the WAL index; a small cache keeps the idle footprint down.
-        checkpointer
-            .pragma_update(None, "cache_size", SMALL_CACHE_PAGES)
-            .map_err(db_error)?;
+        let checkpointer = connect_small(path)?;
         let checkpoint_written = Arc::clone(&written);
         let checkpoint_path = path.to_path_buf();
         std::thread::Builder::new()
@@ -268,12 +264,7 @@ impl Engine {
             let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let conn = match idle {
                 Some(conn) => conn,
-                None => {
-                    let conn = connect(&path)?;
-                    conn.pragma_update(None, "cache_size", SMALL_CACHE_PAGES)
-                        .map_err(db_error)?;
-                    conn
-                }
+                None => connect_small(&path)?,
             };
             let result = f(&conn);
             let mut idle = readers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -318,6 +309,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(db_error)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(db_error)?;
+    Ok(conn)
+}
+
+/// A connection for reading or checkpointing: the store's settings with a small page cache,
+/// which keeps the idle footprint down (the hot rows fit easily).
+fn connect_small(path: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path)?;
+    conn.pragma_update(None, "cache_size", SMALL_CACHE_PAGES)
         .map_err(db_error)?;
     Ok(conn)
 }
