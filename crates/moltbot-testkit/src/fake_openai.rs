@@ -91,6 +91,17 @@ impl FakeOpenAi {
             }
         }
     }
+
+    /// The content of the last message of the request that ends with `needle` (see
+    /// [`Self::messages_ending_with`]): the new user turn as the model saw it.
+    pub fn last_turn_with(&self, needle: &str) -> String {
+        let messages = self.messages_ending_with(needle);
+        let last = messages.last().and_then(|m| m.get("content"));
+        match last.and_then(Value::as_str) {
+            Some(text) => text.to_string(),
+            None => panic!("the last message has no text content: {messages:#?}"),
+        }
+    }
 }
 
 impl Drop for FakeOpenAi {

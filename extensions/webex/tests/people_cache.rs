@@ -20,6 +20,16 @@ fn client_for(sim: &SimServer, bot: &SimPerson) -> WebexClient {
     WebexClient::new(config).unwrap()
 }
 
+/// An emulator with the bot, Alice and Bob, and a client of the bot.
+async fn world() -> (SimServer, WebexClient, SimPerson, SimPerson) {
+    let sim = SimServer::start().await.unwrap();
+    let bot = sim.add_bot("molty@webex.bot", "Molty");
+    let alice = sim.add_person("alice@example.com", "Alice Liddell");
+    let bob = sim.add_person("bob@example.com", "Bob Builder");
+    let client = client_for(&sim, &bot);
+    (sim, client, alice, bob)
+}
+
 fn sender(person: &SimPerson) -> SenderInfo {
     SenderInfo {
         id: person.id.clone(),
@@ -39,11 +49,7 @@ fn lookups(sim: &SimServer, person: &SimPerson) -> usize {
 
 #[tokio::test]
 async fn each_person_is_looked_up_once_even_when_asked_concurrently() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let alice = sim.add_person("alice@example.com", "Alice Liddell");
-    let bob = sim.add_person("bob@example.com", "Bob Builder");
-    let client = client_for(&sim, &bot);
+    let (sim, client, alice, bob) = world().await;
     let cache = PeopleCache::new();
 
     let (a, b) = (sender(&alice), sender(&bob));
@@ -65,10 +71,7 @@ async fn each_person_is_looked_up_once_even_when_asked_concurrently() {
 
 #[tokio::test]
 async fn a_known_name_is_not_looked_up_and_an_expired_one_is_looked_up_again() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let alice = sim.add_person("alice@example.com", "Alice Liddell");
-    let client = client_for(&sim, &bot);
+    let (sim, client, alice, _) = world().await;
     let ttl = Duration::from_millis(100);
     let cache = PeopleCache::with_ttls(ttl, ttl);
 
@@ -86,10 +89,7 @@ async fn a_known_name_is_not_looked_up_and_an_expired_one_is_looked_up_again() {
 
 #[tokio::test]
 async fn a_failed_lookup_gives_the_sender_as_is_and_is_not_retried_at_once() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let alice = sim.add_person("alice@example.com", "Alice Liddell");
-    let client = client_for(&sim, &bot);
+    let (sim, client, alice, _) = world().await;
     let cache = PeopleCache::new();
     sim.fail_next("GET", "/v1/people", 500, 1);
 
@@ -103,9 +103,7 @@ async fn a_failed_lookup_gives_the_sender_as_is_and_is_not_retried_at_once() {
 
 #[tokio::test]
 async fn an_unknown_person_keeps_email_and_id() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let client = client_for(&sim, &bot);
+    let (_sim, client, _, _) = world().await;
     let cache = PeopleCache::new();
     let ghost = SenderInfo {
         id: "not-a-person".to_string(),
