@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use moltbot_core::store::InboundState;
+use moltbot_core::store::{InboundState, LedgerEntry};
 use moltbot_testkit::{Ledger, Scenario, TestHome, World, OPEN};
 use webex_sim::{Faults, InRoom};
 
@@ -49,13 +49,7 @@ async fn a_message_webex_answers_404_for_six_times_is_answered_later_in_a_thread
         Some(asked.id.as_str()),
         "answered late, so under the message"
     );
-    let row = s
-        .gateway()
-        .ledger()
-        .entry(&asked.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = ledger_row(&s, &asked).await;
     assert_eq!(row.state, InboundState::Replied);
     assert!(row.deferred && row.attempts >= 2, "{row:?}");
     assert!(
@@ -73,6 +67,16 @@ async fn a_message_webex_answers_404_for_six_times_is_answered_later_in_a_thread
     s.settled().await;
     assert_eq!(s.bot_texts(&asked).len(), 1, "answered once");
     s.finish().await;
+}
+
+/// `message`'s ledger row (it must be recorded).
+async fn ledger_row(s: &Scenario, message: &webex_sim::SimMessage) -> LedgerEntry {
+    s.gateway()
+        .ledger()
+        .entry(&message.id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Passes of the safety poll so far (`GET /v1/rooms` calls).
@@ -100,7 +104,7 @@ async fn a_message_unreadable_until_past_the_catch_up_age_is_dropped_with_id_roo
 
     let state = s.handled(&old).await;
     assert_eq!(state, InboundState::Skipped);
-    let row = s.gateway().ledger().entry(&old.id).await.unwrap().unwrap();
+    let row = ledger_row(&s, &old).await;
     assert_eq!(
         row.reason.as_deref(),
         Some("could not be read within catchUp.maxAgeMinutes of its creation")
@@ -171,13 +175,7 @@ async fn a_message_the_bot_may_not_read_is_skipped_with_its_reason_and_the_room_
     let next = s.alice().dm_bot("but this one").await;
     assert_eq!(s.wait_replies(&next, 1).await, ["but this one"]);
 
-    let row = s
-        .gateway()
-        .ledger()
-        .entry(&forbidden.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = ledger_row(&s, &forbidden).await;
     assert_eq!(
         row.reason.as_deref(),
         Some("the bot may not read this message (403)")

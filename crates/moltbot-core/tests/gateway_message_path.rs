@@ -51,6 +51,14 @@ impl ScriptedChannel {
         (channel, tx)
     }
 
+    /// Makes `refetch` of `id` answer `answer`.
+    fn answer(&self, id: &str, answer: FetchAnswer) {
+        self.fetch_answers
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), answer);
+    }
+
     fn sent(&self) -> Vec<(Option<String>, String)> {
         self.sent.lock().unwrap().clone()
     }
@@ -354,8 +362,8 @@ async fn a_message_the_channel_skips_is_recorded_with_its_reason_and_the_room_go
         .lock()
         .unwrap()
         .insert(next.id.clone(), next.clone());
-    channel.fetch_answers.lock().unwrap().insert(
-        forbidden.id.clone(),
+    channel.answer(
+        &forbidden.id,
         FetchAnswer::Skip("the bot may not read this message (403)"),
     );
     Running::deliver_id(&incoming, &forbidden);
@@ -387,10 +395,7 @@ async fn a_message_not_readable_yet_waits_as_long_as_the_network_asks() {
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start(Arc::clone(&channel)).await;
     let limited = dm("limited", "rate limited");
-    channel.fetch_answers.lock().unwrap().insert(
-        limited.id.clone(),
-        FetchAnswer::NotYetFor(Duration::from_secs(40)),
-    );
+    channel.answer(&limited.id, FetchAnswer::NotYetFor(Duration::from_secs(40)));
     let before = SystemClock.now_ms();
     Running::deliver_id(&incoming, &limited);
     let row = || async { gateway.store.ledger().get("test", "limited").await.unwrap() };
@@ -413,11 +418,7 @@ async fn refused_credentials_on_a_fetch_stop_the_gateway_and_keep_the_message() 
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start(Arc::clone(&channel)).await;
     let message = dm("refused", "fetched with a bad token");
-    channel
-        .fetch_answers
-        .lock()
-        .unwrap()
-        .insert(message.id.clone(), FetchAnswer::Refused);
+    channel.answer(&message.id, FetchAnswer::Refused);
     Running::deliver_id(&incoming, &message);
     let (result, store) = gateway.stopped().await;
     let err = result.unwrap_err();

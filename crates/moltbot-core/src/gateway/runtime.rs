@@ -141,11 +141,12 @@ impl FatalStop {
         }
     }
 
-    /// Records `error` of `channel` (the first one wins) and stops the gateway.
+    /// Records `error` of `channel` and stops the gateway; only the first error is kept and
+    /// logged (the fetches in flight may all fail the same way).
     pub(crate) fn stop(&self, channel: &str, error: ChannelError) {
-        tracing::error!(channel, error = %chain(&error), "stopping the gateway: the channel cannot go on without a fix; unanswered messages stay pending for the next start");
         if let Ok(mut first) = self.first.lock() {
             if first.is_none() {
+                tracing::error!(channel, error = %chain(&error), "stopping the gateway: the channel cannot go on without a fix; unanswered messages stay pending for the next start");
                 *first = Some((channel.to_string(), error));
             }
         }
