@@ -220,6 +220,15 @@ impl Scenario {
         }
     }
 
+    /// Waits for the gateway to exit by itself (at most [`wait::TIMEOUT`]); returns its exit
+    /// code (`None`: it did not exit and was killed) and its whole log.
+    pub async fn wait_gateway_exit(&mut self) -> (Option<i32>, String) {
+        match self.gateway.take() {
+            Some(gateway) => gateway.exited(wait::TIMEOUT).await,
+            None => panic!("the gateway is not running"),
+        }
+    }
+
     /// SIGKILL: a crash.
     pub async fn kill_gateway(&mut self) {
         if let Some(gateway) = self.gateway.take() {

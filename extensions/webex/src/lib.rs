@@ -3,6 +3,7 @@
 pub mod channel;
 pub mod chunk;
 pub mod config;
+pub mod fetch;
 pub mod inbound;
 pub mod landed;
 pub mod mention;
