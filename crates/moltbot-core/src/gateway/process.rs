@@ -19,6 +19,7 @@ use crate::store::{
 
 use super::channel::{ChannelErrorKind, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
+use super::reply::{filter_whole, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work};
 
@@ -282,12 +283,12 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let parts: Vec<OutboxPart> = self
-            .channel
-            .chunk(&answer.text)
-            .into_iter()
-            .map(OutboxPart::text)
-            .collect();
+        let context = ReplyContext::new(message.sender.clone(), message.kind, &message.room_id);
+        let parts: Vec<OutboxPart> =
+            filter_whole(self.channel.reply_filter(&context), &answer.text)
+                .into_iter()
+                .map(OutboxPart::text)
+                .collect();
         // A message answered after it was set aside is answered in a thread under it, so the
         // conversation stays readable although later messages were answered first.
         let parent_id = if origin.deferred {
