@@ -13,7 +13,17 @@ pub fn notice(hidden: usize) -> String {
     format!("… (reply cut: {hidden} more characters not shown)")
 }
 
+/// The notice, shortened when `char_limit` is too small for it (`… (+N)`, then `…`).
+fn notice_within(hidden: usize, char_limit: usize) -> String {
+    [notice(hidden), format!("… (+{hidden})")]
+        .into_iter()
+        .find(|text| text.chars().count() <= char_limit)
+        .unwrap_or_else(|| "…".to_string())
+}
+
 /// `chunks` (of at most `char_limit` characters each) bounded to `max_messages` (at least 1).
+/// With a limit too small for the notice and some text, the last message is the notice alone,
+/// shortened to fit.
 pub fn bound(mut chunks: Vec<String>, max_messages: usize, char_limit: usize) -> Vec<String> {
     let max_messages = max_messages.max(1);
     if chunks.len() <= max_messages {
@@ -38,7 +48,7 @@ pub fn bound(mut chunks: Vec<String>, max_messages: usize, char_limit: usize) ->
             let hidden = total.saturating_sub(shown_before + content_chars(&part));
             format!("{part}\n\n{}", notice(hidden))
         }
-        _ => notice(total.saturating_sub(shown_before)),
+        _ => notice_within(total.saturating_sub(shown_before), char_limit),
     };
     chunks.push(last);
     chunks
@@ -95,7 +105,11 @@ mod tests {
     #[test]
     fn a_tiny_limit_sends_the_notice_alone() {
         let chunks: Vec<String> = (0..4).map(|_| "abc".to_string()).collect();
-        let out = bound(chunks, 2, 10);
-        assert_eq!(out, vec!["abc".to_string(), notice(9)]);
+        let out = bound(chunks.clone(), 2, 10);
+        assert_eq!(out, vec!["abc".to_string(), "… (+9)".to_string()]);
+        let out = bound(chunks.clone(), 2, 3);
+        assert_eq!(out, vec!["abc".to_string(), "…".to_string()]);
+        let out = bound(chunks, 2, 60);
+        assert_eq!(out[1], format!("abc\n\n{}", notice(6)));
     }
 }

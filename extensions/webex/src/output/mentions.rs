@@ -39,6 +39,8 @@ pub struct Mentions {
     policy: MentionPolicy,
     /// Text not yet decided: starts with `<` and may be the start of a token.
     pending: String,
+    /// Whether the text returned so far ends with `<`.
+    after_lt: bool,
 }
 
 impl Mentions {
@@ -47,6 +49,7 @@ impl Mentions {
         Self {
             policy,
             pending: String::new(),
+            after_lt: false,
         }
     }
 
@@ -65,6 +68,14 @@ impl Mentions {
 
     /// Rewrites `input`; unless `at_end`, keeps an undecided tail in `self.pending`.
     fn scan(&mut self, input: &str, at_end: bool) -> String {
+        let out = self.scan_inner(input, at_end);
+        if !out.is_empty() {
+            self.after_lt = out.ends_with('<');
+        }
+        out
+    }
+
+    fn scan_inner(&mut self, input: &str, at_end: bool) -> String {
         let mut out = String::with_capacity(input.len());
         let mut rest = input;
         while let Some(at) = rest.find('<') {
@@ -85,7 +96,17 @@ impl Mentions {
                     }
                 }
                 Token::Mention { inner, len } => {
-                    out.push_str(&self.render(inner, &tail[..len]));
+                    let rendered = self.render(inner, &tail[..len]);
+                    // `<` + `@all` must not become a token again (`<<@all>>`).
+                    let after_lt = if out.is_empty() {
+                        self.after_lt
+                    } else {
+                        out.ends_with('<')
+                    };
+                    if after_lt && rendered.starts_with('@') {
+                        out.push('\u{200B}');
+                    }
+                    out.push_str(&rendered);
                     rest = &tail[len..];
                 }
             }
@@ -294,6 +315,7 @@ mod tests {
         assert_eq!(strict("1 < 2 <b>"), "1 < 2 <b>");
         let long = format!("<@{}>", "a".repeat(MAX_TOKEN_BYTES));
         assert!(!strict(&long).contains("<@"));
+        assert_eq!(strict("<<@all>>"), "<\u{200B}@all>");
         // A name cannot smuggle a token in.
         assert_eq!(
             strict("<@personEmail:x@y|<@all>>"),

@@ -47,11 +47,12 @@ impl TableMode {
     }
 }
 
-/// Whether `line` may be a table row: not blank, not indented code, and has a `|`.
+/// Whether `line` may be a table row: not blank, not indented code, and has a `|` that
+/// separates cells (not escaped, not inside inline code or a `<@…|Name>` mention).
 pub fn is_row(line: &str) -> bool {
     let content = line.trim_end_matches(['\n', '\r']);
     let indent = content.len() - content.trim_start_matches(' ').len();
-    indent < 4 && !content.trim().is_empty() && content.contains('|')
+    indent < 4 && !content.trim().is_empty() && split_cells(content).len() > 1
 }
 
 /// Whether `line` is a delimiter row with `columns` cells (`| --- | :-: |`).
@@ -68,25 +69,7 @@ pub fn is_delimiter(line: &str, columns: usize) -> bool {
 /// pipes, trimmed, with `\|` unescaped.
 pub fn cells(line: &str) -> Vec<String> {
     let content = line.trim_end_matches(['\n', '\r']).trim();
-    let mut out = Vec::new();
-    let mut cell = String::new();
-    let mut in_code = false;
-    let mut chars = content.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'|') => {
-                cell.push('|');
-                chars.next();
-            }
-            '`' => {
-                in_code = !in_code;
-                cell.push(c);
-            }
-            '|' if !in_code => out.push(std::mem::take(&mut cell)),
-            _ => cell.push(c),
-        }
-    }
-    out.push(cell);
+    let mut out = split_cells(content);
     if content.starts_with('|') && out.len() > 1 {
         out.remove(0);
     }
@@ -96,6 +79,39 @@ pub fn cells(line: &str) -> Vec<String> {
     out.into_iter()
         .map(|cell| cell.trim().to_string())
         .collect()
+}
+
+/// `content` split on its separating pipes, `\\|` unescaped.
+fn split_cells(content: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cell = String::new();
+    let mut in_code = false;
+    let mut in_mention = false;
+    let mut chars = content.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                cell.push('|');
+                chars.next();
+            }
+            '`' if !in_mention => {
+                in_code = !in_code;
+                cell.push(c);
+            }
+            '<' if !in_code && chars.peek() == Some(&'@') => {
+                in_mention = true;
+                cell.push(c);
+            }
+            '>' if in_mention => {
+                in_mention = false;
+                cell.push(c);
+            }
+            '|' if !in_code && !in_mention => out.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    out.push(cell);
+    out
 }
 
 /// Renders a table (header line, delimiter line, rows) in `mode`; `newline` ends the result
@@ -208,6 +224,11 @@ mod tests {
         assert_eq!(cells("| a | b |"), vec!["a", "b"]);
         assert_eq!(cells("a | b"), vec!["a", "b"]);
         assert_eq!(cells("| `x|y` | a\\|b |"), vec!["`x|y`", "a|b"]);
+        assert_eq!(
+            cells("| <@personEmail:a@b.c|Al> | x |"),
+            vec!["<@personEmail:a@b.c|Al>", "x"]
+        );
+        assert!(!is_row("<@personEmail:a@b.c|Al> said hi"));
         assert!(is_delimiter("|---|:--:|", 2));
         assert!(is_delimiter(" :- | -: ", 2));
         assert!(!is_delimiter("|---|", 2));
