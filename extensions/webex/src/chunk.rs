@@ -556,7 +556,7 @@ fn joins(before: char, after: char) -> bool {
 }
 
 /// The fence character and length if `line` opens a fenced code block.
-fn opening_fence(line: &str) -> Option<(char, usize)> {
+pub(crate) fn opening_fence(line: &str) -> Option<(char, usize)> {
     let rest = strip_fence_indent(line)?;
     let fence_char = rest.chars().next().filter(|c| *c == '`' || *c == '~')?;
     let count = rest.chars().take_while(|c| *c == fence_char).count();
@@ -571,7 +571,7 @@ fn opening_fence(line: &str) -> Option<(char, usize)> {
 }
 
 /// Whether `line` closes a block opened with `count` times `fence_char`.
-fn is_closer(line: &str, fence_char: char, count: usize) -> bool {
+pub(crate) fn is_closer(line: &str, fence_char: char, count: usize) -> bool {
     let Some(rest) = strip_fence_indent(line) else {
         return false;
     };

@@ -11,6 +11,7 @@
 //! while it may still be part of a table, so the output is the same for every split.
 
 use super::tables::{self, TableMode};
+use crate::chunk::{is_closer, opening_fence};
 
 /// The Markdown stage.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ impl MarkdownAdapter {
     fn line(&mut self, line: String, out: &mut String) {
         let content = line.trim_end_matches(['\n', '\r']);
         if let Some((fence_char, count)) = self.fence {
-            if closes(content, fence_char, count) {
+            if is_closer(content, fence_char, count) {
                 self.fence = None;
             }
             out.push_str(&line);
@@ -109,30 +110,6 @@ impl MarkdownAdapter {
             }
         }
     }
-}
-
-/// The fence a line opens (CommonMark: up to three spaces, three or more backticks or tildes;
-/// a backtick fence's info string has no backtick).
-fn opening_fence(line: &str) -> Option<(char, usize)> {
-    let rest = line
-        .strip_prefix("   ")
-        .or_else(|| line.strip_prefix("  "))
-        .or_else(|| line.strip_prefix(' '))
-        .unwrap_or(line);
-    let fence_char = rest.chars().next().filter(|c| *c == '`' || *c == '~')?;
-    let count = rest.chars().take_while(|c| *c == fence_char).count();
-    let info = &rest[count..];
-    (count >= 3 && !(fence_char == '`' && info.contains('`'))).then_some((fence_char, count))
-}
-
-/// Whether `line` closes a fence of `count` times `fence_char`.
-fn closes(line: &str, fence_char: char, count: usize) -> bool {
-    let rest = line.trim_start_matches(' ');
-    if line.len() - rest.len() > 3 {
-        return false;
-    }
-    let run = rest.chars().take_while(|c| *c == fence_char).count();
-    run >= count && rest[run..].trim().is_empty()
 }
 
 /// `line` with every image `![alt](target)` outside inline code written as a link.
