@@ -115,6 +115,18 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
         )
     }
 
+    /// [`Self::config`] with the OpenAI-compatible provider at `base_url` (such as a
+    /// [`FakeOpenAi`](crate::FakeOpenAi)) as the agent, model `fake/test-model`.
+    pub fn config_with_openai(&self, mode: &str, extra: &str, base_url: &str) -> String {
+        self.config(mode, extra).replace(
+            "  channels: {",
+            &format!(
+                "  agents: {{ defaults: {{ model: \"fake/test-model\" }} }},\n  \
+models: {{ providers: {{ fake: {{ api: \"openai-completions\", baseUrl: \"{base_url}\" }} }} }},\n  channels: {{"
+            ),
+        )
+    }
+
     /// The bot's messages in `room` as a client shows them, oldest first.
     pub fn bot_texts(&self, room: impl InRoom) -> Vec<String> {
         self.sim

@@ -247,6 +247,8 @@ impl Processor {
     /// Asks the agent, records its answer in one commit, and sends it.
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
+        let sender = self.channel.resolve_sender(&message.sender).await;
+        tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(&sender)), "asking the agent");
         let history = self
             .store
             .sessions()
@@ -259,7 +261,7 @@ impl Processor {
         let request = AgentRequest {
             session: session.clone(),
             text: message.text.clone(),
-            sender: message.sender.clone(),
+            sender: sender.clone(),
             conversation: ConversationInfo {
                 channel: self.id().to_string(),
                 room_id: message.room_id.clone(),
@@ -275,15 +277,15 @@ impl Processor {
                 .cloned(),
         };
         let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
+        let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
         let session = answer.is_reply().then(|| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
-                Turn::user_by(message.text.clone(), message.sender.clone()),
+                Turn::user_by(message.text.clone(), sender),
                 Turn::assistant(answer.text.clone()),
             ],
             keep_turns: self.options.history_turns,
         });
-        let context = ReplyContext::new(message.sender.clone(), message.kind, &message.room_id);
         let parts: Vec<OutboxPart> =
             filter_whole(self.channel.reply_filter(&context), &answer.text)
                 .into_iter()
