@@ -107,6 +107,22 @@ async fn long_text_to_a_room_is_split_per_text_chunk_limit() {
     insta::assert_snapshot!(scrub(&format!("{stdout}{stderr}"), &pairs));
 }
 
+/// Operator text is the operator's: mentions and tables are sent as written (only agent
+/// output goes through the channel's output hook).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_text_is_not_rewritten() {
+    let world = World::new().await;
+    let space = world.sim.space("Team", &["alice", "bob"]);
+    let home = home_for(&world, "");
+    let text = "<@all> standup in 5\n\n| a | b |\n|---|---|\n| 1 | 2 |";
+    let (code, _, stderr) = send(&home, &format!("room:{}", space.id), &["--markdown", text]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let sent = world.sim.messages_by(&world.bot, &space.id);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].markdown.as_deref(), Some(text));
+    assert_eq!(sent[0].mentioned_groups, ["all"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_contact_is_refused_with_an_explanation() {
     let world = World::new().await;

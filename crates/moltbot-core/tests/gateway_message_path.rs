@@ -171,10 +171,6 @@ impl Channel for ScriptedChannel {
         Duration::from_secs(900)
     }
 
-    fn chunk(&self, markdown: &str) -> Vec<String> {
-        vec![markdown.to_string()]
-    }
-
     fn send<'a>(&'a self, m: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, ChannelError>> {
         Box::pin(async move {
             let mut sent = self.sent.lock().unwrap();

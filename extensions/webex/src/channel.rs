@@ -8,7 +8,7 @@ use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics, Fetched,
-    Metrics, OutgoingMessage, SendTarget, SenderInfo,
+    Metrics, OutgoingMessage, ReplyContext, ReplyFilter, SendTarget, SenderInfo,
 };
 use moltbot_core::store::Store;
 use webex_api::{
@@ -324,8 +324,11 @@ impl Channel for WebexChannel {
         })
     }
 
-    fn chunk(&self, markdown: &str) -> Vec<String> {
-        crate::chunk::chunk_markdown(markdown, self.shared.config.text_chunk_limit)
+    fn reply_filter(&self, ctx: &ReplyContext) -> Box<dyn ReplyFilter> {
+        Box::new(crate::output::WebexReplyFilter::new(
+            self.shared.config.output(),
+            ctx,
+        ))
     }
 
     fn send<'a>(

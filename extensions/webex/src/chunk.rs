@@ -31,9 +31,16 @@
 //! inside block quotes or list items are treated as ordinary text. A fence left open at the end of
 //! the reply is left open in the last chunk, as in the original.
 //!
+//! No chunk is ever empty, whitespace-only or made of fence lines only (issue 12, item 5): a cut
+//! is taken only if the chunk holds something besides fence lines, so a code line longer than
+//! a chunk is hard-split inside the fence instead of first posting an empty block; a chunk that
+//! would still be fence-only (an empty block in the reply, degenerate limits) is left out. The
+//! preservation guarantee below then holds with such left-out fence lines counted as `wᵢ`.
+//!
 //! Degenerate limits (a few characters, or a fence line longer than a quarter of the limit) still
 //! give chunks within the limits: the reopening line is shortened to the bare fence marker, and if
-//! even that leaves no room the fence lines are left out for that chunk.
+//! even that leaves no room the fence lines are left out for that chunk (an opening line longer
+//! than a chunk is then cut as plain text).
 
 use webex_api::text::MAX_MESSAGE_BYTES as WEBEX_MAX_MESSAGE_BYTES;
 
@@ -45,18 +52,43 @@ pub const DEFAULT_CHUNK_CHARS: usize = 7000;
 
 /// Splits `text` into chunks of at most `char_limit` characters and at most
 /// [`MAX_MESSAGE_BYTES`] bytes each, on the nicest boundaries available, keeping fenced code
-/// blocks valid in every chunk. Empty or whitespace-only text gives no chunks; text that fits is
-/// returned unchanged as the only chunk. A `char_limit` of 0 is treated as 1.
+/// blocks valid in every chunk. No chunk is empty, whitespace-only or only fence lines (an
+/// empty code block): a code line longer than a chunk is hard-split inside the fence, and a
+/// chunk that would hold only fence lines is not sent. Text that fits is returned unchanged as
+/// the only chunk (unless it is only whitespace and fences: then there is none). A `char_limit`
+/// of 0 is treated as 1.
 ///
 /// See the module docs for the boundary preferences and the exact preservation guarantee.
 pub fn chunk_markdown(text: &str, char_limit: usize) -> Vec<String> {
+    chunk_markdown_within(text, char_limit, MAX_MESSAGE_BYTES)
+}
+
+/// [`chunk_markdown`] with a byte limit of its own (at most [`MAX_MESSAGE_BYTES`]), for a chunk
+/// that must leave room for text added after it.
+pub fn chunk_markdown_within(text: &str, char_limit: usize, byte_limit: usize) -> Vec<String> {
+    let limits = Limits {
+        chars: char_limit.max(1),
+        bytes: byte_limit.clamp(1, MAX_MESSAGE_BYTES),
+    };
+    let mut chunks = cut(text, limits);
+    chunks.retain(|chunk| !is_fence_only(chunk));
+    chunks
+}
+
+/// Whether `chunk` has nothing but whitespace and fence lines (an empty code block, a stray
+/// fence): such a chunk is never sent. (With a limit under 3 characters a fence line itself is
+/// cut into pieces, which are sent as text.)
+pub fn is_fence_only(chunk: &str) -> bool {
+    chunk
+        .lines()
+        .all(|line| line.trim().is_empty() || opening_fence(line.trim()).is_some())
+}
+
+/// The chunks of `text` within `limits`, before fence-only chunks are dropped.
+fn cut(text: &str, limits: Limits) -> Vec<String> {
     if text.trim().is_empty() {
         return Vec::new();
     }
-    let limits = Limits {
-        chars: char_limit.max(1),
-        bytes: MAX_MESSAGE_BYTES,
-    };
     if limits.fits(&[text]) {
         return vec![text.to_string()];
     }
@@ -154,8 +186,6 @@ enum Cut {
 enum Mode {
     /// Fences are closed and reopened; fence lines are never cut.
     Strict,
-    /// As `Strict`, but an opening line's info string may be cut (it is longer than a chunk).
-    InsideInfo,
     /// No fence lines are added (degenerate limits).
     Bare,
 }
@@ -232,10 +262,7 @@ impl<'a> Document<'a> {
             return (format!("{prefix}{rest}"), pos + rest.len());
         }
         if !self.overhead_too_big(&prefix) {
-            let fenced = [Mode::Strict, Mode::InsideInfo]
-                .into_iter()
-                .find_map(|mode| self.best_end(pos, &prefix, mode));
-            if let Some(end) = fenced {
+            if let Some(end) = self.best_end(pos, &prefix, Mode::Strict) {
                 return (self.build(&prefix, pos, end), end);
             }
         }
@@ -266,6 +293,7 @@ impl<'a> Document<'a> {
                 .into_iter()
                 .filter(|cut_at| self.safe_cut(*cut_at, mode))
                 .map(|cut_at| trim_end_at(self.text, pos, cut_at))
+                .filter(|end| mode == Mode::Bare || self.has_content(pos, *end))
                 .find(|end| self.chunk_fits(prefix, pos, *end, mode))
         })
     }
@@ -275,7 +303,7 @@ impl<'a> Document<'a> {
         let body = self.text.get(pos..end).unwrap_or_default();
         let suffix = match mode {
             Mode::Bare => String::new(),
-            Mode::Strict | Mode::InsideInfo => self.suffix(end),
+            Mode::Strict => self.suffix(end),
         };
         self.limits.fits(&[prefix, body, &suffix])
     }
@@ -339,7 +367,7 @@ impl<'a> Document<'a> {
     /// something a renderer would take for a fence, and (when fences are kept) the cut must not
     /// fall inside a fence line, which would change or break it.
     fn safe_cut(&self, cut_at: usize, mode: Mode) -> bool {
-        if mode != Mode::Bare && self.inside_fence_line(cut_at, mode) {
+        if mode != Mode::Bare && self.inside_fence_line(cut_at) {
             return false;
         }
         let next = next_start(self.text, cut_at);
@@ -350,26 +378,39 @@ impl<'a> Document<'a> {
         !(rest.starts_with("```") || rest.starts_with("~~~"))
     }
 
-    /// Whether a cut at `pos` would fall inside a fence line: anywhere inside a closing line or
-    /// an opening line's marker, and (in [`Mode::Strict`]) inside an opening line's info string.
-    fn inside_fence_line(&self, pos: usize, mode: Mode) -> bool {
+    /// Whether a cut at `pos` would fall inside a fence line (an opening or closing line).
+    fn inside_fence_line(&self, pos: usize) -> bool {
         let Some(line) = self.lines.get(self.line_index(pos)) else {
             return false;
         };
         if pos <= line.start || pos >= line.content_end {
             return false;
         }
-        match line.kind {
-            LineKind::Closer => true,
-            LineKind::Opener(index) => {
-                let marker_end = self.fences.get(index).map_or(line.content_end, |fence| {
-                    let indent = fence.opener.len() - fence.opener.trim_start().len();
-                    line.start + indent + fence.marker.len()
-                });
-                mode == Mode::Strict || pos < marker_end
-            }
-            _ => false,
-        }
+        matches!(line.kind, LineKind::Closer | LineKind::Opener(_))
+    }
+
+    /// Whether `text[pos..end]` holds something besides fence lines and whitespace: a chunk
+    /// made of it is never an empty code block.
+    fn has_content(&self, pos: usize, end: usize) -> bool {
+        let first = self.line_index(pos);
+        self.lines
+            .iter()
+            .skip(first)
+            .take_while(|line| line.start < end)
+            .any(|line| {
+                if matches!(line.kind, LineKind::Opener(_) | LineKind::Closer) {
+                    return false;
+                }
+                let from = line.start.max(pos);
+                let to = line.content_end.min(end);
+                from < to
+                    && !self
+                        .text
+                        .get(from..to)
+                        .unwrap_or_default()
+                        .trim()
+                        .is_empty()
+            })
     }
 
     /// Whether `pos` is the first byte of a line.
@@ -515,7 +556,7 @@ fn joins(before: char, after: char) -> bool {
 }
 
 /// The fence character and length if `line` opens a fenced code block.
-fn opening_fence(line: &str) -> Option<(char, usize)> {
+pub(crate) fn opening_fence(line: &str) -> Option<(char, usize)> {
     let rest = strip_fence_indent(line)?;
     let fence_char = rest.chars().next().filter(|c| *c == '`' || *c == '~')?;
     let count = rest.chars().take_while(|c| *c == fence_char).count();
@@ -530,7 +571,7 @@ fn opening_fence(line: &str) -> Option<(char, usize)> {
 }
 
 /// Whether `line` closes a block opened with `count` times `fence_char`.
-fn is_closer(line: &str, fence_char: char, count: usize) -> bool {
+pub(crate) fn is_closer(line: &str, fence_char: char, count: usize) -> bool {
     let Some(rest) = strip_fence_indent(line) else {
         return false;
     };
@@ -766,18 +807,79 @@ mod tests {
     }
 
     #[test]
-    fn an_opening_line_longer_than_a_chunk_is_cut_in_its_info_string() {
+    fn an_opening_line_longer_than_a_chunk_is_cut_as_text() {
         // Found by the property test: the opener alone exceeds the limit.
         let text = format!("~~~ {}\ncode\n~~~", "é😀a".repeat(30));
         let chunks = chunk_markdown(&text, 20);
         assert!(chunks.len() > 1);
         for chunk in &chunks {
             assert!(chunk.chars().count() <= 20, "{chunk:?}");
-            assert!(
-                chunk.starts_with("~~~") && chunk.ends_with("\n~~~"),
-                "{chunk:?}"
-            );
+            assert!(!is_fence_only(chunk), "{chunk:?}");
         }
+        // The code line survives (possibly split: the limit leaves little room).
+        let letters: String = chunks
+            .concat()
+            .chars()
+            .filter(|c| "cod".contains(*c))
+            .collect();
+        assert_eq!(letters, "cod", "{chunks:?}");
+    }
+
+    #[test]
+    fn a_code_line_longer_than_the_limit_is_split_inside_the_fence() {
+        // Issue 12 item 5: one 7 200-character line in a fence first posted "```\n```".
+        let text = format!("```\n{}\n```", "x".repeat(7200));
+        let chunks = chunk_markdown(&text, 7000);
+        assert_eq!(
+            chunks.len(),
+            2,
+            "{:?}",
+            chunks.iter().map(String::len).collect::<Vec<_>>()
+        );
+        for chunk in &chunks {
+            assert!(
+                chunk.starts_with("```\nx") && chunk.ends_with("x\n```"),
+                "{chunk:.20}"
+            );
+            assert!(chunk.chars().count() <= 7000);
+        }
+        let xs: usize = chunks.iter().map(|c| c.matches('x').count()).sum();
+        assert_eq!(xs, 7200);
+    }
+
+    #[test]
+    fn a_30_character_code_line_at_limit_20_is_split_inside_the_fence() {
+        let text = format!("Here:\n```sh\n{}\n```\nafter", "y".repeat(30));
+        let chunks = chunk_markdown(&text, 20);
+        assert_eq!(chunks.first().map(String::as_str), Some("Here:"));
+        assert!(
+            chunks.iter().all(|chunk| !is_fence_only(chunk)),
+            "{chunks:?}"
+        );
+        assert!(
+            chunks.iter().all(|chunk| chunk.chars().count() <= 20),
+            "{chunks:?}"
+        );
+        let ys: usize = chunks.iter().map(|c| c.matches('y').count()).sum();
+        assert_eq!(ys, 30, "{chunks:?}");
+        assert!(
+            chunks.last().is_some_and(|c| c.ends_with("after")),
+            "{chunks:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_code_block_is_never_a_chunk() {
+        assert!(chunk_markdown("```\n```", 100).is_empty());
+        assert!(chunk_markdown("~~~rust\n\n~~~\n", 100).is_empty());
+        let text = format!("{}\n\n```\n```\n\n{}", "a ".repeat(20), "b ".repeat(20));
+        let chunks = chunk_markdown(&text, 45);
+        assert!(
+            chunks.iter().all(|chunk| !is_fence_only(chunk)),
+            "{chunks:?}"
+        );
+        assert!(!is_fence_only("```\ncode\n```"));
+        assert!(!is_fence_only("```inline``` text"));
     }
 
     #[test]

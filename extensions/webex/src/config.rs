@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 
 pub use moltbot_core::config::Secret;
 
+use crate::output::tables::TableMode;
+use crate::output::OutputConfig;
+
 /// The channel id: the key under `channels` and `plugins.entries`.
 pub const CHANNEL_ID: &str = "webex";
 /// The config section's key path.
@@ -47,6 +50,10 @@ pub const MAX_BURST: u32 = 1000;
 /// Largest accepted `rateLimit.requestsPerMinute`: far above Webex's limits, for emulators and
 /// benchmarks that take the client budget out of the way.
 pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+/// Default `maxReplyMessages`: the most messages one reply is posted as.
+pub const DEFAULT_MAX_REPLY_MESSAGES: usize = 6;
+/// Largest accepted `maxReplyMessages`.
+pub const MAX_MAX_REPLY_MESSAGES: usize = 50;
 /// Default `catchUp.maxAgeMinutes`.
 pub const DEFAULT_CATCH_UP_MAX_AGE_MINUTES: u64 = 15;
 /// Largest `catchUp.maxAgeMinutes` (a week).
@@ -66,6 +73,9 @@ const SECTION_KEYS: &[&str] = &[
     "textChunkLimit",
     "rateLimit",
     "catchUp",
+    "agentMentions",
+    "markdown",
+    "maxReplyMessages",
 ];
 const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
 
@@ -246,6 +256,25 @@ pub struct WebexConfig {
     pub rate_limit: RateLimitConfig,
     /// `catchUp`.
     pub catch_up: CatchUpConfig,
+    /// `agentMentions` (default false): whether mentions the agent writes are kept; when
+    /// false, only a mention of the person answered is.
+    pub agent_mentions: bool,
+    /// `markdown.tables` (default `code`): what Markdown tables in agent output become.
+    pub markdown_tables: TableMode,
+    /// `maxReplyMessages` (default 6): the most messages one reply is posted as.
+    pub max_reply_messages: usize,
+}
+
+impl WebexConfig {
+    /// The settings of the output hook.
+    pub fn output(&self) -> OutputConfig {
+        OutputConfig {
+            agent_mentions: self.agent_mentions,
+            tables: self.markdown_tables,
+            text_chunk_limit: self.text_chunk_limit,
+            max_reply_messages: self.max_reply_messages,
+        }
+    }
 }
 
 impl Default for WebexConfig {
@@ -266,6 +295,9 @@ impl Default for WebexConfig {
             text_chunk_limit: DEFAULT_TEXT_CHUNK_LIMIT,
             rate_limit: RateLimitConfig::default(),
             catch_up: CatchUpConfig::default(),
+            agent_mentions: false,
+            markdown_tables: TableMode::Code,
+            max_reply_messages: DEFAULT_MAX_REPLY_MESSAGES,
         }
     }
 }
@@ -545,6 +577,7 @@ fn read_tuning(
     ) {
         out.text_chunk_limit = usize::try_from(limit).unwrap_or(DEFAULT_TEXT_CHUNK_LIMIT);
     }
+    read_output(cfg, obj, out, issues);
     if let Some(rate) = field_object(cfg, obj, SECTION_PATH, "rateLimit", issues) {
         let base = path("rateLimit");
         check_known_keys_in(cfg, rate, &base, &["requestsPerMinute", "burst"], issues);
@@ -587,6 +620,39 @@ fn read_tuning(
             // In range, so the conversion cannot fail.
             out.catch_up.max_age = Duration::from_secs_f64(minutes * 60.0);
         }
+    }
+}
+
+/// `agentMentions`, `markdown` and `maxReplyMessages`: what the output hook does.
+fn read_output(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if let Some(keep) = field_bool(cfg, obj, SECTION_PATH, "agentMentions", issues) {
+        out.agent_mentions = keep;
+    }
+    if let Some(markdown) = field_object(cfg, obj, SECTION_PATH, "markdown", issues) {
+        let base = path("markdown");
+        check_known_keys_in(cfg, markdown, &base, &["tables"], issues);
+        if let Some(name) = field_enum(cfg, markdown, &base, "tables", TableMode::NAMES, issues) {
+            if let Some(mode) = TableMode::from_name(&name) {
+                out.markdown_tables = mode;
+            }
+        }
+    }
+    if let Some(max) = field_u64_in(
+        cfg,
+        obj,
+        SECTION_PATH,
+        "maxReplyMessages",
+        1..=MAX_MAX_REPLY_MESSAGES as u64,
+        "use 6 (the default) or another number from 1 to 50; the rest of a longer reply is cut \
+         with a notice",
+        issues,
+    ) {
+        out.max_reply_messages = usize::try_from(max).unwrap_or(DEFAULT_MAX_REPLY_MESSAGES);
     }
 }
 

@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod landed;
 pub mod mention;
 pub mod ops;
+pub mod output;
 pub mod people;
 mod plugin;
 pub mod polling;

@@ -2,17 +2,18 @@
 //!
 //! The invariants checked (see the `chunk` module docs for the guarantee they pin down):
 //! - every chunk has at most `max(char_limit, 1)` characters and at most `MAX_MESSAGE_BYTES` bytes;
-//! - no chunk is empty or whitespace-only;
-//! - text that fits comes back unchanged as the only chunk;
+//! - no chunk is empty, whitespace-only or only fence lines (an empty code block);
+//! - text that fits comes back unchanged as the only chunk (unless it is only fences);
 //! - content is preserved: with the fence lines the chunker added (a reopening first line, a
 //!   closing last line) removed, the chunks appear in the original, in order, separated only by
-//!   whitespace (`original = w0 c1 w1 c2 ... cn wn`, every `wi` whitespace-only). For text without
-//!   fences nothing may be removed from a chunk;
+//!   whitespace and left-out fence lines (`original = w0 c1 w1 c2 ... cn wn`, every `wi`
+//!   whitespace or fence lines). For text without fences nothing may be removed from a chunk;
 //! - every chunk has balanced fences (except the last one when the original leaves a fence open).
 //!
 //! The fence scanner here is written independently of the chunker's.
 
 use moltbot_webex::chunk::{chunk_markdown, MAX_MESSAGE_BYTES};
+
 use proptest::prelude::*;
 
 /// An open fence: its character and length.
@@ -86,11 +87,25 @@ fn variants(chunk: &str) -> Vec<&str> {
     out
 }
 
+/// Whether `text` has only whitespace and fence lines (what an empty code block is).
+fn fence_lines_only(text: &str) -> bool {
+    text.split('\n').all(|line| {
+        let line = line.trim();
+        line.is_empty() || opens(line).is_some()
+    })
+}
+
+/// Whether `gap` (between two chunks) may be left out: whitespace, or in text with fences,
+/// whitespace and fence lines (an empty block is not sent).
+fn skippable(gap: &str, allow_fence_lines: bool) -> bool {
+    gap.trim().is_empty() || (allow_fence_lines && fence_lines_only(gap))
+}
+
 /// Whether `chunks` (each as one of its variants) appear in `text[from..]` in order, separated
 /// by whitespace only, with only whitespace after the last.
 fn preserved(text: &str, from: usize, chunks: &[String], allow_fence_lines: bool) -> bool {
     let Some((chunk, rest)) = chunks.split_first() else {
-        return text[from..].trim().is_empty();
+        return skippable(&text[from..], allow_fence_lines);
     };
     let candidates = if allow_fence_lines {
         variants(chunk)
@@ -104,7 +119,7 @@ fn preserved(text: &str, from: usize, chunks: &[String], allow_fence_lines: bool
         let Some(at) = text[from..].find(candidate) else {
             return false;
         };
-        text[from..from + at].trim().is_empty()
+        skippable(&text[from..from + at], allow_fence_lines)
             && preserved(text, from + at + candidate.len(), rest, allow_fence_lines)
     })
 }
@@ -113,7 +128,14 @@ fn preserved(text: &str, from: usize, chunks: &[String], allow_fence_lines: bool
 fn check(text: &str, limit: usize) -> Result<(), TestCaseError> {
     let chunks = chunk_markdown(text, limit);
     let char_limit = limit.max(1);
-    if text.trim().is_empty() {
+    // A fence line longer than the limit is itself cut into pieces (sent as text, so neither
+    // an empty block nor the exact text is guaranteed: degenerate limits).
+    let fence_lines_fit = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| opens(line).is_some())
+        .all(|line| line.chars().count() <= char_limit);
+    if text.trim().is_empty() || (fence_lines_only(text) && fence_lines_fit) {
         prop_assert!(chunks.is_empty());
         return Ok(());
     }
@@ -128,12 +150,13 @@ fn check(text: &str, limit: usize) -> Result<(), TestCaseError> {
         );
         prop_assert!(chunk.len() <= MAX_MESSAGE_BYTES, "too many bytes");
         prop_assert!(!chunk.trim().is_empty(), "blank chunk");
+        prop_assert!(!fence_lines_only(chunk), "fence-only chunk: {:?}", chunk);
     }
     let has_fences = text
         .split('\n')
         .any(|line| opens(line.trim_end_matches('\r')).is_some());
     prop_assert!(
-        preserved(text, 0, &chunks, has_fences),
+        !fence_lines_fit || preserved(text, 0, &chunks, has_fences),
         "content not preserved: {:?}",
         chunks
     );
@@ -179,6 +202,7 @@ fn text_line() -> impl Strategy<Value = String> {
 fn code_line() -> impl Strategy<Value = String> {
     prop_oneof![
         1 => Just(String::new()),
+        1 => "[a-z0-9]{20,90}",
         6 => "[ ]{0,4}[a-z0-9(){};=<>.,é😀\"]{1,10}( [a-z0-9(){};=<>.é😀]{1,10}){0,5}",
         1 => "[a-z0-9]{40,120}",
     ]
@@ -330,4 +354,26 @@ fn checker_rejects_lost_or_reordered_content() {
     assert!(!preserved(fenced, 0, &split, false));
     assert!(open_fence_at_end("```rust\na").is_some());
     assert!(open_fence_at_end("```rust\na\n```").is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Issue 12 item 5, the kind: one code line longer than the limit, in a fence, anywhere in
+    /// the reply; never an empty block, and the line is split inside the fence.
+    #[test]
+    fn an_over_long_code_line_is_split_inside_its_fence(
+        before in "[a-y ]{0,40}",
+        info in "[a-y]{0,5}",
+        line_len in 1usize..4,
+        after in "[a-y ]{0,40}",
+        limit in 12usize..60,
+    ) {
+        let line = "z".repeat(limit * line_len + 7);
+        let text = format!("{before}\n```{info}\n{line}\n```\n{after}");
+        check(&text, limit)?;
+        let chunks = chunk_markdown(&text, limit);
+        let zs: usize = chunks.iter().map(|c| c.matches('z').count()).sum();
+        prop_assert_eq!(zs, line.len());
+    }
 }

@@ -8,6 +8,7 @@ use insta::assert_snapshot;
 use moltbot_core::config::{parse, parse_lenient, render_issues, ConfigError, ConfigIssue};
 use moltbot_core::plugin::ChannelPlugin;
 use moltbot_webex::config::{validate, Mode, TokenSource, WebexConfig};
+use moltbot_webex::output::tables::TableMode;
 use moltbot_webex::WebexPlugin;
 
 const TOKEN: &str = "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL3NlY3JldC10b2tlbg";
@@ -497,4 +498,77 @@ fn a_section_that_is_not_an_object_is_reported() {
     let issues = validate(&cfg, &token_env).unwrap_err();
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].message, "expected an object, found a string");
+}
+
+#[test]
+fn output_settings_have_their_defaults() {
+    let source =
+        format!(r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}" }} }} }}"#);
+    let config = run(&source, &no_env).expect("valid");
+    assert!(!config.agent_mentions);
+    assert_eq!(config.markdown_tables, TableMode::Code);
+    assert_eq!(config.max_reply_messages, 6);
+}
+
+#[test]
+fn output_settings_are_read() {
+    let source = format!(
+        r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}",
+          agentMentions: true, markdown: {{ tables: "bullets" }}, maxReplyMessages: 12 }} }} }}"#
+    );
+    let config = run(&source, &no_env).expect("valid");
+    assert!(config.agent_mentions);
+    assert_eq!(config.markdown_tables, TableMode::Bullets);
+    assert_eq!(config.max_reply_messages, 12);
+    let off = source.replace("\"bullets\"", "\"off\"");
+    assert_eq!(
+        run(&off, &no_env).expect("valid").markdown_tables,
+        TableMode::Off
+    );
+}
+
+#[test]
+fn bad_output_settings_name_the_key_and_the_fix() {
+    for (setting, key, fix) in [
+        (
+            "agentMentions: \"yes\"",
+            "channels.webex.agentMentions",
+            "true or false",
+        ),
+        (
+            "markdown: { tables: \"html\" }",
+            "channels.webex.markdown.tables",
+            "\"code\", \"bullets\", \"off\"",
+        ),
+        (
+            "markdown: { table: \"code\" }",
+            "channels.webex.markdown.table",
+            "tables",
+        ),
+        ("markdown: \"code\"", "channels.webex.markdown", "object"),
+        (
+            "maxReplyMessages: 0",
+            "channels.webex.maxReplyMessages",
+            "use 6 (the default)",
+        ),
+        (
+            "maxReplyMessages: 51",
+            "channels.webex.maxReplyMessages",
+            "from 1 to 50",
+        ),
+        (
+            "maxReplyMessages: 2.5",
+            "channels.webex.maxReplyMessages",
+            "use 6 (the default)",
+        ),
+    ] {
+        let source = format!(
+            r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", {setting} }} }} }}"#
+        );
+        let found = issues(&source);
+        assert_eq!(found.len(), 1, "{setting}: {found:?}");
+        let text = found[0].to_string();
+        assert!(text.contains(key), "{setting}: {text}");
+        assert!(text.contains(fix), "{setting}: {text}");
+    }
 }

@@ -67,10 +67,6 @@ impl Channel for TestChannel {
         Duration::from_secs(15 * 60)
     }
 
-    fn chunk(&self, markdown: &str) -> Vec<String> {
-        vec![markdown.to_string()]
-    }
-
     fn send<'a>(
         &'a self,
         message: &'a OutgoingMessage,

@@ -404,8 +404,14 @@ pub trait Channel: Send + Sync + 'static {
         None
     }
 
-    /// Splits reply text into chunks the network accepts.
-    fn chunk(&self, markdown: &str) -> Vec<String>;
+    /// The output hook: a filter that turns the agent's answer to the person and room in
+    /// `ctx` into the message bodies to send (see [`super::ReplyFilter`]). Every agent reply
+    /// goes through it; notices the gateway writes itself do not. Default: the whole answer as
+    /// one message ([`super::WholeText`]), none when it is blank.
+    fn reply_filter(&self, ctx: &super::ReplyContext) -> Box<dyn super::ReplyFilter> {
+        let _ = ctx;
+        Box::new(super::WholeText::default())
+    }
 
     /// Sends one message; returns the network's id for it.
     fn send<'a>(

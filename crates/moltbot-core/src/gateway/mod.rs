@@ -12,6 +12,7 @@ pub mod http;
 mod metrics;
 mod process;
 mod redrive;
+mod reply;
 mod retention;
 mod runtime;
 mod sink;
@@ -22,6 +23,7 @@ pub use channel::{
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
+pub use reply::{filter_whole, ReplyContext, ReplyFilter, WholeText};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};
 pub use status::GatewayStatus;

@@ -19,6 +19,7 @@ use crate::store::{
 
 use super::channel::{ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
+use super::reply::{filter_whole, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work, OWN_MESSAGE};
 
@@ -305,6 +306,7 @@ impl Processor {
                 .cloned(),
         };
         let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
+        let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
         let session = answer.is_reply().then(|| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
@@ -313,12 +315,11 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let parts: Vec<OutboxPart> = self
-            .channel
-            .chunk(&answer.text)
-            .into_iter()
-            .map(OutboxPart::text)
-            .collect();
+        let parts: Vec<OutboxPart> =
+            filter_whole(self.channel.reply_filter(&context), &answer.text)
+                .into_iter()
+                .map(OutboxPart::text)
+                .collect();
         // A message answered after it was set aside is answered in a thread under it, so the
         // conversation stays readable although later messages were answered first.
         let parent_id = if origin.deferred {

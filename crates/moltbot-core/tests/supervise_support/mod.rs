@@ -72,10 +72,6 @@ impl Channel for FlakyChannel {
         Duration::from_secs(900)
     }
 
-    fn chunk(&self, markdown: &str) -> Vec<String> {
-        vec![markdown.to_string()]
-    }
-
     fn send<'a>(&'a self, m: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, ChannelError>> {
         Box::pin(async move {
             self.sent.lock().unwrap().push(m.markdown.clone());

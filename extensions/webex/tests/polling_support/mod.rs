@@ -69,10 +69,6 @@ impl Channel for TestChannel {
         self.shared.config.catch_up.max_age
     }
 
-    fn chunk(&self, markdown: &str) -> Vec<String> {
-        vec![markdown.to_string()]
-    }
-
     fn send<'a>(
         &'a self,
         message: &'a OutgoingMessage,

@@ -1,0 +1,107 @@
+//! The channel output hook: how agent output becomes the messages a channel sends.
+//!
+//! Agent output is untrusted text. Before anything is posted, the channel adapts it to what its
+//! network accepts and renders (neutralise mentions, adapt Markdown, split into messages, bound
+//! the number of messages). The gateway does not know those rules: it asks the channel for a
+//! [`ReplyFilter`] per reply with [`Channel::reply_filter`](super::Channel::reply_filter) and
+//! feeds it the answer.
+//!
+//! The filter works on a stream of text pieces, so that a streamed answer needs no second
+//! implementation: [`ReplyFilter::push`] takes the next piece and returns the message bodies
+//! that are complete, [`ReplyFilter::finish`] returns the rest. A filter must give the same
+//! messages however the text is split into pieces (a mention or a table split across two pieces
+//! is still recognised). Today the gateway feeds a whole answer as one piece
+//! ([`filter_whole`]).
+//!
+//! Only agent output goes through the filter (the answer, or the agent's apology standing in
+//! for it). Notices the gateway writes itself (pairing codes, approvals) and operator text
+//! (`moltbot message send`) are sent as written.
+
+use super::channel::{ConversationKind, SenderInfo};
+
+/// Who a reply answers, and where: what a filter may need to decide (e.g. which mentions to
+/// keep).
+///
+/// Non-exhaustive: build it with [`ReplyContext::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplyContext {
+    /// The person being answered (id on the channel, email and display name when known).
+    pub recipient: SenderInfo,
+    /// 1:1 or group.
+    pub kind: ConversationKind,
+    /// The room the reply goes to.
+    pub room_id: String,
+}
+
+impl ReplyContext {
+    /// A reply to `recipient` in `room_id`, a conversation of `kind`.
+    pub fn new(recipient: SenderInfo, kind: ConversationKind, room_id: impl Into<String>) -> Self {
+        Self {
+            recipient,
+            kind,
+            room_id: room_id.into(),
+        }
+    }
+}
+
+/// Turns agent output, piece by piece, into message bodies ready to send.
+///
+/// Contract: no returned body is empty or whitespace-only; the messages returned by all the
+/// `push` calls followed by `finish` are the same whatever the split of the text into pieces.
+/// Never panics on any input.
+pub trait ReplyFilter: Send {
+    /// Takes the next piece of the answer; returns the message bodies now complete (often none:
+    /// a filter may hold text back until it knows how to render it).
+    fn push(&mut self, piece: &str) -> Vec<String>;
+
+    /// The answer is complete: returns the remaining message bodies.
+    fn finish(self: Box<Self>) -> Vec<String>;
+}
+
+/// The default filter: the whole answer as one message, nothing for an empty or
+/// whitespace-only answer. For channels without size or markup rules.
+#[derive(Debug, Default)]
+pub struct WholeText {
+    text: String,
+}
+
+impl ReplyFilter for WholeText {
+    fn push(&mut self, piece: &str) -> Vec<String> {
+        self.text.push_str(piece);
+        Vec::new()
+    }
+
+    fn finish(self: Box<Self>) -> Vec<String> {
+        if self.text.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![self.text]
+        }
+    }
+}
+
+/// Runs `filter` over `text` given as one piece: the message bodies of the whole answer.
+pub fn filter_whole(mut filter: Box<dyn ReplyFilter>, text: &str) -> Vec<String> {
+    let mut messages = filter.push(text);
+    messages.extend(filter.finish());
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_text_gives_one_message_or_none() {
+        assert_eq!(
+            filter_whole(Box::new(WholeText::default()), "hello"),
+            vec!["hello".to_string()]
+        );
+        assert!(filter_whole(Box::new(WholeText::default()), " \n ").is_empty());
+        let mut split: Box<dyn ReplyFilter> = Box::new(WholeText::default());
+        assert!(split.push("hel").is_empty());
+        assert!(split.push("lo").is_empty());
+        assert_eq!(split.finish(), vec!["hello".to_string()]);
+    }
+}

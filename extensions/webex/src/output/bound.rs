@@ -1,0 +1,115 @@
+//! Bounding the messages of one reply (issue 12 item 10, `channels.webex.maxReplyMessages`).
+//!
+//! A reply of more chunks than the bound keeps the first `max - 1` chunks; the last message
+//! holds as much of the next chunk as fits with the notice
+//! `… (reply cut: N more characters not shown)` after it, where N counts the characters of the
+//! reply's text (after adaptation, without the fence lines the chunker adds) not shown. The
+//! last message respects the same limits as every other (`textChunkLimit`, 7439 bytes).
+
+use crate::chunk::{chunk_markdown_within, MAX_MESSAGE_BYTES};
+
+/// The notice ending a cut reply, for `hidden` characters not shown.
+pub fn notice(hidden: usize) -> String {
+    format!("… (reply cut: {hidden} more characters not shown)")
+}
+
+/// The notice, shortened when `char_limit` is too small for it (`… (+N)`, then `…`).
+fn notice_within(hidden: usize, char_limit: usize) -> String {
+    [notice(hidden), format!("… (+{hidden})")]
+        .into_iter()
+        .find(|text| text.chars().count() <= char_limit)
+        .unwrap_or_else(|| "…".to_string())
+}
+
+/// `chunks` (of at most `char_limit` characters each) bounded to `max_messages` (at least 1).
+/// With a limit too small for the notice and some text, the last message is the notice alone,
+/// shortened to fit.
+pub fn bound(mut chunks: Vec<String>, max_messages: usize, char_limit: usize) -> Vec<String> {
+    let max_messages = max_messages.max(1);
+    if chunks.len() <= max_messages {
+        return chunks;
+    }
+    let total: usize = chunks.iter().map(|chunk| content_chars(chunk)).sum();
+    let rest = chunks.split_off(max_messages - 1);
+    let shown_before: usize = chunks.iter().map(|chunk| content_chars(chunk)).sum();
+    // Room for "\n\n" and the notice with as many digits as the whole reply could need.
+    let reserve = notice(total).chars().count() + 2;
+    let reserve_bytes = notice(total).len() + 2;
+    let head = rest.first().map_or_else(Vec::new, |next| {
+        chunk_markdown_within(
+            next,
+            char_limit.saturating_sub(reserve),
+            MAX_MESSAGE_BYTES.saturating_sub(reserve_bytes),
+        )
+    });
+    let last = match head.into_iter().next() {
+        // The limit is too small to show anything with the notice: the notice alone.
+        Some(part) if char_limit > reserve => {
+            let hidden = total.saturating_sub(shown_before + content_chars(&part));
+            format!("{part}\n\n{}", notice(hidden))
+        }
+        _ => notice_within(total.saturating_sub(shown_before), char_limit),
+    };
+    chunks.push(last);
+    chunks
+}
+
+/// The characters of a chunk without the fence lines the chunker may add at its start and end.
+fn content_chars(chunk: &str) -> usize {
+    let is_fence = |line: &str| {
+        let line = line.trim();
+        line.len() >= 3 && (line.starts_with("```") || line.starts_with("~~~"))
+    };
+    let mut body = chunk;
+    if let Some((first, rest)) = body.split_once('\n') {
+        if is_fence(first) {
+            body = rest;
+        }
+    }
+    if let Some((rest, last)) = body.rsplit_once('\n') {
+        if is_fence(last) {
+            body = rest;
+        }
+    }
+    body.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_within_the_bound_is_unchanged() {
+        let chunks = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(bound(chunks.clone(), 2, 100), chunks);
+    }
+
+    #[test]
+    fn a_longer_reply_is_cut_with_a_notice() {
+        let chunks: Vec<String> = ["a", "b", "x", "d", "e"]
+            .iter()
+            .map(|c| c.repeat(60))
+            .collect();
+        let out = bound(chunks, 3, 100);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], "a".repeat(60));
+        let last = &out[2];
+        assert!(last.chars().count() <= 100, "{last}");
+        // Part of the third chunk fits before the notice; the rest and two chunks are hidden.
+        let shown = last.matches('x').count();
+        assert!(shown > 0, "{last}");
+        let hidden = 60 - shown + 120;
+        assert!(last.ends_with(&notice(hidden)), "{last}");
+    }
+
+    #[test]
+    fn a_tiny_limit_sends_the_notice_alone() {
+        let chunks: Vec<String> = (0..4).map(|_| "abc".to_string()).collect();
+        let out = bound(chunks.clone(), 2, 10);
+        assert_eq!(out, vec!["abc".to_string(), "… (+9)".to_string()]);
+        let out = bound(chunks.clone(), 2, 3);
+        assert_eq!(out, vec!["abc".to_string(), "…".to_string()]);
+        let out = bound(chunks, 2, 60);
+        assert_eq!(out[1], format!("abc\n\n{}", notice(6)));
+    }
+}
