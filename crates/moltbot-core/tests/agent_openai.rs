@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use agent_support::{fast_retry, openai_ok, request, MockServer, Reply};
 use moltbot_core::agent::{
-    answer, Agent, AgentError, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY,
+    answer, Agent, AgentError, AnswerOptions, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY,
 };
 use moltbot_core::config::Secret;
 use serde_json::json;
@@ -210,7 +210,12 @@ async fn answer_turns_a_failure_into_one_apology() {
     let server =
         MockServer::start(vec![Reply::new(503, json!({"error": {"message": "down"}}))]).await;
     let agent = agent(&server, Some(KEY), Duration::from_secs(5));
-    let answer = answer(&agent, &request("hi", vec![], None)).await;
+    let answer = answer(
+        &agent,
+        &request("hi", vec![], None),
+        AnswerOptions::default(),
+    )
+    .await;
     assert_eq!(answer.text, APOLOGY);
     assert!(!answer.is_reply());
     assert_eq!(answer.error.and_then(|e| e.status()), Some(503));
