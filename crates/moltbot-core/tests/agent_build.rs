@@ -246,6 +246,17 @@ fn command_output_parsing() {
     );
     assert_eq!(parse_output("[1, 2]").unwrap().text, "[1, 2]");
     assert!(parse_output("\n \n").is_err());
+    let reasoned = parse_output(r#"{"text": "Sunny.", "reasoning": " look up "}"#).unwrap();
+    assert_eq!(
+        (reasoned.text.as_str(), reasoned.reasoning.as_deref()),
+        ("Sunny.", Some("look up"))
+    );
+    let only = parse_output(r#"{"text": "", "reasoning": "thinking"}"#).unwrap();
+    assert_eq!(
+        (only.text.as_str(), only.reasoning.as_deref()),
+        ("", Some("thinking"))
+    );
+    assert!(parse_output(r#"{"text": "", "reasoning": " "}"#).is_err());
     assert!(parse_output(r#"{"text": ""}"#).is_err());
 }
 
