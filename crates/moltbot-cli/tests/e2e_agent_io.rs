@@ -1,0 +1,215 @@
+//! What goes to a model provider and what comes back, through the binary against webex-sim and
+//! a recording fake provider: reasoning is neither posted nor fed back, and no request carries
+//! an empty turn or ends on anything but the new user message.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use moltbot_core::agent::{help_text, FILES_NOT_READ};
+use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
+use serde_json::json;
+
+const OPENAI: &str = "openai-completions";
+const ANTHROPIC: &str = "anthropic-messages";
+
+/// `(role, content)` pairs, for comparing conversations.
+fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(role, content)| (role.to_string(), content.to_string()))
+        .collect()
+}
+
+/// Every request's turns have content and the last one is a user turn; none mentions `absent`.
+fn assert_well_formed(model: &FakeModel, absent: &str) {
+    for conversation in model.conversations() {
+        let last = conversation.last().unwrap();
+        assert_eq!(last.0, "user", "{conversation:?}");
+        assert!(
+            conversation
+                .iter()
+                .all(|(_, content)| !content.trim().is_empty()),
+            "an empty turn was sent: {conversation:?}"
+        );
+        assert!(
+            conversation
+                .iter()
+                .all(|(_, content)| !content.contains(absent)),
+            "{absent:?} was sent: {conversation:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn think_blocks_are_neither_posted_nor_fed_back() {
+    let model = FakeModel::start(vec![openai_answer(
+        "<think>\nThe user wants the weather. Check the sky.\n</think>\n\nIt is sunny.",
+        json!({}),
+    )])
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "").await;
+
+    let first = s.alice().dm_bot("What's the weather?").await;
+    assert_eq!(s.wait_replies(&first, 1).await, ["It is sunny."]);
+    s.alice().dm_bot("And tomorrow?").await;
+    assert_eq!(
+        s.wait_replies(&first, 2).await,
+        ["It is sunny.", "It is sunny."]
+    );
+
+    s.settled().await;
+    let conversations = model.conversations();
+    assert_eq!(conversations.len(), 2);
+    assert_eq!(
+        conversations[1],
+        turns(&[
+            ("user", "What's the weather?"),
+            ("assistant", "It is sunny."),
+            ("user", "And tomorrow?"),
+        ])
+    );
+    assert_well_formed(&model, "think");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_reasoning_is_quoted_with_show_reasoning_and_never_fed_back() {
+    let model = FakeModel::start(vec![openai_answer(
+        "It is sunny.",
+        json!({"reasoning_content": "The sky is clear.\nNo clouds."}),
+    )])
+    .await;
+    let s =
+        Scenario::start_with_model("polling", OPEN, OPENAI, &model, "showReasoning: true").await;
+
+    let first = s.alice().dm_bot("What's the weather?").await;
+    let posted = "> The sky is clear.\n> No clouds.\n\nIt is sunny.";
+    assert_eq!(s.wait_replies(&first, 1).await, [posted]);
+    s.alice().dm_bot("And tomorrow?").await;
+    s.wait_replies(&first, 2).await;
+
+    s.settled().await;
+    assert_eq!(
+        model.conversations()[1],
+        turns(&[
+            ("user", "What's the weather?"),
+            ("assistant", "It is sunny."),
+            ("user", "And tomorrow?"),
+        ])
+    );
+    assert_well_formed(&model, "clouds");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_thinking_blocks_are_not_posted() {
+    let model = FakeModel::start(vec![anthropic_answer(json!([
+        {"type": "thinking", "thinking": "Clear sky, so sunny.", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "It is sunny."}
+    ]))])
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, ANTHROPIC, &model, "").await;
+
+    let first = s.alice().dm_bot("What's the weather?").await;
+    assert_eq!(s.wait_replies(&first, 1).await, ["It is sunny."]);
+    s.alice().dm_bot("And tomorrow?").await;
+    s.wait_replies(&first, 2).await;
+
+    s.settled().await;
+    assert_eq!(
+        model.conversations()[1],
+        turns(&[
+            ("user", "What's the weather?"),
+            ("assistant", "It is sunny."),
+            ("user", "And tomorrow?"),
+        ])
+    );
+    assert_well_formed(&model, "sky");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_mention_gets_the_help_line_without_asking_the_model() {
+    let model = FakeModel::start(vec![openai_answer("Sure.", json!({}))]).await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "").await;
+    let team = s.sim.space("Team", &["alice", "bob"]);
+
+    // The first message of the space is a bare mention.
+    s.alice().mention_bot(&team, "").await;
+    assert_eq!(s.wait_replies(&team, 1).await, [help_text()]);
+    s.settled().await;
+    assert!(
+        model.requests().is_empty(),
+        "the model was asked: {:?}",
+        model.requests()
+    );
+
+    // Later in the conversation: again the help line, and it leaves no turn behind.
+    s.bob().mention_bot(&team, "deploy status?").await;
+    s.wait_replies(&team, 2).await;
+    s.alice().mention_bot(&team, " ").await;
+    s.wait_replies(&team, 3).await;
+    s.bob().mention_bot(&team, "thanks").await;
+    assert_eq!(
+        s.wait_replies(&team, 4).await,
+        [help_text(), "Sure.", help_text(), "Sure."]
+    );
+
+    s.settled().await;
+    let conversations = model.conversations();
+    assert_eq!(conversations.len(), 2, "{conversations:?}");
+    let roles: Vec<&str> = conversations[1].iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "{conversations:?}");
+    assert!(conversations[1][2].1.contains("thanks"));
+    assert_well_formed(&model, help_text());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_only_dm_gets_the_files_notice_and_requests_end_on_the_user() {
+    for api in [OPENAI, ANTHROPIC] {
+        let answer = if api == OPENAI {
+            openai_answer("Hello!", json!({}))
+        } else {
+            anthropic_answer(json!([{"type": "text", "text": "Hello!"}]))
+        };
+        let model = FakeModel::start(vec![answer]).await;
+        let s = Scenario::start_with_model("webhook", OPEN, api, &model, "").await;
+
+        let hi = s.alice().dm_bot("Hi").await;
+        assert_eq!(s.wait_replies(&hi, 1).await, ["Hello!"]);
+        s.alice()
+            .try_send(json!({
+                "toPersonEmail": s.bot.email,
+                "files": ["https://files.example.com/report.pdf"],
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.wait_replies(&hi, 2).await,
+            ["Hello!", FILES_NOT_READ],
+            "{api}"
+        );
+        s.settled().await;
+        assert_eq!(
+            model.requests().len(),
+            1,
+            "{api}: the file-only DM reached the model"
+        );
+
+        s.alice().dm_bot("What can you do?").await;
+        s.wait_replies(&hi, 3).await;
+        s.settled().await;
+        assert_eq!(
+            model.conversations()[1],
+            turns(&[
+                ("user", "Hi"),
+                ("assistant", "Hello!"),
+                ("user", "What can you do?")
+            ]),
+            "{api}"
+        );
+        assert_well_formed(&model, FILES_NOT_READ);
+        s.finish().await;
+    }
+}
