@@ -39,26 +39,17 @@ fn assert_well_formed(model: &FakeModel, absent: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn think_blocks_are_neither_posted_nor_fed_back() {
-    let model = FakeModel::start(vec![openai_answer(
-        "<think>\nThe user wants the weather. Check the sky.\n</think>\n\nIt is sunny.",
-        json!({}),
-    )])
-    .await;
-    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "").await;
-
+/// Alice asks about the weather twice in a DM (the model always answers "It is sunny.", with
+/// `reasoning` in some form); returns what the bot posted. Checks that the second request
+/// carries the first exchange without any reasoning, and that every request is well formed.
+async fn weather_twice(s: Scenario, model: &FakeModel, reasoning: &str) -> Vec<String> {
     let first = s.alice().dm_bot("What's the weather?").await;
-    assert_eq!(s.wait_replies(&first, 1).await, ["It is sunny."]);
+    s.wait_replies(&first, 1).await;
     s.alice().dm_bot("And tomorrow?").await;
-    assert_eq!(
-        s.wait_replies(&first, 2).await,
-        ["It is sunny.", "It is sunny."]
-    );
-
+    let posted = s.wait_replies(&first, 2).await;
     s.settled().await;
     let conversations = model.conversations();
-    assert_eq!(conversations.len(), 2);
+    assert_eq!(conversations.len(), 2, "{conversations:?}");
     assert_eq!(
         conversations[1],
         turns(&[
@@ -67,8 +58,23 @@ async fn think_blocks_are_neither_posted_nor_fed_back() {
             ("user", "And tomorrow?"),
         ])
     );
-    assert_well_formed(&model, "think");
+    assert_well_formed(model, reasoning);
     s.finish().await;
+    posted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn think_blocks_are_neither_posted_nor_fed_back() {
+    let model = FakeModel::start(vec![openai_answer(
+        "<think>\nThe user wants the weather. Check the sky.\n</think>\n\nIt is sunny.",
+        json!({}),
+    )])
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "").await;
+    assert_eq!(
+        weather_twice(s, &model, "sky").await,
+        ["It is sunny.", "It is sunny."]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,24 +86,8 @@ async fn separate_reasoning_is_quoted_with_show_reasoning_and_never_fed_back() {
     .await;
     let s =
         Scenario::start_with_model("polling", OPEN, OPENAI, &model, "showReasoning: true").await;
-
-    let first = s.alice().dm_bot("What's the weather?").await;
     let posted = "> The sky is clear.\n> No clouds.\n\nIt is sunny.";
-    assert_eq!(s.wait_replies(&first, 1).await, [posted]);
-    s.alice().dm_bot("And tomorrow?").await;
-    s.wait_replies(&first, 2).await;
-
-    s.settled().await;
-    assert_eq!(
-        model.conversations()[1],
-        turns(&[
-            ("user", "What's the weather?"),
-            ("assistant", "It is sunny."),
-            ("user", "And tomorrow?"),
-        ])
-    );
-    assert_well_formed(&model, "clouds");
-    s.finish().await;
+    assert_eq!(weather_twice(s, &model, "sky").await, [posted, posted]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,23 +99,10 @@ async fn anthropic_thinking_blocks_are_not_posted() {
     ]))])
     .await;
     let s = Scenario::start_with_model("webhook", OPEN, ANTHROPIC, &model, "").await;
-
-    let first = s.alice().dm_bot("What's the weather?").await;
-    assert_eq!(s.wait_replies(&first, 1).await, ["It is sunny."]);
-    s.alice().dm_bot("And tomorrow?").await;
-    s.wait_replies(&first, 2).await;
-
-    s.settled().await;
     assert_eq!(
-        model.conversations()[1],
-        turns(&[
-            ("user", "What's the weather?"),
-            ("assistant", "It is sunny."),
-            ("user", "And tomorrow?"),
-        ])
+        weather_twice(s, &model, "sky").await,
+        ["It is sunny.", "It is sunny."]
     );
-    assert_well_formed(&model, "sky");
-    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

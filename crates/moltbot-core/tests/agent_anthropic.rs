@@ -5,10 +5,10 @@ mod agent_support;
 
 use std::time::{Duration, Instant};
 
-use agent_support::{anthropic_ok, fast_retry, request, MockServer, Reply};
+use agent_support::{anthropic_ok, ask, fast_retry, request, MockServer, Reply};
 use moltbot_core::agent::{
-    answer, anthropic_messages_url, Agent, AgentError, AnswerOptions, AnthropicAgent,
-    HttpAgentOptions, Turn, ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
+    anthropic_messages_url, Agent, AgentError, AnthropicAgent, HttpAgentOptions, Turn,
+    ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
 };
 use moltbot_core::config::Secret;
 use serde_json::json;
@@ -195,18 +195,10 @@ async fn thinking_blocks_are_reasoning_and_redacted_ones_are_ignored() {
     });
     let server = MockServer::start(vec![Reply::new(200, body)]).await;
     let agent = agent(&server.url, Duration::from_secs(5));
-    let req = request("Weather?", vec![], None);
-    let hidden = answer(&agent, &req, AnswerOptions::default()).await;
+    let hidden = ask(&agent, "Weather?", vec![], false).await;
     assert_eq!(hidden.text, "It is sunny.");
     assert_eq!(hidden.history.as_deref(), Some("It is sunny."));
-    let shown = answer(
-        &agent,
-        &req,
-        AnswerOptions {
-            show_reasoning: true,
-        },
-    )
-    .await;
+    let shown = ask(&agent, "Weather?", vec![], true).await;
     assert_eq!(shown.text, "> The sky is clear.\n>\n> more\n\nIt is sunny.");
     assert!(!shown.text.contains("encrypted"));
 }
@@ -224,12 +216,7 @@ async fn requests_alternate_and_end_on_the_new_user_turn() {
         Turn::assistant("<think>nothing to say</think>"),
         Turn::assistant("Anything else?"),
     ];
-    answer(
-        &agent,
-        &request("Yes: the weather.", history, None),
-        AnswerOptions::default(),
-    )
-    .await;
+    ask(&agent, "Yes: the weather.", history, false).await;
     let messages = &server.requests()[0].body["messages"];
     assert_eq!(
         messages,

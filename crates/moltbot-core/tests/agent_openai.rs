@@ -5,10 +5,9 @@ mod agent_support;
 
 use std::time::{Duration, Instant};
 
-use agent_support::{fast_retry, openai_ok, request, MockServer, Reply};
+use agent_support::{ask, fast_retry, openai_ok, request, MockServer, Reply};
 use moltbot_core::agent::{
-    answer, help_text, Agent, AgentError, AnswerOptions, HttpAgentOptions, OpenAiAgent, Turn,
-    APOLOGY, NO_ANSWER,
+    help_text, Agent, AgentError, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY, NO_ANSWER,
 };
 use moltbot_core::config::Secret;
 use serde_json::json;
@@ -211,12 +210,7 @@ async fn answer_turns_a_failure_into_one_apology() {
     let server =
         MockServer::start(vec![Reply::new(503, json!({"error": {"message": "down"}}))]).await;
     let agent = agent(&server, Some(KEY), Duration::from_secs(5));
-    let answer = answer(
-        &agent,
-        &request("hi", vec![], None),
-        AnswerOptions::default(),
-    )
-    .await;
+    let answer = ask(&agent, "hi", vec![], false).await;
     assert_eq!(answer.text, APOLOGY);
     assert!(!answer.is_reply());
     assert_eq!(answer.error.and_then(|e| e.status()), Some(503));
@@ -243,12 +237,7 @@ async fn think_blocks_in_the_content_are_neither_posted_nor_stored() {
     )])
     .await;
     let agent = agent(&server, None, Duration::from_secs(5));
-    let got = answer(
-        &agent,
-        &request("Weather?", vec![], None),
-        AnswerOptions::default(),
-    )
-    .await;
+    let got = ask(&agent, "Weather?", vec![], false).await;
     assert_eq!(got.text, "It is sunny.");
     assert_eq!(got.history.as_deref(), Some("It is sunny."));
 }
@@ -262,17 +251,9 @@ async fn reasoning_fields_are_kept_apart_and_quoted_only_when_asked() {
         )])
         .await;
         let agent = agent(&server, None, Duration::from_secs(5));
-        let req = request("Weather?", vec![], None);
-        let hidden = answer(&agent, &req, AnswerOptions::default()).await;
+        let hidden = ask(&agent, "Weather?", vec![], false).await;
         assert_eq!(hidden.text, "It is sunny.", "{field}");
-        let shown = answer(
-            &agent,
-            &req,
-            AnswerOptions {
-                show_reasoning: true,
-            },
-        )
-        .await;
+        let shown = ask(&agent, "Weather?", vec![], true).await;
         assert_eq!(
             shown.text, "> Check the sky.\n> It is blue.\n\nIt is sunny.",
             "{field}"
@@ -289,12 +270,7 @@ async fn reasoning_only_posts_a_notice_and_stores_nothing() {
     ] {
         let server = MockServer::start(vec![Reply::new(200, body)]).await;
         let agent = agent(&server, None, Duration::from_secs(5));
-        let got = answer(
-            &agent,
-            &request("Weather?", vec![], None),
-            AnswerOptions::default(),
-        )
-        .await;
+        let got = ask(&agent, "Weather?", vec![], false).await;
         assert_eq!(got.text, NO_ANSWER);
         assert!(got.error.is_none());
         assert_eq!(got.history, None);
@@ -311,12 +287,7 @@ async fn requests_end_on_a_user_turn_with_content_and_carry_no_reasoning() {
         Turn::user("Thanks"),
         Turn::assistant("<think>only reasoning, no answer</think>"),
     ];
-    answer(
-        &agent,
-        &request("And tomorrow?", history, None),
-        AnswerOptions::default(),
-    )
-    .await;
+    ask(&agent, "And tomorrow?", history, false).await;
     assert_eq!(
         server.requests()[0].body["messages"],
         json!([
@@ -333,12 +304,7 @@ async fn a_message_without_text_never_reaches_the_provider() {
     let agent = agent(&server, None, Duration::from_secs(5));
     for text in ["", "  \n"] {
         let history = vec![Turn::user("Hi"), Turn::assistant("Hello!")];
-        let got = answer(
-            &agent,
-            &request(text, history, None),
-            AnswerOptions::default(),
-        )
-        .await;
+        let got = ask(&agent, text, history, false).await;
         assert_eq!(got.text, help_text());
         assert!(got.error.is_none() && got.history.is_none());
     }
