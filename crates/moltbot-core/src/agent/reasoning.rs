@@ -16,7 +16,8 @@
 //!
 //! Tags inside Markdown code are content, not reasoning: in a fenced code block (a line starting
 //! with up to three spaces and three or more backticks or tildes, closed by a run of the same
-//! character at least as long) and in an inline code span on one line (`` `<think>` ``).
+//! character at least as long) and in an inline code span on one line (`` `<think>` ``: a run
+//! of backticks opens a span that ends at a run of the same length or at the end of the line).
 //!
 //! The filter works on text that arrives in pieces ([`ReasoningFilter::push`] each piece, then
 //! [`ReasoningFilter::finish`]): a tag or fence split across pieces (`"<thi"` + `"nk>"`) is still
