@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use moltbot_core::agent::{help_text, FILES_NOT_READ};
+use moltbot_core::agent::{help_text, FILES_NOT_READ, NO_ANSWER};
 use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
 use serde_json::json;
 
@@ -189,4 +189,30 @@ async fn a_file_only_dm_gets_the_files_notice_and_requests_end_on_the_user() {
         assert_well_formed(&model, FILES_NOT_READ);
         s.finish().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_is_only_reasoning_posts_a_notice_and_leaves_no_turn() {
+    let model = FakeModel::start(vec![
+        openai_answer(
+            "<think>\nThe user asks about the weather. Let me",
+            json!({}),
+        ),
+        openai_answer("It is sunny.", json!({})),
+    ])
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "").await;
+
+    let first = s.alice().dm_bot("What's the weather?").await;
+    assert_eq!(s.wait_replies(&first, 1).await, [NO_ANSWER]);
+    s.alice().dm_bot("Weather, please?").await;
+    assert_eq!(s.wait_replies(&first, 2).await, [NO_ANSWER, "It is sunny."]);
+
+    s.settled().await;
+    assert_eq!(
+        model.conversations()[1],
+        turns(&[("user", "Weather, please?")])
+    );
+    assert_well_formed(&model, "Let me");
+    s.finish().await;
 }

@@ -248,7 +248,10 @@ impl Processor {
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
         let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
-            Some(notice) => Answer::notice(notice),
+            Some(notice) => {
+                tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
+                Answer::notice(notice)
+            }
             None => self.ask_agent(message, &session).await,
         };
         let session = answer.history.as_ref().map(|reply| SessionAppend {
