@@ -228,6 +228,21 @@ fn fragment() -> impl Strategy<Value = &'static str> {
     ])
 }
 
+/// `text` cut at the `cuts` that fall on character boundaries.
+fn cut<'a>(text: &'a str, cuts: &[prop::sample::Index]) -> Vec<&'a str> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
+    points.retain(|p| text.is_char_boundary(*p));
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for p in points {
+        pieces.push(&text[last..p]);
+        last = p;
+    }
+    pieces.push(&text[last..]);
+    pieces
+}
+
 proptest! {
     #[test]
     fn any_split_gives_the_whole_text_result(
@@ -235,19 +250,15 @@ proptest! {
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
     ) {
         let text: String = parts.concat();
-        let whole = split_reasoning(&text);
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
-        points.retain(|p| text.is_char_boundary(*p));
-        points.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut last = 0;
-        for p in points {
-            pieces.push(&text[last..p]);
-            last = p;
-        }
-        pieces.push(&text[last..]);
-        let got = streamed(&pieces);
-        prop_assert_eq!(got, whole);
+        prop_assert_eq!(streamed(&cut(&text, &cuts)), split_reasoning(&text));
+    }
+
+    #[test]
+    fn any_text_any_split_never_panics_and_agrees(
+        text in any::<String>(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        prop_assert_eq!(streamed(&cut(&text, &cuts)), split_reasoning(&text));
     }
 
     #[test]
