@@ -1,9 +1,10 @@
 //! A recording fake model provider over real HTTP, for end-to-end tests of what the gateway
 //! sends to a model and what it does with the answer.
 //!
-//! [`FakeModel::start`] listens on `127.0.0.1:0` and answers every `POST` (any path, so it
-//! serves as an OpenAI-compatible `/chat/completions` or an Anthropic `/v1/messages` endpoint)
-//! with the next scripted body, the last one repeating. Every request body is recorded
+//! It listens on `127.0.0.1:0` and answers every `POST` (any path, so it serves as an
+//! OpenAI-compatible `/chat/completions` or an Anthropic `/v1/messages` endpoint) with a whole
+//! JSON body: the next of a script ([`FakeModel::start`], the last one repeating) or what a
+//! function of the request makes ([`FakeModel::answering`]). Every request body is recorded
 //! ([`FakeModel::requests`]). Bodies: [`openai_answer`], [`anthropic_answer`].
 
 use std::collections::VecDeque;
@@ -11,21 +12,24 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-#[derive(Clone, Default)]
+/// How the fake answers a request body: the whole response body (`Value::Null`: a `500`).
+pub type Answerer = dyn Fn(&Value) -> Value + Send + Sync;
+
+#[derive(Clone)]
 struct Shared {
     requests: Arc<Mutex<Vec<Value>>>,
-    script: Arc<Mutex<VecDeque<Value>>>,
+    answer: Arc<Answerer>,
 }
 
-/// A fake model provider (see the [module](self) docs). The server runs until the test's
-/// runtime ends.
-#[derive(Clone)]
+/// A fake model provider (see the [module](self) docs). The server stops when it is dropped.
 pub struct FakeModel {
     base_url: String,
-    shared: Shared,
+    requests: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for FakeModel {
@@ -40,11 +44,28 @@ impl FakeModel {
     /// Starts a server answering with `answers` in order (the last one repeats; an empty script
     /// answers `500`). Panics if it cannot listen.
     pub async fn start(answers: Vec<Value>) -> Self {
+        let script = Mutex::new(VecDeque::from(answers));
+        Self::answering(move |_| {
+            let mut script = script.lock().unwrap_or_else(PoisonError::into_inner);
+            let next = if script.len() > 1 {
+                script.pop_front()
+            } else {
+                script.front().cloned()
+            };
+            next.unwrap_or(Value::Null)
+        })
+        .await
+    }
+
+    /// Starts a server whose answer to each request is `answer(request body)` (`Value::Null`:
+    /// a `500`). Panics if it cannot listen.
+    pub async fn answering(answer: impl Fn(&Value) -> Value + Send + Sync + 'static) -> Self {
         let shared = Shared {
             requests: Arc::default(),
-            script: Arc::new(Mutex::new(answers.into())),
+            answer: Arc::new(answer),
         };
-        let app = Router::new().fallback(answer).with_state(shared.clone());
+        let requests = Arc::clone(&shared.requests);
+        let app = Router::new().fallback(respond).with_state(shared);
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
             Ok(listener) => listener,
             Err(err) => panic!("cannot start the fake model: {err}"),
@@ -53,12 +74,13 @@ impl FakeModel {
             Ok(addr) => addr,
             Err(err) => panic!("cannot start the fake model: {err}"),
         };
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Self {
             base_url: format!("http://{addr}/v1"),
-            shared,
+            requests,
+            task,
         }
     }
 
@@ -69,8 +91,7 @@ impl FakeModel {
 
     /// Every request body so far, oldest first.
     pub fn requests(&self) -> Vec<Value> {
-        self.shared
-            .requests
+        self.requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -100,31 +121,56 @@ impl FakeModel {
             })
             .collect()
     }
+
+    /// The `messages` of the request whose last message contains `needle`. Panics when there
+    /// is none, listing what was received.
+    pub fn messages_ending_with(&self, needle: &str) -> Vec<Value> {
+        let requests = self.requests();
+        let found = requests.iter().find_map(|body| {
+            let messages = body.get("messages")?.as_array()?;
+            let last = messages.last()?.get("content")?.as_str()?;
+            last.contains(needle).then(|| messages.clone())
+        });
+        match found {
+            Some(messages) => messages,
+            None => {
+                panic!("no request ends with a message containing {needle:?}; got {requests:#?}")
+            }
+        }
+    }
+
+    /// The content of the last message of the request that ends with `needle` (see
+    /// [`Self::messages_ending_with`]): the new user turn as the model saw it.
+    pub fn last_turn_with(&self, needle: &str) -> String {
+        let messages = self.messages_ending_with(needle);
+        let last = messages.last().and_then(|m| m.get("content"));
+        match last.and_then(Value::as_str) {
+            Some(text) => text.to_string(),
+            None => panic!("the last message has no text content: {messages:#?}"),
+        }
+    }
 }
 
-async fn answer(
-    State(shared): State<Shared>,
-    body: Bytes,
-) -> (axum::http::StatusCode, Json<Value>) {
+impl Drop for FakeModel {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn respond(State(shared): State<Shared>, body: Bytes) -> (StatusCode, Json<Value>) {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = (shared.answer)(&body);
     shared
         .requests
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-    let next = {
-        let mut script = shared.script.lock().unwrap_or_else(PoisonError::into_inner);
-        if script.len() > 1 {
-            script.pop_front()
-        } else {
-            script.front().cloned()
-        }
-    };
-    match next {
-        Some(body) => (axum::http::StatusCode::OK, Json(body)),
-        None => (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": {"message": "the fake model has no script"}})),
+        .push(body);
+    match answer {
+        Value::Null => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"message": "the fake model has no answer"}})),
         ),
+        body => (StatusCode::OK, Json(body)),
     }
 }
 

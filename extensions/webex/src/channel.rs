@@ -8,7 +8,7 @@ use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics,
-    InboundMessage, Metrics, OutgoingMessage, SendTarget,
+    InboundMessage, Metrics, OutgoingMessage, SendTarget, SenderInfo,
 };
 use moltbot_core::store::Store;
 use webex_api::{
@@ -17,6 +17,7 @@ use webex_api::{
 
 use crate::config::WebexConfig;
 use crate::inbound::{fetch_with_retry, normalize};
+use crate::people::PeopleCache;
 use crate::polling::Poller;
 use crate::shared::{BotIdentity, WebexShared, CHANNEL};
 
@@ -31,6 +32,7 @@ const SECRET_KEY: &str = "webhook_secret";
 pub struct WebexChannel {
     shared: Arc<WebexShared>,
     webhook_secret: String,
+    people: PeopleCache,
 }
 
 impl std::fmt::Debug for WebexChannel {
@@ -104,6 +106,7 @@ impl WebexChannel {
                 caught_up: Default::default(),
             }),
             webhook_secret,
+            people: PeopleCache::new(),
         })
     }
 
@@ -284,6 +287,10 @@ impl Channel for WebexChannel {
                 }
             }
         })
+    }
+
+    fn resolve_sender<'a>(&'a self, sender: &'a SenderInfo) -> BoxFuture<'a, SenderInfo> {
+        Box::pin(self.people.resolve(&self.shared.client, sender))
     }
 
     fn access_policy(&self) -> AccessPolicy {

@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod landed;
 pub mod mention;
 pub mod ops;
+pub mod people;
 mod plugin;
 pub mod polling;
 pub mod shared;

@@ -18,3 +18,19 @@ pub fn output_text(out: &std::process::Output) -> (String, String) {
 pub fn scrub(text: &str, home: &TestHome) -> String {
     text.replace(&home.state_dir().display().to_string(), "[STATE]")
 }
+
+/// `moltbot pairing list webex --json` in `home`: the pending requests. Panics when the command
+/// fails or prints something else than a JSON array.
+pub fn pairing_list(home: &TestHome) -> Vec<serde_json::Value> {
+    let out = home
+        .moltbot()
+        .args(["pairing", "list", "webex", "--json"])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run pairing list: {err}"));
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "pairing list: {stderr}");
+    match serde_json::from_str::<serde_json::Value>(&stdout) {
+        Ok(serde_json::Value::Array(items)) => items,
+        other => panic!("pairing list printed {stdout:?}: {other:?}"),
+    }
+}

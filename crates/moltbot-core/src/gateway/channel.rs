@@ -300,6 +300,14 @@ pub trait Channel: Send + Sync + 'static {
         message_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>>;
 
+    /// `sender` completed with what the channel can look up about them (their display name),
+    /// before the gateway records a pairing request or asks the agent. Best effort: never
+    /// fails and never waits long; on any failure the sender is returned as given. The
+    /// default returns it unchanged.
+    fn resolve_sender<'a>(&'a self, sender: &'a SenderInfo) -> BoxFuture<'a, SenderInfo> {
+        Box::pin(std::future::ready(sender.clone()))
+    }
+
     /// The access policy from this channel's config.
     fn access_policy(&self) -> AccessPolicy;
 

@@ -9,7 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::agent::{self, AgentRequest, Answer, AnswerOptions, ConversationInfo, SessionKey, Turn};
+use crate::agent::{
+    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, SenderInfo, SessionKey, Turn,
+};
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
@@ -247,17 +249,18 @@ impl Processor {
     /// the answer in one commit, and sends it. Only an agent's answer adds turns to the session.
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
+        let sender = self.channel.resolve_sender(&message.sender).await;
         let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
             Some(notice) => {
                 tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
                 Answer::notice(notice)
             }
-            None => self.ask_agent(message, &session).await,
+            None => self.ask_agent(message, &sender, &session).await,
         };
         let session = answer.history.as_ref().map(|reply| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
-                Turn::user_by(message.text.clone(), message.sender.clone()),
+                Turn::user_by(message.text.clone(), sender),
                 Turn::assistant(reply.clone()),
             ],
             keep_turns: self.options.history_turns,
@@ -301,7 +304,13 @@ impl Processor {
     }
 
     /// The agent's answer to `message`, with the session's history.
-    async fn ask_agent(&self, message: &InboundMessage, session: &SessionKey) -> Answer {
+    async fn ask_agent(
+        &self,
+        message: &InboundMessage,
+        sender: &SenderInfo,
+        session: &SessionKey,
+    ) -> Answer {
+        tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(sender)), "asking the agent");
         let history = self
             .store
             .sessions()
@@ -314,7 +323,7 @@ impl Processor {
         let request = AgentRequest {
             session: session.clone(),
             text: message.text.clone(),
-            sender: message.sender.clone(),
+            sender: sender.clone(),
             conversation: ConversationInfo {
                 channel: self.id().to_string(),
                 room_id: message.room_id.clone(),

@@ -156,12 +156,32 @@ pub fn request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> A
     }
 }
 
-/// [`answer`] to `text` after `history` (no system prompt), reasoning shown when `show`.
+/// [`answer`] to `text` after `history` in a direct session (no speaker prefixes, no system
+/// prompt), reasoning shown when `show`.
 pub async fn ask(agent: &dyn Agent, text: &str, history: Vec<Turn>, show: bool) -> Answer {
     let options = AnswerOptions {
         show_reasoning: show,
     };
-    answer(agent, &request(text, history, None), options).await
+    answer(agent, &direct_request(text, history, None), options).await
+}
+
+/// The same request in a direct (one-to-one) session with Alice.
+pub fn direct_request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> AgentRequest {
+    let mut req = request(text, history, system_prompt);
+    req.session = SessionKey::direct("chat", "person-1");
+    req.conversation.kind = ConversationKind::Direct;
+    req.conversation.title = None;
+    req
+}
+
+/// A person of the tests: `Name <name@example.com>`, id `person-<name>`.
+pub fn person(name: &str) -> SenderInfo {
+    let lower = name.to_lowercase();
+    SenderInfo {
+        id: format!("person-{lower}"),
+        email: Some(format!("{lower}@example.com")),
+        display_name: Some(name.to_string()),
+    }
 }
 
 /// A chat completion with extra fields and an unusual finish reason.
