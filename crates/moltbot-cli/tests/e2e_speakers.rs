@@ -9,21 +9,21 @@ mod common;
 
 use common::{output_text, pairing_list};
 use moltbot_core::agent::speakers::GROUP_NOTE;
-use moltbot_testkit::{FakeOpenAi, Scenario, TestHome, World, OPEN};
+use moltbot_testkit::{openai_answer, FakeModel, Scenario, TestHome, World, OPEN};
 use serde_json::{json, Value};
 use webex_sim::SimServer;
 
-/// A gateway answering with a [`FakeOpenAi`] that replies `answer <n>` to its n-th request.
-async fn with_fake_model(extra: &str) -> (Scenario, FakeOpenAi) {
+/// A gateway answering with a [`FakeModel`] that replies `answer <n>` to its n-th request.
+async fn with_fake_model(extra: &str) -> (Scenario, FakeModel) {
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    let model = FakeOpenAi::start(move |_| {
+    let model = FakeModel::answering(move |_| {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        format!("answer {n}")
+        openai_answer(&format!("answer {n}"), json!({}))
     })
     .await;
     let world = World::new().await;
     let home = TestHome::new();
-    home.write_config(&world.config_with_openai("webhook", extra, model.base_url()));
+    home.write_config(&world.config_with_model("webhook", extra, "openai-completions", &model, ""));
     (Scenario::start_in(world, home).await, model)
 }
 

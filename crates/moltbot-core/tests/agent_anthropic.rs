@@ -5,7 +5,9 @@ mod agent_support;
 
 use std::time::{Duration, Instant};
 
-use agent_support::{anthropic_ok, direct_request, fast_retry, person, request, MockServer, Reply};
+use agent_support::{
+    anthropic_ok, ask, direct_request, fast_retry, person, request, MockServer, Reply,
+};
 use moltbot_core::agent::speakers::GROUP_NOTE;
 use moltbot_core::agent::{
     anthropic_messages_url, Agent, AgentError, AnthropicAgent, HttpAgentOptions, Turn,
@@ -181,4 +183,52 @@ async fn an_answer_without_text_is_an_error() {
         .unwrap_err();
     assert!(matches!(err, AgentError::BadOutput(_)), "{err:?}");
     assert!(err.to_string().contains("refusal"));
+}
+
+#[tokio::test]
+async fn thinking_blocks_are_reasoning_and_redacted_ones_are_ignored() {
+    let body = json!({
+        "id": "msg_2",
+        "type": "message",
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "The sky is clear.", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "encrypted"},
+            {"type": "text", "text": "<thinking>more</thinking>It is sunny."}
+        ],
+        "stop_reason": "end_turn"
+    });
+    let server = MockServer::start(vec![Reply::new(200, body)]).await;
+    let agent = agent(&server.url, Duration::from_secs(5));
+    let hidden = ask(&agent, "Weather?", vec![], false).await;
+    assert_eq!(hidden.text, "It is sunny.");
+    assert_eq!(hidden.history.as_deref(), Some("It is sunny."));
+    let shown = ask(&agent, "Weather?", vec![], true).await;
+    assert_eq!(shown.text, "> The sky is clear.\n>\n> more\n\nIt is sunny.");
+    assert!(!shown.text.contains("encrypted"));
+}
+
+#[tokio::test]
+async fn requests_alternate_and_end_on_the_new_user_turn() {
+    let server = MockServer::start(vec![Reply::new(200, anthropic_ok("o", "k"))]).await;
+    let agent = agent(&server.url, Duration::from_secs(5));
+    // An empty user turn between two answers, and an answer that was only reasoning: left out,
+    // the turns around them merged so roles still alternate.
+    let history = vec![
+        Turn::user("Hi"),
+        Turn::assistant("Hello!"),
+        Turn::user(""),
+        Turn::assistant("<think>nothing to say</think>"),
+        Turn::assistant("Anything else?"),
+    ];
+    ask(&agent, "Yes: the weather.", history, false).await;
+    let messages = &server.requests()[0].body["messages"];
+    assert_eq!(
+        messages,
+        &json!([
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!\n\nAnything else?"},
+            {"role": "user", "content": "Yes: the weather."}
+        ])
+    );
 }

@@ -10,7 +10,7 @@ use agent_support::{openai_ok, request, MockServer, Reply};
 use moltbot_core::agent::{
     answer, api_key_env, build_agent, error_message, parse_openai_reply, parse_output, retry_after,
     trim_history, Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest,
-    RetryPolicy, SessionKey, Turn, APOLOGY,
+    AnswerOptions, RetryPolicy, SessionKey, Turn, APOLOGY,
 };
 use moltbot_core::config::{parse, AgentsConfig, CoreConfig, ModelsConfig};
 use serde_json::json;
@@ -224,9 +224,9 @@ fn error_messages_from_provider_bodies() {
 
 #[test]
 fn openai_reply_parsing_is_lenient() {
-    assert_eq!(parse_openai_reply(&openai_ok("hi")).unwrap(), "hi");
+    assert_eq!(parse_openai_reply(&openai_ok("hi")).unwrap().text, "hi");
     let refusal = json!({"choices": [{"message": {"content": null, "refusal": "I can't."}}]});
-    assert_eq!(parse_openai_reply(&refusal).unwrap(), "I can't.");
+    assert_eq!(parse_openai_reply(&refusal).unwrap().text, "I can't.");
     let empty = json!({"choices": [{"message": {"content": ""}, "finish_reason": "length"}]});
     assert!(parse_openai_reply(&empty)
         .unwrap_err()
@@ -238,11 +238,25 @@ fn openai_reply_parsing_is_lenient() {
 
 #[test]
 fn command_output_parsing() {
-    assert_eq!(parse_output("  hello\n").unwrap(), "hello");
-    assert_eq!(parse_output(r#"{"text": " hi "}"#).unwrap(), "hi");
-    assert_eq!(parse_output(r#"{"other": 1}"#).unwrap(), r#"{"other": 1}"#);
-    assert_eq!(parse_output("[1, 2]").unwrap(), "[1, 2]");
+    assert_eq!(parse_output("  hello\n").unwrap().text, "hello");
+    assert_eq!(parse_output(r#"{"text": " hi "}"#).unwrap().text, "hi");
+    assert_eq!(
+        parse_output(r#"{"other": 1}"#).unwrap().text,
+        r#"{"other": 1}"#
+    );
+    assert_eq!(parse_output("[1, 2]").unwrap().text, "[1, 2]");
     assert!(parse_output("\n \n").is_err());
+    let reasoned = parse_output(r#"{"text": "Sunny.", "reasoning": " look up "}"#).unwrap();
+    assert_eq!(
+        (reasoned.text.as_str(), reasoned.reasoning.as_deref()),
+        ("Sunny.", Some("look up"))
+    );
+    let only = parse_output(r#"{"text": "", "reasoning": "thinking"}"#).unwrap();
+    assert_eq!(
+        (only.text.as_str(), only.reasoning.as_deref()),
+        ("", Some("thinking"))
+    );
+    assert!(parse_output(r#"{"text": "", "reasoning": " "}"#).is_err());
     assert!(parse_output(r#"{"text": ""}"#).is_err());
 }
 
@@ -266,11 +280,7 @@ impl Agent for Blank {
     }
 
     fn reply<'a>(&'a self, _req: &'a AgentRequest) -> AgentFuture<'a> {
-        Box::pin(async {
-            Ok(AgentReply {
-                text: "  ".to_string(),
-            })
-        })
+        Box::pin(async { Ok(AgentReply::text("  ")) })
     }
 }
 
@@ -279,17 +289,28 @@ async fn answer_never_fails() {
     let echo = build_agent(&AgentsConfig::default(), &ModelsConfig::default(), &no_env).unwrap();
     let req = request("same text", vec![], None);
     // The answer future is Send, so a gateway can run it on a spawned task.
-    let ok = tokio::spawn(async move { answer(echo.as_ref(), &req).await })
-        .await
-        .unwrap();
+    let ok =
+        tokio::spawn(async move { answer(echo.as_ref(), &req, AnswerOptions::default()).await })
+            .await
+            .unwrap();
     assert!(ok.is_reply());
     assert_eq!(ok.text, "same text");
 
-    let panicked = answer(&Panicking, &request("hi", vec![], None)).await;
+    let panicked = answer(
+        &Panicking,
+        &request("hi", vec![], None),
+        AnswerOptions::default(),
+    )
+    .await;
     assert_eq!(panicked.text, APOLOGY);
     assert!(matches!(panicked.error, Some(AgentError::BadOutput(_))));
 
-    let blank = answer(&Blank, &request("hi", vec![], None)).await;
+    let blank = answer(
+        &Blank,
+        &request("hi", vec![], None),
+        AnswerOptions::default(),
+    )
+    .await;
     assert_eq!(blank.text, APOLOGY);
     assert!(!blank.is_reply());
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent_support::{person, request};
+use agent_support::{ask, person, request};
 use moltbot_core::agent::{Agent, AgentError, CommandAgent, Turn};
 use serde_json::{json, Value};
 
@@ -164,4 +164,39 @@ async fn a_missing_program_is_a_spawn_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, AgentError::Spawn { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn through_answer_the_history_has_no_empty_turns_and_reasoning_stays_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("stdin.json");
+    let program = script(
+        dir.path(),
+        "agent.sh",
+        &format!(
+            "cat > '{}'\necho '{{\"text\": \"<think>hmm</think>Sunny.\", \"reasoning\": \"sky\"}}'",
+            saved.display()
+        ),
+    );
+    let history = vec![
+        Turn::user(""),
+        Turn::assistant("<think>old</think>Hello."),
+        Turn::user("Weather?"),
+        Turn::assistant("<think>only this</think>"),
+    ];
+    let agent = agent(&program, Duration::from_secs(5));
+
+    let got = ask(&agent, "And now?", history, true).await;
+
+    assert_eq!(got.text, "> sky\n>\n> hmm\n\nSunny.");
+    assert_eq!(got.history.as_deref(), Some("Sunny."));
+    let input: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(
+        input["history"],
+        json!([
+            {"role": "assistant", "text": "Hello.", "author": null},
+            {"role": "user", "text": "Weather?", "author": null}
+        ])
+    );
+    assert_eq!(input["text"], "And now?");
 }

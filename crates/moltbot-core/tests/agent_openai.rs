@@ -5,10 +5,12 @@ mod agent_support;
 
 use std::time::{Duration, Instant};
 
-use agent_support::{direct_request, fast_retry, openai_ok, person, request, MockServer, Reply};
+use agent_support::{
+    ask, direct_request, fast_retry, openai_ok, person, request, MockServer, Reply,
+};
 use moltbot_core::agent::speakers::GROUP_NOTE;
 use moltbot_core::agent::{
-    answer, Agent, AgentError, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY,
+    help_text, Agent, AgentError, HttpAgentOptions, OpenAiAgent, Turn, APOLOGY, NO_ANSWER,
 };
 use moltbot_core::config::Secret;
 use serde_json::json;
@@ -263,9 +265,103 @@ async fn answer_turns_a_failure_into_one_apology() {
     let server =
         MockServer::start(vec![Reply::new(503, json!({"error": {"message": "down"}}))]).await;
     let agent = agent(&server, Some(KEY), Duration::from_secs(5));
-    let answer = answer(&agent, &request("hi", vec![], None)).await;
+    let answer = ask(&agent, "hi", vec![], false).await;
     assert_eq!(answer.text, APOLOGY);
     assert!(!answer.is_reply());
     assert_eq!(answer.error.and_then(|e| e.status()), Some(503));
     assert_eq!(server.requests().len(), 3);
+}
+
+/// A chat completion whose message has `content` and, when given, `field: reasoning`.
+fn completion(content: &str, reasoning: Option<(&str, &str)>) -> serde_json::Value {
+    let mut body = openai_ok(content);
+    if let Some((field, text)) = reasoning {
+        body["choices"][0]["message"][field] = json!(text);
+    }
+    body
+}
+
+#[tokio::test]
+async fn think_blocks_in_the_content_are_neither_posted_nor_stored() {
+    let server = MockServer::start(vec![Reply::new(
+        200,
+        completion(
+            "<think>\nThe user asks about the weather.\n</think>\n\nIt is sunny.",
+            None,
+        ),
+    )])
+    .await;
+    let agent = agent(&server, None, Duration::from_secs(5));
+    let got = ask(&agent, "Weather?", vec![], false).await;
+    assert_eq!(got.text, "It is sunny.");
+    assert_eq!(got.history.as_deref(), Some("It is sunny."));
+}
+
+#[tokio::test]
+async fn reasoning_fields_are_kept_apart_and_quoted_only_when_asked() {
+    for field in ["reasoning_content", "reasoning"] {
+        let server = MockServer::start(vec![Reply::new(
+            200,
+            completion("It is sunny.", Some((field, "Check the sky.\nIt is blue."))),
+        )])
+        .await;
+        let agent = agent(&server, None, Duration::from_secs(5));
+        let hidden = ask(&agent, "Weather?", vec![], false).await;
+        assert_eq!(hidden.text, "It is sunny.", "{field}");
+        let shown = ask(&agent, "Weather?", vec![], true).await;
+        assert_eq!(
+            shown.text, "> Check the sky.\n> It is blue.\n\nIt is sunny.",
+            "{field}"
+        );
+        assert_eq!(shown.history.as_deref(), Some("It is sunny."), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn reasoning_only_posts_a_notice_and_stores_nothing() {
+    for body in [
+        completion("", Some(("reasoning_content", "Hmm, let me think"))),
+        completion("<think>Hmm, let me think", None),
+    ] {
+        let server = MockServer::start(vec![Reply::new(200, body)]).await;
+        let agent = agent(&server, None, Duration::from_secs(5));
+        let got = ask(&agent, "Weather?", vec![], false).await;
+        assert_eq!(got.text, NO_ANSWER);
+        assert!(got.error.is_none());
+        assert_eq!(got.history, None);
+    }
+}
+
+#[tokio::test]
+async fn requests_end_on_a_user_turn_with_content_and_carry_no_reasoning() {
+    let server = MockServer::start(vec![Reply::new(200, openai_ok("ok"))]).await;
+    let agent = agent(&server, None, Duration::from_secs(5));
+    let history = vec![
+        Turn::user(""),
+        Turn::assistant("<think>old plan</think>\n\nIt was sunny."),
+        Turn::user("Thanks"),
+        Turn::assistant("<think>only reasoning, no answer</think>"),
+    ];
+    ask(&agent, "And tomorrow?", history, false).await;
+    assert_eq!(
+        server.requests()[0].body["messages"],
+        json!([
+            {"role": "assistant", "content": "It was sunny."},
+            {"role": "user", "content": "Thanks"},
+            {"role": "user", "content": "And tomorrow?"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_message_without_text_never_reaches_the_provider() {
+    let server = MockServer::start(vec![Reply::new(200, openai_ok("ok"))]).await;
+    let agent = agent(&server, None, Duration::from_secs(5));
+    for text in ["", "  \n"] {
+        let history = vec![Turn::user("Hi"), Turn::assistant("Hello!")];
+        let got = ask(&agent, text, history, false).await;
+        assert_eq!(got.text, help_text());
+        assert!(got.error.is_none() && got.history.is_none());
+    }
+    assert!(server.requests().is_empty());
 }

@@ -151,3 +151,40 @@ fn an_unknown_model_provider_is_reported() {
     assert_eq!(issues[0].path, "agents.defaults.model");
     assert_snapshot!("unknown_provider", render_issues(&issues));
 }
+
+#[test]
+fn show_reasoning_is_a_boolean_off_by_default() {
+    let off = parse(Path::new("moltbot.json"), "{}", &env).unwrap();
+    assert!(!off.core.agents.defaults.show_reasoning);
+    let on = parse(
+        Path::new("moltbot.json"),
+        "{ agents: { defaults: { showReasoning: true } } }",
+        &env,
+    )
+    .unwrap();
+    assert!(on.core.agents.defaults.show_reasoning);
+    for bad in ["\"yes\"", "1", "\"true\""] {
+        let issues = issues_of(&format!(
+            "{{ agents: {{ defaults: {{ showReasoning: {bad} }} }} }}"
+        ));
+        assert_eq!(issues.len(), 1, "{bad}");
+        assert_eq!(issues[0].path, "agents.defaults.showReasoning");
+        assert_eq!(issues[0].line, Some(1));
+        assert!(issues[0].message.contains("boolean"), "{:?}", issues[0]);
+        assert_eq!(
+            issues[0].fix.as_deref(),
+            Some("use true or false, without quotes")
+        );
+    }
+    let typo = issues_of("{ agents: { defaults: { showReasonning: true } } }");
+    assert_eq!(typo[0].path, "agents.defaults.showReasonning");
+    assert!(
+        typo[0]
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("showReasoning"),
+        "{:?}",
+        typo[0]
+    );
+}

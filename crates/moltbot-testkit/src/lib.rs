@@ -1,11 +1,11 @@
 //! Test support shared by the CLI's end-to-end tests, the Webex plugin's tests and the bench.
 //!
+//! - [`FakeModel`]: a recording fake model provider (OpenAI-compatible or Anthropic).
 //! - [`wait`]: the one way to wait: poll state every [`wait::POLL`] until a deadline.
 //! - [`TestHome`]: a throwaway state dir with its config, and `moltbot` commands for it.
 //! - [`RunningGateway`]: the real `moltbot gateway` as a child process, its log, its
 //!   [`Ledger`] (the store, read-only use), and the quiet signal
 //!   [`RunningGateway::settled`] that proves "nothing else happened" without a fixed sleep.
-//! - [`FakeOpenAi`]: a recording OpenAI-compatible provider (what the gateway asks a model).
 //! - [`World`] and [`Scenario`]: webex-sim with the bot, Alice and Bob, config builders, and
 //!   the whole set-up of an end-to-end test in one line:
 //!
@@ -21,14 +21,14 @@
 //! # }
 //! ```
 
-pub mod fake_openai;
+pub mod fake_model;
 pub mod gateway;
 pub mod home;
 pub mod ledger;
 pub mod wait;
 pub mod world;
 
-pub use fake_openai::FakeOpenAi;
+pub use fake_model::{anthropic_answer, openai_answer, FakeModel};
 pub use gateway::{GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use moltbot_core::store::InboundState;
 use webex_sim::{InRoom, SimMessage, SimPerson, SimServer, SimUser};
 
+use crate::fake_model::FakeModel;
 use crate::gateway::RunningGateway;
 use crate::home::TestHome;
 use crate::wait;
@@ -115,14 +116,23 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
         )
     }
 
-    /// [`Self::config`] with the OpenAI-compatible provider at `base_url` (such as a
-    /// [`FakeOpenAi`](crate::FakeOpenAi)) as the agent, model `fake/test-model`.
-    pub fn config_with_openai(&self, mode: &str, extra: &str, base_url: &str) -> String {
+    /// [`Self::config`] with the model `fake/test-model` served by `model` over `api`
+    /// (`"openai-completions"` or `"anthropic-messages"`); `defaults` is spliced into
+    /// `agents.defaults` (after `model`).
+    pub fn config_with_model(
+        &self,
+        mode: &str,
+        extra: &str,
+        api: &str,
+        model: &FakeModel,
+        defaults: &str,
+    ) -> String {
         self.config(mode, extra).replace(
             "  channels: {",
             &format!(
-                "  agents: {{ defaults: {{ model: \"fake/test-model\" }} }},\n  \
-models: {{ providers: {{ fake: {{ api: \"openai-completions\", baseUrl: \"{base_url}\" }} }} }},\n  channels: {{"
+                "  agents: {{ defaults: {{ model: \"fake/test-model\", {defaults} }} }},\n  \
+models: {{ providers: {{ fake: {{ api: \"{api}\", baseUrl: \"{}\" }} }} }},\n  channels: {{",
+                model.base_url()
             ),
         )
     }
@@ -171,6 +181,21 @@ impl Scenario {
         let home = TestHome::new();
         let script = home.write_script("agent", script);
         home.write_config(&world.config_with_command_agent(mode, extra, &script, "", ""));
+        Self::start_in(world, home).await
+    }
+
+    /// Like [`Self::start`], answering with the model `model` serves over `api` (see
+    /// [`World::config_with_model`]).
+    pub async fn start_with_model(
+        mode: &str,
+        extra: &str,
+        api: &str,
+        model: &FakeModel,
+        defaults: &str,
+    ) -> Self {
+        let world = World::new().await;
+        let home = TestHome::new();
+        home.write_config(&world.config_with_model(mode, extra, api, model, defaults));
         Self::start_in(world, home).await
     }
 

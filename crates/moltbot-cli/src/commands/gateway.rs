@@ -58,6 +58,7 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
         shutdown_timeout: Duration::from_secs(config.core.gateway.shutdown_timeout_seconds),
         history_turns: usize::try_from(defaults.history_turns).unwrap_or(usize::MAX),
         system_prompt: defaults.system_prompt.clone(),
+        show_reasoning: defaults.show_reasoning,
         room_system_prompts: config
             .core
             .agents

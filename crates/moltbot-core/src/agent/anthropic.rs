@@ -5,8 +5,12 @@
 //! SDKs, whose base URL is `https://api.anthropic.com`, followed by compatible proxies). Headers
 //! `x-api-key` and `anthropic-version: 2023-06-01`; body `{model, max_tokens, system?,
 //! messages}`. The API wants the conversation to start with a user turn and alternate roles, so
-//! leading agent turns are dropped and consecutive turns of one role are merged. The reply is the
-//! concatenated text of the `text` content blocks.
+//! leading agent turns are dropped and consecutive turns of one role are merged
+//! (<https://docs.anthropic.com/en/api/messages>: "consecutive user or assistant turns in your
+//! request will be combined into a single turn"; a last assistant turn would be a prefill the
+//! model continues, so the request always ends on the new user message). The reply is the
+//! concatenated text of the `text` content blocks; `thinking` blocks are its reasoning, kept
+//! apart, and `redacted_thinking` blocks (encrypted) are ignored.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
@@ -83,7 +87,7 @@ impl Agent for AnthropicAgent {
                 body["system"] = json!(prompt);
             }
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
-            parse_anthropic_reply(&answer).map(|text| AgentReply { text })
+            parse_anthropic_reply(&answer)
         })
     }
 }
@@ -134,9 +138,10 @@ pub fn anthropic_messages(req: &AgentRequest) -> Vec<Value> {
         .collect()
 }
 
-/// The reply text in a Messages answer: the `text` of every `type: "text"` content block,
-/// concatenated. Unknown block types and stop reasons are ignored.
-pub fn parse_anthropic_reply(body: &Value) -> Result<String, AgentError> {
+/// The reply in a Messages answer: the `text` of every `type: "text"` content block,
+/// concatenated, and the `thinking` of every `type: "thinking"` block as its reasoning.
+/// `redacted_thinking`, other block types and stop reasons are ignored.
+pub fn parse_anthropic_reply(body: &Value) -> Result<AgentReply, AgentError> {
     let Some(blocks) = body.get("content").and_then(Value::as_array) else {
         if body.get("error").is_some() {
             return Err(AgentError::Provider {
@@ -149,13 +154,22 @@ pub fn parse_anthropic_reply(body: &Value) -> Result<String, AgentError> {
             truncate(&body.to_string(), 200)
         )));
     };
-    let text: String = blocks
-        .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
-        .collect();
+    let of_type = |kind: &str, field: &str| -> Vec<&str> {
+        blocks
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some(kind))
+            .filter_map(|b| b.get(field).and_then(Value::as_str))
+            .collect()
+    };
+    let text = of_type("text", "text").concat();
     let text = text.trim();
-    if text.is_empty() {
+    let reasoning = of_type("thinking", "thinking")
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    if text.is_empty() && reasoning.is_empty() {
         let stop = body
             .get("stop_reason")
             .and_then(Value::as_str)
@@ -164,5 +178,8 @@ pub fn parse_anthropic_reply(body: &Value) -> Result<String, AgentError> {
             "the model returned no text (stop reason: {stop})"
         )));
     }
-    Ok(text.to_string())
+    Ok(AgentReply {
+        text: text.to_string(),
+        reasoning: (!reasoning.is_empty()).then_some(reasoning),
+    })
 }

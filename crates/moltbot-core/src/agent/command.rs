@@ -1,7 +1,8 @@
 //! [`CommandAgent`]: runs a configured program once per message.
 //!
 //! The program gets one JSON object on stdin (see [`command_input`]) and answers on stdout:
-//! either plain text, or a JSON object `{"text": "..."}`. Anything it prints on stderr goes to the
+//! either plain text, or a JSON object `{"text": "...", "reasoning": "..."}` (`reasoning`
+//! optional, kept apart like a provider's). Anything it prints on stderr goes to the
 //! log. A program that runs longer than the timeout is killed; a non-zero exit or an empty answer
 //! is an error (the caller posts the apology).
 
@@ -100,7 +101,7 @@ impl CommandAgent {
                 "the command printed more than {MAX_STDOUT_BYTES} bytes"
             )));
         }
-        parse_output(&String::from_utf8_lossy(&stdout)).map(|text| AgentReply { text })
+        parse_output(&String::from_utf8_lossy(&stdout))
     }
 }
 
@@ -157,23 +158,32 @@ fn person(who: &SenderInfo) -> Value {
     })
 }
 
-/// The reply in the program's stdout: `{"text": "..."}` when stdout is such a JSON object,
-/// otherwise the whole output, trimmed. Empty answers are errors.
-pub fn parse_output(stdout: &str) -> Result<String, AgentError> {
+/// The reply in the program's stdout: `{"text": "...", "reasoning": "..."}` when stdout is
+/// such a JSON object (`reasoning` optional), otherwise the whole output, trimmed. Empty
+/// answers (no text and no reasoning) are errors.
+pub fn parse_output(stdout: &str) -> Result<AgentReply, AgentError> {
     let trimmed = stdout.trim();
-    let text = match serde_json::from_str::<Value>(trimmed) {
+    let reply = match serde_json::from_str::<Value>(trimmed) {
         Ok(Value::Object(obj)) => match obj.get("text") {
-            Some(Value::String(text)) => text.trim().to_string(),
-            _ => trimmed.to_string(),
+            Some(Value::String(text)) => AgentReply {
+                text: text.trim().to_string(),
+                reasoning: obj
+                    .get("reasoning")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
+            },
+            _ => AgentReply::text(trimmed),
         },
-        _ => trimmed.to_string(),
+        _ => AgentReply::text(trimmed),
     };
-    if text.is_empty() {
+    if reply.text.is_empty() && reply.reasoning.is_none() {
         return Err(AgentError::BadOutput(
             "the command printed no answer".to_string(),
         ));
     }
-    Ok(text)
+    Ok(reply)
 }
 
 /// Reads at most `limit` bytes; an unreadable pipe gives what was read so far.

@@ -14,6 +14,6 @@ impl Agent for EchoAgent {
 
     fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
         let text = req.text.clone();
-        Box::pin(async move { Ok(AgentReply { text }) })
+        Box::pin(async move { Ok(AgentReply::text(text)) })
     }
 }

@@ -18,6 +18,11 @@
 //! 429/5xx and connection errors, a bounded number of times, within the turn's timeout
 //! ([`RetryPolicy`]). [`answer`] turns any failure into the one short [`APOLOGY`] to post, and
 //! logs the error with the provider's status.
+//!
+//! What goes to a provider and what comes back is checked in [`answer`], for every provider
+//! alike: a message without text never reaches the provider (it gets [`help_text`]); empty
+//! history turns are left out, so every request ends on a user turn with content; reasoning is
+//! taken out of the reply ([`reasoning`]) before it is posted or stored.
 
 mod anthropic;
 mod build;
@@ -25,7 +30,9 @@ mod command;
 mod echo;
 mod error;
 mod http;
+mod notice;
 mod openai;
+pub mod reasoning;
 pub mod speakers;
 mod types;
 
@@ -45,10 +52,12 @@ pub use self::command::{command_input, parse_output, CommandAgent, MAX_STDOUT_BY
 pub use self::echo::EchoAgent;
 pub use self::error::{AgentBuildError, AgentError};
 pub use self::http::{error_message, retry_after, RetryPolicy};
+pub use self::notice::{help_text, textless_notice, FILES_NOT_READ, NO_ANSWER};
 pub use self::openai::{openai_messages, parse_openai_reply, OpenAiAgent};
+pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
 pub use self::types::{
-    trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind, Role, SenderInfo,
-    SessionKey, Turn,
+    clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,
+    Role, SenderInfo, SessionKey, Turn,
 };
 
 /// The one message posted in the room when the agent fails or times out.
@@ -87,33 +96,77 @@ impl Default for HttpAgentOptions {
     }
 }
 
-/// What to post for one message: the agent's reply, or [`APOLOGY`] with the error that caused
-/// it.
+/// How [`answer`] presents a reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerOptions {
+    /// `agents.defaults.showReasoning`: post the model's reasoning as a Markdown quote before
+    /// the answer (it is never stored in the history).
+    pub show_reasoning: bool,
+}
+
+/// Most characters of reasoning quoted when `showReasoning` is on, so the answer after it is
+/// not pushed past the reply's message bound.
+pub const MAX_QUOTED_REASONING_CHARS: usize = 3000;
+
+/// What to post for one message: the agent's reply, one of our notices, or [`APOLOGY`] with the
+/// error that caused it.
 #[derive(Debug)]
 pub struct Answer {
-    /// The text to post in the room.
+    /// The text to post in the room (with `showReasoning`, the quoted reasoning first).
     pub text: String,
-    /// Why the agent failed, when `text` is the apology. Do not store the apology in the
-    /// session's history.
+    /// Why the agent failed, when `text` is the apology.
     pub error: Option<AgentError>,
+    /// The agent's answer as it goes into the session's history (reasoning removed); `None`
+    /// when nothing belongs there: the apology, or a notice of ours (help line, files not read,
+    /// no answer), after which the session's history is left as it was.
+    pub history: Option<String>,
 }
 
 impl Answer {
     /// True when the agent answered (the reply belongs in the history).
     pub fn is_reply(&self) -> bool {
-        self.error.is_none()
+        self.history.is_some()
+    }
+
+    /// A notice of ours, posted instead of asking the agent: nothing goes into the history.
+    pub fn notice(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            error: None,
+            history: None,
+        }
     }
 }
 
-/// Asks `agent` to answer `req` and never fails: any error (or a panic inside the agent) becomes
-/// [`APOLOGY`], and the error is logged at `error` with the agent, session and provider status.
-pub async fn answer(agent: &dyn Agent, req: &AgentRequest) -> Answer {
-    let result = AssertUnwindSafe(agent.reply(req))
+/// Asks `agent` to answer `req` and never fails.
+///
+/// - A message without text gets [`help_text`] without asking the agent (no provider ever gets
+///   an empty user turn); history turns without text are left out ([`clean_history`]).
+/// - Any error (or a panic inside the agent) becomes [`APOLOGY`], logged at `error` with the
+///   agent, session and provider status.
+/// - Reasoning is taken out of the reply ([`split_reasoning`], plus what the provider returned
+///   apart, such as `reasoning_content`); with [`AnswerOptions::show_reasoning`] it is posted
+///   as a quote before the answer. A reply with nothing left but reasoning posts [`NO_ANSWER`]
+///   and stores nothing.
+pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOptions) -> Answer {
+    if req.text.trim().is_empty() {
+        return Answer::notice(help_text());
+    }
+    let cleaned = AgentRequest {
+        history: clean_history(&req.history),
+        ..req.clone()
+    };
+    let result = AssertUnwindSafe(agent.reply(&cleaned))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| Err(AgentError::BadOutput("the agent panicked".to_string())))
         .and_then(|reply| {
-            if reply.text.trim().is_empty() {
+            let blank = reply.text.trim().is_empty()
+                && reply
+                    .reasoning
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty());
+            if blank {
                 Err(AgentError::BadOutput(
                     "the agent answered nothing".to_string(),
                 ))
@@ -122,10 +175,7 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest) -> Answer {
             }
         });
     match result {
-        Ok(reply) => Answer {
-            text: reply.text,
-            error: None,
-        },
+        Ok(reply) => present(agent, req, reply, options),
         Err(err) => {
             tracing::error!(
                 agent = %agent.name(),
@@ -137,7 +187,48 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest) -> Answer {
             Answer {
                 text: APOLOGY.to_string(),
                 error: Some(err),
+                history: None,
             }
         }
+    }
+}
+
+/// The answer to post and store for a reply: reasoning out, quoted when asked for.
+fn present(
+    agent: &dyn Agent,
+    req: &AgentRequest,
+    reply: AgentReply,
+    options: AnswerOptions,
+) -> Answer {
+    let split = split_reasoning(&reply.text);
+    let reasoning = [reply.reasoning.as_deref().unwrap_or(""), &split.reasoning]
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let (body, history) = if split.answer.is_empty() {
+        tracing::warn!(
+            agent = %agent.name(),
+            session = %req.session,
+            reasoning_chars = reasoning.chars().count(),
+            "the agent answered with reasoning only; posting a notice"
+        );
+        (NO_ANSWER.to_string(), None)
+    } else {
+        (split.answer.clone(), Some(split.answer))
+    };
+    let text = if options.show_reasoning && !reasoning.is_empty() {
+        format!(
+            "{}\n\n{body}",
+            quote_reasoning(&reasoning, MAX_QUOTED_REASONING_CHARS)
+        )
+    } else {
+        body
+    };
+    Answer {
+        text,
+        error: None,
+        history,
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! `POST {baseUrl}/chat/completions` with `{model, messages}`, the system prompt first, then the
 //! history, then the new message; `Authorization: Bearer <key>` when there is a key. The answer is
-//! read leniently: only `choices[0].message.content` matters (a string or an array of content
-//! parts); unknown fields and finish reasons are accepted.
+//! read leniently: `choices[0].message.content` (a string or an array of content parts) is the
+//! answer, `reasoning_content` (DeepSeek, vLLM, llama.cpp) or `reasoning` (OpenRouter, Ollama)
+//! the reasoning kept apart; unknown fields and finish reasons are accepted.
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
@@ -65,7 +66,7 @@ impl Agent for OpenAiAgent {
         Box::pin(async move {
             let body = json!({ "model": self.model, "messages": openai_messages(req) });
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
-            parse_openai_reply(&answer).map(|text| AgentReply { text })
+            parse_openai_reply(&answer)
         })
     }
 }
@@ -86,10 +87,12 @@ pub fn openai_messages(req: &AgentRequest) -> Vec<Value> {
     messages
 }
 
-/// The reply text in a chat completion: `choices[0].message.content` as a string, or the text
-/// parts of a content array joined; a `refusal` when there is no content. A body with `error`
-/// instead of `choices` (some proxies answer errors with 200) is a provider error.
-pub fn parse_openai_reply(body: &Value) -> Result<String, AgentError> {
+/// The reply in a chat completion: the text is `choices[0].message.content` as a string, or the
+/// text parts of a content array joined, or a `refusal` when there is no content; the
+/// reasoning is `reasoning_content` or `reasoning` (a string). Only reasoning and no text is a
+/// reply (with empty text: see [`answer`](super::answer)); neither is an error. A body with
+/// `error` instead of `choices` (some proxies answer errors with 200) is a provider error.
+pub fn parse_openai_reply(body: &Value) -> Result<AgentReply, AgentError> {
     let Some(message) = body.pointer("/choices/0/message") else {
         if body.get("error").is_some() {
             return Err(AgentError::Provider {
@@ -118,14 +121,24 @@ pub fn parse_openai_reply(body: &Value) -> Result<String, AgentError> {
             .join(""),
         _ => String::new(),
     };
+    let reasoning = ["reasoning_content", "reasoning"]
+        .iter()
+        .filter_map(|key| message.get(*key).and_then(Value::as_str))
+        .map(str::trim)
+        .find(|r| !r.is_empty())
+        .map(str::to_string);
     let text = text.trim();
-    if !text.is_empty() {
-        return Ok(text.to_string());
-    }
-    if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
-        if !refusal.trim().is_empty() {
-            return Ok(refusal.trim().to_string());
-        }
+    let refusal = message
+        .get("refusal")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default();
+    let text = if text.is_empty() { refusal } else { text };
+    if !text.is_empty() || reasoning.is_some() {
+        return Ok(AgentReply {
+            text: text.to_string(),
+            reasoning,
+        });
     }
     let finish = body
         .pointer("/choices/0/finish_reason")

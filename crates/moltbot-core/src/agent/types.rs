@@ -168,10 +168,25 @@ pub struct AgentRequest {
 }
 
 /// The agent's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentReply {
-    /// The text to post back in the room.
+    /// The text to post back in the room (reasoning blocks in it are taken out by
+    /// [`answer`](super::answer)).
     pub text: String,
+    /// Reasoning the provider returned apart from the text (OpenAI-compatible
+    /// `reasoning_content` / `reasoning`, Anthropic `thinking` blocks, the command agent's
+    /// `reasoning`): never posted as the answer nor stored.
+    pub reasoning: Option<String>,
+}
+
+impl AgentReply {
+    /// A reply of `text` with no separate reasoning.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            reasoning: None,
+        }
+    }
 }
 
 /// The last `max_turns` entries of `history` (each user message and each agent answer counts as
@@ -179,4 +194,23 @@ pub struct AgentReply {
 pub fn trim_history(history: &[Turn], max_turns: usize) -> &[Turn] {
     let start = history.len().saturating_sub(max_turns);
     &history[start..]
+}
+
+/// `history` as sent to a provider: turns without text left out (they would be empty turns in
+/// the request), and reasoning blocks taken out of the agent's turns (histories stored before
+/// reasoning was removed on the way in), those left empty by it dropped too.
+pub fn clean_history(history: &[Turn]) -> Vec<Turn> {
+    history
+        .iter()
+        .filter_map(|turn| {
+            let text = match turn.role {
+                Role::User => turn.text.clone(),
+                Role::Assistant => super::split_reasoning(&turn.text).answer,
+            };
+            (!text.trim().is_empty()).then(|| Turn {
+                text,
+                ..turn.clone()
+            })
+        })
+        .collect()
 }

@@ -7,8 +7,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::check::{
-    check_known_keys, check_known_keys_in, expect_object, field_enum, field_object, field_string,
-    field_string_array, field_u64_in,
+    check_known_keys, check_known_keys_in, expect_object, field_bool, field_enum, field_object,
+    field_string, field_string_array, field_u64_in,
 };
 use super::error::ConfigIssue;
 use super::load::LoadedConfig;
@@ -95,6 +95,9 @@ pub struct AgentDefaults {
     pub timeout_seconds: u64,
     /// `historyTurns`: earlier turns of the conversation sent along (default 20, 0 to 1000).
     pub history_turns: u64,
+    /// `showReasoning` (default false): post a reasoning model's reasoning as a Markdown quote
+    /// before its answer. Reasoning is never stored in the history either way.
+    pub show_reasoning: bool,
 }
 
 impl Default for AgentDefaults {
@@ -104,6 +107,7 @@ impl Default for AgentDefaults {
             system_prompt: None,
             timeout_seconds: DEFAULT_AGENT_TIMEOUT_SECONDS,
             history_turns: DEFAULT_HISTORY_TURNS,
+            show_reasoning: false,
         }
     }
 }
@@ -361,7 +365,7 @@ fn plugins_config(
             continue;
         };
         check_known_keys(cfg, entry, &path, &["enabled"], issues);
-        let enabled = super::check::field_bool(cfg, obj, &path, "enabled", issues).unwrap_or(true);
+        let enabled = field_bool(cfg, obj, &path, "enabled", issues).unwrap_or(true);
         out.entries.insert(id.clone(), PluginEntry { enabled });
     }
     out
@@ -456,7 +460,13 @@ fn provider_config(
     })
 }
 
-const AGENT_DEFAULT_KEYS: &[&str] = &["model", "systemPrompt", "timeoutSeconds", "historyTurns"];
+const AGENT_DEFAULT_KEYS: &[&str] = &[
+    "model",
+    "systemPrompt",
+    "timeoutSeconds",
+    "historyTurns",
+    "showReasoning",
+];
 
 fn agents_config(
     cfg: &LoadedConfig,
@@ -506,6 +516,9 @@ fn agents_config(
         issues,
     ) {
         d.history_turns = h;
+    }
+    if let Some(show) = field_bool(cfg, defaults, path, "showReasoning", issues) {
+        d.show_reasoning = show;
     }
     let (primary, primary_path) = match defaults.get("model") {
         None => (None, String::new()),

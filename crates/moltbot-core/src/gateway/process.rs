@@ -9,7 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::agent::{AgentRequest, ConversationInfo, SessionKey, Turn};
+use crate::agent::{
+    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, SenderInfo, SessionKey, Turn,
+};
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
@@ -273,45 +275,24 @@ impl Processor {
         }
     }
 
-    /// Asks the agent, records its answer in one commit, and sends it.
+    /// Asks the agent (or, for a message without text, posts a notice of ours instead), records
+    /// the answer in one commit, and sends it. Only an agent's answer adds turns to the session.
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
         let sender = self.channel.resolve_sender(&message.sender).await;
-        tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(&sender)), "asking the agent");
-        let history = self
-            .store
-            .sessions()
-            .history(session.as_str(), self.options.history_turns)
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
-                Vec::new()
-            });
-        let request = AgentRequest {
-            session: session.clone(),
-            text: message.text.clone(),
-            sender: sender.clone(),
-            conversation: ConversationInfo {
-                channel: self.id().to_string(),
-                room_id: message.room_id.clone(),
-                kind: message.kind,
-                title: None,
-            },
-            history,
-            system_prompt: self
-                .options
-                .room_system_prompts
-                .get(&message.room_id)
-                .or(self.options.system_prompt.as_ref())
-                .cloned(),
+        let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
+            Some(notice) => {
+                tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
+                Answer::notice(notice)
+            }
+            None => self.ask_agent(message, &sender, &session).await,
         };
-        let answer = crate::agent::answer(self.agent.as_ref(), &request).await;
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
-        let session = answer.is_reply().then(|| SessionAppend {
+        let session = answer.history.as_ref().map(|reply| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
                 Turn::user_by(message.text.clone(), sender),
-                Turn::assistant(answer.text.clone()),
+                Turn::assistant(reply.clone()),
             ],
             keep_turns: self.options.history_turns,
         });
@@ -350,6 +331,47 @@ impl Processor {
             })
             .await?;
         self.send_parts(message, stored, true).await
+    }
+
+    /// The agent's answer to `message`, with the session's history.
+    async fn ask_agent(
+        &self,
+        message: &InboundMessage,
+        sender: &SenderInfo,
+        session: &SessionKey,
+    ) -> Answer {
+        tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(sender)), "asking the agent");
+        let history = self
+            .store
+            .sessions()
+            .history(session.as_str(), self.options.history_turns)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
+                Vec::new()
+            });
+        let request = AgentRequest {
+            session: session.clone(),
+            text: message.text.clone(),
+            sender: sender.clone(),
+            conversation: ConversationInfo {
+                channel: self.id().to_string(),
+                room_id: message.room_id.clone(),
+                kind: message.kind,
+                title: None,
+            },
+            history,
+            system_prompt: self
+                .options
+                .room_system_prompts
+                .get(&message.room_id)
+                .or(self.options.system_prompt.as_ref())
+                .cloned(),
+        };
+        let options = AnswerOptions {
+            show_reasoning: self.options.show_reasoning,
+        };
+        agent::answer(self.agent.as_ref(), &request, options).await
     }
 
     /// Carries out the stored operations not yet sent, in order, retrying transient failures;

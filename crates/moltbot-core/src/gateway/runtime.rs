@@ -45,6 +45,8 @@ pub struct GatewayOptions {
     pub system_prompt: Option<String>,
     /// System prompts for particular rooms (room id -> prompt), replacing `system_prompt`.
     pub room_system_prompts: std::collections::HashMap<String, String>,
+    /// `agents.defaults.showReasoning`: post the model's reasoning as a quote before the answer.
+    pub show_reasoning: bool,
     /// Queue limits of the per-room dispatcher.
     pub limits: DispatchLimits,
     /// How often approvals made by other processes are looked for.
@@ -69,6 +71,7 @@ impl Default for GatewayOptions {
             history_turns: 20,
             system_prompt: None,
             room_system_prompts: std::collections::HashMap::new(),
+            show_reasoning: false,
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
             send_attempts: 8,

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use moltbot_core::agent::{
-    AgentRequest, ConversationInfo, ConversationKind, RetryPolicy, SenderInfo, SessionKey, Turn,
+    answer, Agent, AgentRequest, Answer, AnswerOptions, ConversationInfo, ConversationKind,
+    RetryPolicy, SenderInfo, SessionKey, Turn,
 };
 use serde_json::{json, Value};
 
@@ -153,6 +154,15 @@ pub fn request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> A
         history,
         system_prompt: system_prompt.map(str::to_string),
     }
+}
+
+/// [`answer`] to `text` after `history` in a direct session (no speaker prefixes, no system
+/// prompt), reasoning shown when `show`.
+pub async fn ask(agent: &dyn Agent, text: &str, history: Vec<Turn>, show: bool) -> Answer {
+    let options = AnswerOptions {
+        show_reasoning: show,
+    };
+    answer(agent, &direct_request(text, history, None), options).await
 }
 
 /// The same request in a direct (one-to-one) session with Alice.
