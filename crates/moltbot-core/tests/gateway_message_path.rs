@@ -255,42 +255,45 @@ impl Running {
 async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start(Arc::clone(&channel)).await;
-    let fetched = dm("by-id", "fetched by id");
-    channel
-        .messages
-        .lock()
-        .unwrap()
-        .insert(fetched.id.clone(), fetched.clone());
-
-    for (n, next) in [
-        Incoming::Ready(dm("ready", "handed over whole")),
-        Incoming::Id {
-            id: fetched.id.clone(),
-            room: fetched.room_id.clone(),
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let id = match &next {
-            Incoming::Ready(m) => m.id.clone(),
-            Incoming::Id { id, .. } => id.clone(),
-        };
-        let beat = gateway.heartbeat().await;
-        let before = gateway.writes().await;
-        incoming.send(next).unwrap();
-        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
-            gateway.state_of(&id).await == Some(InboundState::Replied)
-        })
-        .await;
-        let heartbeats = u64::from(gateway.heartbeat().await != beat);
-        let units = gateway.writes().await - before - heartbeats;
+    // The gateway's own timers also write (the heartbeat every few seconds); a window in which
+    // one ran is not a measurement of the message alone, so it is taken again with a fresh
+    // message (a handful of tries is plenty: the heartbeat writes once every 5 s).
+    for (n, handed_over) in ["whole", "by id"].into_iter().enumerate() {
+        let mut measured = None;
+        for attempt in 0..5 {
+            let message = dm(&format!("{handed_over}-{attempt}"), "hello");
+            let next = if handed_over == "whole" {
+                Incoming::Ready(message.clone())
+            } else {
+                channel
+                    .messages
+                    .lock()
+                    .unwrap()
+                    .insert(message.id.clone(), message.clone());
+                Incoming::Id {
+                    id: message.id.clone(),
+                    room: message.room_id.clone(),
+                }
+            };
+            let beat = gateway.heartbeat().await;
+            let before = gateway.writes().await;
+            incoming.send(next).unwrap();
+            wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+                gateway.state_of(&message.id).await == Some(InboundState::Replied)
+            })
+            .await;
+            let units = gateway.writes().await - before;
+            if gateway.heartbeat().await == beat {
+                measured = Some(units);
+                break;
+            }
+        }
+        let units = measured.expect("a window without a heartbeat within five messages");
         assert_eq!(
             units, 3,
-            "message {n}: claim, answered, sent-and-replied (store writes counted: {units})"
+            "message {n} ({handed_over}): claim, answered, sent-and-replied (store writes counted: {units})"
         );
     }
-    assert_eq!(channel.sent().len(), 2);
     gateway.stop().await;
 }
 

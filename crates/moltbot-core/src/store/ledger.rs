@@ -132,7 +132,10 @@ pub trait LedgerRepo: Send + Sync {
         lease_ms: i64,
     ) -> Result<Option<LedgerEntry>, StoreError>;
 
-    /// Extends to `now + lease_ms` every live lease `owner` holds; returns how many.
+    /// Extends to `now + lease_ms` every live lease `owner` holds that has at most two thirds
+    /// of `lease_ms` left ([`renew_below_ms`]); returns how many. A lease taken or renewed less
+    /// than a third of `lease_ms` ago is left as it is, so a renewal pass over fresh work costs
+    /// no write. Callers renew more often than every `2/3 * lease_ms`.
     async fn renew_owned(&self, owner: &str, lease_ms: i64) -> Result<usize, StoreError>;
 
     /// Records the agent's answer in one commit: the message moves to `processing`, the
@@ -206,4 +209,10 @@ pub trait LedgerRepo: Send + Sync {
     /// At most `limit` rows go in one call (a unit of work), so a large backlog is deleted in
     /// small commits that let the message path in between.
     async fn prune_finished(&self, older_than: i64, limit: usize) -> Result<usize, StoreError>;
+}
+
+/// How much of a lease of `lease_ms` may be left for [`LedgerRepo::renew_owned`] to renew it:
+/// two thirds (a lease with more left was taken or renewed recently).
+pub fn renew_below_ms(lease_ms: i64) -> i64 {
+    lease_ms.saturating_mul(2) / 3
 }

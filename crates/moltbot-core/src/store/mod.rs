@@ -41,7 +41,9 @@ pub use cursors::{Cursor, CursorRepo};
 pub use error::{BackendError, BackendErrorKind, StoreError};
 pub use kv::KvRepo;
 pub use leases::{Lease, LeaseRepo};
-pub use ledger::{AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo};
+pub use ledger::{
+    renew_below_ms, AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo,
+};
 pub use outbox::{
     OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo, OutboxState,
     SentRecord,

@@ -4,8 +4,8 @@
 
 use moltbot_core::agent::{SenderInfo, Turn};
 use moltbot_core::store::{
-    AnswerRecord, Claim, ClaimOutcome, InboundState, OutboxPart, OutboxReply, OutboxState,
-    SessionAppend,
+    renew_below_ms, AnswerRecord, Claim, ClaimOutcome, InboundState, OutboxPart, OutboxReply,
+    OutboxState, SessionAppend,
 };
 
 use super::{Fixture, START_MS};
@@ -622,6 +622,22 @@ pub async fn renew_owned_extends_only_live_leases_of_the_owner(f: Fixture) {
         "an expired lease is not revived: someone may be taking it"
     );
     assert_eq!(ledger.renew_owned("nobody", LEASE_MS).await.unwrap(), 0);
+}
+
+pub async fn renew_owned_leaves_recent_leases_alone(f: Fixture) {
+    let ledger = f.store.ledger();
+    claim(&f, "fresh", START_MS, "a").await;
+    let taken_until = lease_of(&f, "fresh").await;
+    f.clock.advance(LEASE_MS - renew_below_ms(LEASE_MS) - 1);
+    assert_eq!(
+        ledger.renew_owned("a", LEASE_MS).await.unwrap(),
+        0,
+        "a lease taken less than a third of its length ago costs no write"
+    );
+    assert_eq!(lease_of(&f, "fresh").await, taken_until);
+    f.clock.advance(1);
+    assert_eq!(ledger.renew_owned("a", LEASE_MS).await.unwrap(), 1);
+    assert_eq!(lease_of(&f, "fresh").await, f.store.now_ms() + LEASE_MS);
 }
 
 pub async fn defer_releases_the_lease_until_next_attempt(f: Fixture) {

@@ -70,6 +70,7 @@ macro_rules! conformance {
                 same_node_prefix_takes_at_once,
                 take_only_pending_known_messages,
                 renew_owned_extends_only_live_leases_of_the_owner,
+                renew_owned_leaves_recent_leases_alone,
                 defer_releases_the_lease_until_next_attempt,
                 due_is_oldest_first_limited_and_unheld,
                 next_due_at_is_the_earliest_waiting_message,

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{outbox, sessions, text_col, SqliteBackend};
 use crate::store::{
-    AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo, OutboxEntry,
-    StoreError,
+    renew_below_ms, AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo,
+    OutboxEntry, StoreError,
 };
 
 const COLUMNS: &str = "channel, message_id, room_id, state, reason, created_at, received_at, \
@@ -114,13 +114,37 @@ impl LedgerRepo for SqliteBackend {
     async fn renew_owned(&self, owner: &str, lease_ms: i64) -> Result<usize, StoreError> {
         let now = self.now_ms();
         let owner = owner.to_owned();
+        let renew_below = now.saturating_add(renew_below_ms(lease_ms));
+        // Looked for on a reader first: the re-drive task renews every few seconds, and most
+        // passes find nothing to renew, which then costs no write unit (nor a writer wake-up).
+        let owner_read = owner.clone();
+        let due = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(&format!(
+                        "SELECT EXISTS(SELECT 1 FROM ledger
+                         WHERE owner = ?1 AND lease_until > ?2 AND lease_until <= ?3 AND {PENDING})"
+                    ))?
+                    .query_row(params![owner_read, now, renew_below], |r| {
+                        r.get::<_, bool>(0)
+                    })?)
+            })
+            .await?;
+        if !due {
+            return Ok(0);
+        }
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached(&format!(
                     "UPDATE ledger SET lease_until = ?2
-                     WHERE owner = ?1 AND lease_until > ?3 AND {PENDING}"
+                     WHERE owner = ?1 AND lease_until > ?3 AND lease_until <= ?4 AND {PENDING}"
                 ))?
-                .execute(params![owner, now.saturating_add(lease_ms), now])?)
+                .execute(params![
+                    owner,
+                    now.saturating_add(lease_ms),
+                    now,
+                    renew_below
+                ])?)
         })
         .await
     }
