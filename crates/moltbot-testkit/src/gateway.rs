@@ -139,7 +139,30 @@ enum Look {
     NotYet(String),
 }
 
+/// The value of one series in the `/metrics` text served at `base` (`http://HOST:PORT`):
+/// `series` is the name with its labels exactly as rendered (e.g.
+/// `moltbot_messages_answered_total{channel="webex"}`). 0 when the series is absent. Panics
+/// when `/metrics` does not answer 200 there.
+pub async fn metric_at(base: &str, series: &str) -> f64 {
+    let url = format!("{base}/metrics");
+    let resp = match reqwest::get(&url).await {
+        Ok(resp) if resp.status().as_u16() == 200 => resp,
+        Ok(resp) => panic!("GET {url} answered {}", resp.status()),
+        Err(err) => panic!("GET {url} failed: {err}"),
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 impl RunningGateway {
+    /// The value of `series` in the gateway's `/metrics` (see [`metric_at`]).
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_at(&self.http, series).await
+    }
+
     /// Starts the gateway for `home` and waits until `/readyz` answers 200. Panics (with its
     /// stderr) when it does not come up.
     pub async fn start(home: &TestHome) -> Self {

@@ -278,6 +278,9 @@ async fn post(state: &SimState, job: &Job) -> bool {
 
 fn record_result(state: &SimState, webhook: &Uuid, ok: bool) {
     if ok {
+        state
+            .deliveries_answered
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         return;
     }
     let now = tokio::time::Instant::now();
@@ -296,6 +299,21 @@ fn record_result(state: &SimState, webhook: &Uuid, ok: bool) {
     if w.failures.len() >= FAILURE_LIMIT {
         w.status = "inactive".to_string();
     }
+}
+
+/// Disables every webhook, as Webex does to a webhook after 100 failed deliveries within five
+/// minutes (`status: inactive`; only a `PUT` with `status: active` re-activates it). Returns
+/// how many were active.
+pub fn disable_all(world: &mut World) -> usize {
+    let mut disabled = 0;
+    for w in &mut world.webhooks {
+        if w.status == "active" {
+            disabled += 1;
+        }
+        w.status = "inactive".to_string();
+        w.failures.clear();
+    }
+    disabled
 }
 
 #[cfg(test)]
