@@ -37,17 +37,46 @@ pub struct CoreConfig {
     pub channels: BTreeMap<String, Value>,
 }
 
-/// `plugins`.
+/// `plugins`, and which plugins are installed on this machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginsConfig {
     /// `plugins.entries.<id>`.
     pub entries: BTreeMap<String, PluginEntry>,
+    /// Ids of the plugins installed on this machine (`moltbot plugins install` left its
+    /// manifest in `<state>/extensions/<id>/`). Not read from the config file: the caller that
+    /// knows the state folder fills it in (see
+    /// [`PluginRegistry::installed_on_disk`](crate::plugin::PluginRegistry::installed_on_disk)).
+    pub installed: std::collections::BTreeSet<String>,
+}
+
+/// Whether a plugin's channels can run, per [`PluginsConfig::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginState {
+    /// Installed, or enabled in the config.
+    Enabled,
+    /// `plugins.entries.<id>.enabled` is `false`.
+    Disabled,
+    /// Neither installed on this machine nor enabled in the config.
+    NotInstalled,
 }
 
 impl PluginsConfig {
-    /// True when `plugins.entries.<id>` exists and is enabled.
+    /// The plugin's state (spec section 8): `plugins.entries.<id>.enabled: false` disables it;
+    /// otherwise it is enabled when installed on this machine or enabled in the config (an
+    /// entry without `enabled` counts as `true`, which is what `moltbot plugins install`
+    /// writes).
+    pub fn state(&self, id: &str) -> PluginState {
+        match self.entries.get(id) {
+            Some(entry) if !entry.enabled => PluginState::Disabled,
+            Some(_) => PluginState::Enabled,
+            None if self.installed.contains(id) => PluginState::Enabled,
+            None => PluginState::NotInstalled,
+        }
+    }
+
+    /// True when [`Self::state`] is [`PluginState::Enabled`].
     pub fn is_enabled(&self, id: &str) -> bool {
-        self.entries.get(id).is_some_and(|e| e.enabled)
+        self.state(id) == PluginState::Enabled
     }
 }
 
