@@ -94,6 +94,9 @@ pub struct RunningGateway {
     /// The address as the gateway printed it (`http://0.0.0.0:PORT` when it listens on every
     /// interface).
     pub listening_on: String,
+    /// `http://HOST:PORT` of `/metrics` when it has an address of its own
+    /// (`gateway.metrics.listen`), as the gateway printed it; `None` when it is on [`Self::http`].
+    pub metrics_http: Option<String>,
     /// Time from spawn to the first `/readyz` 200.
     pub ready_after: Duration,
     stderr: Captured,
@@ -158,9 +161,10 @@ pub async fn metric_at(base: &str, series: &str) -> f64 {
 }
 
 impl RunningGateway {
-    /// The value of `series` in the gateway's `/metrics` (see [`metric_at`]).
+    /// The value of `series` in the gateway's `/metrics` (see [`metric_at`]), wherever it is
+    /// served.
     pub async fn metric(&self, series: &str) -> f64 {
-        metric_at(&self.http, series).await
+        metric_at(self.metrics_http.as_deref().unwrap_or(&self.http), series).await
     }
 
     /// Starts the gateway for `home` and waits until `/readyz` answers 200. Panics (with its
@@ -222,8 +226,14 @@ impl RunningGateway {
             return Err(not_started("no stdout", &stderr));
         };
         let mut lines = BufReader::new(out).lines();
+        let mut metrics_http = None;
         let address = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
+                // Printed before the listening line, when /metrics has its own address.
+                if let Some(url) = line.strip_prefix("moltbot gateway metrics on ") {
+                    let url = url.trim();
+                    metrics_http = Some(url.strip_suffix("/metrics").unwrap_or(url).to_string());
+                }
                 if let Some(url) = line.strip_prefix("moltbot gateway listening on ") {
                     return Some(url.trim().to_string());
                 }
@@ -270,6 +280,7 @@ impl RunningGateway {
             child,
             http,
             listening_on,
+            metrics_http,
             ready_after,
             stderr,
             ledger: Ledger::open(&home.store_path())?,

@@ -84,6 +84,10 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
             None => tracing::info!(channel = %id, "channel disabled in config; not started"),
         }
     }
+    if let Some(addr) = config.core.gateway.metrics_listen {
+        let bound = gateway.bind_metrics(addr).await?;
+        println!("moltbot gateway metrics on http://{bound}/metrics");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     gateway

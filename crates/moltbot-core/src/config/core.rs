@@ -302,13 +302,46 @@ impl Default for StoreConfig {
 pub struct GatewayConfig {
     /// `shutdownTimeoutSeconds` (default 10, 0 to 3600).
     pub shutdown_timeout_seconds: u64,
+    /// `metrics.listen`: an address of its own for `/metrics` (`"127.0.0.1:9464"`,
+    /// `"[::1]:9464"`; port 0 picks one). When set, `/metrics` is served there only, not on
+    /// the channels' HTTP server. `None` (default): `/metrics` is on the channels' server.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            metrics_listen: None,
         }
+    }
+}
+
+/// Reads `gateway.metrics` (`listen`).
+fn gateway_metrics(
+    cfg: &LoadedConfig,
+    gateway: &Map<String, Value>,
+    out: &mut GatewayConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let Some(metrics) = field_object(cfg, gateway, "gateway", "metrics", issues) else {
+        return;
+    };
+    check_known_keys_in(cfg, metrics, "gateway.metrics", &["listen"], issues);
+    let Some(listen) = field_string(cfg, metrics, "gateway.metrics", "listen", issues) else {
+        return;
+    };
+    match listen.trim().parse::<std::net::SocketAddr>() {
+        Ok(addr) => out.metrics_listen = Some(addr),
+        Err(_) => issues.push(cfg.issue(
+            "gateway.metrics.listen",
+            &format!("{listen:?} is not an address with a port"),
+            Some(
+                "use an IP address and a port, such as \"127.0.0.1:9464\" (this machine \
+                 only) or \"[::1]:9464\"; not a host name; remove the key to serve /metrics \
+                 on the channel's port",
+            ),
+        )),
     }
 }
 
@@ -343,7 +376,14 @@ impl CoreConfig {
             core.agents = agents_config(cfg, agents, &core.models, issues);
         }
         if let Some(gateway) = field_object(cfg, root, "", "gateway", issues) {
-            check_known_keys_in(cfg, gateway, "gateway", &["shutdownTimeoutSeconds"], issues);
+            check_known_keys_in(
+                cfg,
+                gateway,
+                "gateway",
+                &["shutdownTimeoutSeconds", "metrics"],
+                issues,
+            );
+            gateway_metrics(cfg, gateway, &mut core.gateway, issues);
             if let Some(secs) = field_u64_in(
                 cfg,
                 gateway,
