@@ -725,8 +725,8 @@ mod tests {
         assert!(sent.unwrap_err().contains("cannot send"));
     }
 
-    #[test]
-    fn installed_is_enabled_unless_the_config_says_false() {
+    /// A registry with one plugin, `chat` (`@x/chat`), providing the channel `chat`.
+    fn chat_registry() -> PluginRegistry {
         let manifest = PluginManifest::parse(
             &manifest_json("chat", "@x/chat", "1.0.0", r#"["chat"]"#),
             "t",
@@ -734,6 +734,12 @@ mod tests {
         .unwrap();
         let mut registry = PluginRegistry::new();
         registry.register(Arc::new(Minimal(manifest)));
+        registry
+    }
+
+    #[test]
+    fn installed_is_enabled_unless_the_config_says_false() {
+        let registry = chat_registry();
         let load = |text: &str, installed: bool| {
             let mut config = crate::config::parse(Path::new("t.json5"), text, &|_| None).unwrap();
             if installed {
@@ -774,13 +780,7 @@ mod tests {
 
     #[test]
     fn installs_on_disk_are_manifests_naming_the_plugin() {
-        let manifest = PluginManifest::parse(
-            &manifest_json("chat", "@x/chat", "1.0.0", r#"["chat"]"#),
-            "t",
-        )
-        .unwrap();
-        let mut registry = PluginRegistry::new();
-        registry.register(Arc::new(Minimal(manifest)));
+        let registry = chat_registry();
         let dir = tempfile::tempdir().unwrap();
         assert!(registry.installed_on_disk(dir.path()).is_empty());
         let folder = dir.path().join("chat");

@@ -287,6 +287,21 @@ async fn filters_select_deliveries() {
     by_mention.none_within(100).await;
 }
 
+/// `PUT status=active` brings webhook `id` (Alice's, to `rx`) back: her next message to Bob
+/// is delivered.
+async fn reactivate_and_receive(w: &World, rx: &mut Receiver, id: &str) {
+    let on = put(
+        &w.sim,
+        &w.alice,
+        &format!("/webhooks/{id}"),
+        json!({"name": "n", "targetUrl": rx.url, "status": "active"}),
+    )
+    .await;
+    assert_eq!(on.body["status"], "active");
+    w.sim.dm(&w.alice, "bob@example.com", "back").await.unwrap();
+    rx.next().await;
+}
+
 #[tokio::test]
 async fn webhooks_deactivate_after_100_failures_in_5_minutes() {
     let w = world().await;
@@ -314,16 +329,7 @@ async fn webhooks_deactivate_after_100_failures_in_5_minutes() {
     rx.none_within(150).await;
     // PUT status=active brings it back.
     rx.status.store(200, std::sync::atomic::Ordering::SeqCst);
-    let on = put(
-        &w.sim,
-        &w.alice,
-        &format!("/webhooks/{id}"),
-        json!({"name": "n", "targetUrl": rx.url, "status": "active"}),
-    )
-    .await;
-    assert_eq!(on.body["status"], "active");
-    w.sim.dm(&w.alice, "bob@example.com", "back").await.unwrap();
-    rx.next().await;
+    reactivate_and_receive(&w, &mut rx, id).await;
 }
 
 #[tokio::test]
@@ -370,16 +376,7 @@ async fn the_control_api_disables_webhooks_as_webex_does_after_failed_deliveries
         .unwrap();
     assert_eq!(refused.status(), 400);
 
-    let on = put(
-        &w.sim,
-        &w.alice,
-        &format!("/webhooks/{id}"),
-        json!({"name": "n", "targetUrl": rx.url, "status": "active"}),
-    )
-    .await;
-    assert_eq!(on.body["status"], "active");
-    w.sim.dm(&w.alice, "bob@example.com", "back").await.unwrap();
-    rx.next().await;
+    reactivate_and_receive(&w, &mut rx, id).await;
 }
 
 #[tokio::test]
