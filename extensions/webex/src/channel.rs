@@ -20,7 +20,8 @@ use crate::inbound::{fetch_with_retry, normalize};
 use crate::polling::Poller;
 use crate::shared::{BotIdentity, WebexShared, CHANNEL};
 
-/// Name given to the webhooks moltbot registers (and reconciles on every start).
+/// Name given to the webhooks moltbot registers (and reconciles on every start, and every
+/// check while it runs: see [`crate::webhook::watch`]).
 pub const WEBHOOK_NAME: &str = "moltbot";
 
 /// Store namespace and key of the generated webhook secret.
