@@ -70,6 +70,24 @@ impl Context {
     }
 }
 
+/// Why no channel plugin is enabled in `config`, with the fix: a plugin the config disables
+/// (`plugins.entries.<id>.enabled: false`) is named as disabled, otherwise the install command
+/// is given.
+pub fn no_channel_reason(registry: &PluginRegistry, config: &LoadedConfig) -> String {
+    let disabled = registry
+        .all()
+        .map(|p| p.manifest())
+        .find(|m| config.core.plugins.state(&m.id) == moltbot_core::config::PluginState::Disabled);
+    match disabled.and_then(|m| {
+        moltbot_core::plugin::unavailable(m, moltbot_core::config::PluginState::Disabled)
+            .map(|(problem, fix)| (m, problem, fix))
+    }) {
+        Some((m, problem, fix)) => format!("the channel {} {problem}: {fix}", m.id),
+        None => "no channel plugin is installed: run `moltbot plugins install @moltbot/webex`"
+            .to_string(),
+    }
+}
+
 /// Prints a config's problems to stderr under a one-line heading.
 pub fn print_issues(config_path: &Path, issues: &[ConfigIssue]) {
     let noun = if issues.len() == 1 {

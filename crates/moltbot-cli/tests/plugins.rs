@@ -304,6 +304,14 @@ fn the_seed_polling_example_pasted_as_the_whole_config_after_install_validates()
     let text = status.to_string();
     assert!(!text.contains("not installed"), "{text}");
     assert!(text.contains("\"enabled\":true"), "{text}");
+    // And so does `plugins list`.
+    let out = home
+        .moltbot()
+        .args(["plugins", "list", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "enabled", "{rows}");
 }
 
 #[test]
@@ -354,6 +362,22 @@ fn installed_but_disabled_and_not_installed_get_their_own_message_and_fix() {
         .unwrap();
     let (_, stderr) = output_text(&out);
     assert!(stderr.contains("which is disabled"), "{stderr}");
+    // Without a channels section the config is valid, but nothing runs, and both say why.
+    home.write_config("{ plugins: { entries: { webex: { enabled: false } } } }\n");
+    let (code, stdout, stderr) = validate(&home);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let disabled = "the channel webex is provided by plugin @moltbot/webex, which is disabled";
+    assert!(
+        stdout.contains(&format!("No channel is enabled: {disabled}")),
+        "{stdout}"
+    );
+    let out = home.moltbot().arg("gateway").output().unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("nothing to run: {disabled}")),
+        "{stderr}"
+    );
 
     // A second machine (another state folder) where it was never installed: the install fix.
     let other = TestHome::new();
@@ -366,6 +390,16 @@ fn installed_but_disabled_and_not_installed_get_their_own_message_and_fix() {
     assert!(
         stderr.contains("install it with `moltbot plugins install @moltbot/webex`"),
         "{stderr}"
+    );
+    other.write_config("{}\n");
+    let (code, stdout, _) = validate(&other);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(
+            "No channel is enabled: no channel plugin is installed: run `moltbot plugins \
+             install @moltbot/webex`"
+        ),
+        "{stdout}"
     );
 }
 

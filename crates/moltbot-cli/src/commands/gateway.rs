@@ -34,8 +34,9 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     }
     if ctx.registry.installed(&checked.config).next().is_none() {
         eprintln!(
-            "No channel is configured, so the gateway has nothing to run. \
-Install one with `moltbot plugins install @moltbot/webex` and configure `channels.webex`."
+            "No channel is enabled, so the gateway has nothing to run: {}; then configure \
+             `channels.webex`.",
+            crate::context::no_channel_reason(&ctx.registry, &checked.config)
         );
         return Ok(Outcome::Failure);
     }
