@@ -5,7 +5,7 @@ import sys
 
 request = json.load(sys.stdin)
 sender = request.get("sender") or {}
-# displayName and email may be null: Webex messages carry the sender's email, not always a name.
+# displayName and email may be null (a failed name lookup, another channel): fall back.
 name = sender.get("displayName") or sender.get("email") or "there"
 turn = len(request.get("history") or []) // 2 + 1
 print(json.dumps({"text": f"Hi {name}, you said: {request.get('text', '')} (turn {turn})"}))

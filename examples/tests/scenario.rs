@@ -34,12 +34,12 @@ async fn alice_talks_to_the_example_agent() {
     home.write_config(&world.config_with_command_agent("webhook", OPEN, &example_agent(), "", ""));
     let s = Scenario::start_in(world, home).await;
 
-    // The sender's display name is not looked up yet (Webex messages carry only the email), so
-    // the agent greets Alice by email.
+    // The gateway looks the sender's display name up (Webex messages carry only the email), so
+    // the agent greets Alice by name.
     let hi = s.alice().dm_bot("hi").await;
     assert_eq!(
         s.wait_replies(&hi, 1).await,
-        ["Hi alice@example.com, you said: hi (turn 1)"]
+        ["Hi Alice Liddell, you said: hi (turn 1)"]
     );
 
     // The agent sees the session's history: the second message is its second turn.
@@ -47,7 +47,7 @@ async fn alice_talks_to_the_example_agent() {
     let replies = s.wait_replies(&hi, 2).await;
     assert_eq!(
         replies[1],
-        "Hi alice@example.com, you said: still there? (turn 2)"
+        "Hi Alice Liddell, you said: still there? (turn 2)"
     );
 
     // Nothing else happens: no duplicate, no reply to the bot's own messages.

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use common::{output_text, TestHome};
+use common::{output_text, pairing_list, TestHome};
 use moltbot_testkit::{wait, RunningGateway, Scenario, World};
 use webex_sim::{SimMessage, SimPerson};
 
@@ -280,22 +280,6 @@ fn check_pairing_reply(reply: &str, person: &SimPerson, pending: &[serde_json::V
             "pairing reply without email / `{command}`: {reply:?}"
         ))
     }
-}
-
-/// `moltbot pairing list webex --json`.
-fn pairing_list(home: &TestHome) -> Vec<serde_json::Value> {
-    let out = home
-        .moltbot()
-        .args(["pairing", "list", "webex", "--json"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = output_text(&out);
-    assert!(out.status.success(), "pairing list: {stderr}");
-    serde_json::from_str::<serde_json::Value>(&stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Waits until the gateway has finished each of `sent` (recorded and replied or skipped in its

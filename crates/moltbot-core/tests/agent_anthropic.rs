@@ -5,7 +5,8 @@ mod agent_support;
 
 use std::time::{Duration, Instant};
 
-use agent_support::{anthropic_ok, fast_retry, request, MockServer, Reply};
+use agent_support::{anthropic_ok, direct_request, fast_retry, person, request, MockServer, Reply};
+use moltbot_core::agent::speakers::GROUP_NOTE;
 use moltbot_core::agent::{
     anthropic_messages_url, Agent, AgentError, AnthropicAgent, HttpAgentOptions, Turn,
     ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
@@ -35,7 +36,7 @@ async fn sends_model_system_merged_history_and_headers() {
     let agent = agent(&server.url, Duration::from_secs(5));
     let history = vec![
         Turn::assistant("a greeting nobody asked for"),
-        Turn::user("first"),
+        Turn::user_by("first", person("Bob")),
         Turn::user("second"),
         Turn::assistant("answer"),
     ];
@@ -53,13 +54,15 @@ async fn sends_model_system_merged_history_and_headers() {
     assert_eq!(r.header("authorization"), None);
     assert_eq!(r.body["model"], "claude-test");
     assert_eq!(r.body["max_tokens"], ANTHROPIC_MAX_TOKENS);
-    assert_eq!(r.body["system"], "You are terse.");
+    // A group session: the note on speakers follows the prompt, and every user turn names its
+    // author (a turn stored without one says so).
+    assert_eq!(r.body["system"], format!("You are terse.\n\n{GROUP_NOTE}"));
     assert_eq!(
         r.body["messages"],
         json!([
-            {"role": "user", "content": "first\n\nsecond"},
+            {"role": "user", "content": "[Bob <bob@example.com>]: first\n\n[unknown sender]: second"},
             {"role": "assistant", "content": "answer"},
-            {"role": "user", "content": "third"}
+            {"role": "user", "content": "[Alice <alice@example.com>]: third"}
         ])
     );
 }
@@ -70,7 +73,7 @@ async fn versioned_base_url_is_not_doubled_and_no_prompt_means_no_system() {
     let agent = agent(&format!("{}/v1/", server.url), Duration::from_secs(5));
 
     agent
-        .reply(&request("hi", vec![Turn::user("earlier")], None))
+        .reply(&direct_request("hi", vec![Turn::user("earlier")], None))
         .await
         .unwrap();
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent_support::request;
+use agent_support::{person, request};
 use moltbot_core::agent::{Agent, AgentError, CommandAgent, Turn};
 use serde_json::{json, Value};
 
@@ -34,7 +34,11 @@ async fn sends_the_request_as_json_on_stdin() {
     );
     let req = request(
         "what's up?",
-        vec![Turn::user("hi"), Turn::assistant("hello")],
+        vec![
+            Turn::user_by("hi", person("Bob")),
+            Turn::assistant("hello"),
+            Turn::user("hm"),
+        ],
         Some("Be kind."),
     );
 
@@ -53,7 +57,12 @@ async fn sends_the_request_as_json_on_stdin() {
             "room": {"id": "room-1", "kind": "group", "title": "Team"},
             "channel": "chat",
             "session": "chat:room:room-1",
-            "history": [{"role": "user", "text": "hi"}, {"role": "assistant", "text": "hello"}],
+            // Each turn carries its author (the texts as written, without speaker prefixes).
+            "history": [
+                {"role": "user", "text": "hi", "author": {"id": "person-bob", "email": "bob@example.com", "displayName": "Bob"}},
+                {"role": "assistant", "text": "hello", "author": null},
+                {"role": "user", "text": "hm", "author": null}
+            ],
             "systemPrompt": "Be kind."
         })
     );

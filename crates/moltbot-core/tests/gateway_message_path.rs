@@ -12,8 +12,8 @@ use std::time::Duration;
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
 use moltbot_core::agent::{EchoAgent, SenderInfo};
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ConversationKind, Gateway, GatewayOptions,
-    InboundMessage, InboundSink, OutgoingMessage,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
+    Gateway, GatewayError, GatewayOptions, InboundMessage, InboundSink, OutgoingMessage,
 };
 use moltbot_core::store::{Clock as _, InboundState, Store, SystemClock};
 use tokio::sync::mpsc;
@@ -28,12 +28,13 @@ enum Incoming {
 }
 
 /// A channel whose receiver takes its messages from the test, whose `refetch` serves a
-/// message map (failing for ids told to fail, a given number of times), and whose `send`
-/// records what was sent.
+/// message map (failing for ids told to fail, a given number of times; answering what
+/// `fetch_answers` says for the ids it names), and whose `send` records what was sent.
 struct ScriptedChannel {
     incoming: Mutex<Option<mpsc::UnboundedReceiver<Incoming>>>,
     messages: Mutex<HashMap<String, InboundMessage>>,
     fetch_failures: Mutex<HashMap<String, u32>>,
+    fetch_answers: Mutex<HashMap<String, FetchAnswer>>,
     sent: Mutex<Vec<(Option<String>, String)>>,
 }
 
@@ -44,14 +45,34 @@ impl ScriptedChannel {
             incoming: Mutex::new(Some(rx)),
             messages: Mutex::default(),
             fetch_failures: Mutex::default(),
+            fetch_answers: Mutex::default(),
             sent: Mutex::default(),
         });
         (channel, tx)
     }
 
+    /// Makes `refetch` of `id` answer `answer`.
+    fn answer(&self, id: &str, answer: FetchAnswer) {
+        self.fetch_answers
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), answer);
+    }
+
     fn sent(&self) -> Vec<(Option<String>, String)> {
         self.sent.lock().unwrap().clone()
     }
+}
+
+/// What `refetch` answers for a given id instead of the message.
+#[derive(Clone, Copy)]
+enum FetchAnswer {
+    /// Skip it with this reason.
+    Skip(&'static str),
+    /// Not readable yet; the network asks for this wait.
+    NotYetFor(Duration),
+    /// The credentials are refused.
+    Refused,
 }
 
 fn dm(id: &str, text: &str) -> InboundMessage {
@@ -114,10 +135,7 @@ impl Channel for ScriptedChannel {
         })
     }
 
-    fn refetch<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
+    fn refetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
         Box::pin(async move {
             if let Some(left) = self.fetch_failures.lock().unwrap().get_mut(id) {
                 if *left > 0 {
@@ -125,7 +143,23 @@ impl Channel for ScriptedChannel {
                     return Err(ChannelError::transient("503 Service Unavailable"));
                 }
             }
-            Ok(self.messages.lock().unwrap().get(id).cloned())
+            let answer = self.fetch_answers.lock().unwrap().get(id).copied();
+            match answer {
+                Some(FetchAnswer::Skip(reason)) => {
+                    Ok(Fetched::skip(reason).with_detail("HTTP 403 (trackingId T1)"))
+                }
+                Some(FetchAnswer::NotYetFor(wait)) => {
+                    Ok(Fetched::not_yet("HTTP 429").with_retry_after(wait))
+                }
+                Some(FetchAnswer::Refused) => Err(ChannelError::message(
+                    ChannelErrorKind::Auth,
+                    "GET /messages failed (bad token)",
+                )),
+                None => Ok(match self.messages.lock().unwrap().get(id) {
+                    Some(message) => Fetched::ready(message.clone()),
+                    None => Fetched::skip("gone"),
+                }),
+            }
         })
     }
 
@@ -153,7 +187,7 @@ impl Channel for ScriptedChannel {
 struct Running {
     store: Store,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), GatewayError>>,
     _dir: tempfile::TempDir,
 }
 
@@ -169,9 +203,7 @@ async fn start(channel: Arc<ScriptedChannel>) -> Running {
     let status = gateway.status();
     let shutdown = CancellationToken::new();
     let run = gateway.run(shutdown.clone(), |_| {});
-    let task = tokio::spawn(async move {
-        run.await.unwrap();
-    });
+    let task = tokio::spawn(run);
     wait_support::until("the gateway ready", wait_support::TIMEOUT, || async {
         status.is_ready()
     })
@@ -187,7 +219,26 @@ async fn start(channel: Arc<ScriptedChannel>) -> Running {
 impl Running {
     async fn stop(self) {
         self.shutdown.cancel();
-        self.task.await.unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// Waits until the gateway stops by itself; returns how it ended.
+    async fn stopped(self) -> (Result<(), GatewayError>, Store) {
+        let result = tokio::time::timeout(wait_support::TIMEOUT, self.task)
+            .await
+            .expect("the gateway stopped by itself")
+            .unwrap();
+        (result, self.store)
+    }
+
+    /// Hands `message`'s id over to be fetched, as a webhook receiver does.
+    fn deliver_id(incoming: &mpsc::UnboundedSender<Incoming>, message: &InboundMessage) {
+        incoming
+            .send(Incoming::Id {
+                id: message.id.clone(),
+                room: message.room_id.clone(),
+            })
+            .unwrap();
     }
 
     async fn state_of(&self, id: &str) -> Option<InboundState> {
@@ -298,4 +349,92 @@ async fn a_message_that_cannot_be_fetched_is_re_driven_and_answered_in_a_thread(
     assert!(row.deferred);
     assert_eq!(row.attempts, 3, "the claim and two re-drives");
     gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_channel_skips_is_recorded_with_its_reason_and_the_room_goes_on() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let forbidden = dm("forbidden", "may not be read");
+    let next = dm("next", "readable");
+    channel
+        .messages
+        .lock()
+        .unwrap()
+        .insert(next.id.clone(), next.clone());
+    channel.answer(
+        &forbidden.id,
+        FetchAnswer::Skip("the bot may not read this message (403)"),
+    );
+    Running::deliver_id(&incoming, &forbidden);
+    Running::deliver_id(&incoming, &next);
+    wait_support::until(
+        "the next message replied",
+        wait_support::TIMEOUT,
+        || async { gateway.state_of("next").await == Some(InboundState::Replied) },
+    )
+    .await;
+    let row = gateway
+        .store
+        .ledger()
+        .get("test", "forbidden")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, InboundState::Skipped);
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("the bot may not read this message (403)")
+    );
+    assert_eq!(channel.sent(), [(None, "readable".to_string())]);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_not_readable_yet_waits_as_long_as_the_network_asks() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let limited = dm("limited", "rate limited");
+    channel.answer(&limited.id, FetchAnswer::NotYetFor(Duration::from_secs(40)));
+    let before = SystemClock.now_ms();
+    Running::deliver_id(&incoming, &limited);
+    let row = || async { gateway.store.ledger().get("test", "limited").await.unwrap() };
+    wait_support::until("the message set aside", wait_support::TIMEOUT, || async {
+        row().await.is_some_and(|row| row.deferred)
+    })
+    .await;
+    let row = row().await.unwrap();
+    assert!(row.state.is_pending(), "{row:?}");
+    assert!(
+        row.next_attempt_at >= before + 40_000,
+        "due in 40 s, as the network asked (not the 1 s backoff): {row:?}"
+    );
+    assert_eq!(row.reason.as_deref(), Some("HTTP 429"));
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_on_a_fetch_stop_the_gateway_and_keep_the_message() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let message = dm("refused", "fetched with a bad token");
+    channel.answer(&message.id, FetchAnswer::Refused);
+    Running::deliver_id(&incoming, &message);
+    let (result, store) = gateway.stopped().await;
+    let err = result.unwrap_err();
+    assert_eq!(
+        moltbot_core::error::chain(&err).to_string(),
+        "channel test stopped: GET /messages failed (bad token)"
+    );
+    let row = store
+        .ledger()
+        .get("test", "refused")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, InboundState::Received, "still pending: {row:?}");
+    assert!(
+        !row.deferred,
+        "not set aside: the next start answers it at once"
+    );
 }

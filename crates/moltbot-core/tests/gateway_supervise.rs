@@ -7,7 +7,7 @@ mod supervise_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moltbot_core::gateway::ChannelError;
+use moltbot_core::gateway::{ChannelError, ChannelErrorKind, GatewayError};
 use supervise_support::{run_until_ready, FlakyChannel};
 
 #[tokio::test(start_paused = true)]
@@ -29,4 +29,23 @@ async fn a_failing_receiver_is_restarted_with_growing_delays() {
             full / 2
         );
     }
+}
+
+#[tokio::test]
+async fn a_receiver_whose_credentials_are_refused_stops_the_gateway_without_restarts() {
+    let channel = FlakyChannel::new(3, |_| {
+        ChannelError::message(ChannelErrorKind::Auth, "GET /rooms failed (bad token)")
+    });
+    let err = supervise_support::run_until_stopped(Arc::clone(&channel))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::Stopped { channel, .. } if channel == "test"),
+        "{err:?}"
+    );
+    assert_eq!(
+        moltbot_core::error::chain(&err).to_string(),
+        "channel test stopped: GET /rooms failed (bad token)"
+    );
+    assert_eq!(channel.starts.lock().unwrap().len(), 1, "never restarted");
 }

@@ -326,6 +326,28 @@ impl RunningGateway {
         let _ = self.child.wait().await;
     }
 
+    /// Waits for the gateway to exit by itself (at most `timeout`, then SIGKILL); returns the
+    /// exit code (`None` when it had to be killed) and its whole log (waiting up to 2 s for its
+    /// last line, `error: ...`, to be read from the pipe).
+    pub async fn exited(mut self, timeout: Duration) -> (Option<i32>, String) {
+        let code = match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(Ok(status)) => status.code(),
+            _ => {
+                let _ = self.child.start_kill();
+                let _ = self.child.wait().await;
+                None
+            }
+        };
+        // The reader task may still be copying its last lines.
+        let log = wait::until(Duration::from_secs(2), || {
+            let log = self.stderr_text();
+            log.lines().any(|l| l.starts_with("error: ")).then_some(log)
+        })
+        .await
+        .unwrap_or_else(|_| self.stderr_text());
+        (code, log)
+    }
+
     /// SIGTERM, then waits for the exit (at most [`STOP_TIMEOUT`], then SIGKILL); returns the
     /// exit code (`None` when it had to be killed).
     pub async fn stop(mut self) -> Option<i32> {

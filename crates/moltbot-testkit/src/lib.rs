@@ -5,6 +5,7 @@
 //! - [`RunningGateway`]: the real `moltbot gateway` as a child process, its log, its
 //!   [`Ledger`] (the store, read-only use), and the quiet signal
 //!   [`RunningGateway::settled`] that proves "nothing else happened" without a fixed sleep.
+//! - [`FakeOpenAi`]: a recording OpenAI-compatible provider (what the gateway asks a model).
 //! - [`World`] and [`Scenario`]: webex-sim with the bot, Alice and Bob, config builders, and
 //!   the whole set-up of an end-to-end test in one line:
 //!
@@ -20,12 +21,14 @@
 //! # }
 //! ```
 
+pub mod fake_openai;
 pub mod gateway;
 pub mod home;
 pub mod ledger;
 pub mod wait;
 pub mod world;
 
+pub use fake_openai::FakeOpenAi;
 pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};

@@ -115,6 +115,18 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
         )
     }
 
+    /// [`Self::config`] with the OpenAI-compatible provider at `base_url` (such as a
+    /// [`FakeOpenAi`](crate::FakeOpenAi)) as the agent, model `fake/test-model`.
+    pub fn config_with_openai(&self, mode: &str, extra: &str, base_url: &str) -> String {
+        self.config(mode, extra).replace(
+            "  channels: {",
+            &format!(
+                "  agents: {{ defaults: {{ model: \"fake/test-model\" }} }},\n  \
+models: {{ providers: {{ fake: {{ api: \"openai-completions\", baseUrl: \"{base_url}\" }} }} }},\n  channels: {{"
+            ),
+        )
+    }
+
     /// The bot's messages in `room` as a client shows them, oldest first.
     pub fn bot_texts(&self, room: impl InRoom) -> Vec<String> {
         self.sim
@@ -204,6 +216,15 @@ impl Scenario {
     pub async fn stop_gateway(&mut self) -> Option<i32> {
         match self.gateway.take() {
             Some(gateway) => gateway.stop().await,
+            None => panic!("the gateway is not running"),
+        }
+    }
+
+    /// Waits for the gateway to exit by itself (at most [`wait::TIMEOUT`]); returns its exit
+    /// code (`None`: it did not exit and was killed) and its whole log.
+    pub async fn wait_gateway_exit(&mut self) -> (Option<i32>, String) {
+        match self.gateway.take() {
+            Some(gateway) => gateway.exited(wait::TIMEOUT).await,
             None => panic!("the gateway is not running"),
         }
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics,
-    InboundMessage, Metrics, OutgoingMessage, SendTarget,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics, Fetched,
+    Metrics, OutgoingMessage, SendTarget, SenderInfo,
 };
 use moltbot_core::store::Store;
 use webex_api::{
@@ -16,7 +16,7 @@ use webex_api::{
 };
 
 use crate::config::WebexConfig;
-use crate::inbound::{fetch_with_retry, normalize};
+use crate::people::PeopleCache;
 use crate::polling::Poller;
 use crate::shared::{BotIdentity, WebexShared, CHANNEL};
 
@@ -35,6 +35,7 @@ pub struct WebexChannel {
     /// The webhook target registered by `connect` (webhook modes), kept for the running check.
     webhook_target: OnceLock<String>,
     metrics: ChannelMetrics,
+    people: PeopleCache,
 }
 
 impl std::fmt::Debug for WebexChannel {
@@ -111,6 +112,7 @@ impl WebexChannel {
             webhook_secret,
             webhook_target: OnceLock::new(),
             metrics,
+            people: PeopleCache::new(),
         })
     }
 
@@ -120,13 +122,12 @@ impl WebexChannel {
     }
 
     async fn connect_inner(&self, http_addr: Option<SocketAddr>) -> Result<(), ChannelError> {
-        let me = self.shared.client.people_me().await.map_err(|err| {
-            let context = match err.status() {
-                Some(401) => "GET /people/me failed (the bot token is invalid: copy it again from https://developer.webex.com/my-apps)",
-                _ => "GET /people/me failed",
-            };
-            channel_error(err).with_context(context)
-        })?;
+        let me = self
+            .shared
+            .client
+            .people_me()
+            .await
+            .map_err(|err| failed_call(err, "GET /people/me"))?;
         let bot = BotIdentity {
             id: me.id.clone(),
             email: me.emails.first().cloned(),
@@ -285,6 +286,18 @@ pub fn error_kind(err: &webex_api::Error) -> ChannelErrorKind {
     }
 }
 
+/// Wraps a failed Webex call `what` (e.g. `GET /people/me`) for the gateway: the context says
+/// which call failed and, for a 401, that the bot token is invalid and where to get a new one.
+pub fn failed_call(err: webex_api::Error, what: &str) -> ChannelError {
+    let context = match err.status() {
+        Some(401) => format!(
+            "{what} failed (the bot token is invalid: copy it again from https://developer.webex.com/my-apps)"
+        ),
+        _ => format!("{what} failed"),
+    };
+    channel_error(err).with_context(context)
+}
+
 /// Maps a failed send to the gateway's view: may it be retried, may it have landed?
 fn send_error(err: webex_api::Error) -> ChannelError {
     let maybe_delivered = match &err {
@@ -313,23 +326,12 @@ impl Channel for WebexChannel {
         Box::pin(self.run_inner(ctx))
     }
 
-    fn refetch<'a>(
-        &'a self,
-        message_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
-        Box::pin(async move {
-            let Some(bot) = self.shared.bot() else {
-                return Err(ChannelError::transient("not connected"));
-            };
-            match fetch_with_retry(&self.shared, message_id).await {
-                Ok(message) => Ok(normalize(bot, &message)),
-                Err(err) if err.is_not_found() => Ok(None),
-                Err(err) => {
-                    Err(channel_error(err)
-                        .with_context(format!("GET /messages/{message_id} failed")))
-                }
-            }
-        })
+    fn refetch<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
+        Box::pin(crate::fetch::refetch(&self.shared, message_id))
+    }
+
+    fn resolve_sender<'a>(&'a self, sender: &'a SenderInfo) -> BoxFuture<'a, SenderInfo> {
+        Box::pin(self.people.resolve(&self.shared.client, sender))
     }
 
     fn access_policy(&self) -> AccessPolicy {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use moltbot_core::gateway::{Claim, ConversationKind, InboundMessage, InboundSink, SenderInfo};
+use moltbot_core::gateway::{
+    Claim, ConversationKind, InboundMessage, InboundSink, SenderInfo, OWN_MESSAGE,
+};
 use webex_api::models::{Message, RoomType};
 use webex_api::same_entity;
 
@@ -149,7 +151,8 @@ async fn deliver_or_skip(
     match normalize(bot, message) {
         Some(inbound) => sink.deliver(inbound).await.map_err(|_| IngestError::Closed),
         None => {
-            sink.skip(&message.id, "own message").await?;
+            sink.skip(&message.id, &message.room_id, OWN_MESSAGE)
+                .await?;
             Ok(())
         }
     }

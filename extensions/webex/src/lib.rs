@@ -3,10 +3,12 @@
 pub mod channel;
 pub mod chunk;
 pub mod config;
+pub mod fetch;
 pub mod inbound;
 pub mod landed;
 pub mod mention;
 pub mod ops;
+pub mod people;
 mod plugin;
 pub mod polling;
 pub mod shared;

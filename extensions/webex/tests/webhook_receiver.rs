@@ -16,8 +16,8 @@ use axum::http::{Request, StatusCode};
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
 use moltbot_core::agent::EchoAgent;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, Gateway, GatewayOptions, InboundMessage,
-    Metrics, OutgoingMessage,
+    BoxFuture, Channel, ChannelContext, ChannelError, Fetched, Gateway, GatewayOptions, Metrics,
+    OutgoingMessage,
 };
 use moltbot_core::store::{InboundState, Store};
 use moltbot_webex::shared::{BotIdentity, WebexShared};
@@ -55,18 +55,8 @@ impl Channel for TestChannel {
 
     /// Webhook deliveries are queued by id and fetched by the room's worker through here,
     /// exactly as `WebexChannel::refetch` does.
-    fn refetch<'a>(
-        &'a self,
-        message_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
-        Box::pin(async move {
-            let bot = self.shared.bot().expect("bot identity set");
-            match moltbot_webex::inbound::fetch_with_retry(&self.shared, message_id).await {
-                Ok(message) => Ok(moltbot_webex::inbound::normalize(bot, &message)),
-                Err(err) if err.is_not_found() => Ok(None),
-                Err(err) => Err(ChannelError::transient(err.to_string())),
-            }
-        })
+    fn refetch<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
+        Box::pin(moltbot_webex::fetch::refetch(&self.shared, message_id))
     }
 
     fn access_policy(&self) -> AccessPolicy {

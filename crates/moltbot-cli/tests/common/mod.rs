@@ -1,5 +1,5 @@
-//! What only the CLI's tests share: output as text, snapshot scrubbing and the `gateway --sim`
-//! demo. Everything else (homes, gateways, worlds, waiting) comes from `moltbot-testkit`.
+//! What only the CLI's tests share: output as text, snapshot scrubbing, the pending pairing
+//! requests and the `gateway --sim` demo. Everything else (homes, gateways, worlds, waiting) comes from `moltbot-testkit`.
 
 #![allow(dead_code)]
 
@@ -92,4 +92,20 @@ pub async fn start_demo(home: &TestHome) -> (Child, String, Arc<Mutex<String>>) 
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, url, stderr)
+}
+
+/// `moltbot pairing list webex --json` in `home`: the pending requests. Panics when the command
+/// fails or prints something else than a JSON array.
+pub fn pairing_list(home: &TestHome) -> Vec<serde_json::Value> {
+    let out = home
+        .moltbot()
+        .args(["pairing", "list", "webex", "--json"])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run pairing list: {err}"));
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "pairing list: {stderr}");
+    match serde_json::from_str::<serde_json::Value>(&stdout) {
+        Ok(serde_json::Value::Array(items)) => items,
+        other => panic!("pairing list printed {stdout:?}: {other:?}"),
+    }
 }

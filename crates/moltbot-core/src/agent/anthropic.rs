@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::error::truncate;
 use super::http::{join_url, JsonPoster};
+use super::speakers;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
     Role,
@@ -78,11 +79,7 @@ impl Agent for AnthropicAgent {
                 "max_tokens": ANTHROPIC_MAX_TOKENS,
                 "messages": anthropic_messages(req),
             });
-            if let Some(prompt) = req
-                .system_prompt
-                .as_deref()
-                .filter(|p| !p.trim().is_empty())
-            {
+            if let Some(prompt) = speakers::system_prompt(req) {
                 body["system"] = json!(prompt);
             }
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
@@ -106,23 +103,25 @@ pub fn anthropic_messages_url(base_url: &str) -> String {
 }
 
 /// The `messages` array: history then the new message, starting with a user turn, with
-/// consecutive turns of one role merged (joined by a blank line).
+/// consecutive turns of one role merged (joined by a blank line); in group sessions user turns
+/// start with their author ([`speakers`]).
 pub fn anthropic_messages(req: &AgentRequest) -> Vec<Value> {
+    let current = (!req.text.trim().is_empty()).then(|| (Role::User, speakers::request_text(req)));
     let turns = req
         .history
         .iter()
-        .map(|t| (t.role, t.text.as_str()))
-        .chain(std::iter::once((Role::User, req.text.as_str())))
-        .filter(|(_, text)| !text.trim().is_empty())
+        .filter(|t| !t.text.trim().is_empty())
+        .map(|t| (t.role, speakers::turn_text(t, req.conversation.kind)))
+        .chain(current)
         .skip_while(|(role, _)| *role == Role::Assistant);
     let mut merged: Vec<(Role, String)> = Vec::new();
     for (role, text) in turns {
         match merged.last_mut() {
             Some((last, acc)) if *last == role => {
                 acc.push_str("\n\n");
-                acc.push_str(text);
+                acc.push_str(&text);
             }
-            _ => merged.push((role, text.to_string())),
+            _ => merged.push((role, text.into_owned())),
         }
     }
     if merged.is_empty() {

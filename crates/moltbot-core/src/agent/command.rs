@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::error::truncate;
-use super::{Agent, AgentError, AgentFuture, AgentReply, AgentRequest};
+use super::{Agent, AgentError, AgentFuture, AgentReply, AgentRequest, SenderInfo};
 
 /// Largest answer read from the program's stdout; a longer answer is an error.
 pub const MAX_STDOUT_BYTES: u64 = 1024 * 1024;
@@ -124,16 +124,14 @@ impl Agent for CommandAgent {
 
 /// The JSON object the program gets on stdin:
 /// `{text, sender: {id, email, displayName}, room: {id, kind, title}, channel, session,
-/// history: [{role, text}], systemPrompt}` (`kind` is `"direct"` or `"group"`; absent values are
-/// `null`).
+/// history: [{role, text, author}], systemPrompt}` (`kind` is `"direct"` or `"group"`; a
+/// history turn's `author` is `{id, email, displayName}` for a user turn whose writer is known,
+/// else `null`; absent values are `null`). Texts are as written: the program gets the authors
+/// as data, not the speaker prefixes the HTTP providers add ([`super::speakers`]).
 pub fn command_input(req: &AgentRequest) -> Value {
     json!({
         "text": req.text,
-        "sender": {
-            "id": req.sender.id,
-            "email": req.sender.email,
-            "displayName": req.sender.display_name,
-        },
+        "sender": person(&req.sender),
         "room": {
             "id": req.conversation.room_id,
             "kind": req.conversation.kind.as_str(),
@@ -141,8 +139,21 @@ pub fn command_input(req: &AgentRequest) -> Value {
         },
         "channel": req.conversation.channel,
         "session": req.session.as_str(),
-        "history": req.history.iter().map(|t| json!({"role": t.role.as_str(), "text": t.text})).collect::<Vec<_>>(),
+        "history": req
+            .history
+            .iter()
+            .map(|t| json!({"role": t.role.as_str(), "text": t.text, "author": t.author.as_ref().map(person)}))
+            .collect::<Vec<_>>(),
         "systemPrompt": req.system_prompt,
+    })
+}
+
+/// A person as the program sees it: `{id, email, displayName}`.
+fn person(who: &SenderInfo) -> Value {
+    json!({
+        "id": who.id,
+        "email": who.email,
+        "displayName": who.display_name,
     })
 }
 

@@ -8,6 +8,8 @@
 //! - [`OpenAiAgent`]: OpenAI-compatible chat completions (OpenAI, OpenRouter, Ollama, vLLM...).
 //! - [`AnthropicAgent`]: the Anthropic Messages API.
 //!
+//! In group sessions every user turn names its author ([`speakers`]).
+//!
 //! [`build_agent`] picks one from `agents.defaults.model` and `models.providers`. The caller owns
 //! sessions ([`SessionKey`]: one per direct-message peer, one per group space) and history
 //! ([`trim_history`] to `agents.defaults.historyTurns`), and resolves the system prompt.
@@ -24,6 +26,7 @@ mod echo;
 mod error;
 mod http;
 mod openai;
+pub mod speakers;
 mod types;
 
 use std::future::Future;

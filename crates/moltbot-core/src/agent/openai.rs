@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::error::truncate;
 use super::http::{join_url, JsonPoster};
+use super::speakers;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
 };
@@ -69,20 +70,19 @@ impl Agent for OpenAiAgent {
     }
 }
 
-/// The `messages` array: `system` (when there is a prompt), the history, then the new message.
+/// The `messages` array: `system` (when there is a prompt, or in a group session), the
+/// history, then the new message; in group sessions user turns start with their author
+/// ([`speakers`]).
 pub fn openai_messages(req: &AgentRequest) -> Vec<Value> {
     let mut messages = Vec::with_capacity(req.history.len() + 2);
-    if let Some(prompt) = req
-        .system_prompt
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-    {
+    if let Some(prompt) = speakers::system_prompt(req) {
         messages.push(json!({"role": "system", "content": prompt}));
     }
     for turn in req.history.iter().filter(|t| !t.text.trim().is_empty()) {
-        messages.push(json!({"role": turn.role.as_str(), "content": turn.text}));
+        let content = speakers::turn_text(turn, req.conversation.kind);
+        messages.push(json!({"role": turn.role.as_str(), "content": content}));
     }
-    messages.push(json!({"role": "user", "content": req.text}));
+    messages.push(json!({"role": "user", "content": speakers::request_text(req)}));
     messages
 }
 

@@ -68,14 +68,15 @@ Ask the owner of this bot to approve you with:\n\n\
 
 async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
     let channel = p.channel.id();
+    let sender = p.channel.resolve_sender(&message.sender).await;
     let outcome = p
         .store
         .pairing()
         .request(
             channel,
-            &message.sender.id,
-            message.sender.email.as_deref(),
-            message.sender.display_name.as_deref(),
+            &sender.id,
+            sender.email.as_deref(),
+            sender.display_name.as_deref(),
             DEFAULT_MAX_PENDING,
         )
         .await;
@@ -115,7 +116,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             {
                 tracing::warn!(channel, error = %err, "pairing reply sent but not recorded");
             }
-            tracing::info!(channel, code = %request.code, sender = %request.label(), "pairing requested");
+            tracing::info!(channel, code = %request.code, sender = %request.label(), name = ?request.display_name, "pairing requested");
         }
         Err(err) => {
             tracing::error!(channel, error = %chain(&err), "could not send the pairing reply");

@@ -72,6 +72,78 @@ impl InboundMessage {
     }
 }
 
+/// What [`Channel::refetch`] found for a claimed message.
+///
+/// Non-exhaustive: build it with [`Fetched::ready`], [`Fetched::skip`] or
+/// [`Fetched::not_yet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fetched {
+    /// The message, normalised: process it.
+    Ready(Box<InboundMessage>),
+    /// It must never be processed (the bot's own message, one the bot may not read): it is
+    /// recorded as skipped with `reason`.
+    Skip {
+        /// A stable phrase without ids (it is recorded, logged and becomes the `reason` label
+        /// of `moltbot_messages_dropped_total` in snake_case), e.g. `own message`.
+        reason: &'static str,
+        /// The evidence, for the log line only (e.g. the network's error with its tracking id).
+        detail: Option<String>,
+    },
+    /// It cannot be read now but may be later (not found yet, server error, rate limit,
+    /// timeout): it stays pending, is set aside so its room goes on, and is fetched again
+    /// until `catchUp.maxAgeMinutes` after its creation.
+    NotYet {
+        /// The earliest retry the network asked for (a `Retry-After`), if it did; otherwise
+        /// the gateway's own backoff decides.
+        retry_after: Option<std::time::Duration>,
+        /// What happened, for the log line and the ledger row (e.g. the error chain).
+        reason: String,
+    },
+}
+
+impl Fetched {
+    /// The message is ready to process.
+    pub fn ready(message: InboundMessage) -> Self {
+        Fetched::Ready(Box::new(message))
+    }
+
+    /// The message is never to be processed, for `reason` (see [`Fetched::Skip`]).
+    pub fn skip(reason: &'static str) -> Self {
+        Fetched::Skip {
+            reason,
+            detail: None,
+        }
+    }
+
+    /// The message cannot be read yet, because of `reason` (see [`Fetched::NotYet`]).
+    pub fn not_yet(reason: impl Into<String>) -> Self {
+        Fetched::NotYet {
+            retry_after: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// Adds the evidence of a [`Skip`](Fetched::Skip); no effect on the other variants.
+    #[must_use]
+    pub fn with_detail(mut self, evidence: impl Into<String>) -> Self {
+        if let Fetched::Skip { detail, .. } = &mut self {
+            *detail = Some(evidence.into());
+        }
+        self
+    }
+
+    /// Sets the earliest retry of a [`NotYet`](Fetched::NotYet); no effect on the other
+    /// variants.
+    #[must_use]
+    pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
+        if let Fetched::NotYet { retry_after, .. } = &mut self {
+            *retry_after = Some(after);
+        }
+        self
+    }
+}
+
 /// Where to send a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendTarget {
@@ -293,12 +365,21 @@ pub trait Channel: Send + Sync + 'static {
     /// Returning an error makes the gateway restart it with backoff.
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>>;
 
-    /// Fetches a message by id again (crash recovery of messages recorded but not answered).
-    /// `Ok(None)` when it no longer exists or should not be processed (e.g. the bot's own).
-    fn refetch<'a>(
-        &'a self,
-        message_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>>;
+    /// Fetches a claimed message by id (a webhook delivery carries only ids; recovery and the
+    /// re-drive task fetch again what they take). [`Fetched`] says whether it is ready, never to
+    /// be processed, or not readable yet. `Err` only for what no retry of this one message can
+    /// fix: an [`Auth`](ChannelErrorKind::Auth) error stops the channel (the message stays
+    /// pending for the next start); any other error is treated as
+    /// [`Fetched::NotYet`].
+    fn refetch<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>>;
+
+    /// `sender` completed with what the channel can look up about them (their display name),
+    /// before the gateway records a pairing request or asks the agent. Best effort: never
+    /// fails and never waits long; on any failure the sender is returned as given. The
+    /// default returns it unchanged.
+    fn resolve_sender<'a>(&'a self, sender: &'a SenderInfo) -> BoxFuture<'a, SenderInfo> {
+        Box::pin(std::future::ready(sender.clone()))
+    }
 
     /// The access policy from this channel's config.
     fn access_policy(&self) -> AccessPolicy;

@@ -37,8 +37,6 @@ pub enum Dropped {
     PairingPending,
     /// The sender was sent a pairing code instead of an answer (`pairing_requested`).
     PairingRequested,
-    /// A delivered id turned out to be the bot's own message, or gone (`own_or_gone`).
-    OwnOrGone,
     /// It could not be read before `catchUp.maxAgeMinutes` after its creation (`unreadable`).
     Unreadable,
     /// The channel skipped it with this reason (see
@@ -57,7 +55,6 @@ impl Dropped {
             .chain([
                 Dropped::PairingPending,
                 Dropped::PairingRequested,
-                Dropped::OwnOrGone,
                 Dropped::Unreadable,
             ])
     }
@@ -69,8 +66,7 @@ impl Dropped {
             Dropped::Access(reason) => Some(reason as usize),
             Dropped::PairingPending => Some(access),
             Dropped::PairingRequested => Some(access + 1),
-            Dropped::OwnOrGone => Some(access + 2),
-            Dropped::Unreadable => Some(access + 3),
+            Dropped::Unreadable => Some(access + 2),
             Dropped::Skipped(_) => None,
         }
     }
@@ -83,7 +79,6 @@ impl EncodeLabelValue for Dropped {
             Dropped::Access(reason) => reason.metrics_label(),
             Dropped::PairingPending => "pairing_pending",
             Dropped::PairingRequested => "pairing_requested",
-            Dropped::OwnOrGone => "own_or_gone",
             Dropped::Unreadable => "unreadable",
             Dropped::Skipped(reason) => {
                 let trimmed = reason.trim_matches(|c: char| !c.is_ascii_alphanumeric());

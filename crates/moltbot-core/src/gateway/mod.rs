@@ -18,10 +18,10 @@ mod sink;
 mod status;
 
 pub use channel::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
-pub use sink::{Claim, InboundSink};
+pub use sink::{Claim, InboundSink, OWN_MESSAGE};
 pub use status::GatewayStatus;

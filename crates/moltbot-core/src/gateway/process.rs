@@ -17,10 +17,10 @@ use crate::store::{
     SessionAppend, StoreError,
 };
 
-use super::channel::{ChannelErrorKind, InboundMessage, OutgoingMessage, SendTarget};
+use super::channel::{ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
 use super::runtime::Processor;
-use super::sink::{Prefetched, Work};
+use super::sink::{Prefetched, Work, OWN_MESSAGE};
 
 /// Backoff (base, cap) between send attempts of one reply chunk: 0.5 s doubling, at most 30 s.
 const SEND_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
@@ -79,9 +79,10 @@ impl Processor {
         self.process(message, origin).await;
     }
 
-    /// Fetches a leased message for its room's worker, once (the client already retried
-    /// transient failures). `None` when there is nothing to process now: skipped, or set aside
-    /// for the re-drive task so later messages of the room go ahead.
+    /// Fetches a leased message for its room's worker, once (the channel already retried what
+    /// is worth retrying at once). `None` when there is nothing to process now: skipped, set
+    /// aside for the re-drive task so later messages of the room go ahead, or left pending
+    /// because the channel's credentials were refused (the gateway then stops).
     async fn fetch(&self, id: &str, prefetched: Option<Prefetched>) -> Option<InboundMessage> {
         let fetched = match prefetched {
             Some(started) => match started.await {
@@ -92,32 +93,60 @@ impl Processor {
             None => self.channel.refetch(id).await,
         };
         match fetched {
-            Ok(Some(message)) => Some(message),
-            Ok(None) => {
-                self.metrics.dropped(Dropped::OwnOrGone);
-                tracing::debug!(channel = self.id(), message_id = %id, "own message or gone");
-                self.finish_id(id, InboundState::Skipped, Some("own message or gone"))
-                    .await;
+            Ok(Fetched::Ready(message)) => Some(*message),
+            Ok(Fetched::Skip { reason, detail }) => {
+                self.skip_unfetched(id, reason, detail.as_deref()).await;
+                None
+            }
+            Ok(Fetched::NotYet {
+                retry_after,
+                reason,
+            }) => {
+                self.defer(id, &reason, retry_after).await;
                 None
             }
             Err(err) if err.kind() == ChannelErrorKind::Auth => {
-                // The token is bad: the receiver stops with that error; keep the message.
-                let reason = chain(&err).to_string();
-                tracing::error!(channel = self.id(), message_id = %id, error = %reason, "cannot fetch a message: the token was refused; it stays pending");
-                self.defer(id, &reason).await;
+                // The token is bad: no retry helps. The row stays as it is (pending, leased to
+                // this run), so the next start takes it over and answers it.
+                tracing::error!(channel = self.id(), message_id = %id, error = %chain(&err), "cannot fetch a message: the credentials were refused; it stays pending");
+                self.fatal.stop(self.id(), err);
                 None
             }
             Err(err) => {
                 let reason = chain(&err).to_string();
-                self.defer(id, &reason).await;
+                self.defer(id, &reason, None).await;
                 None
             }
         }
     }
 
-    /// Sets an unreadable message aside until its next attempt (capped exponential backoff on
-    /// its attempts), or gives it up once it is older than the catch-up age.
-    async fn defer(&self, id: &str, reason: &str) {
+    /// Records a fetched message as skipped for `reason`: logged with its room at info (the
+    /// bot's own messages at debug: they are not drops anyone misses) and counted.
+    async fn skip_unfetched(&self, id: &str, reason: &'static str, detail: Option<&str>) {
+        self.metrics.dropped(Dropped::Skipped(reason));
+        let room = self.room_of(id).await;
+        let detail = detail.unwrap_or("-");
+        if reason == OWN_MESSAGE {
+            tracing::debug!(channel = self.id(), message_id = %id, room = %room, reason, "message not answered");
+        } else {
+            tracing::info!(channel = self.id(), message_id = %id, room = %room, reason, detail, "message not answered");
+        }
+        self.finish_id(id, InboundState::Skipped, Some(reason))
+            .await;
+    }
+
+    /// The room of a recorded message, for log lines (`-` when it cannot be read).
+    pub(crate) async fn room_of(&self, id: &str) -> String {
+        match self.store.ledger().get(self.id(), id).await {
+            Ok(Some(entry)) => entry.room_id,
+            _ => "-".to_string(),
+        }
+    }
+
+    /// Sets an unreadable message aside until its next attempt (the channel's `retry_after`
+    /// when it gave one, else capped exponential backoff on its attempts), or gives it up once
+    /// it is older than the catch-up age.
+    async fn defer(&self, id: &str, reason: &str, retry_after: Option<Duration>) {
         let ledger = self.store.ledger();
         let entry = match ledger.get(self.id(), id).await {
             Ok(Some(entry)) => entry,
@@ -132,12 +161,12 @@ impl Processor {
             i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
         if now.saturating_sub(entry.created_at) >= max_age {
             self.metrics.dropped(Dropped::Unreadable);
-            tracing::error!(channel = self.id(), message_id = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, "giving up a message: {UNREADABLE_TOO_LONG}");
+            tracing::warn!(channel = self.id(), message_id = %id, room = %entry.room_id, attempts = entry.attempts, last_error = %reason, reason = UNREADABLE_TOO_LONG, "message not answered");
             self.finish_id(id, InboundState::Skipped, Some(UNREADABLE_TOO_LONG))
                 .await;
             return;
         }
-        let delay = retry_delay(entry.attempts);
+        let delay = retry_after.unwrap_or_else(|| retry_delay(entry.attempts));
         let next = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
         tracing::warn!(channel = self.id(), message_id = %id, room = %entry.room_id, attempt = entry.attempts, retry_in = ?delay, error = %reason, "could not fetch a message; later messages of its room go ahead and it is retried");
         match ledger.defer(self.id(), id, next, reason).await {
@@ -246,6 +275,8 @@ impl Processor {
     /// Asks the agent, records its answer in one commit, and sends it.
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
+        let sender = self.channel.resolve_sender(&message.sender).await;
+        tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(&sender)), "asking the agent");
         let history = self
             .store
             .sessions()
@@ -258,7 +289,7 @@ impl Processor {
         let request = AgentRequest {
             session: session.clone(),
             text: message.text.clone(),
-            sender: message.sender.clone(),
+            sender: sender.clone(),
             conversation: ConversationInfo {
                 channel: self.id().to_string(),
                 room_id: message.room_id.clone(),
@@ -277,7 +308,7 @@ impl Processor {
         let session = answer.is_reply().then(|| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
-                Turn::user_by(message.text.clone(), message.sender.clone()),
+                Turn::user_by(message.text.clone(), sender),
                 Turn::assistant(answer.text.clone()),
             ],
             keep_turns: self.options.history_turns,

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::StoreError;
 
+use super::metrics::Dropped;
 use super::runtime::Processor;
 use super::sink::{InboundSink, Work};
 
@@ -38,7 +39,9 @@ impl Processor {
         let ledger = self.store.ledger();
         let stale = ledger.skip_stale(self.id(), cutoff, TOO_OLD).await?;
         for id in &stale {
-            tracing::info!(channel = self.id(), message_id = %id, reason = TOO_OLD, "message not answered");
+            self.metrics.dropped(Dropped::Skipped(TOO_OLD));
+            let room = self.room_of(id).await;
+            tracing::info!(channel = self.id(), message_id = %id, room = %room, reason = TOO_OLD, "message not answered");
         }
         let pending = ledger.pending(self.id(), cutoff).await?;
         let (mut taken_over, mut held) = (0usize, 0usize);

@@ -19,7 +19,7 @@ use crate::error::chain;
 use crate::store::Store;
 
 use super::approvals;
-use super::channel::{Channel, ChannelContext, ChannelError, ReadySignal};
+use super::channel::{Channel, ChannelContext, ChannelError, ChannelErrorKind, ReadySignal};
 use super::metrics::{ChannelMetrics, Metrics};
 use super::sink::{InboundSink, LeaseHolder, Work};
 use super::status::GatewayStatus;
@@ -120,9 +120,56 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// A running channel met an error no retry can fix (the network refused the credentials):
+    /// the gateway stopped; unanswered messages stay pending for the next start.
+    #[error("channel {channel} stopped")]
+    Stopped {
+        /// The channel id.
+        channel: String,
+        /// What went wrong, with the network's evidence in its sources.
+        #[source]
+        source: ChannelError,
+    },
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+/// Stops the whole gateway from inside, on the first error that no retry can fix (a
+/// [`ChannelErrorKind::Auth`] from a receiver or a fetch), keeping that error for
+/// [`GatewayError::Stopped`]. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct FatalStop {
+    token: CancellationToken,
+    first: Arc<std::sync::Mutex<Option<(String, ChannelError)>>>,
+}
+
+impl FatalStop {
+    /// Cancelling `token` stops the receivers and the gateway loop.
+    fn new(token: CancellationToken) -> Self {
+        Self {
+            token,
+            first: Arc::default(),
+        }
+    }
+
+    /// Records `error` of `channel` and stops the gateway; only the first error is kept and
+    /// logged (the fetches in flight may all fail the same way).
+    pub(crate) fn stop(&self, channel: &str, error: ChannelError) {
+        if let Ok(mut first) = self.first.lock() {
+            if first.is_none() {
+                tracing::error!(channel, error = %chain(&error), "stopping the gateway: the channel cannot go on without a fix; unanswered messages stay pending for the next start");
+                *first = Some((channel.to_string(), error));
+            }
+        }
+        self.token.cancel();
+    }
+
+    /// The error that stopped the gateway, if one did.
+    fn take(&self) -> Option<GatewayError> {
+        let (channel, source) = self.first.lock().ok()?.take()?;
+        Some(GatewayError::Stopped { channel, source })
+    }
 }
 
 /// Processes the messages of one channel.
@@ -136,6 +183,8 @@ pub(crate) struct Processor {
     pub(crate) lease: LeaseHolder,
     /// Wakes the re-drive task (a message was just set aside).
     pub(crate) redrive: tokio::sync::Notify,
+    /// Stops the gateway on an error no retry can fix (a refused token on a fetch).
+    pub(crate) fatal: FatalStop,
 }
 
 /// The gateway: a set of channels, one agent, one store.
@@ -289,6 +338,9 @@ impl Gateway {
         http_addr: Option<std::net::SocketAddr>,
         shutdown: CancellationToken,
     ) -> Result<(), GatewayError> {
+        // Everything below stops on `shutdown` or when a channel cannot go on (`fatal`).
+        let shutdown = shutdown.child_token();
+        let fatal = FatalStop::new(shutdown.clone());
         for channel in &self.channels {
             channel
                 .connect(http_addr)
@@ -312,6 +364,7 @@ impl Gateway {
                 options: self.options.clone(),
                 lease: lease.clone(),
                 redrive: tokio::sync::Notify::new(),
+                fatal: fatal.clone(),
             });
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(
@@ -337,6 +390,7 @@ impl Gateway {
             ready_signals.push((channel.id().to_string(), ready.clone()));
             tasks.spawn(supervise(
                 Arc::clone(channel),
+                fatal.clone(),
                 ChannelContext {
                     sink,
                     shutdown: shutdown.clone(),
@@ -399,7 +453,10 @@ impl Gateway {
                 "shutdown deadline reached; unfinished messages stay in the store and are answered on the next start"
             );
         }
-        Ok(())
+        match fatal.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 
@@ -416,8 +473,9 @@ fn lease_holder(options: &GatewayOptions) -> LeaseHolder {
 }
 
 /// Runs a channel's receivers, restarting them with capped exponential backoff
-/// ([`RESTART_BACKOFF`]) after errors.
-async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
+/// ([`RESTART_BACKOFF`]) after errors; an [`Auth`](ChannelErrorKind::Auth) error (the token
+/// was refused: restarting cannot help) stops the gateway instead, through `fatal`.
+async fn supervise(channel: Arc<dyn Channel>, fatal: FatalStop, ctx: ChannelContext) {
     let restart_delays = || backoff::exponential(RESTART_BACKOFF.0, RESTART_BACKOFF.1);
     let mut delays = restart_delays();
     let mut failures: u32 = 0;
@@ -427,6 +485,13 @@ async fn supervise(channel: Arc<dyn Channel>, ctx: ChannelContext) {
         if ctx.shutdown.is_cancelled() {
             return;
         }
+        let result = match result {
+            Err(err) if err.kind() == ChannelErrorKind::Auth => {
+                fatal.stop(channel.id(), err);
+                return;
+            }
+            other => other,
+        };
         if started.elapsed() > RESTART_RESET_AFTER {
             failures = 0;
             delays = restart_delays();

@@ -41,7 +41,7 @@ pub(crate) enum Work {
 
 /// The result of a fetch started ahead of the message's turn.
 pub(crate) type Prefetched =
-    tokio::sync::oneshot::Receiver<Result<Option<InboundMessage>, super::ChannelError>>;
+    tokio::sync::oneshot::Receiver<Result<super::Fetched, super::ChannelError>>;
 
 /// Starts the fetches of queued messages early, a bounded number at a time.
 #[derive(Clone)]
@@ -210,11 +210,17 @@ impl InboundSink {
         tracing::debug!(channel = %self.channel, message_id = %id, reason = OWN_MESSAGE, "message not answered");
     }
 
-    /// Marks a claimed message as deliberately not processed. `reason` is kept with the record
-    /// and counted as a [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
-    pub async fn skip(&self, id: &str, reason: &'static str) -> Result<(), StoreError> {
+    /// Marks a claimed message of `room_id` as deliberately not processed, logged at info with
+    /// its id, room and reason. `reason` is kept with the record and counted as a
+    /// [`Dropped::Skipped`] reason, so it must be a stable phrase (no ids).
+    pub async fn skip(
+        &self,
+        id: &str,
+        room_id: &str,
+        reason: &'static str,
+    ) -> Result<(), StoreError> {
         self.metrics.dropped(Dropped::Skipped(reason));
-        tracing::info!(channel = %self.channel, message_id = %id, reason, "message not answered");
+        tracing::info!(channel = %self.channel, message_id = %id, room = %room_id, reason, "message not answered");
         self.store
             .ledger()
             .finish(&self.channel, id, InboundState::Skipped, Some(reason))

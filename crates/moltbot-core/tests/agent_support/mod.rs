@@ -155,6 +155,25 @@ pub fn request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> A
     }
 }
 
+/// The same request in a direct (one-to-one) session with Alice.
+pub fn direct_request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> AgentRequest {
+    let mut req = request(text, history, system_prompt);
+    req.session = SessionKey::direct("chat", "person-1");
+    req.conversation.kind = ConversationKind::Direct;
+    req.conversation.title = None;
+    req
+}
+
+/// A person of the tests: `Name <name@example.com>`, id `person-<name>`.
+pub fn person(name: &str) -> SenderInfo {
+    let lower = name.to_lowercase();
+    SenderInfo {
+        id: format!("person-{lower}"),
+        email: Some(format!("{lower}@example.com")),
+        display_name: Some(name.to_string()),
+    }
+}
+
 /// A chat completion with extra fields and an unusual finish reason.
 pub fn openai_ok(text: &str) -> Value {
     json!({

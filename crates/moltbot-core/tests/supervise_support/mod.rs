@@ -8,7 +8,7 @@ use std::time::Duration;
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
 use moltbot_core::agent::EchoAgent;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, Gateway, GatewayOptions, InboundMessage,
+    BoxFuture, Channel, ChannelContext, ChannelError, Fetched, Gateway, GatewayOptions,
     OutgoingMessage,
 };
 use moltbot_core::store::Store;
@@ -60,11 +60,8 @@ impl Channel for FlakyChannel {
         })
     }
 
-    fn refetch<'a>(
-        &'a self,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
-        Box::pin(async { Ok(None) })
+    fn refetch<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
+        Box::pin(async { Ok(Fetched::skip("gone")) })
     }
 
     fn access_policy(&self) -> AccessPolicy {
@@ -103,4 +100,21 @@ pub async fn run_until_ready(channel: Arc<FlakyChannel>) {
     assert!(status.is_ready());
     shutdown.cancel();
     run.await.unwrap().unwrap();
+}
+
+/// Runs a gateway with `channel` until it stops by itself (real time: at most 30 s); returns
+/// how it ended.
+pub async fn run_until_stopped(
+    channel: Arc<FlakyChannel>,
+) -> Result<(), moltbot_core::gateway::GatewayError> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("state/moltbot.sqlite")).unwrap();
+    let mut gateway = Gateway::new(store, Arc::new(EchoAgent), GatewayOptions::default());
+    gateway.add_channel(channel);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        gateway.run(CancellationToken::new(), |_| {}),
+    )
+    .await
+    .expect("the gateway stopped by itself")
 }

@@ -249,6 +249,10 @@ impl Poller {
                 Err(PollError::Closed) => {
                     return Err(ChannelError::transient("gateway is not taking messages"))
                 }
+                // The token was refused: retrying cannot help; the gateway stops with it.
+                Err(PollError::Api(err)) if err.status() == Some(401) => {
+                    return Err(crate::channel::failed_call(err, "polling"));
+                }
                 Err(err) => {
                     failures = failures.saturating_add(1);
                     let delay = delays.next().unwrap_or(MAX_BACKOFF);
@@ -396,7 +400,9 @@ impl Poller {
         if claim == Claim::Duplicate {
             return Ok(false);
         }
-        self.sink.skip(&message.id, TOO_OLD_REASON).await?;
+        self.sink
+            .skip(&message.id, &message.room_id, TOO_OLD_REASON)
+            .await?;
         Ok(true)
     }
 }

@@ -10,13 +10,12 @@ use std::time::Duration;
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
 use moltbot_core::agent::EchoAgent;
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, Gateway, GatewayOptions, InboundMessage,
+    BoxFuture, Channel, ChannelContext, ChannelError, Fetched, Gateway, GatewayOptions,
     InboundSink, OutgoingMessage, SendTarget,
 };
 use moltbot_core::store::{ManualClock, Store};
 use moltbot_testkit::wait;
 use moltbot_webex::config::{CatchUpConfig, Mode, WebexConfig};
-use moltbot_webex::inbound::normalize;
 use moltbot_webex::polling::Poller;
 use moltbot_webex::shared::{BotIdentity, WebexShared, CHANNEL};
 use tokio::sync::oneshot;
@@ -57,19 +56,8 @@ impl Channel for TestChannel {
         })
     }
 
-    fn refetch<'a>(
-        &'a self,
-        message_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<InboundMessage>, ChannelError>> {
-        Box::pin(async move {
-            let message = self
-                .shared
-                .client
-                .get_message(message_id)
-                .await
-                .map_err(|e| ChannelError::transient(e.to_string()))?;
-            Ok(self.shared.bot().and_then(|bot| normalize(bot, &message)))
-        })
+    fn refetch<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
+        Box::pin(moltbot_webex::fetch::refetch(&self.shared, message_id))
     }
 
     fn access_policy(&self) -> AccessPolicy {
