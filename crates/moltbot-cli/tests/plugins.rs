@@ -88,13 +88,7 @@ fn install_by_package_name_enables_it_and_keeps_comments() {
     assert!(stdout.contains("is valid"), "{stdout}");
 
     // The install is recorded in the store and listed.
-    let out = home
-        .moltbot()
-        .args(["plugins", "list", "--json"])
-        .output()
-        .unwrap();
-    let (stdout, _) = output_text(&out);
-    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = plugins_list(&home);
     assert_eq!(rows[0]["id"], "webex");
     assert_eq!(rows[0]["status"], "enabled");
     assert_eq!(rows[0]["source"], "@moltbot/webex");
@@ -235,6 +229,16 @@ fn plugins_null_is_filled_in_and_a_non_object_gets_a_fix() {
     }
 }
 
+/// `moltbot plugins list --json` in `home`: one row per plugin.
+fn plugins_list(home: &TestHome) -> serde_json::Value {
+    let out = home
+        .moltbot()
+        .args(["plugins", "list", "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `moltbot plugins install @moltbot/webex` in `home`.
 fn install_webex(home: &TestHome) -> std::process::Output {
     home.moltbot()
@@ -305,13 +309,7 @@ fn the_seed_polling_example_pasted_as_the_whole_config_after_install_validates()
     assert!(!text.contains("not installed"), "{text}");
     assert!(text.contains("\"enabled\":true"), "{text}");
     // And so does `plugins list`.
-    let out = home
-        .moltbot()
-        .args(["plugins", "list", "--json"])
-        .output()
-        .unwrap();
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["status"], "enabled", "{rows}");
+    assert_eq!(plugins_list(&home)[0]["status"], "enabled");
 }
 
 #[test]

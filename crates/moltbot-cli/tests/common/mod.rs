@@ -1,5 +1,6 @@
 //! What only the CLI's tests share: output as text, snapshot scrubbing, the pending pairing
-//! requests and the `gateway --sim` demo. Everything else (homes, gateways, worlds, waiting) comes from `moltbot-testkit`.
+//! requests and the `gateway --sim` demo. Everything else (homes, gateways, worlds, waiting)
+//! comes from `moltbot-testkit`.
 
 #![allow(dead_code)]
 
