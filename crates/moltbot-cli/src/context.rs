@@ -41,14 +41,18 @@ impl Context {
         std::env::var(name).ok().filter(|v| !v.is_empty())
     }
 
-    /// Loads the config file and runs every check: core sections, plugin installs, and each
-    /// installed plugin's own validation. Secrets it holds are registered for log redaction
+    /// Loads the config file and runs every check: core sections, plugin installs (the
+    /// installs on this machine's disk count, see `PluginRegistry::installed_on_disk`), and each
+    /// enabled plugin's own validation. Secrets it holds are registered for log redaction
     /// before anything can print them. A config path given explicitly that does not exist is
     /// [`ConfigError::NotFound`]. `${VAR}` substitution sees empty variables as empty (and says
     /// so); everything else treats them as unset.
     pub fn check_config(&self) -> Result<CheckedConfig, ConfigError> {
-        let (config, mut issues) =
+        let (mut config, mut issues) =
             config::load_lenient(&self.paths.config_file, &config::process_env)?;
+        config.core.plugins.installed = self
+            .registry
+            .installed_on_disk(&self.paths.extensions_dir());
         if self.paths.config_explicit && !config.existed {
             return Err(ConfigError::NotFound {
                 path: self.paths.config_file.clone(),
@@ -63,6 +67,24 @@ impl Context {
         config::sort_issues(&mut issues);
         issues.dedup();
         Ok(CheckedConfig { config, issues })
+    }
+}
+
+/// Why no channel plugin is enabled in `config`, with the fix: a plugin the config disables
+/// (`plugins.entries.<id>.enabled: false`) is named as disabled, otherwise the install command
+/// is given.
+pub fn no_channel_reason(registry: &PluginRegistry, config: &LoadedConfig) -> String {
+    let disabled = registry
+        .all()
+        .map(|p| p.manifest())
+        .find(|m| config.core.plugins.state(&m.id) == moltbot_core::config::PluginState::Disabled);
+    match disabled.and_then(|m| {
+        moltbot_core::plugin::unavailable(m, moltbot_core::config::PluginState::Disabled)
+            .map(|(problem, fix)| (m, problem, fix))
+    }) {
+        Some((m, problem, fix)) => format!("the channel {} {problem}: {fix}", m.id),
+        None => "no channel plugin is installed: run `moltbot plugins install @moltbot/webex`"
+            .to_string(),
     }
 }
 

@@ -10,15 +10,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use common::{workspace_root, TestHome};
+use common::{start_demo, workspace_root, TestHome};
 use moltbot_testkit::wait;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -38,66 +36,6 @@ fn tool(env: &str, default: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Collects a child's stderr lines.
-fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let pipe = child.stderr.take().expect("stderr piped");
-    let sink = Arc::clone(&text);
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(pipe).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut s = sink.lock().expect("stderr buffer");
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
-    text
-}
-
-/// `moltbot gateway --sim` on a free port; returns the child, the page URL and its stderr.
-async fn start_demo(home: &TestHome) -> (Child, String, Arc<Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moltbot"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.user_home())
-        .env("MOLTBOT_STATE_DIR", home.state_dir())
-        .env("MOLTBOT_SIM_LISTEN", "127.0.0.1:0")
-        .args(["gateway", "--sim"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn moltbot gateway --sim");
-    let stderr = capture_stderr(&mut child);
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            println!("moltbot: {line}");
-            // The demo's gateway is reachable from this machine only.
-            if let Some(addr) = line.strip_prefix("moltbot gateway listening on ") {
-                assert!(addr.starts_with("http://127.0.0.1:"), "{line}");
-            }
-            if let Some(url) = line.strip_prefix("Open the chat: ") {
-                return Some(url.trim().to_string());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some(url) = url else {
-        let _ = child.kill().await;
-        panic!(
-            "`moltbot gateway --sim` printed no `Open the chat:` line; stderr:\n{}",
-            stderr.lock().expect("stderr buffer")
-        );
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url, stderr)
 }
 
 /// A free loopback port (bound, then released for chromedriver).

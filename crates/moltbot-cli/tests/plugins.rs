@@ -1,4 +1,7 @@
-//! `moltbot plugins install|list` and the refusal of a channel whose plugin is not installed.
+//! `moltbot plugins install|list`, and when a channel's plugin counts as enabled: installed on this
+//! machine or enabled in the config, unless `plugins.entries.<id>.enabled` is false.
+
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -85,13 +88,7 @@ fn install_by_package_name_enables_it_and_keeps_comments() {
     assert!(stdout.contains("is valid"), "{stdout}");
 
     // The install is recorded in the store and listed.
-    let out = home
-        .moltbot()
-        .args(["plugins", "list", "--json"])
-        .output()
-        .unwrap();
-    let (stdout, _) = output_text(&out);
-    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = plugins_list(&home);
     assert_eq!(rows[0]["id"], "webex");
     assert_eq!(rows[0]["status"], "enabled");
     assert_eq!(rows[0]["source"], "@moltbot/webex");
@@ -232,10 +229,192 @@ fn plugins_null_is_filled_in_and_a_non_object_gets_a_fix() {
     }
 }
 
+/// `moltbot plugins list --json` in `home`: one row per plugin.
+fn plugins_list(home: &TestHome) -> serde_json::Value {
+    let out = home
+        .moltbot()
+        .args(["plugins", "list", "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `moltbot plugins install @moltbot/webex` in `home`.
 fn install_webex(home: &TestHome) -> std::process::Output {
     home.moltbot()
         .args(["plugins", "install", "@moltbot/webex"])
         .output()
         .expect("run moltbot")
+}
+
+/// The seed's config examples (`extensions/webex/tests/fixtures/seed/`, copied verbatim from
+/// the user doc): file name and text.
+fn seed_examples() -> Vec<(String, String)> {
+    let dir = common::workspace_root().join("extensions/webex/tests/fixtures/seed");
+    let mut examples: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 7, "{examples:?}");
+    examples
+}
+
+fn validate(home: &TestHome) -> (Option<i32>, String, String) {
+    let out = home
+        .moltbot()
+        .args(["config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn the_seed_polling_example_pasted_as_the_whole_config_after_install_validates() {
+    let home = TestHome::new();
+    assert!(install_webex(&home).status.success());
+    let (_, polling) = seed_examples()
+        .into_iter()
+        .find(|(name, _)| name == "polling-mode.json5")
+        .unwrap();
+    assert!(
+        !polling.contains("plugins"),
+        "the seed has no plugins section"
+    );
+    home.write_config(&polling);
+
+    let (code, stdout, stderr) = validate(&home);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Channels: webex (@moltbot/webex)"),
+        "{stdout}"
+    );
+
+    // `channels status` follows the same rule: enabled, no install warning.
+    let out = home
+        .moltbot()
+        .args(["channels", "status", "webex", "--json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|err| {
+        panic!("channels status --json: {err}\n{stdout}{stderr}");
+    });
+    let text = status.to_string();
+    assert!(!text.contains("not installed"), "{text}");
+    assert!(text.contains("\"enabled\":true"), "{text}");
+    // And so does `plugins list`.
+    assert_eq!(plugins_list(&home)[0]["status"], "enabled");
+}
+
+#[test]
+fn every_seed_example_validates_after_install() {
+    let home = TestHome::new();
+    assert!(install_webex(&home).status.success());
+    for (name, text) in seed_examples() {
+        home.write_config(&text);
+        let (code, stdout, stderr) = validate(&home);
+        if name == "minimal.json5" {
+            // Its mode "webhook" needs a webhook.url (contract section 2); that is its only
+            // problem.
+            assert_eq!(code, Some(1), "{name}: {stdout}{stderr}");
+            assert_eq!(stderr.matches("\n- ").count(), 1, "{name}: {stderr}");
+            assert!(stderr.contains("channels.webex.webhook.url"), "{stderr}");
+        } else {
+            assert_eq!(code, Some(0), "{name}: {stdout}{stderr}");
+        }
+    }
+}
+
+#[test]
+fn installed_but_disabled_and_not_installed_get_their_own_message_and_fix() {
+    let home = TestHome::new();
+    assert!(install_webex(&home).status.success());
+    home.write_config(
+        "{\n  plugins: { entries: { webex: { enabled: false } } },\n  channels: { webex: { mode: \"polling\", botToken: \"token-value-long-enough\" } },\n}\n",
+    );
+    let (code, stdout, stderr) = validate(&home);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "plugins.entries.webex.enabled (line 2, column 34): the channel is provided by plugin \
+             @moltbot/webex, which is disabled (plugins.entries.webex.enabled is false)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("set plugins.entries.webex.enabled to true"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not installed"), "{stderr}");
+    // `channels probe` refuses with the same words, before any network call.
+    let out = home
+        .moltbot()
+        .args(["channels", "probe", "webex"])
+        .output()
+        .unwrap();
+    let (_, stderr) = output_text(&out);
+    assert!(stderr.contains("which is disabled"), "{stderr}");
+    // Without a channels section the config is valid, but nothing runs, and both say why.
+    home.write_config("{ plugins: { entries: { webex: { enabled: false } } } }\n");
+    let (code, stdout, stderr) = validate(&home);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let disabled = "the channel webex is provided by plugin @moltbot/webex, which is disabled";
+    assert!(
+        stdout.contains(&format!("No channel is enabled: {disabled}")),
+        "{stdout}"
+    );
+    let out = home.moltbot().arg("gateway").output().unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("nothing to run: {disabled}")),
+        "{stderr}"
+    );
+
+    // A second machine (another state folder) where it was never installed: the install fix.
+    let other = TestHome::new();
+    other.write_config(
+        "{ channels: { webex: { mode: \"polling\", botToken: \"token-value-long-enough\" } } }\n",
+    );
+    let (code, _, stderr) = validate(&other);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("which is not installed"), "{stderr}");
+    assert!(
+        stderr.contains("install it with `moltbot plugins install @moltbot/webex`"),
+        "{stderr}"
+    );
+    other.write_config("{}\n");
+    let (code, stdout, _) = validate(&other);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(
+            "No channel is enabled: no channel plugin is installed: run `moltbot plugins \
+             install @moltbot/webex`"
+        ),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_runs_an_installed_plugin_whose_config_has_no_plugins_section() {
+    use moltbot_testkit::{Scenario, World, OPEN};
+    let world = World::new().await;
+    let home = TestHome::new();
+    assert!(install_webex(&home).status.success());
+    let config = world.config("polling", OPEN).replace(
+        "  plugins: { entries: { webex: { enabled: true } } },\n",
+        "",
+    );
+    assert!(!config.contains("plugins"), "{config}");
+    home.write_config(&config);
+    let s = Scenario::start_in(world, home).await;
+    let hi = s.alice().dm_bot("are you on?").await;
+    assert_eq!(s.wait_replies(&hi, 1).await, ["are you on?"]);
+    s.finish().await;
 }

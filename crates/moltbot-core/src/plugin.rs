@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigIssue, LoadedConfig};
+use crate::config::{ConfigIssue, LoadedConfig, PluginState};
 
 /// The file name of a plugin manifest inside a plugin directory.
 pub const MANIFEST_FILE: &str = "moltbot.plugin.json";
@@ -457,6 +457,29 @@ pub trait ChannelPlugin: Send + Sync {
     }
 }
 
+/// Why `manifest`'s channels cannot run in `state`, as (problem, fix) for a message such as
+/// "the channel webex {problem}: {fix}"; `None` when the plugin is enabled.
+pub fn unavailable(manifest: &PluginManifest, state: PluginState) -> Option<(String, String)> {
+    let (id, name) = (&manifest.id, &manifest.name);
+    match state {
+        PluginState::Enabled => None,
+        PluginState::NotInstalled => Some((
+            format!("is provided by plugin {name}, which is not installed"),
+            format!("install it with `moltbot plugins install {name}`"),
+        )),
+        PluginState::Disabled => Some((
+            format!(
+                "is provided by plugin {name}, which is disabled (plugins.entries.{id}.enabled \
+                 is false)"
+            ),
+            format!(
+                "set plugins.entries.{id}.enabled to true (or remove that key), or remove \
+                 channels.{id}"
+            ),
+        )),
+    }
+}
+
 /// The plugins compiled into this binary.
 #[derive(Default, Clone)]
 pub struct PluginRegistry {
@@ -525,14 +548,22 @@ impl PluginRegistry {
                     ));
                 }
                 Some(plugin) if !config.core.plugins.is_enabled(&plugin.manifest().id) => {
-                    let name = &plugin.manifest().name;
-                    issues.push(config.issue(
-                        &key,
-                        &format!(
-                            "the channel is provided by plugin {name}, which is not installed"
-                        ),
-                        Some(&format!("install it with `moltbot plugins install {name}`")),
-                    ));
+                    let manifest = plugin.manifest();
+                    let state = config.core.plugins.state(&manifest.id);
+                    if let Some((problem, fix)) = unavailable(manifest, state) {
+                        // A disabled plugin is located at the key that disables it.
+                        let key = match state {
+                            PluginState::Disabled => {
+                                format!("plugins.entries.{}.enabled", manifest.id)
+                            }
+                            _ => key,
+                        };
+                        issues.push(config.issue(
+                            &key,
+                            &format!("the channel {problem}"),
+                            Some(&fix),
+                        ));
+                    }
                 }
                 Some(plugin) => {
                     if validated.insert(plugin.manifest().id.clone()) {
@@ -549,7 +580,25 @@ impl PluginRegistry {
         issues
     }
 
-    /// The registered plugins enabled in `config` (`plugins.entries.<id>.enabled`).
+    /// The ids of the registered plugins installed on this machine: `moltbot plugins install`
+    /// left a manifest naming the plugin in `<extensions_dir>/<id>/moltbot.plugin.json`
+    /// (`extensions_dir` is `<state>/extensions`). Only the local disk is read, never the
+    /// store, so checking a config needs no database (spec section 8: config and plugin
+    /// installs stay on each machine). A missing or unreadable manifest means not installed.
+    pub fn installed_on_disk(&self, extensions_dir: &Path) -> BTreeSet<String> {
+        self.plugins
+            .iter()
+            .map(|p| &p.manifest().id)
+            .filter(|id| {
+                PluginManifest::read(&extensions_dir.join(id.as_str()))
+                    .is_ok_and(|manifest| &manifest.id == *id)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The registered plugins enabled in `config` (see [`PluginState`]: installed on this
+    /// machine or enabled in the config, and not `plugins.entries.<id>.enabled: false`).
     pub fn installed<'a>(
         &'a self,
         config: &'a LoadedConfig,
@@ -674,6 +723,79 @@ mod tests {
         };
         let sent = plugin.send_message(&config, env, request).await;
         assert!(sent.unwrap_err().contains("cannot send"));
+    }
+
+    /// A registry with one plugin, `chat` (`@x/chat`), providing the channel `chat`.
+    fn chat_registry() -> PluginRegistry {
+        let manifest = PluginManifest::parse(
+            &manifest_json("chat", "@x/chat", "1.0.0", r#"["chat"]"#),
+            "t",
+        )
+        .unwrap();
+        let mut registry = PluginRegistry::new();
+        registry.register(Arc::new(Minimal(manifest)));
+        registry
+    }
+
+    #[test]
+    fn installed_is_enabled_unless_the_config_says_false() {
+        let registry = chat_registry();
+        let load = |text: &str, installed: bool| {
+            let mut config = crate::config::parse(Path::new("t.json5"), text, &|_| None).unwrap();
+            if installed {
+                config.core.plugins.installed.insert("chat".into());
+            }
+            config
+        };
+        let problems = |config: &LoadedConfig| -> Vec<String> {
+            registry
+                .check(config, &|_| None)
+                .iter()
+                .map(|i| format!("{}: {}", i.path, i.message))
+                .collect()
+        };
+        let bare = "{ channels: { chat: {} } }";
+        let off = "{ plugins: { entries: { chat: { enabled: false } } }, channels: { chat: {} } }";
+        let on = "{ plugins: { entries: { chat: {} } }, channels: { chat: {} } }";
+        assert_eq!(problems(&load(bare, true)), Vec::<String>::new());
+        assert_eq!(problems(&load(on, false)), Vec::<String>::new());
+        assert_eq!(registry.installed(&load(bare, true)).count(), 1);
+        assert_eq!(
+            problems(&load(bare, false)),
+            ["channels.chat: the channel is provided by plugin @x/chat, which is not installed"]
+        );
+        for installed in [true, false] {
+            let config = load(off, installed);
+            assert_eq!(config.core.plugins.state("chat"), PluginState::Disabled);
+            assert_eq!(
+                problems(&config),
+                [
+                    "plugins.entries.chat.enabled: the channel is provided by plugin @x/chat, \
+                  which is disabled (plugins.entries.chat.enabled is false)"
+                ]
+            );
+            assert_eq!(registry.installed(&config).count(), 0);
+        }
+    }
+
+    #[test]
+    fn installs_on_disk_are_manifests_naming_the_plugin() {
+        let registry = chat_registry();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(registry.installed_on_disk(dir.path()).is_empty());
+        let folder = dir.path().join("chat");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(MANIFEST_FILE), "not json").unwrap();
+        assert!(registry.installed_on_disk(dir.path()).is_empty());
+        std::fs::write(
+            folder.join(MANIFEST_FILE),
+            manifest_json("chat", "@x/chat", "1.0.0", r#"["chat"]"#),
+        )
+        .unwrap();
+        assert_eq!(
+            registry.installed_on_disk(dir.path()),
+            BTreeSet::from(["chat".to_string()])
+        );
     }
 
     #[test]

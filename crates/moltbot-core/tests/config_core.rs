@@ -188,3 +188,39 @@ fn show_reasoning_is_a_boolean_off_by_default() {
         typo[0]
     );
 }
+
+#[test]
+fn gateway_metrics_listen_takes_an_ip_address_with_a_port() {
+    let listen = |value: &str| {
+        let source = format!("{{ gateway: {{ metrics: {{ listen: {value} }} }} }}");
+        parse(Path::new("moltbot.json"), &source, &env).map(|cfg| cfg.core.gateway.metrics_listen)
+    };
+    assert_eq!(
+        listen("\"127.0.0.1:9464\"").unwrap(),
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_eq!(
+        listen("\"[::1]:0\"").unwrap(),
+        Some("[::1]:0".parse().unwrap())
+    );
+    let absent = parse(Path::new("moltbot.json"), "{ gateway: {} }", &env).unwrap();
+    assert_eq!(absent.core.gateway.metrics_listen, None);
+
+    for (value, says) in [
+        (
+            "\"metrics.example.com:9464\"",
+            "is not an address with a port",
+        ),
+        ("\":9464\"", "is not an address with a port"),
+        ("9464", "gateway.metrics.listen"),
+    ] {
+        let issues = issues_of(&format!(
+            "{{ gateway: {{ metrics: {{ listen: {value} }} }} }}"
+        ));
+        assert_eq!(issues.len(), 1, "{value}: {issues:?}");
+        assert_eq!(issues[0].path, "gateway.metrics.listen", "{value}");
+        assert!(render_issues(&issues).contains(says), "{value}: {issues:?}");
+    }
+    let unknown = issues_of("{ gateway: { metrics: { port: 9464 } } }");
+    assert_eq!(unknown[0].path, "gateway.metrics.port");
+}

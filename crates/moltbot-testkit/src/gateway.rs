@@ -94,6 +94,9 @@ pub struct RunningGateway {
     /// The address as the gateway printed it (`http://0.0.0.0:PORT` when it listens on every
     /// interface).
     pub listening_on: String,
+    /// `http://HOST:PORT` of `/metrics` when it has an address of its own
+    /// (`gateway.metrics.listen`), as the gateway printed it; `None` when it is on [`Self::http`].
+    pub metrics_http: Option<String>,
     /// Time from spawn to the first `/readyz` 200.
     pub ready_after: Duration,
     stderr: Captured,
@@ -139,7 +142,31 @@ enum Look {
     NotYet(String),
 }
 
+/// The value of one series in the `/metrics` text served at `base` (`http://HOST:PORT`):
+/// `series` is the name with its labels exactly as rendered (e.g.
+/// `moltbot_messages_answered_total{channel="webex"}`). 0 when the series is absent. Panics
+/// when `/metrics` does not answer 200 there.
+pub async fn metric_at(base: &str, series: &str) -> f64 {
+    let url = format!("{base}/metrics");
+    let resp = match reqwest::get(&url).await {
+        Ok(resp) if resp.status().as_u16() == 200 => resp,
+        Ok(resp) => panic!("GET {url} answered {}", resp.status()),
+        Err(err) => panic!("GET {url} failed: {err}"),
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 impl RunningGateway {
+    /// The value of `series` in the gateway's `/metrics` (see [`metric_at`]), wherever it is
+    /// served.
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_at(self.metrics_http.as_deref().unwrap_or(&self.http), series).await
+    }
+
     /// Starts the gateway for `home` and waits until `/readyz` answers 200. Panics (with its
     /// stderr) when it does not come up.
     pub async fn start(home: &TestHome) -> Self {
@@ -199,8 +226,14 @@ impl RunningGateway {
             return Err(not_started("no stdout", &stderr));
         };
         let mut lines = BufReader::new(out).lines();
+        let mut metrics_http = None;
         let address = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
+                // Printed before the listening line, when /metrics has its own address.
+                if let Some(url) = line.strip_prefix("moltbot gateway metrics on ") {
+                    let url = url.trim();
+                    metrics_http = Some(url.strip_suffix("/metrics").unwrap_or(url).to_string());
+                }
                 if let Some(url) = line.strip_prefix("moltbot gateway listening on ") {
                     return Some(url.trim().to_string());
                 }
@@ -247,6 +280,7 @@ impl RunningGateway {
             child,
             http,
             listening_on,
+            metrics_http,
             ready_after,
             stderr,
             ledger: Ledger::open(&home.store_path())?,

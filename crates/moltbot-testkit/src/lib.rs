@@ -29,7 +29,7 @@ pub mod wait;
 pub mod world;
 
 pub use fake_model::{anthropic_answer, openai_answer, FakeModel};
-pub use gateway::{GatewayError, Launch, NotSettled, RunningGateway};
+pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};
 pub use world::{

@@ -29,6 +29,7 @@ pub fn router() -> Router<Arc<SimState>> {
         .route("/faults", post(set_faults))
         .route("/messages", get(messages))
         .route("/reset", post(reset))
+        .route("/webhooks/disable", post(disable_webhooks))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn(loopback_only))
 }
@@ -350,4 +351,16 @@ async fn reset(State(state): State<Arc<SimState>>, body: Bytes) -> Result<Respon
         .reset()
         .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /_sim/webhooks/disable`: every webhook becomes `inactive`, as Webex leaves a webhook
+/// after 100 failed deliveries within five minutes. Answers `{"disabled": <how many were
+/// active>}`.
+async fn disable_webhooks(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    refuse_body(&body, "the /_sim/webhooks/disable body")?;
+    let disabled = crate::delivery::disable_all(&mut state.world());
+    Ok(Json(json!({ "disabled": disabled })).into_response())
 }

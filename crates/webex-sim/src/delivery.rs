@@ -4,7 +4,9 @@
 //! targetUrl, resource, event, filter, orgId, createdBy, appId, ownedBy, status, created,
 //! actorId, data}`; `data` carries ids only (never message text). When the webhook has a
 //! secret, `X-Spark-Signature` is the lowercase hex HMAC-SHA1 of the exact body bytes.
-//! A webhook is set `inactive` after 100 failed deliveries within 5 minutes.
+//! A webhook is set `inactive` after 100 failed deliveries within 5 minutes; re-activated
+//! within 5 minutes of that, its next failed delivery disables it again (Webex's guide,
+//! "Disabled Webhooks").
 
 use crate::ids::{encode, resolve, Kind};
 use crate::model::{PersonType, RoomType, World};
@@ -277,14 +279,24 @@ async fn post(state: &SimState, job: &Job) -> bool {
 }
 
 fn record_result(state: &SimState, webhook: &Uuid, ok: bool) {
-    if ok {
-        return;
-    }
     let now = tokio::time::Instant::now();
     let mut world = state.world();
     let Some(w) = world.webhooks.iter_mut().find(|w| &w.uuid == webhook) else {
         return;
     };
+    if ok {
+        state
+            .deliveries_answered
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        w.fragile = false;
+        return;
+    }
+    if w.fragile {
+        w.fragile = false;
+        w.status = "inactive".to_string();
+        w.disabled_at = Some(now);
+        return;
+    }
     w.failures.push_back(now);
     while let Some(first) = w.failures.front() {
         if now.duration_since(*first) > FAILURE_WINDOW {
@@ -295,7 +307,36 @@ fn record_result(state: &SimState, webhook: &Uuid, ok: bool) {
     }
     if w.failures.len() >= FAILURE_LIMIT {
         w.status = "inactive".to_string();
+        w.disabled_at = Some(now);
     }
+}
+
+/// `PUT` with `status: active`: the webhook gets deliveries again; one disabled by failed
+/// deliveries less than [`FAILURE_WINDOW`] ago is disabled again by its next failure.
+pub fn reactivate(w: &mut crate::model::Webhook) {
+    let now = tokio::time::Instant::now();
+    w.fragile = w.status != "active"
+        && w.disabled_at
+            .is_some_and(|at| now.duration_since(at) < FAILURE_WINDOW);
+    w.status = "active".to_string();
+    w.failures.clear();
+}
+
+/// Disables every webhook, as Webex does to a webhook after 100 failed deliveries within five
+/// minutes (`status: inactive`; only a `PUT` with `status: active` re-activates it). Returns
+/// how many were active.
+pub fn disable_all(world: &mut World) -> usize {
+    let now = tokio::time::Instant::now();
+    let mut disabled = 0;
+    for w in &mut world.webhooks {
+        if w.status == "active" {
+            disabled += 1;
+            w.disabled_at = Some(now);
+        }
+        w.status = "inactive".to_string();
+        w.failures.clear();
+    }
+    disabled
 }
 
 #[cfg(test)]
@@ -327,6 +368,8 @@ mod tests {
             owner: Uuid::new_v4(),
             created_ms: 0,
             failures: Default::default(),
+            disabled_at: None,
+            fragile: false,
         });
         (state, uuid)
     }
@@ -346,6 +389,32 @@ mod tests {
         assert_eq!(status(&state), "active");
         record_result(&state, &hook, false);
         assert_eq!(status(&state), "inactive");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reactivated_within_five_minutes_the_next_failure_disables_again() {
+        let (state, hook) = state_with_hook();
+        for _ in 0..FAILURE_LIMIT {
+            record_result(&state, &hook, false);
+        }
+        assert_eq!(status(&state), "inactive");
+        tokio::time::advance(Duration::from_secs(60)).await;
+        reactivate(&mut state.world().webhooks[0]);
+        assert_eq!(status(&state), "active");
+        record_result(&state, &hook, false);
+        assert_eq!(status(&state), "inactive", "one failure is enough now");
+
+        // Re-activated later than five minutes after: the usual threshold again.
+        tokio::time::advance(FAILURE_WINDOW + Duration::from_secs(1)).await;
+        reactivate(&mut state.world().webhooks[0]);
+        record_result(&state, &hook, false);
+        assert_eq!(status(&state), "active");
+        // A success ends the lowered threshold too.
+        disable_all(&mut state.world());
+        reactivate(&mut state.world().webhooks[0]);
+        record_result(&state, &hook, true);
+        record_result(&state, &hook, false);
+        assert_eq!(status(&state), "active");
     }
 
     #[tokio::test(start_paused = true)]

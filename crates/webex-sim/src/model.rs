@@ -178,6 +178,11 @@ pub struct Webhook {
     pub created_ms: i64,
     /// Times of recent failed deliveries (for auto-deactivation).
     pub failures: VecDeque<tokio::time::Instant>,
+    /// When deliveries last disabled it (`status: inactive` after too many failures).
+    pub disabled_at: Option<tokio::time::Instant>,
+    /// Re-activated within five minutes of being disabled: as at Webex, its next failed
+    /// delivery disables it again (cleared by a successful one).
+    pub fragile: bool,
 }
 
 /// A card submission (`attachmentActions`).

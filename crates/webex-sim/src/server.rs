@@ -6,7 +6,7 @@ use crate::model::{Person, PersonType};
 use crate::scenario::SimCallError;
 use crate::seed::{Seed, SeedError};
 use crate::state::{lock, RecordedRequest, SimState};
-use crate::{chat, control, middleware, routes};
+use crate::{chat, control, middleware, render, routes};
 use axum::Router;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -266,6 +266,28 @@ impl SimServer {
         world
             .direct_room_between(&a, &b)
             .map(|r| encode(Kind::Room, &r.uuid))
+    }
+
+    /// Webex disables the webhooks: every webhook becomes `inactive` and gets no more
+    /// deliveries until a `PUT` with `status: active` (what Webex does after 100 failed
+    /// deliveries within five minutes). Returns how many were active.
+    pub fn disable_webhooks(&self) -> usize {
+        crate::delivery::disable_all(&mut self.state.world())
+    }
+
+    /// Every webhook as `GET /v1/webhooks` renders it for its owner, oldest first.
+    pub fn webhooks(&self) -> Vec<Value> {
+        let world = self.state.world();
+        world
+            .webhooks
+            .iter()
+            .map(|w| render::webhook(&world, w))
+            .collect()
+    }
+
+    /// Webhook deliveries their target answered with a 2xx, since the server started.
+    pub fn deliveries_answered(&self) -> u64 {
+        self.state.deliveries_answered.load(Ordering::Acquire)
     }
 
     /// Clears all data, faults and the request log (re-applying the seed, if any).

@@ -57,6 +57,8 @@ pub struct SimState {
     pub deliveries_idle: tokio::sync::Notify,
     /// The [`RecordedRequest::seq`] of the next `/v1` call.
     pub next_request_seq: AtomicU64,
+    /// Webhook deliveries their target answered with a 2xx, since the server started.
+    pub deliveries_answered: AtomicU64,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked test must not wedge the server).
@@ -83,6 +85,7 @@ impl SimState {
             deliveries_in_flight: AtomicUsize::new(0),
             deliveries_idle: tokio::sync::Notify::new(),
             next_request_seq: AtomicU64::new(0),
+            deliveries_answered: AtomicU64::new(0),
         }
     }
 

@@ -287,6 +287,21 @@ async fn filters_select_deliveries() {
     by_mention.none_within(100).await;
 }
 
+/// `PUT status=active` brings webhook `id` (Alice's, to `rx`) back: her next message to Bob
+/// is delivered.
+async fn reactivate_and_receive(w: &World, rx: &mut Receiver, id: &str) {
+    let on = put(
+        &w.sim,
+        &w.alice,
+        &format!("/webhooks/{id}"),
+        json!({"name": "n", "targetUrl": rx.url, "status": "active"}),
+    )
+    .await;
+    assert_eq!(on.body["status"], "active");
+    w.sim.dm(&w.alice, "bob@example.com", "back").await.unwrap();
+    rx.next().await;
+}
+
 #[tokio::test]
 async fn webhooks_deactivate_after_100_failures_in_5_minutes() {
     let w = world().await;
@@ -314,16 +329,54 @@ async fn webhooks_deactivate_after_100_failures_in_5_minutes() {
     rx.none_within(150).await;
     // PUT status=active brings it back.
     rx.status.store(200, std::sync::atomic::Ordering::SeqCst);
-    let on = put(
-        &w.sim,
-        &w.alice,
-        &format!("/webhooks/{id}"),
-        json!({"name": "n", "targetUrl": rx.url, "status": "active"}),
-    )
-    .await;
-    assert_eq!(on.body["status"], "active");
-    w.sim.dm(&w.alice, "bob@example.com", "back").await.unwrap();
+    reactivate_and_receive(&w, &mut rx, id).await;
+}
+
+#[tokio::test]
+async fn the_control_api_disables_webhooks_as_webex_does_after_failed_deliveries() {
+    let w = world().await;
+    let mut rx = receiver().await;
+    let hook = register(&w.sim, &w.alice, &rx.url, "messages", None, None).await;
+    let id = hook["id"].as_str().unwrap();
+    w.sim
+        .dm(&w.alice, "bob@example.com", "before")
+        .await
+        .unwrap();
     rx.next().await;
+    // The outcome is recorded once the delivery is done.
+    tokio::time::timeout(std::time::Duration::from_secs(5), w.sim.deliveries_done())
+        .await
+        .unwrap();
+    let answered = w.sim.deliveries_answered();
+    assert_eq!(answered, 1, "the receiver answered 200");
+
+    let url = format!("{}/_sim/webhooks/disable", w.sim.url());
+    let resp = reqwest::Client::new().post(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap(),
+        json!({"disabled": 1})
+    );
+    let listed = get(&w.sim, &w.alice, &format!("/webhooks/{id}")).await;
+    assert_eq!(listed.body["status"], "inactive");
+    assert_eq!(w.sim.webhooks()[0]["status"], "inactive");
+    w.sim
+        .dm(&w.alice, "bob@example.com", "while off")
+        .await
+        .unwrap();
+    rx.none_within(150).await;
+    assert_eq!(w.sim.deliveries_answered(), answered);
+    // Already inactive: nothing more to disable; a body with keys is refused.
+    assert_eq!(w.sim.disable_webhooks(), 0);
+    let refused = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    reactivate_and_receive(&w, &mut rx, id).await;
 }
 
 #[tokio::test]

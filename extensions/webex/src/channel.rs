@@ -20,7 +20,8 @@ use crate::people::PeopleCache;
 use crate::polling::Poller;
 use crate::shared::{BotIdentity, WebexShared, CHANNEL};
 
-/// Name given to the webhooks moltbot registers (and reconciles on every start).
+/// Name given to the webhooks moltbot registers (and reconciles on every start, and every
+/// check while it runs: see [`crate::webhook::watch`]).
 pub const WEBHOOK_NAME: &str = "moltbot";
 
 /// Store namespace and key of the generated webhook secret.
@@ -31,6 +32,9 @@ const SECRET_KEY: &str = "webhook_secret";
 pub struct WebexChannel {
     shared: Arc<WebexShared>,
     webhook_secret: String,
+    /// The webhook target registered by `connect` (webhook modes), kept for the running check.
+    webhook_target: OnceLock<String>,
+    metrics: ChannelMetrics,
     people: PeopleCache,
 }
 
@@ -79,6 +83,7 @@ impl WebexChannel {
             .with_requests_per_minute(config.rate_limit.requests_per_minute)
             .with_burst(config.rate_limit.burst)
             .with_observer(Arc::new(MetricsObserver(metrics.channel(CHANNEL))));
+        let metrics = metrics.channel(CHANNEL);
         let client = WebexClient::new(client_config)
             .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
         let webhook_secret = match &config.webhook.secret {
@@ -105,6 +110,8 @@ impl WebexChannel {
                 caught_up: Default::default(),
             }),
             webhook_secret,
+            webhook_target: OnceLock::new(),
+            metrics,
             people: PeopleCache::new(),
         })
     }
@@ -164,6 +171,14 @@ impl WebexChannel {
                 unchanged = report.unchanged.len(),
                 "webhooks registered"
             );
+            crate::webhook::watch::note_repairs(
+                &report,
+                &self.metrics,
+                &target,
+                crate::webhook::watch::Moment::Start,
+                false,
+            );
+            let _ = self.webhook_target.set(target);
         }
         Ok(())
     }
@@ -186,18 +201,49 @@ impl WebexChannel {
         }
         self.shared.caught_up.open();
         ctx.ready.mark_ready();
+        // Webhook modes: the webhooks are checked (and put back) while the gateway runs.
+        let Some(watch) = self.webhook_watch() else {
+            return self.receive(poller, ctx.shutdown).await;
+        };
+        let period = crate::webhook::watch::check_period(&self.shared.config);
+        tokio::select! {
+            outcome = Arc::clone(&self).receive(poller, ctx.shutdown.clone()) => outcome,
+            // Returns only on shutdown, when the receivers return too.
+            () = watch.run(period, ctx.shutdown.clone()) => Ok(()),
+        }
+    }
+
+    /// The running webhook check, in webhook modes once `connect` registered the webhooks.
+    fn webhook_watch(&self) -> Option<crate::webhook::watch::WebhookWatch> {
+        let target = self.webhook_target.get()?;
+        Some(crate::webhook::watch::WebhookWatch::new(
+            self.shared.client.clone(),
+            target.clone(),
+            self.webhook_secret.clone(),
+            WEBHOOK_NAME.to_string(),
+            self.metrics.clone(),
+        ))
+    }
+
+    /// Receives until `shutdown`: polling (polling modes), else the safety poll (webhook mode,
+    /// unless turned off), else nothing but waiting (the webhook route does the work).
+    async fn receive(
+        self: Arc<Self>,
+        poller: Poller,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<(), ChannelError> {
         if self.shared.config.mode.uses_polling() {
             return poller
-                .run(self.shared.config.polling.interval, ctx.shutdown)
+                .run(self.shared.config.polling.interval, shutdown)
                 .await;
         }
         // Webhook only: a slow safety poll finds messages whose delivery never came (Webex does
         // not promise redelivery); claims make anything the webhook already took a no-op. Its
         // first pass comes one interval after the catch-up, not right after it.
         if let Some(every) = self.shared.config.webhook.safety_poll {
-            return poller.run(every, ctx.shutdown).await;
+            return poller.run(every, shutdown).await;
         }
-        ctx.shutdown.cancelled().await;
+        shutdown.cancelled().await;
         Ok(())
     }
 }

@@ -34,7 +34,7 @@ impl WebexPlugin {
 
     /// The embedded manifest, parsed. It is checked by this crate's tests, so parsing cannot fail
     /// in a released binary; if it ever did, a minimal manifest keeps the CLI usable.
-    fn embedded_manifest() -> PluginManifest {
+    pub(crate) fn embedded_manifest() -> PluginManifest {
         PluginManifest::parse(MANIFEST_JSON, "<embedded @moltbot/webex>").unwrap_or_else(|err| {
             tracing::error!(%err, "embedded webex manifest is invalid");
             PluginManifest {

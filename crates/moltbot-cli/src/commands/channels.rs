@@ -86,12 +86,9 @@ pub fn probe(ctx: &Context, channel: &str) -> anyhow::Result<Outcome> {
     let checked = ctx.check_config()?;
     let plugin = find_plugin(ctx, channel)?;
     let manifest = plugin.manifest();
-    if !checked.config.core.plugins.is_enabled(&manifest.id) {
-        anyhow::bail!(
-            "the channel {channel} is provided by plugin {name}, which is not installed: \
-             install it with `moltbot plugins install {name}`",
-            name = manifest.name
-        );
+    let state = checked.config.core.plugins.state(&manifest.id);
+    if let Some((problem, fix)) = moltbot_core::plugin::unavailable(manifest, state) {
+        anyhow::bail!("the channel {channel} {problem}: {fix}");
     }
     let timeout = probe_timeout();
     let env: &(dyn Fn(&str) -> Option<String> + Sync) = &Context::env;

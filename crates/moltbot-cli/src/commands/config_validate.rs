@@ -25,7 +25,8 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         .map(|p| format!("{} ({})", p.manifest().id, p.manifest().name))
         .collect();
     if installed.is_empty() {
-        println!("No channel plugin is installed: run `moltbot plugins install @moltbot/webex`.");
+        let reason = crate::context::no_channel_reason(&ctx.registry, &checked.config);
+        println!("No channel is enabled: {reason}.");
     } else {
         println!("Channels: {}", installed.join(", "));
     }

@@ -34,8 +34,9 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     }
     if ctx.registry.installed(&checked.config).next().is_none() {
         eprintln!(
-            "No channel is configured, so the gateway has nothing to run. \
-Install one with `moltbot plugins install @moltbot/webex` and configure `channels.webex`."
+            "No channel is enabled, so the gateway has nothing to run: {}; then configure \
+             `channels.webex`.",
+            crate::context::no_channel_reason(&ctx.registry, &checked.config)
         );
         return Ok(Outcome::Failure);
     }
@@ -84,6 +85,10 @@ pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Resul
             Some(channel) => gateway.add_channel(channel),
             None => tracing::info!(channel = %id, "channel disabled in config; not started"),
         }
+    }
+    if let Some(addr) = config.core.gateway.metrics_listen {
+        let bound = gateway.bind_metrics(addr).await?;
+        println!("moltbot gateway metrics on http://{bound}/metrics");
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));

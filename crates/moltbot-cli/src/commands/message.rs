@@ -33,13 +33,9 @@ pub fn send(ctx: &Context, args: &SendArgs) -> anyhow::Result<Outcome> {
         eprintln!("Nothing was sent: fix the config, then run `moltbot config validate`.");
         return Ok(Outcome::Failure);
     }
-    if !checked.config.core.plugins.is_enabled(&manifest.id) {
-        anyhow::bail!(
-            "the channel {} is provided by plugin {name}, which is not installed: install it \
-             with `moltbot plugins install {name}`",
-            args.channel,
-            name = manifest.name
-        );
+    let state = checked.config.core.plugins.state(&manifest.id);
+    if let Some((problem, fix)) = moltbot_core::plugin::unavailable(manifest, state) {
+        anyhow::bail!("the channel {} {problem}: {fix}", args.channel);
     }
     let request = SendRequest {
         to: &args.to,

@@ -37,17 +37,46 @@ pub struct CoreConfig {
     pub channels: BTreeMap<String, Value>,
 }
 
-/// `plugins`.
+/// `plugins`, and which plugins are installed on this machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginsConfig {
     /// `plugins.entries.<id>`.
     pub entries: BTreeMap<String, PluginEntry>,
+    /// Ids of the plugins installed on this machine (`moltbot plugins install` left its
+    /// manifest in `<state>/extensions/<id>/`). Not read from the config file: the caller that
+    /// knows the state folder fills it in (see
+    /// [`PluginRegistry::installed_on_disk`](crate::plugin::PluginRegistry::installed_on_disk)).
+    pub installed: std::collections::BTreeSet<String>,
+}
+
+/// Whether a plugin's channels can run, per [`PluginsConfig::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginState {
+    /// Installed, or enabled in the config.
+    Enabled,
+    /// `plugins.entries.<id>.enabled` is `false`.
+    Disabled,
+    /// Neither installed on this machine nor enabled in the config.
+    NotInstalled,
 }
 
 impl PluginsConfig {
-    /// True when `plugins.entries.<id>` exists and is enabled.
+    /// The plugin's state (spec section 8): `plugins.entries.<id>.enabled: false` disables it;
+    /// otherwise it is enabled when installed on this machine or enabled in the config (an
+    /// entry without `enabled` counts as `true`, which is what `moltbot plugins install`
+    /// writes).
+    pub fn state(&self, id: &str) -> PluginState {
+        match self.entries.get(id) {
+            Some(entry) if !entry.enabled => PluginState::Disabled,
+            Some(_) => PluginState::Enabled,
+            None if self.installed.contains(id) => PluginState::Enabled,
+            None => PluginState::NotInstalled,
+        }
+    }
+
+    /// True when [`Self::state`] is [`PluginState::Enabled`].
     pub fn is_enabled(&self, id: &str) -> bool {
-        self.entries.get(id).is_some_and(|e| e.enabled)
+        self.state(id) == PluginState::Enabled
     }
 }
 
@@ -277,13 +306,46 @@ impl Default for StoreConfig {
 pub struct GatewayConfig {
     /// `shutdownTimeoutSeconds` (default 10, 0 to 3600).
     pub shutdown_timeout_seconds: u64,
+    /// `metrics.listen`: an address of its own for `/metrics` (`"127.0.0.1:9464"`,
+    /// `"[::1]:9464"`; port 0 picks one). When set, `/metrics` is served there only, not on
+    /// the channels' HTTP server. `None` (default): `/metrics` is on the channels' server.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             shutdown_timeout_seconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            metrics_listen: None,
         }
+    }
+}
+
+/// Reads `gateway.metrics` (`listen`).
+fn gateway_metrics(
+    cfg: &LoadedConfig,
+    gateway: &Map<String, Value>,
+    out: &mut GatewayConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let Some(metrics) = field_object(cfg, gateway, "gateway", "metrics", issues) else {
+        return;
+    };
+    check_known_keys_in(cfg, metrics, "gateway.metrics", &["listen"], issues);
+    let Some(listen) = field_string(cfg, metrics, "gateway.metrics", "listen", issues) else {
+        return;
+    };
+    match listen.trim().parse::<std::net::SocketAddr>() {
+        Ok(addr) => out.metrics_listen = Some(addr),
+        Err(_) => issues.push(cfg.issue(
+            "gateway.metrics.listen",
+            &format!("{listen:?} is not an address with a port"),
+            Some(
+                "use an IP address and a port, such as \"127.0.0.1:9464\" (this machine \
+                 only) or \"[::1]:9464\"; not a host name; remove the key to serve /metrics \
+                 on the channel's port",
+            ),
+        )),
     }
 }
 
@@ -318,7 +380,14 @@ impl CoreConfig {
             core.agents = agents_config(cfg, agents, &core.models, issues);
         }
         if let Some(gateway) = field_object(cfg, root, "", "gateway", issues) {
-            check_known_keys_in(cfg, gateway, "gateway", &["shutdownTimeoutSeconds"], issues);
+            check_known_keys_in(
+                cfg,
+                gateway,
+                "gateway",
+                &["shutdownTimeoutSeconds", "metrics"],
+                issues,
+            );
+            gateway_metrics(cfg, gateway, &mut core.gateway, issues);
             if let Some(secs) = field_u64_in(
                 cfg,
                 gateway,

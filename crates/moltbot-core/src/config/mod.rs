@@ -27,8 +27,8 @@ pub use self::check::{
 };
 pub use self::core::{
     default_base_url, AgentDefaults, AgentsConfig, CoreConfig, GatewayConfig, ModelRef,
-    ModelsConfig, PluginEntry, PluginsConfig, ProviderApi, ProviderConfig, RoomAgentConfig,
-    BUILTIN_ECHO_PROVIDER, DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS,
+    ModelsConfig, PluginEntry, PluginState, PluginsConfig, ProviderApi, ProviderConfig,
+    RoomAgentConfig, BUILTIN_ECHO_PROVIDER, DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS,
     DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, MAX_AGENT_TIMEOUT_SECONDS, MAX_HISTORY_TURNS,
     MAX_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
 };

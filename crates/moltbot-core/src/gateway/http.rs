@@ -1,4 +1,6 @@
-//! The gateway's HTTP server: channel routes (webhooks) plus `/healthz`, `/readyz`, `/metrics`.
+//! The gateway's HTTP server: channel routes (webhooks) plus `/healthz`, `/readyz`, and
+//! `/metrics` unless that has an address of its own (`gateway.metrics.listen`, served by
+//! [`metrics_router`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +14,15 @@ use tokio_util::sync::CancellationToken;
 use super::metrics::{Metrics, CONTENT_TYPE};
 use super::status::GatewayStatus;
 
-/// Builds the router: `channel_routes` plus the health and metrics endpoints.
-pub fn router(channel_routes: Router, status: Arc<GatewayStatus>, metrics: Arc<Metrics>) -> Router {
+/// Builds the router: `channel_routes` plus the health endpoints, and `/metrics` when
+/// `metrics` is given (`None`: it is served on an address of its own).
+pub fn router(
+    channel_routes: Router,
+    status: Arc<GatewayStatus>,
+    metrics: Option<Arc<Metrics>>,
+) -> Router {
     let ready_status = Arc::clone(&status);
-    channel_routes
+    let router = channel_routes
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route(
             "/readyz",
@@ -29,22 +36,30 @@ pub fn router(channel_routes: Router, status: Arc<GatewayStatus>, metrics: Arc<M
                     }
                 }
             }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let metrics = Arc::clone(&metrics);
-                async move {
-                    match metrics.render() {
-                        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-                        Err(err) => {
-                            tracing::error!(error = %err, "cannot render the metrics");
-                            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                        }
+        );
+    match metrics {
+        Some(metrics) => router.merge(metrics_router(metrics)),
+        None => router,
+    }
+}
+
+/// The router of `/metrics` alone (Prometheus text format 0.0.4).
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = Arc::clone(&metrics);
+            async move {
+                match metrics.render() {
+                    Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot render the metrics");
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
                     }
                 }
-            }),
-        )
+            }
+        }),
+    )
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the listener and its real address.

@@ -156,6 +156,16 @@ struct ApiLabels {
     status: u16,
 }
 
+/// What a channel did to one of its webhooks found not as registered while running: the
+/// labels of `moltbot_webhook_repairs_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RepairLabels {
+    channel: Arc<str>,
+    /// `reactivated`, `recreated`, `updated` or `deleted` (see
+    /// [`ChannelMetrics::webhook_repaired`]).
+    action: &'static str,
+}
+
 /// The gateway's metrics: a private registry and the metric families in it.
 ///
 /// | series | type | labels |
@@ -167,6 +177,7 @@ struct ApiLabels {
 /// | `moltbot_messages_dropped_total` | counter | `channel`, `reason` ([`Dropped`]) |
 /// | `moltbot_api_requests_total` | counter | `channel`, `method`, `endpoint`, `status` |
 /// | `moltbot_api_rate_limited_total` | counter | |
+/// | `moltbot_webhook_repairs_total` | counter | `channel`, `action` |
 /// | `moltbot_queue_depth` | gauge | |
 /// | `moltbot_reply_latency_seconds` | histogram | |
 /// | `moltbot_store_written_bytes_total` | counter | `file` (`wal`, `db`) |
@@ -181,6 +192,7 @@ pub struct Metrics {
     dropped: Family<DroppedLabels, Counter>,
     api_requests: Family<ApiLabels, Counter>,
     rate_limited: Counter,
+    webhook_repairs: Family<RepairLabels, Counter>,
     queue_depth: Gauge,
     latency: Histogram,
     store_wal: Counter,
@@ -212,6 +224,7 @@ impl Default for Metrics {
         let dropped = Family::default();
         let api_requests = Family::default();
         let rate_limited = Counter::default();
+        let webhook_repairs = Family::default();
         let queue_depth = Gauge::default();
         let latency = Histogram::new(LATENCY_BUCKETS);
         let store_written = Family::<FileLabels, Counter>::default();
@@ -252,6 +265,11 @@ impl Default for Metrics {
             rate_limited.clone(),
         );
         registry.register(
+            "webhook_repairs",
+            "Webhooks the running gateway found inactive, missing or changed at the chat network and put back, by action",
+            webhook_repairs.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Messages queued or in progress",
             queue_depth.clone(),
@@ -287,6 +305,7 @@ impl Default for Metrics {
             dropped,
             api_requests,
             rate_limited,
+            webhook_repairs,
             queue_depth,
             latency,
             store_wal,
@@ -326,6 +345,7 @@ impl Metrics {
             dropped_family: self.dropped.clone(),
             api_requests: self.api_requests.clone(),
             rate_limited: self.rate_limited.clone(),
+            webhook_repairs: self.webhook_repairs.clone(),
             latency: self.latency.clone(),
             channel,
         }))
@@ -386,6 +406,7 @@ struct ChannelHandles {
     dropped_family: Family<DroppedLabels, Counter>,
     api_requests: Family<ApiLabels, Counter>,
     rate_limited: Counter,
+    webhook_repairs: Family<RepairLabels, Counter>,
     latency: Histogram,
 }
 
@@ -453,6 +474,19 @@ impl ChannelMetrics {
             self.0.rate_limited.inc();
         }
     }
+
+    /// The channel found one of its webhooks not as it registered it and put it back:
+    /// `action` is `reactivated` (it was inactive), `recreated` (it was gone), `updated` (its
+    /// target or secret had been changed) or `deleted` (a duplicate was removed).
+    pub fn webhook_repaired(&self, action: &'static str) {
+        self.0
+            .webhook_repairs
+            .get_or_create(&RepairLabels {
+                channel: Arc::clone(&self.0.channel),
+                action,
+            })
+            .inc();
+    }
 }
 
 #[cfg(test)]
@@ -465,5 +499,19 @@ mod tests {
         let expected: Vec<_> = (0..Dropped::closed().count()).map(Some).collect();
         assert_eq!(slots, expected);
         assert_eq!(Dropped::Skipped("own message").slot(), None);
+    }
+
+    #[test]
+    fn webhook_repairs_are_counted_by_channel_and_action() {
+        let metrics = Metrics::default();
+        let webex = metrics.channel("webex");
+        webex.webhook_repaired("reactivated");
+        webex.webhook_repaired("reactivated");
+        webex.webhook_repaired("recreated");
+        let text = metrics.render().unwrap();
+        assert!(text
+            .contains("moltbot_webhook_repairs_total{channel=\"webex\",action=\"reactivated\"} 2"));
+        assert!(text
+            .contains("moltbot_webhook_repairs_total{channel=\"webex\",action=\"recreated\"} 1"));
     }
 }

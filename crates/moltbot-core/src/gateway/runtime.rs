@@ -111,6 +111,18 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// The server of `/metrics` could not bind its address (`gateway.metrics.listen`).
+    #[error(
+        "cannot listen on {addr} for /metrics (is another gateway running? change \
+         gateway.metrics.listen)"
+    )]
+    MetricsBind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A running channel met an error no retry can fix (the network refused the credentials):
     /// the gateway stopped; unanswered messages stay pending for the next start.
     #[error("channel {channel} stopped")]
@@ -186,6 +198,8 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     status: Arc<GatewayStatus>,
     options: GatewayOptions,
+    /// `/metrics` on an address of its own (see [`Gateway::bind_metrics`]).
+    metrics_listener: Option<tokio::net::TcpListener>,
 }
 
 impl Gateway {
@@ -200,7 +214,27 @@ impl Gateway {
             metrics,
             status: Arc::new(GatewayStatus::default()),
             options,
+            metrics_listener: None,
         }
+    }
+
+    /// Serves `/metrics` on `addr` (`gateway.metrics.listen`; port 0 picks one) instead of on
+    /// the channels' HTTP server. Binds now, so the caller learns the bound address (returned)
+    /// and a busy address stops the start before any channel connects; the server runs with
+    /// [`Gateway::run`].
+    ///
+    /// # Errors
+    /// [`GatewayError::MetricsBind`] when `addr` cannot be bound.
+    pub async fn bind_metrics(
+        &mut self,
+        addr: std::net::SocketAddr,
+    ) -> Result<std::net::SocketAddr, GatewayError> {
+        let (listener, bound) = super::http::bind(addr)
+            .await
+            .map_err(|source| GatewayError::MetricsBind { addr, source })?;
+        tracing::info!(addr = %bound, "metrics server listening (/metrics only)");
+        self.metrics_listener = Some(listener);
+        Ok(bound)
     }
 
     /// Adds a channel.
@@ -230,11 +264,24 @@ impl Gateway {
     /// unanswered messages, then runs until `shutdown` is cancelled and drains in-flight work
     /// within the deadline. `on_listening` is told the bound address (port 0 picks one).
     pub async fn run(
-        self,
+        mut self,
         shutdown: CancellationToken,
         on_listening: impl FnOnce(std::net::SocketAddr) + Send,
     ) -> Result<(), GatewayError> {
-        let mut server = None;
+        let mut servers = Vec::new();
+        // `/metrics` on its own address, or on the channels' server.
+        let metrics_on_channel_server = match self.metrics_listener.take() {
+            Some(listener) => {
+                let stop = shutdown.child_token();
+                let router = super::http::metrics_router(Arc::clone(&self.metrics));
+                servers.push((
+                    tokio::spawn(super::http::serve(listener, router, stop.clone())),
+                    stop,
+                ));
+                None
+            }
+            None => Some(Arc::clone(&self.metrics)),
+        };
         let mut http_addr = None;
         let listen = self
             .channels
@@ -250,16 +297,20 @@ impl Gateway {
                         addr,
                         source,
                     })?;
-            tracing::info!(addr = %bound, "HTTP server listening (webhooks, /healthz, /readyz, /metrics)");
+            tracing::info!(
+                addr = %bound,
+                metrics = metrics_on_channel_server.is_some(),
+                "HTTP server listening (webhooks, /healthz, /readyz, and /metrics unless it has an address of its own)"
+            );
             on_listening(bound);
             http_addr = Some(bound);
             let router = super::http::router(
                 self.channel_routes(),
                 Arc::clone(&self.status),
-                Arc::clone(&self.metrics),
+                metrics_on_channel_server,
             );
             let server_shutdown = shutdown.child_token();
-            server = Some((
+            servers.push((
                 tokio::spawn(super::http::serve(
                     listener,
                     router,
@@ -278,7 +329,7 @@ impl Gateway {
         // Also when a channel could not start (the shutdown token is then never cancelled).
         heartbeat_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
-        if let Some((task, stop)) = server {
+        for (task, stop) in servers {
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }

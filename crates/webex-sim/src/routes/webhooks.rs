@@ -124,6 +124,8 @@ pub async fn create(
         owner: me,
         created_ms,
         failures: VecDeque::new(),
+        disabled_at: None,
+        fragile: false,
     };
     world.webhooks.push(hook.clone());
     Ok(Json(render::webhook(&world, &hook)).into_response())
@@ -177,11 +179,10 @@ pub async fn update(
     if let Some(secret) = req.secret {
         w.secret = Some(secret).filter(|s| !s.is_empty());
     }
-    if let Some(status) = status {
-        if status == "active" {
-            w.failures.clear();
-        }
-        w.status = status;
+    match status.as_deref() {
+        Some("active") => crate::delivery::reactivate(w),
+        Some(other) => w.status = other.to_string(),
+        None => {}
     }
     let w = w.clone();
     Ok(Json(render::webhook(&world, &w)).into_response())

@@ -51,15 +51,13 @@ pub async fn status(
     options: StatusOptions,
 ) -> AccountStatus {
     let raw = RawFacts::read(loaded, env);
-    let installed = loaded.core.plugins.is_enabled(CHANNEL_ID);
+    let state = loaded.core.plugins.state(CHANNEL_ID);
+    let installed = state == moltbot_core::config::PluginState::Enabled;
     let typed = config::validate(loaded, env);
     let mut warnings = Vec::new();
-    if !installed {
-        warnings.push(
-            "the plugin @moltbot/webex is not installed: run `moltbot plugins install \
-             @moltbot/webex`"
-                .to_string(),
-        );
+    let manifest = crate::plugin::WebexPlugin::embedded_manifest();
+    if let Some((problem, fix)) = moltbot_core::plugin::unavailable(&manifest, state) {
+        warnings.push(format!("the channel {CHANNEL_ID} {problem}: {fix}"));
     }
     let enabled = installed && raw.enabled;
     let (configured, webex) = match typed {
@@ -184,8 +182,9 @@ async fn deep_check(
                 WebhookState::Active => {}
                 WebhookState::Inactive => warnings.push(
                     "the messages:created webhook is inactive: Webex disabled it after failed \
-                     deliveries; check that webhook.url is reachable from the internet, then \
-                     restart the gateway to re-activate it"
+                     deliveries; check that webhook.url is reachable from the internet; a \
+                     running gateway re-activates it within webhook.safetyPollSeconds (a \
+                     stopped one on start)"
                         .to_string(),
                 ),
                 WebhookState::Missing => warnings.push(

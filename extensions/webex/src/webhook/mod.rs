@@ -15,6 +15,7 @@
 pub mod envelope;
 pub mod register;
 pub mod signature;
+pub mod watch;
 
 use std::sync::Arc;
 
