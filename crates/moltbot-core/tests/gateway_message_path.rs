@@ -35,6 +35,8 @@ struct ScriptedChannel {
     messages: Mutex<HashMap<String, InboundMessage>>,
     fetch_failures: Mutex<HashMap<String, u32>>,
     fetch_answers: Mutex<HashMap<String, FetchAnswer>>,
+    /// Ids whose fetch (once their failures are used up) waits until the gate is opened.
+    fetch_gates: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     sent: Mutex<Vec<(Option<String>, String)>>,
 }
 
@@ -46,6 +48,7 @@ impl ScriptedChannel {
             messages: Mutex::default(),
             fetch_failures: Mutex::default(),
             fetch_answers: Mutex::default(),
+            fetch_gates: Mutex::default(),
             sent: Mutex::default(),
         });
         (channel, tx)
@@ -142,6 +145,10 @@ impl Channel for ScriptedChannel {
                     *left -= 1;
                     return Err(ChannelError::transient("503 Service Unavailable"));
                 }
+            }
+            let gate = self.fetch_gates.lock().unwrap().get(id).cloned();
+            if let Some(gate) = gate {
+                let _open = gate.acquire().await;
             }
             let answer = self.fetch_answers.lock().unwrap().get(id).copied();
             match answer {
@@ -347,6 +354,69 @@ async fn a_message_that_cannot_be_fetched_is_re_driven_and_answered_in_a_thread(
         .unwrap();
     assert!(row.deferred);
     assert_eq!(row.attempts, 3, "the claim and two re-drives");
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_aside_message_is_fetched_again_outside_its_room() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let stuck = dm("stuck", "unreadable at first");
+    let later = dm("later", "posted while the stuck one is fetched again");
+    {
+        let mut messages = channel.messages.lock().unwrap();
+        messages.insert(stuck.id.clone(), stuck.clone());
+        messages.insert(later.id.clone(), later.clone());
+    }
+    channel
+        .fetch_failures
+        .lock()
+        .unwrap()
+        .insert(stuck.id.clone(), 1);
+    // Its second fetch (the re-drive's) hangs until the test opens the gate.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    channel
+        .fetch_gates
+        .lock()
+        .unwrap()
+        .insert(stuck.id.clone(), Arc::clone(&gate));
+    Running::deliver_id(&incoming, &stuck);
+    wait_support::until(
+        "the re-drive task fetching the stuck message again",
+        wait_support::TIMEOUT,
+        || async {
+            let row = gateway.store.ledger().get("test", "stuck").await.unwrap();
+            row.is_some_and(|row| row.attempts == 2)
+        },
+    )
+    .await;
+
+    Running::deliver_id(&incoming, &later);
+    wait_support::until(
+        "the later message replied while the stuck one's fetch hangs",
+        wait_support::TIMEOUT,
+        || async { gateway.state_of("later").await == Some(InboundState::Replied) },
+    )
+    .await;
+    assert_eq!(
+        gateway.state_of("stuck").await,
+        Some(InboundState::Received)
+    );
+
+    gate.add_permits(1);
+    wait_support::until(
+        "the stuck message replied",
+        wait_support::TIMEOUT,
+        || async { gateway.state_of("stuck").await == Some(InboundState::Replied) },
+    )
+    .await;
+    assert_eq!(
+        channel.sent(),
+        [
+            (None, later.text.clone()),
+            (Some("stuck".to_string()), stuck.text.clone()),
+        ]
+    );
     gateway.stop().await;
 }
 

@@ -86,7 +86,11 @@ impl Processor {
     /// is worth retrying at once). `None` when there is nothing to process now: skipped, set
     /// aside for the re-drive task so later messages of the room go ahead, or left pending
     /// because the channel's credentials were refused (the gateway then stops).
-    async fn fetch(&self, id: &str, prefetched: Option<Prefetched>) -> Option<InboundMessage> {
+    pub(crate) async fn fetch(
+        &self,
+        id: &str,
+        prefetched: Option<Prefetched>,
+    ) -> Option<InboundMessage> {
         let fetched = match prefetched {
             Some(started) => match started.await {
                 Ok(result) => result,

@@ -127,7 +127,7 @@ impl Processor {
     }
 
     /// Takes the due messages nobody holds and queues them in their rooms.
-    async fn redrive_due(&self, sink: &InboundSink) -> Result<(), StoreError> {
+    async fn redrive_due(self: &Arc<Self>, sink: &InboundSink) -> Result<(), StoreError> {
         let ledger = self.store.ledger();
         for row in ledger.due(self.id(), REDRIVE_BATCH).await? {
             let taken = ledger
@@ -148,7 +148,9 @@ impl Processor {
                     tracing::debug!(channel = self.id(), message_id = %entry.message_id, attempt = entry.attempts, "re-driving a message");
                 }
             }
-            if sink
+            if entry.deferred {
+                self.fetch_then_requeue(sink, entry);
+            } else if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await
                 .is_err()
@@ -158,7 +160,43 @@ impl Processor {
         }
         Ok(())
     }
+
+    /// A message set aside because it could not be read is fetched here, outside its room's
+    /// queue (the fetch may wait out a 404 or a `Retry-After`): only once it can be read does it
+    /// join its room's queue; otherwise it is set aside again (or given up) without the room
+    /// ever waiting on it. At most [`REDRIVE_FETCHES`] such fetches run at once.
+    fn fetch_then_requeue(self: &Arc<Self>, sink: &InboundSink, entry: crate::store::LedgerEntry) {
+        let this = Arc::clone(self);
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = this.redrive_fetches.acquire().await else {
+                return;
+            };
+            let fetched = this.channel.refetch(&entry.message_id).await;
+            let ready = matches!(fetched, Ok(super::Fetched::Ready(_)));
+            let (done, result) = tokio::sync::oneshot::channel();
+            let _ = done.send(fetched);
+            if ready {
+                let work = Work::Unfetched {
+                    id: entry.message_id.clone(),
+                    prefetched: Some(result),
+                    fresh: false,
+                    deferred: true,
+                };
+                // A closed sink means shutting down: the lease runs out and the next start
+                // takes the message again.
+                let _ = sink.requeue(&entry.room_id, work).await;
+            } else {
+                // Not readable yet, skipped, or refused credentials: recorded as the worker
+                // would (`fetch` never returns a message for these).
+                let _ = this.fetch(&entry.message_id, Some(result)).await;
+            }
+        });
+    }
 }
+
+/// How many set-aside messages the re-drive task fetches at once.
+pub(crate) const REDRIVE_FETCHES: usize = 8;
 
 fn requeued(entry: &crate::store::LedgerEntry) -> Work {
     Work::Unfetched {

@@ -186,6 +186,8 @@ pub(crate) struct Processor {
     pub(crate) lease: LeaseHolder,
     /// Wakes the re-drive task (a message was just set aside).
     pub(crate) redrive: tokio::sync::Notify,
+    /// Bounds the fetches of set-aside messages the re-drive task runs outside their rooms.
+    pub(crate) redrive_fetches: tokio::sync::Semaphore,
     /// Stops the gateway on an error no retry can fix (a refused token on a fetch).
     pub(crate) fatal: FatalStop,
 }
@@ -367,6 +369,7 @@ impl Gateway {
                 options: self.options.clone(),
                 lease: lease.clone(),
                 redrive: tokio::sync::Notify::new(),
+                redrive_fetches: tokio::sync::Semaphore::new(super::redrive::REDRIVE_FETCHES),
                 fatal: fatal.clone(),
             });
             let handler_processor = Arc::clone(&processor);
