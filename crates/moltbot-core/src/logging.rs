@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use tracing::level_filters::LevelFilter;
 use tracing::Subscriber;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
 pub use redact::{is_registered, mask_secret, redact, register_secret, MIN_SECRET_LEN};
 pub use writer::{RedactingMakeWriter, RedactingWriter};
@@ -182,13 +182,15 @@ pub fn init(opts: LogOptions) -> Result<LogGuard, LoggingError> {
 }
 
 /// `level` for everything, at most `info` for noisy libraries.
-fn filter_for(level: LevelFilter) -> EnvFilter {
+///
+/// A [`Targets`] filter (static target prefixes and levels), not an `EnvFilter`: the levels are
+/// fixed at start, and `EnvFilter`'s directive parser and regex engine would only add code to
+/// the binary (resident pages at idle) and work at every new callsite.
+fn filter_for(level: LevelFilter) -> Targets {
     let cap = level.min(LevelFilter::INFO);
-    let mut filter = EnvFilter::default().add_directive(level.into());
-    for target in NOISY_TARGETS {
-        if let Ok(directive) = format!("{target}={cap}").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
+    NOISY_TARGETS
+        .into_iter()
+        .fold(Targets::new().with_default(level), |filter, target| {
+            filter.with_target(target, cap)
+        })
 }

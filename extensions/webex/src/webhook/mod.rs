@@ -93,10 +93,36 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-fn json_status(status: &str) -> Response {
+/// How a delivery was handled, as the body of its 200 answer (`{"status": ...}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    Accepted,
+    Duplicate,
+    OwnMessage,
+    Ignored,
+}
+
+impl Handled {
+    /// The JSON body, written out once: every delivery gets one of these, so no `Value` is
+    /// built or serialised per request.
+    fn body(self) -> &'static str {
+        match self {
+            Handled::Accepted => r#"{"status":"accepted"}"#,
+            Handled::Duplicate => r#"{"status":"duplicate"}"#,
+            Handled::OwnMessage => r#"{"status":"own message"}"#,
+            Handled::Ignored => r#"{"status":"ignored"}"#,
+        }
+    }
+}
+
+fn json_status(handled: Handled) -> Response {
     (
         StatusCode::OK,
-        Json(serde_json::json!({ "status": status })),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        handled.body(),
     )
         .into_response()
 }
@@ -156,7 +182,7 @@ async fn receive(
         ("attachmentActions", "created") => on_attachment_action(&rx, &envelope),
         _ => {
             tracing::debug!(channel = CHANNEL, kind = %envelope.kind(), "webhook event not handled; ignored");
-            json_status("ignored")
+            json_status(Handled::Ignored)
         }
     }
 }
@@ -189,7 +215,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
         // The bot's own replies come back as `messages:created`: nothing to fetch, answer or
         // even record (a redelivery is recognised the same way).
         sink.ignore_own(id);
-        return json_status("own message");
+        return json_status(Handled::OwnMessage);
     }
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
@@ -198,11 +224,11 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
         }
         Ok(Claim::Duplicate) => {
             tracing::debug!(channel = CHANNEL, message_id = %id, "message already seen; ignored");
-            json_status("duplicate")
+            json_status(Handled::Duplicate)
         }
         Ok(Claim::New) => {
             hand_over(&rx.shared, sink, id, room_id).await;
-            json_status("accepted")
+            json_status(Handled::Accepted)
         }
     }
 }
@@ -266,7 +292,7 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
             }
         }
     });
-    json_status("accepted")
+    json_status(Handled::Accepted)
 }
 
 fn now_ms() -> i64 {
@@ -464,6 +490,19 @@ mod tests {
         let req = Request::post("/other").body(Body::from(MESSAGE)).unwrap();
         let resp = app().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn handled_bodies_are_the_json_they_name() {
+        for (handled, status) in [
+            (Handled::Accepted, "accepted"),
+            (Handled::Duplicate, "duplicate"),
+            (Handled::OwnMessage, "own message"),
+            (Handled::Ignored, "ignored"),
+        ] {
+            let body: serde_json::Value = serde_json::from_str(handled.body()).unwrap();
+            assert_eq!(body, serde_json::json!({ "status": status }));
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 
 use super::{db_error, migrations};
@@ -49,6 +50,10 @@ const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
 
 /// The WAL file is truncated to this size when it restarts (bytes).
 const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// Prepared statements each connection keeps (rusqlite's default is 16; the store has about
+/// 30 distinct statements, and an evicted one is parsed again on its next use).
+const STATEMENT_CACHE: usize = 64;
 
 /// The page size of a new store file (bytes).
 const PAGE_SIZE: i64 = 1024;
@@ -305,6 +310,14 @@ fn companion(path: &Path, suffix: &str) -> PathBuf {
 /// Opens a connection with the store's settings.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db_error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // The query planner stability guarantee: a cached statement keeps its plan whatever values
+    // are bound. Without it, SQLite (3.4x) re-prepares a statement every time a new value is
+    // bound to a parameter the planner looked at (`LIMIT ?` of the session history read, run
+    // for every message), which costs more than the query itself. Our plans do not depend on
+    // bound values (no LIKE, no ANALYZE statistics).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(db_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(db_error)?;
@@ -322,14 +335,23 @@ fn connect_small(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Runs a statement without parameters or rows through the connection's statement cache, so
+/// the transaction control statements every write unit runs are parsed once per connection.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(|_| ())
+        .map_err(db_error)
+}
+
 fn in_savepoint<R>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(db_error)?;
+    run_cached(conn, "SAVEPOINT job")?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE job").map_err(db_error)?;
+            run_cached(conn, "RELEASE job")?;
             Ok(value)
         }
         Err(err) => {
@@ -364,7 +386,7 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        let begun = retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error));
+        let begun = retry_busy(|| run_cached(&conn, "BEGIN IMMEDIATE"));
         if let Err(err) = begun {
             for job in group {
                 job.fail(&err);
@@ -372,7 +394,7 @@ fn run_writer(
             continue;
         }
         let completions: Vec<Completion> = group.into_iter().map(|job| job.run(&conn)).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(db_error);
+        let committed = run_cached(&conn, "COMMIT");
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -481,7 +503,7 @@ mod tests {
     use super::*;
 
     /// The settings of a connection that can only be read on that connection.
-    fn settings(conn: &Connection) -> Result<(String, i64, i64, i64), StoreError> {
+    fn settings(conn: &Connection) -> Result<(String, i64, i64, i64, bool), StoreError> {
         let read = |pragma: &str| -> Result<i64, StoreError> {
             conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
                 .map_err(db_error)
@@ -494,7 +516,38 @@ mod tests {
             read("synchronous")?,
             read("foreign_keys")?,
             read("busy_timeout")?,
+            conn.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)
+                .map_err(db_error)?,
         ))
+    }
+
+    /// How often the cached `LIMIT ?` statement was prepared again after running it with
+    /// `limits` bound in turn.
+    fn reprepares(conn: &Connection, limits: &[i64]) -> Result<i32, StoreError> {
+        let sql = "SELECT key FROM kv WHERE key > ?1 ORDER BY key LIMIT ?2";
+        for limit in limits {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let _rows: Vec<String> = stmt
+                .query_map(rusqlite::params!["", limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+        }
+        let stmt = conn.prepare_cached(sql)?;
+        Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+    }
+
+    #[tokio::test]
+    async fn cached_statements_are_not_prepared_again_for_new_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&dir.path().join("s.sqlite")).unwrap();
+        let limits = [1, 2, 3, 20];
+        assert_eq!(
+            engine.write(move |c| reprepares(c, &limits)).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            engine.read(move |c| reprepares(c, &limits)).await.unwrap(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -502,8 +555,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(&dir.path().join("s.sqlite")).unwrap();
         let busy_ms = i64::try_from(BUSY_TIMEOUT.as_millis()).unwrap();
-        // WAL, synchronous = NORMAL (1), foreign keys on, the busy timeout.
-        let expected = ("wal".to_owned(), 1, 1, busy_ms);
+        // WAL, synchronous = NORMAL (1), foreign keys on, the busy timeout, stable plans.
+        let expected = ("wal".to_owned(), 1, 1, busy_ms, true);
         assert_eq!(engine.write(settings).await.unwrap(), expected);
         assert_eq!(engine.read(settings).await.unwrap(), expected);
         // Only the checkpointer checkpoints, and a restarted WAL is cut back to the limit.

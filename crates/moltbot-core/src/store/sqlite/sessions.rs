@@ -77,11 +77,9 @@ pub(super) fn append_turns(
     now: i64,
 ) -> Result<(), StoreError> {
     let keep = i64::try_from(append.keep_turns).unwrap_or(i64::MAX);
-    let mut seq: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM session_turns WHERE session_key = ?1",
-        params![append.session],
-        |r| r.get(0),
-    )?;
+    let mut seq: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM session_turns WHERE session_key = ?1")?
+        .query_row(params![append.session], |r| r.get(0))?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO session_turns
              (session_key, seq, role, text, author_id, author_name, author_email, at)
@@ -101,9 +99,7 @@ pub(super) fn append_turns(
             now
         ])?;
     }
-    conn.execute(
-        "DELETE FROM session_turns WHERE session_key = ?1 AND seq <= ?2",
-        params![append.session, seq.saturating_sub(keep)],
-    )?;
+    conn.prepare_cached("DELETE FROM session_turns WHERE session_key = ?1 AND seq <= ?2")?
+        .execute(params![append.session, seq.saturating_sub(keep)])?;
     Ok(())
 }
