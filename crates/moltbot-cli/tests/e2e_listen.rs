@@ -170,3 +170,30 @@ async fn gateway_sim_listens_on_loopback_only() {
         .unwrap();
     assert!(status.success(), "{status:?}: {}", stderr.lock().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_listen_on_the_webhook_port_is_refused_naming_both_keys() {
+    let world = World::new().await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let home = TestHome::new();
+    for (metrics_host, webhook_host) in [("127.0.0.1", "0.0.0.0"), ("0.0.0.0", "127.0.0.1")] {
+        let config = config_with_metrics_listen(&world, &format!("{metrics_host}:{port}")).replace(
+            "webhook: { port: 0,",
+            &format!("webhook: {{ host: \"{webhook_host}\", port: {port},"),
+        );
+        assert!(config.contains(&format!("port: {port}")), "{config}");
+        home.write_config(&config);
+        let out = home.moltbot().arg("gateway").output().unwrap();
+        let (_, stderr) = common::output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "gateway.metrics.listen {metrics_host}:{port} is the port of the gateway's own HTTP server"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("channels.webex.webhook.port"), "{stderr}");
+    }
+}

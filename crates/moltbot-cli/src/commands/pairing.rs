@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
+use moltbot_core::agent::speakers::printable_name;
 use moltbot_core::store::{Approval, PairingError, PairingRequest, Store};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -212,7 +213,11 @@ fn render_list(
                 r.code.clone(),
                 r.email.clone().unwrap_or_else(|| "-".to_owned()),
                 r.person_id.clone(),
-                r.display_name.clone().unwrap_or_else(|| "-".to_owned()),
+                r.display_name
+                    .as_deref()
+                    .map(printable_name)
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or_else(|| "-".to_owned()),
                 human_time(r.requested_at),
                 format!(
                     "{} ({})",

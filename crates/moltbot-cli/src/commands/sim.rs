@@ -168,11 +168,36 @@ fn user_agent_sections(config_file: &Path) -> Option<(Value, Option<Value>)> {
             return None;
         }
     };
+    let ignored = ignored_sections(&raw);
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: the demo takes only `agents` and `models` from {}; it builds its own channel and \
+             gateway settings, so {} {} not used here (run `moltbot gateway` against your own \
+             config to try them)",
+            config_file.display(),
+            ignored.join(", "),
+            if ignored.len() == 1 { "is" } else { "are" }
+        );
+    }
     let agents = raw.get("agents")?;
     if agents.pointer("/defaults/model").is_none_or(Value::is_null) {
         return None;
     }
     Some((agents.clone(), raw.get("models").cloned()))
+}
+
+/// The top-level sections of a config file the demo does not use (all but `agents`, `models`
+/// and `plugins`, which the demo sets itself), as `` `name` `` in file order.
+fn ignored_sections(raw: &Value) -> Vec<String> {
+    raw.as_object()
+        .map(|sections| {
+            sections
+                .keys()
+                .filter(|key| !matches!(key.as_str(), "agents" | "models" | "plugins" | "$schema"))
+                .map(|key| format!("`{key}`"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The demo's gateway config (JSON5) for the emulator at `api_base`.
@@ -313,6 +338,18 @@ impl DemoState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sections_the_demo_does_not_use_are_named() {
+        let raw: Value = serde_json::json!({
+            "channels": {"webex": {"markdown": {"tables": "off"}}},
+            "agents": {}, "models": {}, "plugins": {}, "gateway": {}
+        });
+        let mut ignored = ignored_sections(&raw);
+        ignored.sort();
+        assert_eq!(ignored, ["`channels`", "`gateway`"]);
+        assert!(ignored_sections(&serde_json::json!({"agents": {}})).is_empty());
+    }
 
     fn parse(text: &str) -> LoadedConfig {
         match config::parse(Path::new(CONFIG_ORIGIN), text, &|_| None) {

@@ -118,6 +118,30 @@ fn clean_part(raw: &str, max: usize) -> Option<String> {
     Some(out)
 }
 
+/// A name as it may be printed to a terminal or a log line: control characters (escape
+/// sequences included), line breaks and invisible formatting characters become single spaces,
+/// the ends are trimmed, and it is cut to 64 characters. Brackets are kept (unlike
+/// [`speaker_label`], which must keep them out of prompts).
+pub fn printable_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for word in raw
+        .split(|c: char| c.is_control() || is_invisible(c) || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() > MAX_NAME_CHARS {
+        let mut cut: String = out.chars().take(MAX_NAME_CHARS.saturating_sub(1)).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        out = cut;
+    }
+    out
+}
+
 /// The label naming `author` inside a prefix: `Name <email>`, `email`, `Name`, the id, or
 /// [`UNKNOWN_SPEAKER`], cleaned (see the module docs).
 pub fn speaker_label(author: Option<&SenderInfo>) -> String {
@@ -255,6 +279,17 @@ pub fn system_prompt(req: &AgentRequest) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_names_carry_no_escape_sequences_or_line_breaks() {
+        assert_eq!(printable_name("Dave\u{1b}[31mRED"), "Dave [31mRED");
+        assert_eq!(printable_name("Carol\nLiddell [x]"), "Carol Liddell [x]");
+        assert_eq!(printable_name("  Zoë\u{200b}\u{202e}Bell\t "), "Zoë Bell");
+        assert_eq!(printable_name("\u{7}\r\n"), "");
+        let long = printable_name(&"n".repeat(200));
+        assert_eq!(long.chars().count(), MAX_NAME_CHARS);
+        assert!(long.ends_with('…'));
+    }
     use proptest::prelude::*;
 
     fn person(name: Option<&str>, email: Option<&str>) -> SenderInfo {

@@ -116,7 +116,7 @@ async fn pair(p: &Processor, message: &InboundMessage) -> Admission {
             {
                 tracing::warn!(channel, error = %err, "pairing reply sent but not recorded");
             }
-            tracing::info!(channel, code = %request.code, sender = %request.label(), name = ?request.display_name, "pairing requested");
+            tracing::info!(channel, code = %request.code, sender = %request.label(), name = request.display_name.as_deref().map(crate::agent::speakers::printable_name).unwrap_or_default(), "pairing requested");
         }
         Err(err) => {
             tracing::error!(channel, error = %chain(&err), "could not send the pairing reply");

@@ -81,13 +81,19 @@ impl EncodeLabelValue for Dropped {
             Dropped::PairingRequested => "pairing_requested",
             Dropped::Unreadable => "unreadable",
             Dropped::Skipped(reason) => {
-                let trimmed = reason.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-                for c in trimmed.chars() {
-                    encoder.write_char(if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    })?;
+                // Lower case; every run of other characters becomes one `_`, none at the ends:
+                // `the bot may not read this message (403)` ->
+                // `the_bot_may_not_read_this_message_403`.
+                let words = reason
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|word| !word.is_empty());
+                for (index, word) in words.enumerate() {
+                    if index > 0 {
+                        encoder.write_char('_')?;
+                    }
+                    for c in word.chars() {
+                        encoder.write_char(c.to_ascii_lowercase())?;
+                    }
                 }
                 return Ok(());
             }
@@ -499,6 +505,27 @@ mod tests {
         let expected: Vec<_> = (0..Dropped::closed().count()).map(Some).collect();
         assert_eq!(slots, expected);
         assert_eq!(Dropped::Skipped("own message").slot(), None);
+    }
+
+    #[test]
+    fn a_channel_skip_reason_becomes_a_label_with_single_underscores() {
+        let metrics = Metrics::default();
+        let webex = metrics.channel("webex");
+        webex.dropped(Dropped::Skipped("the bot may not read this message (403)"));
+        webex.dropped(Dropped::Skipped(
+            "  Webex refused -- to return: this message!  ",
+        ));
+        let text = metrics.render().unwrap();
+        for label in [
+            "the_bot_may_not_read_this_message_403",
+            "webex_refused_to_return_this_message",
+        ] {
+            assert!(
+                text.contains(&format!("reason=\"{label}\"")),
+                "{label} in:\n{text}"
+            );
+        }
+        assert!(!text.contains("__"), "{text}");
     }
 
     #[test]

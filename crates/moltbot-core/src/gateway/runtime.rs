@@ -123,6 +123,20 @@ pub enum GatewayError {
         #[source]
         source: std::io::Error,
     },
+    /// `gateway.metrics.listen` names the port of the channels' own HTTP server.
+    #[error(
+        "gateway.metrics.listen {addr} is the port of the gateway's own HTTP server ({server}, \
+         set by {setting}): give /metrics another port, or remove gateway.metrics.listen to \
+         serve /metrics on that server"
+    )]
+    MetricsPortClash {
+        /// The metrics address asked for.
+        addr: std::net::SocketAddr,
+        /// The channels' server address.
+        server: std::net::SocketAddr,
+        /// The config key that sets the server's port.
+        setting: String,
+    },
     /// A running channel met an error no retry can fix (the network refused the credentials):
     /// the gateway stopped; unanswered messages stay pending for the next start.
     #[error("channel {channel} stopped")]
@@ -231,6 +245,18 @@ impl Gateway {
         &mut self,
         addr: std::net::SocketAddr,
     ) -> Result<std::net::SocketAddr, GatewayError> {
+        if let Some((channel, server)) = self
+            .channels
+            .iter()
+            .find_map(|c| Some((c, c.http_listen()?)))
+            .filter(|(_, server)| same_port(addr, *server))
+        {
+            return Err(GatewayError::MetricsPortClash {
+                addr,
+                server,
+                setting: channel.http_listen_key(),
+            });
+        }
         let (listener, bound) = super::http::bind(addr)
             .await
             .map_err(|source| GatewayError::MetricsBind { addr, source })?;
@@ -528,5 +554,32 @@ async fn supervise(channel: Arc<dyn Channel>, fatal: FatalStop, ctx: ChannelCont
 impl Processor {
     pub(crate) fn id(&self) -> &str {
         self.channel.id()
+    }
+}
+
+/// Whether binding `a` and `b` would take the same port: one fixed port (not 0) and addresses
+/// that overlap (equal, or either one the unspecified address of its family).
+fn same_port(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::same_port;
+
+    #[test]
+    fn ports_clash_only_when_fixed_and_on_overlapping_addresses() {
+        let addr = |s: &str| {
+            s.parse::<std::net::SocketAddr>()
+                .unwrap_or_else(|e| panic!("{s}: {e}"))
+        };
+        assert!(same_port(addr("127.0.0.1:3979"), addr("0.0.0.0:3979")));
+        assert!(same_port(addr("0.0.0.0:3979"), addr("127.0.0.1:3979")));
+        assert!(same_port(addr("127.0.0.1:3979"), addr("127.0.0.1:3979")));
+        assert!(!same_port(addr("127.0.0.1:3979"), addr("127.0.0.2:3979")));
+        assert!(!same_port(addr("127.0.0.1:9464"), addr("0.0.0.0:3979")));
+        assert!(!same_port(addr("127.0.0.1:0"), addr("0.0.0.0:0")));
     }
 }

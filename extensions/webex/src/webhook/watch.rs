@@ -156,7 +156,7 @@ pub fn note_repairs(
                 webhooks = ?report.reactivated,
                 target = %target,
                 "webhook was inactive (Webex disables a webhook after many failed deliveries; \
-                 messages arrived only through the safety poll meanwhile); re-activated"
+                 meanwhile messages arrived only by polling: the safety poll, or the poller in `both` mode); re-activated"
             );
         }
     }
