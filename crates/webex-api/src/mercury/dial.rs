@@ -285,4 +285,96 @@ mod tests {
         let none: &[(&str, &str)] = &[];
         assert_eq!(proxy_for(&wss, env(none)), None);
     }
+
+    /// A local CONNECT proxy (loopback only) that checks the request and tunnels to the target.
+    async fn proxy(expect_auth: Option<&'static str>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let authorized = expect_auth.is_none_or(|auth| head.contains(auth));
+            if !head.starts_with("CONNECT ") || !authorized {
+                let _ = client
+                    .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                    .await;
+                return;
+            }
+            let Ok(mut upstream) = TcpStream::connect(&target).await else {
+                return;
+            };
+            let _ = client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await;
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        });
+        addr
+    }
+
+    async fn echo_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            if let Ok((mut socket, _)) = listener.accept().await {
+                let (mut r, mut w) = socket.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn tunnels_through_a_connect_proxy_with_credentials() {
+        let target = echo_server().await;
+        // "user:p@ss" in base64.
+        let proxy_addr = proxy(Some("Proxy-Authorization: Basic dXNlcjpwQHNz")).await;
+        let proxy_url = url(&format!("http://user:p%40ss@{proxy_addr}"));
+        let mut tunnel = connect_via_proxy(&proxy_url, &target.to_string())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tunnel
+            .write_all(b"ping")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = [0u8; 4];
+        tunnel
+            .read_exact(&mut buf)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&buf, b"ping");
+    }
+
+    #[tokio::test]
+    async fn a_refusing_proxy_is_a_clear_connect_error() {
+        let target = echo_server().await;
+        let proxy_addr = proxy(Some("Proxy-Authorization: Basic nope")).await;
+        let err = connect_via_proxy(&url(&format!("http://{proxy_addr}")), &target.to_string())
+            .await
+            .err();
+        match err {
+            Some(MercuryError::Connect { reason, .. }) => {
+                assert!(reason.contains("407"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
