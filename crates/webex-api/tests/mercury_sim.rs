@@ -47,6 +47,19 @@ async fn next_activity(conn: &mut MercuryConnection<MercuryStream>) -> Box<Activ
     .unwrap()
 }
 
+/// Reads events until the connection ends; the error it ended with.
+async fn next_error(conn: &mut MercuryConnection<MercuryStream>) -> MercuryError {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Err(err) = conn.next_event().await {
+                return err;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn dm_arrives_maps_to_the_rest_id_and_unacked_events_come_back() {
     let (sim, bot, alice, client, mercury) = setup().await;
@@ -66,15 +79,7 @@ async fn dm_arrives_maps_to_the_rest_id_and_unacked_events_come_back() {
     // Not acked: dropped socket, reconnect, the same envelope comes again.
     assert_eq!(sim.acks_received(), 0);
     sim.drop_websockets();
-    let err = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Err(err) = conn.next_event().await {
-                return err;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let err = next_error(&mut conn).await;
     assert_eq!(err.recovery(), Recovery::Reconnect, "{err}");
     let (again_device, mut conn) = mercury.connect_named(DEVICE).await.unwrap();
     assert_eq!(again_device.url, device.url, "the device is reused");
@@ -124,15 +129,7 @@ async fn a_gone_device_is_replaced_and_an_auth_close_asks_for_a_token_check() {
     assert_eq!(sim.devices_of(&bot).len(), 1);
 
     sim.close_websockets(4401, "NotAuthorized");
-    let err = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Err(err) = conn.next_event().await {
-                return err;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let err = next_error(&mut conn).await;
     assert!(
         matches!(err, MercuryError::Auth { code: 4401, .. }),
         "{err}"
