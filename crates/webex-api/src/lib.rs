@@ -8,6 +8,7 @@
 //!   reads; a 429 pauses every caller for `Retry-After`; idempotent calls retry 5xx and network
 //!   errors with backoff and jitter. Callers never sleep on their own.
 //! - List calls return [`Pages`], a stream that follows `Link: rel="next"` on the API origin only.
+//! - [`mercury`]: listening on Webex's Mercury websocket (catalog, device, events, acks).
 //! - [`ids`] decodes Webex ids and compares them by uuid; [`text`] holds the 7439-byte limit.
 //!
 //! ```no_run
@@ -32,6 +33,7 @@ mod error;
 pub mod ids;
 mod limiter;
 pub mod link;
+pub mod mercury;
 pub mod models;
 mod observe;
 mod pagination;

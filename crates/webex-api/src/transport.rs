@@ -37,6 +37,9 @@ pub(crate) struct Call {
     pub(crate) url: Url,
     pub(crate) body: Option<Bytes>,
     pub(crate) priority: Priority,
+    /// The caller checked that `url` is on a host trusted with the token other than the API
+    /// base (the Mercury module's catalog hosts); see [`crate::mercury::TrustedOrigins`].
+    pub(crate) trusted: bool,
 }
 
 impl Call {
@@ -47,7 +50,14 @@ impl Call {
             url,
             body: None,
             priority: Priority::Read,
+            trusted: false,
         }
+    }
+
+    /// Marks the URL as trusted with the token although it is not on the API base origin.
+    pub(crate) fn trusted(mut self) -> Self {
+        self.trusted = true;
+        self
     }
 
     pub(crate) fn json<B: serde::Serialize>(mut self, body: &B) -> Result<Self> {
@@ -207,8 +217,8 @@ impl Transport {
 
     fn request(&self, call: &Call) -> reqwest::RequestBuilder {
         let mut builder = self.http.request(call.method.clone(), call.url.clone());
-        // The token only ever goes to the configured API origin.
-        if same_origin(&call.url, &self.config.base_url) {
+        // The token only goes to the configured API origin, or to a host the caller vetted.
+        if call.trusted || same_origin(&call.url, &self.config.base_url) {
             builder = builder.header(AUTHORIZATION, self.auth.clone());
         }
         if let Some(body) = &call.body {

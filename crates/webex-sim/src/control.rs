@@ -30,6 +30,9 @@ pub fn router() -> Router<Arc<SimState>> {
         .route("/messages", get(messages))
         .route("/reset", post(reset))
         .route("/webhooks/disable", post(disable_webhooks))
+        .route("/mercury", get(mercury))
+        .route("/mercury/drop", post(mercury_drop))
+        .route("/mercury/close", post(mercury_close))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn(loopback_only))
 }
@@ -363,4 +366,72 @@ async fn disable_webhooks(
     refuse_body(&body, "the /_sim/webhooks/disable body")?;
     let disabled = crate::delivery::disable_all(&mut state.world());
     Ok(Json(json!({ "disabled": disabled })).into_response())
+}
+
+/// `GET /_sim/mercury`: `{"devices":[{id, owner, name?, connected, pending}], "connections",
+/// "acks", "pings"}`.
+async fn mercury(State(state): State<Arc<SimState>>) -> Json<Value> {
+    let hub = &state.mercury;
+    let devices: Vec<Value> = hub
+        .infos(None)
+        .into_iter()
+        .map(|d| {
+            json!({ "id": d.id, "owner": d.owner, "name": d.name,
+                    "connected": d.connected, "pending": d.pending })
+        })
+        .collect();
+    Json(json!({
+        "devices": devices,
+        "connections": hub.connections(),
+        "acks": hub.acks(),
+        "pings": hub.pings(),
+    }))
+}
+
+/// `POST /_sim/mercury/drop`: drops every websocket without a close frame; answers
+/// `{"dropped": n}`.
+async fn mercury_drop(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    refuse_body(&body, "the /_sim/mercury/drop body")?;
+    let dropped = state.mercury.broadcast(crate::mercury::Out::Drop);
+    Ok(Json(json!({ "dropped": dropped })).into_response())
+}
+
+/// The `/_sim/mercury/close` body.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct CloseBody {
+    /// Close code, `1000..=4999`.
+    code: u16,
+    /// Close reason.
+    reason: String,
+}
+
+/// `POST /_sim/mercury/close` `{"code": 4401, "reason": "..."}`: closes every websocket with
+/// that code; answers `{"closed": n}`.
+async fn mercury_close(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    const WHAT: &str = "the /_sim/mercury/close body";
+    let value: Value = parse_body(&body)?;
+    let Some(obj) = value.as_object() else {
+        return Err(ApiError::bad_request(format!(
+            "{WHAT} must be a JSON object."
+        )));
+    };
+    refuse_unknown_keys(obj, &known_keys::<CloseBody>(), WHAT)?;
+    let close: CloseBody = typed(value, "", WHAT)?;
+    if !(1000..=4999).contains(&close.code) {
+        return Err(ApiError::bad_request(format!(
+            "`code` must be a websocket close code 1000..=4999; got {}",
+            close.code
+        )));
+    }
+    let closed = state
+        .mercury
+        .broadcast(crate::mercury::Out::Close(close.code, close.reason));
+    Ok(Json(json!({ "closed": closed })).into_response())
 }

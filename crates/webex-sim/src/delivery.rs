@@ -86,7 +86,10 @@ pub fn parse_filter(filter: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn owner_sees(world: &World, owner: &Uuid, ev: &Event) -> bool {
+/// Whether `owner` may see `ev` (webhooks and Mercury alike): a member of the room; for a
+/// card submission its author or submitter; a bot in a group room only its own messages and
+/// those mentioning it.
+pub fn owner_sees(world: &World, owner: &Uuid, ev: &Event) -> bool {
     let Some(person) = world.person(owner) else {
         return false;
     };
@@ -136,11 +139,13 @@ pub struct Job {
     signature: Option<String>,
 }
 
-/// Fans `ev` out to every matching active webhook. Deliveries without an injected delay are
+/// Fans `ev` out to every matching active webhook (and to Mercury devices, see
+/// [`crate::mercury::publish`]). Deliveries without an injected delay are
 /// posted in event order by one drainer task (so a burst in a room arrives in order, as it
 /// does from Webex in practice); delayed or reordered ones (fault injection) in tasks of
 /// their own.
 pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
+    crate::mercury::publish(state, world, ev);
     let mut jobs = Vec::new();
     for w in &world.webhooks {
         if w.status != "active" {

@@ -1,4 +1,5 @@
-//! Fault injection: rate limits, scripted failures, latency, and webhook delivery chaos.
+//! Fault injection: rate limits, scripted failures, latency, webhook delivery chaos and
+//! Mercury (websocket) faults.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -29,6 +30,17 @@ pub struct Faults {
     pub webhook_delay_ms: u64,
     /// Share of webhook deliveries held back so that later ones overtake them (0..=1).
     pub webhook_reorder_ratio: f64,
+    /// Delay before every Mercury (websocket) event, in ms (at most [`MAX_DELAY_MS`]).
+    pub mercury_delay_ms: u64,
+    /// Share of Mercury events sent twice, with the same envelope id (0..=1).
+    pub mercury_duplicate_ratio: f64,
+    /// Mercury stops answering `ping` frames (the client should time out and reconnect).
+    pub mercury_ignore_pings: bool,
+    /// Websocket upgrades are refused with this status (`400..=599`; e.g. 404 = device gone).
+    pub mercury_refuse_upgrade: Option<u16>,
+    /// How long the websocket waits for the authorization frame before closing with 1008, in
+    /// ms (default 10 000, at most [`MAX_DELAY_MS`]).
+    pub mercury_auth_timeout_ms: Option<u64>,
 }
 
 /// The largest `latencyMs` and `webhookDelayMs` accepted: one minute. More would make every
@@ -81,18 +93,32 @@ impl Faults {
             ("webhookDropRatio", self.webhook_drop_ratio),
             ("webhookDuplicateRatio", self.webhook_duplicate_ratio),
             ("webhookReorderRatio", self.webhook_reorder_ratio),
+            ("mercuryDuplicateRatio", self.mercury_duplicate_ratio),
         ] {
             check((0.0..=1.0).contains(&ratio), key, "a ratio 0..=1", ratio)?;
         }
         for (key, ms) in [
             ("latencyMs", self.latency_ms),
             ("webhookDelayMs", self.webhook_delay_ms),
+            ("mercuryDelayMs", self.mercury_delay_ms),
+            (
+                "mercuryAuthTimeoutMs",
+                self.mercury_auth_timeout_ms.unwrap_or_default(),
+            ),
         ] {
             check(
                 ms <= MAX_DELAY_MS,
                 key,
                 format!("milliseconds 0..={MAX_DELAY_MS}"),
                 ms,
+            )?;
+        }
+        if let Some(status) = self.mercury_refuse_upgrade {
+            check(
+                (400..=599).contains(&status),
+                "mercuryRefuseUpgrade",
+                "an error status 400..=599 (or null to accept upgrades)",
+                status,
             )?;
         }
         if let Some(secs) = self.retry_after_seconds {
@@ -189,6 +215,15 @@ impl FailRule {
 pub struct DeliveryPlan {
     /// Skip the delivery.
     pub drop: bool,
+    /// Send it twice.
+    pub duplicate: bool,
+    /// Wait this long first.
+    pub delay: Duration,
+}
+
+/// Mercury plan for one event on one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPlan {
     /// Send it twice.
     pub duplicate: bool,
     /// Wait this long first.
@@ -292,6 +327,15 @@ impl FaultState {
             drop,
             duplicate,
             delay,
+        }
+    }
+
+    /// Draws the plan for one Mercury event.
+    pub fn plan_event(&mut self) -> EventPlan {
+        let ratio = self.faults.mercury_duplicate_ratio;
+        EventPlan {
+            duplicate: ratio > 0.0 && self.rng.gen::<f64>() < ratio,
+            delay: Duration::from_millis(self.faults.mercury_delay_ms),
         }
     }
 }

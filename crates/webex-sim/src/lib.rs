@@ -14,6 +14,7 @@ pub mod error;
 pub mod faults;
 pub mod ids;
 pub mod markdown;
+pub mod mercury;
 pub mod middleware;
 pub mod model;
 pub mod pagination;

@@ -86,6 +86,7 @@ pub fn app(state: Arc<SimState>) -> Router {
                 middleware::api,
             )),
         )
+        .merge(crate::mercury::routes::router(Arc::clone(&state)))
         .nest("/_sim", control::router())
         .merge(chat::router())
         .fallback(|| async { crate::error::ApiError::not_found() })

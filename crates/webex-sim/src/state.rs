@@ -59,6 +59,8 @@ pub struct SimState {
     pub next_request_seq: AtomicU64,
     /// Webhook deliveries their target answered with a 2xx, since the server started.
     pub deliveries_answered: AtomicU64,
+    /// Mercury devices, websocket connections and un-acked events.
+    pub mercury: crate::mercury::Hub,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked test must not wedge the server).
@@ -86,6 +88,7 @@ impl SimState {
             deliveries_idle: tokio::sync::Notify::new(),
             next_request_seq: AtomicU64::new(0),
             deliveries_answered: AtomicU64::new(0),
+            mercury: crate::mercury::Hub::default(),
         }
     }
 
@@ -104,6 +107,7 @@ impl SimState {
             seed.apply(&mut world)?;
         }
         *self.world() = world;
+        self.mercury.reset();
         lock(&self.log).clear();
         *lock(&self.faults) = FaultState::default();
         self.first_contact_rule
