@@ -762,3 +762,22 @@ async fn control_api_shows_devices_and_sets_mercury_faults_with_named_errors() {
     assert_eq!(dropped.body["dropped"], 1);
     assert!(matches!(ws.next_within(WAIT).await, Some(Next::Ended)));
 }
+
+#[tokio::test]
+async fn with_mercury_registration_status_the_ready_event_is_a_registration_status() {
+    let World { sim, bot, .. } = world().await;
+    let device = register(&sim, &bot, "d").await;
+    let url = format!(
+        "{}?outboundWireFormat=text&mercuryRegistrationStatus=true",
+        device["webSocketUrl"].as_str().unwrap()
+    );
+    let mut ws = Ws::connect(&url).await;
+    ws.authorize(&bot.token).await;
+    let ready = ws.next_json().await;
+    assert_eq!(ready["data"]["eventType"], "mercury.registration_status");
+    assert!(
+        ready.get("type").is_none(),
+        "JSSDK ignores ready frames with a `type`"
+    );
+    assert!(ready["data"]["bufferState"].is_object());
+}
