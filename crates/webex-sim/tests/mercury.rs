@@ -480,15 +480,7 @@ async fn a_space_message_arrives_only_when_it_mentions_the_bot() {
         .into_iter()
         .find(|m| m.text.as_deref().is_some_and(|t| t.contains("no mention")))
         .unwrap();
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(&hidden.id)
-        .unwrap();
-    let uuid = String::from_utf8(raw)
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let uuid = common::uuid_of(&hidden.id);
     let url = format!("{}/conversation/api/v1/messages/{uuid}", sim.url());
     assert_eq!(
         call(Method::GET, &url, Some(&bot.token), None).await.status,
