@@ -126,15 +126,7 @@ async fn ids_are_base64_of_ciscospark_uris() {
 #[tokio::test]
 async fn lookups_accept_the_raw_uuid_too() {
     let w = world().await;
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(&w.bob.id)
-        .unwrap();
-    let uuid = String::from_utf8(raw)
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let uuid = common::uuid_of(&w.bob.id);
     let a = get(&w.sim, &w.alice, &format!("/people/{uuid}")).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["id"], json!(w.bob.id));

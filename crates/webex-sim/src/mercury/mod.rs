@@ -312,13 +312,21 @@ impl Hub {
     ) -> Option<(String, Option<mpsc::UnboundedSender<Out>>)> {
         let mut hub = lock(&self.inner);
         let d = hub.devices.iter_mut().find(|d| &d.uuid == device)?;
+        let now = Instant::now();
+        while d
+            .pending
+            .front()
+            .is_some_and(|p| now.duration_since(p.at) >= REDELIVERY_WINDOW)
+        {
+            d.pending.pop_front();
+        }
         let seq = d.next_seq;
         d.next_seq += 1;
         let (id, frame) = build(seq);
         d.pending.push_back(Pending {
             id,
             frame: frame.clone(),
-            at: Instant::now(),
+            at: now,
         });
         let tx = hub.conns.get(device).map(|c| c.tx.clone());
         Some((frame, tx))
@@ -377,5 +385,36 @@ pub fn publish(state: &Arc<SimState>, world: &World, ev: &Event) {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn frames(rx: &mut mpsc::UnboundedReceiver<Out>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(Out::Frame(f)) = rx.try_recv() {
+            out.push(f);
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unacked_events_older_than_the_window_are_not_redelivered() {
+        let hub = Hub::default();
+        let device = hub.create(Uuid::new_v4(), serde_json::Map::new(), 0).uuid;
+        hub.enqueue(&device, |seq| ("old".into(), format!("old-{seq}")));
+        tokio::time::advance(REDELIVERY_WINDOW - Duration::from_secs(60)).await;
+        hub.enqueue(&device, |seq| ("young".into(), format!("young-{seq}")));
+        tokio::time::advance(Duration::from_secs(61)).await;
+
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        hub.attach(&device, tx, "buffer".into()).unwrap();
+        assert_eq!(frames(&mut rx), ["buffer", "young-2"]);
+        assert!(hub.ack(&device, "young"));
+        assert!(!hub.ack(&device, "old"), "expired, nothing to ack");
+        assert_eq!(hub.acks(), 1);
     }
 }

@@ -280,12 +280,7 @@ async fn lookup_action(
 ) -> Result<Json<Value>, ApiError> {
     let uuid = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     let world = state.world();
-    let a = world
-        .actions
-        .iter()
-        .find(|a| a.uuid == uuid)
-        .filter(|a| a.person == me || world.room(&a.room).is_some_and(|r| r.has_member(&me)))
-        .ok_or_else(ApiError::not_found)?;
+    let a = crate::routes::actions::visible(&world, &me, &uuid).ok_or_else(ApiError::not_found)?;
     Ok(Json(json!({
         "id": encode(Kind::AttachmentAction, &a.uuid),
         "messageId": encode(Kind::Message, &a.message),

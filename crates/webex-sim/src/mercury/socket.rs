@@ -7,7 +7,8 @@
 //! 2. The first frame must be `{"id","type":"authorization","data":{"token":"Bearer <t>"}}`:
 //!    an unknown token closes with 4401, another account's token with 4403, anything else
 //!    (or nothing within `mercuryAuthTimeoutMs`, default 10 s) with 1008.
-//! 3. Then a `mercury.buffer_state` event, the un-acked events of the device (redelivery), and
+//! 3. Then a `mercury.buffer_state` event (`mercury.registration_status` when the URL has
+//!    `mercuryRegistrationStatus=true`; JSSDK `socket-base.js` waits for either), the un-acked events of the device (redelivery), and
 //!    live events; `{"type":"ping","id"}` is answered `{"type":"pong","id"}` (unless the
 //!    `mercuryIgnorePings` fault is on); `{"type":"ack","messageId"}` clears a pending event.
 //!
@@ -66,11 +67,18 @@ pub async fn upgrade(
     else {
         return ApiError::not_found().into_response();
     };
-    let text = query.as_deref().is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .any(|(k, v)| k == "outboundWireFormat" && v == "text")
-    });
-    ws.on_upgrade(move |socket| run(state, device, text, socket))
+    let flag = |key: &str, value: &str| {
+        query.as_deref().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == key && v == value)
+        })
+    };
+    let text = flag("outboundWireFormat", "text");
+    let ready = if flag("mercuryRegistrationStatus", "true") {
+        "mercury.registration_status"
+    } else {
+        "mercury.buffer_state"
+    };
+    ws.on_upgrade(move |socket| run(state, device, text, ready, socket))
 }
 
 fn frame(text: bool, json: String) -> Message {
@@ -122,7 +130,13 @@ fn authorize(
     Ok(())
 }
 
-async fn run(state: Arc<SimState>, device: Uuid, text: bool, socket: WebSocket) {
+async fn run(
+    state: Arc<SimState>,
+    device: Uuid,
+    text: bool,
+    ready: &'static str,
+    socket: WebSocket,
+) {
     let (mut sink, mut stream) = socket.split();
     let timeout = lock(&state.faults)
         .faults
@@ -138,8 +152,9 @@ async fn run(state: Arc<SimState>, device: Uuid, text: bool, socket: WebSocket) 
         return;
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    // JSSDK's calling plugin reads `data.bufferState.locus`; the values are a guess.
     let (_, buffer_state) = envelope(
-        "mercury.buffer_state",
+        ready,
         json!({ "bufferState": { "conversation": "UNAVAILABLE", "locus": "UNAVAILABLE" } }),
         0,
     );

@@ -101,6 +101,15 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(render::action(&action, true))).into_response())
 }
 
+/// Action `uuid` if `me` may read it: its submitter or a member of its room.
+pub fn visible<'w>(world: &'w World, me: &Uuid, uuid: &Uuid) -> Option<&'w AttachmentAction> {
+    world
+        .actions
+        .iter()
+        .find(|a| &a.uuid == uuid)
+        .filter(|a| &a.person == me || world.room(&a.room).is_some_and(|r| r.has_member(me)))
+}
+
 /// `GET /attachment/actions/{id}`: the submitter or the card's author may read it.
 pub async fn get_one(
     State(state): State<Arc<SimState>>,
@@ -109,11 +118,6 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let world = state.world();
     let uuid = resolve(Kind::AttachmentAction, &id).ok_or_else(ApiError::not_found)?;
-    let action = world
-        .actions
-        .iter()
-        .find(|a| a.uuid == uuid)
-        .filter(|a| a.person == me || world.room(&a.room).is_some_and(|r| r.has_member(&me)))
-        .ok_or_else(ApiError::not_found)?;
+    let action = visible(&world, &me, &uuid).ok_or_else(ApiError::not_found)?;
     Ok(Json(render::action(action, true)).into_response())
 }

@@ -34,6 +34,16 @@ pub async fn world() -> World {
     }
 }
 
+/// The uuid inside an encoded id (`base64("ciscospark://us/<KIND>/<uuid>")`).
+pub fn uuid_of(id: &str) -> String {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(id)
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    text.rsplit('/').next().unwrap().to_string()
+}
+
 /// A raw HTTP answer.
 #[derive(Debug)]
 pub struct Answer {
