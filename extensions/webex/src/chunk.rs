@@ -519,8 +519,7 @@ impl<'a> Document<'a> {
 
     /// The quote markers to repeat before a chunk starting at `pos` in the middle of a quote
     /// line (after a word or hard cut), so the rest of the line is still quoted; empty at a
-    /// line start, outside quotes, or when the markers would take more than a quarter of the
-    /// budget.
+    /// line start, outside quotes, or when the markers would take more than half the budget.
     fn requote(&self, pos: usize) -> String {
         let Some(line) = self.lines.get(self.line_index(pos)) else {
             return String::new();
@@ -532,13 +531,13 @@ impl<'a> Document<'a> {
             .text
             .get(line.start..line.content_end)
             .unwrap_or_default();
-        let quarter = Limits {
-            chars: self.limits.chars / 4,
-            bytes: self.limits.bytes / 4,
+        let half = Limits {
+            chars: self.limits.chars / 2,
+            bytes: self.limits.bytes / 2,
         };
         match quote_prefix(content) {
-            Some(markers) if pos >= line.start + markers.len() && quarter.fits(&[markers]) => {
-                let markers = markers.trim_end();
+            Some(markers) if pos >= line.start + markers.len() && half.fits(&[markers]) => {
+                let markers = markers.trim();
                 format!("{markers} ")
             }
             _ => String::new(),
