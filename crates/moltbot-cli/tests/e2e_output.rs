@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use moltbot_testkit::{Scenario, OPEN_FAST};
+use moltbot_testkit::{Scenario, TestHome, World, OPEN_FAST};
 use webex_sim::SimMessage;
 
 /// A `command` agent answering each request text with the answer the table in it gives
@@ -24,6 +24,11 @@ const ANSWERS: &str = r#"{
   "table": "Scores:\n\n| Name | Score |\n| --- | ---: |\n| Alice | 10 |\n| Bob | 7 |\n\nDone.",
   "longline": "Here:\n```\n" + "x" * 7200 + "\n```",
   "short": "Here:\n```sh\n" + "y" * 30 + "\n```\nafter",
+  "quote": "> " + "q" * 600,
+  "list": "- " + "z" * 600,
+  "ordered": "1. " + "n" * 600,
+  "think": "<think>" + "r" * 600 + "</think>\n\nThe real answer.",
+  "think-long": "<think>" + ("why " * 150) + "</think>\n\n" + ("answer " * 100),
 }"#;
 
 /// The bot's messages in `room` as Webex stores them (markdown, mentions).
@@ -33,6 +38,22 @@ fn bot_messages(s: &Scenario, room: &SimMessage) -> Vec<SimMessage> {
 
 async fn start(extra: &str) -> Scenario {
     Scenario::start_with_agent("webhook", &format!("{OPEN_FAST} {extra}"), &agent(ANSWERS)).await
+}
+
+/// Like [`start`], with `agents.defaults.showReasoning: true`.
+async fn start_showing_reasoning(extra: &str) -> Scenario {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let script = home.write_script("agent", &agent(ANSWERS));
+    let extra = format!("{OPEN_FAST} {extra}");
+    home.write_config(&world.config_with_command_agent(
+        "webhook",
+        &extra,
+        &script,
+        "showReasoning: true",
+        "",
+    ));
+    Scenario::start_in(world, home).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,5 +216,68 @@ async fn max_reply_messages_sets_the_bound() {
     assert_eq!(texts.len(), 2);
     assert!(texts[1].contains("(reply cut: "), "{:.80}", texts[1]);
     assert!(texts[0].starts_with("abcdefghi abcdefghi"));
+    s.finish().await;
+}
+
+/// Issue 12 review: a quote or list line whose word is longer than `textChunkLimit` posted
+/// its marker alone (`>`, `-`) and the rest unquoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marker_is_never_posted_alone_and_a_quote_stays_quoted() {
+    let s = start("textChunkLimit: 500,").await;
+    let cases = [
+        ("quote", 'q', "> q"),
+        ("list", 'z', "- z"),
+        ("ordered", 'n', "1. n"),
+    ];
+    let mut asked = None;
+    for (index, (ask, letter, lead)) in cases.into_iter().enumerate() {
+        let message = s.alice().dm_bot(ask).await;
+        let texts = s.wait_replies(&message, 2 * (index + 1)).await;
+        asked = Some(message);
+        let mine: Vec<&String> = texts.iter().filter(|t| t.contains(letter)).collect();
+        assert_eq!(mine.len(), 2, "{ask}: {texts:?}");
+        assert!(mine[0].starts_with(lead), "{ask}: {:.20}", mine[0]);
+        let letters: usize = mine.iter().map(|t| t.matches(letter).count()).sum();
+        assert_eq!(letters, 600, "{ask}");
+        if ask == "quote" {
+            assert!(
+                mine[1].starts_with("> q"),
+                "the quote was lost: {:.20}",
+                mine[1]
+            );
+        }
+        for text in &mine {
+            assert!(text.chars().count() <= 500);
+        }
+    }
+    s.settled().await;
+    let texts = s.bot_texts(asked.unwrap());
+    assert_eq!(texts.len(), 6, "{texts:?}");
+    assert!(
+        texts.iter().all(|t| t.chars().any(char::is_alphanumeric)),
+        "a message of markers only: {texts:?}"
+    );
+    s.finish().await;
+}
+
+/// Issue 12 review: with `showReasoning`, `maxReplyMessages: 1` and `textChunkLimit: 500`,
+/// 600 characters of reasoning posted `>` and a cut notice, neither reasoning nor answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shown_reasoning_never_pushes_the_answer_out() {
+    let s = start_showing_reasoning("textChunkLimit: 500, maxReplyMessages: 1,").await;
+    let asked = s.alice().dm_bot("think").await;
+    let texts = s.wait_replies(&asked, 1).await;
+    assert!(texts[0].starts_with("> rrr"), "{:.40}", texts[0]);
+    assert!(texts[0].ends_with("r…\n\nThe real answer."), "{texts:?}");
+    assert!(texts[0].chars().count() <= 500);
+
+    // An answer that needs the whole bound: posted as without reasoning (none shown).
+    let asked = s.alice().dm_bot("think-long").await;
+    let texts = s.wait_replies(&asked, 2).await;
+    assert!(texts[1].contains("(reply cut: "), "{texts:?}");
+    let last = texts.last().unwrap();
+    assert!(last.starts_with("answer answer"), "{last:.40}");
+    assert!(!last.contains("why"), "{last:.40}");
+    s.settled().await;
     s.finish().await;
 }

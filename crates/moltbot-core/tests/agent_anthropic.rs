@@ -204,7 +204,10 @@ async fn thinking_blocks_are_reasoning_and_redacted_ones_are_ignored() {
     assert_eq!(hidden.text, "It is sunny.");
     assert_eq!(hidden.history.as_deref(), Some("It is sunny."));
     let shown = ask(&agent, "Weather?", vec![], true).await;
-    assert_eq!(shown.text, "> The sky is clear.\n>\n> more\n\nIt is sunny.");
+    assert_eq!(
+        shown.posted(),
+        "> The sky is clear.\n>\n> more\n\nIt is sunny."
+    );
     assert!(!shown.text.contains("encrypted"));
 }
 

@@ -188,7 +188,7 @@ async fn through_answer_the_history_has_no_empty_turns_and_reasoning_stays_apart
 
     let got = ask(&agent, "And now?", history, true).await;
 
-    assert_eq!(got.text, "> sky\n>\n> hmm\n\nSunny.");
+    assert_eq!(got.posted(), "> sky\n>\n> hmm\n\nSunny.");
     assert_eq!(got.history.as_deref(), Some("Sunny."));
     let input: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
     assert_eq!(

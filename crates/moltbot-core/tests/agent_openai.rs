@@ -310,7 +310,8 @@ async fn reasoning_fields_are_kept_apart_and_quoted_only_when_asked() {
         assert_eq!(hidden.text, "It is sunny.", "{field}");
         let shown = ask(&agent, "Weather?", vec![], true).await;
         assert_eq!(
-            shown.text, "> Check the sky.\n> It is blue.\n\nIt is sunny.",
+            shown.posted(),
+            "> Check the sky.\n> It is blue.\n\nIt is sunny.",
             "{field}"
         );
         assert_eq!(shown.history.as_deref(), Some("It is sunny."), "{field}");

@@ -31,11 +31,19 @@
 //! inside block quotes or list items are treated as ordinary text. A fence left open at the end of
 //! the reply is left open in the last chunk, as in the original.
 //!
-//! No chunk is ever empty, whitespace-only or made of fence lines only (issue 12, item 5): a cut
-//! is taken only if the chunk holds something besides fence lines, so a code line longer than
-//! a chunk is hard-split inside the fence instead of first posting an empty block; a chunk that
-//! would still be fence-only (an empty block in the reply, degenerate limits) is left out. The
-//! preservation guarantee below then holds with such left-out fence lines counted as `wᵢ`.
+//! No chunk is ever empty, whitespace-only, made of fence lines only (issue 12, item 5) or of
+//! Markdown markers only ([`is_marker_only`]: a lone `>`, `-`, `1.` or `**`, issue 12 review).
+//! A cut is taken only if the chunk holds something besides fence lines and markers, and does
+//! not leave a marker-only rest; so a code line longer than a chunk is hard-split inside the
+//! fence instead of first posting an empty block, and a quote or list line whose word is longer
+//! than a chunk is hard-split inside the word, not after its marker. A chunk that would still
+//! be fence- or marker-only (an empty block in the reply, degenerate limits) is left out. The
+//! preservation guarantee below then holds with such left-out lines counted as `wᵢ`.
+//!
+//! A chunk that starts in the middle of a block-quote line (a word or hard cut) starts with the
+//! line's quote markers (`> `, `> > `), so the quote stays a quote; like a reopening fence line,
+//! they count against the limits and are not part of `c'ᵢ`. (List items, headings and
+//! emphasis are not repeated: a continuation in a new message reads as plain text.)
 //!
 //! Degenerate limits (a few characters, or a fence line longer than a quarter of the limit) still
 //! give chunks within the limits: the reopening line is shortened to the bare fence marker, and if
@@ -71,8 +79,46 @@ pub fn chunk_markdown_within(text: &str, char_limit: usize, byte_limit: usize) -
         bytes: byte_limit.clamp(1, MAX_MESSAGE_BYTES),
     };
     let mut chunks = cut(text, limits);
-    chunks.retain(|chunk| !is_fence_only(chunk));
+    chunks.retain(|chunk| !is_fence_only(chunk) && !is_marker_only(chunk));
     chunks
+}
+
+/// The characters of Markdown syntax that say nothing on their own: quote markers, bullets,
+/// heading hashes, emphasis, code and strike-through markers, rules and table pipes.
+const MARKER_CHARS: &[char] = &['>', '-', '+', '*', '_', '~', '`', '#', '=', '|'];
+
+/// Whether `chunk` has nothing but Markdown markers and whitespace: quote markers (`>`), list
+/// bullets (`-`, `*`, `+`), ordered-list numbers (`1.`, `2)`), heading hashes, emphasis or
+/// code markers, fences without an info string (issue 12 review: a cut once posted `>` or `-`
+/// alone). Such a chunk is never sent.
+pub fn is_marker_only(chunk: &str) -> bool {
+    chunk.lines().all(line_is_markers)
+}
+
+/// Whether one line holds only Markdown markers (see [`is_marker_only`]).
+fn line_is_markers(line: &str) -> bool {
+    let rest = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let rest = match rest.get(digits..) {
+        Some(after) if (1..=9).contains(&digits) && after.starts_with(['.', ')']) => {
+            after.get(1..).unwrap_or_default()
+        }
+        _ => rest,
+    };
+    rest.chars()
+        .all(|c| c.is_whitespace() || MARKER_CHARS.contains(&c))
+}
+
+/// The block-quote markers opening `line` (such as `"> "` or `"> > "`, at most three spaces
+/// before the first `>`), if it is a quote line: what a chunk starting inside the line repeats
+/// so that the quote stays a quote.
+fn quote_prefix(line: &str) -> Option<&str> {
+    let rest = line.trim_start_matches(' ');
+    if line.len() - rest.len() > 3 || !rest.starts_with('>') {
+        return None;
+    }
+    let markers = line.len() - line.trim_start_matches([' ', '>']).len();
+    line.get(..markers)
 }
 
 /// Whether `chunk` has nothing but whitespace and fence lines (an empty code block, a stray
@@ -255,8 +301,10 @@ impl<'a> Document<'a> {
     /// The next chunk starting at `pos` (a non-whitespace-only rest of the text), and the offset
     /// where its original content ends.
     fn next_chunk(&self, pos: usize) -> (String, usize) {
-        let prefix = self.fence_at(pos).map(|fence| self.reopen_line(fence));
-        let prefix = prefix.unwrap_or_default();
+        let prefix = match self.fence_at(pos) {
+            Some(fence) => self.reopen_line(fence),
+            None => self.requote(pos),
+        };
         let rest = self.text.get(pos..).unwrap_or_default().trim_end();
         if self.limits.fits(&[&prefix, rest]) {
             return (format!("{prefix}{rest}"), pos + rest.len());
@@ -294,6 +342,7 @@ impl<'a> Document<'a> {
                 .filter(|cut_at| self.safe_cut(*cut_at, mode))
                 .map(|cut_at| trim_end_at(self.text, pos, cut_at))
                 .filter(|end| mode == Mode::Bare || self.has_content(pos, *end))
+                .filter(|end| mode == Mode::Bare || !self.leaves_only_markers(*end))
                 .find(|end| self.chunk_fits(prefix, pos, *end, mode))
         })
     }
@@ -389,8 +438,9 @@ impl<'a> Document<'a> {
         matches!(line.kind, LineKind::Closer | LineKind::Opener(_))
     }
 
-    /// Whether `text[pos..end]` holds something besides fence lines and whitespace: a chunk
-    /// made of it is never an empty code block.
+    /// Whether `text[pos..end]` holds something besides fence lines, whitespace and (outside
+    /// code) Markdown markers: a chunk made of it is never an empty code block nor a lone `>`,
+    /// `-`, `1.` or `**`.
     fn has_content(&self, pos: usize, end: usize) -> bool {
         let first = self.line_index(pos);
         self.lines
@@ -403,13 +453,12 @@ impl<'a> Document<'a> {
                 }
                 let from = line.start.max(pos);
                 let to = line.content_end.min(end);
-                from < to
-                    && !self
-                        .text
-                        .get(from..to)
-                        .unwrap_or_default()
-                        .trim()
-                        .is_empty()
+                let segment = self.text.get(from..to).unwrap_or_default();
+                let content = match line.kind {
+                    LineKind::Code => !segment.trim().is_empty(),
+                    _ => !line_is_markers(segment),
+                };
+                from < to && content
             })
     }
 
@@ -466,6 +515,47 @@ impl<'a> Document<'a> {
             &fence.marker
         };
         format!("{line}\n")
+    }
+
+    /// The quote markers to repeat before a chunk starting at `pos` in the middle of a quote
+    /// line (after a word or hard cut), so the rest of the line is still quoted; empty at a
+    /// line start, outside quotes, or when the markers would take more than half the budget.
+    fn requote(&self, pos: usize) -> String {
+        let Some(line) = self.lines.get(self.line_index(pos)) else {
+            return String::new();
+        };
+        if line.kind != LineKind::Text {
+            return String::new();
+        }
+        let content = self
+            .text
+            .get(line.start..line.content_end)
+            .unwrap_or_default();
+        let half = Limits {
+            chars: self.limits.chars / 2,
+            bytes: self.limits.bytes / 2,
+        };
+        match quote_prefix(content) {
+            Some(markers) if pos >= line.start + markers.len() && half.fits(&[markers]) => {
+                let markers = markers.trim();
+                format!("{markers} ")
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Whether a cut at `end` leaves a rest that is only Markdown markers and fits in one
+    /// chunk: that chunk would never be sent, so the markers would be lost.
+    fn leaves_only_markers(&self, end: usize) -> bool {
+        let rest = self
+            .text
+            .get(next_start(self.text, end)..)
+            .unwrap_or_default()
+            .trim_end();
+        !rest.is_empty()
+            && rest.len() <= self.limits.bytes
+            && is_marker_only(rest)
+            && rest.chars().count() <= self.limits.chars
     }
 
     /// Whether fence lines would leave no room for content (degenerate limits).
@@ -913,5 +1003,74 @@ mod tests {
             chunks,
             vec!["one two three\r\nfour five six", "seven eight"]
         );
+    }
+
+    /// Issue 12 review: a quote, list or emphasis line holding a word longer than the limit.
+    fn assert_no_marker_only(chunks: &[String], limit: usize) {
+        for chunk in chunks {
+            assert!(!is_marker_only(chunk), "marker-only chunk in {chunks:?}");
+            assert!(chunk.chars().count() <= limit, "{chunk:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_word_in_a_quote_stays_quoted() {
+        let text = format!("> {}", "q".repeat(600));
+        let chunks = chunk_markdown(&text, 500);
+        assert_no_marker_only(&chunks, 500);
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert!(chunks.iter().all(|chunk| chunk.starts_with("> q")));
+        let qs: usize = chunks.iter().map(|c| c.matches('q').count()).sum();
+        assert_eq!(qs, 600);
+    }
+
+    #[test]
+    fn a_long_word_in_a_list_item_keeps_its_bullet_with_it() {
+        let text = format!("- {}", "z".repeat(600));
+        let chunks = chunk_markdown(&text, 500);
+        assert_no_marker_only(&chunks, 500);
+        assert!(chunks[0].starts_with("- z"), "{chunks:?}");
+        let zs: usize = chunks.iter().map(|c| c.matches('z').count()).sum();
+        assert_eq!(zs, 600);
+    }
+
+    #[test]
+    fn ordered_heading_and_bold_markers_are_never_alone() {
+        for lead in ["1. ", "12) ", "## ", "**", "> > ", "> - "] {
+            let text = format!("{lead}{}**", "w".repeat(90));
+            let chunks = chunk_markdown(&text, 50);
+            assert_no_marker_only(&chunks, 50);
+            let ws: usize = chunks.iter().map(|c| c.matches('w').count()).sum();
+            assert_eq!(ws, 90, "{lead:?}: {chunks:?}");
+        }
+        // A trailing marker is not left alone either.
+        let text = format!("{} **", "a".repeat(48));
+        let chunks = chunk_markdown(&text, 50);
+        assert_no_marker_only(&chunks, 50);
+        assert_eq!(chunks.concat().matches('*').count(), 2, "{chunks:?}");
+    }
+
+    #[test]
+    fn a_quote_split_between_words_is_requoted() {
+        let text = format!("> {}\n\nafter", words(30));
+        let chunks = chunk_markdown(&text, 60);
+        assert!(chunks.len() >= 3, "{chunks:?}");
+        assert!(chunks.iter().all(|c| c.starts_with("> w")), "{chunks:?}");
+        assert!(chunks.iter().all(|c| c.chars().count() <= 60), "{chunks:?}");
+        assert!(chunks.last().is_some_and(|c| c.ends_with("\n\nafter")));
+        assert_eq!(chunks.concat().matches('w').count(), 30);
+    }
+
+    #[test]
+    fn marker_only_text() {
+        for text in [
+            ">", "-", "1.", "**", "> -", "## ", "```", "---\n***", "> > 3)",
+        ] {
+            assert!(is_marker_only(text), "{text:?}");
+        }
+        for text in ["a", "> a", "1. x", "**b**", "...", "2024", "-1"] {
+            assert!(!is_marker_only(text), "{text:?}");
+        }
+        assert!(chunk_markdown(">", 100).is_empty());
     }
 }

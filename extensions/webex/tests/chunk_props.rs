@@ -95,10 +95,41 @@ fn fence_lines_only(text: &str) -> bool {
     })
 }
 
-/// Whether `gap` (between two chunks) may be left out: whitespace, or in text with fences,
-/// whitespace and fence lines (an empty block is not sent).
+/// Whether `text` is only Markdown markers: each line, once its quote markers, one ordered-list
+/// number (`12.` / `3)`) and whitespace are set aside, has only `> - + * _ ~ ` # = |`.
+fn markers_only(text: &str) -> bool {
+    text.split('\n').all(|line| {
+        let mut rest: &str = line.trim();
+        rest = rest.trim_start_matches(['>', ' ', '\t']);
+        let number = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if number > 0 && rest[number..].starts_with(['.', ')']) {
+            rest = &rest[number + 1..];
+        }
+        rest.chars()
+            .all(|c| c.is_whitespace() || ">-+*_~`#=|".contains(c))
+    })
+}
+
+/// Whether `gap` (between two chunks) may be left out: whitespace or Markdown markers only
+/// (never sent alone), or in text with fences, whitespace and fence lines (an empty block is
+/// not sent).
 fn skippable(gap: &str, allow_fence_lines: bool) -> bool {
-    gap.trim().is_empty() || (allow_fence_lines && fence_lines_only(gap))
+    gap.trim().is_empty() || markers_only(gap) || (allow_fence_lines && fence_lines_only(gap))
+}
+
+/// `chunk` without quote markers the chunker repeats at its start (a chunk starting inside a
+/// quote line); such a chunk must sit in the original right after those markers on its line.
+fn unquoted(chunk: &str) -> Option<&str> {
+    let body = chunk.trim_start_matches(['>', ' ']);
+    (chunk.starts_with('>') && body.len() < chunk.len()).then_some(body)
+}
+
+/// Whether `at` is inside a quote line of `text`, after its quote markers.
+fn inside_quote_line(text: &str, at: usize) -> bool {
+    let start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
+    let before = &text[start..at];
+    before.trim_start_matches(' ').starts_with('>')
+        && !before.trim_start_matches(['>', ' ']).is_empty()
 }
 
 /// Whether `chunks` (each as one of its variants) appear in `text[from..]` in order, separated
@@ -107,19 +138,23 @@ fn preserved(text: &str, from: usize, chunks: &[String], allow_fence_lines: bool
     let Some((chunk, rest)) = chunks.split_first() else {
         return skippable(&text[from..], allow_fence_lines);
     };
-    let candidates = if allow_fence_lines {
-        variants(chunk)
+    let mut candidates: Vec<(&str, bool)> = if allow_fence_lines {
+        variants(chunk).into_iter().map(|v| (v, false)).collect()
     } else {
-        vec![chunk.as_str()]
+        vec![(chunk.as_str(), false)]
     };
-    candidates.into_iter().any(|candidate| {
+    if let Some(body) = unquoted(chunk) {
+        candidates.push((body, true));
+    }
+    candidates.into_iter().any(|(candidate, requoted)| {
         if candidate.trim().is_empty() {
             return false;
         }
         let Some(at) = text[from..].find(candidate) else {
             return false;
         };
-        skippable(&text[from..from + at], allow_fence_lines)
+        (!requoted || inside_quote_line(text, from + at))
+            && skippable(&text[from..from + at], allow_fence_lines)
             && preserved(text, from + at + candidate.len(), rest, allow_fence_lines)
     })
 }
@@ -135,7 +170,7 @@ fn check(text: &str, limit: usize) -> Result<(), TestCaseError> {
         .map(str::trim)
         .filter(|line| opens(line).is_some())
         .all(|line| line.chars().count() <= char_limit);
-    if text.trim().is_empty() || (fence_lines_only(text) && fence_lines_fit) {
+    if text.trim().is_empty() || markers_only(text) || (fence_lines_only(text) && fence_lines_fit) {
         prop_assert!(chunks.is_empty());
         return Ok(());
     }
@@ -151,6 +186,7 @@ fn check(text: &str, limit: usize) -> Result<(), TestCaseError> {
         prop_assert!(chunk.len() <= MAX_MESSAGE_BYTES, "too many bytes");
         prop_assert!(!chunk.trim().is_empty(), "blank chunk");
         prop_assert!(!fence_lines_only(chunk), "fence-only chunk: {:?}", chunk);
+        prop_assert!(!markers_only(chunk), "marker-only chunk: {:?}", chunk);
     }
     let has_fences = text
         .split('\n')
@@ -193,7 +229,16 @@ fn word() -> impl Strategy<Value = String> {
 
 fn text_line() -> impl Strategy<Value = String> {
     (
-        prop_oneof![4 => Just(""), 1 => Just("  "), 1 => Just("- ")],
+        prop_oneof![
+            8 => Just(""),
+            2 => Just("  "),
+            2 => Just("- "),
+            2 => Just("> "),
+            1 => Just("> > "),
+            1 => Just("1. "),
+            1 => Just("## "),
+            1 => Just("**"),
+        ],
         prop::collection::vec(word(), 1..14),
     )
         .prop_map(|(lead, words)| format!("{lead}{}", words.join(" ")))
@@ -375,5 +420,60 @@ proptest! {
         let chunks = chunk_markdown(&text, limit);
         let zs: usize = chunks.iter().map(|c| c.matches('z').count()).sum();
         prop_assert_eq!(zs, line.len());
+    }
+}
+
+/// The checker must see a marker-only chunk (what a cut once posted alone) and a requoted
+/// continuation, or the properties above prove nothing about them.
+#[test]
+fn checker_sees_marker_only_chunks_and_requoted_continuations() {
+    for chunk in [">", "-", "1.", "**", "> > ", "## ", "```"] {
+        assert!(markers_only(chunk), "{chunk:?}");
+    }
+    assert!(!markers_only("> a") && !markers_only("1. x") && !markers_only("..."));
+    let text = "> aaaa bbbb";
+    assert!(preserved(
+        text,
+        0,
+        &["> aaaa".into(), "> bbbb".into()],
+        false
+    ));
+    // A quote marker added where the original has none is not preservation.
+    assert!(!preserved(
+        "aaaa bbbb",
+        0,
+        &["aaaa".into(), "> bbbb".into()],
+        false
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Issue 12 review, the kind: a quote, list, heading or emphasis line whose word is longer
+    /// than the limit. No chunk is only markers, and a quote's continuations stay quoted.
+    #[test]
+    fn a_long_word_after_a_marker_is_never_split_from_it(
+        before in "[a-y ]{0,40}",
+        lead in prop_oneof![
+            Just("> "), Just("> > "), Just("- "), Just("* "), Just("+ "), Just("1. "),
+            Just("10) "), Just("# "), Just("### "), Just("**"), Just("_"), Just("~~"),
+            Just("> 1. "), Just("> **"),
+        ],
+        word_len in 1usize..4,
+        after in "[a-y ]{0,40}",
+        limit in 12usize..90,
+    ) {
+        let word = "z".repeat(limit * word_len + 7);
+        let text = format!("{before}\n\n{lead}{word}\n\n{after}");
+        check(&text, limit)?;
+        let chunks = chunk_markdown(&text, limit);
+        let zs: usize = chunks.iter().map(|c| c.matches('z').count()).sum();
+        prop_assert_eq!(zs, word.len());
+        if lead.starts_with('>') {
+            for chunk in chunks.iter().filter(|c| c.contains('z')) {
+                prop_assert!(chunk.starts_with('>'), "unquoted continuation {:?}", chunk);
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use moltbot_core::config::{parse, parse_lenient, render_issues};
-use moltbot_webex::chunk::{chunk_markdown, is_fence_only, MAX_MESSAGE_BYTES};
+use moltbot_webex::chunk::{chunk_markdown, is_fence_only, is_marker_only, MAX_MESSAGE_BYTES};
 use moltbot_webex::webhook::envelope::Envelope;
 use moltbot_webex::webhook::signature;
 
@@ -18,12 +18,13 @@ const SECRET: &str = "fuzz-webhook-secret";
 fn check_chunks(text: &str, limit: usize) -> Vec<String> {
     let chunks = chunk_markdown(text, limit);
     // What must survive: the non-whitespace characters outside fence lines (an empty code
-    // block is never sent, so its fence lines may go).
+    // block is never sent, so its fence lines may go), except Markdown markers (a chunk of
+    // markers only is never sent: at tiny limits a `>` or `#` may go).
     let content: Vec<char> = text
         .lines()
         .filter(|line| !is_fence_line(line))
         .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
+        .filter(|c| !c.is_whitespace() && !">-+*_~`#=|".contains(*c))
         .collect();
     if text.trim().is_empty() {
         assert!(chunks.is_empty(), "limit {limit}");
@@ -34,6 +35,10 @@ fn check_chunks(text: &str, limit: usize) -> Vec<String> {
     for c in &chunks {
         assert!(!c.is_empty(), "empty chunk at limit {limit}");
         assert!(!is_fence_only(c), "fence-only chunk {c:?} at limit {limit}");
+        assert!(
+            !is_marker_only(c),
+            "marker-only chunk {c:?} at limit {limit}"
+        );
         assert!(c.len() <= MAX_MESSAGE_BYTES, "{} bytes", c.len());
         assert!(c.chars().count() <= limit.max(1), "{c:?} over {limit}");
     }

@@ -6,10 +6,12 @@
 //! - With `agentMentions: false` no message mentions anyone but the person answered: no
 //!   `<@all>` in any letter case, no `<@personEmail:…>`/`<@personId:…>` token of someone else.
 //! - Every message is within the limits (characters, 7439 bytes), not blank, not fence-only,
-//!   and a reply has at most `maxReplyMessages` messages.
+//!   not only Markdown markers, and a reply has at most `maxReplyMessages` messages.
+//! - Shown reasoning never pushes the answer out: an answer that fits the bound on its own is
+//!   posted whole after whatever reasoning is shown.
 
 use moltbot_core::gateway::{ConversationKind, ReplyContext, ReplyFilter, SenderInfo};
-use moltbot_webex::chunk::{is_fence_only, MAX_MESSAGE_BYTES};
+use moltbot_webex::chunk::{is_fence_only, is_marker_only, MAX_MESSAGE_BYTES};
 use moltbot_webex::output::tables::TableMode;
 use moltbot_webex::output::{OutputConfig, WebexReplyFilter};
 use proptest::prelude::*;
@@ -29,8 +31,20 @@ fn context() -> ReplyContext {
 }
 
 fn run(config: OutputConfig, pieces: &[&str]) -> Vec<String> {
+    run_with_reasoning(config, None, pieces)
+}
+
+fn run_with_reasoning(
+    config: OutputConfig,
+    reasoning: Option<&str>,
+    pieces: &[&str],
+) -> Vec<String> {
     let mut filter: Box<dyn ReplyFilter> = Box::new(WebexReplyFilter::new(config, &context()));
     let mut out = Vec::new();
+    if let Some(reasoning) = reasoning {
+        out.extend(filter.push_reasoning(reasoning));
+        out.extend(filter.end_reasoning());
+    }
     for piece in pieces {
         out.extend(filter.push(piece));
     }
@@ -132,9 +146,49 @@ proptest! {
             prop_assert!(message.len() <= MAX_MESSAGE_BYTES);
             prop_assert!(!message.trim().is_empty());
             prop_assert!(!is_fence_only(message), "{:?}", message);
+            prop_assert!(!is_marker_only(message), "{:?}", message);
             if !config.agent_mentions {
                 prop_assert!(!mentions_others(message), "{:?}", message);
             }
+        }
+    }
+}
+
+/// The text of `messages` without whitespace and the markers the chunker may add or repeat
+/// (fence lines, quote markers): what must survive of an answer.
+fn letters(messages: &[String]) -> String {
+    messages
+        .concat()
+        .chars()
+        .filter(|c| !c.is_whitespace() && !"`~>".contains(*c))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn shown_reasoning_never_pushes_the_answer_out(
+        reasoning in prop::collection::vec("[a-z ]{1,60}|\n|[a-z]{80,300}", 1..20)
+            .prop_map(|parts| format!("> {}", parts.concat().replace('\n', "\n> "))),
+        text in answer(),
+        config in config(),
+    ) {
+        let alone = run(config, &[&text]);
+        let shown = run_with_reasoning(config, Some(&reasoning), &[&text]);
+        prop_assert!(shown.len() <= config.max_reply_messages);
+        for message in &shown {
+            prop_assert!(message.chars().count() <= config.text_chunk_limit, "{:?}", message);
+            prop_assert!(!message.trim().is_empty() && !is_marker_only(message), "{:?}", message);
+        }
+        let cut = alone.last().is_some_and(|last| last.contains("(reply cut") || last.contains("… (+") || last.ends_with('…'));
+        if !cut {
+            prop_assert!(
+                letters(&shown).ends_with(&letters(&alone)),
+                "answer {:?} not whole in {:?}",
+                alone,
+                shown
+            );
         }
     }
 }

@@ -104,16 +104,21 @@ pub struct AnswerOptions {
     pub show_reasoning: bool,
 }
 
-/// Most characters of reasoning quoted when `showReasoning` is on, so the answer after it is
-/// not pushed past the reply's message bound.
+/// Most characters of reasoning quoted when `showReasoning` is on (the channel's output hook
+/// may shorten it further to fit its message bound; it never drops the answer for it).
 pub const MAX_QUOTED_REASONING_CHARS: usize = 3000;
 
 /// What to post for one message: the agent's reply, one of our notices, or [`APOLOGY`] with the
 /// error that caused it.
 #[derive(Debug)]
 pub struct Answer {
-    /// The text to post in the room (with `showReasoning`, the quoted reasoning first).
+    /// The text to post in the room: the answer (or our notice, or the apology), without the
+    /// reasoning.
     pub text: String,
+    /// With `showReasoning`, the model's reasoning as a Markdown quote (at most
+    /// [`MAX_QUOTED_REASONING_CHARS`] characters), posted before [`Answer::text`]. Kept apart
+    /// so the channel's output hook can shorten it, never the answer, to fit its bounds.
+    pub reasoning: Option<String>,
     /// Why the agent failed, when `text` is the apology.
     pub error: Option<AgentError>,
     /// The agent's answer as it goes into the session's history (reasoning removed); `None`
@@ -132,8 +137,18 @@ impl Answer {
     pub fn notice(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
+            reasoning: None,
             error: None,
             history: None,
+        }
+    }
+
+    /// Everything posted, as one text: the quoted reasoning (if shown), a blank line, the
+    /// answer. What a channel without bounds shows.
+    pub fn posted(&self) -> String {
+        match &self.reasoning {
+            Some(reasoning) => format!("{reasoning}\n\n{}", self.text),
+            None => self.text.clone(),
         }
     }
 }
@@ -186,6 +201,7 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOption
             );
             Answer {
                 text: APOLOGY.to_string(),
+                reasoning: None,
                 error: Some(err),
                 history: None,
             }
@@ -218,16 +234,11 @@ fn present(
     } else {
         (split.answer.clone(), Some(split.answer))
     };
-    let text = if options.show_reasoning && !reasoning.is_empty() {
-        format!(
-            "{}\n\n{body}",
-            quote_reasoning(&reasoning, MAX_QUOTED_REASONING_CHARS)
-        )
-    } else {
-        body
-    };
+    let shown = (options.show_reasoning && !reasoning.is_empty())
+        .then(|| quote_reasoning(&reasoning, MAX_QUOTED_REASONING_CHARS));
     Answer {
-        text,
+        text: body,
+        reasoning: shown,
         error: None,
         history,
     }

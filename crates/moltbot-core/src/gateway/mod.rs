@@ -23,7 +23,7 @@ pub use channel::{
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
-pub use reply::{filter_whole, ReplyContext, ReplyFilter, WholeText};
+pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};
 pub use status::GatewayStatus;

@@ -21,7 +21,7 @@ use crate::store::{
 
 use super::channel::{ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget};
 use super::metrics::Dropped;
-use super::reply::{filter_whole, ReplyContext};
+use super::reply::{filter_answer, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work, OWN_MESSAGE};
 
@@ -300,11 +300,14 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let parts: Vec<OutboxPart> =
-            filter_whole(self.channel.reply_filter(&context), &answer.text)
-                .into_iter()
-                .map(OutboxPart::text)
-                .collect();
+        let parts: Vec<OutboxPart> = filter_answer(
+            self.channel.reply_filter(&context),
+            answer.reasoning.as_deref(),
+            &answer.text,
+        )
+        .into_iter()
+        .map(OutboxPart::text)
+        .collect();
         // A message answered after it was set aside is answered in a thread under it, so the
         // conversation stays readable although later messages were answered first.
         let parent_id = if origin.deferred {

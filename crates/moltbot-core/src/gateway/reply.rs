@@ -55,6 +55,20 @@ pub trait ReplyFilter: Send {
     /// a filter may hold text back until it knows how to render it).
     fn push(&mut self, piece: &str) -> Vec<String>;
 
+    /// Takes the next piece of the model's reasoning, shown as a Markdown quote before the
+    /// answer (`showReasoning`); all of it comes before the first [`ReplyFilter::push`]. A
+    /// filter that bounds a reply shortens the reasoning, never the answer, to fit. The default
+    /// treats it as answer text followed by a blank line.
+    fn push_reasoning(&mut self, piece: &str) -> Vec<String> {
+        self.push(piece)
+    }
+
+    /// The reasoning is complete (called once, before the answer's first piece, when
+    /// reasoning was pushed). The default pushes the blank line separating it from the answer.
+    fn end_reasoning(&mut self) -> Vec<String> {
+        self.push("\n\n")
+    }
+
     /// The answer is complete: returns the remaining message bodies.
     fn finish(self: Box<Self>) -> Vec<String>;
 }
@@ -82,8 +96,23 @@ impl ReplyFilter for WholeText {
 }
 
 /// Runs `filter` over `text` given as one piece: the message bodies of the whole answer.
-pub fn filter_whole(mut filter: Box<dyn ReplyFilter>, text: &str) -> Vec<String> {
-    let mut messages = filter.push(text);
+pub fn filter_whole(filter: Box<dyn ReplyFilter>, text: &str) -> Vec<String> {
+    filter_answer(filter, None, text)
+}
+
+/// Runs `filter` over the shown `reasoning` (a quote, if any) and the answer `text`, each as
+/// one piece: the message bodies of the whole reply.
+pub fn filter_answer(
+    mut filter: Box<dyn ReplyFilter>,
+    reasoning: Option<&str>,
+    text: &str,
+) -> Vec<String> {
+    let mut messages = Vec::new();
+    if let Some(reasoning) = reasoning {
+        messages.extend(filter.push_reasoning(reasoning));
+        messages.extend(filter.end_reasoning());
+    }
+    messages.extend(filter.push(text));
     messages.extend(filter.finish());
     messages
 }
@@ -103,5 +132,11 @@ mod tests {
         assert!(split.push("hel").is_empty());
         assert!(split.push("lo").is_empty());
         assert_eq!(split.finish(), vec!["hello".to_string()]);
+    }
+
+    #[test]
+    fn by_default_reasoning_comes_before_the_answer_in_one_message() {
+        let messages = filter_answer(Box::new(WholeText::default()), Some("> why"), "because");
+        assert_eq!(messages, vec!["> why\n\nbecause".to_string()]);
     }
 }

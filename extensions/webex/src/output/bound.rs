@@ -6,7 +6,67 @@
 //! reply's text (after adaptation, without the fence lines the chunker adds) not shown. The
 //! last message respects the same limits as every other (`textChunkLimit`, 7439 bytes).
 
-use crate::chunk::{chunk_markdown_within, MAX_MESSAGE_BYTES};
+//!
+//! Shown reasoning (`agents.defaults.showReasoning`) is bounded first ([`bound_reply`]): the
+//! answer is never pushed out by it. When reasoning and answer together need more messages
+//! than the bound, the reasoning is shortened (ending with `…`) until they fit, and left out
+//! when the answer alone leaves it no room (the answer is then bounded as without it).
+
+use crate::chunk::{chunk_markdown, chunk_markdown_within, is_marker_only, MAX_MESSAGE_BYTES};
+
+use super::OutputConfig;
+
+/// The messages of a reply made of the shown `reasoning` (a Markdown quote, possibly empty)
+/// and the `answer`, both adapted: chunked within `textChunkLimit` and bounded to
+/// `maxReplyMessages`, shortening the reasoning before the answer is cut.
+pub fn bound_reply(reasoning: &str, answer: &str, config: &OutputConfig) -> Vec<String> {
+    let limit = config.text_chunk_limit;
+    let max = config.max_reply_messages.max(1);
+    let answer_chunks = chunk_markdown(answer, limit);
+    let reasoning = reasoning.trim_end();
+    if reasoning.trim().is_empty() || is_marker_only(reasoning) {
+        return bound(answer_chunks, max, limit);
+    }
+    if answer_chunks.is_empty() {
+        return bound(chunk_markdown(reasoning, limit), max, limit);
+    }
+    let together = |reasoning: &str| chunk_markdown(&format!("{reasoning}\n\n{answer}"), limit);
+    let whole = together(reasoning);
+    if whole.len() <= max {
+        return whole;
+    }
+    if answer_chunks.len() > max {
+        return bound(answer_chunks, max, limit);
+    }
+    // The longest shortened reasoning that fits with the answer (binary search on characters;
+    // a shorter reasoning never needs more messages, up to where the chunker cuts).
+    let fitting = |chars: usize| {
+        shortened(reasoning, chars)
+            .map(|short| together(&short))
+            .filter(|messages| messages.len() <= max)
+    };
+    let (mut low, mut high) = (0, reasoning.chars().count());
+    let mut best = None;
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        match fitting(mid) {
+            Some(messages) => {
+                best = Some(messages);
+                low = mid;
+            }
+            None => high = mid - 1,
+        }
+    }
+    best.unwrap_or(answer_chunks)
+}
+
+/// The first `chars` characters of `reasoning` ending with `…`; `None` when nothing but quote
+/// markers or whitespace would be left.
+fn shortened(reasoning: &str, chars: usize) -> Option<String> {
+    let head: String = reasoning.chars().take(chars).collect();
+    let head = head.trim_end();
+    (!head.trim().is_empty() && !is_marker_only(head)).then(|| format!("{head}…"))
+}
 
 /// The notice ending a cut reply, for `hidden` characters not shown.
 pub fn notice(hidden: usize) -> String {
@@ -100,6 +160,50 @@ mod tests {
         assert!(shown > 0, "{last}");
         let hidden = 60 - shown + 120;
         assert!(last.ends_with(&notice(hidden)), "{last}");
+    }
+
+    fn config(limit: usize, max: usize) -> OutputConfig {
+        OutputConfig {
+            agent_mentions: false,
+            tables: super::super::tables::TableMode::Code,
+            text_chunk_limit: limit,
+            max_reply_messages: max,
+        }
+    }
+
+    #[test]
+    fn shown_reasoning_never_pushes_the_answer_out() {
+        // Issue 12 review: 600 characters of reasoning, one message of 500: only ">" and the
+        // notice were posted.
+        let reasoning = format!("> {}", "q".repeat(600));
+        let out = bound_reply(&reasoning, "The real answer.", &config(500, 1));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].starts_with("> qqq"), "{out:?}");
+        assert!(out[0].ends_with("…\n\nThe real answer."), "{out:?}");
+        assert!(out[0].chars().count() <= 500);
+    }
+
+    #[test]
+    fn reasoning_is_shortened_then_left_out_before_the_answer_is_cut() {
+        let reasoning = (0..40)
+            .map(|i| format!("> step {i} of the reasoning"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let answer = "word ".repeat(30);
+        let answer = answer.trim_end();
+        // Room for two messages: the answer takes one, the reasoning is shortened to the other.
+        let out = bound_reply(&reasoning, answer, &config(200, 2));
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].starts_with("> step 0"), "{out:?}");
+        assert!(out.concat().ends_with(answer), "{out:?}");
+        assert!(out.concat().contains('…'), "{out:?}");
+        // The answer alone needs both messages: no reasoning, the answer as without it.
+        let long_answer = "word ".repeat(80);
+        let out = bound_reply(&reasoning, &long_answer, &config(200, 2));
+        assert_eq!(out, bound(chunk_markdown(&long_answer, 200), 2, 200));
+        // Everything fits: nothing is shortened.
+        let out = bound_reply("> short", "answer", &config(200, 1));
+        assert_eq!(out, vec!["> short\n\nanswer".to_string()]);
     }
 
     #[test]

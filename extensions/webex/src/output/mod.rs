@@ -9,7 +9,9 @@
 //! 3. [`crate::chunk`]: split into messages within `textChunkLimit` characters and Webex's
 //!    7439 bytes, never an empty, blank or fence-only message;
 //! 4. [`bound`]: at most `maxReplyMessages` messages, the last ending with a notice of what
-//!    was cut.
+//!    was cut. Shown reasoning (`showReasoning`, pushed with
+//!    [`ReplyFilter::push_reasoning`]) goes through stages 1 and 2 apart from the answer and is
+//!    shortened first: the answer is never pushed out by it.
 //!
 //! Stages 1 and 2 work as the pieces come (a mention or table split across pieces is still
 //! caught); chunking and bounding need the whole text and run at [`ReplyFilter::finish`], so
@@ -51,10 +53,48 @@ pub struct OutputConfig {
 #[derive(Debug)]
 pub struct WebexReplyFilter {
     config: OutputConfig,
+    policy: MentionPolicy,
+    /// The shown reasoning while it comes (before the answer's first piece).
+    reasoning: Option<Stages>,
+    /// The adapted reasoning, once complete.
+    reasoning_text: String,
+    /// The answer.
+    answer: Stages,
+}
+
+/// The streaming stages (mentions, Markdown) over one part of a reply, and the adapted text.
+#[derive(Debug)]
+struct Stages {
     mentions: Mentions,
     markdown: MarkdownAdapter,
     /// The adapted text so far.
     text: String,
+}
+
+impl Stages {
+    fn new(config: &OutputConfig, policy: &MentionPolicy) -> Self {
+        Self {
+            mentions: Mentions::new(policy.clone()),
+            markdown: MarkdownAdapter::new(config.tables),
+            text: String::new(),
+        }
+    }
+
+    fn push(&mut self, piece: &str) {
+        let safe = self.mentions.push(piece);
+        let adapted = self.markdown.push(&safe);
+        self.text.push_str(&adapted);
+    }
+
+    /// The whole adapted text.
+    fn finish(mut self) -> String {
+        let safe = self.mentions.finish();
+        let adapted = self.markdown.push(&safe);
+        self.text.push_str(&adapted);
+        let tail = self.markdown.finish();
+        self.text.push_str(&tail);
+        self.text
+    }
 }
 
 impl WebexReplyFilter {
@@ -66,33 +106,45 @@ impl WebexReplyFilter {
             MentionPolicy::KeepOnly(ctx.recipient.clone())
         };
         Self {
+            answer: Stages::new(&config, &policy),
             config,
-            mentions: Mentions::new(policy),
-            markdown: MarkdownAdapter::new(config.tables),
-            text: String::new(),
+            policy,
+            reasoning: None,
+            reasoning_text: String::new(),
+        }
+    }
+
+    /// Closes the reasoning part, if one is open.
+    fn close_reasoning(&mut self) {
+        if let Some(stages) = self.reasoning.take() {
+            self.reasoning_text.push_str(&stages.finish());
         }
     }
 }
 
 impl ReplyFilter for WebexReplyFilter {
+    fn push_reasoning(&mut self, piece: &str) -> Vec<String> {
+        let (config, policy) = (&self.config, &self.policy);
+        self.reasoning
+            .get_or_insert_with(|| Stages::new(config, policy))
+            .push(piece);
+        Vec::new()
+    }
+
+    fn end_reasoning(&mut self) -> Vec<String> {
+        self.close_reasoning();
+        Vec::new()
+    }
+
     fn push(&mut self, piece: &str) -> Vec<String> {
-        let safe = self.mentions.push(piece);
-        let adapted = self.markdown.push(&safe);
-        self.text.push_str(&adapted);
+        self.close_reasoning();
+        self.answer.push(piece);
         Vec::new()
     }
 
     fn finish(mut self: Box<Self>) -> Vec<String> {
-        let safe = self.mentions.finish();
-        let adapted = self.markdown.push(&safe);
-        self.text.push_str(&adapted);
-        let tail = self.markdown.finish();
-        self.text.push_str(&tail);
-        let chunks = crate::chunk::chunk_markdown(&self.text, self.config.text_chunk_limit);
-        bound::bound(
-            chunks,
-            self.config.max_reply_messages,
-            self.config.text_chunk_limit,
-        )
+        self.close_reasoning();
+        let answer = self.answer.finish();
+        bound::bound_reply(&self.reasoning_text, &answer, &self.config)
     }
 }
