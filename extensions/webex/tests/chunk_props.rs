@@ -110,11 +110,12 @@ fn markers_only(text: &str) -> bool {
     })
 }
 
-/// Whether `gap` (between two chunks) may be left out: whitespace or Markdown markers only
-/// (never sent alone), or in text with fences, whitespace and fence lines (an empty block is
+/// Whether `gap` (between two chunks) may be left out: every line whitespace or Markdown
+/// markers only (never sent alone), or in text with fences also fence lines (an empty block is
 /// not sent).
 fn skippable(gap: &str, allow_fence_lines: bool) -> bool {
-    gap.trim().is_empty() || markers_only(gap) || (allow_fence_lines && fence_lines_only(gap))
+    gap.split('\n')
+        .all(|line| markers_only(line) || (allow_fence_lines && fence_lines_only(line)))
 }
 
 /// `chunk` without quote markers the chunker repeats at its start (a chunk starting inside a
