@@ -92,6 +92,19 @@ const MARKER_CHARS: &[char] = &['>', '-', '+', '*', '_', '~', '`', '#', '=', '|'
 /// code markers, fences without an info string (issue 12 review: a cut once posted `>` or `-`
 /// alone). Such a chunk is never sent.
 pub fn is_marker_only(chunk: &str) -> bool {
+    // Inside a code block every character is content (`---`, `|`, `1.` are code there): a
+    // chunk with a fence line and anything else is not markers only.
+    let is_fence = |line: &str| {
+        let line = line.trim_start();
+        line.starts_with("```") || line.starts_with("~~~")
+    };
+    if chunk.lines().any(is_fence)
+        && chunk
+            .lines()
+            .any(|line| !is_fence(line) && !line.trim().is_empty())
+    {
+        return false;
+    }
     chunk.lines().all(line_is_markers)
 }
 
@@ -1059,6 +1072,13 @@ mod tests {
         assert!(chunks.iter().all(|c| c.chars().count() <= 60), "{chunks:?}");
         assert!(chunks.last().is_some_and(|c| c.ends_with("\n\nafter")));
         assert_eq!(chunks.concat().matches('w').count(), 30);
+    }
+
+    #[test]
+    fn code_blocks_of_marker_characters_are_sent() {
+        for code in ["```\n---\n```", "```\n|---|---|\n```", "~~~\n1.\n~~~"] {
+            assert_eq!(chunk_markdown(code, 4000), [code.to_string()], "{code:?}");
+        }
     }
 
     #[test]
