@@ -56,6 +56,11 @@ pub struct GatewayArgs {
     /// (no Webex account needed).
     #[arg(long)]
     pub sim: bool,
+    /// With `--sim`: how the gateway receives messages from the emulator (`both`: polling and
+    /// a loopback webhook; `websocket`: the emulator's Mercury websocket).
+    #[arg(long, value_name = "MODE", requires = "sim", default_value = "both",
+          value_parser = ["webhook", "polling", "both", "websocket"])]
+    pub mode: String,
 }
 
 /// `moltbot plugins ...`.

@@ -235,6 +235,8 @@ pub struct ProbeReport {
     pub request: String,
     /// Who answered.
     pub identity: ProbeIdentity,
+    /// Further checks that passed, one line each (e.g. a push listener's services reached).
+    pub checks: Vec<String>,
 }
 
 /// Why a probe (or a deep status check) failed, as a category scripts and docs can rely on.

@@ -102,6 +102,8 @@ pub struct RunningGateway {
     stderr: Captured,
     ledger: Ledger,
     polls: bool,
+    /// Whether it listens on the emulator's websocket (`mode` `websocket`).
+    websocket: bool,
 }
 
 /// Appends `line` to `sink`, keeping at most `limit` bytes.
@@ -285,6 +287,7 @@ impl RunningGateway {
             stderr,
             ledger: Ledger::open(&home.store_path())?,
             polls: mode == "polling" || mode == "both",
+            websocket: mode == "websocket",
         })
     }
 
@@ -376,7 +379,8 @@ impl RunningGateway {
     /// Takes a marker in the emulator's request log, then waits until, checked in this order:
     /// 1. no webhook delivery is in flight ([`SimServer::deliveries_in_flight`]): every delivery
     ///    of every event so far was answered, and the gateway records a message before it
-    ///    answers its delivery;
+    ///    answers its delivery; in websocket mode, no event sent to the bot's devices waits for
+    ///    its ack (the gateway acks only after recording the message);
     /// 2. when the gateway polls (`mode` `polling` or `both`), a poll pass that started after
     ///    the marker has completed (the bot began two passes since the marker, and passes run
     ///    one after another), so every message the emulator held at the marker was listed and
@@ -436,6 +440,12 @@ impl RunningGateway {
         let in_flight = sim.deliveries_in_flight();
         if in_flight > 0 {
             return Look::NotYet(format!("{in_flight} webhook deliveries in flight"));
+        }
+        if self.websocket {
+            let unacked: usize = sim.devices_of(bot).iter().map(|d| d.pending).sum();
+            if unacked > 0 {
+                return Look::NotYet(format!("{unacked} websocket events not acknowledged"));
+            }
         }
         if self.polls {
             let passes = sim

@@ -1,6 +1,7 @@
 //! Test support shared by the CLI's end-to-end tests, the Webex plugin's tests and the bench.
 //!
 //! - [`FakeModel`]: a recording fake model provider (OpenAI-compatible or Anthropic).
+//! - [`proxy::ForwardProxy`]: a loopback HTTP forward proxy (CONNECT and absolute-form).
 //! - [`wait`]: the one way to wait: poll state every [`wait::POLL`] until a deadline.
 //! - [`TestHome`]: a throwaway state dir with its config, and `moltbot` commands for it.
 //! - [`RunningGateway`]: the real `moltbot gateway` as a child process, its log, its
@@ -25,6 +26,7 @@ pub mod fake_model;
 pub mod gateway;
 pub mod home;
 pub mod ledger;
+pub mod proxy;
 pub mod wait;
 pub mod world;
 

@@ -91,7 +91,9 @@ impl World {
             Some(&self.bot.token),
             &format!(
                 "webhook: {{ port: 0, url: \"http://127.0.0.1:0/webex/webhook\" }},\n      \
-                 polling: {{ intervalSeconds: 1 }},\n      {extra}"
+                 polling: {{ intervalSeconds: 1 }},\n      \
+                 websocket: {{ u2cUrl: \"{}\" }},\n      {extra}",
+                self.sim.u2c_url()
             ),
         )
     }
@@ -235,6 +237,12 @@ impl Scenario {
     pub async fn start_gateway(&mut self) {
         assert!(self.gateway.is_none(), "the gateway is already running");
         self.gateway = Some(RunningGateway::start(&self.home).await);
+    }
+
+    /// Starts the gateway (again) with extra environment variables (e.g. `HTTPS_PROXY`).
+    pub async fn start_gateway_with(&mut self, env: &[(&str, &str)]) {
+        assert!(self.gateway.is_none(), "the gateway is already running");
+        self.gateway = Some(RunningGateway::start_with(&self.home, env).await);
     }
 
     /// SIGTERM; returns the exit code.

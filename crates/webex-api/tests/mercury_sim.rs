@@ -71,8 +71,10 @@ async fn dm_arrives_maps_to_the_rest_id_and_unacked_events_come_back() {
     assert_eq!(activity.verb, "post");
     assert!(activity.target.one_on_one);
     let reference = MessageRef::from_activity(&activity).unwrap();
-    let id = mercury.resolve(&reference).await.unwrap();
+    let resolved = mercury.resolve(&reference).await.unwrap();
+    let id = resolved.id;
     assert_eq!(id, sent["id"].as_str().unwrap());
+    assert_eq!(resolved.room_id.as_deref(), sent["roomId"].as_str());
     let message = client.get_message(&id).await.unwrap();
     assert_eq!(message.text.as_deref(), Some("hello over mercury"));
 
@@ -106,7 +108,8 @@ async fn dm_arrives_maps_to_the_rest_id_and_unacked_events_come_back() {
     let id = mercury
         .resolve(&MessageRef::from_activity(&third).unwrap())
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     assert_eq!(
         client.get_message(&id).await.unwrap().text.as_deref(),
         Some("third")

@@ -186,19 +186,12 @@ impl WebexChannel {
     async fn run_inner(self: Arc<Self>, ctx: ChannelContext) -> Result<(), ChannelError> {
         let _ = self.shared.sink.set(ctx.sink.clone());
         let mut poller = Poller::new(Arc::clone(&self.shared), ctx.sink.clone());
+        if self.shared.config.mode.uses_websocket() {
+            return self.listen_on_websocket(poller, ctx).await;
+        }
         // First pass: what arrived while we were down (webhook mode's catch-up; in polling
         // modes simply the first poll). Webhook deliveries wait for it (see CatchUpGate).
-        match poller.poll_once().await {
-            Ok(report) => tracing::info!(
-                channel = CHANNEL,
-                new = report.new_messages,
-                rooms = report.rooms_read,
-                "catch-up finished"
-            ),
-            Err(err) => {
-                tracing::warn!(channel = CHANNEL, error = %chain(&err), "catch-up failed; continuing")
-            }
-        }
+        catch_up(&mut poller).await;
         self.shared.caught_up.open();
         ctx.ready.mark_ready();
         // Webhook modes: the webhooks are checked (and put back) while the gateway runs.
@@ -210,6 +203,39 @@ impl WebexChannel {
             outcome = Arc::clone(&self).receive(poller, ctx.shutdown.clone()) => outcome,
             // Returns only on shutdown, when the receivers return too.
             () = watch.run(period, ctx.shutdown.clone()) => Ok(()),
+        }
+    }
+
+    /// Websocket mode: the socket opens while the start-up catch-up runs (what it brings is
+    /// claimed at once and queued once the catch-up is done); then the safety poll runs beside
+    /// it, with a catch-up pass after every reconnect. The channel is ready once the socket is
+    /// authorized and the catch-up done.
+    async fn listen_on_websocket(
+        self: Arc<Self>,
+        mut poller: Poller,
+        ctx: ChannelContext,
+    ) -> Result<(), ChannelError> {
+        let nudge = Arc::new(tokio::sync::Notify::new());
+        let listener = Arc::new(
+            crate::websocket::WebsocketListener::new(
+                Arc::clone(&self.shared),
+                ctx.sink.store().clone(),
+                self.metrics.clone(),
+                Arc::clone(&nudge),
+            )
+            .await?,
+        );
+        let shared = Arc::clone(&self.shared);
+        let shutdown = ctx.shutdown.clone();
+        let polling = async move {
+            catch_up(&mut poller).await;
+            shared.caught_up.open();
+            let every = shared.config.websocket.safety_poll;
+            poller.run_with(every, Some(nudge), shutdown).await
+        };
+        tokio::select! {
+            outcome = listener.run(ctx.ready.clone(), ctx.shutdown.clone()) => outcome,
+            outcome = polling => outcome,
         }
     }
 
@@ -245,6 +271,22 @@ impl WebexChannel {
         }
         shutdown.cancelled().await;
         Ok(())
+    }
+}
+
+/// One polling pass for what arrived while the gateway was down (a failure is logged; the
+/// receivers go on).
+async fn catch_up(poller: &mut Poller) {
+    match poller.poll_once().await {
+        Ok(report) => tracing::info!(
+            channel = CHANNEL,
+            new = report.new_messages,
+            rooms = report.rooms_read,
+            "catch-up finished"
+        ),
+        Err(err) => {
+            tracing::warn!(channel = CHANNEL, error = %chain(&err), "catch-up failed; continuing")
+        }
     }
 }
 

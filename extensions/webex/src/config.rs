@@ -70,6 +70,7 @@ const SECTION_KEYS: &[&str] = &[
     "groupAllowFrom",
     "webhook",
     "polling",
+    "websocket",
     "textChunkLimit",
     "rateLimit",
     "catchUp",
@@ -78,6 +79,14 @@ const SECTION_KEYS: &[&str] = &[
     "maxReplyMessages",
 ];
 const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
+const WEBSOCKET_KEYS: &[&str] = &[
+    "u2cUrl",
+    "safetyPollSeconds",
+    "pingIntervalSeconds",
+    "pongTimeoutSeconds",
+];
+/// Bounds of `websocket.pingIntervalSeconds` and `websocket.pongTimeoutSeconds`.
+const KEEPALIVE_SECONDS: std::ops::RangeInclusive<f64> = 0.1..=300.0;
 
 /// How messages are received (`mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,11 +98,15 @@ pub enum Mode {
     Polling,
     /// Both at once, deduplicated by message id.
     Both,
+    /// Webex's Mercury websocket, opened from inside the network (no public URL), with a slow
+    /// safety poll beside it (`websocket.safetyPollSeconds`). Not an official Webex API: see
+    /// docs/channels/webex.md.
+    Websocket,
 }
 
 impl Mode {
     /// Valid config values.
-    pub const NAMES: &'static [&'static str] = &["webhook", "polling", "both"];
+    pub const NAMES: &'static [&'static str] = &["webhook", "polling", "both", "websocket"];
 
     /// The config value.
     pub fn as_str(self) -> &'static str {
@@ -101,6 +114,7 @@ impl Mode {
             Mode::Webhook => "webhook",
             Mode::Polling => "polling",
             Mode::Both => "both",
+            Mode::Websocket => "websocket",
         }
     }
 
@@ -112,6 +126,11 @@ impl Mode {
     /// True for `polling` and `both`.
     pub fn uses_polling(self) -> bool {
         matches!(self, Mode::Polling | Mode::Both)
+    }
+
+    /// True for `websocket`.
+    pub fn uses_websocket(self) -> bool {
+        matches!(self, Mode::Websocket)
     }
 }
 
@@ -169,6 +188,37 @@ impl Default for WebhookConfig {
             url: None,
             secret: None,
             safety_poll: Some(Duration::from_secs(DEFAULT_SAFETY_POLL_SECONDS)),
+        }
+    }
+}
+
+/// `websocket`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketConfig {
+    /// `u2cUrl`: the U2C service catalog base (default Webex's public
+    /// `https://u2c.wbx2.com/u2c/api/v1`; an emulator's `<sim>/u2c/api/v1` in tests). It
+    /// receives the bot token, as do the hosts its catalog names.
+    pub u2c_url: String,
+    /// `safetyPollSeconds`: one polling pass this often beside the socket, which is not an
+    /// official API and stays silent for some account types (default 60 s, 1 s to a day; `0`
+    /// turns it off).
+    pub safety_poll: Option<Duration>,
+    /// `pingIntervalSeconds`: time between two keepalive pings (default 15 s, webex-js-sdk's
+    /// `pingInterval`; 0.1 to 300). Lower it when a proxy cuts idle connections sooner.
+    pub ping_interval: Duration,
+    /// `pongTimeoutSeconds`: how long a ping waits for its pong before the socket is taken for
+    /// dead and reconnected (default 14 s, webex-js-sdk's `pongTimeout`; 0.1 to 300).
+    pub pong_timeout: Duration,
+}
+
+impl Default for WebsocketConfig {
+    fn default() -> Self {
+        let keepalive = webex_api::mercury::Keepalive::default();
+        Self {
+            u2c_url: webex_api::mercury::DEFAULT_U2C_URL.to_string(),
+            safety_poll: Some(Duration::from_secs(DEFAULT_SAFETY_POLL_SECONDS)),
+            ping_interval: keepalive.ping_interval,
+            pong_timeout: keepalive.pong_timeout,
         }
     }
 }
@@ -249,6 +299,8 @@ pub struct WebexConfig {
     pub webhook: WebhookConfig,
     /// `polling`.
     pub polling: PollingConfig,
+    /// `websocket`.
+    pub websocket: WebsocketConfig,
     /// `textChunkLimit` in characters (default 7000); chunks are also capped at
     /// [`MAX_MESSAGE_BYTES`] bytes.
     pub text_chunk_limit: usize,
@@ -292,6 +344,7 @@ impl Default for WebexConfig {
             group_allow_from: Vec::new(),
             webhook: WebhookConfig::default(),
             polling: PollingConfig::default(),
+            websocket: WebsocketConfig::default(),
             text_chunk_limit: DEFAULT_TEXT_CHUNK_LIMIT,
             rate_limit: RateLimitConfig::default(),
             catch_up: CatchUpConfig::default(),
@@ -335,6 +388,7 @@ pub fn validate(
     }
     read_policies(cfg, obj, &mut out, &mut issues);
     read_webhook(cfg, obj, &mut out.webhook, &mut issues);
+    read_websocket(cfg, obj, &mut out.websocket, &mut issues);
     read_tuning(cfg, obj, &mut out, &mut issues);
     read_token(cfg, obj, env, &mut out, &mut issues);
 
@@ -386,14 +440,7 @@ fn read_mode(
         "webhook" => Some(Mode::Webhook),
         "polling" => Some(Mode::Polling),
         "both" => Some(Mode::Both),
-        "websocket" => {
-            issues.push(cfg.issue(
-                &path("mode"),
-                "mode \"websocket\" is not supported yet",
-                Some("use \"webhook\", \"polling\" or \"both\""),
-            ));
-            None
-        }
+        "websocket" => Some(Mode::Websocket),
         other => {
             issues.push(enum_issue(cfg, &path("mode"), other, Mode::NAMES));
             None
@@ -518,28 +565,80 @@ fn read_webhook(
             out.secret = Some(secret);
         }
     }
-    if let Some(seconds) = field_f64_in(
+    if let Some(every) = read_safety_poll(cfg, webhook, &base, issues) {
+        out.safety_poll = every;
+    }
+}
+
+/// `<section>.safetyPollSeconds`: `Some(None)` = off (0), `Some(Some(d))` = every `d`, `None` =
+/// absent or invalid (an issue was added).
+fn read_safety_poll(
+    cfg: &LoadedConfig,
+    section: &Map<String, Value>,
+    base: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Option<Duration>> {
+    const FIX: &str = "use 60 (the default): one request a minute finds messages the push \
+         channel never brought; 0 turns it off";
+    let seconds = field_f64_in(
         cfg,
-        webhook,
-        &base,
+        section,
+        base,
         "safetyPollSeconds",
         0.0..=MAX_POLL_INTERVAL_SECONDS as f64,
-        "use 60 (the default): one request a minute finds deliveries Webex never made; 0 turns \
-         it off",
+        FIX,
         issues,
-    ) {
-        if seconds == 0.0 {
-            out.safety_poll = None;
-        } else if seconds >= 1.0 {
-            out.safety_poll = Some(Duration::from_secs_f64(seconds));
-        } else {
-            issues.push(cfg.issue(
-                &path("webhook.safetyPollSeconds"),
-                "must be 0 (off) or from 1 to 86400 seconds",
-                Some(
-                    "use 60 (the default): one request a minute finds deliveries Webex never made",
-                ),
-            ));
+    )?;
+    if seconds == 0.0 {
+        Some(None)
+    } else if seconds >= 1.0 {
+        Some(Some(Duration::from_secs_f64(seconds)))
+    } else {
+        issues.push(cfg.issue(
+            &format!("{base}.safetyPollSeconds"),
+            "must be 0 (off) or from 1 to 86400 seconds",
+            Some(FIX),
+        ));
+        None
+    }
+}
+
+/// `websocket`: `u2cUrl` (https, or http on loopback) and `safetyPollSeconds`.
+fn read_websocket(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebsocketConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let base = path("websocket");
+    let Some(websocket) = field_object(cfg, obj, SECTION_PATH, "websocket", issues) else {
+        return;
+    };
+    check_known_keys_in(cfg, websocket, &base, WEBSOCKET_KEYS, issues);
+    if let Some(url) = field_string(cfg, websocket, &base, "u2cUrl", issues) {
+        if let Some(url) = check_url(cfg, &path("websocket.u2cUrl"), &url, issues) {
+            out.u2c_url = url.trim_end_matches('/').to_string();
+        }
+    }
+    if let Some(every) = read_safety_poll(cfg, websocket, &base, issues) {
+        out.safety_poll = every;
+    }
+    for (key, slot, fix) in [
+        (
+            "pingIntervalSeconds",
+            &mut out.ping_interval,
+            "use 15 (the default, as Webex's JavaScript SDK)",
+        ),
+        (
+            "pongTimeoutSeconds",
+            &mut out.pong_timeout,
+            "use 14 (the default, as Webex's JavaScript SDK)",
+        ),
+    ] {
+        if let Some(seconds) =
+            field_f64_in(cfg, websocket, &base, key, KEEPALIVE_SECONDS, fix, issues)
+        {
+            *slot = Duration::from_secs_f64(seconds);
         }
     }
 }

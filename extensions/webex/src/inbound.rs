@@ -1,6 +1,7 @@
 //! The receive pipeline both receivers share: claim the id, get the message, normalise it,
 //! hand it over (or skip it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moltbot_core::gateway::{
@@ -156,4 +157,25 @@ async fn deliver_or_skip(
             Ok(())
         }
     }
+}
+
+/// Queues a freshly claimed message `id` of `room_id` to be fetched by its room's worker: at
+/// once when the start-up catch-up is done, else once it is (so messages the catch-up finds
+/// keep their place ahead of later ones). Never fails: a gateway shutting down keeps the id
+/// recorded as received, and the next start processes it.
+pub async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room_id: &str) {
+    if shared.caught_up.is_open() {
+        if let Err(err) = sink.deliver_unfetched(id, room_id).await {
+            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
+        }
+        return;
+    }
+    let (shared, sink) = (Arc::clone(shared), sink.clone());
+    let (id, room_id) = (id.to_string(), room_id.to_string());
+    tokio::spawn(async move {
+        shared.caught_up.wait().await;
+        if let Err(err) = sink.deliver_unfetched(&id, &room_id).await {
+            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
+        }
+    });
 }

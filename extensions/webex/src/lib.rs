@@ -1,5 +1,6 @@
 //! The Webex channel plugin for moltbot.
 
+pub mod cards;
 pub mod channel;
 pub mod chunk;
 pub mod config;
@@ -15,5 +16,6 @@ pub mod polling;
 pub mod shared;
 pub mod target;
 pub mod webhook;
+pub mod websocket;
 
 pub use plugin::{WebexPlugin, MANIFEST_JSON};

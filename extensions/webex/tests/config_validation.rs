@@ -104,12 +104,36 @@ fn enum_values_list_the_valid_ones() {
 }
 
 #[test]
-fn websocket_mode_is_not_supported_yet() {
-    let source =
-        format!(r#"{{ channels: {{ webex: {{ mode: "websocket", botToken: "{TOKEN}" }} }} }}"#);
+fn websocket_mode_needs_no_webhook_url_and_takes_its_own_settings() {
+    let source = format!(
+        r#"{{ channels: {{ webex: {{ mode: "websocket", botToken: "{TOKEN}",
+              websocket: {{ u2cUrl: "http://127.0.0.1:9/u2c/api/v1/", safetyPollSeconds: 0 }} }} }} }}"#
+    );
+    let webex = run(&source, &no_env).unwrap();
+    assert_eq!(webex.mode, Mode::Websocket);
+    assert_eq!(webex.websocket.u2c_url, "http://127.0.0.1:9/u2c/api/v1");
+    assert_eq!(webex.websocket.safety_poll, None);
+}
+
+#[test]
+fn websocket_settings_are_checked() {
+    let source = format!(
+        r#"{{ channels: {{ webex: {{ mode: "websocket", botToken: "{TOKEN}",
+              websocket: {{ u2cUrl: "http://u2c.example.com", safetyPollSeconds: 0.2, port: 1 }} }} }} }}"#
+    );
     let issues = issues(&source);
-    assert_eq!(issues.len(), 1);
-    assert_snapshot!("websocket_mode", render_issues(&issues));
+    let joined = render_issues(&issues);
+    assert_eq!(issues.len(), 3, "{joined}");
+    assert!(
+        joined.contains("channels.webex.websocket.u2cUrl"),
+        "{joined}"
+    );
+    assert!(joined.contains("must use https"), "{joined}");
+    assert!(
+        joined.contains("channels.webex.websocket.safetyPollSeconds"),
+        "{joined}"
+    );
+    assert!(joined.contains("channels.webex.websocket.port"), "{joined}");
 }
 
 #[test]

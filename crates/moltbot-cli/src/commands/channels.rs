@@ -96,11 +96,14 @@ pub fn probe(ctx: &Context, channel: &str) -> anyhow::Result<Outcome> {
     match result {
         Ok(report) => {
             let id = &report.identity;
-            let text = format!(
+            let mut text = format!(
                 "{channel} probe OK: {}\n{}",
                 report.request,
                 identity_lines(id)
             );
+            for check in &report.checks {
+                text.push_str(&format!("  {check}\n"));
+            }
             print!("{}", logging::redact(&text));
             Ok(Outcome::Success)
         }

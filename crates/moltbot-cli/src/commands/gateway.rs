@@ -17,7 +17,7 @@ use crate::context::{print_issues, Context};
 /// Runs the command.
 pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     if args.sim {
-        return sim::run(ctx);
+        return sim::run(ctx, &args.mode);
     }
     let checked = ctx.check_config()?;
     tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");

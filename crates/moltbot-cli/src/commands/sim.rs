@@ -2,7 +2,8 @@
 //!
 //! Starts the Webex emulator (webex-sim) in this process, creates the bot
 //! `moltbot@webex.bot` ("Molty"), two demo users (Alice and Bob) and a space with all three,
-//! then runs the real gateway against it: mode `both` (polling and a loopback webhook), open
+//! then runs the real gateway against it: mode `both` (polling and a loopback webhook; `--mode`
+//! picks another, e.g. `websocket` for the emulator's Mercury websocket), open
 //! DM and group policies, and the echo agent unless the config file sets
 //! `agents.defaults.model` (then that agent, with the config's `agents` and `models`).
 //!
@@ -48,15 +49,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const CONFIG_ORIGIN: &str = "<moltbot gateway --sim>";
 
 /// Runs `moltbot gateway --sim`.
-pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
+pub fn run(ctx: &Context, mode: &str) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_demo(ctx))
+    runtime.block_on(run_demo(ctx, mode))
 }
 
-async fn run_demo(ctx: &Context) -> anyhow::Result<Outcome> {
+async fn run_demo(ctx: &Context, mode: &str) -> anyhow::Result<Outcome> {
     let agent_sections = user_agent_sections(&ctx.paths.config_file);
     let sim = start_sim().await?;
     let bot = sim.add_bot(BOT_EMAIL, BOT_NAME);
@@ -72,7 +73,13 @@ async fn run_demo(ctx: &Context) -> anyhow::Result<Outcome> {
     sim.create_room(SPACE_TITLE, &member_refs);
     println!("webex-sim (the Webex emulator) listening on {}", sim.url());
 
-    let text = demo_config(&sim.api_base(), &bot.token, agent_sections.as_ref());
+    let text = demo_config(
+        &sim.api_base(),
+        &sim.u2c_url(),
+        mode,
+        &bot.token,
+        agent_sections.as_ref(),
+    );
     let origin = Path::new(CONFIG_ORIGIN);
     let config = match config::parse(origin, &text, &Context::env) {
         Ok(config) => config,
@@ -101,7 +108,7 @@ async fn run_demo(ctx: &Context) -> anyhow::Result<Outcome> {
         "the echo agent"
     };
     println!(
-        "Demo: bot {BOT_NAME} <{BOT_EMAIL}>, users {}, space \"{SPACE_TITLE}\"; {agent}; store in {}",
+        "Demo: bot {BOT_NAME} <{BOT_EMAIL}>, users {}, space \"{SPACE_TITLE}\"; mode {mode}; {agent}; store in {}",
         DEMO_USERS
             .iter()
             .map(|(_, name)| *name)
@@ -114,7 +121,7 @@ async fn run_demo(ctx: &Context) -> anyhow::Result<Outcome> {
     tokio::pin!(serve);
     let outcome = tokio::select! {
         outcome = &mut serve => outcome,
-        () = announce_when_ready(&sim, &bot) => serve.await,
+        () = announce_when_ready(&sim, &bot, mode) => serve.await,
     };
     sim.shutdown().await;
     drop(state);
@@ -200,8 +207,15 @@ fn ignored_sections(raw: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The demo's gateway config (JSON5) for the emulator at `api_base`.
-fn demo_config(api_base: &str, bot_token: &str, agent: Option<&(Value, Option<Value>)>) -> String {
+/// The demo's gateway config (JSON5) for the emulator at `api_base` (its U2C catalog at
+/// `u2c_url`), receiving in `mode`.
+fn demo_config(
+    api_base: &str,
+    u2c_url: &str,
+    mode: &str,
+    bot_token: &str,
+    agent: Option<&(Value, Option<Value>)>,
+) -> String {
     let quote = |s: &str| Value::String(s.to_string()).to_string();
     let mut text = format!(
         r#"{{
@@ -209,7 +223,7 @@ fn demo_config(api_base: &str, bot_token: &str, agent: Option<&(Value, Option<Va
   gateway: {{ shutdownTimeoutSeconds: 5 }},
   channels: {{
     webex: {{
-      mode: "both",
+      mode: {mode},
       botToken: {token},
       apiBaseUrl: {api},
       dmPolicy: "open",
@@ -219,13 +233,16 @@ fn demo_config(api_base: &str, bot_token: &str, agent: Option<&(Value, Option<Va
       // Loopback only: the demo has no reason to be reachable from other machines.
       webhook: {{ host: "127.0.0.1", port: 0, url: "http://127.0.0.1:0/webex/webhook" }},
       polling: {{ intervalSeconds: 2 }},
+      websocket: {{ u2cUrl: {u2c} }},
       // The emulator sets no rate limit; Webex's 300/min budget would pace a long demo here.
       rateLimit: {{ requestsPerMinute: 6000 }},
     }},
   }},
 "#,
+        mode = quote(mode),
         token = quote(bot_token),
         api = quote(api_base),
+        u2c = quote(u2c_url),
     );
     if let Some((agents, models)) = agent {
         text.push_str(&format!("  agents: {agents},\n"));
@@ -254,22 +271,29 @@ fn valid_for_plugins(ctx: &Context, config: &LoadedConfig) -> bool {
     false
 }
 
-/// Waits until the gateway answers `/readyz` with 200 (its address is taken from the webhook
-/// it registered with the emulator), then prints the chat page's address.
-async fn announce_when_ready(sim: &SimServer, bot: &SimPerson) {
+/// Waits until the gateway is ready, then prints the chat page's address: in websocket mode
+/// once the bot's websocket is authorized at the emulator, else once the gateway answers
+/// `/readyz` with 200 (its address is taken from the webhook it registered with the emulator;
+/// polling mode registers none, so there the page is announced after a short wait).
+async fn announce_when_ready(sim: &SimServer, bot: &SimPerson, mode: &str) {
     let client = reqwest::Client::new();
     let start = Instant::now();
     loop {
-        if let Some(base) = gateway_base(sim, bot).await {
-            let ready = client
-                .get(format!("{base}/readyz"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                break;
-            }
+        let ready = match mode {
+            "websocket" => sim.websocket_connections() > 0,
+            "polling" => start.elapsed() > Duration::from_secs(1),
+            _ => match gateway_base(sim, bot).await {
+                Some(base) => client
+                    .get(format!("{base}/readyz"))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success()),
+                None => false,
+            },
+        };
+        if ready {
+            break;
         }
         if start.elapsed() > READY_TIMEOUT {
             eprintln!(
@@ -360,7 +384,13 @@ mod tests {
 
     #[test]
     fn demo_config_is_valid_and_uses_both_modes_and_open_policies() {
-        let text = demo_config("http://127.0.0.1:9/v1", "tok\"en", None);
+        let text = demo_config(
+            "http://127.0.0.1:9/v1",
+            "http://127.0.0.1:9/u2c/api/v1",
+            "both",
+            "tok\"en",
+            None,
+        );
         let cfg = parse(&text);
         let webex = cfg.channel_section("webex").cloned().unwrap_or_default();
         assert_eq!(webex["mode"], "both");
@@ -395,7 +425,13 @@ mod tests {
         assert_eq!(agents["defaults"]["model"], "acme/m1");
         let models = models.clone().unwrap_or_default();
         assert_eq!(models["providers"]["acme"]["apiKey"], "${ACME_KEY}");
-        let text = demo_config("http://127.0.0.1:9/v1", "token", sections.as_ref());
+        let text = demo_config(
+            "http://127.0.0.1:9/v1",
+            "http://127.0.0.1:9/u2c/api/v1",
+            "both",
+            "token",
+            sections.as_ref(),
+        );
         let env = |name: &str| (name == "ACME_KEY").then(|| "k".to_string());
         let cfg =
             config::parse(Path::new(CONFIG_ORIGIN), &text, &env).unwrap_or_else(|e| panic!("{e}"));
@@ -417,7 +453,13 @@ mod tests {
             serde_json::json!({ "defaults": { "model": "nowhere/m" } }),
             None,
         );
-        let text = demo_config("http://127.0.0.1:9/v1", "token", Some(&sections));
+        let text = demo_config(
+            "http://127.0.0.1:9/v1",
+            "http://127.0.0.1:9/u2c/api/v1",
+            "both",
+            "token",
+            Some(&sections),
+        );
         match config::parse(Path::new(CONFIG_ORIGIN), &text, &|_| None) {
             Err(config::ConfigError::Invalid(issues)) => {
                 assert!(

@@ -172,6 +172,21 @@ struct RepairLabels {
     action: &'static str,
 }
 
+/// One event of a push listener (e.g. a websocket): the labels of
+/// `moltbot_listener_events_total` (`kind`) and `moltbot_listener_reconnects_total` (`cause`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ListenerLabels {
+    channel: Arc<str>,
+    kind: &'static str,
+}
+
+/// A push listener's connection: the labels of `moltbot_listener_reconnects_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReconnectLabels {
+    channel: Arc<str>,
+    cause: &'static str,
+}
+
 /// The gateway's metrics: a private registry and the metric families in it.
 ///
 /// | series | type | labels |
@@ -184,6 +199,10 @@ struct RepairLabels {
 /// | `moltbot_api_requests_total` | counter | `channel`, `method`, `endpoint`, `status` |
 /// | `moltbot_api_rate_limited_total` | counter | |
 /// | `moltbot_webhook_repairs_total` | counter | `channel`, `action` |
+/// | `moltbot_listener_events_total` | counter | `channel`, `kind` |
+/// | `moltbot_listener_acks_total` | counter | `channel` |
+/// | `moltbot_listener_reconnects_total` | counter | `channel`, `cause` |
+/// | `moltbot_listener_connected` | gauge | `channel` |
 /// | `moltbot_queue_depth` | gauge | |
 /// | `moltbot_reply_latency_seconds` | histogram | |
 /// | `moltbot_store_written_bytes_total` | counter | `file` (`wal`, `db`) |
@@ -199,6 +218,10 @@ pub struct Metrics {
     api_requests: Family<ApiLabels, Counter>,
     rate_limited: Counter,
     webhook_repairs: Family<RepairLabels, Counter>,
+    listener_events: Family<ListenerLabels, Counter>,
+    listener_acks: Family<ChannelLabels, Counter>,
+    listener_reconnects: Family<ReconnectLabels, Counter>,
+    listener_connected: Family<ChannelLabels, Gauge>,
     queue_depth: Gauge,
     latency: Histogram,
     store_wal: Counter,
@@ -231,6 +254,10 @@ impl Default for Metrics {
         let api_requests = Family::default();
         let rate_limited = Counter::default();
         let webhook_repairs = Family::default();
+        let listener_events = Family::default();
+        let listener_acks = Family::default();
+        let listener_reconnects = Family::default();
+        let listener_connected = Family::default();
         let queue_depth = Gauge::default();
         let latency = Histogram::new(LATENCY_BUCKETS);
         let store_written = Family::<FileLabels, Counter>::default();
@@ -276,6 +303,26 @@ impl Default for Metrics {
             webhook_repairs.clone(),
         );
         registry.register(
+            "listener_events",
+            "Events a push listener (a websocket) received, by kind (message, card_action, own, other)",
+            listener_events.clone(),
+        );
+        registry.register(
+            "listener_acks",
+            "Events a push listener acknowledged (each only after its message was durably claimed)",
+            listener_acks.clone(),
+        );
+        registry.register(
+            "listener_reconnects",
+            "Times a push listener connected again after losing its connection, by cause",
+            listener_reconnects.clone(),
+        );
+        registry.register(
+            "listener_connected",
+            "Whether a push listener is connected and authorized (1) or not (0)",
+            listener_connected.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Messages queued or in progress",
             queue_depth.clone(),
@@ -312,6 +359,10 @@ impl Default for Metrics {
             api_requests,
             rate_limited,
             webhook_repairs,
+            listener_events,
+            listener_acks,
+            listener_reconnects,
+            listener_connected,
             queue_depth,
             latency,
             store_wal,
@@ -352,6 +403,10 @@ impl Metrics {
             api_requests: self.api_requests.clone(),
             rate_limited: self.rate_limited.clone(),
             webhook_repairs: self.webhook_repairs.clone(),
+            listener_events: self.listener_events.clone(),
+            listener_acks: self.listener_acks.clone(),
+            listener_reconnects: self.listener_reconnects.clone(),
+            listener_connected: self.listener_connected.clone(),
             latency: self.latency.clone(),
             channel,
         }))
@@ -413,6 +468,12 @@ struct ChannelHandles {
     api_requests: Family<ApiLabels, Counter>,
     rate_limited: Counter,
     webhook_repairs: Family<RepairLabels, Counter>,
+    listener_events: Family<ListenerLabels, Counter>,
+    // Created on a channel's first listener event: a channel without a push listener shows
+    // no `listener` series at all (not a misleading "disconnected").
+    listener_acks: Family<ChannelLabels, Counter>,
+    listener_reconnects: Family<ReconnectLabels, Counter>,
+    listener_connected: Family<ChannelLabels, Gauge>,
     latency: Histogram,
 }
 
@@ -493,6 +554,51 @@ impl ChannelMetrics {
             })
             .inc();
     }
+
+    /// A push listener received an event of `kind` (`message`, `card_action`, `own`, `other`).
+    pub fn listener_event(&self, kind: &'static str) {
+        self.0
+            .listener_events
+            .get_or_create(&ListenerLabels {
+                channel: Arc::clone(&self.0.channel),
+                kind,
+            })
+            .inc();
+    }
+
+    /// A push listener acknowledged an event.
+    pub fn listener_ack(&self) {
+        self.0
+            .listener_acks
+            .get_or_create(&self.channel_labels())
+            .inc();
+    }
+
+    fn channel_labels(&self) -> ChannelLabels {
+        ChannelLabels {
+            channel: Arc::clone(&self.0.channel),
+        }
+    }
+
+    /// A push listener lost its connection for `cause` (e.g. `closed`, `pong_timeout`,
+    /// `auth`, `device_gone`, `error`) and connected again.
+    pub fn listener_reconnected(&self, cause: &'static str) {
+        self.0
+            .listener_reconnects
+            .get_or_create(&ReconnectLabels {
+                channel: Arc::clone(&self.0.channel),
+                cause,
+            })
+            .inc();
+    }
+
+    /// Whether a push listener is connected and authorized now.
+    pub fn set_listener_connected(&self, connected: bool) {
+        self.0
+            .listener_connected
+            .get_or_create(&self.channel_labels())
+            .set(i64::from(connected));
+    }
 }
 
 #[cfg(test)]
@@ -540,5 +646,27 @@ mod tests {
             .contains("moltbot_webhook_repairs_total{channel=\"webex\",action=\"reactivated\"} 2"));
         assert!(text
             .contains("moltbot_webhook_repairs_total{channel=\"webex\",action=\"recreated\"} 1"));
+    }
+
+    #[test]
+    fn listener_series_are_counted_by_channel() {
+        let metrics = Metrics::default();
+        let webex = metrics.channel("webex");
+        webex.listener_event("message");
+        webex.listener_event("message");
+        webex.listener_event("own");
+        webex.listener_ack();
+        webex.listener_reconnected("pong_timeout");
+        webex.set_listener_connected(true);
+        let text = metrics.render().unwrap();
+        for line in [
+            "moltbot_listener_events_total{channel=\"webex\",kind=\"message\"} 2",
+            "moltbot_listener_events_total{channel=\"webex\",kind=\"own\"} 1",
+            "moltbot_listener_acks_total{channel=\"webex\"} 1",
+            "moltbot_listener_reconnects_total{channel=\"webex\",cause=\"pong_timeout\"} 1",
+            "moltbot_listener_connected{channel=\"webex\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

@@ -291,19 +291,15 @@ impl Mercury {
         }
     }
 
-    /// The REST id behind `reference`: `GET` its lookup URL (only on a trusted host) and read
-    /// `id`. A 404 (not yet readable) comes back as [`MercuryError::Api`] with
-    /// [`Error::is_not_found`].
-    pub async fn resolve(&self, reference: &MessageRef) -> Result<String, MercuryError> {
-        #[derive(serde::Deserialize)]
-        struct WithId {
-            id: String,
-        }
+    /// The REST ids behind `reference`: `GET` its lookup URL (only on a trusted host) and read
+    /// `id`, and `roomId` when the answer carries it. A 404 (not yet readable) comes back as
+    /// [`MercuryError::Api`] with [`Error::is_not_found`].
+    pub async fn resolve(&self, reference: &MessageRef) -> Result<Resolved, MercuryError> {
         let endpoint = match reference {
             MessageRef::Message { .. } => "/conversation/messages/{id}",
             MessageRef::AttachmentAction { .. } => "/conversation/attachment/actions/{id}",
         };
-        let found: Option<WithId> = self
+        let found: Option<Resolved> = self
             .call(
                 Method::GET,
                 endpoint,
@@ -312,10 +308,21 @@ impl Mercury {
             )
             .await?;
         found
-            .map(|f| f.id)
-            .filter(|id| !id.is_empty())
+            .filter(|f| !f.id.is_empty())
             .ok_or_else(|| MercuryError::InvalidUrl(format!("{} gave no id", reference.lookup())))
     }
+}
+
+/// What [`Mercury::resolve`] learnt about an activity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Resolved {
+    /// The REST id (a message id, or an attachment action id for a `cardAction`).
+    pub id: String,
+    /// The REST id of the room, when the conversation service gave it.
+    #[serde(default)]
+    pub room_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -68,6 +68,32 @@ impl SimServer {
         self.state.mercury.delete(None, None)
     }
 
+    /// Revokes `who`'s token, as an admin or a token rotation does: every later call with it
+    /// answers 401 and its websockets are closed with 4401 (NotAuthorized). Returns whether
+    /// the person exists.
+    pub fn revoke_token(&self, who: &SimPerson) -> bool {
+        let Some(uuid) = resolve(Kind::People, &who.id) else {
+            return false;
+        };
+        let found = {
+            let mut world = self.state.world();
+            match world.people.iter_mut().find(|p| p.uuid == uuid) {
+                Some(person) => {
+                    person.token = format!("revoked-{}", uuid::Uuid::new_v4());
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            self.state.mercury.broadcast(Out::Close(
+                4401,
+                "NotAuthorized: the token was revoked".to_string(),
+            ));
+        }
+        found
+    }
+
     fn edit_faults(&self, edit: impl FnOnce(&mut Faults)) {
         let mut state = lock(&self.state.faults);
         let mut faults = state.faults.clone();

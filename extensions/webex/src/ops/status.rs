@@ -120,6 +120,23 @@ pub async fn status(
         }
     }
 
+    let websocket = if raw.mode == "websocket" {
+        let socket = match store {
+            Some(store) => crate::websocket::status::read(store)
+                .await
+                .map(|socket| (socket, store.now_ms())),
+            None => None,
+        };
+        if options.deep && status.token_valid == Some(true) {
+            if let Some(webex) = &webex {
+                websocket_deep_check(webex, options.timeout, &mut warnings).await;
+            }
+        }
+        Some(describe_socket(socket.as_ref(), options.gateway_running))
+    } else {
+        None
+    };
+
     status.details = vec![
         ("mode".to_string(), raw.mode),
         ("dm".to_string(), raw.dm_policy),
@@ -127,8 +144,71 @@ pub async fn status(
         ("token".to_string(), raw.token_source.to_string()),
         ("webhook".to_string(), webhook),
     ];
+    if let Some(websocket) = websocket {
+        status.details.push(("websocket".to_string(), websocket));
+    }
     status.warnings = warnings;
     status
+}
+
+/// `--deep` in websocket mode: the catalog and device service must be reachable from here.
+async fn websocket_deep_check(webex: &WebexConfig, timeout: Duration, warnings: &mut Vec<String>) {
+    let client = match super::client(webex, timeout, 1) {
+        Ok(client) => client,
+        Err(failure) => {
+            warnings.push(failure.message);
+            return;
+        }
+    };
+    if let Err(failure) = super::probe::websocket_services(webex, &client, timeout).await {
+        let fix = failure
+            .fix
+            .map(|fix| format!("\nfix: {fix}"))
+            .unwrap_or_default();
+        warnings.push(format!(
+            "the websocket services cannot be reached ({}): {}{fix}",
+            failure.cause.as_str(),
+            failure.message
+        ));
+    }
+}
+
+/// The `websocket` detail: what the running (or last) gateway's listener recorded, e.g.
+/// `connected, device moltbot-1a2b3c (https://wdm.../devices/...), last event 12 s ago, 0
+/// reconnects`. `socket` comes with the store's time of reading.
+fn describe_socket(
+    socket: Option<&(crate::websocket::status::SocketStatus, i64)>,
+    gateway_running: bool,
+) -> String {
+    let Some((socket, now_ms)) = socket else {
+        return "not started yet".to_string();
+    };
+    let ago = |ms: i64| format!("{} s ago", (now_ms - ms).max(0) / 1000);
+    let state = if gateway_running {
+        format!(
+            "{} for {}",
+            socket.state.as_str(),
+            ago(socket.since_ms).trim_end_matches(" ago")
+        )
+    } else {
+        "stopped (the gateway is not running)".to_string()
+    };
+    let mut parts = vec![state];
+    if let Some(name) = &socket.device_name {
+        parts.push(match &socket.device_url {
+            Some(url) => format!("device {name} ({url})"),
+            None => format!("device {name}"),
+        });
+    }
+    parts.push(match socket.last_event_ms {
+        Some(ms) => format!("last event {}", ago(ms)),
+        None => "no event yet".to_string(),
+    });
+    parts.push(format!("{} reconnects", socket.reconnects));
+    if let Some(error) = &socket.last_error {
+        parts.push(format!("last error: {error}"));
+    }
+    parts.join(", ")
 }
 
 /// `GET /people/me`, then (webhook modes, valid token) `GET /webhooks`. Fills the identity and

@@ -211,20 +211,51 @@ impl Poller {
     /// never exits on an API error. Returns `Ok(())` on shutdown. A 429 is handled by the client,
     /// which pauses every caller for `Retry-After`.
     pub async fn run(
-        mut self,
+        self,
         interval: Duration,
         shutdown: CancellationToken,
     ) -> Result<(), ChannelError> {
-        let interval = interval.max(Duration::from_millis(1));
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.run_with(Some(interval), None, shutdown).await
+    }
+
+    /// Like [`run`](Self::run), with the periodic pass optional (`None`: no timer) and a
+    /// `nudge` that asks for a pass now (a push listener that reconnected wants a catch-up).
+    /// A nudge given while a pass runs is kept and starts one more pass after it.
+    pub async fn run_with(
+        mut self,
+        interval: Option<Duration>,
+        nudge: Option<Arc<tokio::sync::Notify>>,
+        shutdown: CancellationToken,
+    ) -> Result<(), ChannelError> {
+        let mut ticker = interval.map(|interval| {
+            let interval = interval.max(Duration::from_millis(1));
+            let mut ticker =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticker
+        });
         let mut delays = failure_delays();
         let mut failures: u32 = 0;
         loop {
+            let tick = async {
+                match ticker.as_mut() {
+                    Some(ticker) => {
+                        ticker.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let nudged = async {
+                match &nudge {
+                    Some(nudge) => nudge.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
-                _ = ticker.tick() => {}
+                () = tick => {}
+                () = nudged => {}
             }
             let outcome = tokio::select! {
                 biased;

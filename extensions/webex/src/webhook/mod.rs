@@ -26,8 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use moltbot_core::error::chain;
-use moltbot_core::gateway::{Claim, InboundSink};
+use moltbot_core::gateway::Claim;
 use webex_api::same_entity;
 
 use crate::shared::{WebexShared, CHANNEL};
@@ -227,7 +226,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
             json_status(Handled::Duplicate)
         }
         Ok(Claim::New) => {
-            hand_over(&rx.shared, sink, id, room_id).await;
+            crate::inbound::hand_over(&rx.shared, sink, id, room_id).await;
             json_status(Handled::Accepted)
         }
     }
@@ -236,28 +235,6 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
 /// Queues the claimed message in its room (the room's worker fetches it, in arrival order).
 /// Until the start-up catch-up has delivered what came in while the gateway was down, new
 /// deliveries wait for it in the background so a room's older messages go first.
-async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room_id: &str) {
-    if shared.caught_up.is_open() {
-        if let Err(err) = sink.deliver_unfetched(id, room_id).await {
-            // Shutting down: the id stays recorded as received and is processed on start.
-            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
-        }
-        return;
-    }
-    let (shared, sink) = (Arc::clone(shared), sink.clone());
-    let (id, room_id) = (id.to_string(), room_id.to_string());
-    tokio::spawn(async move {
-        shared.caught_up.wait().await;
-        if let Err(err) = sink.deliver_unfetched(&id, &room_id).await {
-            tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
-        }
-    });
-}
-
-/// `attachmentActions:created`: the card submission is fetched and logged.
-///
-/// Card actions are not routed to the agent yet: they are only logged (ids and the names of the
-/// submitted inputs at info, the inputs themselves at debug).
 fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
     let Some(id) = envelope.data_id() else {
         tracing::warn!(
@@ -266,32 +243,10 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
         );
         return json_error(StatusCode::BAD_REQUEST, "data.id is missing");
     };
-    let shared = Arc::clone(&rx.shared);
-    let id = id.to_string();
-    tokio::spawn(async move {
-        match shared.client.attachment_action(&id).await {
-            Ok(action) => {
-                let fields: Vec<&str> = action
-                    .inputs
-                    .as_object()
-                    .map(|o| o.keys().map(String::as_str).collect())
-                    .unwrap_or_default();
-                tracing::info!(
-                    channel = CHANNEL,
-                    action = %action.id,
-                    person = %action.person_id,
-                    room = %action.room_id,
-                    card_message_id = %action.message_id,
-                    inputs = ?fields,
-                    "card submitted (card actions are not routed to the agent yet)"
-                );
-                tracing::debug!(channel = CHANNEL, action = %action.id, inputs = %action.inputs, "card inputs");
-            }
-            Err(err) => {
-                tracing::warn!(channel = CHANNEL, action = %id, error = %chain(&err), "could not fetch the card submission");
-            }
-        }
-    });
+    tokio::spawn(crate::cards::submitted(
+        Arc::clone(&rx.shared),
+        id.to_string(),
+    ));
     json_status(Handled::Accepted)
 }
 
