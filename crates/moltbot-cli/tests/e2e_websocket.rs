@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+mod ops_support;
+
 use moltbot_testkit::proxy::ForwardProxy;
 use moltbot_testkit::{wait, Scenario, TestHome, World, OPEN, OPEN_FAST};
 use serde_json::json;
@@ -70,6 +73,32 @@ async fn a_dm_and_a_space_mention_are_answered_over_the_websocket() {
     );
     // Nothing was polled after the start-up catch-up: the socket brought both.
     assert!(!s.log().contains("poll pass"), "{}", s.log());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_socket_is_covered_by_the_safety_poll_and_answered_once() {
+    // The socket brings events 3 s late (as one that stays silent would never); the safety
+    // poll, every second, finds the message first; the late event is then a duplicate.
+    let s = start("safetyPollSeconds: 1", "").await;
+    s.sim.delay_events(std::time::Duration::from_secs(3));
+    let hi = s.alice().dm_bot("anyone?").await;
+    assert_eq!(s.wait_replies(&hi, 1).await, ["anyone?"]);
+    let late = wait::until_async(wait::TIMEOUT, || async {
+        let duplicates = s
+            .gateway()
+            .metric("moltbot_messages_duplicate_total{channel=\"webex\"}")
+            .await;
+        (duplicates >= 1.0).then_some(())
+    })
+    .await;
+    assert!(
+        late.is_ok(),
+        "the late event came as a duplicate:\n{}",
+        s.log()
+    );
+    s.settled().await;
+    assert_eq!(s.bot_texts(&hi), ["anyone?"]);
     s.finish().await;
 }
 
@@ -258,4 +287,57 @@ async fn rest_and_websocket_go_through_the_configured_proxy() {
     );
     assert!(proxy.forwarded() >= 1, "REST forwarded: {:?}", proxy.uses());
     s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_socket_and_probe_reaches_the_websocket_services() {
+    let mut s = start("safetyPollSeconds: 0", "").await;
+    let hi = s.alice().dm_bot("status?").await;
+    s.wait_replies(&hi, 1).await;
+    let device = s.sim.devices_of(&s.bot).remove(0);
+    let name = device.name.unwrap();
+
+    let out = ops_support::moltbot(&s.home, &["channels", "status", "webex", "--json"], &[]).await;
+    let (stdout, stderr) = ops_support::texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let text = status.to_string();
+    assert!(text.contains("connected for"), "{text}");
+    assert!(text.contains(&name), "the device is named: {text}");
+
+    let out = ops_support::moltbot(&s.home, &["channels", "probe", "webex"], &[]).await;
+    let (stdout, stderr) = ops_support::texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("websocket: catalog") && stdout.contains("1 device(s) registered"),
+        "{stdout}"
+    );
+    assert_eq!(s.stop_gateway().await, Some(0));
+
+    // Stopped: the status says so, from what the gateway left in the store.
+    let out = ops_support::moltbot(&s.home, &["channels", "status", "webex"], &[]).await;
+    let (stdout, _) = ops_support::texts(&out);
+    assert!(
+        stdout.contains("stopped (the gateway is not running)"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_names_an_unreachable_service_catalog() {
+    let world = World::new().await;
+    let home = TestHome::new();
+    let port = ops_support::closed_port();
+    home.write_config(&world.config("websocket", OPEN).replace(
+        &world.sim.u2c_url(),
+        &format!("http://127.0.0.1:{port}/u2c/api/v1"),
+    ));
+    let out = ops_support::moltbot(&home, &["channels", "probe", "webex"], &[]).await;
+    let (stdout, stderr) = ops_support::texts(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(
+        stderr.contains(&port.to_string()),
+        "names the catalog: {stderr}"
+    );
 }

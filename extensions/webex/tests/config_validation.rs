@@ -113,6 +113,16 @@ fn websocket_mode_needs_no_webhook_url_and_takes_its_own_settings() {
     assert_eq!(webex.mode, Mode::Websocket);
     assert_eq!(webex.websocket.u2c_url, "http://127.0.0.1:9/u2c/api/v1");
     assert_eq!(webex.websocket.safety_poll, None);
+
+    // By default the socket has a safety poll beside it (the socket is not an official API),
+    // and Webex's public catalog.
+    let plain =
+        format!(r#"{{ channels: {{ webex: {{ mode: "websocket", botToken: "{TOKEN}" }} }} }}"#);
+    let webex = run(&plain, &no_env).unwrap();
+    assert_eq!(webex.websocket.safety_poll, Some(Duration::from_secs(60)));
+    assert_eq!(webex.websocket.u2c_url, "https://u2c.wbx2.com/u2c/api/v1");
+    assert_eq!(webex.websocket.ping_interval, Duration::from_secs(15));
+    assert_eq!(webex.websocket.pong_timeout, Duration::from_secs(14));
 }
 
 #[test]
