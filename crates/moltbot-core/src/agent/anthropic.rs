@@ -15,14 +15,18 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
+use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
 use super::http::{join_url, JsonPoster};
 use super::speakers;
+use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
     Role,
 };
 use crate::config::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 /// The `anthropic-version` header sent.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -37,6 +41,7 @@ pub struct AnthropicAgent {
     model: String,
     headers: HeaderMap,
     poster: JsonPoster,
+    input: InputKinds,
 }
 
 impl AnthropicAgent {
@@ -67,7 +72,15 @@ impl AnthropicAgent {
             url: anthropic_messages_url(base_url),
             model: model.into(),
             headers,
+            input: InputKinds::default_for(crate::config::ProviderApi::AnthropicMessages),
         })
+    }
+
+    /// What this provider reads besides text (config `models.providers.<name>.input`).
+    #[must_use]
+    pub fn with_input(mut self, input: InputKinds) -> Self {
+        self.input = input;
+        self
     }
 }
 
@@ -81,7 +94,7 @@ impl Agent for AnthropicAgent {
             let mut body = json!({
                 "model": self.model,
                 "max_tokens": ANTHROPIC_MAX_TOKENS,
-                "messages": anthropic_messages(req),
+                "messages": anthropic_messages_for(req, self.input),
             });
             if let Some(prompt) = speakers::system_prompt(req) {
                 body["system"] = json!(prompt);
@@ -110,6 +123,18 @@ pub fn anthropic_messages_url(base_url: &str) -> String {
 /// consecutive turns of one role merged (joined by a blank line); in group sessions user turns
 /// start with their author ([`speakers`]).
 pub fn anthropic_messages(req: &AgentRequest) -> Vec<Value> {
+    anthropic_messages_for(
+        req,
+        InputKinds::default_for(crate::config::ProviderApi::AnthropicMessages),
+    )
+}
+
+/// [`anthropic_messages`] for a provider that reads `input`: the new message's files become
+/// content blocks of the last user turn, after its text: images as `image` blocks
+/// (<https://docs.anthropic.com/en/docs/build-with-claude/vision>), PDFs as `document` blocks
+/// (<https://docs.anthropic.com/en/docs/build-with-claude/pdf-support>), both base64; text files
+/// and notes as `text` blocks ([`super::attachments::plan`]).
+pub fn anthropic_messages_for(req: &AgentRequest, input: InputKinds) -> Vec<Value> {
     let current = (!req.text.trim().is_empty()).then(|| (Role::User, speakers::request_text(req)));
     let turns = req
         .history
@@ -128,14 +153,45 @@ pub fn anthropic_messages(req: &AgentRequest) -> Vec<Value> {
             _ => merged.push((role, text.into_owned())),
         }
     }
-    if merged.is_empty() {
-        // An empty message still needs a user turn for the API to accept the request.
+    let files = !req.attachments.is_empty();
+    if merged.last().is_none_or(|(role, _)| *role != Role::User) && (files || merged.is_empty()) {
+        // The new message needs a user turn of its own, even without text.
         merged.push((Role::User, req.text.clone()));
     }
+    let last = merged.len().saturating_sub(1);
     merged
         .into_iter()
-        .map(|(role, text)| json!({"role": role.as_str(), "content": text}))
+        .enumerate()
+        .map(|(i, (role, text))| {
+            if i == last && files {
+                json!({"role": role.as_str(), "content": blocks(&text, req, input)})
+            } else {
+                json!({"role": role.as_str(), "content": text})
+            }
+        })
         .collect()
+}
+
+/// The content blocks of the last user turn: its text (when any), then the files.
+fn blocks(text: &str, req: &AgentRequest, input: InputKinds) -> Vec<Value> {
+    let mut blocks = Vec::new();
+    if !text.trim().is_empty() {
+        blocks.push(json!({"type": "text", "text": text}));
+    }
+    for part in plan(&req.attachments, input, SizeLimits::ANTHROPIC) {
+        blocks.push(match part {
+            Part::Text(text) => json!({"type": "text", "text": text}),
+            Part::Image { media_type, data } => json!({
+                "type": "image",
+                "source": {"type": "base64", "media_type": media_type, "data": STANDARD.encode(&data)},
+            }),
+            Part::Pdf { data, .. } => json!({
+                "type": "document",
+                "source": {"type": "base64", "media_type": "application/pdf", "data": STANDARD.encode(&data)},
+            }),
+        });
+    }
+    blocks
 }
 
 /// The reply in a Messages answer: the `text` of every `type: "text"` content block,

@@ -87,12 +87,15 @@ pub fn build_agent(
             if let Some(key) = &key {
                 register_secret(key.expose());
             }
+            let input = provider.input_kinds();
             if api == ProviderApi::OpenAiCompletions {
-                let agent = OpenAiAgent::new(name, &base_url, &model.model, key.as_ref(), options)?;
+                let agent = OpenAiAgent::new(name, &base_url, &model.model, key.as_ref(), options)?
+                    .with_input(input);
                 Ok(Arc::new(agent))
             } else {
                 let agent =
-                    AnthropicAgent::new(name, &base_url, &model.model, key.as_ref(), options)?;
+                    AnthropicAgent::new(name, &base_url, &model.model, key.as_ref(), options)?
+                        .with_input(input);
                 Ok(Arc::new(agent))
             }
         }

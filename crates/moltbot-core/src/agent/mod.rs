@@ -25,6 +25,7 @@
 //! taken out of the reply ([`reasoning`]) before it is posted or stored.
 
 mod anthropic;
+pub mod attachments;
 mod build;
 mod command;
 mod echo;
@@ -44,16 +45,17 @@ use std::time::Duration;
 use futures::FutureExt;
 
 pub use self::anthropic::{
-    anthropic_messages, anthropic_messages_url, parse_anthropic_reply, AnthropicAgent,
-    ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
+    anthropic_messages, anthropic_messages_for, anthropic_messages_url, parse_anthropic_reply,
+    AnthropicAgent, ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
 };
+pub use self::attachments::{Attachment, AttachmentContent, FileKind, InputKinds};
 pub use self::build::{api_key_env, build_agent};
 pub use self::command::{command_input, parse_output, CommandAgent, MAX_STDOUT_BYTES};
 pub use self::echo::EchoAgent;
 pub use self::error::{AgentBuildError, AgentError};
 pub use self::http::{error_message, retry_after, RetryPolicy};
 pub use self::notice::{help_text, textless_notice, FILES_NOT_READ, NO_ANSWER};
-pub use self::openai::{openai_messages, parse_openai_reply, OpenAiAgent};
+pub use self::openai::{openai_messages, openai_messages_for, parse_openai_reply, OpenAiAgent};
 pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
 pub use self::types::{
     clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,

@@ -10,13 +10,17 @@
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
+use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
 use super::http::{join_url, JsonPoster};
 use super::speakers;
+use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
 };
 use crate::config::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 /// An OpenAI-compatible chat completions provider.
 #[derive(Debug, Clone)]
@@ -26,6 +30,7 @@ pub struct OpenAiAgent {
     model: String,
     headers: HeaderMap,
     poster: JsonPoster,
+    input: InputKinds,
 }
 
 impl OpenAiAgent {
@@ -53,7 +58,15 @@ impl OpenAiAgent {
             url: join_url(base_url, "chat/completions"),
             model: model.into(),
             headers,
+            input: InputKinds::default_for(crate::config::ProviderApi::OpenAiCompletions),
         })
+    }
+
+    /// What this provider reads besides text (config `models.providers.<name>.input`).
+    #[must_use]
+    pub fn with_input(mut self, input: InputKinds) -> Self {
+        self.input = input;
+        self
     }
 }
 
@@ -64,7 +77,8 @@ impl Agent for OpenAiAgent {
 
     fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
         Box::pin(async move {
-            let body = json!({ "model": self.model, "messages": openai_messages(req) });
+            let body =
+                json!({ "model": self.model, "messages": openai_messages_for(req, self.input) });
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
             parse_openai_reply(&answer)
         })
@@ -75,6 +89,17 @@ impl Agent for OpenAiAgent {
 /// history, then the new message; in group sessions user turns start with their author
 /// ([`speakers`]).
 pub fn openai_messages(req: &AgentRequest) -> Vec<Value> {
+    openai_messages_for(
+        req,
+        InputKinds::default_for(crate::config::ProviderApi::OpenAiCompletions),
+    )
+}
+
+/// [`openai_messages`] for a provider that reads `input`: the new message's files become content
+/// parts (<https://platform.openai.com/docs/guides/images-vision>: `image_url` parts with a
+/// `data:` URL; <https://platform.openai.com/docs/guides/pdf-files>: `file` parts with
+/// `file_data`), text files text parts, the rest a note ([`super::attachments::plan`]).
+pub fn openai_messages_for(req: &AgentRequest, input: InputKinds) -> Vec<Value> {
     let mut messages = Vec::with_capacity(req.history.len() + 2);
     if let Some(prompt) = speakers::system_prompt(req) {
         messages.push(json!({"role": "system", "content": prompt}));
@@ -83,8 +108,36 @@ pub fn openai_messages(req: &AgentRequest) -> Vec<Value> {
         let content = speakers::turn_text(turn, req.conversation.kind);
         messages.push(json!({"role": turn.role.as_str(), "content": content}));
     }
-    messages.push(json!({"role": "user", "content": speakers::request_text(req)}));
+    messages.push(json!({"role": "user", "content": user_content(req, input)}));
     messages
+}
+
+fn user_content(req: &AgentRequest, input: InputKinds) -> Value {
+    let text = speakers::request_text(req);
+    if req.attachments.is_empty() {
+        return json!(text);
+    }
+    let mut parts = Vec::new();
+    if !text.trim().is_empty() {
+        parts.push(json!({"type": "text", "text": text}));
+    }
+    for part in plan(&req.attachments, input, SizeLimits::OPENAI) {
+        parts.push(match part {
+            Part::Text(text) => json!({"type": "text", "text": text}),
+            Part::Image { media_type, data } => json!({
+                "type": "image_url",
+                "image_url": {"url": format!("data:{media_type};base64,{}", STANDARD.encode(&data))},
+            }),
+            Part::Pdf { name, data } => json!({
+                "type": "file",
+                "file": {
+                    "filename": name,
+                    "file_data": format!("data:application/pdf;base64,{}", STANDARD.encode(&data)),
+                },
+            }),
+        });
+    }
+    Value::Array(parts)
 }
 
 /// The reply in a chat completion: the text is `choices[0].message.content` as a string, or the

@@ -165,6 +165,9 @@ pub struct AgentRequest {
     pub history: Vec<Turn>,
     /// The system prompt to use (the caller resolves per-agent or per-space prompts).
     pub system_prompt: Option<String>,
+    /// Files that came with this message (not with earlier turns: their history keeps only a
+    /// `[file: name, type]` note).
+    pub attachments: Vec<super::Attachment>,
 }
 
 /// The agent's answer.

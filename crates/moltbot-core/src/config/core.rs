@@ -248,6 +248,9 @@ pub struct ProviderConfig {
     pub command: Option<String>,
     /// `args` (for `api: "command"`).
     pub args: Vec<String>,
+    /// `input`: what the provider reads besides text (`["text", "image", "pdf"]`); `None` =
+    /// the API's default ([`crate::agent::InputKinds::default_for`]).
+    pub input: Option<crate::agent::InputKinds>,
 }
 
 impl ProviderConfig {
@@ -259,7 +262,14 @@ impl ProviderConfig {
             api_key: None,
             command: None,
             args: Vec::new(),
+            input: None,
         }
+    }
+
+    /// What the provider reads: `input` when set, else its API's default.
+    pub fn input_kinds(&self) -> crate::agent::InputKinds {
+        self.input
+            .unwrap_or_else(|| crate::agent::InputKinds::default_for(self.api))
     }
 }
 
@@ -461,7 +471,7 @@ fn models_config(
     out
 }
 
-const PROVIDER_KEYS: &[&str] = &["api", "baseUrl", "apiKey", "command", "args"];
+const PROVIDER_KEYS: &[&str] = &["api", "baseUrl", "apiKey", "command", "args", "input"];
 
 fn provider_config(
     cfg: &LoadedConfig,
@@ -496,6 +506,20 @@ fn provider_config(
     }
     let api_key = field_string(cfg, obj, path, "apiKey", issues).map(Secret::new);
     let args = field_string_array(cfg, obj, path, "args", issues).unwrap_or_default();
+    let input = field_string_array(cfg, obj, path, "input", issues).map(|names| {
+        for name in &names {
+            if !crate::agent::InputKinds::NAMES.contains(&name.as_str()) {
+                issues.push(cfg.issue(
+                    &join_path(path, "input"),
+                    &format!("{name:?} is not an input kind"),
+                    Some(
+                        "use a list of \"text\", \"image\" and \"pdf\", e.g. [\"text\", \"image\"]",
+                    ),
+                ));
+            }
+        }
+        crate::agent::InputKinds::from_names(names.iter().map(String::as_str))
+    });
     match api {
         ProviderApi::OpenAiCompletions | ProviderApi::AnthropicMessages => {
             if base_url.is_none() {
@@ -526,6 +550,7 @@ fn provider_config(
         api_key,
         command,
         args,
+        input,
     })
 }
 

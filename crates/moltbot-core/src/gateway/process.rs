@@ -374,6 +374,7 @@ impl Processor {
                 .get(&message.room_id)
                 .or(self.options.system_prompt.as_ref())
                 .cloned(),
+            attachments: Vec::new(),
         };
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
