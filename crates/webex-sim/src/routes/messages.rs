@@ -30,8 +30,21 @@ use uuid::Uuid;
 
 /// Maximum bytes of `text` or `markdown`.
 pub const MAX_MESSAGE_BYTES: usize = 7439;
-/// Maximum edits of one message.
+/// Maximum edits of one message ("The maximum currently supported is 10 edits per message",
+/// OpenAPI `PUT /messages/{messageId}`).
 pub const MAX_EDITS: u32 = 10;
+/// The 400 past [`MAX_EDITS`]: the docs say "a message stating the edit limit has been reached";
+/// the exact wording is a guess.
+pub const MSG_EDIT_LIMIT: &str =
+    "The edit limit has been reached: a message can be edited at most 10 times.";
+/// The 400 for editing a message with files or a card: the docs say "a message stating that the
+/// feature is currently unsupported"; the exact wording is a guess.
+pub const MSG_EDIT_UNSUPPORTED: &str =
+    "Editing a message with files or attachments is currently unsupported.";
+/// The 400 for a `PUT` with both `markdown` and `html` ("If this attribute [markdown] is set
+/// ensure that the request does NOT contain an `html` attribute"); the wording is a guess.
+pub const MSG_EDIT_HTML: &str =
+    "A request with markdown must not contain html: remove html from the message before editing it.";
 /// Adaptive card content type.
 pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 /// The answer when a bot tries to open a 1:1 with someone who never wrote to it.
@@ -63,6 +76,8 @@ struct EditMessage {
     room_id: Option<String>,
     text: Option<String>,
     markdown: Option<String>,
+    /// Only checked for presence: a body with `markdown` must not carry `html`.
+    html: Option<Value>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -598,7 +613,10 @@ pub async fn get_one(
     Ok(Json(render::message(&world, &m, MessageView::Listed)).into_response())
 }
 
-/// `PUT /messages/{id}`: the author edits text/markdown; `roomId` is required.
+/// `PUT /messages/{id}`: the author edits text/markdown (OpenAPI "Edit a Message"): `roomId` is
+/// required and must be the message's room (400), a body with `markdown` must not carry `html`
+/// (400), only the author may edit (403), messages with files or a card cannot be edited (400),
+/// and at most [`MAX_EDITS`] times (400). Fires `messages:updated`; the answer has `updated`.
 pub async fn edit(
     State(state): State<Arc<SimState>>,
     Extension(Caller(me)): Extension<Caller>,
@@ -609,6 +627,9 @@ pub async fn edit(
     let room_id = req
         .room_id
         .ok_or_else(|| ApiError::bad_request("roomId is required."))?;
+    if req.markdown.is_some() && req.html.is_some() {
+        return Err(ApiError::bad_request(MSG_EDIT_HTML));
+    }
     let text = non_empty(req.text);
     let markdown = non_empty(req.markdown);
     if text.is_none() && markdown.is_none() {
@@ -627,10 +648,11 @@ pub async fn edit(
             "Only the author of a message can edit it.",
         ));
     }
+    if !current.files.is_empty() || !current.attachments.is_empty() {
+        return Err(ApiError::bad_request(MSG_EDIT_UNSUPPORTED));
+    }
     if current.edits >= MAX_EDITS {
-        return Err(ApiError::bad_request(format!(
-            "A message can be edited at most {MAX_EDITS} times."
-        )));
+        return Err(ApiError::bad_request(MSG_EDIT_LIMIT));
     }
     let (text, html, mentioned_people, mentioned_groups) = render_content(&world, text, &markdown);
     let now = world.clock.tick();
