@@ -426,6 +426,18 @@ impl SimServer {
             .collect()
     }
 
+    /// Every card submission (attachment action), oldest first, as
+    /// `GET /v1/attachment/actions/{id}` renders it (`{id, type, messageId, personId, roomId,
+    /// inputs, created}`).
+    pub fn card_submissions(&self) -> Vec<Value> {
+        let world = self.state.world();
+        world
+            .actions
+            .iter()
+            .map(|a| render::action(a, true))
+            .collect()
+    }
+
     /// The messages `person` wrote in `room`, oldest first.
     pub fn messages_by(&self, person: &SimPerson, room: impl InRoom) -> Vec<SimMessage> {
         self.messages_in(room)
