@@ -136,6 +136,16 @@ async fn click(c: &Client, css: &str) -> Step {
         .map_err(|e| format!("click {css}: {e}"))
 }
 
+/// Types `keys` into the element matching `css` (a file input takes a path).
+async fn type_into(c: &Client, css: &str, keys: &str) -> Step {
+    c.find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("{css}: {e}"))?
+        .send_keys(keys)
+        .await
+        .map_err(|e| format!("type into {css}: {e}"))
+}
+
 async fn flow(c: &Client, sim: &SimServer, upload: &Path) -> Step {
     let bot = sim.bot();
     let alice = sim.user("alice");
@@ -241,18 +251,8 @@ async fn flow(c: &Client, sim: &SimServer, upload: &Path) -> Step {
     }
 
     // Alice attaches a file (multipart) with a line of text.
-    c.find(Locator::Css("#file"))
-        .await
-        .map_err(|e| e.to_string())?
-        .send_keys(&upload.display().to_string())
-        .await
-        .map_err(|e| format!("choose the file: {e}"))?;
-    c.find(Locator::Css("#text"))
-        .await
-        .map_err(|e| e.to_string())?
-        .send_keys("here it is")
-        .await
-        .map_err(|e| e.to_string())?;
+    type_into(c, "#file", &upload.display().to_string()).await?;
+    type_into(c, "#text", "here it is").await?;
     click(c, "#send").await?;
     let sent = until("Alice's file", || async {
         sim.files()
