@@ -238,9 +238,9 @@ fn html_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
     html.trim_end().to_string()
 }
 
-/// The plain text: the words without Markdown, mentions as names, paragraphs and headings
-/// apart by a blank line, list items and lines on their own lines (a guess at Webex's own
-/// derivation, which is not documented).
+/// The plain text: the words without Markdown, mentions as names, autolinks as typed
+/// (`<https://..>`), paragraphs and headings apart by a blank line, list items and lines on
+/// their own lines (a guess at Webex's own derivation, which is not documented).
 fn text_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
     let mut text = String::new();
     let mut in_item = 0usize;
@@ -260,8 +260,23 @@ fn text_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
             }
         }
     };
+    // For each open link: whether it is an autolink (`<https://..>`, `<a@b.c>`), whose angle
+    // brackets the text keeps as typed.
+    let mut links: Vec<bool> = Vec::new();
     for event in events {
         match event {
+            Event::Start(Tag::Link { link_type, .. }) => {
+                let auto = matches!(link_type, LinkType::Autolink | LinkType::Email);
+                if auto {
+                    text.push('<');
+                }
+                links.push(auto);
+            }
+            Event::End(TagEnd::Link) => {
+                if links.pop().unwrap_or(false) {
+                    text.push('>');
+                }
+            }
             Event::Text(t) | Event::Code(t) => text.push_str(&with_names(t, mentions, "")),
             Event::Html(raw) | Event::InlineHtml(raw) => text.push_str(raw),
             Event::SoftBreak | Event::HardBreak => text.push('\n'),
@@ -383,7 +398,7 @@ mod tests {
              <a href=\"http://e.x/p.png\" rel=\"nofollow\">pic</a> \
              <a href=\"mailto:me@x.io\" rel=\"nofollow\">me@x.io</a></p>"
         );
-        assert_eq!(r.text, "a b https://auto.link pic me@x.io");
+        assert_eq!(r.text, "a b <https://auto.link> pic <me@x.io>");
     }
 
     #[test]
