@@ -273,9 +273,8 @@ fn text_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
                 links.push(auto);
             }
             Event::End(TagEnd::Link) => {
-                if links.pop().unwrap_or(false) {
-                    text.push('>');
-                }
+                let auto = links.pop().unwrap_or(false);
+                text.push_str(if auto { ">" } else { "" });
             }
             Event::Text(t) | Event::Code(t) => text.push_str(&with_names(t, mentions, "")),
             Event::Html(raw) | Event::InlineHtml(raw) => text.push_str(raw),
