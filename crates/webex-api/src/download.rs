@@ -3,16 +3,23 @@
 //! The bearer token is attached only when the URL has the API base's scheme, host and port
 //! (Webex serves files from `https://webexapis.com/v1/contents/..`); any other host gets a plain
 //! request. Bodies are streamed and the download stops as soon as it passes the size cap.
+//!
+//! Webex's anti-malware answers (developer.webex.com/docs/basics, "Message Attachments"; the
+//! OpenAPI description's 423/410/428 responses) come back typed: 423 Locked (still being
+//! scanned) as [`Error::FileScanning`] with its `Retry-After`, 410 Gone (infected or blocked) as
+//! [`Error::FileInfected`], 428 Precondition Required (cannot be scanned) as
+//! [`Error::FileUnscannable`]; [`DownloadOptions::allow_unscannable`] adds Webex's
+//! `?allow=unscannable` to fetch such a file anyway. The client never waits out a 423 itself.
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::Method;
+use reqwest::header::{HeaderMap, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::{Method, Response};
 use url::Url;
 
 use crate::client::WebexClient;
 use crate::error::{Error, Result};
 use crate::link::same_origin;
-use crate::transport::{network_error, Call};
+use crate::transport::{network_error, retry_after, Call};
 
 /// A downloaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,52 +32,157 @@ pub struct DownloadedFile {
     pub bytes: Bytes,
 }
 
+/// What `HEAD` says about a file, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// File name from `Content-Disposition` (sanitized as for [`DownloadedFile::filename`]).
+    pub filename: Option<String>,
+    /// `Content-Type`, if sent.
+    pub content_type: Option<String>,
+    /// `Content-Length` in bytes, if sent.
+    pub length: Option<u64>,
+}
+
+/// How to download a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Refuse bodies over this many bytes ([`Error::TooLarge`]).
+    pub max_bytes: u64,
+    /// Fetch a file Webex could not scan for malware (adds `allow=unscannable` to the URL)
+    /// instead of failing with [`Error::FileUnscannable`].
+    pub allow_unscannable: bool,
+}
+
+impl DownloadOptions {
+    /// At most `max_bytes`, unscannable files refused.
+    pub fn max_bytes(max_bytes: u64) -> Self {
+        Self {
+            max_bytes,
+            allow_unscannable: false,
+        }
+    }
+
+    /// Also fetches files Webex could not scan.
+    pub fn allowing_unscannable(mut self) -> Self {
+        self.allow_unscannable = true;
+        self
+    }
+}
+
+/// The statuses a download reads itself (Webex's anti-malware answers).
+const SCAN_STATUSES: &[u16] = &[410, 423, 428];
+
 impl WebexClient {
-    /// Downloads `url`, refusing bodies over `max_bytes` ([`Error::TooLarge`]).
+    /// Downloads `url`, refusing bodies over `max_bytes` ([`Error::TooLarge`]) and files Webex
+    /// could not scan ([`Error::FileUnscannable`]); see [`WebexClient::download_file_with`].
     pub async fn download_file(&self, url: &str, max_bytes: u64) -> Result<DownloadedFile> {
-        let url = Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{e}")))?;
+        self.download_file_with(url, DownloadOptions::max_bytes(max_bytes))
+            .await
+    }
+
+    /// Downloads `url` as `options` say.
+    ///
+    /// # Errors
+    /// [`Error::FileScanning`] (423: ask again after its `retry_after`), [`Error::FileInfected`]
+    /// (410), [`Error::FileUnscannable`] (428, unless allowed), [`Error::TooLarge`],
+    /// [`Error::InvalidUrl`] for a non-http(s) URL, and the errors of any call.
+    pub async fn download_file_with(
+        &self,
+        url: &str,
+        options: DownloadOptions,
+    ) -> Result<DownloadedFile> {
+        let mut response = self
+            .file_request(Method::GET, url, options.allow_unscannable)
+            .await?;
+        let headers = response.headers().clone();
+        let declared = header(&headers, CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > options.max_bytes) {
+            return Err(Error::TooLarge {
+                limit: options.max_bytes,
+            });
+        }
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
+            if buffer.len() as u64 + chunk.len() as u64 > options.max_bytes {
+                // Dropping the response closes the connection: nothing more is read.
+                return Err(Error::TooLarge {
+                    limit: options.max_bytes,
+                });
+            }
+            buffer.extend_from_slice(&chunk);
+        }
+        Ok(DownloadedFile {
+            filename: header(&headers, CONTENT_DISPOSITION)
+                .and_then(|v| filename_from_disposition(&v)),
+            content_type: header(&headers, CONTENT_TYPE),
+            bytes: buffer.freeze(),
+        })
+    }
+
+    /// `HEAD url`: the file's name, type and length without its content (to check a size cap
+    /// first). The anti-malware answers are the same typed errors as for a download.
+    pub async fn file_info(&self, url: &str, allow_unscannable: bool) -> Result<FileInfo> {
+        let response = self
+            .file_request(Method::HEAD, url, allow_unscannable)
+            .await?;
+        let headers = response.headers();
+        Ok(FileInfo {
+            filename: header(headers, CONTENT_DISPOSITION)
+                .and_then(|v| filename_from_disposition(&v)),
+            content_type: header(headers, CONTENT_TYPE),
+            length: header(headers, CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok()),
+        })
+    }
+
+    /// Sends `method url` (the token only to the API origin) and turns the anti-malware answers
+    /// into their errors; any other answer is a 2xx.
+    async fn file_request(
+        &self,
+        method: Method,
+        url: &str,
+        allow_unscannable: bool,
+    ) -> Result<Response> {
+        let mut url = Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::InvalidUrl(format!(
                 "unsupported scheme {}",
                 url.scheme()
             )));
         }
+        if allow_unscannable {
+            url.query_pairs_mut().append_pair("allow", "unscannable");
+        }
         let endpoint = if same_origin(&url, self.base_url()) {
             "/contents/{id}"
         } else {
             "external"
         };
-        let mut response = self
+        let response = self
             .transport()
-            .execute(&Call::new(Method::GET, endpoint, url))
+            .execute(&Call::new(method, endpoint, url).accept(SCAN_STATUSES))
             .await?;
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let filename = header(CONTENT_DISPOSITION).and_then(|v| filename_from_disposition(&v));
-        let content_type = header(CONTENT_TYPE);
-        let declared = header(CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > max_bytes) {
-            return Err(Error::TooLarge { limit: max_bytes });
+        let tracking_id = || header(response.headers(), "trackingid");
+        match response.status().as_u16() {
+            423 => Err(Error::FileScanning {
+                retry_after: retry_after(response.headers()),
+                tracking_id: tracking_id(),
+            }),
+            410 => Err(Error::FileInfected {
+                tracking_id: tracking_id(),
+            }),
+            428 => Err(Error::FileUnscannable {
+                tracking_id: tracking_id(),
+            }),
+            _ => Ok(response),
         }
-        let mut buffer = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(network_error)? {
-            if buffer.len() as u64 + chunk.len() as u64 > max_bytes {
-                // Dropping the response closes the connection: nothing more is read.
-                return Err(Error::TooLarge { limit: max_bytes });
-            }
-            buffer.extend_from_slice(&chunk);
-        }
-        Ok(DownloadedFile {
-            filename,
-            content_type,
-            bytes: buffer.freeze(),
-        })
     }
+}
+
+fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Extracts the file name of a `Content-Disposition` value (RFC 6266), preferring the

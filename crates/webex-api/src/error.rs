@@ -61,6 +61,33 @@ pub enum Error {
         /// The cap in bytes.
         limit: u64,
     },
+    /// The file is still being scanned for malware (Webex answered 423 Locked): ask again after
+    /// `retry_after` (its `Retry-After`, 15 s when missing or malformed).
+    #[error("the file is still being scanned for malware; retry after {retry_after:?}{}", tracking_suffix(.tracking_id))]
+    FileScanning {
+        /// How long Webex asked to wait.
+        retry_after: Duration,
+        /// Webex's tracking id, if any.
+        tracking_id: Option<String>,
+    },
+    /// The file is infected or blocked by policy (Webex answered 410 Gone): it will never be
+    /// served.
+    #[error("the file was blocked by Webex's malware scan (infected or not allowed){}", tracking_suffix(.tracking_id))]
+    FileInfected {
+        /// Webex's tracking id, if any.
+        tracking_id: Option<String>,
+    },
+    /// The file could not be scanned for malware, e.g. it is encrypted (Webex answered 428
+    /// Precondition Required); it can be fetched anyway with
+    /// [`DownloadOptions::allow_unscannable`](crate::DownloadOptions).
+    #[error("the file could not be scanned for malware (e.g. it is encrypted){}", tracking_suffix(.tracking_id))]
+    FileUnscannable {
+        /// Webex's tracking id, if any.
+        tracking_id: Option<String>,
+    },
+    /// A request the client refuses to send (e.g. a file upload with a second file).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// A URL given to or built by the client is not valid.
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
@@ -82,6 +109,9 @@ impl Error {
         match self {
             Error::Api { status, .. } => Some(*status),
             Error::RateLimited { .. } => Some(429),
+            Error::FileScanning { .. } => Some(423),
+            Error::FileInfected { .. } => Some(410),
+            Error::FileUnscannable { .. } => Some(428),
             _ => None,
         }
     }
@@ -89,9 +119,11 @@ impl Error {
     /// Webex's tracking id, if any.
     pub fn tracking_id(&self) -> Option<&str> {
         match self {
-            Error::Api { tracking_id, .. } | Error::RateLimited { tracking_id, .. } => {
-                tracking_id.as_deref()
-            }
+            Error::Api { tracking_id, .. }
+            | Error::RateLimited { tracking_id, .. }
+            | Error::FileScanning { tracking_id, .. }
+            | Error::FileInfected { tracking_id }
+            | Error::FileUnscannable { tracking_id } => tracking_id.as_deref(),
             _ => None,
         }
     }

@@ -3,7 +3,8 @@
 //! Knows nothing of moltbot: it speaks Webex and nothing else.
 //!
 //! - [`WebexClient`]: people, messages, rooms, memberships, webhooks, card actions, file
-//!   downloads. Cheap to clone; clones share one rate limiter.
+//!   uploads ([`WebexClient::create_message_with_file`]) and downloads (with Webex's
+//!   anti-malware answers typed). Cheap to clone; clones share one rate limiter.
 //! - One client-side budget ([`ClientConfig::requests_per_minute`]) for all calls, sends before
 //!   reads; a 429 pauses every caller for `Retry-After`; idempotent calls retry 5xx and network
 //!   errors with backoff and jitter. Callers never sleep on their own.
@@ -41,12 +42,13 @@ mod requests;
 pub mod retry;
 pub mod text;
 mod transport;
+mod upload;
 
 pub use client::WebexClient;
 pub use config::{
     ApiToken, ClientConfig, DEFAULT_BASE_URL, DEFAULT_BURST, DEFAULT_REQUESTS_PER_MINUTE,
 };
-pub use download::{filename_from_disposition, DownloadedFile};
+pub use download::{filename_from_disposition, DownloadOptions, DownloadedFile, FileInfo};
 pub use error::{Error, Result};
 pub use ids::{same_entity, WebexId};
 pub use models::{
@@ -60,5 +62,6 @@ pub use requests::{
     UpdateWebhook,
 };
 pub use text::{fits, split_at_char_boundary, MAX_MESSAGE_BYTES};
+pub use upload::{UploadFile, MAX_FILE_BYTES};
 /// Re-exported so callers can build [`ClientConfig::base_url`] without depending on `url`.
 pub use url::Url;

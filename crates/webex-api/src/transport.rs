@@ -25,9 +25,24 @@ use crate::limiter::{Limiter, Priority};
 use crate::link::same_origin;
 use crate::observe::RequestEvent;
 use crate::retry::{backoff, parse_retry_after, MAX_BACKOFF};
+use crate::upload::UploadFile;
 
 /// Longest raw body kept in an error.
 const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// A request body.
+#[derive(Clone)]
+pub(crate) enum CallBody {
+    /// `application/json`.
+    Json(Bytes),
+    /// `multipart/form-data`: text fields, then one file part. Rebuilt for every attempt (a
+    /// reqwest form is consumed by sending), sharing the file's bytes.
+    Multipart {
+        fields: Vec<(&'static str, String)>,
+        file_field: &'static str,
+        file: UploadFile,
+    },
+}
 
 /// One logical API call.
 pub(crate) struct Call {
@@ -35,11 +50,13 @@ pub(crate) struct Call {
     /// Endpoint template for metrics, e.g. `/messages/{id}`.
     pub(crate) endpoint: &'static str,
     pub(crate) url: Url,
-    pub(crate) body: Option<Bytes>,
+    pub(crate) body: Option<CallBody>,
     pub(crate) priority: Priority,
     /// The caller checked that `url` is on a host trusted with the token other than the API
     /// base (the Mercury module's catalog hosts); see [`crate::mercury::TrustedOrigins`].
     pub(crate) trusted: bool,
+    /// Error statuses the caller reads itself (returned as responses, not [`Error::Api`]).
+    pub(crate) accept: &'static [u16],
 }
 
 impl Call {
@@ -51,7 +68,30 @@ impl Call {
             body: None,
             priority: Priority::Read,
             trusted: false,
+            accept: &[],
         }
+    }
+
+    /// Returns these error statuses as responses for the caller to read (e.g. a download's
+    /// 423, whose `Retry-After` the caller needs).
+    pub(crate) fn accept(mut self, statuses: &'static [u16]) -> Self {
+        self.accept = statuses;
+        self
+    }
+
+    /// A `multipart/form-data` body: `fields` as text parts, then `file` as `file_field`.
+    pub(crate) fn multipart(
+        mut self,
+        fields: Vec<(&'static str, String)>,
+        file_field: &'static str,
+        file: UploadFile,
+    ) -> Self {
+        self.body = Some(CallBody::Multipart {
+            fields,
+            file_field,
+            file,
+        });
+        self
     }
 
     /// Marks the URL as trusted with the token although it is not on the API base origin.
@@ -65,7 +105,7 @@ impl Call {
             source,
             raw: String::new(),
         })?;
-        self.body = Some(Bytes::from(bytes));
+        self.body = Some(CallBody::Json(Bytes::from(bytes)));
         Ok(self)
     }
 
@@ -188,7 +228,7 @@ impl Transport {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    if !status.is_success() {
+                    if !status.is_success() && !call.accept.contains(&status.as_u16()) {
                         return Err(api_error(response).await);
                     }
                     return Ok(response);
@@ -221,10 +261,25 @@ impl Transport {
         if call.trusted || same_origin(&call.url, &self.config.base_url) {
             builder = builder.header(AUTHORIZATION, self.auth.clone());
         }
-        if let Some(body) = &call.body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+        match &call.body {
+            None => {}
+            Some(CallBody::Json(body)) => {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            Some(CallBody::Multipart {
+                fields,
+                file_field,
+                file,
+            }) => {
+                let mut form = reqwest::multipart::Form::new();
+                for (name, value) in fields {
+                    form = form.text(*name, value.clone());
+                }
+                form = form.part(*file_field, file.part());
+                builder = builder.multipart(form);
+            }
         }
         builder
     }

@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::faults::{FailRule, FaultError, Faults};
+use crate::files::Scan;
 use crate::ids::{resolve, Kind};
 use crate::model::{is_email, PersonType};
 use crate::render::{self, MessageView};
@@ -30,6 +31,9 @@ pub fn router() -> Router<Arc<SimState>> {
         .route("/messages", get(messages))
         .route("/reset", post(reset))
         .route("/webhooks/disable", post(disable_webhooks))
+        .route("/contents", get(contents))
+        .route("/contents/scan", post(contents_scan))
+        .route("/contents/limit", post(contents_limit))
         .route("/mercury", get(mercury))
         .route("/mercury/drop", post(mercury_drop))
         .route("/mercury/close", post(mercury_close))
@@ -366,6 +370,126 @@ async fn disable_webhooks(
     refuse_body(&body, "the /_sim/webhooks/disable body")?;
     let disabled = crate::delivery::disable_all(&mut state.world());
     Ok(Json(json!({ "disabled": disabled })).into_response())
+}
+
+/// `GET /_sim/contents`: `{"items": [FileInfo]}`, every uploaded file oldest first (without
+/// the bytes).
+async fn contents(State(state): State<Arc<SimState>>) -> Response {
+    let items = state.world().file_infos(&state.base_url);
+    Json(json!({ "items": items })).into_response()
+}
+
+/// The `/_sim/contents/scan` body.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScanBody {
+    /// A content URL or id; absent: the state of files uploaded from now on.
+    content_id: Option<String>,
+    /// `clean`, `scanning`, `infected` or `unscannable`.
+    state: Option<String>,
+    /// `scanning` only: how many requests get 423 (default 1).
+    times: Option<u32>,
+    /// `scanning` only: the `Retry-After` seconds (default 1).
+    retry_after_seconds: Option<u64>,
+}
+
+/// `POST /_sim/contents/scan` `{contentId?, state, times?, retryAfterSeconds?}`: sets the
+/// anti-malware state of one file, or (without `contentId`) of every file uploaded from now on.
+/// 204; 404 for a `contentId` that names no file.
+async fn contents_scan(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    const WHAT: &str = "the /_sim/contents/scan body";
+    let req: ScanBody = parse_strict(&body, WHAT)?;
+    let is_scanning = req.state.as_deref() == Some("scanning");
+    if !is_scanning && (req.times.is_some() || req.retry_after_seconds.is_some()) {
+        return Err(invalid(
+            "state",
+            WHAT,
+            "`times` and `retryAfterSeconds` go with \"scanning\" only",
+        ));
+    }
+    let scan = match req.state.as_deref() {
+        Some("clean") => Scan::Clean,
+        Some("infected") => Scan::Infected,
+        Some("unscannable") => Scan::Unscannable,
+        Some("scanning") => {
+            let times = req.times.unwrap_or(1);
+            if times == 0 {
+                return Err(invalid("times", WHAT, "must be at least 1"));
+            }
+            let secs = req
+                .retry_after_seconds
+                .unwrap_or(crate::files::DEFAULT_SCAN_RETRY_AFTER_SECONDS);
+            if secs > crate::faults::MAX_RETRY_AFTER_SECONDS {
+                return Err(invalid(
+                    "retryAfterSeconds",
+                    WHAT,
+                    format!(
+                        "must be seconds 0..={}, got {secs}",
+                        crate::faults::MAX_RETRY_AFTER_SECONDS
+                    ),
+                ));
+            }
+            Scan::scanning(times, secs)
+        }
+        other => {
+            return Err(invalid(
+                "state",
+                WHAT,
+                format!(
+                    "expected \"clean\", \"scanning\", \"infected\" or \"unscannable\", got {}",
+                    other.map_or_else(|| "nothing".to_string(), |s| format!("{s:?}"))
+                ),
+            ))
+        }
+    };
+    let mut world = state.world();
+    match req.content_id.as_deref() {
+        None => world.file_settings.new_file_scan = scan,
+        Some(reference) => {
+            let file = world.file_mut(reference).ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    format!("No file with contentId {reference:?}."),
+                )
+            })?;
+            file.scan = scan;
+        }
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// The `/_sim/contents/limit` body.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LimitBody {
+    /// The largest file accepted, bytes (1..=100 MiB).
+    max_file_bytes: Option<u64>,
+}
+
+/// `POST /_sim/contents/limit` `{maxFileBytes}`: lowers the per-file limit (Webex's is 100 MB),
+/// so a test can send a file over it without sending 100 MB. 204.
+async fn contents_limit(
+    State(state): State<Arc<SimState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    const WHAT: &str = "the /_sim/contents/limit body";
+    let req: LimitBody = parse_strict(&body, WHAT)?;
+    let max = crate::files::MAX_FILE_BYTES;
+    let n = req
+        .max_file_bytes
+        .ok_or_else(|| invalid("maxFileBytes", WHAT, format!("is required (1..={max})")))?;
+    if n == 0 || n > max {
+        return Err(invalid(
+            "maxFileBytes",
+            WHAT,
+            format!("must be bytes 1..={max}, got {n}"),
+        ));
+    }
+    state.world().file_settings.max_file_bytes = n;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /_sim/mercury`: `{"devices":[{id, owner, name?, connected, pending}], "connections",

@@ -29,6 +29,8 @@ pub enum Kind {
     Organization,
     /// An application (for webhook envelopes).
     Application,
+    /// A file's content (`ciscospark://us/CONTENT/<message uuid>/<file index>`, notes §9).
+    Content,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::AttachmentAction => "ATTACHMENT_ACTION",
             Kind::Organization => "ORGANIZATION",
             Kind::Application => "APPLICATION",
+            Kind::Content => "CONTENT",
         }
     }
 }
@@ -106,6 +109,22 @@ pub fn membership_id(person: &Uuid, room: &Uuid) -> String {
     encode_raw(Kind::Membership, &format!("{person}:{room}"))
 }
 
+/// Encodes the content id of file `index` of message `message`: Webex's content ids carry
+/// `<activity uuid>/<file index>` (JSSDK `getHydraFiles`; `shared/spec/webex-api-notes.md` §5).
+pub fn content_id(message: &Uuid, index: u32) -> String {
+    encode_raw(Kind::Content, &format!("{message}/{index}"))
+}
+
+/// Resolves a content id into `(message uuid, file index)`.
+pub fn resolve_content(input: &str) -> Option<(Uuid, u32)> {
+    let (found, tail) = decode(input.trim())?;
+    if found != Kind::Content.as_str() {
+        return None;
+    }
+    let (message, index) = tail.split_once('/')?;
+    Some((Uuid::parse_str(message).ok()?, index.parse().ok()?))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -129,5 +148,13 @@ mod tests {
         let p = Uuid::new_v4();
         let r = Uuid::new_v4();
         assert_eq!(resolve_membership(&membership_id(&p, &r)), Some((p, r)));
+    }
+
+    #[test]
+    fn content_ids_roundtrip() {
+        let m = Uuid::new_v4();
+        let id = content_id(&m, 0);
+        assert_eq!(resolve_content(&id), Some((m, 0)));
+        assert_eq!(resolve_content(&encode(Kind::Message, &m)), None);
     }
 }

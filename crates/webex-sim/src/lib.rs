@@ -12,6 +12,8 @@ pub mod control;
 pub mod delivery;
 pub mod error;
 pub mod faults;
+pub mod file_scenario;
+pub mod files;
 pub mod ids;
 pub mod markdown;
 pub mod mercury;
@@ -26,6 +28,8 @@ pub mod server;
 pub mod state;
 
 pub use faults::Faults;
+pub use file_scenario::FileRef;
+pub use files::{FileInfo, Scan, SimFile};
 pub use model::RoomType;
 pub use scenario::{InRoom, Marker, SimCallError, SimMessage, SimUser};
 pub use seed::{Seed, SeedError};

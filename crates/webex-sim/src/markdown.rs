@@ -1,9 +1,19 @@
-//! Markdown rendering: mentions into `<spark-mention>` tags, a small Markdown subset into
-//! html, and the plain `text` Webex derives from markdown.
+//! Markdown rendering: mentions into `<spark-mention>` tags, Markdown into html with
+//! `pulldown-cmark` (CommonMark), and the plain `text` Webex derives from markdown.
 //!
 //! Mention syntax (developer.webex.com/docs/basics, "Formatting Messages"):
 //! `<@personEmail:a@b.c|Name>`, `<@personEmail:a@b.c>`, `<@personId:ID|Name>`, `<@all>`.
+//! A pre-pass takes the mentions out (they look like inline html to a Markdown parser) and
+//! leaves placeholders that the html and text renderings put back.
+//!
+//! What the html follows (BASICS lists bold, italic, links, ordered and unordered lists with
+//! sub-items, block quotes, inline code and fenced code blocks, paragraphs and hard line breaks):
+//! CommonMark without extensions (no tables, which Webex does not render). Links get
+//! `rel="nofollow"` as in the OpenAPI `html` example; only `http`, `https` and `mailto` links are
+//! kept (others become their text), images become links to their URL, and raw html in the
+//! markdown is shown as text (escaped): these three are guesses at what Webex does.
 
+use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
 use uuid::Uuid;
 
 /// Who a mention token refers to.
@@ -28,11 +38,38 @@ pub struct Rendered {
     pub mentioned_groups: Vec<String>,
 }
 
-enum Segment {
-    Text(String),
+/// A mention found by the pre-pass.
+enum Mention {
     Person { id: String, name: String },
     All,
 }
+
+impl Mention {
+    fn name(&self) -> &str {
+        match self {
+            Mention::Person { name, .. } => name,
+            Mention::All => "All",
+        }
+    }
+
+    fn html(&self) -> String {
+        match self {
+            Mention::Person { id, name } => format!(
+                "<spark-mention data-object-type=\"person\" data-object-id=\"{}\">{}</spark-mention>",
+                escape(id),
+                escape(name)
+            ),
+            Mention::All => "<spark-mention data-object-type=\"groupMention\" \
+                 data-group-type=\"all\">All</spark-mention>"
+                .to_string(),
+        }
+    }
+}
+
+/// Opens a placeholder (a private-use character: never Markdown syntax, stripped from the input first, so it cannot be forged).
+const OPEN: char = '\u{E000}';
+/// Closes a placeholder.
+const CLOSE: char = '\u{E001}';
 
 /// Renders `markdown`; `lookup` resolves a mention to `(uuid, encoded id, display name)`.
 pub fn render(
@@ -40,74 +77,228 @@ pub fn render(
     lookup: impl Fn(&MentionRef) -> Option<(Uuid, String, String)>,
 ) -> Rendered {
     let mut out = Rendered::default();
-    let mut segments = Vec::new();
-    let mut rest = markdown;
+    let clean: String = markdown
+        .chars()
+        .filter(|c| *c != OPEN && *c != CLOSE)
+        .collect();
+    let mut mentions: Vec<Mention> = Vec::new();
+    let mut source = String::new();
+    let mut rest = clean.as_str();
     while let Some(start) = rest.find("<@") {
         let (before, tail) = rest.split_at(start);
         let Some(end) = tail.find('>') else {
             break;
         };
-        let inner = &tail[2..end];
-        let parsed = parse_mention(inner);
-        match parsed {
+        source.push_str(before);
+        let mention = match parse_mention(&tail[2..end]) {
             Some(Parsed::All) => {
-                push_text(&mut segments, before);
-                segments.push(Segment::All);
                 if !out.mentioned_groups.iter().any(|g| g == "all") {
                     out.mentioned_groups.push("all".to_string());
                 }
+                Some(Mention::All)
             }
-            Some(Parsed::Person(r, name)) => {
-                push_text(&mut segments, before);
-                match lookup(&r) {
-                    Some((uuid, id, display)) => {
-                        if !out.mentioned_people.contains(&uuid) {
-                            out.mentioned_people.push(uuid);
-                        }
-                        segments.push(Segment::Person {
-                            id,
-                            name: name.unwrap_or(display),
-                        });
+            Some(Parsed::Person(r, name)) => match lookup(&r) {
+                Some((uuid, id, display)) => {
+                    if !out.mentioned_people.contains(&uuid) {
+                        out.mentioned_people.push(uuid);
                     }
-                    None => {
-                        let fallback = name.unwrap_or(match r {
-                            MentionRef::Email(e) | MentionRef::Id(e) => e,
-                        });
-                        push_text(&mut segments, &fallback);
-                    }
+                    Some(Mention::Person {
+                        id,
+                        name: name.unwrap_or(display),
+                    })
                 }
+                None => {
+                    // An unknown person stays as the name given, or the address.
+                    source.push_str(&name.unwrap_or(match r {
+                        MentionRef::Email(e) | MentionRef::Id(e) => e,
+                    }));
+                    None
+                }
+            },
+            None => {
+                source.push_str(&tail[..=end]);
+                None
             }
-            None => push_text(&mut segments, &tail[..=end]),
+        };
+        if let Some(mention) = mention {
+            source.push(OPEN);
+            source.push_str(&mentions.len().to_string());
+            source.push(CLOSE);
+            mentions.push(mention);
         }
         rest = &tail[end + 1..];
     }
-    push_text(&mut segments, rest);
+    source.push_str(rest);
 
-    let mut html_inline = String::new();
-    for seg in &segments {
-        match seg {
-            Segment::Text(t) => {
-                out.text.push_str(&strip_markdown(t));
-                html_inline.push_str(&inline_html(t));
+    let events: Vec<Event<'_>> = Parser::new_ext(&source, Options::empty()).collect();
+    out.html = html_of(&events, &mentions);
+    out.text = text_of(&events, &mentions);
+    out
+}
+
+/// A piece of text with placeholders: plain text or a mention.
+enum Piece<'a> {
+    Plain(&'a str),
+    Mention(&'a Mention),
+}
+
+/// Splits `text` at its placeholders, in order.
+fn expand<'a>(text: &'a str, mentions: &'a [Mention]) -> Vec<Piece<'a>> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(OPEN) {
+        let Some(close) = rest[open..].find(CLOSE).map(|i| open + i) else {
+            break;
+        };
+        pieces.push(Piece::Plain(&rest[..open]));
+        let index = rest[open + OPEN.len_utf8()..close].parse::<usize>().ok();
+        if let Some(m) = index.and_then(|i| mentions.get(i)) {
+            pieces.push(Piece::Mention(m));
+        }
+        rest = &rest[close + CLOSE.len_utf8()..];
+    }
+    pieces.push(Piece::Plain(rest));
+    pieces
+}
+
+/// `text` with each mention as its name, prefixed with `at` (`"@"` or `""`).
+fn with_names(text: &str, mentions: &[Mention], at: &str) -> String {
+    expand(text, mentions)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Plain(p) => p.to_string(),
+            Piece::Mention(m) => format!("{at}{}", m.name()),
+        })
+        .collect()
+}
+
+/// Whether a link destination is kept as a link (`http`, `https`, `mailto`).
+fn safe_url(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+}
+
+fn html_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
+    let mut mapped: Vec<Event<'_>> = Vec::with_capacity(events.len());
+    // For each open link or image: whether an `<a>` was opened for it.
+    let mut anchors: Vec<bool> = Vec::new();
+    for event in events {
+        match event {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            })
+            | Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                ..
+            }) => {
+                let href = if *link_type == LinkType::Email {
+                    format!("mailto:{dest_url}")
+                } else {
+                    dest_url.to_string()
+                };
+                let keep = safe_url(&href);
+                if keep {
+                    mapped.push(Event::Html(
+                        format!("<a href=\"{}\" rel=\"nofollow\">", escape(&href)).into(),
+                    ));
+                }
+                anchors.push(keep);
             }
-            Segment::Person { id, name } => {
-                out.text.push_str(name);
-                html_inline.push_str(&format!(
-                    "<spark-mention data-object-type=\"person\" data-object-id=\"{}\">{}</spark-mention>",
-                    escape(id),
-                    escape(name)
-                ));
+            Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => {
+                if anchors.pop().unwrap_or(false) {
+                    mapped.push(Event::Html("</a>".into()));
+                }
             }
-            Segment::All => {
-                out.text.push_str("All");
-                html_inline.push_str(
-                    "<spark-mention data-object-type=\"groupMention\" data-group-type=\"all\">All</spark-mention>",
-                );
+            Event::Html(raw) | Event::InlineHtml(raw) => {
+                mapped.push(Event::Html(escape(raw).into()));
             }
+            Event::Text(text) if text.contains(OPEN) => {
+                let html: String = expand(text, mentions)
+                    .into_iter()
+                    .map(|piece| match piece {
+                        Piece::Plain(p) => escape(p),
+                        Piece::Mention(m) => m.html(),
+                    })
+                    .collect();
+                mapped.push(Event::Html(html.into()));
+            }
+            Event::Code(code) if code.contains(OPEN) => {
+                mapped.push(Event::Code(with_names(code, mentions, "@").into()));
+            }
+            other => mapped.push(other.clone()),
         }
     }
-    out.html = paragraphs(&html_inline);
-    out
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, mapped.into_iter());
+    html.trim_end().to_string()
+}
+
+/// The plain text: the words without Markdown, mentions as names, autolinks as typed
+/// (`<https://..>`), paragraphs and headings apart by a blank line, list items and lines on
+/// their own lines (a guess at Webex's own derivation, which is not documented).
+fn text_of(events: &[Event<'_>], mentions: &[Mention]) -> String {
+    let mut text = String::new();
+    let mut in_item = 0usize;
+    let newline = |text: &mut String, blank: bool| {
+        if text.is_empty() {
+            return;
+        }
+        while text.ends_with(' ') {
+            text.pop();
+        }
+        let want = if blank { "\n\n" } else { "\n" };
+        if !text.ends_with(want) {
+            if text.ends_with('\n') && blank {
+                text.push('\n');
+            } else if !text.ends_with('\n') {
+                text.push_str(want);
+            }
+        }
+    };
+    // For each open link: whether it is an autolink (`<https://..>`, `<a@b.c>`), whose angle
+    // brackets the text keeps as typed.
+    let mut links: Vec<bool> = Vec::new();
+    for event in events {
+        match event {
+            Event::Start(Tag::Link { link_type, .. }) => {
+                let auto = matches!(link_type, LinkType::Autolink | LinkType::Email);
+                if auto {
+                    text.push('<');
+                }
+                links.push(auto);
+            }
+            Event::End(TagEnd::Link) => {
+                let auto = links.pop().unwrap_or(false);
+                text.push_str(if auto { ">" } else { "" });
+            }
+            Event::Text(t) | Event::Code(t) => text.push_str(&with_names(t, mentions, "")),
+            Event::Html(raw) | Event::InlineHtml(raw) => text.push_str(raw),
+            Event::SoftBreak | Event::HardBreak => text.push('\n'),
+            Event::Start(Tag::Item) => {
+                newline(&mut text, false);
+                in_item += 1;
+            }
+            Event::End(TagEnd::Item) => {
+                in_item = in_item.saturating_sub(1);
+                newline(&mut text, false);
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_) | CodeBlockKind::Indented)) => {
+                newline(&mut text, in_item == 0);
+            }
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock | TagEnd::List(_),
+            ) => {
+                newline(&mut text, in_item == 0);
+            }
+            _ => {}
+        }
+    }
+    text.trim_end().to_string()
 }
 
 enum Parsed {
@@ -132,96 +323,12 @@ fn parse_mention(inner: &str) -> Option<Parsed> {
     None
 }
 
-fn push_text(segments: &mut Vec<Segment>, text: &str) {
-    if text.is_empty() {
-        return;
-    }
-    if let Some(Segment::Text(prev)) = segments.last_mut() {
-        prev.push_str(text);
-    } else {
-        segments.push(Segment::Text(text.to_string()));
-    }
-}
-
 /// Escapes html special characters.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// Removes the common inline markdown markers for the plain `text` field.
-fn strip_markdown(text: &str) -> String {
-    let mut s = text.replace("**", "").replace("__", "").replace('`', "");
-    // [label](url) -> label
-    while let Some(open) = s.find('[') {
-        let Some(mid) = s[open..].find("](").map(|i| open + i) else {
-            break;
-        };
-        let Some(close) = s[mid..].find(')').map(|i| mid + i) else {
-            break;
-        };
-        let label = s[open + 1..mid].to_string();
-        s.replace_range(open..=close, &label);
-    }
-    s
-}
-
-/// Converts a text run to inline html: escaping, `**bold**`, `` `code` ``, `[label](url)`.
-fn inline_html(text: &str) -> String {
-    let escaped = escape(text);
-    let with_code = toggle(&escaped, "`", "<code>", "</code>");
-    let with_bold = toggle(&with_code, "**", "<strong>", "</strong>");
-    links(&with_bold)
-}
-
-fn toggle(text: &str, marker: &str, open: &str, close: &str) -> String {
-    let parts: Vec<&str> = text.split(marker).collect();
-    if parts.len() < 3 {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let pairs = (parts.len() - 1) / 2;
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            if i <= pairs * 2 {
-                out.push_str(if i % 2 == 1 { open } else { close });
-            } else {
-                out.push_str(marker);
-            }
-        }
-        out.push_str(part);
-    }
-    out
-}
-
-fn links(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('[') {
-        let Some(mid) = rest[open..].find("](").map(|i| open + i) else {
-            break;
-        };
-        let Some(close) = rest[mid..].find(')').map(|i| mid + i) else {
-            break;
-        };
-        out.push_str(&rest[..open]);
-        let label = &rest[open + 1..mid];
-        let url = &rest[mid + 2..close];
-        out.push_str(&format!("<a href=\"{url}\" rel=\"nofollow\">{label}</a>"));
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn paragraphs(html: &str) -> String {
-    html.split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| format!("<p>{}</p>", p.trim_end_matches('\n').replace('\n', "<br/>")))
-        .collect::<Vec<_>>()
-        .join("")
 }
 
 #[cfg(test)]
@@ -259,5 +366,60 @@ mod tests {
         assert!(r.mentioned_people.is_empty());
         assert_eq!(r.text, "nobody@x.io <b>");
         assert_eq!(r.html, "<p>nobody@x.io &lt;b&gt;</p>");
+    }
+
+    fn md(markdown: &str) -> Rendered {
+        render(markdown, |_| None)
+    }
+
+    #[test]
+    fn lists_code_quotes_and_paragraphs_render_as_commonmark() {
+        let r = md("Intro *it*\n\n- one\n- two\n  - sub\n\n1. first\n\n> quoted\n\n```rust\nlet a = 1 < 2;\n```");
+        assert_eq!(
+            r.html,
+            "<p>Intro <em>it</em></p>\n<ul>\n<li>one</li>\n<li>two\n<ul>\n<li>sub</li>\n</ul>\n</li>\n</ul>\n\
+             <ol>\n<li>first</li>\n</ol>\n<blockquote>\n<p>quoted</p>\n</blockquote>\n\
+             <pre><code class=\"language-rust\">let a = 1 &lt; 2;\n</code></pre>"
+        );
+        assert_eq!(
+            r.text,
+            "Intro it\n\none\ntwo\nsub\n\nfirst\n\nquoted\n\nlet a = 1 < 2;"
+        );
+    }
+
+    #[test]
+    fn only_web_and_mail_links_stay_links_and_images_become_links() {
+        let r = md("[a](javascript:alert(1)) [b](https://e.x/?q=\"1\") <https://auto.link> ![pic](http://e.x/p.png) <me@x.io>");
+        assert_eq!(
+            r.html,
+            "<p>a <a href=\"https://e.x/?q=&quot;1&quot;\" rel=\"nofollow\">b</a> \
+             <a href=\"https://auto.link\" rel=\"nofollow\">https://auto.link</a> \
+             <a href=\"http://e.x/p.png\" rel=\"nofollow\">pic</a> \
+             <a href=\"mailto:me@x.io\" rel=\"nofollow\">me@x.io</a></p>"
+        );
+        assert_eq!(r.text, "a b <https://auto.link> pic <me@x.io>");
+    }
+
+    #[test]
+    fn mentions_survive_markdown_around_them_and_cannot_be_forged() {
+        let bot = Uuid::new_v4();
+        let lookup = |m: &MentionRef| match m {
+            MentionRef::Id(id) if id == "BOT" => {
+                Some((bot, "BOTID".to_string(), "Bot".to_string()))
+            }
+            _ => None,
+        };
+        let r = render("**<@personId:BOT|Molty>** - `<@all>`\n\n- <@all>", lookup);
+        assert_eq!(
+            r.html,
+            "<p><strong><spark-mention data-object-type=\"person\" data-object-id=\"BOTID\">Molty\
+             </spark-mention></strong> - <code>@All</code></p>\n<ul>\n<li><spark-mention \
+             data-object-type=\"groupMention\" data-group-type=\"all\">All</spark-mention></li>\n</ul>"
+        );
+        assert_eq!(r.text, "Molty - All\n\nAll");
+        assert_eq!(r.mentioned_people, vec![bot]);
+        // A placeholder typed by hand is dropped, not expanded.
+        let forged = render("x \u{E000}0\u{E001} <@personId:BOT>", lookup);
+        assert_eq!(forged.text, "x 0 Bot");
     }
 }

@@ -219,6 +219,10 @@ pub struct World {
     pub webhooks: Vec<Webhook>,
     /// Card submissions.
     pub actions: Vec<AttachmentAction>,
+    /// Files uploaded with messages (multipart `POST /messages`).
+    pub files: Vec<crate::files::StoredFile>,
+    /// The file size limit and the scan state of new uploads.
+    pub file_settings: crate::files::FileSettings,
     /// Timestamp source.
     pub clock: Clock,
     /// Next message sequence number.
@@ -235,6 +239,8 @@ impl Default for World {
             messages: Vec::new(),
             webhooks: Vec::new(),
             actions: Vec::new(),
+            files: Vec::new(),
+            file_settings: crate::files::FileSettings::default(),
             clock: Clock::default(),
             next_seq: 1,
         }

@@ -226,12 +226,12 @@ pub struct Marker(pub u64);
 /// [`SimServer::user`] or [`SimServer::as_user`].
 #[derive(Debug, Clone)]
 pub struct SimUser<'a> {
-    sim: &'a SimServer,
-    person: SimPerson,
+    pub(crate) sim: &'a SimServer,
+    pub(crate) person: SimPerson,
 }
 
 /// Unwraps a helper call, or panics with what the emulator said.
-fn expect_ok<T>(result: Result<T, SimCallError>) -> T {
+pub(crate) fn expect_ok<T>(result: Result<T, SimCallError>) -> T {
     match result {
         Ok(value) => value,
         Err(err) => panic!("webex-sim helper call failed: {err}"),
@@ -260,12 +260,7 @@ impl SimUser<'_> {
             .sim
             .call(&self.person, reqwest::Method::POST, "/messages", Some(body))
             .await?;
-        SimMessage::from_value(answer.clone()).map_err(|e| SimCallError::Unexpected {
-            method: "POST".into(),
-            path: "/messages".into(),
-            message: e.to_string(),
-            body: answer,
-        })
+        created_message(answer)
     }
 
     /// Sends `text` to `to` in their 1:1 room (created on first contact).
@@ -328,6 +323,16 @@ impl SimUser<'_> {
                 .await,
         )
     }
+}
+
+/// Reads the answer of `POST /messages` as a [`SimMessage`].
+pub(crate) fn created_message(answer: Value) -> Result<SimMessage, SimCallError> {
+    SimMessage::from_value(answer.clone()).map_err(|e| SimCallError::Unexpected {
+        method: "POST".into(),
+        path: "/messages".into(),
+        message: e.to_string(),
+        body: answer,
+    })
 }
 
 /// `alice` -> `Alice`.
@@ -418,6 +423,18 @@ impl SimServer {
                     Err(e) => panic!("webex-sim rendered a message SimMessage cannot read: {e}"),
                 }
             })
+            .collect()
+    }
+
+    /// Every card submission (attachment action), oldest first, as
+    /// `GET /v1/attachment/actions/{id}` renders it (`{id, type, messageId, personId, roomId,
+    /// inputs, created}`).
+    pub fn card_submissions(&self) -> Vec<Value> {
+        let world = self.state.world();
+        world
+            .actions
+            .iter()
+            .map(|a| render::action(a, true))
             .collect()
     }
 

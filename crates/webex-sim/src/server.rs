@@ -373,6 +373,31 @@ impl SimServer {
         if let Some(body) = body {
             req = req.json(&body);
         }
+        self.answer(req, &method, path).await
+    }
+
+    /// A `multipart/form-data` call to `path` (relative to `/v1`) as `from`, e.g. a file upload.
+    pub(crate) async fn call_multipart(
+        &self,
+        from: &SimPerson,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<Value, SimCallError> {
+        let req = self
+            .client
+            .post(format!("{}{}", self.api_base(), path))
+            .bearer_auth(&from.token)
+            .multipart(form);
+        self.answer(req, &reqwest::Method::POST, path).await
+    }
+
+    /// Sends `req` and reads its answer: the JSON body of a 2xx, else a [`SimCallError`].
+    async fn answer(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &reqwest::Method,
+        path: &str,
+    ) -> Result<Value, SimCallError> {
         let resp = req.send().await.map_err(|e| SimCallError::Transport {
             method: method.to_string(),
             path: path.to_string(),

@@ -24,12 +24,16 @@ async fn page_and_assets_are_served_same_origin_only() {
         .unwrap()
         .to_string();
     assert!(csp.contains("script-src 'self'"), "{csp}");
+    // Image previews of downloaded files are blob: URLs; nothing else is loaded from elsewhere.
+    assert!(csp.contains("img-src 'self' data: blob:"), "{csp}");
     let html = page.text().await.unwrap();
     for needle in [
         "src=\"/chat/app.js\"",
         "href=\"/chat/style.css\"",
         "<label for=\"user\">",
         "role=\"log\"",
+        "<input id=\"file\" name=\"file\" type=\"file\"",
+        "<label for=\"file\"",
     ] {
         assert!(html.contains(needle), "page lacks {needle}");
     }

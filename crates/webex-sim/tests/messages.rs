@@ -615,8 +615,64 @@ async fn edits_need_room_id_author_and_stop_after_ten() {
         json!({"roomId": room.id, "text": "v11"}),
     )
     .await;
-    assert_webex_error(&eleventh, 400);
+    let message = assert_webex_error(&eleventh, 400);
+    assert!(message.contains("edit limit has been reached"), "{message}");
     assert_eq!(get(&w.sim, &w.bob, &path).await.body["text"], "v10");
+}
+
+#[tokio::test]
+async fn messages_with_files_or_cards_cannot_be_edited_and_markdown_edits_carry_no_html() {
+    let w = world().await;
+    let room = w
+        .sim
+        .create_room("Team", &["alice@example.com", "bob@example.com"]);
+    let alice = w.sim.as_user(&w.alice);
+    let file = alice
+        .sends_file(&room, webex_sim::SimFile::text("a.txt", "a"), "with a file")
+        .await;
+    let url_file = alice
+        .try_send(json!({"roomId": room.id, "text": "x", "files": ["https://e.x/a.png"]}))
+        .await
+        .unwrap();
+    let card = alice
+        .try_send(
+            json!({"roomId": room.id, "text": "fallback", "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {"type": "AdaptiveCard", "version": "1.3", "body": []}
+            }]}),
+        )
+        .await
+        .unwrap();
+    for m in [&file, &url_file, &card] {
+        let a = put(
+            &w.sim,
+            &w.alice,
+            &format!("/messages/{}", m.id),
+            json!({"roomId": room.id, "text": "changed"}),
+        )
+        .await;
+        let message = assert_webex_error(&a, 400);
+        assert!(message.contains("currently unsupported"), "{message}");
+    }
+    // The GET-then-PUT pattern must drop `html` when it sends `markdown`.
+    let plain = alice.post(&room, "**v0**").await;
+    let mut fetched = plain.raw().clone();
+    fetched["markdown"] = json!("**v1**");
+    let path = format!("/messages/{}", plain.id);
+    let with_html = put(&w.sim, &w.alice, &path, fetched.clone()).await;
+    let message = assert_webex_error(&with_html, 400);
+    assert!(message.contains("html"), "{message}");
+    fetched.as_object_mut().unwrap().remove("html");
+    let ok = put(&w.sim, &w.alice, &path, fetched).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["html"], "<p><strong>v1</strong></p>");
+    // The fetched `text` went back too: it stays the alternate text, as sent.
+    let edited = w.sim.messages_in(&room).pop().unwrap();
+    assert_eq!(
+        (edited.content(), edited.text.as_deref()),
+        ("**v1**", Some("v0"))
+    );
+    assert!(edited.updated.is_some());
 }
 
 #[tokio::test]

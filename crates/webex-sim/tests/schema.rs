@@ -291,10 +291,11 @@ async fn message_responses_match() {
     .await;
     assert_eq!(direct.items().len(), 2);
     check("DirectMessageCollectionResponse", &direct.body);
+    // The root carries a file and a card, which Webex does not let anyone edit: edit the reply.
     let edited = put(
         &w.sim,
-        &w.alice,
-        &format!("/messages/{}", root.body["id"].as_str().unwrap()),
+        &w.bob,
+        &format!("/messages/{}", reply.body["id"].as_str().unwrap()),
         json!({"roomId": room.id, "markdown": "edited <@personId:{}>".replace("{}", &w.bob.id)}),
     )
     .await;

@@ -5,6 +5,15 @@
 //! then behaves like a Webex client: `GET /v1/rooms`, `GET /v1/messages` (polled every 500 ms)
 //! and `POST /v1/messages` with the chosen user's Bearer token. In a space, `@Name` at the
 //! start of a message becomes a `<@personEmail:...|Name>` mention of the bot with that name.
+//!
+//! Like a Webex client it also: attaches a local file (multipart `POST /v1/messages` with one
+//! `files` part); shows message `html` rebuilt from an allowlist of tags (never as raw
+//! innerHTML; only http/https/mailto links); shows files as download links fetched with the
+//! token (waiting out 423 + `Retry-After`, saying so for 410 and 428, with "Download anyway"
+//! for 428), image files with a preview; renders adaptive cards (text blocks, fact sets,
+//! inputs, `Action.Submit` buttons that `POST /v1/attachment/actions` as the user,
+//! `Action.OpenUrl` links); marks edited messages "edited" and shows deleted ones as "Message
+//! deleted" in place.
 
 use crate::state::SimState;
 use axum::http::header;
@@ -19,7 +28,7 @@ const STYLE_CSS: &str = include_str!("style.css");
 
 /// Only same-origin scripts, styles and requests; no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+connect-src 'self'; img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; \
 frame-ancestors 'none'";
 
 /// Path of the page.

@@ -8,7 +8,8 @@
 use super::{parse_body, Query};
 use crate::delivery::{dispatch, Event};
 use crate::error::{ApiError, MSG_FAILED_ACTIVITY};
-use crate::ids::{encode, resolve, Kind};
+use crate::files::{StoredFile, MAX_FILE_BYTES};
+use crate::ids::{content_id, encode, resolve, Kind};
 use crate::markdown::{render as render_md, MentionRef};
 use crate::middleware::Caller;
 use crate::model::{Message, Person, PersonType, RoomType, World};
@@ -16,8 +17,9 @@ use crate::pagination::{list_response, next_url, Cursor};
 use crate::render::{self, MessageView};
 use crate::state::SimState;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -28,8 +30,21 @@ use uuid::Uuid;
 
 /// Maximum bytes of `text` or `markdown`.
 pub const MAX_MESSAGE_BYTES: usize = 7439;
-/// Maximum edits of one message.
+/// Maximum edits of one message ("The maximum currently supported is 10 edits per message",
+/// OpenAPI `PUT /messages/{messageId}`).
 pub const MAX_EDITS: u32 = 10;
+/// The 400 past [`MAX_EDITS`]: the docs say "a message stating the edit limit has been reached";
+/// the exact wording is a guess.
+pub const MSG_EDIT_LIMIT: &str =
+    "The edit limit has been reached: a message can be edited at most 10 times.";
+/// The 400 for editing a message with files or a card: the docs say "a message stating that the
+/// feature is currently unsupported"; the exact wording is a guess.
+pub const MSG_EDIT_UNSUPPORTED: &str =
+    "Editing a message with files or attachments is currently unsupported.";
+/// The 400 for a `PUT` with both `markdown` and `html` ("If this attribute [markdown] is set
+/// ensure that the request does NOT contain an `html` attribute"); the wording is a guess.
+pub const MSG_EDIT_HTML: &str =
+    "A request with markdown must not contain html: remove html from the message before editing it.";
 /// Adaptive card content type.
 pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 /// The answer when a bot tries to open a 1:1 with someone who never wrote to it.
@@ -42,7 +57,7 @@ pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 pub const MSG_FIRST_CONTACT: &str =
     "Bots cannot start a 1:1 conversation: the person must message the bot first.";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct CreateMessage {
     room_id: Option<String>,
@@ -61,6 +76,8 @@ struct EditMessage {
     room_id: Option<String>,
     text: Option<String>,
     markdown: Option<String>,
+    /// Only checked for presence: a body with `markdown` must not carry `html`.
+    html: Option<Value>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -220,13 +237,134 @@ fn destination(
     Ok((room.uuid, to_id, to_email))
 }
 
-/// `POST /messages`.
+/// Largest JSON body of `POST /messages` read (Webex caps text and markdown at 7439 bytes each;
+/// the rest is room for a card).
+pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The answer when a message carries more than one file (JSON `files` or multipart parts): the
+/// OpenAPI description says "currently only one file may be included with the message"; Webex's
+/// exact wording is not documented (a guess).
+pub const MSG_ONE_FILE: &str = "Only one file is allowed per message.";
+
+/// A file read from the multipart `files` part.
+struct Upload {
+    name: String,
+    content_type: String,
+    bytes: Bytes,
+}
+
+/// Whether `req` is `multipart/form-data` (the way to send a local file).
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(MAX_FILE_BYTES);
+    }
+    ApiError::bad_request(format!(
+        "Unable to parse the multipart body: {}",
+        e.body_text()
+    ))
+}
+
+/// 413 for a file over `limit`. Webex documents the 100 MB limit, not the status it answers
+/// past it: 413 Payload Too Large is a guess.
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The file is larger than the maximum of {limit} bytes per attachment."),
+    )
+}
+
+/// Reads a multipart `POST /messages`: the text fields `roomId`, `toPersonId`, `toPersonEmail`,
+/// `text`, `markdown`, `parentId` (empty values count as absent; other fields are ignored, a
+/// guess) and at most one `files` part (its file name, `file` when absent, and content type,
+/// `application/octet-stream` when absent), as developer.webex.com/docs/basics "Message
+/// Attachments" sends them with `curl --form files=@...;type=...`.
+async fn read_multipart(
+    state: &Arc<SimState>,
+    req: Request,
+) -> Result<(CreateMessage, Option<Upload>), ApiError> {
+    let limit = state.world().file_settings.max_file_bytes;
+    let mut form = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Unable to read the multipart body: {e}")))?;
+    let mut message = CreateMessage::default();
+    let mut upload: Option<Upload> = None;
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "files" {
+            if upload.is_some() {
+                return Err(ApiError::bad_request(MSG_ONE_FILE));
+            }
+            let file_name = field
+                .file_name()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("file")
+                .to_string();
+            let content_type = field
+                .content_type()
+                .filter(|t| !t.is_empty())
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let mut bytes = bytes::BytesMut::new();
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(too_large(limit));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            upload = Some(Upload {
+                name: file_name,
+                content_type,
+                bytes: bytes.freeze(),
+            });
+            continue;
+        }
+        let value = field.text().await.map_err(multipart_error)?;
+        let value = non_empty(Some(value));
+        match name.as_str() {
+            "roomId" => message.room_id = value,
+            "toPersonId" => message.to_person_id = value,
+            "toPersonEmail" => message.to_person_email = value,
+            "text" => message.text = value,
+            "markdown" => message.markdown = value,
+            "parentId" => message.parent_id = value,
+            _ => {}
+        }
+    }
+    Ok((message, upload))
+}
+
+/// `POST /messages`: a JSON body, or `multipart/form-data` with one `files` part (a local file,
+/// stored and served at `<sim>/v1/contents/<id>`). A JSON `files: [url]` is recorded as given:
+/// the emulator fetches nothing (Webex would download the public URL and serve a content URL).
 pub async fn create(
     State(state): State<Arc<SimState>>,
     Extension(Caller(me)): Extension<Caller>,
-    body: Bytes,
+    req: Request,
 ) -> Result<Response, ApiError> {
-    let req: CreateMessage = parse_body(&body)?;
+    let (req, upload) = if is_multipart(&req) {
+        read_multipart(&state, req).await?
+    } else {
+        let body = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The request body is larger than {MAX_JSON_BODY_BYTES} bytes."),
+                )
+            })?;
+        (parse_body::<CreateMessage>(&body)?, None)
+    };
     let destinations = [
         req.room_id.is_some(),
         req.to_person_id.is_some(),
@@ -242,18 +380,21 @@ pub async fn create(
     }
     let text = non_empty(req.text.clone());
     let markdown = non_empty(req.markdown.clone());
-    let files = req.files.clone().unwrap_or_default();
+    let mut files = req.files.clone().unwrap_or_default();
     let attachments = req.attachments.clone().unwrap_or_default();
-    if text.is_none() && markdown.is_none() && files.is_empty() && attachments.is_empty() {
+    if text.is_none()
+        && markdown.is_none()
+        && files.is_empty()
+        && attachments.is_empty()
+        && upload.is_none()
+    {
         return Err(ApiError::bad_request(
             "A message needs text, markdown, files or attachments.",
         ));
     }
     check_length(&text, &markdown)?;
-    if files.len() > 1 {
-        return Err(ApiError::bad_request(
-            "Only one file is allowed per message.",
-        ));
+    if files.len() + usize::from(upload.is_some()) > 1 {
+        return Err(ApiError::bad_request(MSG_ONE_FILE));
     }
     validate_attachments(&attachments)?;
 
@@ -282,8 +423,27 @@ pub async fn create(
     let created_ms = world.clock.tick();
     let seq = world.next_seq;
     world.next_seq += 1;
+    let uuid = Uuid::new_v4();
+    if let Some(upload) = upload {
+        files.push(format!(
+            "{}/v1/contents/{}",
+            state.base_url,
+            content_id(&uuid, 0)
+        ));
+        let scan = world.file_settings.new_file_scan;
+        world.files.push(StoredFile {
+            message: uuid,
+            index: 0,
+            room,
+            name: upload.name,
+            content_type: upload.content_type,
+            bytes: upload.bytes,
+            scan,
+            fetches: 0,
+        });
+    }
     let message = Message {
-        uuid: Uuid::new_v4(),
+        uuid,
         seq,
         room,
         parent,
@@ -453,7 +613,10 @@ pub async fn get_one(
     Ok(Json(render::message(&world, &m, MessageView::Listed)).into_response())
 }
 
-/// `PUT /messages/{id}`: the author edits text/markdown; `roomId` is required.
+/// `PUT /messages/{id}`: the author edits text/markdown (OpenAPI "Edit a Message"): `roomId` is
+/// required and must be the message's room (400), a body with `markdown` must not carry `html`
+/// (400), only the author may edit (403), messages with files or a card cannot be edited (400),
+/// and at most [`MAX_EDITS`] times (400). Fires `messages:updated`; the answer has `updated`.
 pub async fn edit(
     State(state): State<Arc<SimState>>,
     Extension(Caller(me)): Extension<Caller>,
@@ -464,6 +627,9 @@ pub async fn edit(
     let room_id = req
         .room_id
         .ok_or_else(|| ApiError::bad_request("roomId is required."))?;
+    if req.markdown.is_some() && req.html.is_some() {
+        return Err(ApiError::bad_request(MSG_EDIT_HTML));
+    }
     let text = non_empty(req.text);
     let markdown = non_empty(req.markdown);
     if text.is_none() && markdown.is_none() {
@@ -482,10 +648,11 @@ pub async fn edit(
             "Only the author of a message can edit it.",
         ));
     }
+    if !current.files.is_empty() || !current.attachments.is_empty() {
+        return Err(ApiError::bad_request(MSG_EDIT_UNSUPPORTED));
+    }
     if current.edits >= MAX_EDITS {
-        return Err(ApiError::bad_request(format!(
-            "A message can be edited at most {MAX_EDITS} times."
-        )));
+        return Err(ApiError::bad_request(MSG_EDIT_LIMIT));
     }
     let (text, html, mentioned_people, mentioned_groups) = render_content(&world, text, &markdown);
     let now = world.clock.tick();
@@ -524,6 +691,9 @@ pub async fn delete(
     }
     let event = message_event(&world, &m, "deleted", me);
     world.messages.retain(|x| x.uuid != m.uuid);
+    // Its files go with it: their content URLs answer 404 from now on (a guess; Webex does not
+    // document what a deleted message's content URL answers).
+    world.files.retain(|f| f.message != m.uuid);
     dispatch(&state, &world, &event);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,6 +1,7 @@
 //! REST handlers under `/v1`, one module per resource.
 
 pub mod actions;
+pub mod contents;
 pub mod memberships;
 pub mod messages;
 pub mod people;
@@ -10,6 +11,7 @@ pub mod webhooks;
 use crate::error::ApiError;
 use crate::pagination::{list_response, next_url, Cursor};
 use crate::state::SimState;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -29,7 +31,16 @@ pub fn router() -> Router<Arc<SimState>> {
             "/memberships",
             get(memberships::list).post(memberships::create),
         )
-        .route("/messages", get(messages::list).post(messages::create))
+        .route(
+            "/messages",
+            get(messages::list)
+                .post(messages::create)
+                .layer(DefaultBodyLimit::max(
+                    // A 100 MB file plus the other fields; the handler enforces the file limit.
+                    crate::files::MAX_FILE_BYTES as usize + crate::files::MULTIPART_OVERHEAD_BYTES,
+                )),
+        )
+        .route("/contents/{id}", get(contents::fetch).head(contents::fetch))
         .route("/messages/direct", get(messages::direct))
         .route(
             "/messages/{id}",
