@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use moltbot_core::agent::{help_text, FILES_NOT_READ, NO_ANSWER};
+use moltbot_core::agent::{help_text, NO_ANSWER};
 use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
 use serde_json::json;
+use webex_sim::SimFile;
 
 const OPENAI: &str = "openai-completions";
 const ANTHROPIC: &str = "anthropic-messages";
@@ -149,7 +150,7 @@ async fn a_bare_mention_gets_the_help_line_without_asking_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_only_dm_gets_the_files_notice_and_requests_end_on_the_user() {
+async fn a_file_only_dm_reaches_the_model_with_its_file_and_the_history_keeps_a_note() {
     for api in [OPENAI, ANTHROPIC] {
         let answer = if api == OPENAI {
             openai_answer("Hello!", json!({}))
@@ -162,37 +163,52 @@ async fn a_file_only_dm_gets_the_files_notice_and_requests_end_on_the_user() {
         let hi = s.alice().dm_bot("Hi").await;
         assert_eq!(s.wait_replies(&hi, 1).await, ["Hello!"]);
         s.alice()
+            .sends_file_to_bot(SimFile::text("notes.txt", "remember the milk"), "")
+            .await;
+        assert_eq!(s.wait_replies(&hi, 2).await, ["Hello!", "Hello!"], "{api}");
+        s.settled().await;
+        let with_file = model.conversations()[1].last().unwrap().1.clone();
+        assert!(
+            with_file.contains("[file: notes.txt, text/plain]")
+                && with_file.contains("remember the milk"),
+            "{api}: the file reached the model: {with_file}"
+        );
+
+        // A file on another host is never fetched with the bot token: the model is told.
+        s.alice()
             .try_send(json!({
                 "toPersonEmail": s.bot.email,
                 "files": ["https://files.example.com/report.pdf"],
             }))
             .await
             .unwrap();
-        assert_eq!(
-            s.wait_replies(&hi, 2).await,
-            ["Hello!", FILES_NOT_READ],
-            "{api}"
-        );
+        s.wait_replies(&hi, 3).await;
         s.settled().await;
-        assert_eq!(
-            model.requests().len(),
-            1,
-            "{api}: the file-only DM reached the model"
+        let foreign = model.conversations()[2].last().unwrap().1.clone();
+        assert!(
+            foreign.contains("not available (could not be downloaded)"),
+            "{api}: {foreign}"
         );
 
         s.alice().dm_bot("What can you do?").await;
-        s.wait_replies(&hi, 3).await;
+        s.wait_replies(&hi, 4).await;
         s.settled().await;
+        let later = &model.conversations()[3];
         assert_eq!(
-            model.conversations()[1],
-            turns(&[
-                ("user", "Hi"),
-                ("assistant", "Hello!"),
-                ("user", "What can you do?")
-            ]),
-            "{api}"
+            later[2],
+            (
+                "user".to_string(),
+                "[file: notes.txt, text/plain]".to_string()
+            ),
+            "{api}: the history keeps a note, not the file: {later:?}"
         );
-        assert_well_formed(&model, FILES_NOT_READ);
+        assert!(
+            later
+                .iter()
+                .all(|(_, text)| !text.contains("remember the milk")),
+            "{api}: {later:?}"
+        );
+        assert_well_formed(&model, "\u{0}");
         s.finish().await;
     }
 }

@@ -368,6 +368,17 @@ impl Channel for WebexChannel {
         Box::pin(self.run_inner(ctx))
     }
 
+    fn fetch_attachments<'a>(
+        &'a self,
+        message: &'a moltbot_core::gateway::InboundMessage,
+    ) -> BoxFuture<'a, Vec<moltbot_core::agent::Attachment>> {
+        Box::pin(crate::media::fetch_all(
+            &self.shared,
+            &message.id,
+            &message.files,
+        ))
+    }
+
     fn refetch<'a>(&'a self, message_id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
         Box::pin(crate::fetch::refetch(&self.shared, message_id))
     }

@@ -54,6 +54,10 @@ pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
 pub const DEFAULT_MAX_REPLY_MESSAGES: usize = 6;
 /// Largest accepted `maxReplyMessages`.
 pub const MAX_MAX_REPLY_MESSAGES: usize = 50;
+/// Default `mediaMaxMb`: the largest file downloaded for the agent.
+pub const DEFAULT_MEDIA_MAX_MB: u64 = 20;
+/// Largest accepted `mediaMaxMb` (Webex's own limit for a file is 100 MB).
+pub const MAX_MEDIA_MAX_MB: u64 = 100;
 /// Default `catchUp.maxAgeMinutes`.
 pub const DEFAULT_CATCH_UP_MAX_AGE_MINUTES: u64 = 15;
 /// Largest `catchUp.maxAgeMinutes` (a week).
@@ -77,6 +81,8 @@ const SECTION_KEYS: &[&str] = &[
     "agentMentions",
     "markdown",
     "maxReplyMessages",
+    "mediaMaxMb",
+    "mediaAllowUnscannable",
 ];
 const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
 const WEBSOCKET_KEYS: &[&str] = &[
@@ -315,6 +321,12 @@ pub struct WebexConfig {
     pub markdown_tables: TableMode,
     /// `maxReplyMessages` (default 6): the most messages one reply is posted as.
     pub max_reply_messages: usize,
+    /// `mediaMaxMb` (default 20, 1 to 100): the largest file downloaded for the agent, in MiB;
+    /// a larger one is named to the agent as too large.
+    pub media_max_mb: u64,
+    /// `mediaAllowUnscannable` (default false): download files Webex could not scan for
+    /// malware (428) anyway.
+    pub media_allow_unscannable: bool,
 }
 
 impl WebexConfig {
@@ -351,6 +363,8 @@ impl Default for WebexConfig {
             agent_mentions: false,
             markdown_tables: TableMode::Code,
             max_reply_messages: DEFAULT_MAX_REPLY_MESSAGES,
+            media_max_mb: DEFAULT_MEDIA_MAX_MB,
+            media_allow_unscannable: false,
         }
     }
 }
@@ -752,6 +766,21 @@ fn read_output(
         issues,
     ) {
         out.max_reply_messages = usize::try_from(max).unwrap_or(DEFAULT_MAX_REPLY_MESSAGES);
+    }
+    if let Some(mb) = field_u64_in(
+        cfg,
+        obj,
+        SECTION_PATH,
+        "mediaMaxMb",
+        1..=MAX_MEDIA_MAX_MB,
+        "use 20 (the default) or another number of MB from 1 to 100; larger files are named to \
+         the agent as too large",
+        issues,
+    ) {
+        out.media_max_mb = mb;
+    }
+    if let Some(allow) = field_bool(cfg, obj, SECTION_PATH, "mediaAllowUnscannable", issues) {
+        out.media_allow_unscannable = allow;
     }
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod fetch;
 pub mod inbound;
 pub mod landed;
+pub mod media;
 pub mod mention;
 pub mod ops;
 pub mod output;

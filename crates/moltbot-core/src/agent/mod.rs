@@ -166,7 +166,7 @@ impl Answer {
 ///   as a quote before the answer. A reply with nothing left but reasoning posts [`NO_ANSWER`]
 ///   and stores nothing.
 pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOptions) -> Answer {
-    if req.text.trim().is_empty() {
+    if req.text.trim().is_empty() && req.attachments.is_empty() {
         return Answer::notice(help_text());
     }
     let cleaned = AgentRequest {

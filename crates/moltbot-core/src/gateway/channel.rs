@@ -381,6 +381,19 @@ pub trait Channel: Send + Sync + 'static {
         Box::pin(std::future::ready(sender.clone()))
     }
 
+    /// The files of `message` (its [`InboundMessage::files`]), downloaded for the agent. Best
+    /// effort and bounded: a file that cannot be had comes back as
+    /// [`Attachment::unavailable`](crate::agent::Attachment::unavailable) with the reason (too
+    /// large, blocked by a malware scan, ...), so the agent can say so; never fails. Called
+    /// only for a message that will be answered. The default downloads nothing.
+    fn fetch_attachments<'a>(
+        &'a self,
+        message: &'a InboundMessage,
+    ) -> BoxFuture<'a, Vec<crate::agent::Attachment>> {
+        let _ = message;
+        Box::pin(std::future::ready(Vec::new()))
+    }
+
     /// The access policy from this channel's config.
     fn access_policy(&self) -> AccessPolicy;
 

@@ -284,18 +284,32 @@ impl Processor {
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
         let sender = self.channel.resolve_sender(&message.sender).await;
+        let attachments = if message.files.is_empty() {
+            Vec::new()
+        } else {
+            self.channel.fetch_attachments(message).await
+        };
         let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
-            Some(notice) => {
+            Some(notice) if attachments.is_empty() => {
                 tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
                 Answer::notice(notice)
             }
-            None => self.ask_agent(message, &sender, &session).await,
+            _ => {
+                self.ask_agent(message, &sender, &session, &attachments)
+                    .await
+            }
         };
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
+        // Files go with the turn they came in; the history keeps a note of them.
+        let user_turn = match agent::attachments::history_note(&attachments) {
+            note if note.is_empty() => message.text.clone(),
+            note if message.text.trim().is_empty() => note,
+            note => format!("{}\n{note}", message.text),
+        };
         let session = answer.history.as_ref().map(|reply| SessionAppend {
             session: session.as_str().to_owned(),
             turns: vec![
-                Turn::user_by(message.text.clone(), sender),
+                Turn::user_by(user_turn, sender),
                 Turn::assistant(reply.clone()),
             ],
             keep_turns: self.options.history_turns,
@@ -346,6 +360,7 @@ impl Processor {
         message: &InboundMessage,
         sender: &SenderInfo,
         session: &SessionKey,
+        attachments: &[agent::Attachment],
     ) -> Answer {
         tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(sender)), "asking the agent");
         let history = self
@@ -374,7 +389,7 @@ impl Processor {
                 .get(&message.room_id)
                 .or(self.options.system_prompt.as_ref())
                 .cloned(),
-            attachments: Vec::new(),
+            attachments: attachments.to_vec(),
         };
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
