@@ -44,7 +44,7 @@ async fn fetch_one(shared: &WebexShared, message_id: &str, index: usize, url: &s
     let fallback_name = format!("file {}", index + 1);
     let started = tokio::time::Instant::now();
     loop {
-        match shared.client.download_file_with(url, options.clone()).await {
+        match shared.client.download_file_with(url, options).await {
             Ok(file) => {
                 let name = file.filename.unwrap_or(fallback_name);
                 let content_type = file.content_type.unwrap_or_default();
