@@ -77,6 +77,7 @@ const SECTION_KEYS: &[&str] = &[
     "agentMentions",
     "markdown",
     "maxReplyMessages",
+    "commands",
 ];
 const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
 const WEBSOCKET_KEYS: &[&str] = &[
@@ -315,6 +316,9 @@ pub struct WebexConfig {
     pub markdown_tables: TableMode,
     /// `maxReplyMessages` (default 6): the most messages one reply is posted as.
     pub max_reply_messages: usize,
+    /// `commands.enabled` (default true): whether chat commands (`/help`, `/reset`, `/status`,
+    /// `/whoami`) are answered by the gateway; when false they go to the agent as text.
+    pub commands_enabled: bool,
 }
 
 impl WebexConfig {
@@ -351,6 +355,7 @@ impl Default for WebexConfig {
             agent_mentions: false,
             markdown_tables: TableMode::Code,
             max_reply_messages: DEFAULT_MAX_REPLY_MESSAGES,
+            commands_enabled: true,
         }
     }
 }
@@ -390,6 +395,7 @@ pub fn validate(
     read_webhook(cfg, obj, &mut out.webhook, &mut issues);
     read_websocket(cfg, obj, &mut out.websocket, &mut issues);
     read_tuning(cfg, obj, &mut out, &mut issues);
+    read_commands(cfg, obj, &mut out, &mut issues);
     read_token(cfg, obj, env, &mut out, &mut issues);
 
     if out.enabled && mode.is_some_and(Mode::uses_webhook) && out.webhook.url.is_none() {
@@ -752,6 +758,23 @@ fn read_output(
         issues,
     ) {
         out.max_reply_messages = usize::try_from(max).unwrap_or(DEFAULT_MAX_REPLY_MESSAGES);
+    }
+}
+
+/// `commands`: `enabled`.
+fn read_commands(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let Some(commands) = field_object(cfg, obj, SECTION_PATH, "commands", issues) else {
+        return;
+    };
+    let base = path("commands");
+    check_known_keys_in(cfg, commands, &base, &["enabled"], issues);
+    if let Some(enabled) = field_bool(cfg, commands, &base, "enabled", issues) {
+        out.commands_enabled = enabled;
     }
 }
 
