@@ -13,19 +13,11 @@ use common::pairing_list;
 use moltbot_core::agent::help_text;
 use moltbot_core::agent::speakers::GROUP_NOTE;
 use moltbot_core::store::InboundState;
-use moltbot_testkit::{wait, FakeModel, Scenario, TestHome, World, OPEN};
+use moltbot_testkit::{turns, wait, FakeModel, Scenario, TestHome, World, OPEN};
 use serde_json::{json, Value};
 use webex_sim::InRoom;
 
 const OPENAI: &str = "openai-completions";
-
-/// `(role, content)` pairs, for comparing conversations.
-fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(role, content)| (role.to_string(), content.to_string()))
-        .collect()
-}
 
 /// A gateway in `mode` with `extra` in `channels.webex`, answering with
 /// [`FakeModel::numbered`] (`answer <n>` to its n-th request).

@@ -255,6 +255,25 @@ impl Running {
         self.store.ledger().state_of("test", id).await.unwrap()
     }
 
+    /// Hands `message` over whole and waits until it is in `state`.
+    async fn handle(
+        &self,
+        incoming: &mpsc::UnboundedSender<Incoming>,
+        message: &InboundMessage,
+        state: InboundState,
+    ) {
+        incoming.send(Incoming::Ready(message.clone())).unwrap();
+        wait_support::until("the message finished", wait_support::TIMEOUT, || async {
+            self.state_of(&message.id).await == Some(state)
+        })
+        .await;
+    }
+
+    /// How many turns the session `key` holds.
+    async fn turns(&self, key: &str) -> usize {
+        self.store.sessions().history(key, 100).await.unwrap().len()
+    }
+
     async fn writes(&self) -> u64 {
         self.store.written_bytes().unwrap().writes
     }
@@ -329,18 +348,14 @@ async fn a_reset_costs_three_units_of_work_and_empties_the_session_in_one_of_the
     let gateway = start(Arc::clone(&channel)).await;
     let session = "test:dm:alice";
     let hello = dm("hello", "hello");
-    incoming.send(Incoming::Ready(hello.clone())).unwrap();
-    wait_support::until("the hello replied", wait_support::TIMEOUT, || async {
-        gateway.state_of(&hello.id).await == Some(InboundState::Replied)
-    })
-    .await;
-    let history = gateway
-        .store
-        .sessions()
-        .history(session, 100)
-        .await
-        .unwrap();
-    assert_eq!(history.len(), 2, "the echo agent's exchange is remembered");
+    gateway
+        .handle(&incoming, &hello, InboundState::Replied)
+        .await;
+    assert_eq!(
+        gateway.turns(session).await,
+        2,
+        "the echo agent's exchange is remembered"
+    );
     let units = units_of_work(&gateway, &incoming, |n| {
         let reset = dm(&format!("reset-{n}"), "/RESET");
         (reset.id.clone(), Incoming::Ready(reset))
@@ -350,13 +365,7 @@ async fn a_reset_costs_three_units_of_work_and_empties_the_session_in_one_of_the
         units, 3,
         "claim, answered (session emptied), sent-and-replied"
     );
-    let history = gateway
-        .store
-        .sessions()
-        .history(session, 100)
-        .await
-        .unwrap();
-    assert!(history.is_empty(), "no turn left behind: {history:?}");
+    assert_eq!(gateway.turns(session).await, 0, "no turn left behind");
     let sent = channel.sent();
     assert_eq!(sent[0].1, "hello");
     assert!(
@@ -371,25 +380,14 @@ async fn whoami_alone_passes_a_dm_policy_that_refuses_and_none_passes_disabled()
     let (channel, incoming) = ScriptedChannel::new();
     *channel.dm_policy.lock().unwrap() = DmPolicy::Allowlist;
     let gateway = start(Arc::clone(&channel)).await;
-    let replied = |id: &str, state: InboundState| {
-        let id = id.to_string();
-        let gateway = &gateway;
-        async move {
-            wait_support::until("the message finished", wait_support::TIMEOUT, || async {
-                gateway.state_of(&id).await == Some(state)
-            })
-            .await;
-        }
-    };
-
     // dmPolicy allowlist, sender neither listed nor approved: /whoami is answered, /help is
     // dropped as any other message of theirs.
     let who = dm("who", "/whoami");
-    incoming.send(Incoming::Ready(who.clone())).unwrap();
-    replied(&who.id, InboundState::Replied).await;
+    gateway.handle(&incoming, &who, InboundState::Replied).await;
     let help = dm("help", "/help");
-    incoming.send(Incoming::Ready(help.clone())).unwrap();
-    replied(&help.id, InboundState::Skipped).await;
+    gateway
+        .handle(&incoming, &help, InboundState::Skipped)
+        .await;
     let sent = channel.sent();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].1.contains("- Person id: `alice`"), "{sent:?}");
@@ -401,8 +399,9 @@ async fn whoami_alone_passes_a_dm_policy_that_refuses_and_none_passes_disabled()
     // dmPolicy disabled: the bot says nothing in DMs, /whoami included.
     *channel.dm_policy.lock().unwrap() = DmPolicy::Disabled;
     let silent = dm("silent", "/whoami");
-    incoming.send(Incoming::Ready(silent.clone())).unwrap();
-    replied(&silent.id, InboundState::Skipped).await;
+    gateway
+        .handle(&incoming, &silent, InboundState::Skipped)
+        .await;
     assert_eq!(channel.sent().len(), 1);
     gateway.stop().await;
 }

@@ -211,3 +211,11 @@ pub fn anthropic_answer(blocks: Value) -> Value {
         "stop_reason": "end_turn",
     })
 }
+
+/// `(role, content)` pairs as owned strings, to compare with [`FakeModel::conversations`].
+pub fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(role, content)| (role.to_string(), content.to_string()))
+        .collect()
+}
