@@ -5,20 +5,12 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use moltbot_core::agent::{help_text, NO_ANSWER};
-use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
+use moltbot_testkit::{anthropic_answer, openai_answer, turns, FakeModel, Scenario, OPEN};
 use serde_json::json;
 use webex_sim::SimFile;
 
 const OPENAI: &str = "openai-completions";
 const ANTHROPIC: &str = "anthropic-messages";
-
-/// `(role, content)` pairs, for comparing conversations.
-fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(role, content)| (role.to_string(), content.to_string()))
-        .collect()
-}
 
 /// Every request's turns have content and the last one is a user turn; none mentions `absent`.
 fn assert_well_formed(model: &FakeModel, absent: &str) {

@@ -9,22 +9,15 @@ mod common;
 
 use common::{output_text, pairing_list};
 use moltbot_core::agent::speakers::GROUP_NOTE;
-use moltbot_testkit::{openai_answer, FakeModel, Scenario, TestHome, World, OPEN};
+use moltbot_testkit::{FakeModel, Scenario, OPEN};
 use serde_json::{json, Value};
 use webex_sim::SimServer;
 
 /// A gateway answering with a [`FakeModel`] that replies `answer <n>` to its n-th request.
 async fn with_fake_model(extra: &str) -> (Scenario, FakeModel) {
-    let counter = std::sync::atomic::AtomicUsize::new(0);
-    let model = FakeModel::answering(move |_| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        openai_answer(&format!("answer {n}"), json!({}))
-    })
-    .await;
-    let world = World::new().await;
-    let home = TestHome::new();
-    home.write_config(&world.config_with_model("webhook", extra, "openai-completions", &model, ""));
-    (Scenario::start_in(world, home).await, model)
+    let model = FakeModel::numbered().await;
+    let s = Scenario::start_with_model("webhook", extra, "openai-completions", &model, "").await;
+    (s, model)
 }
 
 /// How many `GET /v1/people/{id}` calls the emulator answered for the person with `email`.

@@ -1,5 +1,6 @@
 //! The gateway's message path against a scripted channel: how many units of work a message
-//! costs the store, and what happens to a message that cannot be fetched for a while.
+//! (or a chat command) costs the store, where commands sit against access control, and what
+//! happens to a message that cannot be fetched for a while.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -38,6 +39,8 @@ struct ScriptedChannel {
     /// Ids whose fetch (once their failures are used up) waits until the gate is opened.
     fetch_gates: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     sent: Mutex<Vec<(Option<String>, String)>>,
+    /// `dmPolicy` of the access policy (`open` unless a test changes it).
+    dm_policy: Mutex<DmPolicy>,
 }
 
 impl ScriptedChannel {
@@ -50,6 +53,7 @@ impl ScriptedChannel {
             fetch_answers: Mutex::default(),
             fetch_gates: Mutex::default(),
             sent: Mutex::default(),
+            dm_policy: Mutex::new(DmPolicy::Open),
         });
         (channel, tx)
     }
@@ -171,7 +175,10 @@ impl Channel for ScriptedChannel {
     }
 
     fn access_policy(&self) -> AccessPolicy {
-        AccessPolicy::new::<&str>("test", DmPolicy::Open, &["*"], GroupPolicy::Open, &[])
+        // Everyone may DM under `open`; nobody is listed under the others.
+        let dm = *self.dm_policy.lock().unwrap();
+        let allow: &[&str] = if dm == DmPolicy::Open { &["*"] } else { &[] };
+        AccessPolicy::new::<&str>("test", dm, allow, GroupPolicy::Open, &[])
     }
 
     fn catch_up_max_age(&self) -> Duration {
@@ -248,6 +255,25 @@ impl Running {
         self.store.ledger().state_of("test", id).await.unwrap()
     }
 
+    /// Hands `message` over whole and waits until it is in `state`.
+    async fn handle(
+        &self,
+        incoming: &mpsc::UnboundedSender<Incoming>,
+        message: &InboundMessage,
+        state: InboundState,
+    ) {
+        incoming.send(Incoming::Ready(message.clone())).unwrap();
+        wait_support::until("the message finished", wait_support::TIMEOUT, || async {
+            self.state_of(&message.id).await == Some(state)
+        })
+        .await;
+    }
+
+    /// How many turns the session `key` holds.
+    async fn turns(&self, key: &str) -> usize {
+        self.store.sessions().history(key, 100).await.unwrap().len()
+    }
+
     async fn writes(&self) -> u64 {
         self.store.written_bytes().unwrap().writes
     }
@@ -258,16 +284,39 @@ impl Running {
     }
 }
 
+/// The store writes one message costs until it is replied: `next(attempt)` makes the message
+/// and how it is handed over. The gateway's own timers also write (the heartbeat every few
+/// seconds); a window in which one ran is not a measurement of the message alone, so it is
+/// taken again with a fresh message (a handful of tries is plenty: the heartbeat writes once
+/// every 5 s).
+async fn units_of_work(
+    gateway: &Running,
+    incoming: &mpsc::UnboundedSender<Incoming>,
+    next: impl Fn(usize) -> (String, Incoming),
+) -> u64 {
+    for attempt in 0..5 {
+        let (id, handed_over) = next(attempt);
+        let beat = gateway.heartbeat().await;
+        let before = gateway.writes().await;
+        incoming.send(handed_over).unwrap();
+        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+            gateway.state_of(&id).await == Some(InboundState::Replied)
+        })
+        .await;
+        let units = gateway.writes().await - before;
+        if gateway.heartbeat().await == beat {
+            return units;
+        }
+    }
+    panic!("no window without a heartbeat within five messages");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start(Arc::clone(&channel)).await;
-    // The gateway's own timers also write (the heartbeat every few seconds); a window in which
-    // one ran is not a measurement of the message alone, so it is taken again with a fresh
-    // message (a handful of tries is plenty: the heartbeat writes once every 5 s).
     for (n, handed_over) in ["whole", "by id"].into_iter().enumerate() {
-        let mut measured = None;
-        for attempt in 0..5 {
+        let units = units_of_work(&gateway, &incoming, |attempt| {
             let message = dm(&format!("{handed_over}-{attempt}"), "hello");
             let next = if handed_over == "whole" {
                 Incoming::Ready(message.clone())
@@ -282,25 +331,78 @@ async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
                     room: message.room_id.clone(),
                 }
             };
-            let beat = gateway.heartbeat().await;
-            let before = gateway.writes().await;
-            incoming.send(next).unwrap();
-            wait_support::until("the message replied", wait_support::TIMEOUT, || async {
-                gateway.state_of(&message.id).await == Some(InboundState::Replied)
-            })
-            .await;
-            let units = gateway.writes().await - before;
-            if gateway.heartbeat().await == beat {
-                measured = Some(units);
-                break;
-            }
-        }
-        let units = measured.expect("a window without a heartbeat within five messages");
+            (message.id, next)
+        })
+        .await;
         assert_eq!(
             units, 3,
             "message {n} ({handed_over}): claim, answered, sent-and-replied (store writes counted: {units})"
         );
     }
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_costs_three_units_of_work_and_empties_the_session_in_one_of_them() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let session = "test:dm:alice";
+    let hello = dm("hello", "hello");
+    gateway
+        .handle(&incoming, &hello, InboundState::Replied)
+        .await;
+    assert_eq!(
+        gateway.turns(session).await,
+        2,
+        "the echo agent's exchange is remembered"
+    );
+    let units = units_of_work(&gateway, &incoming, |n| {
+        let reset = dm(&format!("reset-{n}"), "/RESET");
+        (reset.id.clone(), Incoming::Ready(reset))
+    })
+    .await;
+    assert_eq!(
+        units, 3,
+        "claim, answered (session emptied), sent-and-replied"
+    );
+    assert_eq!(gateway.turns(session).await, 0, "no turn left behind");
+    let sent = channel.sent();
+    assert_eq!(sent[0].1, "hello");
+    assert!(
+        sent.last().unwrap().1.starts_with("Fresh start"),
+        "{sent:?}"
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_alone_passes_a_dm_policy_that_refuses_and_none_passes_disabled() {
+    let (channel, incoming) = ScriptedChannel::new();
+    *channel.dm_policy.lock().unwrap() = DmPolicy::Allowlist;
+    let gateway = start(Arc::clone(&channel)).await;
+    // dmPolicy allowlist, sender neither listed nor approved: /whoami is answered, /help is
+    // dropped as any other message of theirs.
+    let who = dm("who", "/whoami");
+    gateway.handle(&incoming, &who, InboundState::Replied).await;
+    let help = dm("help", "/help");
+    gateway
+        .handle(&incoming, &help, InboundState::Skipped)
+        .await;
+    let sent = channel.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].1.contains("- Person id: `alice`"), "{sent:?}");
+    assert!(
+        sent[0].1.contains("`moltbot pair test alice@example.com`"),
+        "{sent:?}"
+    );
+
+    // dmPolicy disabled: the bot says nothing in DMs, /whoami included.
+    *channel.dm_policy.lock().unwrap() = DmPolicy::Disabled;
+    let silent = dm("silent", "/whoami");
+    gateway
+        .handle(&incoming, &silent, InboundState::Skipped)
+        .await;
+    assert_eq!(channel.sent().len(), 1);
     gateway.stop().await;
 }
 

@@ -57,6 +57,17 @@ impl FakeModel {
         .await
     }
 
+    /// Starts an OpenAI-compatible server that answers its n-th request `answer <n>` (from 1),
+    /// so a test can tell which request produced which reply. Panics if it cannot listen.
+    pub async fn numbered() -> Self {
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        Self::answering(move |_| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            openai_answer(&format!("answer {n}"), serde_json::json!({}))
+        })
+        .await
+    }
+
     /// Starts a server whose answer to each request is `answer(request body)` (`Value::Null`:
     /// a `500`). Panics if it cannot listen.
     pub async fn answering(answer: impl Fn(&Value) -> Value + Send + Sync + 'static) -> Self {
@@ -199,4 +210,12 @@ pub fn anthropic_answer(blocks: Value) -> Value {
         "content": blocks,
         "stop_reason": "end_turn",
     })
+}
+
+/// `(role, content)` pairs as owned strings, to compare with [`FakeModel::conversations`].
+pub fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(role, content)| (role.to_string(), content.to_string()))
+        .collect()
 }

@@ -30,7 +30,7 @@ pub mod proxy;
 pub mod wait;
 pub mod world;
 
-pub use fake_model::{anthropic_answer, openai_answer, FakeModel};
+pub use fake_model::{anthropic_answer, openai_answer, turns, FakeModel};
 pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};

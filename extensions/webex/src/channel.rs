@@ -403,6 +403,17 @@ impl Channel for WebexChannel {
         self.shared.config.catch_up.max_age
     }
 
+    fn commands_enabled(&self) -> bool {
+        self.shared.config.commands_enabled
+    }
+
+    fn describe(&self) -> Vec<(String, String)> {
+        vec![(
+            "Receive mode".to_string(),
+            self.shared.config.mode.as_str().to_string(),
+        )]
+    }
+
     fn http_listen(&self) -> Option<SocketAddr> {
         // Webhooks need it; in polling mode it still serves /healthz, /readyz and /metrics.
         let webhook = &self.shared.config.webhook;

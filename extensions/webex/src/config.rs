@@ -83,6 +83,7 @@ const SECTION_KEYS: &[&str] = &[
     "maxReplyMessages",
     "mediaMaxMb",
     "mediaAllowUnscannable",
+    "commands",
 ];
 const WEBHOOK_KEYS: &[&str] = &["host", "port", "path", "url", "secret", "safetyPollSeconds"];
 const WEBSOCKET_KEYS: &[&str] = &[
@@ -327,6 +328,9 @@ pub struct WebexConfig {
     /// `mediaAllowUnscannable` (default false): download files Webex could not scan for
     /// malware (428) anyway.
     pub media_allow_unscannable: bool,
+    /// `commands.enabled` (default true): whether chat commands (`/help`, `/reset`, `/status`,
+    /// `/whoami`) are answered by the gateway; when false they go to the agent as text.
+    pub commands_enabled: bool,
 }
 
 impl WebexConfig {
@@ -365,6 +369,7 @@ impl Default for WebexConfig {
             max_reply_messages: DEFAULT_MAX_REPLY_MESSAGES,
             media_max_mb: DEFAULT_MEDIA_MAX_MB,
             media_allow_unscannable: false,
+            commands_enabled: true,
         }
     }
 }
@@ -404,6 +409,7 @@ pub fn validate(
     read_webhook(cfg, obj, &mut out.webhook, &mut issues);
     read_websocket(cfg, obj, &mut out.websocket, &mut issues);
     read_tuning(cfg, obj, &mut out, &mut issues);
+    read_commands(cfg, obj, &mut out, &mut issues);
     read_token(cfg, obj, env, &mut out, &mut issues);
 
     if out.enabled && mode.is_some_and(Mode::uses_webhook) && out.webhook.url.is_none() {
@@ -781,6 +787,23 @@ fn read_output(
     }
     if let Some(allow) = field_bool(cfg, obj, SECTION_PATH, "mediaAllowUnscannable", issues) {
         out.media_allow_unscannable = allow;
+    }
+}
+
+/// `commands`: `enabled`.
+fn read_commands(
+    cfg: &LoadedConfig,
+    obj: &Map<String, Value>,
+    out: &mut WebexConfig,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let Some(commands) = field_object(cfg, obj, SECTION_PATH, "commands", issues) else {
+        return;
+    };
+    let base = path("commands");
+    check_known_keys_in(cfg, commands, &base, &["enabled"], issues);
+    if let Some(enabled) = field_bool(cfg, commands, &base, "enabled", issues) {
+        out.commands_enabled = enabled;
     }
 }
 

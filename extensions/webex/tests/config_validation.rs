@@ -534,6 +534,19 @@ fn a_section_that_is_not_an_object_is_reported() {
     assert_eq!(issues[0].message, "expected an object, found a string");
 }
 
+/// `setting` (a key and value written in `channels.webex`) is the one issue, naming `key` and
+/// with `fix` in its text.
+fn assert_one_issue(setting: &str, key: &str, fix: &str) {
+    let source = format!(
+        r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", {setting} }} }} }}"#
+    );
+    let found = issues(&source);
+    assert_eq!(found.len(), 1, "{setting}: {found:?}");
+    let text = found[0].to_string();
+    assert!(text.contains(key), "{setting}: {text}");
+    assert!(text.contains(fix), "{setting}: {text}");
+}
+
 #[test]
 fn output_settings_have_their_defaults() {
     let source =
@@ -596,13 +609,44 @@ fn bad_output_settings_name_the_key_and_the_fix() {
             "use 6 (the default)",
         ),
     ] {
-        let source = format!(
-            r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}", {setting} }} }} }}"#
-        );
-        let found = issues(&source);
-        assert_eq!(found.len(), 1, "{setting}: {found:?}");
-        let text = found[0].to_string();
-        assert!(text.contains(key), "{setting}: {text}");
-        assert!(text.contains(fix), "{setting}: {text}");
+        assert_one_issue(setting, key, fix);
+    }
+}
+
+#[test]
+fn chat_commands_are_on_by_default_and_can_be_turned_off() {
+    let source =
+        format!(r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}" }} }} }}"#);
+    assert!(run(&source, &no_env).expect("valid").commands_enabled);
+    let off = format!(
+        r#"{{ channels: {{ webex: {{ mode: "polling", botToken: "{TOKEN}",
+          commands: {{ enabled: false }} }} }} }}"#
+    );
+    assert!(!run(&off, &no_env).expect("valid").commands_enabled);
+    let empty = off.replace("enabled: false", "");
+    assert!(run(&empty, &no_env).expect("valid").commands_enabled);
+}
+
+#[test]
+fn bad_command_settings_name_the_key_and_the_fix() {
+    for (setting, key, fix) in [
+        (
+            "commands: { enabled: \"no\" }",
+            "channels.webex.commands.enabled",
+            "true or false",
+        ),
+        (
+            "commands: { enable: false }",
+            "channels.webex.commands.enable",
+            "enabled",
+        ),
+        ("commands: false", "channels.webex.commands", "object"),
+        (
+            "command: { enabled: false }",
+            "channels.webex.command",
+            "commands",
+        ),
+    ] {
+        assert_one_issue(setting, key, fix);
     }
 }

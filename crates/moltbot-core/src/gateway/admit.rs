@@ -16,28 +16,51 @@ pub(crate) enum Admission {
     Handled(String),
 }
 
-/// Applies the channel's access policy; runs the pairing flow for unknown DM senders.
-pub(crate) async fn admit(p: &Processor, message: &InboundMessage) -> Admission {
-    let channel = p.channel.id();
+/// What the access policy decides for `message`, without acting on it (no pairing request, no
+/// drop recorded): approvals are read from the store only where they count
+/// ([`AccessPolicy::approval_matters`](crate::access::AccessPolicy::approval_matters)).
+pub(crate) async fn check(p: &Processor, message: &InboundMessage) -> Decision {
     let policy = p.channel.access_policy();
-    let sender = Sender::new(message.sender.id.clone(), message.sender.email.clone());
+    let sender = sender_of(message);
     let conversation = match message.kind {
         ConversationKind::Direct => Conversation::direct(),
         ConversationKind::Group => Conversation::group(message.mentions_bot),
     };
     let approved = if policy.approval_matters(&conversation) {
-        p.store
-            .pairing()
-            .is_approved(channel, &message.sender.id, message.sender.email.as_deref())
-            .await
-            .unwrap_or_else(|err| {
-                tracing::error!(channel, error = %err, "cannot read approvals; treating sender as not approved");
-                false
-            })
+        is_approved(p, message).await
     } else {
         false
     };
-    match decide(&policy, &sender, &conversation, approved) {
+    decide(&policy, &sender, &conversation, approved)
+}
+
+/// The sender of `message` as access control sees them.
+pub(crate) fn sender_of(message: &InboundMessage) -> Sender {
+    Sender::new(message.sender.id.clone(), message.sender.email.clone())
+}
+
+/// Whether the sender of `message` was approved through pairing on this channel (`false`, logged,
+/// when the store cannot be read).
+pub(crate) async fn is_approved(p: &Processor, message: &InboundMessage) -> bool {
+    let channel = p.channel.id();
+    p.store
+        .pairing()
+        .is_approved(channel, &message.sender.id, message.sender.email.as_deref())
+        .await
+        .unwrap_or_else(|err| {
+            tracing::error!(channel, error = %err, "cannot read approvals; treating sender as not approved");
+            false
+        })
+}
+
+/// Acts on the access `decision` for `message` (see [`check`]): admits it, records and logs a
+/// drop, or runs the pairing flow for an unknown DM sender.
+pub(crate) async fn admit(
+    p: &Processor,
+    message: &InboundMessage,
+    decision: Decision,
+) -> Admission {
+    match decision {
         Decision::Admit => Admission::Admit,
         Decision::Drop(reason) => drop_message(p, message, reason),
         Decision::Pair => pair(p, message).await,

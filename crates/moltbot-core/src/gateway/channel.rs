@@ -400,6 +400,21 @@ pub trait Channel: Send + Sync + 'static {
     /// Messages older than this, found after downtime, are marked seen and not answered.
     fn catch_up_max_age(&self) -> std::time::Duration;
 
+    /// Whether chat commands (`/help`, `/reset`, ...) are answered by the gateway before the
+    /// agent (`channels.<id>.commands.enabled`). When `false`, a `/word` is ordinary text for
+    /// the agent. Default: `true`.
+    fn commands_enabled(&self) -> bool {
+        true
+    }
+
+    /// What the channel tells a person who asks `/status` about it: `(label, value)` pairs
+    /// shown as `- label: value`, such as `("Receive mode", "webhook")`. Plain text of the
+    /// operator's own config; never a secret (the asker may be anyone the access policy
+    /// admits). Default: nothing.
+    fn describe(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// The address the gateway's HTTP server should listen on for this channel (webhooks,
     /// health, metrics), if the channel wants one.
     fn http_listen(&self) -> Option<std::net::SocketAddr> {

@@ -2,11 +2,13 @@
 //!
 //! Channel-neutral. A plugin implements [`Channel`]; the gateway gives it an [`InboundSink`]
 //! and owns ordering ([`crate::dispatch`]), the exactly-once ledger ([`crate::store`]), access
-//! and pairing ([`crate::access`]), the agent ([`crate::agent`]), metrics and health.
+//! and pairing ([`crate::access`]), chat commands (`/help`, `/reset`, `/status`, `/whoami`,
+//! answered before the agent), the agent ([`crate::agent`]), metrics and health.
 
 mod admit;
 mod approvals;
 mod channel;
+mod commands;
 pub mod heartbeat;
 pub mod http;
 mod metrics;

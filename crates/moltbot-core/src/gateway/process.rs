@@ -1,4 +1,4 @@
-//! One message, start to finish: fetch, admit, ask the agent, record, send.
+//! One message, start to finish: fetch, admit, answer a command or ask the agent, record, send.
 //!
 //! The message path of a one-chunk text reply takes three commits (see `docs/ARCHITECTURE.md`):
 //! the receiver's claim; "the agent answered" (the message moves to `processing`, the session's
@@ -51,7 +51,7 @@ pub(crate) enum ReplyError {
 
 /// How a message reached its worker.
 #[derive(Debug, Clone, Copy)]
-struct Origin {
+pub(crate) struct Origin {
     /// Just claimed: nothing can be stored for it yet, so nothing needs reading first.
     fresh: bool,
     /// Set aside before: answer it as a threaded reply.
@@ -214,7 +214,13 @@ impl Processor {
                 }
             }
         }
-        let outcome = match super::admit::admit(self, &message).await {
+        let decision = super::admit::check(self, &message).await;
+        if let Some(command) = self.command_for(&message, decision) {
+            let outcome = self.answer_command(&message, origin, command).await;
+            self.conclude(&message, started, outcome).await;
+            return;
+        }
+        let outcome = match super::admit::admit(self, &message, decision).await {
             super::admit::Admission::Admit => self.answer(&message, origin).await,
             super::admit::Admission::Handled(reason) => {
                 tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, reason = %reason, "message not answered");
@@ -268,7 +274,8 @@ impl Processor {
         })
     }
 
-    fn session_of(&self, message: &InboundMessage) -> SessionKey {
+    /// The session of `message`'s conversation: its DM peer's, or its space's.
+    pub(crate) fn session_of(&self, message: &InboundMessage) -> SessionKey {
         match message.kind {
             super::channel::ConversationKind::Direct => {
                 SessionKey::direct(self.id(), &message.sender.id)
@@ -322,6 +329,19 @@ impl Processor {
         .into_iter()
         .map(OutboxPart::text)
         .collect();
+        self.record_and_send(message, origin, session, parts).await
+    }
+
+    /// Records the reply `parts` to `message` in one commit (the message moves to
+    /// `processing`; `session`, when given, is applied to the session in the same commit), then
+    /// sends them.
+    pub(crate) async fn record_and_send(
+        &self,
+        message: &InboundMessage,
+        origin: Origin,
+        session: Option<SessionAppend>,
+        parts: Vec<OutboxPart>,
+    ) -> Result<Sent, ReplyError> {
         // A message answered after it was set aside is answered in a thread under it, so the
         // conversation stays readable although later messages were answered first.
         let parent_id = if origin.deferred {
@@ -488,7 +508,7 @@ impl Processor {
 }
 
 /// What [`Processor::send_parts`] left to do.
-enum Sent {
+pub(crate) enum Sent {
     /// Everything sent; the last commit marked the message replied.
     Recorded,
     /// Nothing was left to send (an empty answer, or all sent before a crash): the message

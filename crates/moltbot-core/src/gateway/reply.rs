@@ -14,8 +14,8 @@
 //! ([`filter_whole`]).
 //!
 //! Only agent output goes through the filter (the answer, or the agent's apology standing in
-//! for it). Notices the gateway writes itself (pairing codes, approvals) and operator text
-//! (`moltbot message send`) are sent as written.
+//! for it). Notices the gateway writes itself (pairing codes, approvals, the answers of chat
+//! commands) and operator text (`moltbot message send`) are sent as written.
 
 use super::channel::{ConversationKind, SenderInfo};
 

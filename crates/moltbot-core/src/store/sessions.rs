@@ -20,6 +20,19 @@ pub struct SessionAppend {
     pub keep_turns: usize,
 }
 
+impl SessionAppend {
+    /// No new turns and nothing kept: empties `session`. Given to
+    /// [`AnswerRecord`](super::AnswerRecord), the session is cleared in the same commit that
+    /// records the answer (the `/reset` chat command).
+    pub fn clear(session: impl Into<String>) -> Self {
+        Self {
+            session: session.into(),
+            turns: Vec::new(),
+            keep_turns: 0,
+        }
+    }
+}
+
 /// Agent session history; get it with [`Store::sessions`](super::Store::sessions).
 #[async_trait::async_trait]
 pub trait SessionRepo: Send + Sync {
