@@ -146,6 +146,11 @@ impl Transport {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::limited(5))
+            // The same proxy rule as the Mercury websocket (`HTTPS_PROXY` / `HTTP_PROXY` /
+            // `ALL_PROXY`, `NO_PROXY`), so REST and the socket never take different paths.
+            .proxy(reqwest::Proxy::custom(|url| {
+                crate::mercury::proxy_for(url, |name| std::env::var(name).ok())
+            }))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

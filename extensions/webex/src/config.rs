@@ -877,6 +877,23 @@ fn check_url(
     value: &str,
     issues: &mut Vec<ConfigIssue>,
 ) -> Option<String> {
+    // What to write instead, for the key at hand.
+    let (example, https_fix) = if key_path.ends_with("webhook.url") {
+        (
+            "write a full URL such as \"https://your-domain.com/webex/webhook\"",
+            "use an https:// URL, e.g. from ngrok or a Cloudflare Tunnel",
+        )
+    } else if key_path.ends_with("u2cUrl") {
+        (
+            "write a full URL such as \"https://u2c.wbx2.com/u2c/api/v1\" (the default: remove the key)",
+            "use https://u2c.wbx2.com/u2c/api/v1 (the default: remove the key)",
+        )
+    } else {
+        (
+            "write a full URL such as \"https://webexapis.com/v1\" (the default: remove the key)",
+            "use https://webexapis.com/v1 (the default: remove the key)",
+        )
+    };
     let shown: String = value.chars().take(80).collect();
     let parsed = match url::Url::parse(value.trim()) {
         Ok(u) if u.has_host() => u,
@@ -884,7 +901,7 @@ fn check_url(
             issues.push(cfg.issue(
                 key_path,
                 &format!("\"{shown}\" is not a valid URL"),
-                Some("write a full URL such as \"https://your-domain.com/webex/webhook\""),
+                Some(example),
             ));
             return None;
         }
@@ -899,7 +916,7 @@ fn check_url(
                     "must use https (found {scheme}://); http is allowed only for loopback hosts \
                      such as 127.0.0.1"
                 ),
-                Some("use an https:// URL, e.g. from ngrok or a Cloudflare Tunnel"),
+                Some(https_fix),
             ));
             None
         }

@@ -49,10 +49,17 @@ impl TrustedOrigins {
     }
 
     /// Adds every http(s) service the catalog names.
+    ///
+    /// Only `https` hosts are trusted, and plain `http` on a loopback host (an emulator): a
+    /// catalog naming a cleartext host elsewhere never gets the token sent there.
     pub fn add_catalog(&mut self, catalog: &Catalog) {
         for name in catalog.service_links.keys() {
             if let Some(url) = catalog.service_url(name) {
-                self.0.insert(origin(&url));
+                if is_safe_for_token(&url) {
+                    self.0.insert(origin(&url));
+                } else {
+                    tracing::warn!(service = %name, origin = %origin(&url), "the service catalog names a cleartext host that is not loopback; it will not get the token");
+                }
             }
         }
     }
@@ -103,5 +110,39 @@ mod tests {
             serde_json::from_str(r#"{"serviceLinks":{"wdm":"not a url"}}"#).unwrap_or_default();
         assert!(catalog.wdm().is_none());
         assert!(Catalog::default().wdm().is_none());
+    }
+}
+
+/// `https`, or `http` / `ws` on a loopback host.
+fn is_safe_for_token(url: &Url) -> bool {
+    match url.scheme() {
+        "https" | "wss" => true,
+        "http" | "ws" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod token_host_tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_hosts_may_get_the_token() {
+        for (url, safe) in [
+            ("https://wdm-a.wbx2.com/wdm/api/v1", true),
+            ("http://127.0.0.1:8025/wdm/api/v1", true),
+            ("http://[::1]:8025/wdm", true),
+            ("http://localhost:8025/wdm", true),
+            ("http://192.0.2.2:47310/wdm/api/v1", false),
+            ("http://wdm.example.com/wdm", false),
+            ("ftp://127.0.0.1/x", false),
+        ] {
+            assert_eq!(is_safe_for_token(&Url::parse(url).unwrap()), safe, "{url}");
+        }
     }
 }

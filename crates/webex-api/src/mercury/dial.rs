@@ -50,8 +50,8 @@ pub fn prepare_url(web_socket_url: &str, now: SystemTime) -> Result<Url, Mercury
     Ok(url)
 }
 
-/// The proxy to use for `url`, from `HTTPS_PROXY` (for `wss`) or `HTTP_PROXY` (for `ws`), either
-/// case, unless `NO_PROXY` names the host (`*`, the host, or a parent domain with or without a
+/// The proxy to use for `url`, from `HTTPS_PROXY` (for `wss`/`https`) or `HTTP_PROXY` (for
+/// `ws`/`http`), else `ALL_PROXY`, either case, unless `NO_PROXY` names the host (`*`, the host, or a parent domain with or without a
 /// leading dot). `env` reads a variable (`std::env::var` in production).
 pub fn proxy_for(url: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url> {
     let var = |name: &str| {
@@ -62,7 +62,8 @@ pub fn proxy_for(url: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url>
     let proxy = match url.scheme() {
         "wss" | "https" => var("HTTPS_PROXY"),
         _ => var("HTTP_PROXY"),
-    }?;
+    }
+    .or_else(|| var("ALL_PROXY"))?;
     let host = url
         .host_str()?
         .trim_matches(['[', ']'])

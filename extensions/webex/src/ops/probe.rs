@@ -56,7 +56,17 @@ pub async fn websocket_services(
     match reached {
         Err(_) => Err(timeout_failure(u2c, timeout.as_millis())),
         Ok(Err(webex_api::mercury::MercuryError::Api(err))) => {
-            Err(classify(&err, u2c, timeout.as_millis()))
+            let mut failure = classify(&err, u2c, timeout.as_millis());
+            if failure.cause != ProbeCause::BadToken {
+                failure.message = format!("{} (websocket services at {u2c})", failure.message);
+                failure.fix = Some(
+                    "check channels.webex.websocket.u2cUrl (remove it for Webex's own \
+                     https://u2c.wbx2.com/u2c/api/v1) and that this network reaches Webex's \
+                     catalog and device service; use mode \"polling\" where they are blocked"
+                        .to_string(),
+                );
+            }
+            Err(failure)
         }
         Ok(Err(err)) => Err(ProbeFailure::new(
             ProbeCause::Api,

@@ -204,7 +204,10 @@ fn describe_socket(
         Some(ms) => format!("last event {}", ago(ms)),
         None => "no event yet".to_string(),
     });
-    parts.push(format!("{} reconnects", socket.reconnects));
+    parts.push(match socket.reconnects {
+        1 => "1 reconnect".to_string(),
+        n => format!("{n} reconnects"),
+    });
     if let Some(error) = &socket.last_error {
         parts.push(format!("last error: {error}"));
     }

@@ -50,6 +50,10 @@ const EVENT_QUEUE: usize = 256;
 /// A connection that lived this long resets the reconnect backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
+/// The close code of a socket another connection on the same device replaced
+/// (webex-js-sdk `internal-plugin-mercury`, `mercury.js`: 4000 "replaced").
+const CLOSE_REPLACED: u16 = 4000;
+
 /// The longest reconnect delay.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 
@@ -219,6 +223,10 @@ impl WebsocketListener {
             }
             lost = Some(cause_label(&err));
             let delay = delays.next().unwrap_or(MAX_RECONNECT_DELAY);
+            if matches!(err, MercuryError::Closed { code: CLOSE_REPLACED, .. }) {
+                // Webex keeps one socket per device: another client took this one.
+                tracing::error!(channel = CHANNEL, device = %self.device_name, ?delay, "another client connected with this gateway's websocket device (close 4000 replaced): is a second gateway running on this state directory? Run one gateway per state directory");
+            }
             tracing::warn!(channel = CHANNEL, error = %chain(&err), ?delay, "websocket lost; reconnecting");
             self.book
                 .set(SocketState::Reconnecting, |status| {
@@ -282,7 +290,7 @@ impl WebsocketListener {
                 Ok(())
             }
             Ok(_) => {
-                tracing::warn!(channel = CHANNEL, closed = %closed, "the websocket refused a valid bot token; registering the device again");
+                tracing::warn!(channel = CHANNEL, closed = %closed, "the device service or the websocket refused the bot token although GET /people/me accepts it; registering the device again");
                 if let Some(device) = device {
                     if let Err(err) = self.mercury.delete_device(&device).await {
                         tracing::warn!(channel = CHANNEL, error = %chain(&err), "could not delete the refused device");
@@ -387,6 +395,11 @@ impl WebsocketListener {
             tracing::debug!(channel = CHANNEL, verb = %activity.verb, "websocket activity ignored");
             return true;
         };
+        let kind = match reference {
+            MessageRef::AttachmentAction { .. } => "card_action",
+            MessageRef::Message { .. } => "message",
+        };
+        self.metrics.listener_event(kind);
         let resolved = match self.resolve(&reference).await {
             Ok(resolved) => resolved,
             Err(err) => {
@@ -398,14 +411,12 @@ impl WebsocketListener {
             }
         };
         if let MessageRef::AttachmentAction { .. } = reference {
-            self.metrics.listener_event("card_action");
             tokio::spawn(crate::cards::submitted(
                 Arc::clone(&self.shared),
                 resolved.id,
             ));
             return true;
         }
-        self.metrics.listener_event("message");
         let room_id = resolved
             .room_id
             .unwrap_or_else(|| room_of(&resolved.id, &activity.target.id));

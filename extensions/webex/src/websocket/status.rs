@@ -17,7 +17,7 @@ const NAMESPACE: &str = "webex";
 const KEY: &str = "websocket_status";
 
 /// The shortest time between two writes that only move `lastEventMs`.
-const EVENT_WRITE_EVERY: Duration = Duration::from_secs(30);
+const EVENT_WRITE_EVERY: Duration = Duration::from_secs(10);
 
 /// The listener's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ pub struct SocketStatus {
     pub device_name: Option<String>,
     /// The device's URL at the device service, once registered.
     pub device_url: Option<String>,
-    /// When the last event arrived (unix ms; up to 30 s stale while events flow).
+    /// When the last event arrived (unix ms; up to 10 s stale while events flow).
     pub last_event_ms: Option<i64>,
     /// Reconnects since the gateway started.
     pub reconnects: u64,
@@ -76,6 +76,8 @@ pub async fn read(store: &Store) -> Option<SocketStatus> {
 #[derive(Debug)]
 pub(crate) struct StatusBook {
     store: Store,
+    /// The record, and when an event last caused a write (`None`: not since the last state
+    /// change).
     current: Mutex<(SocketStatus, Option<tokio::time::Instant>)>,
 }
 
@@ -99,7 +101,7 @@ impl StatusBook {
     fn edit(&self, change: impl FnOnce(&mut SocketStatus)) -> SocketStatus {
         let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
         change(&mut guard.0);
-        guard.1 = Some(tokio::time::Instant::now());
+        guard.1 = None;
         guard.0.clone()
     }
 
