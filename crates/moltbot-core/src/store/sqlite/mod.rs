@@ -4,6 +4,7 @@
 //! (writer thread with group commit, reader pool, background checkpointer) and
 //! [`migrations`] keeps the schema. rusqlite types stay inside this module.
 
+mod copy;
 mod cursors;
 pub(crate) mod engine;
 mod kv;
@@ -92,6 +93,26 @@ impl Backend for SqliteBackend {
             writes: written.writes.load(std::sync::atomic::Ordering::Relaxed),
             commits: written.commits.load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    async fn count_rows(&self, table: &'static super::tables::Table) -> Result<u64, StoreError> {
+        copy::count_rows(self, table).await
+    }
+
+    async fn read_rows(
+        &self,
+        table: &'static super::tables::Table,
+        after: Option<&[super::tables::Value]>,
+        limit: usize,
+    ) -> Result<Vec<super::tables::Row>, StoreError> {
+        copy::read_rows(self, table, after, limit).await
+    }
+
+    async fn begin_import(
+        &self,
+        replace: bool,
+    ) -> Result<Box<dyn super::tables::Import>, StoreError> {
+        copy::begin_import(self, replace).await
     }
 }
 
