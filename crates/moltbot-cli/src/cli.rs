@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = "moltbot connects an AI agent to chat channels such as Cisco Webex.\n\n\
 Config: JSON5 at ~/.moltbot/moltbot.json (override with MOLTBOT_CONFIG_PATH or --config).\n\
 State:  ~/.moltbot (override with MOLTBOT_STATE_DIR). Logs: <state>/logs/gateway.log.\n\
-Env:    WEBEX_BOT_TOKEN (used when channels.webex.botToken is absent), MOLTBOT_LOG_LEVEL."
+Env:    WEBEX_BOT_TOKEN (used when channels.webex.botToken is absent), MOLTBOT_LOG_LEVEL,\n        \
+MOLTBOT_DATABASE_URL (the state store when store.url is absent: postgres://...)."
 )]
 pub struct Cli {
     /// Config file to use instead of MOLTBOT_CONFIG_PATH or ~/.moltbot/moltbot.json.

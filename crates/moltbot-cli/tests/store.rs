@@ -127,7 +127,7 @@ fn a_bad_store_url_is_a_config_error_and_validate_never_connects() {
     ));
     let (ok, stdout, stderr) = run(&home, &["config", "validate"]);
     assert!(ok && stdout.contains("is valid"), "{stdout}{stderr}");
-                // Using it fails as unavailable, naming where without the password.
+    // Using it fails as unavailable, naming where without the password.
     let (ok, _, stderr) = run(&home, &["store", "status"]);
     assert!(!ok);
     assert!(stderr.contains(&format!("127.0.0.1:{port}/x")), "{stderr}");
