@@ -68,6 +68,30 @@ impl ScratchSchema {
         &self.url
     }
 
+    /// The URL with a password in it, and that password: the base URL's own, else
+    /// `pw-scratch-secret` (a server that trusts local connections ignores it). For tests that a
+    /// password is never printed.
+    pub fn url_with_password(&self) -> (String, String) {
+        let Ok(mut url) = url::Url::parse(&self.url) else {
+            return (self.url.clone(), String::new());
+        };
+        if let Some(own) = url.password() {
+            let own = url::form_urlencoded::parse(format!("p={own}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            return (self.url.clone(), own);
+        }
+        const PASSWORD: &str = "pw-scratch-secret";
+        if url.username().is_empty() && url.set_username("postgres").is_err() {
+            return (self.url.clone(), String::new());
+        }
+        if url.set_password(Some(PASSWORD)).is_err() {
+            return (self.url.clone(), String::new());
+        }
+        (url.to_string(), PASSWORD.to_owned())
+    }
+
     /// The schema's name.
     pub fn name(&self) -> &str {
         &self.name
