@@ -102,6 +102,7 @@ pub trait Backend:
     + OutboxRepo
     + SessionRepo
     + LeaseRepo
+    + tables::TableRepo
     + Send
     + Sync
     + std::fmt::Debug
@@ -116,22 +117,6 @@ pub trait Backend:
     fn written_bytes(&self) -> Option<WrittenBytes> {
         None
     }
-
-    /// How many rows `table` holds.
-    async fn count_rows(&self, table: &'static tables::Table) -> Result<u64, StoreError>;
-
-    /// Up to `limit` rows of `table` in key order, after the row whose key values are `after`
-    /// (from the first row when `None`).
-    async fn read_rows(
-        &self,
-        table: &'static tables::Table,
-        after: Option<&[tables::Value]>,
-        limit: usize,
-    ) -> Result<Vec<tables::Row>, StoreError>;
-
-    /// Starts writing rows as they are (ids included) in one transaction, after deleting every
-    /// row of every table first when `replace`.
-    async fn begin_import(&self, replace: bool) -> Result<Box<dyn tables::Import>, StoreError>;
 }
 
 /// A handle to the state store. Cheap to clone: clones share one backend.

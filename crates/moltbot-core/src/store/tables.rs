@@ -255,7 +255,28 @@ pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
 }
 
-/// Writes rows into a store as one transaction (see [`Backend::begin_import`](super::Backend)).
+/// Every table as rows, whatever the table (for row counts and copies); part of every
+/// [`Backend`](super::Backend).
+#[async_trait::async_trait]
+pub trait TableRepo: Send + Sync {
+    /// How many rows `table` holds.
+    async fn count_rows(&self, table: &'static Table) -> Result<u64, super::StoreError>;
+
+    /// Up to `limit` rows of `table` in key order, after the row whose key values are `after`
+    /// (from the first row when `None`).
+    async fn read_rows(
+        &self,
+        table: &'static Table,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, super::StoreError>;
+
+    /// Starts writing rows as they are (ids included) in one transaction, after deleting every
+    /// row of every table first when `replace`.
+    async fn begin_import(&self, replace: bool) -> Result<Box<dyn Import>, super::StoreError>;
+}
+
+/// Writes rows into a store as one transaction (see [`TableRepo::begin_import`]).
 #[async_trait::async_trait]
 pub trait Import: Send {
     /// Inserts `rows` (each a value per column of `table`, in order) as they are, ids included.

@@ -5,70 +5,12 @@ use deadpool_postgres::GenericClient;
 use value_sql::ValueSql;
 
 use super::{count, query_one, PostgresBackend};
-use crate::store::tables::{ColumnType, Import, Row, Table, Value, TABLES};
+use crate::store::tables::{ColumnType, Import, Row, Table, TableRepo, Value, TABLES};
 use crate::store::StoreError;
 
 /// Rows per `INSERT` statement of an import (well under the 65 535 parameters a statement may
 /// carry, for tables of up to 16 columns).
 const ROWS_PER_INSERT: usize = 500;
-
-pub(super) async fn count_rows(b: &PostgresBackend, table: &Table) -> Result<u64, StoreError> {
-    let c = b.client().await?;
-    let n: i64 = query_one(&c, &format!("SELECT COUNT(*) FROM {}", table.name), &[])
-        .await?
-        .try_get(0)?;
-    Ok(count(n))
-}
-
-pub(super) async fn read_rows(
-    b: &PostgresBackend,
-    table: &Table,
-    after: Option<&[Value]>,
-    limit: usize,
-) -> Result<Vec<Row>, StoreError> {
-    let c = b.client().await?;
-    let key = table.key_list();
-    let mut params: Vec<ValueSql<'_>> = Vec::new();
-    let filter = match after {
-        Some(values) => {
-            let placeholders: Vec<String> = table
-                .key()
-                .iter()
-                .enumerate()
-                .map(|(i, col)| format!("${}::{}", i + 1, sql_type(col.ty)))
-                .collect();
-            params.extend(values.iter().map(ValueSql));
-            format!("WHERE ({key}) > ({})", placeholders.join(", "))
-        }
-        None => String::new(),
-    };
-    let sql = format!(
-        "SELECT {} FROM {} {filter} ORDER BY {key} LIMIT {}",
-        table.column_list(),
-        table.name,
-        super::limit(limit)
-    );
-    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        params.iter().map(|p| p as _).collect();
-    let rows = c.query(&sql, &refs).await?;
-    rows.iter()
-        .map(|r| {
-            table
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, col)| {
-                    Ok(match col.ty {
-                        ColumnType::Int => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-                        ColumnType::Text => r.try_get::<_, Option<String>>(i)?.map(Value::Text),
-                        ColumnType::Bool => r.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
-                    }
-                    .unwrap_or(Value::Null))
-                })
-                .collect()
-        })
-        .collect()
-}
 
 fn sql_type(ty: ColumnType) -> &'static str {
     match ty {
@@ -78,27 +20,85 @@ fn sql_type(ty: ColumnType) -> &'static str {
     }
 }
 
+#[async_trait::async_trait]
+impl TableRepo for PostgresBackend {
+    async fn count_rows(&self, table: &'static Table) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n: i64 = query_one(&c, &format!("SELECT COUNT(*) FROM {}", table.name), &[])
+            .await?
+            .try_get(0)?;
+        Ok(count(n))
+    }
+
+    async fn read_rows(
+        &self,
+        table: &'static Table,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let c = self.client().await?;
+        let key = table.key_list();
+        let mut params: Vec<ValueSql<'_>> = Vec::new();
+        let filter = match after {
+            Some(values) => {
+                let placeholders: Vec<String> = table
+                    .key()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, col)| format!("${}::{}", i + 1, sql_type(col.ty)))
+                    .collect();
+                params.extend(values.iter().map(ValueSql));
+                format!("WHERE ({key}) > ({})", placeholders.join(", "))
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT {} FROM {} {filter} ORDER BY {key} LIMIT {}",
+            table.column_list(),
+            table.name,
+            super::limit(limit)
+        );
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p as _).collect();
+        let rows = c.query(&sql, &refs).await?;
+        rows.iter()
+            .map(|r| {
+                table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, col)| {
+                        Ok(match col.ty {
+                            ColumnType::Int => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+                            ColumnType::Text => r.try_get::<_, Option<String>>(i)?.map(Value::Text),
+                            ColumnType::Bool => r.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+                        }
+                        .unwrap_or(Value::Null))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn begin_import(&self, replace: bool) -> Result<Box<dyn Import>, StoreError> {
+        let client = self.client().await?;
+        client.batch_execute("BEGIN").await?;
+        if replace {
+            let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+            client
+                .batch_execute(&format!("TRUNCATE {} RESTART IDENTITY", names.join(", ")))
+                .await?;
+        }
+        Ok(Box::new(PgImport {
+            client: Some(client),
+        }))
+    }
+}
+
 /// An import: one pooled connection holding one open transaction.
 struct PgImport {
     /// `None` once committed.
     client: Option<deadpool_postgres::Object>,
-}
-
-pub(super) async fn begin_import(
-    b: &PostgresBackend,
-    replace: bool,
-) -> Result<Box<dyn Import>, StoreError> {
-    let client = b.client().await?;
-    client.batch_execute("BEGIN").await?;
-    if replace {
-        let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-        client
-            .batch_execute(&format!("TRUNCATE {} RESTART IDENTITY", names.join(", ")))
-            .await?;
-    }
-    Ok(Box::new(PgImport {
-        client: Some(client),
-    }))
 }
 
 #[async_trait::async_trait]

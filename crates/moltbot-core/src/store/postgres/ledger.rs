@@ -6,8 +6,8 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{
-    count, execute, limit, outbox, parse_text, query, query_one, query_opt, sessions, small,
-    PostgresBackend,
+    changed, count, execute, limit, outbox, parse_text, query, query_one, query_opt, sessions,
+    small, PostgresBackend,
 };
 use crate::store::{
     renew_below_ms, AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo,
@@ -127,7 +127,7 @@ impl LedgerRepo for PostgresBackend {
             &[&owner, &now.saturating_add(lease_ms), &now, &renew_below],
         )
         .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 
     async fn record_answer(&self, answer: &AnswerRecord) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -326,7 +326,7 @@ impl LedgerRepo for PostgresBackend {
             &[&older_than, &limit(max)],
         )
         .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 }
 

@@ -135,26 +135,6 @@ impl Backend for PostgresBackend {
     async fn schema_version(&self) -> Result<u32, StoreError> {
         migrations::schema_version(&self.client().await?).await
     }
-
-    async fn count_rows(&self, table: &'static super::tables::Table) -> Result<u64, StoreError> {
-        copy::count_rows(self, table).await
-    }
-
-    async fn read_rows(
-        &self,
-        table: &'static super::tables::Table,
-        after: Option<&[super::tables::Value]>,
-        limit: usize,
-    ) -> Result<Vec<super::tables::Row>, StoreError> {
-        copy::read_rows(self, table, after, limit).await
-    }
-
-    async fn begin_import(
-        &self,
-        replace: bool,
-    ) -> Result<Box<dyn super::tables::Import>, StoreError> {
-        copy::begin_import(self, replace).await
-    }
 }
 
 pub(crate) fn unavailable(message: String) -> StoreError {
@@ -298,6 +278,11 @@ pub(crate) fn small(what: &'static str, n: i64) -> Result<u32, StoreError> {
         what,
         detail: format!("{n} is out of range"),
     })
+}
+
+/// A count of changed rows as a `usize`.
+pub(crate) fn changed(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// `usize` as a `LIMIT` parameter.

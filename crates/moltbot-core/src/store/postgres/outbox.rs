@@ -6,7 +6,8 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{
-    execute, ledger, limit, lock, parse_text, query, query_one, query_opt, small, PostgresBackend,
+    changed, execute, ledger, limit, lock, parse_text, query, query_one, query_opt, small,
+    PostgresBackend,
 };
 use crate::store::{
     InboundState, OutboxEntry, OutboxReply, OutboxRepo, OutboxState, SentRecord, StoreError,
@@ -98,24 +99,7 @@ pub(super) async fn insert_reply(
         )
         .await?
         .try_get(0)?;
-        stored.push(OutboxEntry {
-            id,
-            channel: reply.channel.clone(),
-            inbound_message_id: reply.inbound_message_id.clone(),
-            room_id: reply.room_id.clone(),
-            parent_id: reply.parent_id.clone(),
-            part_index: index,
-            op: part.op,
-            part: part.part,
-            body: part.body.clone(),
-            target_id: part.target_id.clone(),
-            remote_message_id: None,
-            state: OutboxState::Pending,
-            attempts,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        });
+        stored.push(OutboxEntry::stored(id, reply, index, part, attempts, now));
     }
     Ok(stored)
 }
@@ -263,6 +247,6 @@ impl OutboxRepo for PostgresBackend {
             &[&older_than, &limit(max)],
         )
         .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 }

@@ -8,7 +8,9 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{count, execute, lock, parse_text, query, query_one, query_opt, PostgresBackend};
+use super::{
+    changed, count, execute, lock, parse_text, query, query_one, query_opt, PostgresBackend,
+};
 use crate::store::{
     Approval, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval, NewPairingRequest,
     PairingRepo, PairingRequest, PairingStatus, RequestInsert, StoreError,
@@ -392,7 +394,7 @@ impl PairingRepo for PostgresBackend {
         )
         .await?;
         tx.commit().await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 
     async fn revoke(&self, channel: &str, key: &IdentityKey) -> Result<bool, StoreError> {
@@ -515,6 +517,6 @@ impl PairingRepo for PostgresBackend {
             &[&older_than, &now],
         )
         .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 }

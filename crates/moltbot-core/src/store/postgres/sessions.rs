@@ -3,7 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::{execute, limit, lock, query, query_one, PostgresBackend};
+use super::{changed, execute, limit, lock, query, query_one, PostgresBackend};
 use crate::agent::{Role, SenderInfo, Turn};
 use crate::store::{SessionAppend, SessionRepo, StoreError};
 
@@ -64,7 +64,7 @@ impl SessionRepo for PostgresBackend {
             &[&session],
         )
         .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 }
 

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::engine::{self, retry_busy};
 use super::{db_error, SqliteBackend};
-use crate::store::tables::{ColumnType, Import, Row, Table, Value, TABLES};
+use crate::store::tables::{ColumnType, Import, Row, Table, TableRepo, Value, TABLES};
 use crate::store::StoreError;
 
 fn to_sql(value: &Value) -> Sql {
@@ -22,84 +22,82 @@ fn to_sql(value: &Value) -> Sql {
     }
 }
 
-pub(super) async fn count_rows(
-    b: &SqliteBackend,
-    table: &'static Table,
-) -> Result<u64, StoreError> {
-    b.read(move |conn| {
-        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {}", table.name), [], |r| {
-            r.get(0)
-        })?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    })
-    .await
-}
+#[async_trait::async_trait]
+impl TableRepo for SqliteBackend {
+    async fn count_rows(&self, table: &'static Table) -> Result<u64, StoreError> {
+        self.read(move |conn| {
+            let n: i64 =
+                conn.query_row(&format!("SELECT COUNT(*) FROM {}", table.name), [], |r| {
+                    r.get(0)
+                })?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
 
-pub(super) async fn read_rows(
-    b: &SqliteBackend,
-    table: &'static Table,
-    after: Option<&[Value]>,
-    limit: usize,
-) -> Result<Vec<Row>, StoreError> {
-    let after: Option<Vec<Sql>> = after.map(|values| values.iter().map(to_sql).collect());
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    b.read(move |conn| {
-        let key = table.key_list();
-        let filter = match &after {
-            Some(values) => {
-                let slots: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
-                format!("WHERE ({key}) > ({})", slots.join(", "))
+    async fn read_rows(
+        &self,
+        table: &'static Table,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let after: Option<Vec<Sql>> = after.map(|values| values.iter().map(to_sql).collect());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let key = table.key_list();
+            let filter = match &after {
+                Some(values) => {
+                    let slots: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+                    format!("WHERE ({key}) > ({})", slots.join(", "))
+                }
+                None => String::new(),
+            };
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {} FROM {} {filter} ORDER BY {key} LIMIT {limit}",
+                table.column_list(),
+                table.name
+            ))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(after.iter().flatten()), |r| {
+                table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, col)| {
+                        Ok(match col.ty {
+                            ColumnType::Int => r.get::<_, Option<i64>>(i)?.map(Value::Int),
+                            ColumnType::Text => r.get::<_, Option<String>>(i)?.map(Value::Text),
+                            ColumnType::Bool => r.get::<_, Option<bool>>(i)?.map(Value::Bool),
+                        }
+                        .unwrap_or(Value::Null))
+                    })
+                    .collect::<rusqlite::Result<Row>>()
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn begin_import(&self, replace: bool) -> Result<Box<dyn Import>, StoreError> {
+        let path = self.path().to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let conn = engine::connect(&path)?;
+            retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error))?;
+            if replace {
+                for table in TABLES {
+                    conn.execute(&format!("DELETE FROM {}", table.name), [])?;
+                }
             }
-            None => String::new(),
-        };
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM {} {filter} ORDER BY {key} LIMIT {limit}",
-            table.column_list(),
-            table.name
-        ))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(after.iter().flatten()), |r| {
-            table
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, col)| {
-                    Ok(match col.ty {
-                        ColumnType::Int => r.get::<_, Option<i64>>(i)?.map(Value::Int),
-                        ColumnType::Text => r.get::<_, Option<String>>(i)?.map(Value::Text),
-                        ColumnType::Bool => r.get::<_, Option<bool>>(i)?.map(Value::Bool),
-                    }
-                    .unwrap_or(Value::Null))
-                })
-                .collect::<rusqlite::Result<Row>>()
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    })
-    .await
+            Ok(conn)
+        })
+        .await??;
+        Ok(Box::new(SqliteImport { conn: Some(conn) }))
+    }
 }
 
 /// An import: a connection of its own holding one open transaction (rolled back when dropped
 /// uncommitted, as the connection closes).
 struct SqliteImport {
     conn: Option<Connection>,
-}
-
-pub(super) async fn begin_import(
-    b: &SqliteBackend,
-    replace: bool,
-) -> Result<Box<dyn Import>, StoreError> {
-    let path = b.path().to_path_buf();
-    let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-        let conn = engine::connect(&path)?;
-        retry_busy(|| conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error))?;
-        if replace {
-            for table in TABLES {
-                conn.execute(&format!("DELETE FROM {}", table.name), [])?;
-            }
-        }
-        Ok(conn)
-    })
-    .await??;
-    Ok(Box::new(SqliteImport { conn: Some(conn) }))
 }
 
 impl SqliteImport {

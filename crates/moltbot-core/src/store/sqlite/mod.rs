@@ -94,26 +94,6 @@ impl Backend for SqliteBackend {
             commits: written.commits.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
-
-    async fn count_rows(&self, table: &'static super::tables::Table) -> Result<u64, StoreError> {
-        copy::count_rows(self, table).await
-    }
-
-    async fn read_rows(
-        &self,
-        table: &'static super::tables::Table,
-        after: Option<&[super::tables::Value]>,
-        limit: usize,
-    ) -> Result<Vec<super::tables::Row>, StoreError> {
-        copy::read_rows(self, table, after, limit).await
-    }
-
-    async fn begin_import(
-        &self,
-        replace: bool,
-    ) -> Result<Box<dyn super::tables::Import>, StoreError> {
-        copy::begin_import(self, replace).await
-    }
 }
 
 /// Reads a text column into one of the store's text enums.
