@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = "moltbot connects an AI agent to chat channels such as Cisco Webex.\n\n\
 Config: JSON5 at ~/.moltbot/moltbot.json (override with MOLTBOT_CONFIG_PATH or --config).\n\
 State:  ~/.moltbot (override with MOLTBOT_STATE_DIR). Logs: <state>/logs/gateway.log.\n\
-Env:    WEBEX_BOT_TOKEN (used when channels.webex.botToken is absent), MOLTBOT_LOG_LEVEL."
+Env:    WEBEX_BOT_TOKEN (used when channels.webex.botToken is absent), MOLTBOT_LOG_LEVEL,\n        \
+MOLTBOT_DATABASE_URL (the state store when store.url is absent: postgres://...)."
 )]
 pub struct Cli {
     /// Config file to use instead of MOLTBOT_CONFIG_PATH or ~/.moltbot/moltbot.json.
@@ -47,6 +48,40 @@ pub enum Command {
     /// Work with the config file.
     #[command(subcommand, name = "config")]
     Config(ConfigCommand),
+    /// Inspect, migrate and copy the state store (SQLite file or PostgreSQL, per `store.url`).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `moltbot store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Show the store's backend, location (no credentials), schema version and rows per table.
+    /// Changes nothing.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the store's schema up to this moltbot's version (the gateway does this on start).
+    Migrate {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy every row of the current store into another, then check both hold the same rows:
+    /// `moltbot store copy --to postgres://USER:PASSWORD@HOST/DB`. Stop the gateway first.
+    Copy {
+        /// The target: `postgres://...` or `sqlite:PATH`. It must be empty unless --force.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Replace whatever the target holds.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `moltbot gateway`.

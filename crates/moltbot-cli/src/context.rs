@@ -8,6 +8,7 @@ use moltbot_core::config::{self, ConfigError, ConfigIssue, LoadedConfig};
 use moltbot_core::logging;
 use moltbot_core::paths::MoltbotPaths;
 use moltbot_core::plugin::PluginRegistry;
+use moltbot_core::store::{Store, StoreLocation};
 
 /// Shared inputs of every command.
 pub struct Context {
@@ -64,9 +65,53 @@ impl Context {
             }
         }
         issues.extend(self.registry.check(&config, &Self::env));
+        // `store.url` itself is checked with the core sections; MOLTBOT_DATABASE_URL here.
+        match config
+            .core
+            .store
+            .location(&Self::env, self.paths.store_file())
+        {
+            Ok(location) => location
+                .secrets()
+                .iter()
+                .for_each(|s| logging::register_secret(s)),
+            Err(issue) if config.core.store.url.is_none() => issues.push(issue),
+            Err(_) => {}
+        }
         config::sort_issues(&mut issues);
         issues.dedup();
         Ok(CheckedConfig { config, issues })
+    }
+}
+
+impl Context {
+    /// Where the state store is for `config`: `store.url`, else `MOLTBOT_DATABASE_URL`, else
+    /// the SQLite file in the state folder. Its password is registered for log redaction.
+    pub fn store_location_for(&self, config: &LoadedConfig) -> anyhow::Result<StoreLocation> {
+        let location = config
+            .core
+            .store
+            .location(&Self::env, self.paths.store_file())
+            .map_err(|issue| anyhow::anyhow!("{issue}"))?;
+        for secret in location.secrets() {
+            logging::register_secret(&secret);
+        }
+        Ok(location)
+    }
+
+    /// Where the state store is, reading only what that needs from the config file (a config
+    /// with problems elsewhere still names its store; a missing file means the defaults).
+    pub fn store_location(&self) -> anyhow::Result<StoreLocation> {
+        let (config, _issues) =
+            config::load_lenient(&self.paths.config_file, &config::process_env)?;
+        self.store_location_for(&config)
+    }
+
+    /// Connects to the store at `location` (creating and migrating it as needed).
+    pub async fn connect_store(location: &StoreLocation) -> anyhow::Result<Store> {
+        Store::connect(location).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot open the state store ({location})"))
+        })
     }
 }
 

@@ -47,6 +47,7 @@ fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
     use crate::commands::{channels, config_validate, gateway, message, plugins};
     match command {
         Command::Config(ConfigCommand::Validate) => config_validate::run(ctx),
+        Command::Store(cmd) => crate::commands::store::run(ctx, cmd),
         Command::Plugins(cmd) => plugins::run(ctx, cmd),
         Command::Gateway(args) => gateway::run(ctx, &args),
         Command::Pair(args) => pairing::run(

@@ -23,6 +23,10 @@ const COMMANDS: &[&[&str]] = &[
     &["message", "send"],
     &["config"],
     &["config", "validate"],
+    &["store"],
+    &["store", "status"],
+    &["store", "migrate"],
+    &["store", "copy"],
 ];
 
 #[test]
@@ -48,7 +52,7 @@ fn top_level_help_lists_every_command() {
     let out = home.moltbot().arg("--help").output().expect("run moltbot");
     let (stdout, _) = common::output_text(&out);
     for command in [
-        "gateway", "plugins", "pair", "pairing", "channels", "message", "config",
+        "gateway", "plugins", "pair", "pairing", "channels", "message", "config", "store",
     ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(command)),

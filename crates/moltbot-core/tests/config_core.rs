@@ -224,3 +224,67 @@ fn gateway_metrics_listen_takes_an_ip_address_with_a_port() {
     let unknown = issues_of("{ gateway: { metrics: { port: 9464 } } }");
     assert_eq!(unknown[0].path, "gateway.metrics.port");
 }
+
+#[test]
+fn store_url_picks_the_store_and_a_bad_one_names_the_key_and_the_fix() {
+    use moltbot_core::store::StoreLocation;
+    let file = std::path::PathBuf::from("/state/state/moltbot.sqlite");
+    let no_env = |_: &str| None;
+    let url = "postgres://bot:hunter2@db.internal:5432/moltbot?sslmode=verify-full";
+    let cfg = parse(
+        Path::new("moltbot.json"),
+        &format!("{{ store: {{ url: \"{url}\", retentionDays: 7 }} }}"),
+        &env,
+    )
+    .unwrap();
+    let location = cfg.core.store.location(&no_env, file.clone()).unwrap();
+    assert_eq!(location.to_string(), "postgres db.internal:5432/moltbot");
+    assert!(!format!("{:?}", cfg.core.store).contains("hunter2"));
+
+    // Absent: MOLTBOT_DATABASE_URL, else the SQLite file.
+    let absent = parse(Path::new("moltbot.json"), "{}", &env).unwrap();
+    let from_env = |name: &str| {
+        (name == "MOLTBOT_DATABASE_URL").then(|| "postgres://envhost/envdb".to_owned())
+    };
+    assert_eq!(
+        absent
+            .core
+            .store
+            .location(&from_env, file.clone())
+            .unwrap()
+            .location(),
+        "envhost:5432/envdb"
+    );
+    assert_eq!(
+        absent.core.store.location(&no_env, file.clone()).unwrap(),
+        StoreLocation::Sqlite(file.clone())
+    );
+    // The config wins over the environment.
+    assert_eq!(
+        cfg.core
+            .store
+            .location(&from_env, file.clone())
+            .unwrap()
+            .location(),
+        "db.internal:5432/moltbot"
+    );
+
+    for bad in [
+        "mysql://u:hunter2@h/d",
+        "postgres://u:hunter2@h/d?sslmode=sometimes",
+    ] {
+        let issues = issues_of(&format!("{{ store: {{ url: \"{bad}\" }} }}"));
+        assert_eq!(issues.len(), 1, "{bad}: {issues:?}");
+        assert_eq!(issues[0].path, "store.url");
+        let text = render_issues(&issues);
+        assert!(
+            text.contains("postgres://USER:PASSWORD@HOST:5432/DATABASE"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let bad_env = |name: &str| (name == "MOLTBOT_DATABASE_URL").then(|| "db:5432".to_owned());
+    let issue = absent.core.store.location(&bad_env, file).unwrap_err();
+    assert_eq!(issue.path, "store.url");
+    assert!(issue.message.contains("MOLTBOT_DATABASE_URL"), "{issue}");
+}

@@ -12,12 +12,16 @@ use store_conformance::{Fixture, START_MS};
 
 async fn sqlite() -> Option<Fixture> {
     let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
     let clock = ManualClock::new(START_MS);
-    let store =
-        Store::open_with_clock(dir.path().join("s.sqlite"), Arc::new(clock.clone())).unwrap();
+    let store = Store::open_with_clock(&path, Arc::new(clock.clone())).unwrap();
     Some(Fixture {
         store,
         clock,
+        reopen: Some(Box::new(move |clock| {
+            let path = path.clone();
+            Box::pin(async move { Store::open_with_clock(&path, Arc::new(clock)).unwrap() })
+        })),
         guard: Box::new(dir),
     })
 }

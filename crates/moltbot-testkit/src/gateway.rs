@@ -285,7 +285,7 @@ impl RunningGateway {
             metrics_http,
             ready_after,
             stderr,
-            ledger: Ledger::open(&home.store_path())?,
+            ledger: Ledger::connect(&home.store_location(&launch.env)).await?,
             polls: mode == "polling" || mode == "both",
             websocket: mode == "websocket",
         })

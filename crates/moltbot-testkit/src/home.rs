@@ -123,6 +123,17 @@ impl TestHome {
         path
     }
 
+    /// Where a gateway started in this home keeps its state: the config's `store.url`, else
+    /// `MOLTBOT_DATABASE_URL` among `env` (the extra variables it is started with), else
+    /// [`Self::store_path`]. A config that cannot be read means the SQLite file.
+    pub fn store_location(&self, env: &[(String, String)]) -> moltbot_core::store::StoreLocation {
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        moltbot_core::config::load_lenient(&self.config_path(), &lookup)
+            .ok()
+            .and_then(|(config, _)| config.core.store.location(&lookup, self.store_path()).ok())
+            .unwrap_or_else(|| moltbot_core::store::StoreLocation::Sqlite(self.store_path()))
+    }
+
     /// The binary with a clean environment pointing at this home (`PATH`, `HOME`,
     /// `MOLTBOT_STATE_DIR` only), run from the workspace root.
     pub fn command(&self) -> std::process::Command {

@@ -1,12 +1,13 @@
-//! [`Ledger`]: the gateway's own record of its work, read from its SQLite store (the same file
-//! the `moltbot` CLI reads while the gateway runs). Tests only read it.
+//! [`Ledger`]: the gateway's own record of its work, read from its store (the SQLite file, or
+//! the PostgreSQL database of `store.url`, as the `moltbot` CLI reads it while the gateway
+//! runs). Tests only read it.
 
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use moltbot_core::store::{
-    ApprovedIdentity, InboundState, LedgerEntry, OutboxEntry, Store, StoreError,
+    ApprovedIdentity, InboundState, LedgerEntry, OutboxEntry, Store, StoreError, StoreLocation,
 };
 
 use crate::wait;
@@ -69,6 +70,13 @@ impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger, StoreError> {
         Ok(Ledger {
             store: Store::open(path)?,
+        })
+    }
+
+    /// Connects to the store at `location` (as the gateway and the CLI do).
+    pub async fn connect(location: &StoreLocation) -> Result<Ledger, StoreError> {
+        Ok(Ledger {
+            store: Store::connect(location).await?,
         })
     }
 

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use moltbot_core::gateway::heartbeat;
 use moltbot_core::logging;
 use moltbot_core::plugin::{AccountStatus, ChannelPlugin, ProbeIdentity, StatusOptions};
-use moltbot_core::store::Store;
+use moltbot_core::store::{Store, StoreLocation};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -153,15 +153,17 @@ fn probe_timeout() -> Duration {
         .map_or(PROBE_TIMEOUT, Duration::from_millis)
 }
 
-/// The state store, if one exists (status never creates it).
+/// The state store, if one exists (status never creates a SQLite file).
 fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
-    let file = ctx.paths.store_file();
-    if !file.exists() {
-        return Ok(None);
+    let location = ctx.store_location()?;
+    if let StoreLocation::Sqlite(file) = &location {
+        if !file.exists() {
+            return Ok(None);
+        }
     }
-    Store::open(&file)
+    runtime()?
+        .block_on(Context::connect_store(&location))
         .map(Some)
-        .with_context(|| format!("cannot open the state store {}", file.display()))
 }
 
 fn now_ms() -> i64 {

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use moltbot_core::agent::build_agent;
 use moltbot_core::config::LoadedConfig;
 use moltbot_core::gateway::{Gateway, GatewayOptions};
-use moltbot_core::store::Store;
+use moltbot_core::store::StoreLocation;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::GatewayArgs;
@@ -44,14 +44,19 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(ctx, &checked.config))
+    let location = ctx.store_location_for(&checked.config)?;
+    runtime.block_on(serve(ctx, &checked.config, &location))
 }
 
-/// Runs the gateway for an already checked `config` until SIGINT/SIGTERM.
-pub(crate) async fn serve(ctx: &Context, config: &LoadedConfig) -> anyhow::Result<Outcome> {
-    let store_file = ctx.paths.store_file();
-    let store = Store::open(&store_file)
-        .with_context(|| format!("cannot open the state store {}", store_file.display()))?;
+/// Runs the gateway for an already checked `config` on the store at `location` until
+/// SIGINT/SIGTERM.
+pub(crate) async fn serve(
+    ctx: &Context,
+    config: &LoadedConfig,
+    location: &StoreLocation,
+) -> anyhow::Result<Outcome> {
+    let store = Context::connect_store(location).await?;
+    tracing::info!(store = %location, "state store open");
     let agent = build_agent(&config.core.agents, &config.core.models, &Context::env)
         .context("cannot set up the agent (agents.defaults.model)")?;
     let defaults = &config.core.agents.defaults;

@@ -7,6 +7,7 @@ pub mod message;
 pub mod pairing;
 pub mod plugins;
 pub mod sim;
+pub mod store;
 
 /// How a command ended when it did not return an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -491,14 +491,9 @@ pub fn run(
             .map(|p| p.canonical_identity(identity))
             .unwrap_or_else(|| identity.to_string())
     };
-    let store_file = ctx.paths.store_file();
-    let store = Store::open(&store_file).map_err(|err| {
-        anyhow::anyhow!(
-            "cannot open the state store {}: {err}",
-            store_file.display()
-        )
-    })?;
+    let location = ctx.store_location()?;
     let runtime = crate::commands::channels::runtime()?;
+    let store = runtime.block_on(crate::context::Context::connect_store(&location))?;
     let line = match command {
         PairingAction::List { channel, json } => {
             runtime.block_on(list(&store, channel, json))?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use moltbot_core::config::{read_source, set_json5_bool};
 use moltbot_core::plugin::{ChannelPlugin, PluginManifest, MANIFEST_FILE};
-use moltbot_core::store::Store;
+use moltbot_core::store::StoreLocation;
 
 use crate::cli::PluginsCommand;
 use crate::commands::Outcome;
@@ -123,19 +123,15 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
     // A symlinked config is edited where it points, so the link stays a link.
     let config_target = resolve_symlinks(config_path)?;
 
-    let store = Store::open(ctx.paths.store_file()).with_context(|| {
-        format!(
-            "cannot open the state store {}",
-            ctx.paths.store_file().display()
-        )
-    })?;
+    let runtime = crate::commands::channels::runtime()?;
+    let store = runtime.block_on(Context::connect_store(&ctx.store_location()?))?;
     let manifest_copy = ctx.paths.extensions_dir().join(&id).join(MANIFEST_FILE);
     let manifest_json = serde_json::to_string_pretty(&resolved.manifest)?;
     write_private(&manifest_copy, manifest_json.as_bytes())?;
     if edited != current {
         write_private(&config_target, edited.as_bytes())?;
     }
-    crate::commands::channels::runtime()?.block_on(store.plugins().record_install(
+    runtime.block_on(store.plugins().record_install(
         &id,
         &name,
         &resolved.manifest.version,
@@ -163,12 +159,20 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
             .map(|c| c.config.core.plugins.is_enabled(id))
             .unwrap_or(false)
     };
-    let store_file = ctx.paths.store_file();
-    let records = if store_file.exists() {
-        let store = Store::open(&store_file)?;
-        crate::commands::channels::runtime()?.block_on(store.plugins().list())?
-    } else {
-        Vec::new()
+    let location = ctx.store_location()?;
+    let records = match &location {
+        StoreLocation::Sqlite(file) if !file.exists() => Vec::new(),
+        _ => {
+            let runtime = crate::commands::channels::runtime()?;
+            runtime.block_on(async {
+                Context::connect_store(&location)
+                    .await?
+                    .plugins()
+                    .list()
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?
+        }
     };
     let rows: Vec<serde_json::Value> = ctx
         .registry

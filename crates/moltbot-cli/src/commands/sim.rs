@@ -117,7 +117,9 @@ async fn run_demo(ctx: &Context, mode: &str) -> anyhow::Result<Outcome> {
         state.describe(),
     );
 
-    let serve = gateway::serve(&demo_ctx, &config);
+    // The demo keeps its state in its own folder, whatever store.url or MOLTBOT_DATABASE_URL say.
+    let location = moltbot_core::store::StoreLocation::Sqlite(demo_ctx.paths.store_file());
+    let serve = gateway::serve(&demo_ctx, &config, &location);
     tokio::pin!(serve);
     let outcome = tokio::select! {
         outcome = &mut serve => outcome,

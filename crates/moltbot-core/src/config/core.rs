@@ -301,13 +301,44 @@ pub struct StoreConfig {
     /// operations older than this are deleted by the gateway's retention job (pending work is
     /// never deleted).
     pub retention_days: u64,
+    /// `url`: where the state store is (`postgres://...` for PostgreSQL, `sqlite:PATH`); when
+    /// absent, `MOLTBOT_DATABASE_URL`, else the SQLite file in the state folder. Kept as a
+    /// [`Secret`] (it may hold a password); checked by [`StoreConfig::location`], never
+    /// connected to while the config is read.
+    pub url: Option<Secret>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             retention_days: DEFAULT_RETENTION_DAYS,
+            url: None,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Where the state store is: `store.url` if set, else the environment variable
+    /// [`DATABASE_URL_ENV`](crate::store::DATABASE_URL_ENV) read through `env`, else the SQLite
+    /// file `default_file`. A URL that cannot be used is an issue at `store.url` (naming the
+    /// variable when it came from there) with the fix.
+    pub fn location(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        default_file: std::path::PathBuf,
+    ) -> Result<crate::store::StoreLocation, ConfigIssue> {
+        use crate::store::{StoreLocation, DATABASE_URL_ENV};
+        let from_env = env(DATABASE_URL_ENV);
+        let configured = self.url.as_ref().map(Secret::expose);
+        StoreLocation::choose(configured, from_env.as_deref(), default_file).map_err(|e| {
+            let message = match configured.filter(|u| !u.trim().is_empty()) {
+                Some(_) => format!("cannot use this store URL: {e}"),
+                None => format!(
+                    "{DATABASE_URL_ENV} (used because store.url is not set) cannot be used: {e}"
+                ),
+            };
+            ConfigIssue::new("store.url", message, Some(e.fix().to_owned()))
+        })
     }
 }
 
@@ -411,7 +442,18 @@ impl CoreConfig {
             }
         }
         if let Some(store) = field_object(cfg, root, "", "store", issues) {
-            check_known_keys_in(cfg, store, "store", &["retentionDays"], issues);
+            check_known_keys_in(cfg, store, "store", &["retentionDays", "url"], issues);
+            let url = field_string(cfg, store, "store", "url", issues);
+            if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+                if let Err(e) = crate::store::StoreLocation::parse(&url) {
+                    issues.push(cfg.issue(
+                        "store.url",
+                        &format!("cannot use this store URL: {e}"),
+                        Some(e.fix()),
+                    ));
+                }
+                core.store.url = Some(Secret::new(url));
+            }
             if let Some(days) = field_u64_in(
                 cfg,
                 store,

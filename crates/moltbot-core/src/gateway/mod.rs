@@ -17,6 +17,7 @@ mod redrive;
 mod reply;
 mod retention;
 mod runtime;
+pub mod singleton;
 mod sink;
 mod status;
 

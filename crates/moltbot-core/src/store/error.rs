@@ -51,7 +51,8 @@ pub enum StoreError {
     /// The store was written by a newer moltbot with a schema this build does not know.
     #[error(
         "state store schema version {found} is newer than this moltbot supports ({supported}); \
-         upgrade moltbot, or point MOLTBOT_STATE_DIR at another folder"
+         upgrade moltbot, or point it at another store (MOLTBOT_STATE_DIR, or store.url / \
+         MOLTBOT_DATABASE_URL for PostgreSQL)"
     )]
     TooNew {
         /// The schema version found in the store.

@@ -12,31 +12,40 @@
 //! The embedded backend is SQLite ([`Store::open`], `<state>/state/moltbot.sqlite`): one file
 //! shared by the gateway process and the CLI, 0600 in a 0700 folder, WAL mode, one writer thread
 //! with group commit, readers that never wait for it, and checkpoints off the message path (see
-//! `sqlite::engine`). The conformance suite in `tests/store_conformance` is what any backend must
-//! pass.
+//! `sqlite::engine`). The shared backend is PostgreSQL ([`Store::connect`] with a
+//! [`StoreLocation::Postgres`]): a pool of connections, the same tables and schema versions, and
+//! advisory locks or row locks where SQLite's single writer made a step atomic (see
+//! `postgres`). [`StoreLocation::choose`] picks one from `store.url` / `MOLTBOT_DATABASE_URL`.
+//! The conformance suite in `tests/store_conformance` is what any backend must pass.
 //!
 //! Times are `i64` unix milliseconds, taken from the store's [`Clock`] (injectable for tests).
 
 #[macro_use]
-mod text_enum;
+pub(crate) mod text_enum;
 
 mod clock;
+mod copy;
 mod cursors;
 mod error;
 pub mod fs;
 mod kv;
 mod leases;
 mod ledger;
+mod location;
 mod outbox;
 mod pairing;
 mod plugins;
+pub(crate) mod postgres;
+pub mod scratch;
 mod sessions;
 pub(crate) mod sqlite;
+pub mod tables;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use copy::{CopyError, CopyReport};
 pub use cursors::{Cursor, CursorRepo};
 pub use error::{BackendError, BackendErrorKind, StoreError};
 pub use kv::KvRepo;
@@ -44,6 +53,7 @@ pub use leases::{Lease, LeaseRepo};
 pub use ledger::{
     renew_below_ms, AnswerRecord, Claim, ClaimOutcome, InboundState, LedgerEntry, LedgerRepo,
 };
+pub use location::{PostgresUrl, StoreLocation, StoreUrlError, DATABASE_URL_ENV};
 pub use outbox::{
     OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo, OutboxState,
     SentRecord,
@@ -54,6 +64,7 @@ pub use pairing::{
     PairingStatus, RequestInsert, DEFAULT_MAX_PENDING,
 };
 pub use plugins::{PluginInstall, PluginRepo};
+pub use postgres::POOL_SIZE as POSTGRES_POOL_SIZE;
 pub use sessions::{SessionAppend, SessionRepo};
 pub use sqlite::engine::BUSY_TIMEOUT;
 pub use sqlite::migrations::SCHEMA_VERSION;
@@ -91,6 +102,7 @@ pub trait Backend:
     + OutboxRepo
     + SessionRepo
     + LeaseRepo
+    + tables::TableRepo
     + Send
     + Sync
     + std::fmt::Debug
@@ -155,6 +167,63 @@ impl Store {
                 clock,
             }),
         })
+    }
+
+    /// Connects to the store at `location` and brings its schema up to date: the SQLite file
+    /// as [`Store::open`] does, or the PostgreSQL database (migrated under an advisory lock, so
+    /// processes starting together migrate it once). Fails with [`StoreError::TooNew`] if the
+    /// store was written by a newer moltbot, and with a
+    /// [`BackendErrorKind::Unavailable`] backend error when the database cannot be reached.
+    pub async fn connect(location: &StoreLocation) -> Result<Self, StoreError> {
+        Self::connect_with_clock(location, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Store::connect`], stamping rows with `clock` instead of the system clock.
+    pub async fn connect_with_clock(
+        location: &StoreLocation,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        match location {
+            StoreLocation::Sqlite(path) => Self::open_with_clock(path, clock),
+            StoreLocation::Postgres(url) => {
+                let backend =
+                    postgres::PostgresBackend::connect(url, Arc::clone(&clock), true).await?;
+                Ok(Self {
+                    inner: Arc::new(Inner {
+                        backend: Arc::new(backend),
+                        clock,
+                        path: None,
+                    }),
+                })
+            }
+        }
+    }
+
+    /// The schema version of the store at `location` without changing anything (no file is
+    /// created, no migration runs): `None` when there is no SQLite file yet, `Some(0)` for a
+    /// database moltbot never wrote to.
+    pub async fn schema_version_at(location: &StoreLocation) -> Result<Option<u32>, StoreError> {
+        match location {
+            StoreLocation::Sqlite(path) => {
+                if !path.exists() {
+                    return Ok(None);
+                }
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                    )?;
+                    sqlite::migrations::schema_version(&conn).map(Some)
+                })
+                .await?
+            }
+            StoreLocation::Postgres(url) => {
+                let backend =
+                    postgres::PostgresBackend::connect(url, Arc::new(SystemClock), false).await?;
+                backend.schema_version().await.map(Some)
+            }
+        }
     }
 
     /// Which backend holds the state, and where.

@@ -132,6 +132,38 @@ pub struct OutboxEntry {
     pub updated_at: i64,
 }
 
+impl OutboxEntry {
+    /// Part `part_index` of `reply` as just stored under row id `id` at `now`: pending, with
+    /// `attempts` started (what a backend returns from storing a reply without reading it back).
+    pub fn stored(
+        id: i64,
+        reply: &OutboxReply,
+        part_index: u32,
+        part: &OutboxPart,
+        attempts: u32,
+        now: i64,
+    ) -> Self {
+        Self {
+            id,
+            channel: reply.channel.clone(),
+            inbound_message_id: reply.inbound_message_id.clone(),
+            room_id: reply.room_id.clone(),
+            parent_id: reply.parent_id.clone(),
+            part_index,
+            op: part.op,
+            part: part.part,
+            body: part.body.clone(),
+            target_id: part.target_id.clone(),
+            remote_message_id: None,
+            state: OutboxState::Pending,
+            attempts,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// "Operation `op_id` was carried out", with what follows from it, in one commit (see
 /// [`OutboxRepo::record_sent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,3 +47,13 @@ macro_rules! text_enum {
         }
     };
 }
+
+/// Parses a stored text column into one of the store's text enums (`what` names it in the
+/// error): the one way both backends read them back.
+pub(crate) fn parse_text<T: std::str::FromStr<Err = String>>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, super::StoreError> {
+    text.parse()
+        .map_err(|detail| super::StoreError::Decode { what, detail })
+}

@@ -1,5 +1,5 @@
 //! The store conformance suite: what every backend must do, written once against the
-//! repository traits. A backend's test file (`store_sqlite.rs`, later `store_postgres.rs`)
+//! repository traits. A backend's test file (`store_sqlite.rs`, `store_postgres.rs`)
 //! includes this module and calls [`conformance!`] with an async function that returns a fresh,
 //! empty [`Fixture`]; the macro expands to one `#[tokio::test]` per case.
 //!
@@ -16,7 +16,11 @@ pub mod pairing;
 pub mod plugins;
 pub mod sessions;
 
+use futures::future::BoxFuture;
 use moltbot_core::store::{ManualClock, Store};
+
+/// Opens another handle on a fixture's data with the given clock, as another process would.
+pub type Reopen = Box<dyn Fn(ManualClock) -> BoxFuture<'static, Store> + Send + Sync>;
 
 /// A fresh, empty store and the clock that stamps its rows.
 pub struct Fixture {
@@ -24,6 +28,8 @@ pub struct Fixture {
     pub store: Store,
     /// Its clock (starts at [`START_MS`]).
     pub clock: ManualClock,
+    /// Opens a second handle on the same data (cases needing one skip when `None`).
+    pub reopen: Option<Reopen>,
     /// Keeps whatever the backend needs alive (a temp dir, a database) until the case ends.
     pub guard: Box<dyn std::any::Any + Send>,
 }

@@ -40,14 +40,11 @@ async fn stored(store: &Store, channel: &str, code: &str) -> PairingRequest {
 
 /// A second handle on the fixture's data, opened as another process would; `None` when this
 /// backend has no way to (the case is then skipped).
-fn another_handle(f: &Fixture) -> Option<Store> {
-    let info = f.store.backend_info();
-    match info.name {
-        "sqlite" => {
-            Some(Store::open_with_clock(&info.location, Arc::new(f.clock.clone())).unwrap())
-        }
-        other => {
-            eprintln!("skipped: no second handle for backend {other}");
+async fn another_handle(f: &Fixture) -> Option<Store> {
+    match &f.reopen {
+        Some(reopen) => Some(reopen(f.clock.clone()).await),
+        None => {
+            eprintln!("skipped: no second handle for this backend");
             None
         }
     }
@@ -531,7 +528,7 @@ pub async fn prune_resolved_deletes_only_old_finished_requests(f: Fixture) {
 }
 
 pub async fn an_approval_from_another_handle_is_seen(f: Fixture) {
-    let Some(cli) = another_handle(&f) else {
+    let Some(cli) = another_handle(&f).await else {
         return;
     };
     let req = created(ask(&f.store, "P-IVY", Some("ivy@example.com")).await);
@@ -601,7 +598,7 @@ pub async fn concurrent_requests_from_many_tasks_never_exceed_the_limit(f: Fixtu
 }
 
 pub async fn concurrent_requests_from_two_handles_respect_the_limit(f: Fixture) {
-    let Some(second) = another_handle(&f) else {
+    let Some(second) = another_handle(&f).await else {
         return;
     };
     let handles = [f.store.clone(), second];

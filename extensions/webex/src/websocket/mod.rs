@@ -223,7 +223,13 @@ impl WebsocketListener {
             }
             lost = Some(cause_label(&err));
             let delay = delays.next().unwrap_or(MAX_RECONNECT_DELAY);
-            if matches!(err, MercuryError::Closed { code: CLOSE_REPLACED, .. }) {
+            if matches!(
+                err,
+                MercuryError::Closed {
+                    code: CLOSE_REPLACED,
+                    ..
+                }
+            ) {
                 // Webex keeps one socket per device: another client took this one.
                 tracing::error!(channel = CHANNEL, device = %self.device_name, ?delay, "another client connected with this gateway's websocket device (close 4000 replaced): is a second gateway running on this state directory? Run one gateway per state directory");
             }

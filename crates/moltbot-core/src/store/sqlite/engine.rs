@@ -308,7 +308,7 @@ fn companion(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Opens a connection with the store's settings.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The query planner stability guarantee: a cached statement keeps its plan whatever values

@@ -4,6 +4,7 @@
 //! (writer thread with group commit, reader pool, background checkpointer) and
 //! [`migrations`] keeps the schema. rusqlite types stay inside this module.
 
+mod copy;
 mod cursors;
 pub(crate) mod engine;
 mod kv;

@@ -89,24 +89,7 @@ pub(super) fn insert_reply(
         ])?;
         let id = conn.last_insert_rowid();
         insert_body.execute(params![id, part.body])?;
-        stored.push(OutboxEntry {
-            id,
-            channel: reply.channel.clone(),
-            inbound_message_id: reply.inbound_message_id.clone(),
-            room_id: reply.room_id.clone(),
-            parent_id: reply.parent_id.clone(),
-            part_index: index,
-            op: part.op,
-            part: part.part,
-            body: part.body.clone(),
-            target_id: part.target_id.clone(),
-            remote_message_id: None,
-            state: OutboxState::Pending,
-            attempts,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        });
+        stored.push(OutboxEntry::stored(id, reply, index, part, attempts, now));
     }
     Ok(stored)
 }

@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, Params, Row};
 
 use super::SqliteBackend;
+use crate::store::text_enum::parse_text;
 use crate::store::{
     Approval, ApprovalSource, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval,
     NewPairingRequest, PairingRepo, PairingRequest, PairingStatus, RequestInsert, StoreError,
@@ -17,15 +18,6 @@ const REQUEST_COLUMNS: &str = "channel, code, person_id, email, display_name, re
 const IDENTITY_COLUMNS: &str = "channel, person_id, email, display_name, approved_at, source, \
      request_code, notify_pending, notified_at";
 
-/// Parses a stored enum text (`what` names it in the error).
-fn parse_text<T: std::str::FromStr<Err = String>>(
-    what: &'static str,
-    text: String,
-) -> Result<T, StoreError> {
-    text.parse()
-        .map_err(|detail| StoreError::Decode { what, detail })
-}
-
 fn request_from_row(r: &Row<'_>) -> Result<PairingRequest, StoreError> {
     Ok(PairingRequest {
         channel: r.get("channel")?,
@@ -35,7 +27,7 @@ fn request_from_row(r: &Row<'_>) -> Result<PairingRequest, StoreError> {
         display_name: r.get("display_name")?,
         requested_at: r.get("requested_at")?,
         expires_at: r.get("expires_at")?,
-        status: parse_text("pairing request status", r.get("status")?)?,
+        status: parse_text("pairing request status", &r.get::<_, String>("status")?)?,
         resolved_at: r.get("resolved_at")?,
         reply_sent: r.get("reply_sent")?,
         notified_at: r.get("notified_at")?,
@@ -49,7 +41,7 @@ fn identity_from_row(r: &Row<'_>) -> Result<ApprovedIdentity, StoreError> {
         email: r.get("email")?,
         display_name: r.get("display_name")?,
         approved_at: r.get("approved_at")?,
-        source: parse_text::<ApprovalSource>("approval source", r.get("source")?)?,
+        source: parse_text::<ApprovalSource>("approval source", &r.get::<_, String>("source")?)?,
         request_code: r.get("request_code")?,
         notify_pending: r.get("notify_pending")?,
         notified_at: r.get("notified_at")?,

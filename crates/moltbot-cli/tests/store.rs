@@ -1,0 +1,207 @@
+//! `moltbot store status|migrate|copy` and `store.url` through the binary: the SQLite file
+//! always; PostgreSQL when `MOLTBOT_TEST_DATABASE_URL` is set (each test in a schema of its
+//! own, dropped at the end).
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use common::{output_text, TestHome};
+use moltbot_core::store::scratch::ScratchSchema;
+use serde_json::Value;
+
+/// Runs `moltbot <args>` in `home`; returns (success, stdout, stderr).
+fn run(home: &TestHome, args: &[&str]) -> (bool, String, String) {
+    let out = home.moltbot().args(args).output().unwrap();
+    let (stdout, stderr) = output_text(&out);
+    (out.status.success(), stdout, stderr)
+}
+
+/// Runs `moltbot <args>` expecting success and JSON on stdout.
+fn json(home: &TestHome, args: &[&str]) -> Value {
+    let (ok, stdout, stderr) = run(home, args);
+    assert!(ok, "{args:?}: {stdout}{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+/// A store with something in it: an approved identity and a plugin install.
+fn home_with_state() -> TestHome {
+    let home = TestHome::new();
+    let (ok, out, err) = run(&home, &["pair", "webex", "bob@example.com"]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(&home, &["plugins", "install", "./extensions/webex"]);
+    assert!(ok, "{out}{err}");
+    home
+}
+
+#[test]
+fn status_reads_without_creating_and_migrate_creates() {
+    let home = TestHome::new();
+    let status = json(&home, &["store", "status", "--json"]);
+    assert_eq!(status["backend"], "sqlite");
+    assert_eq!(status["exists"], false);
+    assert_eq!(status["rows"], Value::Null);
+    assert!(!home.store_path().exists(), "status created the store");
+    let (ok, stdout, _) = run(&home, &["store", "status"]);
+    assert!(ok && stdout.contains("no store yet"), "{stdout}");
+
+    let migrated = json(&home, &["store", "migrate", "--json"]);
+    assert_eq!(
+        (migrated["from"].as_u64(), migrated["to"].as_u64()),
+        (Some(0), Some(3))
+    );
+    let (ok, stdout, _) = run(&home, &["store", "migrate"]);
+    assert!(
+        ok && stdout.contains("already at schema version 3"),
+        "{stdout}"
+    );
+
+    let status = json(&home, &["store", "status", "--json"]);
+    assert_eq!(status["schemaVersion"], 3);
+    assert_eq!(status["rows"]["ledger"], 0);
+}
+
+#[test]
+fn copy_between_sqlite_files_checks_counts_and_refuses_a_full_target() {
+    let home = home_with_state();
+    let status = json(&home, &["store", "status", "--json"]);
+    assert_eq!(status["rows"]["approved_identities"], 1);
+    assert_eq!(status["rows"]["plugin_installs"], 1);
+
+    let target = home.state_dir().join("copy.sqlite");
+    let to = format!("sqlite:{}", target.display());
+    let copied = json(&home, &["store", "copy", "--to", &to, "--json"]);
+    assert_eq!(copied["verified"], true);
+    assert_eq!(copied["to"]["backend"], "sqlite");
+    assert_eq!(copied["tables"], status["rows"]);
+    assert_eq!(copied["total"], 2);
+
+    let (ok, _, stderr) = run(&home, &["store", "copy", "--to", &to]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = run(&home, &["store", "copy", "--to", &to, "--force"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Copied 2 rows") && stdout.contains("Verified"),
+        "{stdout}"
+    );
+
+    // The copy is a store the CLI can use.
+    home.write_config(&format!("{{ store: {{ url: \"{to}\" }} }}"));
+    let listed = json(&home, &["plugins", "list", "--json"]);
+    assert!(listed[0]["installedAt"].is_i64(), "{listed}");
+
+    let (ok, _, stderr) = run(&home, &["store", "copy", "--to", "mysql://u:pw@h/d"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("--to") && stderr.contains("postgres://"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_store_url_is_a_config_error_and_validate_never_connects() {
+    let home = TestHome::new();
+    home.write_config("{ store: { url: \"postgres://u:hunter2@db/x?sslmode=sometimes\" } }");
+    let (ok, stdout, stderr) = run(&home, &["config", "validate"]);
+    assert!(!ok);
+    let text = format!("{stdout}{stderr}");
+    assert!(
+        text.contains("store.url") && text.contains("sslmode"),
+        "{text}"
+    );
+    assert!(text.contains("postgres://USER:PASSWORD@HOST"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+
+    // A well-formed URL of a database nobody runs: validate is content, it connects to nothing.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    home.write_config(&format!(
+        "{{ store: {{ url: \"postgres://u:hunter2@127.0.0.1:{port}/x\" }} }}"
+    ));
+    let (ok, stdout, stderr) = run(&home, &["config", "validate"]);
+    assert!(ok && stdout.contains("is valid"), "{stdout}{stderr}");
+    // Using it fails as unavailable, naming where without the password.
+    let (ok, _, stderr) = run(&home, &["store", "status"]);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("127.0.0.1:{port}/x")), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    // MOLTBOT_DATABASE_URL applies when store.url is absent, and is checked the same way.
+    home.write_config("{}");
+    let out = home
+        .moltbot()
+        .env("MOLTBOT_DATABASE_URL", "db.internal:5432")
+        .args(["config", "validate"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(!out.status.success());
+    assert!(
+        format!("{stdout}{stderr}").contains("MOLTBOT_DATABASE_URL"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn copy_to_postgres_and_the_cli_then_works_on_it() {
+    let Some(schema) = ScratchSchema::from_env("cli_copy") else {
+        return;
+    };
+    let home = home_with_state();
+    // A password in the URL (the test server trusts local connections and ignores it) must
+    // never be printed.
+    let (url, password) = schema.url_with_password();
+    assert!(!password.is_empty(), "{url}");
+    let out = home
+        .moltbot()
+        .args(["store", "copy", "--to", &url])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let at = schema.location().unwrap().to_string();
+    assert!(stdout.contains(&format!("to {at}:")), "{at}: {stdout}");
+    assert!(
+        !format!("{stdout}{stderr}").contains(&password),
+        "{stdout}{stderr}"
+    );
+
+    // Point the CLI at it through the environment: it reads and writes PostgreSQL now.
+    let in_pg = |args: &[&str]| {
+        let out = home
+            .moltbot()
+            .env("MOLTBOT_DATABASE_URL", &url)
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = output_text(&out);
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(
+            !format!("{stdout}{stderr}").contains(&password),
+            "{stdout}{stderr}"
+        );
+        stdout
+    };
+    let status: Value = serde_json::from_str(&in_pg(&["store", "status", "--json"])).unwrap();
+    assert_eq!(status["backend"], "postgres");
+    assert_eq!(status["schemaVersion"], 3);
+    assert_eq!(status["rows"]["approved_identities"], 1);
+    in_pg(&["pair", "webex", "carol@example.com"]);
+    let status: Value = serde_json::from_str(&in_pg(&["store", "status", "--json"])).unwrap();
+    assert_eq!(status["rows"]["approved_identities"], 2);
+    // The SQLite file is left as it was.
+    let sqlite = json(&home, &["store", "status", "--json"]);
+    assert_eq!(sqlite["rows"]["approved_identities"], 1);
+    let migrated: Value = serde_json::from_str(&in_pg(&["store", "migrate", "--json"])).unwrap();
+    assert_eq!(
+        (migrated["from"].as_u64(), migrated["to"].as_u64()),
+        (Some(3), Some(3))
+    );
+}
