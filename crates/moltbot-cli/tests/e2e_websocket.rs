@@ -304,6 +304,10 @@ async fn status_shows_the_socket_and_probe_reaches_the_websocket_services() {
     let text = status.to_string();
     assert!(text.contains("connected for"), "{text}");
     assert!(text.contains(&name), "the device is named: {text}");
+    assert!(
+        text.contains("last event") && !text.contains("no event yet"),
+        "the first event is recorded at once: {text}"
+    );
 
     let out = ops_support::moltbot(&s.home, &["channels", "probe", "webex"], &[]).await;
     let (stdout, stderr) = ops_support::texts(&out);
