@@ -238,14 +238,19 @@ fn preserved(text: &str, from: usize, chunks: &[String], allow_fence_lines: bool
             }
             continue;
         };
-        let mut candidates: Vec<(&str, bool)> = if allow_fence_lines {
-            variants(chunk).into_iter().map(|v| (v, false)).collect()
+        let plain = if allow_fence_lines {
+            variants(chunk)
         } else {
-            vec![(chunk.as_str(), false)]
+            vec![chunk.as_str()]
         };
-        if let Some(body) = unquoted(chunk) {
-            candidates.push((body, true));
-        }
+        // Repeated quote markers at the start and an added closing line at the end may come
+        // together: a quote line's last word, then the start of a block split further on.
+        let requoted = plain.iter().filter_map(|variant| unquoted(variant));
+        let candidates: Vec<(&str, bool)> = plain
+            .iter()
+            .map(|variant| (*variant, false))
+            .chain(requoted.map(|body| (body, true)))
+            .collect();
         for (candidate, requoted) in candidates {
             if candidate.trim().is_empty() {
                 continue;
@@ -550,6 +555,29 @@ fn checker_sees_marker_only_chunks_and_requoted_continuations() {
         &["aaaa".into(), "> bbbb".into()],
         false
     ));
+}
+
+/// Found by the property test at 5000 cases: the last word of a quote line, requoted, then the
+/// start of a block closed for the next chunk, in one chunk. The chunking is right; the checker
+/// tried the requoted and the closed variants of a chunk, not both at once.
+#[test]
+fn checker_sees_a_requoted_chunk_that_also_closes_a_block() -> Result<(), TestCaseError> {
+    let text = "> aaaa *\n```aa\nbbbb\ncccc\n```\n";
+    let chunks = ["> aaaa", "> *\n```aa\nbbbb\n```", "```aa\ncccc\n```"].map(String::from);
+    assert!(preserved(text, 0, &chunks, true));
+    let found = concat!(
+        "> 🇫🇷🇩🇪 aaaaaaa aaa 😀aéa😀😀😀éaé😀éaa😀a😀aéa😀éé😀😀é😀a😀éa😀a😀a😀éaa😀éaéaéaa😀 ",
+        "aaaaaaa aaa a aaaa *\n```aa\naaaaaaa0aaaaaa00aaa00a0\naaaaaaa0a0aa00aaa00a\n\n",
+        "000a0aaa00000aaa00000a\na00a000a0aaaaa000000\n```\n"
+    );
+    let chunks = chunk_markdown(found, 86);
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c.starts_with("> *\n```aa\n") && c.ends_with("a\n```")),
+        "{chunks:?}"
+    );
+    check(found, 86)
 }
 
 proptest! {
