@@ -24,6 +24,8 @@ const ANSWERS: &str = r#"{
   "table": "Scores:\n\n| Name | Score |\n| --- | ---: |\n| Alice | 10 |\n| Bob | 7 |\n\nDone.",
   "longline": "Here:\n```\n" + "x" * 7200 + "\n```",
   "short": "Here:\n```sh\n" + "y" * 30 + "\n```\nafter",
+  "long-info": "Code:\n```rust title=main.rs linenos=1\n"
+    + "\n".join("let x%d = %d;" % (i, i) for i in range(8)) + "\n```\nafter",
   "quote": "> " + "q" * 600,
   "list": "- " + "z" * 600,
   "ordered": "1. " + "n" * 600,
@@ -170,6 +172,32 @@ async fn with_a_20_character_limit_a_30_character_code_line_is_split() {
     assert_eq!(texts[0], "Here:");
     assert!(texts.iter().all(|t| t.chars().count() <= 20), "{texts:?}");
     assert_no_empty_block(&texts, 'y', 30);
+    s.finish().await;
+}
+
+/// Issue 12 follow-up: a code block whose opening line takes more than a quarter of
+/// `textChunkLimit` was posted unclosed. Each message of the split block now opens with the
+/// marker and language (the rest of the info string only picks highlighting) and is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_fence_opening_line_keeps_every_message_a_closed_code_block() {
+    let s = start("textChunkLimit: 60, maxReplyMessages: 50,").await;
+    let asked = s.alice().dm_bot("long-info").await;
+    let texts = s.wait_replies(&asked, 4).await;
+    let code = |lines: std::ops::Range<usize>| {
+        let lines: Vec<String> = lines.map(|i| format!("let x{i} = {i};")).collect();
+        format!("```rust\n{}\n```", lines.join("\n"))
+    };
+    assert_eq!(
+        texts,
+        [
+            "Code:".to_string(),
+            code(0..4),
+            code(4..8),
+            "after".to_string()
+        ]
+    );
+    s.settled().await;
+    assert_eq!(s.bot_texts(&asked).len(), 4);
     s.finish().await;
 }
 

@@ -16,8 +16,9 @@
 //!
 //! A chunk that ends inside a fenced code block (```` ``` ```` or `~~~`, with an optional info
 //! string such as ```` ```rust ````) is closed with the fence marker on its own line, and the next
-//! chunk reopens it with the original opening line, so each chunk renders as valid markdown. The
-//! added lines count against the limits.
+//! chunk reopens it with the original opening line (or a shortening of it, see "Long opening
+//! lines" below), so each chunk renders as valid markdown. The added lines count against the
+//! limits.
 //!
 //! **What is preserved.** Let `c'ᵢ` be chunk `i` without the fence line added at its start (a
 //! reopening) and without the fence line added at its end (a closing, with the newline before
@@ -38,17 +39,33 @@
 //! fence instead of first posting an empty block, and a quote or list line whose word is longer
 //! than a chunk is hard-split inside the word, not after its marker. A chunk that would still
 //! be fence- or marker-only (an empty block in the reply, degenerate limits) is left out. The
-//! preservation guarantee below then holds with such left-out lines counted as `wᵢ`.
+//! preservation guarantee above then holds with such left-out pieces counted as `wᵢ`, and so
+//! do the fence lines the chunker leaves out (below): a closing line right where a chunk starts
+//! (the chunk before closed the block), an opening line replaced by a shortened one, the fence
+//! lines of a block sent as plain text.
 //!
 //! A chunk that starts in the middle of a block-quote line (a word or hard cut) starts with the
 //! line's quote markers (`> `, `> > `), so the quote stays a quote; like a reopening fence line,
 //! they count against the limits and are not part of `c'ᵢ`. (List items, headings and
 //! emphasis are not repeated: a continuation in a new message reads as plain text.)
 //!
-//! Degenerate limits (a few characters, or a fence line longer than a quarter of the limit) still
-//! give chunks within the limits: the reopening line is shortened to the bare fence marker, and if
-//! even that leaves no room the fence lines are left out for that chunk (an opening line longer
-//! than a chunk is then cut as plain text).
+//! **Long opening lines** (issue 12 follow-up). A reopening line takes at most a quarter of the
+//! limits: the opening line as written if it fits there, else shortened to its indentation,
+//! marker and language (the info string's first word: ```` ```rust title=a.rs ```` becomes
+//! ```` ```rust ````), else to indentation and marker, which is used even when longer than a
+//! quarter. A block whose opening line is over the quarter and that does not fit whole in one
+//! chunk opens with that same shortened line in its first chunk too (all its chunks look
+//! alike, and a chunk never starts with an opening line too long to leave room for the code and
+//! the closing line, which once posted a block never closed). Shortening, not cutting, the line:
+//! in CommonMark the info string is not displayed (its first word names the language for
+//! highlighting), so the code renders the same; an opening line cut as text would show its info
+//! string as words and open a block that nothing closes.
+//!
+//! **Degenerate limits.** Where not even the bare marker, one character and the closing marker
+//! fit (a marker of `n` characters needs a limit of at least `2n + 3`), the block's code is sent
+//! as plain text and its fence lines (and code lines that look like fence lines) are left out:
+//! sent as text, one would open a block that nothing closes. A block's info string is then lost,
+//! and code lines that are Markdown markers only (`---`, `1.`) may be left out.
 
 use webex_api::text::MAX_MESSAGE_BYTES as WEBEX_MAX_MESSAGE_BYTES;
 
@@ -92,20 +109,29 @@ const MARKER_CHARS: &[char] = &['>', '-', '+', '*', '_', '~', '`', '#', '=', '|'
 /// code markers, fences without an info string (issue 12 review: a cut once posted `>` or `-`
 /// alone). Such a chunk is never sent.
 pub fn is_marker_only(chunk: &str) -> bool {
-    // Inside a code block every character is content (`---`, `|`, `1.` are code there): a
-    // chunk with a fence line and anything else is not markers only.
-    let is_fence = |line: &str| {
-        let line = line.trim_start();
-        line.starts_with("```") || line.starts_with("~~~")
-    };
-    if chunk.lines().any(is_fence)
-        && chunk
-            .lines()
-            .any(|line| !is_fence(line) && !line.trim().is_empty())
-    {
-        return false;
-    }
-    chunk.lines().all(line_is_markers)
+    // Inside a code block every character is content (`---`, `|`, `1.` are code there).
+    lines_with_code(chunk).all(|(line, code)| match code {
+        true => line.trim().is_empty(),
+        false => line_is_markers(line),
+    })
+}
+
+/// The lines of `chunk`, each with whether it is code: inside a fenced block, not one of its
+/// fence lines. Parsed as blocks, so a code line that looks like a fence of another kind
+/// (```` ``` ```` in a `~~~` block) is code.
+fn lines_with_code(chunk: &str) -> impl Iterator<Item = (&str, bool)> {
+    let mut open = None;
+    chunk.lines().map(move |line| match open {
+        Some((fence_char, count)) if is_closer(line, fence_char, count) => {
+            open = None;
+            (line, false)
+        }
+        Some(_) => (line, true),
+        None => {
+            open = opening_fence(line);
+            (line, false)
+        }
+    })
 }
 
 /// Whether one line holds only Markdown markers (see [`is_marker_only`]).
@@ -135,12 +161,11 @@ fn quote_prefix(line: &str) -> Option<&str> {
 }
 
 /// Whether `chunk` has nothing but whitespace and fence lines (an empty code block, a stray
-/// fence): such a chunk is never sent. (With a limit under 3 characters a fence line itself is
-/// cut into pieces, which are sent as text.)
+/// fence): such a chunk is never sent. A code line that looks like a fence of another kind
+/// (```` ``` ```` in a `~~~` block) is code, not a fence line.
 pub fn is_fence_only(chunk: &str) -> bool {
-    chunk
-        .lines()
-        .all(|line| line.trim().is_empty() || opening_fence(line.trim()).is_some())
+    lines_with_code(chunk)
+        .all(|(line, code)| line.trim().is_empty() || (!code && opening_fence(line).is_some()))
 }
 
 /// The chunks of `text` within `limits`, before fence-only chunks are dropped.
@@ -155,7 +180,9 @@ fn cut(text: &str, limits: Limits) -> Vec<String> {
     let mut chunks = Vec::new();
     let mut pos = next_start(text, 0);
     while pos < text.len() {
-        let (chunk, end) = doc.next_chunk(pos);
+        let Some((chunk, end)) = doc.next_chunk(pos) else {
+            break; // only whitespace and left-out fence lines remain
+        };
         chunks.push(chunk);
         if end <= pos {
             break; // unreachable: every chunk consumes at least one character
@@ -189,10 +216,51 @@ impl Limits {
 /// A fenced code block's opening.
 #[derive(Debug, Clone)]
 struct Fence {
-    /// The opening line as written (indentation, marker, info string), without trailing space.
-    opener: String,
+    /// The lines that may open a chunk of this block, longest first: the opening line as
+    /// written (indentation, marker, info string, without trailing space), then shortened to
+    /// indentation, marker and language (the info string's first word), then to indentation
+    /// and marker. Never empty; duplicates are left out.
+    openers: Vec<String>,
     /// The fence marker (e.g. ```` ``` ```` or `~~~~`): what closes the block.
     marker: String,
+    /// Offset just past the content of the block's closing line (the end of the trimmed text
+    /// when the block is left open).
+    end: usize,
+}
+
+impl Fence {
+    /// The fence of the opening line `line` (trailing whitespace trimmed), opened by `count`
+    /// times `fence_char`.
+    fn new(line: &str, fence_char: char, count: usize, end: usize) -> Self {
+        let marker = fence_char.to_string().repeat(count);
+        let indent = line
+            .get(..line.len() - line.trim_start_matches(' ').len())
+            .unwrap_or_default();
+        let info = line
+            .get(indent.len() + marker.len()..)
+            .unwrap_or_default()
+            .trim();
+        let mut openers = vec![line.to_string()];
+        let language = info.split_whitespace().next().unwrap_or_default();
+        for shorter in [
+            format!("{indent}{marker}{language}"),
+            format!("{indent}{marker}"),
+        ] {
+            if !openers.contains(&shorter) {
+                openers.push(shorter);
+            }
+        }
+        Fence {
+            openers,
+            marker,
+            end,
+        }
+    }
+
+    /// The opening line as written.
+    fn original(&self) -> &str {
+        self.openers.first().map_or("", String::as_str)
+    }
 }
 
 /// What a line is, for cutting purposes.
@@ -277,17 +345,19 @@ impl<'a> Document<'a> {
             let content = raw.trim_end_matches(['\n', '\r']);
             let fence_before = open.map(|(index, _, _)| index);
             let kind = match open {
-                Some((_, fence_char, count)) if is_closer(content, fence_char, count) => {
+                Some((index, fence_char, count)) if is_closer(content, fence_char, count) => {
                     open = None;
+                    if let Some(fence) = fences.get_mut(index) {
+                        fence.end = start + content.len();
+                    }
                     LineKind::Closer
                 }
                 Some(_) => LineKind::Code,
                 None => match opening_fence(content) {
                     Some((fence_char, count)) => {
-                        let opener = content.trim_end().to_string();
-                        let marker = fence_char.to_string().repeat(count);
                         open = Some((fences.len(), fence_char, count));
-                        fences.push(Fence { opener, marker });
+                        let line = content.trim_end();
+                        fences.push(Fence::new(line, fence_char, count, text.trim_end().len()));
                         LineKind::Opener(fences.len() - 1)
                     }
                     None if content.trim().is_empty() => LineKind::Blank,
@@ -312,28 +382,113 @@ impl<'a> Document<'a> {
     }
 
     /// The next chunk starting at `pos` (a non-whitespace-only rest of the text), and the offset
-    /// where its original content ends.
-    fn next_chunk(&self, pos: usize) -> (String, usize) {
-        let prefix = match self.fence_at(pos) {
-            Some(fence) => self.reopen_line(fence),
-            None => self.requote(pos),
-        };
-        let rest = self.text.get(pos..).unwrap_or_default().trim_end();
+    /// where its original content ends; `None` when only left-out fence lines and whitespace
+    /// remain.
+    fn next_chunk(&self, pos: usize) -> Option<(String, usize)> {
+        let (prefix, start) = self.opening(pos)?;
+        let rest = self.text.get(start..).unwrap_or_default().trim_end();
         if self.limits.fits(&[&prefix, rest]) {
-            return (format!("{prefix}{rest}"), pos + rest.len());
+            return Some((format!("{prefix}{rest}"), start + rest.len()));
         }
-        if !self.overhead_too_big(&prefix) {
-            if let Some(end) = self.best_end(pos, &prefix, Mode::Strict) {
-                return (self.build(&prefix, pos, end), end);
+        if let Some(end) = self.best_end(start, &prefix, Mode::Strict) {
+            return Some((self.build(&prefix, start, end), end));
+        }
+        self.bare_chunk(pos)
+    }
+
+    /// What a chunk starting at `pos` begins with (a reopening fence line, repeated quote
+    /// markers, or nothing) and the offset where its original text starts; `None` when only
+    /// left-out fence lines and whitespace remain.
+    ///
+    /// - Inside a code block: the block's reopening line ([`Self::reopen_line`]).
+    /// - At a block's opening line: the line as written when it takes at most a quarter of the
+    ///   budget or the whole block fits in one chunk with it; otherwise the block is split and
+    ///   each of its chunks, the first included, opens with the same shortened line (an empty
+    ///   block is then left out).
+    /// - At a closing line (the chunk before closed the block): the line is left out.
+    fn opening(&self, mut pos: usize) -> Option<(String, usize)> {
+        while pos < self.text.len() {
+            let line = self.lines.get(self.line_index(pos))?;
+            let at_line_start = pos == line.start;
+            match line.kind {
+                LineKind::Closer if at_line_start => pos = next_start(self.text, line.end),
+                LineKind::Opener(index) if at_line_start => {
+                    let fence = self.fences.get(index)?;
+                    let whole = self.text.get(pos..fence.end).unwrap_or_default();
+                    if self.quarter().fits(&[fence.original()]) || self.limits.fits(&[whole]) {
+                        return Some((String::new(), pos));
+                    }
+                    let body = first_non_whitespace(self.text, line.end);
+                    let body_line = self.lines.get(self.line_index(body))?;
+                    if body >= self.text.len() || body_line.kind == LineKind::Closer {
+                        pos = body_line.start.max(body); // an empty block
+                        continue;
+                    }
+                    return Some((self.reopen_line(fence), line.end));
+                }
+                _ => {
+                    let prefix = match line.fence_before.and_then(|index| self.fences.get(index)) {
+                        Some(fence) => self.reopen_line(fence),
+                        None => self.requote(pos),
+                    };
+                    return Some((prefix, pos));
+                }
             }
         }
-        // Degenerate limits: no room for fence lines; cut the bare text.
-        let start = first_non_whitespace(self.text, pos);
+        None
+    }
+
+    /// Degenerate limits, where not even a bare fence marker, one character and the closing
+    /// marker fit (or nothing else does): a chunk of plain text without fence lines, from the
+    /// first character at or after `pos` that does not start a fence line up to the next fence
+    /// line at most. Fence lines are never part of such a chunk: sent as text, a lone opening or
+    /// closing line would open a code block that nothing closes, and a piece of an opening line
+    /// would show its info string as text. Code in such a chunk is sent as plain text.
+    fn bare_chunk(&self, pos: usize) -> Option<(String, usize)> {
+        let mut start = first_non_whitespace(self.text, pos);
+        while start < self.text.len() {
+            // What the chunk would start with, up to the end of its line, must not open a block.
+            let line = self.lines.get(self.line_index(start))?;
+            let head = self.text.get(start..line.content_end).unwrap_or_default();
+            let Some((_, count)) = opening_fence(head) else {
+                break;
+            };
+            start = if start == first_non_whitespace(self.text, line.start)
+                && self.is_fence_line(line)
+            {
+                // A fence line is left out whole (its info string is no text to show).
+                first_non_whitespace(self.text, line.end)
+            } else {
+                // The rest of a line cut before (`~~~ a` of `*~~~ a`): the fence characters,
+                // markers only, are left out.
+                first_non_whitespace(self.text, start + count)
+            };
+        }
+        if start >= self.text.len() {
+            return None;
+        }
         let end = self
             .best_end(start, "", Mode::Bare)
             .unwrap_or_else(|| next_char_boundary(self.text, start));
         let body = self.text.get(start..end).unwrap_or_default();
-        (body.to_string(), end)
+        Some((body.to_string(), end))
+    }
+
+    /// Whether `line` would open or close a code block if sent as text: a fence line of the
+    /// reply, or a code line that looks like one (```` ``` ```` inside a `~~~` block).
+    fn is_fence_line(&self, line: &Line) -> bool {
+        let content = self.text.get(line.start..line.content_end);
+        content.is_some_and(|content| opening_fence(content).is_some())
+    }
+
+    /// The start of the first fence line after the line holding `pos` (the text length if
+    /// none): where a chunk without fence lines must end.
+    fn next_fence_line(&self, pos: usize) -> usize {
+        self.lines
+            .iter()
+            .skip(self.line_index(pos) + 1)
+            .find(|line| self.is_fence_line(line))
+            .map_or(self.text.len(), |line| line.start)
     }
 
     /// The chunk text: reopening line, original content, closing line if a fence is open.
@@ -345,12 +500,15 @@ impl<'a> Document<'a> {
     /// The end (exclusive, after trimming) of the best cut for a chunk starting at `pos`.
     fn best_end(&self, pos: usize, prefix: &str, mode: Mode) -> Option<usize> {
         let first = first_non_whitespace(self.text, pos);
-        let window_end = self.window_end(pos, prefix);
+        let mut window_end = self.window_end(pos, prefix);
+        if mode == Mode::Bare {
+            window_end = window_end.min(self.next_fence_line(first));
+        }
         if window_end <= first {
             return None;
         }
         CUTS.iter().find_map(|cut| {
-            self.cuts(*cut, first, window_end)
+            self.cuts(*cut, first, window_end, mode)
                 .into_iter()
                 .filter(|cut_at| self.safe_cut(*cut_at, mode))
                 .map(|cut_at| trim_end_at(self.text, pos, cut_at))
@@ -386,15 +544,16 @@ impl<'a> Document<'a> {
     }
 
     /// Candidate cut offsets of kind `cut` in `(first, window_end]`, latest first.
-    fn cuts(&self, cut: Cut, first: usize, window_end: usize) -> Vec<usize> {
+    fn cuts(&self, cut: Cut, first: usize, window_end: usize, mode: Mode) -> Vec<usize> {
         match cut {
-            Cut::Paragraph | Cut::Line => self.line_cuts(cut, first, window_end),
+            Cut::Paragraph | Cut::Line => self.line_cuts(cut, first, window_end, mode),
             Cut::Word | Cut::Grapheme | Cut::Char => char_cuts(self.text, cut, first, window_end),
         }
     }
 
-    /// Line-end cuts (paragraph or plain line) in `(first, window_end]`, latest first.
-    fn line_cuts(&self, cut: Cut, first: usize, window_end: usize) -> Vec<usize> {
+    /// Line-end cuts (paragraph or plain line) in `(first, window_end]`, latest first. Without
+    /// fence lines ([`Mode::Bare`]) every line end is a line cut.
+    fn line_cuts(&self, cut: Cut, first: usize, window_end: usize, mode: Mode) -> Vec<usize> {
         let last = self.line_index(window_end.saturating_sub(1));
         let mut out = Vec::new();
         for index in (0..=last).rev() {
@@ -410,7 +569,7 @@ impl<'a> Document<'a> {
             let next = self.lines.get(index + 1).map(|next| next.kind);
             let wanted = match cut {
                 Cut::Paragraph => is_paragraph_end(line.kind, next),
-                _ => is_line_end(line.kind, next),
+                _ => mode == Mode::Bare || is_line_end(line.kind, next),
             };
             if wanted && !self.line_is_blank(line) {
                 out.push(line.content_end);
@@ -486,17 +645,6 @@ impl<'a> Document<'a> {
         index.min(self.lines.len().saturating_sub(1))
     }
 
-    /// The fence open at `pos`, where a chunk starts.
-    fn fence_at(&self, pos: usize) -> Option<&Fence> {
-        let line = self.lines.get(self.line_index(pos))?;
-        let index = match line.kind {
-            // A cut inside an opening line (only with absurd limits) leaves the fence open.
-            LineKind::Opener(index) if pos > line.start => Some(index),
-            _ => line.fence_before,
-        };
-        index.and_then(|index| self.fences.get(index))
-    }
-
     /// The fence open after the content ending at `end` (exclusive, after non-whitespace).
     fn fence_after(&self, end: usize) -> Option<&Fence> {
         let line = self.lines.get(self.line_index(end.saturating_sub(1)))?;
@@ -515,19 +663,33 @@ impl<'a> Document<'a> {
             .unwrap_or_default()
     }
 
-    /// The line reopening `fence` at the start of a chunk: the original opening line, or the bare
-    /// marker when that line would take more than a quarter of the budget.
+    /// The line opening a chunk of `fence`'s block after the first (or every chunk of a block
+    /// too long for one chunk with its opening line): the longest of [`Fence::openers`] that
+    /// takes at most a quarter of the budget, else the bare marker (with the indentation).
+    ///
+    /// Why shortened and not cut: in CommonMark the info string is not displayed (its first
+    /// word names the language, for highlighting), so a block reopened with ```` ```rust ````
+    /// or ```` ``` ```` shows the same code; an opening line split across chunks would instead
+    /// show its info string as text or open a block that nothing closes. The quarter keeps fence lines from crowding
+    /// out the content at small limits; the bare marker is used even above it (the code stays
+    /// a code block) as long as one character fits with it ([`Self::bare_chunk`] otherwise).
     fn reopen_line(&self, fence: &Fence) -> String {
-        let quarter = Limits {
+        let quarter = self.quarter();
+        let line = fence
+            .openers
+            .iter()
+            .find(|line| quarter.fits(&[line]))
+            .or(fence.openers.last())
+            .map_or("", String::as_str);
+        format!("{line}\n")
+    }
+
+    /// A quarter of the budget: the most a reopening line takes when it can be shortened.
+    fn quarter(&self) -> Limits {
+        Limits {
             chars: self.limits.chars / 4,
             bytes: self.limits.bytes / 4,
-        };
-        let line = if quarter.fits(&[&fence.opener]) {
-            &fence.opener
-        } else {
-            &fence.marker
-        };
-        format!("{line}\n")
+        }
     }
 
     /// The quote markers to repeat before a chunk starting at `pos` in the middle of a quote
@@ -558,7 +720,8 @@ impl<'a> Document<'a> {
     }
 
     /// Whether a cut at `end` leaves a rest that is only Markdown markers and fits in one
-    /// chunk: that chunk would never be sent, so the markers would be lost.
+    /// chunk: that chunk would never be sent, so the markers would be lost. A rest of fence
+    /// lines only (the closing line of the block the chunk closes) loses nothing.
     fn leaves_only_markers(&self, end: usize) -> bool {
         let rest = self
             .text
@@ -567,21 +730,9 @@ impl<'a> Document<'a> {
             .trim_end();
         !rest.is_empty()
             && rest.len() <= self.limits.bytes
+            && !is_fence_only(rest)
             && is_marker_only(rest)
             && rest.chars().count() <= self.limits.chars
-    }
-
-    /// Whether fence lines would leave no room for content (degenerate limits).
-    fn overhead_too_big(&self, prefix: &str) -> bool {
-        let longest_marker = self
-            .fences
-            .iter()
-            .map(|fence| fence.marker.len())
-            .max()
-            .unwrap_or(0);
-        let chars = prefix.chars().count() + longest_marker + 2;
-        let bytes = prefix.len() + longest_marker + 1 + 4;
-        chars > self.limits.chars || bytes > self.limits.bytes
     }
 }
 
@@ -910,22 +1061,85 @@ mod tests {
     }
 
     #[test]
-    fn an_opening_line_longer_than_a_chunk_is_cut_as_text() {
-        // Found by the property test: the opener alone exceeds the limit.
+    fn an_opening_line_longer_than_a_chunk_is_shortened_to_its_marker() {
+        // Found by the property test: the opener alone exceeds the limit. It was once cut as
+        // text (its info string sent as words, the code outside any block).
         let text = format!("~~~ {}\ncode\n~~~", "é😀a".repeat(30));
-        let chunks = chunk_markdown(&text, 20);
-        assert!(chunks.len() > 1);
-        for chunk in &chunks {
-            assert!(chunk.chars().count() <= 20, "{chunk:?}");
-            assert!(!is_fence_only(chunk), "{chunk:?}");
-        }
-        // The code line survives (possibly split: the limit leaves little room).
-        let letters: String = chunks
-            .concat()
-            .chars()
-            .filter(|c| "cod".contains(*c))
+        assert_eq!(chunk_markdown(&text, 20), ["~~~\ncode\n~~~"]);
+    }
+
+    /// A block of `lines` numbered code lines between `opener` and `closer`, after a paragraph.
+    fn block(opener: &str, lines: usize, closer: &str) -> (String, Vec<String>) {
+        let code: Vec<String> = (0..lines).map(|i| format!("let x{i} = {i};")).collect();
+        let text = format!("Intro.\n\n{opener}\n{}\n{closer}\n", code.join("\n"));
+        (text, code)
+    }
+
+    /// Every code line of `code` is in exactly one of `chunks`, in order.
+    fn assert_code_in_order(chunks: &[String], code: &[String]) {
+        let sent: Vec<&str> = chunks
+            .iter()
+            .flat_map(|chunk| chunk.lines())
+            .filter(|line| line.starts_with("let x"))
             .collect();
-        assert_eq!(letters, "cod", "{chunks:?}");
+        assert_eq!(sent, code, "{chunks:?}");
+    }
+
+    #[test]
+    fn a_split_block_keeps_its_language_when_the_info_string_is_long() {
+        // 31 characters of opening line, over a quarter of 60: every chunk of the block (the
+        // first included) opens with the marker and the language.
+        let (text, code) = block("```rust title=main.rs linenos=1", 8, "```");
+        let chunks = chunk_markdown(&text, 60);
+        assert_eq!(chunks.first().map(String::as_str), Some("Intro."));
+        assert!(chunks.len() >= 3, "{chunks:?}");
+        for chunk in &chunks[1..] {
+            assert!(chunk.starts_with("```rust\nlet x"), "{chunk:?}");
+            assert!(chunk.ends_with(";\n```"), "{chunk:?}");
+            assert!(chunk.chars().count() <= 60, "{chunk:?}");
+        }
+        assert_code_in_order(&chunks, &code);
+    }
+
+    #[test]
+    fn a_block_that_fits_whole_keeps_its_long_opening_line() {
+        let (text, _) = block("```rust title=main.rs", 1, "```");
+        assert_eq!(
+            chunk_markdown(&text, 40),
+            ["Intro.", "```rust title=main.rs\nlet x0 = 0;\n```"]
+        );
+    }
+
+    #[test]
+    fn an_indented_tilde_fence_is_reopened_with_its_indentation() {
+        // "   ~~~~" keeps the rendering of the code lines (CommonMark removes as many spaces
+        // from them as the opening fence has).
+        let (text, code) = block("   ~~~~ python extra words", 6, "   ~~~~");
+        let chunks = chunk_markdown(&text, 44);
+        assert!(chunks.len() >= 3, "{chunks:?}");
+        for chunk in &chunks[1..] {
+            assert!(chunk.starts_with("   ~~~~\nlet x"), "{chunk:?}");
+            assert!(chunk.ends_with("~~~~"), "{chunk:?}");
+        }
+        assert_code_in_order(&chunks, &code);
+    }
+
+    #[test]
+    fn an_empty_block_with_a_long_opening_line_is_left_out() {
+        let text = "```a-very-long-info-string-here\n```\n\nafter the block";
+        assert_eq!(chunk_markdown(text, 20), ["after the block"]);
+    }
+
+    #[test]
+    fn a_fence_with_no_room_sends_its_code_as_plain_text_without_fence_lines() {
+        // "`````" + one character + "`````" needs 13 characters: at 8 the code is text, and
+        // no fence line is sent (alone, it would open a block nothing closes).
+        assert_eq!(
+            chunk_markdown("`````\ncode here\n`````", 8),
+            ["code", "here"]
+        );
+        // A line that only looks like a fence inside the block is left out too.
+        assert_eq!(chunk_markdown("~~~~~~\n```\nx y\n~~~~~~", 5), ["x y"]);
     }
 
     #[test]
@@ -1079,6 +1293,37 @@ mod tests {
         for code in ["```\n---\n```", "```\n|---|---|\n```", "~~~\n1.\n~~~"] {
             assert_eq!(chunk_markdown(code, 4000), [code.to_string()], "{code:?}");
         }
+    }
+
+    #[test]
+    fn a_code_line_that_looks_like_a_fence_of_another_kind_is_code() {
+        // Found by the property test: a chunk holding only the code line ``` of a ~~~ block
+        // (or ~~~ of a ``` block) was taken for an empty block and left out.
+        for chunk in ["~~~\n```\n~~~", "```\n~~~\n```", "````\n```\n````"] {
+            assert!(!is_fence_only(chunk), "{chunk:?}");
+            assert!(!is_marker_only(chunk), "{chunk:?}");
+        }
+        let text = format!("```\n{}\n~~~\n{}\n```", "a".repeat(20), "b".repeat(20));
+        let chunks = chunk_markdown(&text, 12);
+        assert!(chunks.contains(&"```\n~~~\n```".to_string()), "{chunks:?}");
+        assert!(is_fence_only("```\n\n```\n~~~") && is_marker_only("```\n```\n\n-"));
+        // Found by the property test: the `b` of a code line ```ab (in a ```` block) was lost,
+        // as a cut before it was refused for leaving the closing line "alone".
+        let chunks = chunk_markdown("````\n```ab\n\n````\n", 11);
+        let code: String = chunks
+            .iter()
+            .map(|chunk| &chunk["````\n".len()..chunk.len() - "\n````".len()])
+            .collect();
+        assert_eq!(code, "```ab", "{chunks:?}");
+    }
+
+    #[test]
+    fn fence_characters_inside_a_line_never_open_a_tiny_chunk() {
+        // Found by the property test: at limit 1, a chunk starting at `~~~ a` would open a
+        // block (and be left out as one, losing the `a`); the fence characters, markers only,
+        // are left out instead.
+        assert_eq!(chunk_markdown("*~~~ a\n", 0), ["a"]);
+        assert_eq!(chunk_markdown("a ```a\n", 0), ["a", "a"]);
     }
 
     #[test]
