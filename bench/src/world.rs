@@ -304,7 +304,7 @@ pub fn outcome(sim: &SimServer, responder: &SimPerson, sent: &[(String, String)]
 /// A bot's API requests by kind (every request made with its token that the emulator logged:
 /// the REST API under `/v1` and the Mercury HTTP services, U2C, WDM and the conversation
 /// service; websocket frames are not requests).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestMix {
     /// All of them.
     pub total: usize,
@@ -317,6 +317,8 @@ pub struct RequestMix {
     /// Everything else: polls (`GET /v1/rooms`, `GET /v1/messages?roomId=`), webhook checks,
     /// catalog, devices, `GET /v1/people/me`.
     pub other: usize,
+    /// The requests counted in [`Self::other`], by `METHOD path` with ids written `{id}`.
+    pub other_by_path: std::collections::BTreeMap<String, usize>,
 }
 
 impl RequestMix {
@@ -334,6 +336,8 @@ impl RequestMix {
             } else if r.method == "POST" && r.path == "/v1/messages" {
                 &mut mix.post_message
             } else {
+                let key = format!("{} {}", r.method, without_ids(&r.path));
+                *mix.other_by_path.entry(key).or_insert(0) += 1;
                 &mut mix.other
             };
             *slot += 1;
@@ -364,8 +368,17 @@ impl RequestMix {
             "per_answered": {"total": per(self.total), "lookup": per(self.lookup),
                              "get_message": per(self.get_message), "post_message": per(self.post_message),
                              "other": per(self.other)},
+            "other_by_path": self.other_by_path,
         })
     }
+}
+
+/// `path` with every segment of 20 characters or more (Webex ids, device UUIDs) written `{id}`.
+fn without_ids(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.len() >= 20 { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -393,22 +406,35 @@ mod tests {
             request("GET", "/v1/messages"),
             request("GET", "/v1/rooms"),
             request("POST", "/wdm/api/v1/devices"),
+            request(
+                "GET",
+                "/wdm/api/v1/devices/4f9b2d3c-0c1e-4f5a-9a57-2b1c3d4e5f60",
+            ),
         ];
         let mix = RequestMix::of(&requests);
         assert_eq!(
             mix,
             RequestMix {
-                total: 6,
+                total: 7,
                 lookup: 1,
                 get_message: 1,
                 post_message: 1,
-                other: 3,
+                other: 4,
+                other_by_path: [
+                    ("GET /v1/messages", 1),
+                    ("GET /v1/rooms", 1),
+                    ("GET /wdm/api/v1/devices/{id}", 1),
+                    ("POST /wdm/api/v1/devices", 1),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             }
         );
         assert_eq!(
             mix.per_cell(2),
-            "3.00 (lookup 0.50, GET 0.50, POST 0.50, other 1.50)"
+            "3.50 (lookup 0.50, GET 0.50, POST 0.50, other 2.00)"
         );
-        assert_eq!(mix.json(0)["per_answered"]["total"], 6.0);
+        assert_eq!(mix.json(0)["per_answered"]["total"], 7.0);
     }
 }

@@ -314,7 +314,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
     }
 
     let mut note = String::new();
-    if result.duplicated > 0 || resent > 0 {
+    if result.duplicated > 0 || resent > 0 || !restarts.is_empty() {
         note.push_str(&format!(
             " ({resent} chunks re-sent after an unknown outcome, the documented window; \
              extra replies outside it: {outside_window})"
