@@ -209,6 +209,12 @@ async fn websocket_smoke() {
             0.0,
             "{case}: {r}"
         );
+        // Every reply was seen (before the final restart) and timed.
+        assert_eq!(
+            num(r, &["latency", "count"]),
+            sizes.fault_n as f64,
+            "{case}: {r}"
+        );
     }
     assert!(
         num(&s.json, &["websocket_drops", "socket_drops"]) >= 1.0,

@@ -10,11 +10,12 @@ use rand::Rng;
 use serde_json::{json, Value};
 use webex_sim::Faults;
 
-use super::{pairs, rooms_of, send_steady, wait_answered, warm_up, Sent};
+use super::{expect_reply, pairs, rooms_of, send_steady, wait_answered, warm_up, Sent};
 use crate::gateway::{GatewayHome, RunningGateway};
 use crate::probe;
 use crate::report::Section;
-use crate::world::{outcome, Outcome, World};
+use crate::stats::Summary;
+use crate::world::{outcome, Outcome, Tracker, World};
 use crate::Sizes;
 
 /// The fault cases, by name.
@@ -110,6 +111,11 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
     // The logs of the gateways killed on the way (the others are read before they stop).
     let mut killed_logs = Vec::new();
     let mut socket_drops = 0;
+    // In websocket cases, how long each message waited for its reply.
+    let tracker = websocket.then(|| Tracker::start(Arc::clone(&world.sim)));
+    let on_sent = tracker
+        .as_ref()
+        .map(|t| expect_reply(t, "ours", &world.bot.id));
     let sent: Vec<Sent>;
     match case {
         "sigkill" | "websocket_sigkill" => {
@@ -119,7 +125,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             );
             let killer = async {
                 let slot = send_time / (sizes.kills as u32).max(1);
@@ -146,7 +152,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             );
             let storm = async {
                 tokio::time::sleep(send_time / 4).await;
@@ -167,7 +173,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             );
             let bursts = async {
                 let start = Instant::now();
@@ -186,7 +192,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             );
             let dropper = async {
                 let every = Duration::from_secs_f64(sizes.socket_drop_seconds);
@@ -215,7 +221,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             )
             .await;
         }
@@ -233,7 +239,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 case,
                 sizes.fault_n,
                 sizes.fault_rate,
-                None,
+                on_sent.clone(),
             )
             .await;
         }
@@ -259,6 +265,10 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
     .await;
     // Late duplicates (if any) land before counting: wait for the quiet signal.
     wait_quiet(&gateway, &world, case).await;
+    let latency = tracker.as_ref().map(|t| {
+        t.stop();
+        Summary::of(&t.latencies("ours"))
+    });
     let requests = world.requests_by(&world.bot);
     let got_429 = requests.iter().filter(|r| r.status == 429).count();
     let got_5xx = requests.iter().filter(|r| r.status >= 500).count();
@@ -320,6 +330,12 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
              extra replies outside it: {outside_window})"
         ));
     }
+    if let Some(latency) = &latency {
+        note.push_str(&format!(
+            " (reply latency p50/p95/p99/max {})",
+            latency.cell()
+        ));
+    }
     if websocket {
         let figure = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
         note.push_str(&format!(
@@ -355,7 +371,8 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
         "extra_replies_outside_window": outside_window,
         "bot_got_429": got_429, "bot_got_5xx": got_5xx,
         "safety_poll_seconds": config.safety_poll_seconds,
-        "seen_again_refused_by_claim": suppressed, "reconnects": reconnects, "socket_drops": socket_drops,
+        "seen_again_refused_by_claim": suppressed,
+        "latency": latency.map(|l| l.json()), "reconnects": reconnects, "socket_drops": socket_drops,
         "lost_before_restart": before_restart.lost,
         "duplicated_before_restart": before_restart.duplicated,
         "lost_texts_before_restart": before_restart.lost_texts,
