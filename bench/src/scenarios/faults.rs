@@ -116,17 +116,21 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
     let on_sent = tracker
         .as_ref()
         .map(|t| expect_reply(t, "ours", &world.bot.id));
+    // The steady stream of the case's messages (the faults come beside it).
+    let stream = || {
+        send_steady(
+            &world,
+            &world.bot.email,
+            case,
+            sizes.fault_n,
+            sizes.fault_rate,
+            on_sent.clone(),
+        )
+    };
     let sent: Vec<Sent>;
     match case {
         "sigkill" | "websocket_sigkill" => {
-            let sender = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            );
+            let sender = stream();
             let killer = async {
                 let slot = send_time / (sizes.kills as u32).max(1);
                 let mut g = gateway;
@@ -146,14 +150,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
             gateway = g?;
         }
         "429_storm" => {
-            let sender = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            );
+            let sender = stream();
             let storm = async {
                 tokio::time::sleep(send_time / 4).await;
                 sim.set_faults(Faults {
@@ -167,14 +164,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
             sent = tokio::join!(sender, storm).0;
         }
         "5xx_bursts" => {
-            let sender = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            );
+            let sender = stream();
             let bursts = async {
                 let start = Instant::now();
                 while start.elapsed() < send_time {
@@ -186,14 +176,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
             sent = tokio::join!(sender, bursts).0;
         }
         "websocket_drops" => {
-            let sender = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            );
+            let sender = stream();
             let dropper = async {
                 let every = Duration::from_secs_f64(sizes.socket_drop_seconds);
                 let start = Instant::now();
@@ -215,15 +198,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 mercury_duplicate_ratio: 0.3,
                 ..Faults::default()
             });
-            sent = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            )
-            .await;
+            sent = stream().await;
         }
         _ => {
             sim.set_faults(Faults {
@@ -233,15 +208,7 @@ pub async fn run_case(binary: &Path, sizes: &Sizes, case: &str) -> anyhow::Resul
                 webhook_delay_ms: 5,
                 ..Faults::default()
             });
-            sent = send_steady(
-                &world,
-                &world.bot.email,
-                case,
-                sizes.fault_n,
-                sizes.fault_rate,
-                on_sent.clone(),
-            )
-            .await;
+            sent = stream().await;
         }
     }
     let mut rooms = rooms_of(&sent);
