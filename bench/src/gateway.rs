@@ -12,7 +12,7 @@ pub use moltbot_testkit::RunningGateway;
 /// How the channel is configured for one run.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// `webhook`, `polling` or `both`.
+    /// `webhook`, `polling`, `both` or `websocket`.
     pub mode: String,
     /// The bot token.
     pub token: String,
@@ -22,6 +22,11 @@ pub struct GatewayConfig {
     pub port: u16,
     /// `polling.intervalSeconds`.
     pub poll_seconds: f64,
+    /// `webhook.safetyPollSeconds` and `websocket.safetyPollSeconds` (0 = off; the bench's
+    /// default is 5).
+    pub safety_poll_seconds: f64,
+    /// `websocket.u2cUrl`: the emulator's U2C base (`SimServer::u2c_url`).
+    pub u2c_url: String,
     /// `rateLimit.requestsPerMinute`.
     pub requests_per_minute: u32,
 }
@@ -36,10 +41,13 @@ impl GatewayConfig {
             Some(&self.token),
             &format!(
                 "dmPolicy: \"open\", allowFrom: [\"*\"], groupPolicy: \"open\",\n      \
-                 webhook: {{ port: {port}, url: \"http://127.0.0.1:{port}/webex/webhook\", safetyPollSeconds: 5 }},\n      \
+                 webhook: {{ port: {port}, url: \"http://127.0.0.1:{port}/webex/webhook\", safetyPollSeconds: {safety} }},\n      \
                  polling: {{ intervalSeconds: {poll} }},\n      \
+                 websocket: {{ u2cUrl: \"{u2c}\", safetyPollSeconds: {safety} }},\n      \
                  rateLimit: {{ requestsPerMinute: {rpm} }},",
                 poll = self.poll_seconds,
+                safety = self.safety_poll_seconds,
+                u2c = self.u2c_url,
                 rpm = self.requests_per_minute,
             ),
         )

@@ -41,8 +41,10 @@ pub struct Sizes {
     pub fault_n: usize,
     /// Messages per second during fault cases.
     pub fault_rate: f64,
-    /// SIGKILLs in the kill case.
+    /// SIGKILLs in the kill cases.
     pub kills: usize,
+    /// Seconds between socket drops in the `websocket_drops` fault case.
+    pub socket_drop_seconds: f64,
     /// Seconds of the 429 storm.
     pub storm_seconds: f64,
     /// Seconds pure webhook mode gets to answer before the restart that catches up drops.
@@ -67,6 +69,7 @@ impl Sizes {
             fault_n: 1000,
             fault_rate: 25.0,
             kills: 10,
+            socket_drop_seconds: 3.0,
             storm_seconds: 10.0,
             webhook_only_wait_seconds: 10.0,
         }
@@ -89,6 +92,7 @@ impl Sizes {
             fault_n: 100,
             fault_rate: 25.0,
             kills: 3,
+            socket_drop_seconds: 3.0,
             storm_seconds: 3.0,
             webhook_only_wait_seconds: 5.0,
         }
@@ -111,6 +115,7 @@ impl Sizes {
             fault_n: 12,
             fault_rate: 10.0,
             kills: 1,
+            socket_drop_seconds: 0.3,
             storm_seconds: 1.0,
             webhook_only_wait_seconds: 2.0,
         }

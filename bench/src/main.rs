@@ -17,7 +17,8 @@ struct Args {
     /// The tiny sizes of the smoke test.
     #[arg(long, conflicts_with = "quick")]
     smoke: bool,
-    /// Only these scenarios (latency, polling, throughput, burst, memory, faults); default all.
+    /// Only these scenarios (latency, polling, throughput, burst, memory, faults, websocket);
+    /// default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot).
@@ -26,8 +27,9 @@ struct Args {
     /// Where to write the JSON results (default bench/results/latest.json).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Only these fault cases (sigkill, 429_storm, 5xx_bursts, webhook_chaos_both,
-    /// webhook_chaos_webhook); default all.
+    /// Only these fault cases (faults: sigkill, 429_storm, 5xx_bursts, webhook_chaos_both,
+    /// webhook_chaos_webhook; websocket: websocket_drops, websocket_duplicates,
+    /// websocket_sigkill); default all of each scenario.
     #[arg(long, value_delimiter = ',')]
     fault_cases: Vec<String>,
     /// Override the number of messages of the latency run.
@@ -63,6 +65,7 @@ fn main() -> anyhow::Result<()> {
             "burst",
             "memory",
             "faults",
+            "websocket",
         ] {
             if !wanted(name) {
                 continue;
@@ -75,7 +78,8 @@ fn main() -> anyhow::Result<()> {
                 "throughput" => scenarios::throughput::run(&binary, &sizes).await,
                 "burst" => scenarios::burst::run(&binary, &sizes).await,
                 "memory" => scenarios::memory::run(&binary, &sizes).await,
-                _ => scenarios::faults::run(&binary, &sizes, &args.fault_cases).await,
+                "faults" => scenarios::faults::run(&binary, &sizes, &args.fault_cases).await,
+                _ => scenarios::websocket::run(&binary, &sizes, &args.fault_cases).await,
             }
             .with_context(|| format!("scenario {name}"))?;
             eprintln!("{name} done in {:.1} s", started.elapsed().as_secs_f64());

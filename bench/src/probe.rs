@@ -96,7 +96,7 @@ pub struct Counter {
 }
 
 /// The samples of `name` in the Prometheus text `text`, or `None` when it has none (the
-/// gateway does not export that counter).
+/// gateway does not export that counter, or a labelled counter was never incremented).
 pub fn parse_counter(text: &str, name: &str) -> Option<Counter> {
     let mut out: Option<Counter> = None;
     for line in text.lines() {
@@ -137,15 +137,25 @@ pub fn parse_counter(text: &str, name: &str) -> Option<Counter> {
 /// The gateway's [`STORE_WRITTEN_METRIC`] from `GET {http}/metrics`; `None` when the request
 /// fails or the counter is absent.
 pub async fn store_written_metric(http: &str) -> Option<Counter> {
-    let text = reqwest::get(format!("{http}/metrics"))
+    counter(http, STORE_WRITTEN_METRIC).await
+}
+
+/// The samples of counter `name` (summed over its labels) in `GET {http}/metrics`; `None` when
+/// the request fails or the counter is absent.
+pub async fn counter(http: &str, name: &str) -> Option<Counter> {
+    parse_counter(&metrics_text(http).await?, name)
+}
+
+/// The text of `GET {http}/metrics`; `None` when the request fails.
+pub async fn metrics_text(http: &str) -> Option<String> {
+    reqwest::get(format!("{http}/metrics"))
         .await
         .ok()?
         .error_for_status()
         .ok()?
         .text()
         .await
-        .ok()?;
-    parse_counter(&text, STORE_WRITTEN_METRIC)
+        .ok()
 }
 
 #[cfg(test)]

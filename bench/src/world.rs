@@ -40,22 +40,41 @@ impl World {
         })
     }
 
-    /// A gateway home for this world's bot.
+    /// A gateway home for this world's bot ([`Self::gateway_config`]).
     pub fn gateway_home(
         &self,
         mode: &str,
         poll_seconds: f64,
         requests_per_minute: u32,
     ) -> anyhow::Result<GatewayHome> {
-        let config = GatewayConfig {
+        let config = self.gateway_config(mode, poll_seconds, requests_per_minute)?;
+        GatewayHome::new(&self.binary, &config)
+    }
+
+    /// A gateway home for this world's bot with `config` (from [`Self::gateway_config`],
+    /// possibly changed).
+    pub fn gateway_home_with(&self, config: &GatewayConfig) -> anyhow::Result<GatewayHome> {
+        GatewayHome::new(&self.binary, config)
+    }
+
+    /// The config of a gateway for this world's bot in `mode`: a free loopback port, the
+    /// emulator's API and U2C bases, safety polls every 5 s (webhook and websocket modes).
+    pub fn gateway_config(
+        &self,
+        mode: &str,
+        poll_seconds: f64,
+        requests_per_minute: u32,
+    ) -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig {
             mode: mode.to_string(),
             token: self.bot.token.clone(),
             api_base: self.sim.api_base(),
             port: free_port()?,
             poll_seconds,
+            safety_poll_seconds: 5.0,
+            u2c_url: self.sim.u2c_url(),
             requests_per_minute,
-        };
-        GatewayHome::new(&self.binary, &config)
+        })
     }
 
     /// Requests made with `who`'s token (status, path) since the log was last cleared.
@@ -280,4 +299,142 @@ pub fn outcome(sim: &SimServer, responder: &SimPerson, sent: &[(String, String)]
         }
     }
     out
+}
+
+/// A bot's API requests by kind (every request made with its token that the emulator logged:
+/// the REST API under `/v1` and the Mercury HTTP services, U2C, WDM and the conversation
+/// service; websocket frames are not requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMix {
+    /// All of them.
+    pub total: usize,
+    /// Conversation-service lookups (`/conversation/...`: activity id to REST id).
+    pub lookup: usize,
+    /// `GET /v1/messages/{id}`.
+    pub get_message: usize,
+    /// `POST /v1/messages` (replies).
+    pub post_message: usize,
+    /// Everything else: polls (`GET /v1/rooms`, `GET /v1/messages?roomId=`), webhook checks,
+    /// catalog, devices, `GET /v1/people/me`.
+    pub other: usize,
+    /// The requests counted in [`Self::other`], by `METHOD path` with ids written `{id}`.
+    pub other_by_path: std::collections::BTreeMap<String, usize>,
+}
+
+impl RequestMix {
+    /// Sorts `requests` by kind.
+    pub fn of(requests: &[webex_sim::RecordedRequest]) -> Self {
+        let mut mix = Self {
+            total: requests.len(),
+            ..Self::default()
+        };
+        for r in requests {
+            let slot = if r.path.starts_with("/conversation/") {
+                &mut mix.lookup
+            } else if r.method == "GET" && r.path.starts_with("/v1/messages/") {
+                &mut mix.get_message
+            } else if r.method == "POST" && r.path == "/v1/messages" {
+                &mut mix.post_message
+            } else {
+                let key = format!("{} {}", r.method, without_ids(&r.path));
+                *mix.other_by_path.entry(key).or_insert(0) += 1;
+                &mut mix.other
+            };
+            *slot += 1;
+        }
+        mix
+    }
+
+    /// `total (lookup a, GET b, POST c, other d)`, each divided by `answered` (at least 1).
+    pub fn per_cell(&self, answered: usize) -> String {
+        let per = |n: usize| n as f64 / answered.max(1) as f64;
+        format!(
+            "{:.2} (lookup {:.2}, GET {:.2}, POST {:.2}, other {:.2})",
+            per(self.total),
+            per(self.lookup),
+            per(self.get_message),
+            per(self.post_message),
+            per(self.other)
+        )
+    }
+
+    /// The counts and their quotients by `answered` (at least 1), as JSON.
+    pub fn json(&self, answered: usize) -> serde_json::Value {
+        let per = |n: usize| crate::stats::round(n as f64 / answered.max(1) as f64);
+        json!({
+            "answered": answered,
+            "requests": {"total": self.total, "lookup": self.lookup, "get_message": self.get_message,
+                         "post_message": self.post_message, "other": self.other},
+            "per_answered": {"total": per(self.total), "lookup": per(self.lookup),
+                             "get_message": per(self.get_message), "post_message": per(self.post_message),
+                             "other": per(self.other)},
+            "other_by_path": self.other_by_path,
+        })
+    }
+}
+
+/// `path` with every segment of 20 characters or more (Webex ids, device UUIDs) written `{id}`.
+fn without_ids(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.len() >= 20 { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> webex_sim::RecordedRequest {
+        webex_sim::RecordedRequest {
+            seq: 0,
+            method: method.to_string(),
+            path: path.to_string(),
+            query: None,
+            status: 200,
+            caller: None,
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn requests_sorted_by_kind_and_divided_by_answered() {
+        let requests = [
+            request("GET", "/conversation/api/v1/messages/abc"),
+            request("GET", "/v1/messages/Y2lz"),
+            request("POST", "/v1/messages"),
+            request("GET", "/v1/messages"),
+            request("GET", "/v1/rooms"),
+            request("POST", "/wdm/api/v1/devices"),
+            request(
+                "GET",
+                "/wdm/api/v1/devices/4f9b2d3c-0c1e-4f5a-9a57-2b1c3d4e5f60",
+            ),
+        ];
+        let mix = RequestMix::of(&requests);
+        assert_eq!(
+            mix,
+            RequestMix {
+                total: 7,
+                lookup: 1,
+                get_message: 1,
+                post_message: 1,
+                other: 4,
+                other_by_path: [
+                    ("GET /v1/messages", 1),
+                    ("GET /v1/rooms", 1),
+                    ("GET /wdm/api/v1/devices/{id}", 1),
+                    ("POST /wdm/api/v1/devices", 1),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            }
+        );
+        assert_eq!(
+            mix.per_cell(2),
+            "3.50 (lookup 0.50, GET 0.50, POST 0.50, other 2.00)"
+        );
+        assert_eq!(mix.json(0)["per_answered"]["total"], 7.0);
+    }
 }

@@ -164,3 +164,66 @@ async fn faults_smoke() {
         assert_eq!(r.outcome.lost, 0, "{case}: {}", r.json);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_smoke() {
+    let sizes = Sizes::smoke();
+    let s = scenarios::websocket::run(&binary(), &sizes, &[])
+        .await
+        .unwrap();
+    let loads = std::iter::once(&s.json["latency_load"])
+        .chain(s.json["polling_loads"].as_array().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(loads.len(), 1 + sizes.polling.len(), "{}", s.json);
+    for fig in loads {
+        assert_eq!(fig["mode"], "websocket", "{fig}");
+        let n = num(fig, &["messages"]);
+        assert!(n > 0.0, "{fig}");
+        assert_eq!(num(fig, &["ours", "count"]), n, "{fig}");
+        assert_eq!(num(fig, &["floor", "count"]), n, "{fig}");
+        assert_eq!(num(fig, &["lost"]), 0.0, "{fig}");
+        assert!(num(fig, &["ratio", "p50"]) > 0.0, "{fig}");
+        // Every answered message cost at least the lookup of its event, its GET and the reply.
+        let requests = &fig["requests_per_answered"]["requests"];
+        for kind in ["lookup", "get_message", "post_message"] {
+            assert!(num(requests, &[kind]) >= n, "{kind}: {fig}");
+        }
+        // The floor does exactly its two calls per message.
+        assert_eq!(
+            num(
+                fig,
+                &["floor_requests_per_answered", "per_answered", "total"]
+            ),
+            2.0,
+            "{fig}"
+        );
+    }
+    for case in scenarios::faults::WEBSOCKET_CASES {
+        let r = &s.json[*case];
+        assert_eq!(r["mode"], "websocket", "{case}: {r}");
+        assert_eq!(num(r, &["sent"]), sizes.fault_n as f64, "{case}: {r}");
+        assert_eq!(num(r, &["answered"]), sizes.fault_n as f64, "{case}: {r}");
+        assert_eq!(num(r, &["lost"]), 0.0, "{case}: {r}");
+        assert_eq!(
+            num(r, &["extra_replies_outside_window"]),
+            0.0,
+            "{case}: {r}"
+        );
+        // Every reply was seen (before the final restart) and timed.
+        assert_eq!(
+            num(r, &["latency", "count"]),
+            sizes.fault_n as f64,
+            "{case}: {r}"
+        );
+    }
+    assert!(
+        num(&s.json, &["websocket_drops", "socket_drops"]) >= 1.0,
+        "{}",
+        s.json
+    );
+    assert!(
+        num(&s.json, &["websocket_sigkill", "kills"]) >= 1.0,
+        "{}",
+        s.json
+    );
+}

@@ -1,25 +1,193 @@
-//! Scenario 1, webhook mode latency, beside the floor: a minimal client doing the same two API calls.
+//! Scenario 1, webhook mode latency, beside the floor: a minimal client doing the same two API
+//! calls. [`steady`] is the measurement, shared with the websocket scenario (same load, other
+//! receive mode).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{expect_reply, floor_responder, pairs, send_steady, warm_up};
 use crate::report::Section;
 use crate::stats::{round, Summary};
-use crate::world::{outcome, Tracker, World};
+use crate::world::{outcome, Outcome, RequestMix, Tracker, World};
 use crate::Sizes;
 use crate::{naive, probe};
 
 const UNLIMITED_RPM: u32 = 1_000_000;
 
-/// Runs the scenario.
+/// The load of one steady run: `messages` DMs from `users` users (each in a 1:1 room with the
+/// bot) at `rate` per second, and as many to the floor bot at the same rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Load {
+    /// Users writing to each bot.
+    pub users: usize,
+    /// Messages to each bot.
+    pub messages: usize,
+    /// Messages per second, to each bot.
+    pub rate: f64,
+}
+
+/// The figures of one steady run ([`steady`]).
+#[derive(Debug, Clone)]
+pub struct Steady {
+    /// The gateway's `channels.webex.mode`.
+    pub mode: String,
+    /// The load.
+    pub load: Load,
+    /// Messages sent to the gateway's bot (failed sends left out).
+    pub sent: usize,
+    /// Messages sent to the floor bot.
+    pub floor_sent: usize,
+    /// User's `POST` returned → the gateway's reply exists, in ms.
+    pub ours: Summary,
+    /// The same for the floor.
+    pub floor: Summary,
+    /// Lost and duplicated replies of the gateway.
+    pub outcome: Outcome,
+    /// Every request the gateway's bot made from the end of the warm-up to the last reply.
+    pub requests: RequestMix,
+    /// Every request the floor bot made over the same time.
+    pub floor_requests: RequestMix,
+    /// The gateway's CPU time over the run (idle time between messages included), in ms.
+    pub cpu_ms: Option<f64>,
+}
+
+impl Steady {
+    /// Messages the gateway answered.
+    pub fn answered(&self) -> usize {
+        self.sent - self.outcome.lost
+    }
+
+    /// Messages the floor answered.
+    pub fn floor_answered(&self) -> usize {
+        self.floor.count
+    }
+
+    /// `ours ÷ floor` at p50 and p99 (0 when the floor has no figure).
+    pub fn ratio(&self) -> (f64, f64) {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        (
+            ratio(self.ours.p50, self.floor.p50),
+            ratio(self.ours.p99, self.floor.p99),
+        )
+    }
+
+    /// The table rows, each figure prefixed with `label` (e.g. `"ours"`).
+    pub fn rows(&self, s: &mut Section, label: &str) {
+        let Load {
+            users,
+            messages,
+            rate,
+        } = self.load;
+        s.row(
+            format!(
+                "{label} p50/p95/p99/max ({} of {messages} msgs @ {rate}/s, {users} users)",
+                self.sent
+            ),
+            self.ours.cell(),
+        );
+        s.row(
+            format!("{label}: floor p50/p95/p99/max ({} msgs)", self.floor_sent),
+            self.floor.cell(),
+        );
+        s.row(
+            format!("{label}: overhead p50/p95/p99 (ours − floor)"),
+            format!(
+                "{:.1} / {:.1} / {:.1} ms",
+                self.ours.p50 - self.floor.p50,
+                self.ours.p95 - self.floor.p95,
+                self.ours.p99 - self.floor.p99
+            ),
+        );
+        let (p50, p99) = self.ratio();
+        s.row(
+            format!("{label}: ratio p50/p99 (ours ÷ floor)"),
+            format!("{p50:.2}× / {p99:.2}×"),
+        );
+        s.row(
+            format!("{label}: requests per answered msg (every request of the bot)"),
+            self.requests.per_cell(self.answered()),
+        );
+        s.row(
+            format!("{label}: floor requests per answered msg"),
+            self.floor_requests.per_cell(self.floor_answered()),
+        );
+        s.row(
+            format!("{label}: lost / duplicated"),
+            format!("{} / {}", self.outcome.lost, self.outcome.duplicated),
+        );
+        let answered = self.answered();
+        s.row(
+            format!("{label}: gateway CPU per answered msg (utime+stime)"),
+            self.cpu_ms
+                .filter(|_| answered > 0)
+                .map_or("n/a".to_string(), |ms| {
+                    format!(
+                        "{:.3} ms ({ms:.0} ms over {answered} msgs, {:.1} s run)",
+                        ms / answered as f64,
+                        messages as f64 / rate
+                    )
+                }),
+        );
+    }
+
+    /// The figures as JSON.
+    pub fn json(&self) -> Value {
+        let answered = self.answered();
+        let cpu = self.cpu_ms.filter(|_| answered > 0);
+        let ticks = probe::clock_ticks();
+        let (p50, p99) = self.ratio();
+        let (ours, floor) = (&self.ours, &self.floor);
+        json!({
+            "mode": self.mode,
+            "messages": self.sent,
+            "users": self.load.users,
+            "rate_per_s": self.load.rate,
+            "ours": ours.json(),
+            "floor": floor.json(),
+            "overhead_ms": {"p50": round(ours.p50 - floor.p50), "p95": round(ours.p95 - floor.p95),
+                            "p99": round(ours.p99 - floor.p99)},
+            "ratio": {"p50": round(p50), "p99": round(p99)},
+            "requests_per_answered": self.requests.json(answered),
+            "floor_requests_per_answered": self.floor_requests.json(self.floor_answered()),
+            "lost": self.outcome.lost,
+            "duplicated": self.outcome.duplicated,
+            "cpu": {"total_ms": cpu.map(round),
+                    "per_answered_ms": cpu.map(|ms| (ms / answered as f64 * 1000.0).round() / 1000.0),
+                    "answered": answered, "clk_tck": ticks.per_second, "clk_tck_source": ticks.source},
+        })
+    }
+}
+
+/// Runs the scenario: [`steady`] in webhook mode at the latency load of `sizes`.
 pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
-    let world = World::new(binary, sizes.users).await?;
+    let load = Load {
+        users: sizes.users,
+        messages: sizes.latency_n,
+        rate: sizes.latency_rate,
+    };
+    let fig = steady(binary, "webhook", load).await?;
+    let mut s = Section::new("webhook_latency");
+    fig.rows(&mut s, "webhook");
+    // The figures at the top level, as before the websocket scenario shared them.
+    if let Value::Object(map) = fig.json() {
+        for (key, value) in map {
+            s.set(&key, value);
+        }
+    }
+    Ok(s)
+}
+
+/// One steady run: a gateway in `mode` (safety polls every 5 s where the mode has one) and, in
+/// the same emulator at the same time and rate, the floor ([`floor_responder`]), each sent
+/// `load` after a warm-up. Latency per message from the user's `POST` returning to the reply
+/// existing; requests of each bot counted from the end of the warm-up to the last reply.
+pub async fn steady(binary: &Path, mode: &str, load: Load) -> anyhow::Result<Steady> {
+    let world = World::new(binary, load.users).await?;
     let floor_bot = world.sim.add_bot("floor@webex.bot", "Floor");
-    let home = world.gateway_home("webhook", 5.0, UNLIMITED_RPM)?;
+    let home = world.gateway_home(mode, 5.0, UNLIMITED_RPM)?;
     let gateway = home.start().await?;
     warm_up(&world, &world.bot, true).await?;
     warm_up(&world, &floor_bot, false).await?;
@@ -28,106 +196,47 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     let floor = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
     let ours_cb = expect_reply(&tracker, "ours", &world.bot.id);
     let floor_cb = floor_responder(&tracker, "floor", &floor_bot.id, floor);
-    let n = sizes.latency_n;
+    // Count from the quiet signal on: the warm-up's last calls are not the run's.
+    gateway
+        .try_settled(&world.sim, &world.bot, Duration::from_secs(30))
+        .await?;
+    world.sim.clear_requests();
     let cpu_before = probe::cpu_ms(gateway.pid);
     let (ours, floor_sent) = tokio::join!(
         send_steady(
             &world,
             &world.bot.email,
             "ours",
-            n,
-            sizes.latency_rate,
+            load.messages,
+            load.rate,
             Some(ours_cb)
         ),
         send_steady(
             &world,
             &floor_bot.email,
             "floor",
-            n,
-            sizes.latency_rate,
+            load.messages,
+            load.rate,
             Some(floor_cb)
         ),
     );
     tracker.wait_all(Duration::from_secs(30)).await;
     let cpu_after = probe::cpu_ms(gateway.pid);
     tracker.stop();
-    let ours_lat = Summary::of(&tracker.latencies("ours"));
-    let floor_lat = Summary::of(&tracker.latencies("floor"));
+    let requests = RequestMix::of(&world.requests_by(&world.bot));
+    let floor_requests = RequestMix::of(&world.requests_by(&floor_bot));
     let result = outcome(&world.sim, &world.bot, &pairs(&ours));
     gateway.stop().await;
-
-    let mut s = Section::new("webhook_latency");
-    s.row(
-        format!(
-            "ours p50/p95/p99/max ({} msgs @ {}/s, {} users)",
-            ours.len(),
-            sizes.latency_rate,
-            sizes.users
-        ),
-        ours_lat.cell(),
-    );
-    s.row(
-        format!("floor p50/p95/p99/max ({} msgs)", floor_sent.len()),
-        floor_lat.cell(),
-    );
-    s.row(
-        "overhead p50/p95/p99 (ours − floor)",
-        format!(
-            "{:.1} / {:.1} / {:.1} ms",
-            ours_lat.p50 - floor_lat.p50,
-            ours_lat.p95 - floor_lat.p95,
-            ours_lat.p99 - floor_lat.p99
-        ),
-    );
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    s.row(
-        "ratio p50/p99 (ours ÷ floor)",
-        format!(
-            "{:.2}× / {:.2}×",
-            ratio(ours_lat.p50, floor_lat.p50),
-            ratio(ours_lat.p99, floor_lat.p99)
-        ),
-    );
-    s.row(
-        "lost / duplicated",
-        format!("{} / {}", result.lost, result.duplicated),
-    );
-    // The gateway's CPU over the steady run (idle time between messages included).
-    let answered = ours.len() - result.lost;
-    let cpu = cpu_before
-        .zip(cpu_after)
-        .map(|(a, b)| b - a)
-        .filter(|_| answered > 0);
-    let ticks = probe::clock_ticks();
-    s.row(
-        "gateway CPU per answered msg (utime+stime)",
-        cpu.map_or("n/a".to_string(), |ms| {
-            format!(
-                "{:.3} ms ({ms:.0} ms over {answered} msgs, {:.1} s run)",
-                ms / answered as f64,
-                n as f64 / sizes.latency_rate
-            )
-        }),
-    );
-    s.set(
-        "cpu",
-        json!({"total_ms": cpu.map(round), "per_answered_ms": cpu.map(|ms| (ms / answered as f64 * 1000.0).round() / 1000.0),
-               "answered": answered, "clk_tck": ticks.per_second, "clk_tck_source": ticks.source}),
-    );
-    s.set("ours", ours_lat.json());
-    s.set("floor", floor_lat.json());
-    s.set(
-        "overhead_ms",
-        json!({"p50": round(ours_lat.p50 - floor_lat.p50), "p95": round(ours_lat.p95 - floor_lat.p95),
-               "p99": round(ours_lat.p99 - floor_lat.p99)}),
-    );
-    s.set(
-        "ratio",
-        json!({"p50": round(ratio(ours_lat.p50, floor_lat.p50)), "p99": round(ratio(ours_lat.p99, floor_lat.p99))}),
-    );
-    s.set("messages", json!(ours.len()));
-    s.set("rate_per_s", json!(sizes.latency_rate));
-    s.set("lost", json!(result.lost));
-    s.set("duplicated", json!(result.duplicated));
-    Ok(s)
+    Ok(Steady {
+        mode: mode.to_string(),
+        load,
+        sent: ours.len(),
+        floor_sent: floor_sent.len(),
+        ours: Summary::of(&tracker.latencies("ours")),
+        floor: Summary::of(&tracker.latencies("floor")),
+        outcome: result,
+        requests,
+        floor_requests,
+        cpu_ms: cpu_before.zip(cpu_after).map(|(a, b)| b - a),
+    })
 }

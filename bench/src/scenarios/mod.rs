@@ -1,5 +1,5 @@
-//! The scenarios (the five of issue 7 and the burst of issue 11), each producing a
-//! [`Section`](crate::report::Section).
+//! The scenarios (the five of issue 7, the burst of issue 11 and websocket mode of issue 13),
+//! each producing a [`Section`](crate::report::Section).
 
 pub mod burst;
 pub mod faults;
@@ -7,6 +7,7 @@ pub mod latency;
 pub mod memory;
 pub mod polling;
 pub mod throughput;
+pub mod websocket;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

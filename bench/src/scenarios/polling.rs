@@ -9,6 +9,7 @@ use std::time::Duration;
 use moltbot_testkit::wait;
 use serde_json::{json, Value};
 
+use super::latency::Load;
 use super::{pairs, send_steady, warm_up, OnSent, Sent};
 use crate::naive;
 use crate::report::Section;
@@ -17,6 +18,17 @@ use crate::world::{outcome, Tracker, World};
 use crate::Sizes;
 
 const UNLIMITED_RPM: u32 = 1_000_000;
+
+/// The load of the latency run at `interval` seconds with `n` messages: at most 10 users (so
+/// the naive poller's rooms are few), and the messages spread over four intervals so they land
+/// at random phases of the poll. The websocket scenario measures at the same load.
+pub fn latency_load(sizes: &Sizes, interval: f64, n: usize) -> Load {
+    Load {
+        users: sizes.users.min(10),
+        messages: n,
+        rate: (n as f64 / (interval * 4.0)).max(0.5),
+    }
+}
 
 /// Runs the scenario.
 pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
@@ -76,7 +88,8 @@ async fn latency_at(
     interval: f64,
     n: usize,
 ) -> anyhow::Result<Figures> {
-    let world = World::new(binary, sizes.users.min(10)).await?;
+    let load = latency_load(sizes, interval, n);
+    let world = World::new(binary, load.users).await?;
     let naive_bot = world.sim.add_bot("naive@webex.bot", "Naive");
     let home = world.gateway_home("polling", interval, UNLIMITED_RPM)?;
     let gateway = home.start().await?;
@@ -98,8 +111,7 @@ async fn latency_at(
         let tracker = Arc::clone(&tracker);
         Arc::new(move |s: &Sent| tracker.expect(series, &s.room, &bot, &s.text, s.at))
     };
-    // Spread the messages over several intervals, so they land at random phases of the poll.
-    let rate = (n as f64 / (interval * 4.0)).max(0.5);
+    let rate = load.rate;
     let (ours, naive_sent) = tokio::join!(
         send_steady(
             &world,
