@@ -180,3 +180,41 @@ async fn unscannable_files_are_read_when_the_config_allows_it() {
     );
     s.finish().await;
 }
+
+/// Reads the first file from the turn's folder and answers with its content and where it was.
+const FILE_READING_AGENT: &str = r#"#!/usr/bin/env python3
+import json, sys
+req = json.load(sys.stdin)
+f = req["files"][0]
+content = open(f["path"]).read().strip()
+print(json.dumps({"text": f"{f['name']} ({f['contentType']}, {f['size']} bytes): {content} | {req['folder']}"}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_agent_reads_files_from_its_turn_folder_which_is_removed_after_the_turn() {
+    let s = Scenario::start_with_agent("webhook", OPEN, FILE_READING_AGENT).await;
+    let sent = s
+        .alice()
+        .sends_file_to_bot(SimFile::text("../../todo.txt", "buy milk"), "read this")
+        .await;
+    let reply = s.wait_replies(&sent, 1).await.remove(0);
+    let (answer, folder) = reply.split_once(" | ").unwrap();
+    // The name arrives as a base name (and would be reduced to one for the folder anyway).
+    assert_eq!(answer, "todo.txt (text/plain, 8 bytes): buy milk");
+    let folder = std::path::Path::new(folder);
+    assert!(
+        folder
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("moltbot-turn-"),
+        "{reply}"
+    );
+    s.settled().await;
+    assert!(
+        !folder.exists(),
+        "the turn folder is removed: {}",
+        folder.display()
+    );
+    s.finish().await;
+}

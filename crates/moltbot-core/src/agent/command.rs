@@ -49,9 +49,22 @@ impl CommandAgent {
     }
 
     async fn run(&self, req: &AgentRequest) -> Result<AgentReply, AgentError> {
-        let input = command_input(req).to_string().into_bytes();
+        // The turn's folder: the message's files are written there for the program, and it is
+        // removed (with anything the program left in it) when the turn ends.
+        let folder = tempfile::Builder::new()
+            .prefix("moltbot-turn-")
+            .tempdir()
+            .map_err(|source| AgentError::Spawn {
+                program: self.program.clone(),
+                source,
+            })?;
+        let mut input = command_input(req);
+        input["folder"] = json!(folder.path());
+        input["files"] = Value::Array(write_files(folder.path(), &req.attachments).await);
+        let input = input.to_string().into_bytes();
         let mut child = Command::new(&self.program)
             .args(&self.args)
+            .env("MOLTBOT_TURN_DIR", folder.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -125,7 +138,10 @@ impl Agent for CommandAgent {
 
 /// The JSON object the program gets on stdin:
 /// `{text, sender: {id, email, displayName}, room: {id, kind, title}, channel, session,
-/// history: [{role, text, author}], systemPrompt}` (`kind` is `"direct"` or `"group"`; a
+/// history: [{role, text, author}], systemPrompt}`, plus, added by the running agent, `folder`
+/// (the turn's own folder, also `$MOLTBOT_TURN_DIR`, removed after the turn) and `files`:
+/// `[{name, contentType, size, path}]` for each file of the message written there, or
+/// `{name, contentType, unavailable: reason}` for one that could not be downloaded (`kind` is `"direct"` or `"group"`; a
 /// history turn's `author` is `{id, email, displayName}` for a user turn whose writer is known,
 /// else `null`; absent values are `null`). Texts are as written: the program gets the authors
 /// as data, not the speaker prefixes the HTTP providers add ([`super::speakers`]).
@@ -198,4 +214,77 @@ async fn read_limited<R: AsyncRead + Unpin>(pipe: Option<R>, limit: u64) -> Vec<
 fn first_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().take(n).collect();
     truncate(&lines.join("\n"), 500)
+}
+
+/// Writes the downloaded `attachments` into `folder` (names reduced to a safe base name, made
+/// unique), returning the `files` entries of the program's input.
+async fn write_files(folder: &std::path::Path, attachments: &[super::Attachment]) -> Vec<Value> {
+    let mut entries = Vec::with_capacity(attachments.len());
+    let mut taken = std::collections::HashSet::new();
+    for (index, file) in attachments.iter().enumerate() {
+        let Some(bytes) = file.bytes() else {
+            let why = match &file.content {
+                super::AttachmentContent::Unavailable(why) => why.clone(),
+                super::AttachmentContent::Bytes(_) => String::new(),
+            };
+            entries.push(
+                json!({"name": file.name, "contentType": file.content_type, "unavailable": why}),
+            );
+            continue;
+        };
+        let mut name = safe_file_name(&file.name, index);
+        if !taken.insert(name.clone()) {
+            name = format!("{}-{name}", index + 1);
+            taken.insert(name.clone());
+        }
+        let path = folder.join(&name);
+        match tokio::fs::write(&path, bytes).await {
+            Ok(()) => entries.push(json!({
+                "name": file.name,
+                "contentType": file.content_type,
+                "size": bytes.len(),
+                "path": path,
+            })),
+            Err(err) => entries.push(json!({
+                "name": file.name,
+                "contentType": file.content_type,
+                "unavailable": format!("could not be written for the agent: {err}"),
+            })),
+        }
+    }
+    entries
+}
+
+/// A base name safe to create in the turn's folder: the last path segment of `name`, without
+/// control characters or a leading dot, at most 100 characters; `file-N` when nothing is left.
+fn safe_file_name(name: &str, index: usize) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect::<String>()
+        .trim_start_matches('.')
+        .trim()
+        .to_string();
+    if cleaned.is_empty() {
+        format!("file-{}", index + 1)
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn names_cannot_leave_the_turn_folder() {
+        assert_eq!(safe_file_name("report.pdf", 0), "report.pdf");
+        assert_eq!(safe_file_name("../../etc/passwd", 0), "passwd");
+        assert_eq!(safe_file_name("..\\..\\boot.ini", 0), "boot.ini");
+        assert_eq!(safe_file_name(".bashrc", 0), "bashrc");
+        assert_eq!(safe_file_name("..", 2), "file-3");
+        assert_eq!(safe_file_name("a\nb", 0), "ab");
+    }
 }
