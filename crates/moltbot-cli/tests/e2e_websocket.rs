@@ -73,6 +73,14 @@ async fn a_dm_and_a_space_mention_are_answered_over_the_websocket() {
     );
     // Nothing was polled after the start-up catch-up: the socket brought both.
     assert!(!s.log().contains("poll pass"), "{}", s.log());
+    // The test config also sets webhook.url, which this mode does not use: said once at start.
+    assert!(
+        s.log().lines().any(|l| l
+            .contains("settings of another receive mode are not used in this mode")
+            && l.contains("channels.webex.webhook.url")),
+        "{}",
+        s.log()
+    );
     s.finish().await;
 }
 

@@ -141,6 +141,7 @@ impl WebexChannel {
             "connected to Webex"
         );
         let _ = self.shared.bot.set(bot);
+        note_unused_settings(&self.shared.config);
         if self.shared.config.mode.uses_webhook() {
             let Some(url) = self.shared.config.webhook.url.as_deref() else {
                 return Err(ChannelError::message(
@@ -271,6 +272,22 @@ impl WebexChannel {
         }
         shutdown.cancelled().await;
         Ok(())
+    }
+}
+
+/// Logs settings of another receive mode that this one does not use (they are valid, so
+/// `config validate` accepts them, but a user who set them probably expects an effect).
+fn note_unused_settings(config: &WebexConfig) {
+    let mode = config.mode;
+    let mut unused = Vec::new();
+    if !mode.uses_webhook() && config.webhook.url.is_some() {
+        unused.push("channels.webex.webhook.url");
+    }
+    if !mode.uses_websocket() && config.websocket != crate::config::WebsocketConfig::default() {
+        unused.push("channels.webex.websocket");
+    }
+    if !unused.is_empty() {
+        tracing::info!(channel = CHANNEL, mode = mode.as_str(), unused = ?unused, "settings of another receive mode are not used in this mode");
     }
 }
 
