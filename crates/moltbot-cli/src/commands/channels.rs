@@ -66,7 +66,14 @@ pub fn status(
         let list: Vec<Value> = accounts.iter().map(|a| status_json(a, deep)).collect();
         format!("{}\n", serde_json::to_string_pretty(&list)?)
     } else {
-        accounts.iter().map(|a| status_text(a, now_ms)).collect()
+        let mut text: String = accounts.iter().map(|a| status_text(a, now_ms)).collect();
+        if let Some(store) = &store {
+            let replicas = runtime
+                .block_on(heartbeat::replicas(store))
+                .context("cannot read the replicas' heartbeats from the state store")?;
+            text.push_str(&store_text(store, &replicas));
+        }
+        text
     };
     print!("{}", logging::redact(&text));
     // With --deep, an account that should work but could not be verified fails the command.
@@ -164,6 +171,26 @@ fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
     runtime()?
         .block_on(Context::connect_store(&location))
         .map(Some)
+}
+
+/// `Store: postgres (host:5432/db)`, then the replicas whose heartbeat is fresh, with their
+/// role (`leader`, `follower`, or `single` without an election).
+fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat]) -> String {
+    let info = store.backend_info();
+    let mut text = format!("Store: {} ({})\n", info.name, info.location);
+    let now = store.now_ms();
+    let live: Vec<_> = replicas
+        .iter()
+        .filter(|r| heartbeat::is_fresh(Some(r.beat), now))
+        .collect();
+    if !live.is_empty() {
+        text.push_str(&format!("Replicas: {} running\n", live.len()));
+        for r in live {
+            let ago = now.saturating_sub(r.beat).max(0) / 1000;
+            text.push_str(&format!("  {} {} (beat {ago}s ago)\n", r.owner, r.role));
+        }
+    }
+    text
 }
 
 fn now_ms() -> i64 {

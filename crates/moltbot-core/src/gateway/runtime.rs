@@ -367,11 +367,14 @@ impl Gateway {
         }
         // Lets `moltbot channels status` (another process) see that a gateway runs.
         let heartbeat_stop = shutdown.child_token();
+        let lease = lease_holder(&self.options);
         let heartbeat = tokio::spawn(super::heartbeat::run(
             self.store.clone(),
+            Arc::clone(&lease.owner),
+            Arc::clone(&self.status),
             heartbeat_stop.clone(),
         ));
-        let result = self.run_channels(http_addr, shutdown).await;
+        let result = self.run_channels(http_addr, lease, shutdown).await;
         // Also when a channel could not start (the shutdown token is then never cancelled).
         heartbeat_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
@@ -385,6 +388,7 @@ impl Gateway {
     async fn run_channels(
         &self,
         http_addr: Option<std::net::SocketAddr>,
+        lease: LeaseHolder,
         shutdown: CancellationToken,
     ) -> Result<(), GatewayError> {
         // Everything below stops on `shutdown` or when a channel cannot go on (`fatal`).
@@ -408,7 +412,6 @@ impl Gateway {
             approvals: Vec::new(),
             fatal: fatal.clone(),
         };
-        let lease = lease_holder(&self.options);
         tracing::debug!(owner = %lease.owner, "leases held as");
         for channel in &self.channels {
             let processor = Arc::new(Processor {
