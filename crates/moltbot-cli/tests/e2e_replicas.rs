@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use moltbot_core::store::scratch::ScratchSchema;
 use moltbot_testkit::{wait, RunningGateway, TestHome, World, OPEN_FAST};
+use webex_sim::SimMessage;
 
 /// `store.leaseSeconds` of the replicas: a takeover fits in a few seconds.
 const LEASE_SECONDS: u64 = 2;
@@ -32,6 +33,15 @@ fn leaders(replicas: &[&RunningGateway]) -> Vec<usize> {
     (0..replicas.len())
         .filter(|&i| replicas[i].stderr_text().contains(BECAME_LEADER))
         .collect()
+}
+
+/// Waits until the bot has `n` messages in the room of `message` (whichever replica sent them).
+async fn wait_bot_messages(world: &World, message: &SimMessage, n: usize) {
+    let got = wait::until(wait::TIMEOUT, || {
+        (world.bot_texts(message).len() >= n).then_some(())
+    })
+    .await;
+    assert!(got.is_ok(), "{:?}", world.bot_texts(message));
 }
 
 /// `moltbot channels status` in `home`.
@@ -86,11 +96,7 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
 
     // A message is answered once, though both replicas run.
     let first = world.alice().dm_bot("one bot, two replicas").await;
-    wait::until(wait::TIMEOUT, || {
-        (world.bot_texts(&first).len() == 1).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_bot_messages(&world, &first, 1).await;
     leader.settled(&world.sim, &world.bot).await;
     assert_eq!(world.bot_texts(&first), ["one bot, two replicas"]);
     tokio::time::sleep(Duration::from_secs(LEASE_SECONDS)).await;
@@ -127,11 +133,7 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
 
     // The new leader polls: the next message is answered, the first one not again.
     let second = world.alice().dm_bot("after the failover").await;
-    wait::until(wait::TIMEOUT, || {
-        (world.bot_texts(&second).len() == 2).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_bot_messages(&world, &second, 2).await;
     survivor.settled(&world.sim, &world.bot).await;
     assert_eq!(
         world.bot_texts(&second),
