@@ -122,6 +122,8 @@ async fn status_reads_config_and_store_only() {
     let out = moltbot(&home, &["channels", "status", "webex"], &env).await;
     let (stdout, stderr) = texts(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The store line names the SQLite file, in a temporary folder.
+    let stdout = stdout.replace(&home.state_dir().display().to_string(), "[state]");
     insta::assert_snapshot!(stdout);
 
     // A stale heartbeat (a crashed gateway) is not "running"; no argument lists every channel.

@@ -5,7 +5,8 @@ use std::path::Path;
 use insta::assert_snapshot;
 use moltbot_core::config::{
     parse, render_issues, ConfigError, ConfigIssue, ModelRef, PluginEntry, ProviderApi,
-    DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+    DEFAULT_AGENT_TIMEOUT_SECONDS, DEFAULT_HISTORY_TURNS, DEFAULT_LEASE_SECONDS,
+    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
 };
 
 fn env(name: &str) -> Option<String> {
@@ -287,4 +288,24 @@ fn store_url_picks_the_store_and_a_bad_one_names_the_key_and_the_fix() {
     let issue = absent.core.store.location(&bad_env, file).unwrap_err();
     assert_eq!(issue.path, "store.url");
     assert!(issue.message.contains("MOLTBOT_DATABASE_URL"), "{issue}");
+}
+
+#[test]
+fn store_lease_seconds_is_15_by_default_and_between_1_and_300() {
+    let lease = |source: &str| {
+        parse(Path::new("moltbot.json"), source, &env).map(|cfg| cfg.core.store.lease_seconds)
+    };
+    assert_eq!(lease("{}").unwrap(), DEFAULT_LEASE_SECONDS);
+    assert_eq!(DEFAULT_LEASE_SECONDS, 15);
+    assert_eq!(lease("{ store: { leaseSeconds: 2 } }").unwrap(), 2);
+    assert_eq!(lease("{ store: { leaseSeconds: 300 } }").unwrap(), 300);
+    for value in ["0", "301", "\"15\""] {
+        let issues = issues_of(&format!("{{ store: {{ leaseSeconds: {value} }} }}"));
+        assert_eq!(issues.len(), 1, "{value}: {issues:?}");
+        assert_eq!(issues[0].path, "store.leaseSeconds", "{value}");
+        assert!(
+            render_issues(&issues).contains("such as 15"),
+            "{value}: {issues:?}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use moltbot_core::gateway::heartbeat;
+use moltbot_core::gateway::singleton::LEADER_LEASE;
 use moltbot_core::logging;
 use moltbot_core::plugin::{AccountStatus, ChannelPlugin, ProbeIdentity, StatusOptions};
 use moltbot_core::store::{Store, StoreLocation};
@@ -66,7 +67,19 @@ pub fn status(
         let list: Vec<Value> = accounts.iter().map(|a| status_json(a, deep)).collect();
         format!("{}\n", serde_json::to_string_pretty(&list)?)
     } else {
-        accounts.iter().map(|a| status_text(a, now_ms)).collect()
+        let mut text: String = accounts.iter().map(|a| status_text(a, now_ms)).collect();
+        if let Some(store) = &store {
+            let (replicas, leader) = runtime
+                .block_on(async {
+                    let replicas = heartbeat::replicas(store).await?;
+                    let leader = store.leases().holder(LEADER_LEASE).await?;
+                    Ok::<_, moltbot_core::store::StoreError>((replicas, leader))
+                })
+                .context("cannot read the replicas' heartbeats from the state store")?;
+            let leader = leader.map(|lease| lease.owner);
+            text.push_str(&store_text(store, &replicas, leader.as_deref()));
+        }
+        text
     };
     print!("{}", logging::redact(&text));
     // With --deep, an account that should work but could not be verified fails the command.
@@ -164,6 +177,32 @@ fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
     runtime()?
         .block_on(Context::connect_store(&location))
         .map(Some)
+}
+
+/// `Store: postgres (host:5432/db)`, then the replicas whose heartbeat is fresh, with their
+/// role: `leader` for the holder of the leader lease (`leader`), else what its last beat said
+/// (`follower`, or `single` without an election).
+fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option<&str>) -> String {
+    let info = store.backend_info();
+    let mut text = format!("Store: {} ({})\n", info.name, info.location);
+    let now = store.now_ms();
+    let live: Vec<_> = replicas
+        .iter()
+        .filter(|r| heartbeat::is_fresh(Some(r.beat), now))
+        .collect();
+    if !live.is_empty() {
+        text.push_str(&format!("Replicas: {} running\n", live.len()));
+        for r in live {
+            let ago = now.saturating_sub(r.beat).max(0) / 1000;
+            let role = if leader == Some(r.owner.as_str()) {
+                "leader"
+            } else {
+                r.role.as_str()
+            };
+            text.push_str(&format!("  {} {role} (beat {ago}s ago)\n", r.owner));
+        }
+    }
+    text
 }
 
 fn now_ms() -> i64 {

@@ -56,7 +56,7 @@ pub(crate) async fn serve(
     location: &StoreLocation,
 ) -> anyhow::Result<Outcome> {
     let store = Context::connect_store(location).await?;
-    tracing::info!(store = %location, "state store open");
+    tracing::info!(store = %location, backend = store.backend_info().name, "state store open");
     let agent = build_agent(&config.core.agents, &config.core.models, &Context::env)
         .context("cannot set up the agent (agents.defaults.model)")?;
     let defaults = &config.core.agents.defaults;
@@ -78,6 +78,9 @@ pub(crate) async fn serve(
                 .node_id()
                 .with_context(|| format!("cannot keep {}", ctx.paths.node_id_file().display()))?,
         ),
+        // Replicas share a PostgreSQL store: one of them leads (runs the receivers).
+        leader_lease: matches!(location, StoreLocation::Postgres(_))
+            .then(|| Duration::from_secs(config.core.store.lease_seconds)),
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);

@@ -294,6 +294,11 @@ pub const DEFAULT_RETENTION_DAYS: u64 = 30;
 /// Largest `store.retentionDays` (ten years).
 pub const MAX_RETENTION_DAYS: u64 = 3650;
 
+/// Default `store.leaseSeconds`: how long a replica's leadership holds without renewal.
+pub const DEFAULT_LEASE_SECONDS: u64 = 15;
+/// Largest `store.leaseSeconds` (five minutes).
+pub const MAX_LEASE_SECONDS: u64 = 300;
+
 /// `store`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
@@ -306,6 +311,10 @@ pub struct StoreConfig {
     /// [`Secret`] (it may hold a password); checked by [`StoreConfig::location`], never
     /// connected to while the config is read.
     pub url: Option<Secret>,
+    /// `leaseSeconds` (default 15, 1 to 300): with PostgreSQL, how long the leader's lease
+    /// holds without renewal, so how soon another replica takes over the singletons (the
+    /// receiver, catch-up, webhook watch) after the leader dies. Renewed every third of it.
+    pub lease_seconds: u64,
 }
 
 impl Default for StoreConfig {
@@ -313,6 +322,7 @@ impl Default for StoreConfig {
         Self {
             retention_days: DEFAULT_RETENTION_DAYS,
             url: None,
+            lease_seconds: DEFAULT_LEASE_SECONDS,
         }
     }
 }
@@ -442,7 +452,13 @@ impl CoreConfig {
             }
         }
         if let Some(store) = field_object(cfg, root, "", "store", issues) {
-            check_known_keys_in(cfg, store, "store", &["retentionDays", "url"], issues);
+            check_known_keys_in(
+                cfg,
+                store,
+                "store",
+                &["leaseSeconds", "retentionDays", "url"],
+                issues,
+            );
             let url = field_string(cfg, store, "store", "url", issues);
             if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
                 if let Err(e) = crate::store::StoreLocation::parse(&url) {
@@ -464,6 +480,17 @@ impl CoreConfig {
                 issues,
             ) {
                 core.store.retention_days = days;
+            }
+            if let Some(secs) = field_u64_in(
+                cfg,
+                store,
+                "store",
+                "leaseSeconds",
+                1..=MAX_LEASE_SECONDS,
+                "use a number of seconds such as 15 (the default), without quotes",
+                issues,
+            ) {
+                core.store.lease_seconds = secs;
             }
         }
         core

@@ -32,7 +32,10 @@ pub use self::core::{
     DEFAULT_SHUTDOWN_TIMEOUT_SECONDS, MAX_AGENT_TIMEOUT_SECONDS, MAX_HISTORY_TURNS,
     MAX_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
 };
-pub use self::core::{StoreConfig, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+pub use self::core::{
+    StoreConfig, DEFAULT_LEASE_SECONDS, DEFAULT_RETENTION_DAYS, MAX_LEASE_SECONDS,
+    MAX_RETENTION_DAYS,
+};
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
 pub use self::load::{

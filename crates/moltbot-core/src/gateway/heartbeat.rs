@@ -5,41 +5,103 @@
 //! [`NAMESPACE`]/[`KEY`] every [`INTERVAL`], and deletes it on a clean stop. A reader calls
 //! [`is_running_blocking`]: a beat younger than [`STALE_AFTER`] means "running". A gateway that
 //! crashed (SIGKILL, power loss) leaves a beat that turns stale within [`STALE_AFTER`].
+//!
+//! Each replica also beats under its own key (namespace [`REPLICAS`], key: its lease owner
+//! `<node>/<instance>`, value `<unix ms> <role>`), so `moltbot channels status` can list the
+//! replicas sharing a store and which one leads ([`replicas`]). On a clean stop a replica
+//! removes its own beat, and the shared one only when no other replica's beat is fresh.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use crate::store::{Store, StoreError};
+
+use super::status::GatewayStatus;
 
 /// kv namespace of the heartbeat.
 pub const NAMESPACE: &str = "gateway";
 /// kv key of the heartbeat.
 pub const KEY: &str = "heartbeat";
+/// kv namespace of the per-replica heartbeats.
+pub const REPLICAS: &str = "gateway-replicas";
 /// How often the gateway writes its heartbeat.
 pub const INTERVAL: Duration = Duration::from_secs(5);
 /// A heartbeat older than this is taken as a stopped (or crashed) gateway.
 pub const STALE_AFTER: Duration = Duration::from_secs(15);
 
-/// Writes the heartbeat every [`INTERVAL`] until `shutdown` is cancelled, then removes it.
-/// Store errors are logged and retried on the next beat; they never stop the gateway.
-pub async fn run(store: Store, shutdown: CancellationToken) {
+/// Writes the heartbeat (the shared one and this replica's, `owner`, with its role from
+/// `status`) every [`INTERVAL`] until `shutdown` is cancelled, then removes it. Store errors
+/// are logged and retried on the next beat; they never stop the gateway.
+pub async fn run(
+    store: Store,
+    owner: Arc<str>,
+    status: Arc<GatewayStatus>,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = ticker.tick() => {
-                let now = store.now_ms().to_string();
-                if let Err(err) = store.kv().set(NAMESPACE, KEY, &now).await {
+                let now = store.now_ms();
+                let mine = format!("{now} {}", status.role().as_str());
+                let beat = async {
+                    store.kv().set(NAMESPACE, KEY, &now.to_string()).await?;
+                    store.kv().set(REPLICAS, &owner, &mine).await
+                };
+                if let Err(err) = beat.await {
                     tracing::warn!(error = %err, "cannot write the gateway heartbeat");
                 }
             }
         }
     }
-    if let Err(err) = store.kv().delete(NAMESPACE, KEY).await {
+    let clear = async {
+        store.kv().delete(REPLICAS, &owner).await?;
+        let others = replicas(&store).await?;
+        if !others
+            .iter()
+            .any(|r| is_fresh(Some(r.beat), store.now_ms()))
+        {
+            store.kv().delete(NAMESPACE, KEY).await?;
+        }
+        Ok::<_, StoreError>(())
+    };
+    if let Err(err) = clear.await {
         tracing::warn!(error = %err, "cannot remove the gateway heartbeat");
     }
+}
+
+/// One replica's last heartbeat (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaBeat {
+    /// Its lease owner, `<node>/<instance>`.
+    pub owner: String,
+    /// When it last beat (unix ms).
+    pub beat: i64,
+    /// Its role then: `single`, `leader` or `follower`.
+    pub role: String,
+}
+
+/// Every replica beat still stored (fresh or not: check with [`is_fresh`]), by owner.
+pub async fn replicas(store: &Store) -> Result<Vec<ReplicaBeat>, StoreError> {
+    Ok(store
+        .kv()
+        .list(REPLICAS)
+        .await?
+        .into_iter()
+        .filter_map(|(owner, value)| {
+            let (beat, role) = value.split_once(' ')?;
+            Some(ReplicaBeat {
+                owner,
+                beat: beat.parse().ok()?,
+                role: role.to_string(),
+            })
+        })
+        .collect())
 }
 
 /// The last heartbeat (unix ms), if a gateway ever wrote one and did not stop cleanly since.
@@ -86,12 +148,24 @@ mod tests {
         let store =
             Store::open_with_clock(dir.path().join("s.sqlite"), Arc::new(clock.clone())).unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(store.clone(), shutdown.clone()));
+        let status = Arc::new(GatewayStatus::default());
+        let task = tokio::spawn(run(
+            store.clone(),
+            "node/a".into(),
+            status,
+            shutdown.clone(),
+        ));
 
         // The first beat is immediate.
         tokio::time::sleep(Duration::from_millis(10)).await;
         wait_for_beat(&store, 50_000).await;
         assert!(is_running(&store).await.unwrap());
+        let mine = ReplicaBeat {
+            owner: "node/a".into(),
+            beat: 50_000,
+            role: "single".into(),
+        };
+        assert_eq!(replicas(&store).await.unwrap(), vec![mine]);
 
         clock.advance(5_000);
         tokio::time::sleep(INTERVAL).await;
@@ -101,6 +175,7 @@ mod tests {
         task.await.unwrap();
         assert_eq!(last_beat(&store).await.unwrap(), None);
         assert!(!is_running(&store).await.unwrap());
+        assert_eq!(replicas(&store).await.unwrap(), Vec::new());
     }
 
     /// Store writes run on the blocking pool, which paused time does not wait for.

@@ -208,6 +208,8 @@ struct ReconnectLabels {
 /// | `moltbot_store_written_bytes_total` | counter | `file` (`wal`, `db`) |
 /// | `moltbot_store_writes_total` | counter | |
 /// | `moltbot_store_commits_total` | counter | |
+/// | `moltbot_store_backend_info` | gauge (always 1) | `backend` (`sqlite`, `postgres`) |
+/// | `moltbot_replica_leader` | gauge | (1: this replica leads or is the only one; 0: follower) |
 pub struct Metrics {
     registry: Registry,
     received: Family<ChannelLabels, Counter>,
@@ -230,6 +232,14 @@ pub struct Metrics {
     store_commits: Counter,
     /// Where the store's totals are read from at each render.
     store_source: std::sync::OnceLock<crate::store::Store>,
+    store_backend: Family<BackendLabels, Gauge>,
+    replica_leader: Gauge,
+}
+
+/// The `backend` label of `moltbot_store_backend_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BackendLabels {
+    backend: &'static str,
 }
 
 /// The `file` label of `moltbot_store_written_bytes_total`.
@@ -349,6 +359,18 @@ impl Default for Metrics {
             "State store commits (units of work arriving together share one)",
             store_commits.clone(),
         );
+        let store_backend = Family::<BackendLabels, Gauge>::default();
+        registry.register(
+            "store_backend_info",
+            "The state store backend this gateway uses (the label; the value is always 1)",
+            store_backend.clone(),
+        );
+        let replica_leader = Gauge::default();
+        registry.register(
+            "replica_leader",
+            "Whether this replica runs the singletons (1: leader, or the only gateway of its store; 0: follower)",
+            replica_leader.clone(),
+        );
         Self {
             registry,
             received,
@@ -370,6 +392,8 @@ impl Default for Metrics {
             store_writes,
             store_commits,
             store_source: std::sync::OnceLock::new(),
+            store_backend,
+            replica_leader,
         }
     }
 }
@@ -412,6 +436,11 @@ impl Metrics {
         }))
     }
 
+    /// Sets `moltbot_replica_leader`: whether this replica runs the singletons now.
+    pub fn set_replica_leader(&self, leader: bool) {
+        self.replica_leader.set(i64::from(leader));
+    }
+
     /// Sets the number of messages queued or in progress.
     pub fn set_queue_depth(&self, depth: usize) {
         self.queue_depth
@@ -420,7 +449,13 @@ impl Metrics {
 
     /// Reads the store's write totals (`moltbot_store_*`) from `store` at every render (once
     /// set, later calls are ignored).
+    /// Also sets `moltbot_store_backend_info{backend}` to 1 for its backend.
     pub fn observe_store(&self, store: crate::store::Store) {
+        self.store_backend
+            .get_or_create(&BackendLabels {
+                backend: store.backend_info().name,
+            })
+            .set(1);
         let _ = self.store_source.set(store);
     }
 

@@ -29,4 +29,4 @@ pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};
-pub use status::GatewayStatus;
+pub use status::{GatewayStatus, ReplicaRole};

@@ -21,8 +21,9 @@ use crate::store::Store;
 use super::approvals;
 use super::channel::{Channel, ChannelContext, ChannelError, ChannelErrorKind, ReadySignal};
 use super::metrics::{ChannelMetrics, Metrics};
+use super::singleton::{Held, Singleton, LEADER_LEASE};
 use super::sink::{InboundSink, LeaseHolder, Work};
-use super::status::GatewayStatus;
+use super::status::{GatewayStatus, ReplicaRole};
 
 /// Backoff (base, cap) between restarts of a failing receiver: 0.5 s doubling, at most 60 s.
 const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
@@ -62,6 +63,13 @@ pub struct GatewayOptions {
     /// How long a claim's lease holds without renewal (renewed every
     /// [`REDRIVE_EVERY`](super::redrive::REDRIVE_EVERY) while the process lives).
     pub lease: Duration,
+    /// Leader election among replicas sharing the store (`store.leaseSeconds`; the CLI sets it
+    /// with PostgreSQL): only the holder of the [`LEADER_LEASE`](super::singleton::LEADER_LEASE)
+    /// runs the channels' receivers (poller, websocket listener, catch-up, safety poll,
+    /// webhook watch) and the approval DMs; every replica serves the HTTP routes and processes
+    /// what it claims. `None`: no election, this process runs everything (one gateway per
+    /// store, as with SQLite).
+    pub leader_lease: Option<Duration>,
 }
 
 impl Default for GatewayOptions {
@@ -78,6 +86,7 @@ impl Default for GatewayOptions {
             node_id: None,
             retention: Duration::from_secs(30 * 86_400),
             lease: Duration::from_secs(15),
+            leader_lease: None,
         }
     }
 }
@@ -223,12 +232,21 @@ impl Gateway {
     pub fn new(store: Store, agent: Arc<dyn Agent>, options: GatewayOptions) -> Self {
         let metrics = Arc::new(Metrics::default());
         metrics.observe_store(store.clone());
+        let status = Arc::new(GatewayStatus::default());
+        // With an election, a replica follows until it wins the lease.
+        let elected = options.leader_lease.is_some();
+        status.set_role(if elected {
+            ReplicaRole::Follower
+        } else {
+            ReplicaRole::Single
+        });
+        metrics.set_replica_leader(!elected);
         Self {
             store,
             agent,
             channels: Vec::new(),
             metrics,
-            status: Arc::new(GatewayStatus::default()),
+            status,
             options,
             metrics_listener: None,
         }
@@ -349,11 +367,14 @@ impl Gateway {
         }
         // Lets `moltbot channels status` (another process) see that a gateway runs.
         let heartbeat_stop = shutdown.child_token();
+        let lease = lease_holder(&self.options);
         let heartbeat = tokio::spawn(super::heartbeat::run(
             self.store.clone(),
+            Arc::clone(&lease.owner),
+            Arc::clone(&self.status),
             heartbeat_stop.clone(),
         ));
-        let result = self.run_channels(http_addr, shutdown).await;
+        let result = self.run_channels(http_addr, lease, shutdown).await;
         // Also when a channel could not start (the shutdown token is then never cancelled).
         heartbeat_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
@@ -367,6 +388,7 @@ impl Gateway {
     async fn run_channels(
         &self,
         http_addr: Option<std::net::SocketAddr>,
+        lease: LeaseHolder,
         shutdown: CancellationToken,
     ) -> Result<(), GatewayError> {
         // Everything below stops on `shutdown` or when a channel cannot go on (`fatal`).
@@ -384,7 +406,12 @@ impl Gateway {
         let mut tasks = tokio::task::JoinSet::new();
         let mut dispatchers = Vec::new();
         let mut ready_signals = Vec::new();
-        let lease = lease_holder(&self.options);
+        // What only the leader runs (everything, without an election).
+        let mut singletons = Singletons {
+            receivers: Vec::new(),
+            approvals: Vec::new(),
+            fatal: fatal.clone(),
+        };
         tracing::debug!(owner = %lease.owner, "leases held as");
         for channel in &self.channels {
             let processor = Arc::new(Processor {
@@ -420,16 +447,41 @@ impl Gateway {
             tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));
             let ready = ReadySignal::new();
             ready_signals.push((channel.id().to_string(), ready.clone()));
-            tasks.spawn(supervise(
+            singletons.receivers.push((
                 Arc::clone(channel),
-                fatal.clone(),
                 ChannelContext {
                     sink,
                     shutdown: shutdown.clone(),
                     ready,
                 },
             ));
-            tasks.spawn(approvals::run(Arc::clone(&processor), shutdown.clone()));
+            singletons.approvals.push(Arc::clone(&processor));
+        }
+        match self.options.leader_lease {
+            None => {
+                tasks.spawn(singletons.run(shutdown.clone()));
+            }
+            Some(ttl) => {
+                let runner = Singleton::new(self.store.clone(), LEADER_LEASE, &*lease.owner, ttl);
+                let status = Arc::clone(&self.status);
+                let metrics = Arc::clone(&self.metrics);
+                tasks.spawn(runner.run(shutdown.clone(), move |held: Held| {
+                    let singletons = singletons.clone();
+                    let (status, metrics) = (Arc::clone(&status), Arc::clone(&metrics));
+                    async move {
+                        tracing::info!(token = held.token, "became leader: running the receivers");
+                        status.set_role(ReplicaRole::Leader);
+                        metrics.set_replica_leader(true);
+                        singletons.run(held.lost.clone()).await;
+                        status.set_role(ReplicaRole::Follower);
+                        metrics.set_replica_leader(false);
+                        tracing::info!(token = held.token, "no longer leader: receivers stopped");
+                    }
+                }));
+                // A follower serves the webhook route at once; the leader's receivers catch up
+                // on their own.
+                ready_signals.clear();
+            }
         }
         for (channel, ready) in &ready_signals {
             tokio::select! {
@@ -489,6 +541,32 @@ impl Gateway {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+}
+
+/// The work only one replica may do: each channel's receivers, and the approval DMs.
+#[derive(Clone)]
+struct Singletons {
+    receivers: Vec<(Arc<dyn Channel>, ChannelContext)>,
+    approvals: Vec<Arc<Processor>>,
+    fatal: FatalStop,
+}
+
+impl Singletons {
+    /// Runs it all until `stop` (the gateway's shutdown, or the end of this leader's tenure).
+    async fn run(self, stop: CancellationToken) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (channel, ctx) in self.receivers {
+            let ctx = ChannelContext {
+                shutdown: stop.clone(),
+                ..ctx
+            };
+            tasks.spawn(supervise(channel, self.fatal.clone(), ctx));
+        }
+        for processor in self.approvals {
+            tasks.spawn(approvals::run(processor, stop.clone()));
+        }
+        while tasks.join_next().await.is_some() {}
     }
 }
 

@@ -22,6 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 
+/// The lease whose holder leads the replicas sharing a store: it runs the channels' receivers
+/// (see [`GatewayOptions::leader_lease`](super::GatewayOptions)).
+pub const LEADER_LEASE: &str = "gateway-leader";
+
 /// One tenure of the lease, given to the work.
 #[derive(Debug, Clone)]
 pub struct Held {

@@ -1,16 +1,57 @@
-//! Liveness and readiness of the gateway, for `/healthz` and `/readyz`.
+//! Liveness, readiness and replica role of the gateway, for `/healthz`, `/readyz` and
+//! `/metrics`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// What this replica is among the gateways sharing one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaRole {
+    /// No leader election (SQLite: one gateway per store); this process runs everything.
+    Single,
+    /// It holds the leader lease: it runs the singletons (receivers, catch-up, webhook watch).
+    Leader,
+    /// Another replica leads; this one serves the webhook route and processes what it claims.
+    Follower,
+}
+
+impl ReplicaRole {
+    /// `single`, `leader` or `follower`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaRole::Single => "single",
+            ReplicaRole::Leader => "leader",
+            ReplicaRole::Follower => "follower",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => ReplicaRole::Leader,
+            2 => ReplicaRole::Follower,
+            _ => ReplicaRole::Single,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            ReplicaRole::Single => 0,
+            ReplicaRole::Leader => 1,
+            ReplicaRole::Follower => 2,
+        }
+    }
+}
 
 /// Shared gateway state the HTTP server reports.
 #[derive(Debug, Default)]
 pub struct GatewayStatus {
     ready: AtomicBool,
+    role: AtomicU8,
 }
 
 impl GatewayStatus {
-    /// True once every channel connected (token verified) and receivers run; false again
-    /// while shutting down.
+    /// True once every channel connected (token verified) and receivers run (or, on a
+    /// follower, wait for the lead while the webhook route is served); false again while
+    /// shutting down.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -18,5 +59,15 @@ impl GatewayStatus {
     /// Sets readiness.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
+    }
+
+    /// This replica's role now.
+    pub fn role(&self) -> ReplicaRole {
+        ReplicaRole::from_u8(self.role.load(Ordering::Acquire))
+    }
+
+    /// Sets the replica's role.
+    pub fn set_role(&self, role: ReplicaRole) {
+        self.role.store(role.to_u8(), Ordering::Release);
     }
 }

@@ -21,6 +21,9 @@ pub trait KvRepo: Send + Sync {
         candidate: &str,
     ) -> Result<String, StoreError>;
 
+    /// Every `(key, value)` of `namespace`, ordered by key.
+    async fn list(&self, namespace: &str) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Deletes `namespace`/`key`; returns whether it existed.
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
 }

@@ -59,3 +59,22 @@ pub async fn get_or_insert_races_agree(f: Fixture) {
         "every racer must get the same stored value: {seen:?}"
     );
 }
+
+pub async fn list_gives_one_namespace_in_key_order(f: Fixture) {
+    let kv = f.store.kv();
+    assert_eq!(kv.list("replicas").await.unwrap(), Vec::new());
+    kv.set("replicas", "b", "2").await.unwrap();
+    kv.set("replicas", "a", "1").await.unwrap();
+    kv.set("other", "c", "3").await.unwrap();
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kv.list("replicas").await.unwrap(),
+        pairs(&[("a", "1"), ("b", "2")])
+    );
+    kv.delete("replicas", "a").await.unwrap();
+    assert_eq!(kv.list("replicas").await.unwrap(), pairs(&[("b", "2")]));
+}

@@ -51,6 +51,19 @@ impl KvRepo for PostgresBackend {
             .try_get(0)?)
     }
 
+    async fn list(&self, namespace: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let c = self.client().await?;
+        super::query(
+            &c,
+            "SELECT key, value FROM kv WHERE namespace = $1 ORDER BY key",
+            &[&namespace],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+    }
+
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
         let c = self.client().await?;
         Ok(execute(

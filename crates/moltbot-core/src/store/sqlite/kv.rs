@@ -60,6 +60,17 @@ impl KvRepo for SqliteBackend {
         .await
     }
 
+    async fn list(&self, namespace: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let namespace = namespace.to_owned();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT key, value FROM kv WHERE namespace = ?1 ORDER BY key")?;
+            let rows = stmt.query_map(params![namespace], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
         self.write(move |conn| {
