@@ -7,6 +7,7 @@
 mod common;
 mod ops_support;
 
+use moltbot_core::store::InboundState;
 use moltbot_testkit::proxy::ForwardProxy;
 use moltbot_testkit::{wait, Scenario, TestHome, World, OPEN, OPEN_FAST};
 use serde_json::json;
@@ -118,11 +119,13 @@ async fn restart_and_sigkill_answer_each_message_once_on_one_device() {
 
     // Stopped: sent meanwhile, found by the start-up catch-up (or redelivered).
     assert_eq!(s.stop_gateway().await, Some(0));
-    s.alice().dm_bot("two").await;
+    let two = s.alice().dm_bot("two").await;
     s.start_gateway().await;
     assert_eq!(s.wait_replies(&one, 2).await, ["one", "two"]);
 
-    // Crashed: the same.
+    // Crashed: the same. (Killed only once "two" is recorded as replied: a kill between the
+    // reply's POST and its record is the documented duplicate window, not this test's story.)
+    s.wait_state(&two, InboundState::Replied).await;
     s.kill_gateway().await;
     s.alice().dm_bot("three").await;
     s.start_gateway().await;
