@@ -33,6 +33,7 @@ pub use self::core::{
     MAX_SHUTDOWN_TIMEOUT_SECONDS, ROOT_KEYS,
 };
 pub use self::core::{StoreConfig, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+pub use self::core::{DEFAULT_TYPING_DELAY_SECONDS, MAX_TYPING_DELAY_SECONDS};
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
 pub use self::load::{
