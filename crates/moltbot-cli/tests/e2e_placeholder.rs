@@ -59,10 +59,7 @@ async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
     let mark = s.sim.mark();
     let asked = s
         .alice()
-        .reply_in_thread(
-            &top,
-            &format!("<@personEmail:{}|Molty> why?", s.bot.email),
-        )
+        .reply_in_thread(&top, &format!("<@personEmail:{}|Molty> why?", s.bot.email))
         .await;
 
     // While the agent thinks: one placeholder, where the answer will go (the thread).
@@ -79,17 +76,47 @@ async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
     s.settled().await;
     let answer = s.sim.bot_replies_in(&team).pop().unwrap();
     assert_eq!(answer.parent_id.as_deref(), Some(top.id.as_str()));
-    assert!(answer.updated.is_none(), "the answer is a new message, not an edit");
+    assert!(
+        answer.updated.is_none(),
+        "the answer is a new message, not an edit"
+    );
     assert_ne!(answer.id, placeholder.id);
     // Exactly: the placeholder posted, deleted, the answer posted (never a second placeholder).
     assert_eq!(
         bot_writes(&s, mark),
         [
             ("POST".to_string(), "/v1/messages".to_string()),
-            ("DELETE".to_string(), format!("/v1/messages/{}", placeholder.id)),
+            (
+                "DELETE".to_string(),
+                format!("/v1/messages/{}", placeholder.id)
+            ),
             ("POST".to_string(), "/v1/messages".to_string()),
         ]
     );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_that_cannot_be_posted_is_not_tried_again() {
+    let s = start(&slow_echo_agent("1"), "0.2").await;
+    let asked = s.alice().dm_bot("go on without it").await;
+    let mark = s.sim.mark();
+    // The bot's next post (the placeholder, 0.2 s into the agent's second) fails.
+    s.sim.fail_next("POST", "/v1/messages", 500, 1);
+    assert_eq!(s.wait_replies(&asked, 1).await, ["go on without it"]);
+    s.settled().await;
+    assert_eq!(s.bot_texts(&asked), ["go on without it"]);
+    let posts: Vec<u16> = s
+        .sim
+        .calls_by(&s.bot, mark)
+        .iter()
+        .filter(|c| c.method == "POST" && c.path == "/v1/messages")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(posts, [500, 200], "the failed placeholder, then the answer");
+    assert!(bot_writes(&s, mark)
+        .iter()
+        .all(|(method, _)| method == "POST"));
     s.finish().await;
 }
 
@@ -112,7 +139,10 @@ async fn a_failing_agent_turns_its_placeholder_into_the_apology() {
         bot_writes(&s, mark),
         [
             ("POST".to_string(), "/v1/messages".to_string()),
-            ("PUT".to_string(), format!("/v1/messages/{}", placeholder.id)),
+            (
+                "PUT".to_string(),
+                format!("/v1/messages/{}", placeholder.id)
+            ),
         ]
     );
     s.finish().await;
@@ -151,6 +181,52 @@ async fn typing_delay_zero_never_shows_a_placeholder() {
     assert_eq!(
         bot_writes(&s, mark),
         [("POST".to_string(), "/v1/messages".to_string())]
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_the_agent_thinks_reuses_the_placeholder_after_restart() {
+    let mut s = start(&slow_echo_agent("1.5"), "0.2").await;
+    let mark = s.sim.mark();
+    let asked = s.alice().dm_bot("survive this").await;
+    let placeholder = wait_placeholder(&s, &asked).await;
+    // The placeholder is on record (what the next run finds) before the gateway dies.
+    let key = format!("webex/{}", asked.id);
+    wait::until_async(wait::TIMEOUT, || async {
+        let kv = s.gateway().ledger().store().kv();
+        kv.get("placeholder", &key).await.ok().flatten()
+    })
+    .await
+    .expect("the placeholder is recorded");
+    s.kill_gateway().await;
+    assert_eq!(s.bot_texts(&asked), [PLACEHOLDER_TEXT]);
+
+    // The next run asks the agent again (slow again) and uses the same placeholder: one
+    // placeholder in all, deleted, then the answer.
+    s.start_gateway().await;
+    s.wait_replies_until(&asked, wait::TIMEOUT, "the answer alone", |t| {
+        t == ["survive this".to_string()]
+    })
+    .await;
+    s.settled().await;
+    let writes = bot_writes(&s, mark);
+    assert_eq!(
+        writes,
+        [
+            ("POST".to_string(), "/v1/messages".to_string()),
+            (
+                "DELETE".to_string(),
+                format!("/v1/messages/{}", placeholder.id)
+            ),
+            ("POST".to_string(), "/v1/messages".to_string()),
+        ]
+    );
+    let kv = s.gateway().ledger().store().kv();
+    assert_eq!(
+        kv.get("placeholder", &key).await.unwrap(),
+        None,
+        "record cleared"
     );
     s.finish().await;
 }
