@@ -200,7 +200,10 @@ fn typing_delay_is_seconds_from_0_to_600_two_by_default() {
             &env,
         )
         .unwrap();
-        assert_eq!(cfg.core.agents.defaults.typing_delay_seconds, want, "{text}");
+        assert_eq!(
+            cfg.core.agents.defaults.typing_delay_seconds, want,
+            "{text}"
+        );
     }
     for bad in ["-1", "601", "\"2\"", "true"] {
         let issues = issues_of(&format!(
