@@ -230,3 +230,18 @@ async fn a_crash_while_the_agent_thinks_reuses_the_placeholder_after_restart() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_webex_will_not_delete_stays_and_the_answer_still_comes() {
+    let s = start(&slow_echo_agent("1"), "0.2").await;
+    let asked = s.alice().dm_bot("answer anyway").await;
+    wait_placeholder(&s, &asked).await;
+    s.sim.fail_next("DELETE", "/v1/messages", 403, 1);
+    s.wait_replies_until(&asked, wait::TIMEOUT, "the answer", |t| {
+        t.last().is_some_and(|last| last == "answer anyway")
+    })
+    .await;
+    s.settled().await;
+    assert_eq!(s.bot_texts(&asked), [PLACEHOLDER_TEXT, "answer anyway"]);
+    s.finish().await;
+}

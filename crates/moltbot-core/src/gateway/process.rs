@@ -489,6 +489,13 @@ impl Processor {
             }
             match self.carry_out(part, &outgoing).await {
                 Ok(remote_id) => return Ok(remote_id),
+                Err(err) if part.op == OutboxOpKind::Delete => {
+                    // A placeholder left in the room is untidy, not a lost reply: no retry
+                    // beyond the channel's own holds the answer up, which is posted next. The
+                    // operation counts as done (it is not tried again after a restart).
+                    tracing::warn!(channel = self.id(), error = %chain(&err), room = %part.room_id, "could not delete the placeholder; it stays");
+                    return Ok(part.target_id.clone().unwrap_or_default());
+                }
                 Err(err) if err.is_retryable() && attempt < self.options.send_attempts => {
                     let delay = delays.next().unwrap_or(SEND_BACKOFF.1);
                     if err.maybe_delivered() {
@@ -499,16 +506,6 @@ impl Processor {
                         tracing::warn!(channel = self.id(), error = %chain(&err), ?delay, "send failed; retrying");
                     }
                     tokio::time::sleep(delay).await;
-                }
-                Err(err) if part.op == OutboxOpKind::Delete => {
-                    // A placeholder left in the room is untidy, not a lost reply: the answer
-                    // after it is still posted.
-                    let reason = chain(&err).to_string();
-                    let _ = outbox
-                        .mark(part.id, OutboxState::Failed, Some(&reason))
-                        .await;
-                    tracing::warn!(channel = self.id(), error = %reason, room = %part.room_id, "could not delete the placeholder; it stays");
-                    return Ok(part.target_id.clone().unwrap_or_default());
                 }
                 Err(err) => {
                     let state = if err.maybe_delivered() {
@@ -524,9 +521,7 @@ impl Processor {
             }
         }
     }
-}
 
-impl Processor {
     /// Carries out one operation once: a `create` posts `outgoing`; an `edit` of the message
     /// it targets falls back to posting when the channel refuses edits for good; a `delete`
     /// returns the deleted message's id.
