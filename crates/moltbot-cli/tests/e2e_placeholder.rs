@@ -51,6 +51,30 @@ fn bot_writes(s: &Scenario, mark: Marker) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `POST /v1/messages`, as [`bot_writes`] lists it.
+fn post() -> (String, String) {
+    ("POST".to_string(), "/v1/messages".to_string())
+}
+
+/// `method /v1/messages/{id}`, as [`bot_writes`] lists it.
+fn on(method: &str, id: &str) -> (String, String) {
+    (method.to_string(), format!("/v1/messages/{id}"))
+}
+
+/// Asserts that `asked` got exactly one message from the bot, the answer `text`, and that the
+/// bot changed nothing else since `mark` (no placeholder posted, edited or deleted).
+async fn assert_answered_without_placeholder(
+    s: &Scenario,
+    mark: Marker,
+    asked: &SimMessage,
+    text: &str,
+) {
+    assert_eq!(s.wait_replies(asked, 1).await, [text]);
+    s.settled().await;
+    assert_eq!(s.bot_texts(asked), [text]);
+    assert_eq!(bot_writes(s, mark), [post()]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
     let s = start(&slow_echo_agent("1.5"), "0.2").await;
@@ -84,14 +108,7 @@ async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
     // Exactly: the placeholder posted, deleted, the answer posted (never a second placeholder).
     assert_eq!(
         bot_writes(&s, mark),
-        [
-            ("POST".to_string(), "/v1/messages".to_string()),
-            (
-                "DELETE".to_string(),
-                format!("/v1/messages/{}", placeholder.id)
-            ),
-            ("POST".to_string(), "/v1/messages".to_string()),
-        ]
+        [post(), on("DELETE", &placeholder.id), post(),]
     );
     s.finish().await;
 }
@@ -135,16 +152,7 @@ async fn a_failing_agent_turns_its_placeholder_into_the_apology() {
     assert_eq!(replies[0].id, placeholder.id);
     assert_eq!(replies[0].content(), APOLOGY);
     assert!(replies[0].updated.is_some(), "edited");
-    assert_eq!(
-        bot_writes(&s, mark),
-        [
-            ("POST".to_string(), "/v1/messages".to_string()),
-            (
-                "PUT".to_string(),
-                format!("/v1/messages/{}", placeholder.id)
-            ),
-        ]
-    );
+    assert_eq!(bot_writes(&s, mark), [post(), on("PUT", &placeholder.id)]);
     s.finish().await;
 }
 
@@ -160,12 +168,7 @@ async fn a_fast_agent_never_shows_a_placeholder() {
     let s = Scenario::start_in(world, home).await;
     let mark = s.sim.mark();
     let asked = s.alice().dm_bot("quick one").await;
-    assert_eq!(s.wait_replies(&asked, 1).await, ["quick one"]);
-    s.settled().await;
-    assert_eq!(
-        bot_writes(&s, mark),
-        [("POST".to_string(), "/v1/messages".to_string())]
-    );
+    assert_answered_without_placeholder(&s, mark, &asked, "quick one").await;
     s.finish().await;
 }
 
@@ -175,13 +178,7 @@ async fn typing_delay_zero_never_shows_a_placeholder() {
     let mark = s.sim.mark();
     let asked = s.alice().dm_bot("take your time").await;
     s.wait_agent_asked("take your time").await;
-    assert_eq!(s.wait_replies(&asked, 1).await, ["take your time"]);
-    s.settled().await;
-    assert_eq!(s.bot_texts(&asked), ["take your time"]);
-    assert_eq!(
-        bot_writes(&s, mark),
-        [("POST".to_string(), "/v1/messages".to_string())]
-    );
+    assert_answered_without_placeholder(&s, mark, &asked, "take your time").await;
     s.finish().await;
 }
 
@@ -211,17 +208,7 @@ async fn a_crash_while_the_agent_thinks_reuses_the_placeholder_after_restart() {
     .await;
     s.settled().await;
     let writes = bot_writes(&s, mark);
-    assert_eq!(
-        writes,
-        [
-            ("POST".to_string(), "/v1/messages".to_string()),
-            (
-                "DELETE".to_string(),
-                format!("/v1/messages/{}", placeholder.id)
-            ),
-            ("POST".to_string(), "/v1/messages".to_string()),
-        ]
-    );
+    assert_eq!(writes, [post(), on("DELETE", &placeholder.id), post(),]);
     let kv = s.gateway().ledger().store().kv();
     assert_eq!(
         kv.get("placeholder", &key).await.unwrap(),
