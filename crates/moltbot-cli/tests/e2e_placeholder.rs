@@ -108,7 +108,7 @@ async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
     // Exactly: the placeholder posted, deleted, the answer posted (never a second placeholder).
     assert_eq!(
         bot_writes(&s, mark),
-        [post(), on("DELETE", &placeholder.id), post(),]
+        [post(), on("DELETE", &placeholder.id), post()]
     );
     s.finish().await;
 }
@@ -208,7 +208,7 @@ async fn a_crash_while_the_agent_thinks_reuses_the_placeholder_after_restart() {
     .await;
     s.settled().await;
     let writes = bot_writes(&s, mark);
-    assert_eq!(writes, [post(), on("DELETE", &placeholder.id), post(),]);
+    assert_eq!(writes, [post(), on("DELETE", &placeholder.id), post()]);
     let kv = s.gateway().ledger().store().kv();
     assert_eq!(
         kv.get("placeholder", &key).await.unwrap(),
