@@ -191,6 +191,41 @@ fn show_reasoning_is_a_boolean_off_by_default() {
 }
 
 #[test]
+fn typing_delay_is_seconds_from_0_to_600_two_by_default() {
+    let default = parse(Path::new("moltbot.json"), "{}", &env).unwrap();
+    assert_eq!(default.core.agents.defaults.typing_delay_seconds, 2.0);
+    for (text, want) in [("0", 0.0), ("0.2", 0.2), ("600", 600.0)] {
+        let cfg = parse(
+            Path::new("moltbot.json"),
+            &format!("{{ agents: {{ defaults: {{ typingDelaySeconds: {text} }} }} }}"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.core.agents.defaults.typing_delay_seconds, want,
+            "{text}"
+        );
+    }
+    for bad in ["-1", "601", "\"2\"", "true"] {
+        let issues = issues_of(&format!(
+            "{{ agents: {{ defaults: {{ typingDelaySeconds: {bad} }} }} }}"
+        ));
+        assert_eq!(issues.len(), 1, "{bad}");
+        assert_eq!(issues[0].path, "agents.defaults.typingDelaySeconds");
+        assert!(
+            issues[0].message.contains("a number from 0 to 600"),
+            "{:?}",
+            issues[0]
+        );
+        assert!(
+            issues[0].fix.as_deref().unwrap_or("").contains("0 turns"),
+            "{:?}",
+            issues[0]
+        );
+    }
+}
+
+#[test]
 fn gateway_metrics_listen_takes_an_ip_address_with_a_port() {
     let listen = |value: &str| {
         let source = format!("{{ gateway: {{ metrics: {{ listen: {value} }} }} }}");

@@ -1,6 +1,6 @@
 //! The gateway's message path against a scripted channel: how many units of work a message
 //! (or a chat command) costs the store, where commands sit against access control, and what
-//! happens to a message that cannot be fetched for a while.
+//! happens to a message that cannot be fetched for a while, and the placeholder of a slow answer.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -11,10 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
-use moltbot_core::agent::{EchoAgent, SenderInfo};
+use moltbot_core::agent::{
+    Agent, AgentError, AgentFuture, AgentReply, AgentRequest, EchoAgent, SenderInfo, APOLOGY,
+};
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
     Gateway, GatewayError, GatewayOptions, InboundMessage, InboundSink, OutgoingMessage,
+    PLACEHOLDER_TEXT,
 };
 use moltbot_core::store::{Clock as _, InboundState, Store, SystemClock};
 use tokio::sync::mpsc;
@@ -39,6 +42,9 @@ struct ScriptedChannel {
     /// Ids whose fetch (once their failures are used up) waits until the gate is opened.
     fetch_gates: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     sent: Mutex<Vec<(Option<String>, String)>>,
+    /// Ids of the messages deleted. The channel says it edits and deletes, but refuses every
+    /// edit for good (as a channel without edits would).
+    deleted: Mutex<Vec<String>>,
     /// `dmPolicy` of the access policy (`open` unless a test changes it).
     dm_policy: Mutex<DmPolicy>,
 }
@@ -53,6 +59,7 @@ impl ScriptedChannel {
             fetch_answers: Mutex::default(),
             fetch_gates: Mutex::default(),
             sent: Mutex::default(),
+            deleted: Mutex::default(),
             dm_policy: Mutex::new(DmPolicy::Open),
         });
         (channel, tx)
@@ -192,6 +199,21 @@ impl Channel for ScriptedChannel {
             Ok(format!("sent-{}", sent.len()))
         })
     }
+
+    fn supports_edits(&self) -> bool {
+        true
+    }
+
+    fn delete<'a>(
+        &'a self,
+        id: &'a str,
+        _room: &'a str,
+    ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(async move {
+            self.deleted.lock().unwrap().push(id.to_string());
+            Ok(())
+        })
+    }
 }
 
 struct Running {
@@ -202,13 +224,17 @@ struct Running {
 }
 
 async fn start(channel: Arc<ScriptedChannel>) -> Running {
+    start_with(channel, Arc::new(EchoAgent), GatewayOptions::default()).await
+}
+
+async fn start_with(
+    channel: Arc<ScriptedChannel>,
+    agent: Arc<dyn Agent>,
+    options: GatewayOptions,
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("state/moltbot.sqlite")).unwrap();
-    let mut gateway = Gateway::new(
-        store.clone(),
-        Arc::new(EchoAgent),
-        GatewayOptions::default(),
-    );
+    let mut gateway = Gateway::new(store.clone(), agent, options);
     gateway.add_channel(channel);
     let status = gateway.status();
     let shutdown = CancellationToken::new();
@@ -608,4 +634,71 @@ async fn refused_credentials_on_a_fetch_stop_the_gateway_and_keep_the_message() 
         !row.deferred,
         "not set aside: the next start answers it at once"
     );
+}
+
+/// An agent that thinks for `think`, then answers `reply` (or fails when it is `None`).
+struct SlowAgent {
+    think: Duration,
+    reply: Option<&'static str>,
+}
+
+impl Agent for SlowAgent {
+    fn name(&self) -> &str {
+        "slow"
+    }
+
+    fn reply<'a>(&'a self, _req: &'a AgentRequest) -> AgentFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.think).await;
+            match self.reply {
+                Some(text) => Ok(AgentReply::text(text)),
+                None => Err(AgentError::BadOutput("broken on purpose".into())),
+            }
+        })
+    }
+}
+
+async fn start_slow(channel: &Arc<ScriptedChannel>, reply: Option<&'static str>) -> Running {
+    let agent = SlowAgent {
+        think: Duration::from_millis(300),
+        reply,
+    };
+    let options = GatewayOptions {
+        typing_delay: Some(Duration::from_millis(50)),
+        ..GatewayOptions::default()
+    };
+    start_with(Arc::clone(channel), Arc::new(agent), options).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_deletes_its_placeholder_first() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start_slow(&channel, Some("done")).await;
+    gateway
+        .handle(&incoming, &dm("m1", "take a while"), InboundState::Replied)
+        .await;
+    let texts: Vec<String> = channel.sent().into_iter().map(|(_, text)| text).collect();
+    assert_eq!(texts, [PLACEHOLDER_TEXT, "done"]);
+    assert_eq!(*channel.deleted.lock().unwrap(), ["sent-1"]);
+    // The placeholder's record is gone once the outbox holds its fate.
+    let kv = gateway.store.kv();
+    assert_eq!(kv.get("placeholder", "test/m1").await.unwrap(), None);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apology_the_channel_cannot_edit_in_is_posted() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start_slow(&channel, None).await;
+    gateway
+        .handle(&incoming, &dm("m1", "break"), InboundState::Replied)
+        .await;
+    let texts: Vec<String> = channel.sent().into_iter().map(|(_, text)| text).collect();
+    assert_eq!(
+        texts,
+        [PLACEHOLDER_TEXT, APOLOGY],
+        "edit refused: posted instead"
+    );
+    assert!(channel.deleted.lock().unwrap().is_empty());
+    gateway.stop().await;
 }

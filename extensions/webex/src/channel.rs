@@ -12,7 +12,8 @@ use moltbot_core::gateway::{
 };
 use moltbot_core::store::Store;
 use webex_api::{
-    ClientConfig, CreateMessage, MessageTarget, RequestEvent, RequestObserver, WebexClient,
+    ClientConfig, CreateMessage, EditMessage, MessageTarget, RequestEvent, RequestObserver,
+    WebexClient,
 };
 
 use crate::config::WebexConfig;
@@ -490,6 +491,53 @@ impl Channel for WebexChannel {
                     }
                     Err(failure)
                 }
+            }
+        })
+    }
+
+    fn supports_edits(&self) -> bool {
+        true
+    }
+
+    /// `PUT /messages/{id}` with the room and the new markdown
+    /// (<https://developer.webex.com/docs/api/v1/messages/edit-a-message>).
+    fn edit<'a>(
+        &'a self,
+        message_id: &'a str,
+        message: &'a OutgoingMessage,
+    ) -> BoxFuture<'a, Result<String, ChannelError>> {
+        Box::pin(async move {
+            let SendTarget::Room(room_id) = &message.target else {
+                return Err(ChannelError::permanent(
+                    "an edit needs the message's room (Webex requires roomId)",
+                ));
+            };
+            let edit = EditMessage {
+                room_id: room_id.clone(),
+                text: None,
+                markdown: Some(message.markdown.clone()),
+            };
+            match self.shared.client.edit_message(message_id, &edit).await {
+                Ok(edited) => Ok(edited.id),
+                Err(err) => Err(channel_error(err).with_context("PUT /messages/{id} failed")),
+            }
+        })
+    }
+
+    /// `DELETE /messages/{id}`
+    /// (<https://developer.webex.com/docs/api/v1/messages/delete-a-message>); a 404 (already
+    /// gone) counts as deleted.
+    fn delete<'a>(
+        &'a self,
+        message_id: &'a str,
+        room_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        let _ = room_id;
+        Box::pin(async move {
+            match self.shared.client.delete_message(message_id).await {
+                Ok(()) => Ok(()),
+                Err(webex_api::Error::Api { status: 404, .. }) => Ok(()),
+                Err(err) => Err(channel_error(err).with_context("DELETE /messages/{id} failed")),
             }
         })
     }

@@ -65,6 +65,8 @@ pub(crate) async fn serve(
         history_turns: usize::try_from(defaults.history_turns).unwrap_or(usize::MAX),
         system_prompt: defaults.system_prompt.clone(),
         show_reasoning: defaults.show_reasoning,
+        typing_delay: (defaults.typing_delay_seconds > 0.0)
+            .then(|| Duration::from_secs_f64(defaults.typing_delay_seconds)),
         room_system_prompts: config
             .core
             .agents

@@ -7,8 +7,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::check::{
-    check_known_keys, check_known_keys_in, expect_object, field_bool, field_enum, field_object,
-    field_string, field_string_array, field_u64_in,
+    check_known_keys, check_known_keys_in, expect_object, field_bool, field_enum, field_f64_in,
+    field_object, field_string, field_string_array, field_u64_in,
 };
 use super::error::ConfigIssue;
 use super::load::LoadedConfig;
@@ -112,6 +112,11 @@ pub const DEFAULT_HISTORY_TURNS: u64 = 20;
 /// Largest `agents.defaults.historyTurns`.
 pub const MAX_HISTORY_TURNS: u64 = 1000;
 
+/// Default `agents.defaults.typingDelaySeconds`.
+pub const DEFAULT_TYPING_DELAY_SECONDS: f64 = 2.0;
+/// Largest `agents.defaults.typingDelaySeconds` (ten minutes).
+pub const MAX_TYPING_DELAY_SECONDS: f64 = 600.0;
+
 /// `agents.defaults`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentDefaults {
@@ -127,6 +132,10 @@ pub struct AgentDefaults {
     /// `showReasoning` (default false): post a reasoning model's reasoning as a Markdown quote
     /// before its answer. Reasoning is never stored in the history either way.
     pub show_reasoning: bool,
+    /// `typingDelaySeconds` (default 2, 0 to 600, fractions allowed; 0 = off): when the agent
+    /// has not answered within it, a short "Working on it..." placeholder is posted, deleted
+    /// when the answer is posted, or edited into the apology when the agent fails.
+    pub typing_delay_seconds: f64,
 }
 
 impl Default for AgentDefaults {
@@ -137,6 +146,7 @@ impl Default for AgentDefaults {
             timeout_seconds: DEFAULT_AGENT_TIMEOUT_SECONDS,
             history_turns: DEFAULT_HISTORY_TURNS,
             show_reasoning: false,
+            typing_delay_seconds: DEFAULT_TYPING_DELAY_SECONDS,
         }
     }
 }
@@ -629,6 +639,7 @@ const AGENT_DEFAULT_KEYS: &[&str] = &[
     "timeoutSeconds",
     "historyTurns",
     "showReasoning",
+    "typingDelaySeconds",
 ];
 
 fn agents_config(
@@ -682,6 +693,17 @@ fn agents_config(
     }
     if let Some(show) = field_bool(cfg, defaults, path, "showReasoning", issues) {
         d.show_reasoning = show;
+    }
+    if let Some(delay) = field_f64_in(
+        cfg,
+        defaults,
+        path,
+        "typingDelaySeconds",
+        0.0..=MAX_TYPING_DELAY_SECONDS,
+        "use a number of seconds such as 2 (the default) or 0.5, without quotes; 0 turns the placeholder off",
+        issues,
+    ) {
+        d.typing_delay_seconds = delay;
     }
     let (primary, primary_path) = match defaults.get("model") {
         None => (None, String::new()),

@@ -36,6 +36,7 @@ pub use self::core::{
     StoreConfig, DEFAULT_LEASE_SECONDS, DEFAULT_RETENTION_DAYS, MAX_LEASE_SECONDS,
     MAX_RETENTION_DAYS,
 };
+pub use self::core::{DEFAULT_TYPING_DELAY_SECONDS, MAX_TYPING_DELAY_SECONDS};
 pub use self::edit::{set_json5_bool, EditError};
 pub use self::error::{render_issues, sort_issues, ConfigError, ConfigIssue};
 pub use self::load::{

@@ -446,4 +446,40 @@ pub trait Channel: Send + Sync + 'static {
         &'a self,
         message: &'a OutgoingMessage,
     ) -> BoxFuture<'a, Result<String, ChannelError>>;
+
+    /// Whether [`edit`](Self::edit) and [`delete`](Self::delete) work on this channel. The
+    /// gateway posts a "working on it" placeholder (`agents.defaults.typingDelaySeconds`) only
+    /// on a channel that can take it away again. Default: `false`.
+    fn supports_edits(&self) -> bool {
+        false
+    }
+
+    /// Replaces the text of message `message_id`, posted before by the bot, with
+    /// `message.markdown` (its target names the room); returns the message's id. The default
+    /// refuses with a [`Permanent`](ChannelErrorKind::Permanent) error: the gateway then posts
+    /// the text as a new message instead.
+    fn edit<'a>(
+        &'a self,
+        message_id: &'a str,
+        message: &'a OutgoingMessage,
+    ) -> BoxFuture<'a, Result<String, ChannelError>> {
+        let _ = (message_id, message);
+        Box::pin(std::future::ready(Err(ChannelError::permanent(
+            "this channel cannot edit messages",
+        ))))
+    }
+
+    /// Deletes message `message_id`, posted before by the bot in `room_id`. A message already
+    /// gone counts as deleted. The default refuses with a
+    /// [`Permanent`](ChannelErrorKind::Permanent) error: the gateway then leaves the message.
+    fn delete<'a>(
+        &'a self,
+        message_id: &'a str,
+        room_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        let _ = (message_id, room_id);
+        Box::pin(std::future::ready(Err(ChannelError::permanent(
+            "this channel cannot delete messages",
+        ))))
+    }
 }

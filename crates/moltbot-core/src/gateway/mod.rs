@@ -12,6 +12,7 @@ mod commands;
 pub mod heartbeat;
 pub mod http;
 mod metrics;
+mod placeholder;
 mod process;
 mod redrive;
 mod reply;
@@ -26,6 +27,7 @@ pub use channel::{
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
+pub use placeholder::PLACEHOLDER_TEXT;
 pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};

@@ -15,11 +15,13 @@ use crate::agent::{
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
-    AnswerRecord, InboundState, OutboxEntry, OutboxPart, OutboxReply, OutboxState, SentRecord,
-    SessionAppend, StoreError,
+    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxReply, OutboxState,
+    SentRecord, SessionAppend, StoreError,
 };
 
-use super::channel::{ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget};
+use super::channel::{
+    ChannelError, ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget,
+};
 use super::metrics::Dropped;
 use super::reply::{filter_answer, ReplyContext};
 use super::runtime::Processor;
@@ -223,6 +225,9 @@ impl Processor {
         let outcome = match super::admit::admit(self, &message, decision).await {
             super::admit::Admission::Admit => self.answer(&message, origin).await,
             super::admit::Admission::Handled(reason) => {
+                if !origin.fresh {
+                    self.remove_stale_placeholder(&message).await;
+                }
                 tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, reason = %reason, "message not answered");
                 self.finish_id(&message.id, InboundState::Skipped, Some(&reason))
                     .await;
@@ -296,14 +301,18 @@ impl Processor {
         } else {
             self.channel.fetch_attachments(message).await
         };
+        let mut placeholder = None;
         let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
             Some(notice) if attachments.is_empty() => {
                 tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
                 Answer::notice(notice)
             }
             _ => {
-                self.ask_agent(message, &sender, &session, &attachments)
-                    .await
+                let (answer, posted) = self
+                    .ask_with_placeholder(message, origin, &sender, &session, &attachments)
+                    .await;
+                placeholder = posted;
+                answer
             }
         };
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
@@ -329,7 +338,18 @@ impl Processor {
         .into_iter()
         .map(OutboxPart::text)
         .collect();
-        self.record_and_send(message, origin, session, parts).await
+        let Some(placeholder) = placeholder else {
+            return self.record_and_send(message, origin, session, parts).await;
+        };
+        let parts =
+            super::placeholder::replace_placeholder(parts, placeholder, answer.error.is_some());
+        let outcome = self.record_and_send(message, origin, session, parts).await;
+        // The outbox holds the placeholder's fate now (or the message failed to be recorded
+        // and the next run answers it again, with this placeholder).
+        if !matches!(outcome, Err(ReplyError::Store(_))) {
+            self.forget_placeholder(message).await;
+        }
+        outcome
     }
 
     /// Records the reply `parts` to `message` in one commit (the message moves to
@@ -342,18 +362,7 @@ impl Processor {
         session: Option<SessionAppend>,
         parts: Vec<OutboxPart>,
     ) -> Result<Sent, ReplyError> {
-        // A message answered after it was set aside is answered in a thread under it, so the
-        // conversation stays readable although later messages were answered first.
-        let parent_id = if origin.deferred {
-            Some(
-                message
-                    .thread_parent
-                    .clone()
-                    .unwrap_or_else(|| message.id.clone()),
-            )
-        } else {
-            message.thread_parent.clone()
-        };
+        let parent_id = reply_parent(message, origin);
         let stored = self
             .store
             .ledger()
@@ -375,7 +384,7 @@ impl Processor {
     }
 
     /// The agent's answer to `message`, with the session's history.
-    async fn ask_agent(
+    pub(crate) async fn ask_agent(
         &self,
         message: &InboundMessage,
         sender: &SenderInfo,
@@ -478,8 +487,15 @@ impl Processor {
             if attempt > 1 || !begun {
                 outbox.begin_attempt(part.id).await?;
             }
-            match self.channel.send(&outgoing).await {
+            match self.carry_out(part, &outgoing).await {
                 Ok(remote_id) => return Ok(remote_id),
+                Err(err) if part.op == OutboxOpKind::Delete => {
+                    // A placeholder left in the room is untidy, not a lost reply: no retry
+                    // beyond the channel's own holds the answer up, which is posted next. The
+                    // operation counts as done (it is not tried again after a restart).
+                    tracing::warn!(channel = self.id(), error = %chain(&err), room = %part.room_id, "could not delete the placeholder; it stays");
+                    return Ok(part.target_id.clone().unwrap_or_default());
+                }
                 Err(err) if err.is_retryable() && attempt < self.options.send_attempts => {
                     let delay = delays.next().unwrap_or(SEND_BACKOFF.1);
                     if err.maybe_delivered() {
@@ -505,6 +521,31 @@ impl Processor {
             }
         }
     }
+
+    /// Carries out one operation once: a `create` posts `outgoing`; an `edit` of the message
+    /// it targets falls back to posting when the channel refuses edits for good; a `delete`
+    /// returns the deleted message's id.
+    async fn carry_out(
+        &self,
+        part: &OutboxEntry,
+        outgoing: &OutgoingMessage,
+    ) -> Result<String, ChannelError> {
+        match (part.op, part.target_id.as_deref()) {
+            (OutboxOpKind::Edit, Some(target)) => match self.channel.edit(target, outgoing).await {
+                Err(err) if !err.is_retryable() => {
+                    tracing::warn!(channel = self.id(), error = %chain(&err), room = %part.room_id, "could not edit the placeholder; posting the text instead");
+                    self.channel.send(outgoing).await
+                }
+                edited => edited,
+            },
+            (OutboxOpKind::Delete, Some(target)) => self
+                .channel
+                .delete(target, &part.room_id)
+                .await
+                .map(|()| target.to_string()),
+            _ => self.channel.send(outgoing).await,
+        }
+    }
 }
 
 /// What [`Processor::send_parts`] left to do.
@@ -524,6 +565,22 @@ enum Resume {
     Send(Vec<OutboxEntry>),
     /// Not answered yet.
     Answer,
+}
+
+/// The thread a reply to `message` goes in. A message answered after it was set aside is
+/// answered in a thread under it, so the conversation stays readable although later messages
+/// were answered first.
+pub(crate) fn reply_parent(message: &InboundMessage, origin: Origin) -> Option<String> {
+    if origin.deferred {
+        Some(
+            message
+                .thread_parent
+                .clone()
+                .unwrap_or_else(|| message.id.clone()),
+        )
+    } else {
+        message.thread_parent.clone()
+    }
 }
 
 /// The wait before attempt `attempts + 1` of fetching a message: retry `attempts` of

@@ -48,6 +48,11 @@ pub struct GatewayOptions {
     pub room_system_prompts: std::collections::HashMap<String, String>,
     /// `agents.defaults.showReasoning`: post the model's reasoning as a quote before the answer.
     pub show_reasoning: bool,
+    /// `agents.defaults.typingDelaySeconds`: how long the agent may think before a "Working on
+    /// it..." placeholder is posted (on channels that [support edits]); `None` = never.
+    ///
+    /// [support edits]: super::Channel::supports_edits
+    pub typing_delay: Option<Duration>,
     /// Queue limits of the per-room dispatcher.
     pub limits: DispatchLimits,
     /// How often approvals made by other processes are looked for.
@@ -80,6 +85,7 @@ impl Default for GatewayOptions {
             system_prompt: None,
             room_system_prompts: std::collections::HashMap::new(),
             show_reasoning: false,
+            typing_delay: Some(Duration::from_secs(2)),
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
             send_attempts: 8,
