@@ -48,7 +48,15 @@ async fn sends_the_request_as_json_on_stdin() {
         .unwrap();
 
     assert_eq!(reply.text, "the reply");
-    let input: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let mut input: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    // The turn's own folder, gone once the turn is over; no files with this message.
+    let folder = input["folder"].as_str().unwrap().to_string();
+    assert!(folder.contains("moltbot-turn-"), "{folder}");
+    assert!(!std::path::Path::new(&folder).exists(), "{folder} removed");
+    assert_eq!(input["files"], json!([]));
+    let object = input.as_object_mut().unwrap();
+    object.remove("folder");
+    object.remove("files");
     assert_eq!(
         input,
         json!({
