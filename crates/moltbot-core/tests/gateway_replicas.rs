@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod supervise_support;
+mod wait_support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,12 +61,9 @@ impl Replica {
     }
 }
 
+/// Waits until `check` holds ([`wait_support::until`] with a synchronous probe).
 async fn until(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_support::until(what, wait_support::TIMEOUT, || std::future::ready(check())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
