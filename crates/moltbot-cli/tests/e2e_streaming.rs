@@ -15,7 +15,7 @@ use moltbot_testkit::{
     OPEN,
 };
 use serde_json::json;
-use webex_sim::{Marker, SimMessage};
+use webex_sim::{Faults, Marker, SimMessage};
 
 const OPENAI: &str = "openai-completions";
 const ANTHROPIC: &str = "anthropic-messages";
@@ -248,5 +248,42 @@ async fn without_streaming_the_placeholder_gives_way_to_the_answer() {
     let writes: Vec<String> = bot_writes(&s, mark).into_iter().map(|w| w.0).collect();
     assert_eq!(writes, ["POST", "DELETE", "POST"]);
     assert!(model.requests()[0].get("stream").is_none());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_edit_never_makes_a_second_placeholder() {
+    let (pieces, answer) = long_answer(24);
+    let model = FakeStreamModel::start(SlowStream::new(
+        openai_stream(&pieces),
+        Duration::from_millis(150),
+    ))
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, STREAMING).await;
+    s.sim.set_faults(Faults {
+        retry_after_seconds: Some(1),
+        ..Faults::default()
+    });
+    // The first edit is answered 429.
+    s.sim.fail_next("PUT", "/v1/messages", 429, 1);
+    let mark = s.sim.mark();
+    let asked = s.alice().dm_bot("a story under pressure").await;
+
+    wait_exactly(&s, &asked, &[&answer]).await;
+    let writes = bot_writes(&s, mark);
+    assert_eq!(
+        writes.iter().filter(|w| w.2 == 429).count(),
+        1,
+        "{writes:?}"
+    );
+    // One placeholder: kept with the answer (the edit went through after the wait), or
+    // deleted before the answer was posted (streaming stopped).
+    let posts = writes.iter().filter(|w| w.0 == "POST").count();
+    let deletes = writes.iter().filter(|w| w.0 == "DELETE").count();
+    assert!(
+        (posts, deletes) == (1, 0) || (posts, deletes) == (2, 1),
+        "{writes:?}"
+    );
+    assert!(edits(&writes).len() <= 10, "{writes:?}");
     s.finish().await;
 }
