@@ -7,6 +7,15 @@
 //! agent failed, an `edit` that turns the placeholder into the apology instead of posting a
 //! second message. From then on the outbox makes it exactly-once like any reply.
 //!
+//! With `agents.defaults.streaming` the agent is asked through
+//! [`Agent::reply_streaming`](crate::agent::Agent::reply_streaming) and, once the placeholder
+//! is up, it is edited with the answer so far (reasoning out, the channel's output filter
+//! applied, its first message): coalesced ([`STREAM_EDIT_INTERVAL`], [`STREAM_EDIT_MIN_CHARS`],
+//! [`MAX_STREAM_EDITS`]), best effort and not recorded (they are cosmetic; the first refused or
+//! slow edit ends them, with no retry). A placeholder that was edited keeps the final text:
+//! the reply then starts with an `edit` of it rather than a `delete`. One that never was is
+//! deleted as without streaming.
+//!
 //! Between posting the placeholder and recording the answer, its id is kept in the store's
 //! key/value table (namespace [`NAMESPACE`]), so a run that takes the message over after a
 //! crash uses that placeholder instead of posting a second one. One post per turn, no retry:
