@@ -87,7 +87,11 @@ async fn a_slow_stream_is_shown_in_the_placeholder_which_keeps_the_answer() {
         ("POST".to_string(), "/v1/messages".to_string(), 200),
         "{writes:?}"
     );
-    assert_eq!(writes.iter().filter(|w| w.0 == "POST").count(), 1, "{writes:?}");
+    assert_eq!(
+        writes.iter().filter(|w| w.0 == "POST").count(),
+        1,
+        "{writes:?}"
+    );
     assert!(writes.iter().all(|w| w.0 != "DELETE"), "{writes:?}");
     let edits = edits(&writes);
     assert!(
@@ -95,10 +99,15 @@ async fn a_slow_stream_is_shown_in_the_placeholder_which_keeps_the_answer() {
         "a few streaming edits and the final one: {writes:?}"
     );
     let path = format!("/v1/messages/{}", kept.id);
-    assert!(edits.iter().all(|(p, status)| *p == path && *status == 200), "{edits:?}");
+    assert!(
+        edits.iter().all(|(p, status)| *p == path && *status == 200),
+        "{edits:?}"
+    );
     assert_eq!(model.requests()[0]["stream"], true);
     assert_eq!(
-        s.gateway().metric("moltbot_stream_edits_total{channel=\"webex\"}").await,
+        s.gateway()
+            .metric("moltbot_stream_edits_total{channel=\"webex\"}")
+            .await,
         (edits.len() - 1) as f64,
         "every edit but the final one is a streaming edit"
     );
@@ -179,7 +188,10 @@ async fn edits_webex_refuses_fall_back_to_a_normal_post() {
     let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, STREAMING).await;
     s.sim.refuse_edits();
     let mark = s.sim.mark();
-    let asked = s.alice().dm_bot("a story Webex will not let you edit").await;
+    let asked = s
+        .alice()
+        .dm_bot("a story Webex will not let you edit")
+        .await;
 
     let replies = wait_exactly(&s, &asked, &[&answer]).await;
     assert!(replies[0].updated.is_none(), "a new message");
@@ -213,10 +225,20 @@ async fn a_stream_breaking_off_midway_becomes_the_apology() {
 
     let replies = wait_exactly(&s, &asked, &[APOLOGY]).await;
     let writes = bot_writes(&s, mark);
-    assert_eq!(writes.iter().filter(|w| w.0 == "POST").count(), 1, "{writes:?}");
+    assert_eq!(
+        writes.iter().filter(|w| w.0 == "POST").count(),
+        1,
+        "{writes:?}"
+    );
     let path = format!("/v1/messages/{}", replies[0].id);
-    assert!(edits(&writes).iter().all(|(p, status)| *p == path && *status == 200));
-    assert_eq!(model.requests().len(), 1, "a broken stream is not asked again");
+    assert!(edits(&writes)
+        .iter()
+        .all(|(p, status)| *p == path && *status == 200));
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "a broken stream is not asked again"
+    );
     s.finish().await;
 }
 
@@ -228,14 +250,8 @@ async fn without_streaming_the_placeholder_gives_way_to_the_answer() {
             .answering_plain_requests_with(openai_answer(&answer, json!({}))),
     )
     .await;
-    let s = Scenario::start_with_model(
-        "webhook",
-        OPEN,
-        OPENAI,
-        &model,
-        "typingDelaySeconds: 0.2",
-    )
-    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, OPENAI, &model, "typingDelaySeconds: 0.2")
+        .await;
     let mark = s.sim.mark();
     let asked = s.alice().dm_bot("no streaming here").await;
     let answered = s

@@ -412,7 +412,16 @@ mod streaming {
         let err = stream
             .event(r#"{"error": {"message": "overloaded", "code": 503}}"#, &tx)
             .unwrap_err();
-        assert!(matches!(err, AgentError::Provider { status: Some(503), .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                AgentError::Provider {
+                    status: Some(503),
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(OpenAiStream::default().reply().is_err());
     }
 

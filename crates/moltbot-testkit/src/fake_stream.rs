@@ -197,7 +197,10 @@ pub fn openai_stream(pieces: &[String]) -> Vec<String> {
         });
         format!("data: {chunk}\n\n")
     };
-    let mut frames = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     frames.extend(
         pieces
             .iter()

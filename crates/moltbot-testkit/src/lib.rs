@@ -38,5 +38,6 @@ pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};
 pub use world::{
-    slow_echo_agent, webex_config, ModelServer, Scenario, World, AGENT_ASKED_LOG, BOT_EMAIL, OPEN, OPEN_FAST,
+    slow_echo_agent, webex_config, ModelServer, Scenario, World, AGENT_ASKED_LOG, BOT_EMAIL, OPEN,
+    OPEN_FAST,
 };

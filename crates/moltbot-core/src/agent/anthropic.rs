@@ -180,7 +180,8 @@ impl AnthropicStream {
                         }
                     }
                     Some("thinking_delta") => {
-                        self.reasoning.push_str(field("thinking").unwrap_or_default());
+                        self.reasoning
+                            .push_str(field("thinking").unwrap_or_default());
                     }
                     _ => {}
                 }

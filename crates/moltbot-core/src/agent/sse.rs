@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn events_fields_comments_and_crlf() {
-        let stream = b": keep-alive\r\nevent: ping\r\ndata: {}\r\n\r\ndata: a\ndata:b\n\nretry: 5\n\n";
+        let stream =
+            b": keep-alive\r\nevent: ping\r\ndata: {}\r\n\r\ndata: a\ndata:b\n\nretry: 5\n\n";
         assert_eq!(all(&[stream]), vec![ev("ping", "{}"), ev("", "a\nb")]);
     }
 
@@ -145,9 +146,16 @@ mod tests {
     fn any_split_gives_the_same_events() {
         let stream = "event: x\r\ndata: h\u{e9}llo \u{1f600}\r\n\r\ndata: [DONE]\n\n".as_bytes();
         let whole = all(&[stream]);
-        assert_eq!(whole, vec![ev("x", "h\u{e9}llo \u{1f600}"), ev("", "[DONE]")]);
+        assert_eq!(
+            whole,
+            vec![ev("x", "h\u{e9}llo \u{1f600}"), ev("", "[DONE]")]
+        );
         for cut in 0..stream.len() {
-            assert_eq!(all(&[&stream[..cut], &stream[cut..]]), whole, "cut at {cut}");
+            assert_eq!(
+                all(&[&stream[..cut], &stream[cut..]]),
+                whole,
+                "cut at {cut}"
+            );
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(all(&bytes), whole);
