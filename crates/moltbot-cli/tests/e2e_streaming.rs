@@ -11,8 +11,7 @@ use std::time::Duration;
 use moltbot_core::agent::APOLOGY;
 use moltbot_core::gateway::PLACEHOLDER_TEXT;
 use moltbot_testkit::{
-    anthropic_stream, openai_answer, openai_stream, wait, FakeStreamModel, Scenario, SlowStream,
-    OPEN,
+    anthropic_stream, openai_answer, openai_stream, wait, FakeModel, Scenario, SlowStream, OPEN,
 };
 use serde_json::json;
 use webex_sim::{Faults, Marker, SimMessage};
@@ -67,7 +66,7 @@ async fn a_slow_stream_is_shown_in_the_placeholder_which_keeps_the_answer() {
     // Reasoning first: never shown, neither while streaming nor at the end.
     pieces.insert(0, "<think>The user wants a long answer.".to_string());
     pieces.insert(1, " Take it slowly.</think>\n\n".to_string());
-    let model = FakeStreamModel::start(SlowStream::new(
+    let model = FakeModel::streaming(SlowStream::new(
         openai_stream(&pieces),
         Duration::from_millis(150),
     ))
@@ -117,7 +116,7 @@ async fn a_slow_stream_is_shown_in_the_placeholder_which_keeps_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_answer_longer_than_a_message_continues_in_new_messages() {
     let (pieces, answer) = long_answer(24);
-    let model = FakeStreamModel::start(SlowStream::new(
+    let model = FakeModel::streaming(SlowStream::new(
         openai_stream(&pieces),
         Duration::from_millis(120),
     ))
@@ -157,7 +156,7 @@ async fn a_streamed_answer_longer_than_a_message_continues_in_new_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anthropic_stream_is_shown_without_its_thinking() {
     let (pieces, answer) = long_answer(24);
-    let model = FakeStreamModel::start(SlowStream::new(
+    let model = FakeModel::streaming(SlowStream::new(
         anthropic_stream(Some("Quietly: tell it slowly."), &pieces),
         Duration::from_millis(150),
     ))
@@ -180,7 +179,7 @@ async fn an_anthropic_stream_is_shown_without_its_thinking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_webex_refuses_fall_back_to_a_normal_post() {
     let (pieces, answer) = long_answer(20);
-    let model = FakeStreamModel::start(SlowStream::new(
+    let model = FakeModel::streaming(SlowStream::new(
         openai_stream(&pieces),
         Duration::from_millis(150),
     ))
@@ -215,7 +214,7 @@ async fn edits_webex_refuses_fall_back_to_a_normal_post() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_breaking_off_midway_becomes_the_apology() {
     let (pieces, _) = long_answer(30);
-    let model = FakeStreamModel::start(
+    let model = FakeModel::streaming(
         SlowStream::new(openai_stream(&pieces), Duration::from_millis(150)).breaking_after(20),
     )
     .await;
@@ -245,7 +244,7 @@ async fn a_stream_breaking_off_midway_becomes_the_apology() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_streaming_the_placeholder_gives_way_to_the_answer() {
     let (pieces, answer) = long_answer(12);
-    let model = FakeStreamModel::start(
+    let model = FakeModel::streaming(
         SlowStream::new(openai_stream(&pieces), Duration::from_millis(100))
             .answering_plain_requests_with(openai_answer(&answer, json!({}))),
     )
@@ -270,7 +269,7 @@ async fn without_streaming_the_placeholder_gives_way_to_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_edit_never_makes_a_second_placeholder() {
     let (pieces, answer) = long_answer(24);
-    let model = FakeStreamModel::start(SlowStream::new(
+    let model = FakeModel::streaming(SlowStream::new(
         openai_stream(&pieces),
         Duration::from_millis(150),
     ))

@@ -237,7 +237,7 @@ async fn requests_alternate_and_end_on_the_new_user_turn() {
 }
 
 mod streaming {
-    use moltbot_core::agent::{AgentError, AnthropicStream};
+    use moltbot_core::agent::{AgentError, AnthropicStream, StreamedAnswer};
     use serde_json::json;
 
     #[test]

@@ -369,7 +369,7 @@ async fn a_message_without_text_never_reaches_the_provider() {
 
 mod streaming {
     use super::*;
-    use moltbot_core::agent::OpenAiStream;
+    use moltbot_core::agent::{OpenAiStream, StreamedAnswer};
 
     fn chunk(delta: serde_json::Value, finish: Option<&str>) -> String {
         json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).to_string()

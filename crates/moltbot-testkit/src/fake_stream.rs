@@ -1,12 +1,13 @@
-//! A recording fake model provider that streams its answers as server-sent events, slowly,
-//! over real HTTP: for end-to-end tests of `agents.defaults.streaming`.
+//! What [`FakeModel::streaming`](crate::FakeModel::streaming) sends: an answer streamed as
+//! server-sent events, slowly, over real HTTP, for end-to-end tests of
+//! `agents.defaults.streaming`.
 //!
-//! It listens on `127.0.0.1:0` and answers every `POST` (any path: an OpenAI-compatible
+//! The fake answers every `POST` (any path: an OpenAI-compatible
 //! `/chat/completions` or an Anthropic `/v1/messages`) with `text/event-stream`: the frames of
 //! its [`SlowStream`], one every [`SlowStream::every`], each written in two halves cut in the
 //! middle (a client must put split lines back together). A stream may break off before its
 //! end ([`SlowStream::break_after`]): the connection is then cut without ending the chunked
-//! body, as a provider that crashes mid-answer does. Request bodies are recorded.
+//! body, as a provider that crashes mid-answer does.
 //!
 //! Frames: [`openai_stream`] (chat completion chunks, then `data: [DONE]`), [`anthropic_stream`]
 //! (Messages events, `message_start` to `message_stop`).
@@ -68,66 +69,14 @@ struct Shared {
     stream: Arc<SlowStream>,
 }
 
-/// A fake streaming model provider (see the [module](self) docs). It stops when dropped.
-pub struct FakeStreamModel {
-    base_url: String,
-    requests: Arc<Mutex<Vec<Value>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl std::fmt::Debug for FakeStreamModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeStreamModel")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FakeStreamModel {
-    /// Starts a server answering every request with `stream`. Panics if it cannot listen.
-    pub async fn start(stream: SlowStream) -> Self {
-        let shared = Shared {
-            requests: Arc::default(),
-            stream: Arc::new(stream),
-        };
-        let requests = Arc::clone(&shared.requests);
-        let app = Router::new().fallback(respond).with_state(shared);
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(listener) => listener,
-            Err(err) => panic!("cannot start the fake streaming model: {err}"),
-        };
-        let addr = match listener.local_addr() {
-            Ok(addr) => addr,
-            Err(err) => panic!("cannot start the fake streaming model: {err}"),
-        };
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            base_url: format!("http://{addr}/v1"),
-            requests,
-            task,
-        }
-    }
-
-    /// The provider's `baseUrl` (`http://127.0.0.1:PORT/v1`).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Every request body so far, oldest first.
-    pub fn requests(&self) -> Vec<Value> {
-        self.requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Drop for FakeStreamModel {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// The routes of [`FakeModel::streaming`](crate::FakeModel::streaming): every request body is
+/// recorded in `requests` and answered with `stream`.
+pub(crate) fn router(stream: SlowStream, requests: Arc<Mutex<Vec<Value>>>) -> Router {
+    let shared = Shared {
+        requests,
+        stream: Arc::new(stream),
+    };
+    Router::new().fallback(respond).with_state(shared)
 }
 
 async fn respond(State(shared): State<Shared>, body: Bytes) -> Response {

@@ -118,15 +118,15 @@ models: {{ providers: {{ script: {{ api: \"command\", command: \"{}\" }} }} }},\
         )
     }
 
-    /// [`Self::config`] with the model `fake/test-model` served by `model` (a [`FakeModel`] or
-    /// a [`FakeStreamModel`](crate::FakeStreamModel)) over `api` (`"openai-completions"` or
-    /// `"anthropic-messages"`); `defaults` is spliced into `agents.defaults` (after `model`).
+    /// [`Self::config`] with the model `fake/test-model` served by `model` over `api`
+    /// (`"openai-completions"` or `"anthropic-messages"`); `defaults` is spliced into
+    /// `agents.defaults` (after `model`).
     pub fn config_with_model(
         &self,
         mode: &str,
         extra: &str,
         api: &str,
-        model: &impl ModelServer,
+        model: &FakeModel,
         defaults: &str,
     ) -> String {
         self.config(mode, extra).replace(
@@ -146,24 +146,6 @@ models: {{ providers: {{ fake: {{ api: \"{api}\", baseUrl: \"{}\" }} }} }},\n  c
             .iter()
             .map(|m| m.content().to_string())
             .collect()
-    }
-}
-
-/// A fake model provider the config can point at.
-pub trait ModelServer {
-    /// The provider's `baseUrl`.
-    fn base_url(&self) -> &str;
-}
-
-impl ModelServer for FakeModel {
-    fn base_url(&self) -> &str {
-        FakeModel::base_url(self)
-    }
-}
-
-impl ModelServer for crate::FakeStreamModel {
-    fn base_url(&self) -> &str {
-        crate::FakeStreamModel::base_url(self)
     }
 }
 
@@ -210,7 +192,7 @@ impl Scenario {
         mode: &str,
         extra: &str,
         api: &str,
-        model: &impl ModelServer,
+        model: &FakeModel,
         defaults: &str,
     ) -> Self {
         let world = World::new().await;

@@ -18,8 +18,9 @@ use serde_json::{json, Value};
 
 use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
-use super::http::{join_url, JsonPoster, Streamed};
+use super::http::{join_url, JsonPoster, StreamRequest};
 use super::speakers;
+use super::sse::StreamedAnswer;
 use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
@@ -109,24 +110,15 @@ impl Agent for AnthropicAgent {
         Box::pin(async move {
             let mut body = self.body(req);
             body["stream"] = json!(true);
-            let mut stream = AnthropicStream::default();
-            let ended = self
-                .poster
-                .post_stream(&self.url, &self.headers, &body, &mut |event| {
-                    stream.event(&event.data, deltas)
-                })
-                .await?;
-            match ended {
-                Streamed::Json(answer) => {
-                    let reply = parse_anthropic_reply(&answer)?;
-                    let _ = deltas.send(reply.text.clone());
-                    Ok(reply)
-                }
-                Streamed::Done => stream.reply(),
-                Streamed::Ended => Err(AgentError::Network(
-                    "the answer stream ended before message_stop".to_string(),
-                )),
-            }
+            let request = StreamRequest {
+                url: &self.url,
+                headers: &self.headers,
+                body: &body,
+            };
+            let stream = AnthropicStream::default();
+            self.poster
+                .stream_reply(request, stream, deltas, parse_anthropic_reply)
+                .await
         })
     }
 }
@@ -159,12 +151,9 @@ pub struct AnthropicStream {
     stop_reason: Option<String>,
 }
 
-impl AnthropicStream {
-    /// Reads one event's `data`: `Ok(true)` at `message_stop`. New text is sent to `deltas`.
-    ///
-    /// # Errors
-    /// [`AgentError::Provider`] for an `error` event.
-    pub fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
+impl StreamedAnswer for AnthropicStream {
+    /// `Ok(true)` at `message_stop`; [`AgentError::Provider`] for an `error` event.
+    fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return Ok(false);
         };
@@ -202,11 +191,8 @@ impl AnthropicStream {
         }
     }
 
-    /// The whole reply, read as [`parse_anthropic_reply`] reads a complete answer.
-    ///
-    /// # Errors
-    /// As [`parse_anthropic_reply`]: no text and no reasoning was received.
-    pub fn reply(&self) -> Result<AgentReply, AgentError> {
+    /// Read as [`parse_anthropic_reply`] reads a complete answer.
+    fn reply(&self) -> Result<AgentReply, AgentError> {
         parse_anthropic_reply(&json!({
             "content": [
                 {"type": "thinking", "thinking": self.reasoning},

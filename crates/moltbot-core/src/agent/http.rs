@@ -14,8 +14,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::truncate;
-use super::sse::{SseEvent, SseParser};
-use super::{AgentBuildError, AgentError};
+use super::sse::{SseEvent, SseParser, StreamedAnswer};
+use super::{AgentBuildError, AgentError, AgentReply, TextDeltas};
 use crate::error::chain;
 
 /// Longest provider error message kept in an [`AgentError`].
@@ -189,6 +189,36 @@ impl JsonPoster {
         self.within_timeout(turn).await
     }
 
+    /// The reply to a streaming `request`, read by `answer` from its events (new text going to
+    /// `deltas`), or by `parse_whole` from a whole JSON answer (sent to `deltas` as one piece).
+    /// A stream that ends before the answer is complete is a failure.
+    pub(crate) async fn stream_reply(
+        &self,
+        request: StreamRequest<'_>,
+        mut answer: impl StreamedAnswer,
+        deltas: &TextDeltas,
+        parse_whole: fn(&Value) -> Result<AgentReply, AgentError>,
+    ) -> Result<AgentReply, AgentError> {
+        let ended = self
+            .post_stream(request.url, request.headers, request.body, &mut |event| {
+                answer.event(&event.data, deltas)
+            })
+            .await?;
+        match ended {
+            Streamed::Json(whole) => {
+                let reply = parse_whole(&whole)?;
+                // A receiver that went away only means nobody watches the preview.
+                let _ = deltas.send(reply.text.clone());
+                Ok(reply)
+            }
+            Streamed::Done => answer.reply(),
+            Streamed::Ended if answer.complete() => answer.reply(),
+            Streamed::Ended => Err(AgentError::Network(
+                "the answer stream ended before the answer was complete".to_string(),
+            )),
+        }
+    }
+
     /// Runs a turn within the agent's timeout.
     async fn within_timeout<T>(
         &self,
@@ -281,6 +311,14 @@ impl JsonPoster {
             Err(Failure::Fatal(err))
         }
     }
+}
+
+/// A streaming request: where, with which headers, what.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamRequest<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a Value,
 }
 
 /// How a streamed answer ended.

@@ -65,6 +65,7 @@ pub use self::openai::{
     openai_messages, openai_messages_for, parse_openai_reply, OpenAiAgent, OpenAiStream,
 };
 pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
+pub use self::sse::StreamedAnswer;
 pub use self::types::{
     clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,
     Role, SenderInfo, SessionKey, Turn,

@@ -13,8 +13,9 @@ use serde_json::{json, Value};
 
 use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
-use super::http::{join_url, JsonPoster, Streamed};
+use super::http::{join_url, JsonPoster, StreamRequest};
 use super::speakers;
+use super::sse::StreamedAnswer;
 use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
@@ -101,25 +102,14 @@ impl Agent for OpenAiAgent {
                 "messages": openai_messages_for(req, self.input),
                 "stream": true,
             });
-            let mut stream = OpenAiStream::default();
-            let ended = self
-                .poster
-                .post_stream(&self.url, &self.headers, &body, &mut |event| {
-                    stream.event(&event.data, deltas)
-                })
-                .await?;
-            match ended {
-                Streamed::Json(answer) => {
-                    let reply = parse_openai_reply(&answer)?;
-                    let _ = deltas.send(reply.text.clone());
-                    Ok(reply)
-                }
-                Streamed::Done => stream.reply(),
-                Streamed::Ended if stream.finish_reason.is_some() => stream.reply(),
-                Streamed::Ended => Err(AgentError::Network(
-                    "the answer stream ended before the answer was complete".to_string(),
-                )),
-            }
+            let request = StreamRequest {
+                url: &self.url,
+                headers: &self.headers,
+                body: &body,
+            };
+            self.poster
+                .stream_reply(request, OpenAiStream::default(), deltas, parse_openai_reply)
+                .await
         })
     }
 }
@@ -137,13 +127,9 @@ pub struct OpenAiStream {
     finish_reason: Option<String>,
 }
 
-impl OpenAiStream {
-    /// Reads one event's `data`: `Ok(true)` at `[DONE]`, the end of the answer. New content is
-    /// sent to `deltas`.
-    ///
-    /// # Errors
-    /// [`AgentError::Provider`] for an `error` chunk.
-    pub fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
+impl StreamedAnswer for OpenAiStream {
+    /// `Ok(true)` at `[DONE]`; [`AgentError::Provider`] for an `error` chunk.
+    fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
         let data = data.trim();
         if data == "[DONE]" {
             return Ok(true);
@@ -181,11 +167,8 @@ impl OpenAiStream {
         Ok(false)
     }
 
-    /// The whole reply, read as [`parse_openai_reply`] reads a complete answer.
-    ///
-    /// # Errors
-    /// As [`parse_openai_reply`]: nothing but whitespace was received.
-    pub fn reply(&self) -> Result<AgentReply, AgentError> {
+    /// Read as [`parse_openai_reply`] reads a complete answer.
+    fn reply(&self) -> Result<AgentReply, AgentError> {
         let mut message = json!({"role": "assistant", "content": self.text});
         if !self.reasoning.is_empty() {
             message["reasoning_content"] = json!(self.reasoning);
@@ -196,6 +179,11 @@ impl OpenAiStream {
         parse_openai_reply(&json!({
             "choices": [{"message": message, "finish_reason": self.finish_reason}],
         }))
+    }
+
+    /// A `finish_reason` was received (a server that closes without `[DONE]`).
+    fn complete(&self) -> bool {
+        self.finish_reason.is_some()
     }
 }
 

@@ -11,6 +11,31 @@
 //! Lines longer than [`MAX_LINE_BYTES`] are an error (a stream that never sends a newline
 //! would otherwise grow without bound).
 
+use super::{AgentError, AgentReply, TextDeltas};
+
+/// A provider's answer read from its event stream, one event's `data` at a time
+/// ([`OpenAiStream`](super::OpenAiStream), [`AnthropicStream`](super::AnthropicStream)).
+pub trait StreamedAnswer: Send {
+    /// Reads one event's `data`, sending new answer text to `deltas`: `Ok(true)` at the end of
+    /// the answer.
+    ///
+    /// # Errors
+    /// The provider reported an error in the stream (the turn fails).
+    fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError>;
+
+    /// The whole reply, read as the provider's complete (non-streamed) answer is read.
+    ///
+    /// # Errors
+    /// Nothing usable was received.
+    fn reply(&self) -> Result<AgentReply, AgentError>;
+
+    /// Whether the answer is complete although the stream ended without its end event.
+    /// Default: no.
+    fn complete(&self) -> bool {
+        false
+    }
+}
+
 /// Longest line accepted (1 MiB).
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 

@@ -303,23 +303,31 @@ mod tests {
         }
     }
 
+    /// The operations for the answer "a", "b": `(op, target, body)`.
+    fn ops_for_a_b(streamed: bool) -> Vec<(OutboxOpKind, Option<String>, String)> {
+        let parts = vec![OutboxPart::text("a"), OutboxPart::text("b")];
+        replace_placeholder(parts, shown(streamed), false)
+            .into_iter()
+            .map(|p| (p.op, p.target_id, p.body))
+            .collect()
+    }
+
+    fn op(
+        kind: OutboxOpKind,
+        target: Option<&str>,
+        body: &str,
+    ) -> (OutboxOpKind, Option<String>, String) {
+        (kind, target.map(str::to_string), body.to_string())
+    }
+
     #[test]
     fn an_answer_deletes_the_placeholder_first() {
-        let parts = replace_placeholder(
-            vec![OutboxPart::text("a"), OutboxPart::text("b")],
-            shown(false),
-            false,
-        );
-        let ops: Vec<_> = parts
-            .iter()
-            .map(|p| (p.op, p.target_id.as_deref(), p.body.as_str()))
-            .collect();
         assert_eq!(
-            ops,
+            ops_for_a_b(false),
             vec![
-                (OutboxOpKind::Delete, Some("P"), ""),
-                (OutboxOpKind::Create, None, "a"),
-                (OutboxOpKind::Create, None, "b"),
+                op(OutboxOpKind::Delete, Some("P"), ""),
+                op(OutboxOpKind::Create, None, "a"),
+                op(OutboxOpKind::Create, None, "b"),
             ]
         );
     }
@@ -342,20 +350,11 @@ mod tests {
 
     #[test]
     fn a_streamed_answer_keeps_its_placeholder_and_posts_the_rest() {
-        let parts = replace_placeholder(
-            vec![OutboxPart::text("a"), OutboxPart::text("b")],
-            shown(true),
-            false,
-        );
-        let ops: Vec<_> = parts
-            .iter()
-            .map(|p| (p.op, p.target_id.as_deref(), p.body.as_str()))
-            .collect();
         assert_eq!(
-            ops,
+            ops_for_a_b(true),
             vec![
-                (OutboxOpKind::Edit, Some("P"), "a"),
-                (OutboxOpKind::Create, None, "b"),
+                op(OutboxOpKind::Edit, Some("P"), "a"),
+                op(OutboxOpKind::Create, None, "b"),
             ]
         );
     }
