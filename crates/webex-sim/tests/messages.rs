@@ -715,3 +715,42 @@ async fn messages_in_and_messages_by_helpers_are_oldest_first() {
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].content(), "hello");
 }
+
+#[tokio::test]
+async fn the_refuse_edits_fault_refuses_every_edit_until_turned_off() {
+    let w = world().await;
+    let room = w
+        .sim
+        .create_room("Team", &["alice@example.com", "bob@example.com"]);
+    let m = w.sim.post_in_room(&w.alice, &room.id, "v0").await.unwrap();
+    let path = format!("/messages/{}", m["id"].as_str().unwrap());
+    let edit = |text: &'static str| {
+        put(
+            &w.sim,
+            &w.alice,
+            &path,
+            json!({"roomId": room.id, "text": text}),
+        )
+    };
+
+    w.sim.refuse_edits();
+    let refused = edit("v1").await;
+    let message = assert_webex_error(&refused, 400);
+    assert!(message.contains("currently unsupported"), "{message}");
+    assert_eq!(get(&w.sim, &w.bob, &path).await.body["text"], "v0");
+
+    // The control API's `refuseEdits`; replacing the faults turns it off.
+    w.sim.set_faults(webex_sim::Faults::default());
+    assert_eq!(edit("v2").await.status, 200);
+    let base = w.sim.url();
+    let set = common::call(
+        reqwest::Method::POST,
+        &format!("{base}/_sim/faults"),
+        None,
+        Some(json!({"refuseEdits": true})),
+    )
+    .await;
+    assert_eq!(set.status, 204);
+    assert_webex_error(&edit("v3").await, 400);
+    assert_eq!(get(&w.sim, &w.bob, &path).await.body["text"], "v2");
+}
