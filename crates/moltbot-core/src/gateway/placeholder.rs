@@ -53,7 +53,8 @@ pub(crate) struct Placeholder {
 /// and its first edit).
 pub const STREAM_EDIT_INTERVAL: Duration = Duration::from_millis(1500);
 
-/// Fewest new characters of answer (as the model wrote them) for a streaming edit.
+/// Fewest new characters of output (as the model wrote them, reasoning included) since the
+/// last look before the placeholder's text is made again for a streaming edit.
 pub const STREAM_EDIT_MIN_CHARS: usize = 200;
 
 /// Most streaming edits of one placeholder. Webex allows 10 edits of a message
@@ -144,19 +145,23 @@ impl Processor {
     ) -> Option<Placeholder> {
         let id = posted.await?;
         let mut raw = String::new();
+        let mut chars = 0;
         let mut edits = 0;
         let mut shown = String::new();
-        let mut shown_chars = 0;
+        // Characters received when the preview was last made (it is made again only after
+        // as many new characters as an edit needs: a long reasoning block costs no rework).
+        let mut checked = 0;
         let mut last = Instant::now();
         while let Some(piece) = pieces.recv().await {
             raw.push_str(&piece);
-            let chars = raw.chars().count();
+            chars += piece.chars().count();
             if edits >= MAX_STREAM_EDITS
                 || last.elapsed() < STREAM_EDIT_INTERVAL
-                || chars.saturating_sub(shown_chars) < STREAM_EDIT_MIN_CHARS
+                || chars - checked < STREAM_EDIT_MIN_CHARS
             {
                 continue;
             }
+            checked = chars;
             let Some(text) = self.preview(&raw, context).filter(|t| *t != shown) else {
                 continue;
             };
@@ -170,7 +175,6 @@ impl Processor {
                     self.metrics.stream_edit();
                     tracing::debug!(channel = self.id(), message_id = %message.id, placeholder = %id, edit = edits, chars = text.chars().count(), "placeholder edited with the answer so far");
                     shown = text;
-                    shown_chars = chars;
                     last = Instant::now();
                 }
                 Ok(Err(err)) => {
