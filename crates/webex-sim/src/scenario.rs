@@ -289,6 +289,22 @@ impl SimUser<'_> {
         )
     }
 
+    /// Posts a message with the adaptive card `card` (the card JSON itself) in `room`, with
+    /// `text` as the fallback clients without cards show. Panics if the emulator refuses.
+    pub async fn post_card(&self, room: impl InRoom, text: &str, card: Value) -> SimMessage {
+        expect_ok(
+            self.try_send(json!({
+                "roomId": room.room_id(),
+                "markdown": text,
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": card,
+                }],
+            }))
+            .await,
+        )
+    }
+
     /// Posts `<@personEmail:BOT|NAME> text` in `room`: `text` with the only bot @mentioned in
     /// front, as a Webex client sends it. Panics as [`Self::dm_bot`] does.
     pub async fn mention_bot(&self, room: impl InRoom, text: &str) -> SimMessage {

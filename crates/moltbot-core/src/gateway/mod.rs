@@ -23,8 +23,9 @@ mod sink;
 mod status;
 
 pub use channel::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
-    InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
+    BoxFuture, CardSubmission, Channel, ChannelContext, ChannelError, ChannelErrorKind,
+    ConversationKind, Fetched, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
+    SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use placeholder::PLACEHOLDER_TEXT;

@@ -15,8 +15,8 @@ use crate::agent::{
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
-    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxReply, OutboxState,
-    SentRecord, SessionAppend, StoreError,
+    card_of_body, AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart,
+    OutboxPartKind, OutboxReply, OutboxState, SentRecord, SessionAppend, StoreError,
 };
 
 use super::channel::{
@@ -419,6 +419,7 @@ impl Processor {
                 .or(self.options.system_prompt.as_ref())
                 .cloned(),
             attachments: attachments.to_vec(),
+            card: message.card.as_ref().map(|card| card.inputs.clone()),
         };
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
@@ -477,8 +478,13 @@ impl Processor {
     /// `begun`: its first attempt is already counted in the store.
     async fn send_one(&self, part: &OutboxEntry, begun: bool) -> Result<String, ReplyError> {
         let outbox = self.store.outbox();
-        let mut outgoing =
-            OutgoingMessage::markdown(SendTarget::Room(part.room_id.clone()), &part.body);
+        let target = SendTarget::Room(part.room_id.clone());
+        let mut outgoing = match (part.part, card_of_body(&part.body)) {
+            (OutboxPartKind::Card, Some((fallback, card))) => {
+                OutgoingMessage::markdown(target, fallback).with_card(card)
+            }
+            _ => OutgoingMessage::markdown(target, &part.body),
+        };
         outgoing.parent_id = part.parent_id.clone();
         let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
         let mut attempt = 0;

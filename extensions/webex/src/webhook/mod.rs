@@ -178,7 +178,7 @@ async fn receive(
     };
     match (envelope.resource.as_str(), envelope.event.as_str()) {
         ("messages", "created") => on_message_created(&rx, &envelope).await,
-        ("attachmentActions", "created") => on_attachment_action(&rx, &envelope),
+        ("attachmentActions", "created") => on_attachment_action(&rx, &envelope).await,
         _ => {
             tracing::debug!(channel = CHANNEL, kind = %envelope.kind(), "webhook event not handled; ignored");
             json_status(Handled::Ignored)
@@ -232,10 +232,11 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     }
 }
 
-/// Queues the claimed message in its room (the room's worker fetches it, in arrival order).
-/// Until the start-up catch-up has delivered what came in while the gateway was down, new
-/// deliveries wait for it in the background so a room's older messages go first.
-fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
+/// `attachmentActions:created` (a card was submitted): claimed like a message (the action id is
+/// the ledger key, so a redelivery is a duplicate), answered, then queued in the card's room;
+/// the room's worker reads it back (`cards::refetch`). Webex does not retry a delivery that
+/// failed and has no list of card submissions, so a 500 here (store down) loses the vote.
+async fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
     let Some(id) = envelope.data_id() else {
         tracing::warn!(
             channel = CHANNEL,
@@ -243,11 +244,27 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
         );
         return json_error(StatusCode::BAD_REQUEST, "data.id is missing");
     };
-    tokio::spawn(crate::cards::submitted(
-        Arc::clone(&rx.shared),
-        id.to_string(),
-    ));
-    json_status(Handled::Accepted)
+    let Some(sink) = rx.shared.sink.get() else {
+        tracing::warn!(channel = CHANNEL, action = %id, "card submission delivered before the gateway is ready; answering 503 (Webex does not redeliver it)");
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "gateway is not ready yet");
+    };
+    let data = envelope.data.as_ref();
+    let room_id = data.and_then(|d| d.room_id.as_deref()).unwrap_or_default();
+    let created_ms = envelope.data_created_ms().unwrap_or_else(now_ms);
+    match sink.claim(id, room_id, created_ms).await {
+        Err(err) => {
+            tracing::error!(channel = CHANNEL, action = %id, error = %err, "could not record a card submission; answering 500");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "state store unavailable")
+        }
+        Ok(Claim::Duplicate) => {
+            tracing::debug!(channel = CHANNEL, action = %id, "card submission already seen; ignored");
+            json_status(Handled::Duplicate)
+        }
+        Ok(Claim::New) => {
+            crate::inbound::hand_over(&rx.shared, sink, id, room_id).await;
+            json_status(Handled::Accepted)
+        }
+    }
 }
 
 fn now_ms() -> i64 {
