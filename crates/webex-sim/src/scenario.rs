@@ -341,6 +341,34 @@ impl SimUser<'_> {
     }
 }
 
+impl SimUser<'_> {
+    /// Fills in the card of `message` with `inputs` and presses its first `Action.Submit`, as
+    /// a Webex client does: the button's `data` fields are merged into the inputs (an input
+    /// of the same name wins), then submitted (fires `attachmentActions:created`). Returns the
+    /// attachment action as rendered. Panics if the message has no card or the emulator
+    /// refuses.
+    pub async fn press_submit(&self, message: &SimMessage, inputs: Value) -> Value {
+        let data = message
+            .attachments
+            .iter()
+            .filter_map(|a| a.get("content")?.get("actions")?.as_array())
+            .flatten()
+            .find(|a| a.get("type").and_then(Value::as_str) == Some("Action.Submit"))
+            .map(|a| a.get("data").cloned().unwrap_or_else(|| json!({})));
+        let Some(data) = data else {
+            panic!(
+                "the message has no card with an Action.Submit: {:?}",
+                message.raw()
+            );
+        };
+        let mut merged = data.as_object().cloned().unwrap_or_default();
+        if let Some(given) = inputs.as_object() {
+            merged.extend(given.clone());
+        }
+        self.submit_card(message, Value::Object(merged)).await
+    }
+}
+
 /// Reads the answer of `POST /messages` as a [`SimMessage`].
 pub(crate) fn created_message(answer: Value) -> Result<SimMessage, SimCallError> {
     SimMessage::from_value(answer.clone()).map_err(|e| SimCallError::Unexpected {

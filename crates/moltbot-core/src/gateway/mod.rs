@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod http;
 mod metrics;
 mod placeholder;
+pub mod polls;
 mod process;
 mod redrive;
 mod reply;

@@ -216,6 +216,10 @@ impl Processor {
                 }
             }
         }
+        // Votes first: a poll is open to every member of its room, whatever the policy.
+        if self.take_vote(&message).await {
+            return;
+        }
         let decision = super::admit::check(self, &message).await;
         if let Some(command) = self.command_for(&message, decision) {
             let outcome = self.answer_command(&message, origin, command).await;
