@@ -27,8 +27,8 @@ fn moltbot(s: &Scenario, args: &[&str]) -> String {
     stdout
 }
 
-/// `moltbot poll create --json` in `room`; returns the poll id and its card message.
-fn create_poll(s: &Scenario, room: &SimRoom, extra: &[&str]) -> (String, SimMessage) {
+/// `poll create` of "Lunch?" (Pizza, Sushi, Tacos) in `room`, then `extra`.
+fn lunch_poll<'a>(room: &'a SimRoom, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "poll",
         "create",
@@ -43,9 +43,15 @@ fn create_poll(s: &Scenario, room: &SimRoom, extra: &[&str]) -> (String, SimMess
         "Sushi",
         "--option",
         "Tacos",
-        "--json",
     ];
     args.extend_from_slice(extra);
+    args
+}
+
+/// `moltbot poll create --json` in `room`; returns the poll id and its card message.
+fn create_poll(s: &Scenario, room: &SimRoom, extra: &[&str]) -> (String, SimMessage) {
+    let mut args = lunch_poll(room, extra);
+    args.push("--json");
     let created: Value = serde_json::from_str(&moltbot(s, &args)).unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["roomId"], room.id.as_str());
@@ -196,16 +202,7 @@ async fn polling_mode_refuses_polls_with_the_reason() {
     let out = s
         .home
         .moltbot()
-        .args([
-            "poll",
-            "create",
-            "--channel",
-            "webex",
-            "--to",
-            &room.id,
-            "Lunch?",
-        ])
-        .args(["--option", "Pizza", "--option", "Sushi"])
+        .args(lunch_poll(&room, &[]))
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -562,3 +562,28 @@ pub trait Channel: Send + Sync + 'static {
         ))))
     }
 }
+
+#[cfg(test)]
+mod card_tests {
+    use super::CardSubmission;
+    use serde_json::json;
+
+    #[test]
+    fn the_readable_line_names_each_input() {
+        let line = |inputs| CardSubmission::new("m1", inputs).text_line();
+        assert_eq!(
+            line(json!({"choice": "B", "comment": "needs work"})),
+            r#"[card submitted] choice: B, comment: "needs work""#
+        );
+        assert_eq!(
+            line(json!({"n": 3, "ok": true, "empty": "", "list": "a,b"})),
+            r#"[card submitted] empty: "", list: "a,b", n: 3, ok: true"#
+        );
+        assert_eq!(line(json!({})), "[card submitted]");
+        assert_eq!(line(json!("not an object")), "[card submitted]");
+        assert_eq!(
+            line(json!({"q": "say \"hi\"\nthen go"})),
+            r#"[card submitted] q: "say \"hi\"\nthen go""#
+        );
+    }
+}

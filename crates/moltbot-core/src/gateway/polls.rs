@@ -355,15 +355,10 @@ impl Processor {
 /// Closes due polls and posts the tallies of closed ones until `shutdown`, every
 /// `approval_poll` (the leader only: it runs with the approval DMs).
 pub(crate) async fn run(p: Arc<Processor>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(p.options.approval_poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        close_and_announce(&p).await;
-    }
+    super::approvals::every(p.options.approval_poll, &shutdown, || {
+        close_and_announce(&p)
+    })
+    .await;
 }
 
 async fn close_and_announce(p: &Processor) {

@@ -579,9 +579,10 @@ enum Resume {
 
 /// The thread a reply to `message` goes in. A message answered after it was set aside is
 /// answered in a thread under it, so the conversation stays readable although later messages
-/// were answered first.
+/// were answered first. A card submission is not a message one can reply under: its answer
+/// goes in the room.
 pub(crate) fn reply_parent(message: &InboundMessage, origin: Origin) -> Option<String> {
-    if origin.deferred {
+    if origin.deferred && message.card.is_none() {
         Some(
             message
                 .thread_parent

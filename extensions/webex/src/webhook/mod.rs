@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use moltbot_core::gateway::Claim;
+use moltbot_core::gateway::{Claim, InboundSink};
 use webex_api::same_entity;
 
 use crate::shared::{WebexShared, CHANNEL};
@@ -216,13 +216,26 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
         sink.ignore_own(id);
         return json_status(Handled::OwnMessage);
     }
+    claim_and_queue(rx, sink, id, room_id, created_ms).await
+}
+
+/// Claims `id` (a message, or a card submission's action id) durably, then queues it in
+/// `room_id` for its room's worker to fetch; the answer to Webex says which happened (a 500
+/// when the store failed, so nothing is acknowledged that is not recorded).
+async fn claim_and_queue(
+    rx: &Receiver,
+    sink: &InboundSink,
+    id: &str,
+    room_id: &str,
+    created_ms: i64,
+) -> Response {
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
-            tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500 so Webex redelivers");
+            tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "state store unavailable")
         }
         Ok(Claim::Duplicate) => {
-            tracing::debug!(channel = CHANNEL, message_id = %id, "message already seen; ignored");
+            tracing::debug!(channel = CHANNEL, message_id = %id, "already seen; ignored");
             json_status(Handled::Duplicate)
         }
         Ok(Claim::New) => {
@@ -235,7 +248,7 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
 /// `attachmentActions:created` (a card was submitted): claimed like a message (the action id is
 /// the ledger key, so a redelivery is a duplicate), answered, then queued in the card's room;
 /// the room's worker reads it back (`cards::refetch`). Webex does not retry a delivery that
-/// failed and has no list of card submissions, so a 500 here (store down) loses the vote.
+/// failed and has no list of card submissions, so a 500 here (store down) loses it.
 async fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
     let Some(id) = envelope.data_id() else {
         tracing::warn!(
@@ -251,20 +264,7 @@ async fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
     let data = envelope.data.as_ref();
     let room_id = data.and_then(|d| d.room_id.as_deref()).unwrap_or_default();
     let created_ms = envelope.data_created_ms().unwrap_or_else(now_ms);
-    match sink.claim(id, room_id, created_ms).await {
-        Err(err) => {
-            tracing::error!(channel = CHANNEL, action = %id, error = %err, "could not record a card submission; answering 500");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "state store unavailable")
-        }
-        Ok(Claim::Duplicate) => {
-            tracing::debug!(channel = CHANNEL, action = %id, "card submission already seen; ignored");
-            json_status(Handled::Duplicate)
-        }
-        Ok(Claim::New) => {
-            crate::inbound::hand_over(&rx.shared, sink, id, room_id).await;
-            json_status(Handled::Accepted)
-        }
-    }
+    claim_and_queue(rx, sink, id, room_id, created_ms).await
 }
 
 fn now_ms() -> i64 {

@@ -2,6 +2,7 @@
 //! the vote written only if it is open, so a concurrent close waits for the vote (and counts
 //! it) or the vote sees the close (and is refused).
 
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{execute, query, query_opt, PostgresBackend};
@@ -26,6 +27,18 @@ fn poll_of(r: &Row) -> Result<Poll, StoreError> {
         closed_at: r.try_get(9)?,
         announced_at: r.try_get(10)?,
     })
+}
+
+async fn get_poll(c: &impl GenericClient, id: &str) -> Result<Option<Poll>, StoreError> {
+    query_opt(
+        c,
+        &format!("SELECT {POLL_COLUMNS} FROM polls WHERE id = $1"),
+        &[&id],
+    )
+    .await?
+    .as_ref()
+    .map(poll_of)
+    .transpose()
 }
 
 #[async_trait::async_trait]
@@ -55,16 +68,7 @@ impl PollRepo for PostgresBackend {
     }
 
     async fn poll(&self, id: &str) -> Result<Option<Poll>, StoreError> {
-        let c = self.client().await?;
-        query_opt(
-            &c,
-            &format!("SELECT {POLL_COLUMNS} FROM polls WHERE id = $1"),
-            &[&id],
-        )
-        .await?
-        .as_ref()
-        .map(poll_of)
-        .transpose()
+        get_poll(&self.client().await?, id).await
     }
 
     async fn vote(
@@ -140,15 +144,7 @@ impl PollRepo for PostgresBackend {
             &[&id, &now],
         )
         .await?;
-        query_opt(
-            &c,
-            &format!("SELECT {POLL_COLUMNS} FROM polls WHERE id = $1"),
-            &[&id],
-        )
-        .await?
-        .as_ref()
-        .map(poll_of)
-        .transpose()
+        get_poll(&c, id).await
     }
 
     async fn close_due_polls(&self, channel: &str) -> Result<u64, StoreError> {
