@@ -234,11 +234,8 @@ fn card_free(messages: &[SimMessage]) -> bool {
 async fn in_websocket_mode_a_vote_cast_while_stopped_is_counted() {
     let world = World::new().await;
     let home = TestHome::new();
-    home.write_config(
-        &world
-            .config("websocket", OPEN)
-            .replace("websocket: { ", "websocket: { safetyPollSeconds: 0, "),
-    );
+    // No safety poll: what reaches the gateway came over the socket.
+    home.write_config(&world.websocket_config("safetyPollSeconds: 0", OPEN));
     let mut s = Scenario::start_in(world, home).await;
     let room = s.sim.space("Lunch", &["alice", "bob"]);
     let (id, card) = create_poll(&s, &room, &[]);
