@@ -196,6 +196,24 @@ async fn a_poll_from_chat_and_one_that_closes_by_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_multiple_a_voter_picks_several_options() {
+    let s = Scenario::start("webhook", OPEN).await;
+    let room = s.sim.space("Lunch", &["alice", "bob"]);
+    let (id, card) = create_poll(&s, &room, &["--multiple"]);
+    assert_eq!(
+        card.attachments[0]["content"]["body"][1]["isMultiSelect"],
+        true
+    );
+    let alice = vote(s.alice(), &card, "1,3").await;
+    let bob = vote(s.bob(), &card, "3").await;
+    for action in [&alice, &bob] {
+        assert_eq!(finished(&s, action).await, InboundState::Replied);
+    }
+    assert_eq!(results(&s, &id), (vec![1, 0, 2], 2, "open".to_string()));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_mode_refuses_polls_with_the_reason() {
     let s = Scenario::start("polling", OPEN).await;
     let room = s.sim.space("Lunch", &["alice"]);

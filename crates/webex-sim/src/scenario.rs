@@ -343,8 +343,8 @@ impl SimUser<'_> {
 
 impl SimUser<'_> {
     /// Fills in the card of `message` with `inputs` and presses its first `Action.Submit`, as
-    /// a Webex client does: the button's `data` fields are merged into the inputs (an input
-    /// of the same name wins), then submitted (fires `attachmentActions:created`). Returns the
+    /// a Webex client does (and the chat page): the button's `data` fields are merged into the
+    /// inputs (over an input of the same name), then submitted (fires `attachmentActions:created`). Returns the
     /// attachment action as rendered. Panics if the message has no card or the emulator
     /// refuses.
     pub async fn press_submit(&self, message: &SimMessage, inputs: Value) -> Value {
@@ -361,9 +361,9 @@ impl SimUser<'_> {
                 message.raw()
             );
         };
-        let mut merged = data.as_object().cloned().unwrap_or_default();
-        if let Some(given) = inputs.as_object() {
-            merged.extend(given.clone());
+        let mut merged = inputs.as_object().cloned().unwrap_or_default();
+        if let Some(data) = data.as_object() {
+            merged.extend(data.clone());
         }
         self.submit_card(message, Value::Object(merged)).await
     }
