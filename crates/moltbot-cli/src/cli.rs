@@ -42,6 +42,10 @@ pub enum Command {
     /// Inspect channels: configuration, health, connectivity.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Polls in a room: create one (a card everyone in the room can vote in), see its
+    /// results, close it (the running gateway then posts the tally in the room).
+    #[command(subcommand)]
+    Poll(PollCommand),
     /// Send messages proactively.
     #[command(subcommand)]
     Message(MessageCommand),
@@ -202,6 +206,57 @@ pub struct SendArgs {
     pub markdown: bool,
     /// The message text.
     pub text: String,
+}
+
+/// `moltbot poll ...`.
+#[derive(Debug, Subcommand)]
+pub enum PollCommand {
+    /// Post a poll card: `moltbot poll create --channel webex --to <target> "Question?"
+    /// --option A --option B [--multiple] [--closes-in 30m]`. Prints the poll id.
+    Create(PollCreateArgs),
+    /// Show a poll's votes per option and how many people voted (open or closed).
+    Results {
+        /// The poll id (printed by `poll create`, or shown with the card).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close a poll: no vote counts after this; the running gateway posts the tally in the
+    /// poll's room (or the next one to start, if none runs).
+    Close {
+        /// The poll id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `moltbot poll create`.
+#[derive(Debug, Args)]
+pub struct PollCreateArgs {
+    /// Channel id, e.g. `webex`.
+    #[arg(long)]
+    pub channel: String,
+    /// Room id, email or person id (as for `message send`); only that room's members vote.
+    #[arg(long)]
+    pub to: String,
+    /// An option (at least two; give `--option` once per option, in order).
+    #[arg(long = "option", value_name = "TEXT", required = true)]
+    pub options: Vec<String>,
+    /// Let voters pick several options.
+    #[arg(long)]
+    pub multiple: bool,
+    /// Close the poll by itself after this long: `90s`, `30m`, `2h`, `1d` (the running
+    /// gateway closes it and posts the tally).
+    #[arg(long, value_name = "DURATION")]
+    pub closes_in: Option<String>,
+    /// Print JSON (`{"id": ...}`).
+    #[arg(long)]
+    pub json: bool,
+    /// The question.
+    pub question: String,
 }
 
 /// `moltbot config ...`.

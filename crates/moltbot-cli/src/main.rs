@@ -92,5 +92,6 @@ fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {
         }) => channels::status(ctx, channel.as_deref(), deep, json),
         Command::Channels(ChannelsCommand::Probe { channel }) => channels::probe(ctx, &channel),
         Command::Message(MessageCommand::Send(args)) => message::send(ctx, &args),
+        Command::Poll(cmd) => crate::commands::poll::run(ctx, cmd),
     }
 }

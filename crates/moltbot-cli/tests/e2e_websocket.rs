@@ -22,11 +22,7 @@ fn socket_only(extra: &str) -> String {
 async fn start(websocket: &str, extra: &str) -> Scenario {
     let world = World::new().await;
     let home = TestHome::new();
-    home.write_config(
-        &world
-            .config("websocket", &socket_only(extra))
-            .replace("websocket: { ", &format!("websocket: {{ {websocket}, ")),
-    );
+    home.write_config(&world.websocket_config(websocket, &socket_only(extra)));
     Scenario::start_in(world, home).await
 }
 
@@ -279,11 +275,7 @@ async fn rest_and_websocket_go_through_the_configured_proxy() {
     let proxy = ForwardProxy::start().await.unwrap();
     let world = World::new().await;
     let home = TestHome::new();
-    home.write_config(
-        &world
-            .config("websocket", OPEN)
-            .replace("websocket: { ", "websocket: { safetyPollSeconds: 0, "),
-    );
+    home.write_config(&world.websocket_config("safetyPollSeconds: 0", OPEN));
     let mut s = Scenario::prepare(world, home);
     // The emulator speaks plain http on loopback: HTTP_PROXY is the variable for it (for
     // Webex itself, https and wss, it is HTTPS_PROXY; both are honoured).

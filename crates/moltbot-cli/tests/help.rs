@@ -21,6 +21,10 @@ const COMMANDS: &[&[&str]] = &[
     &["channels", "probe"],
     &["message"],
     &["message", "send"],
+    &["poll"],
+    &["poll", "create"],
+    &["poll", "results"],
+    &["poll", "close"],
     &["config"],
     &["config", "validate"],
     &["store"],
@@ -52,7 +56,7 @@ fn top_level_help_lists_every_command() {
     let out = home.moltbot().arg("--help").output().expect("run moltbot");
     let (stdout, _) = common::output_text(&out);
     for command in [
-        "gateway", "plugins", "pair", "pairing", "channels", "message", "config", "store",
+        "gateway", "plugins", "pair", "pairing", "channels", "message", "poll", "config", "store",
     ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(command)),

@@ -334,6 +334,10 @@ pub struct SendRequest<'a> {
     pub file: Option<&'a str>,
     /// Send `text` as Markdown (else as plain text).
     pub markdown: bool,
+    /// An adaptive card to attach (the card JSON itself); `text` is then its fallback and is
+    /// sent as one message. A channel that cannot take answers to cards as configured refuses
+    /// it, saying why.
+    pub card: Option<&'a serde_json::Value>,
 }
 
 /// What `moltbot message send` sent.
@@ -344,6 +348,9 @@ pub struct SendReport {
     /// The network's ids of the sent messages, in order (more than one when the text was
     /// split).
     pub message_ids: Vec<String>,
+    /// The room the messages went to, when the network said (a message to a person lands in
+    /// their direct room).
+    pub room_id: Option<String>,
 }
 
 /// Looks up environment variables for the operations methods (thread-safe so it may be used
@@ -722,6 +729,7 @@ mod tests {
             text: "hi",
             file: None,
             markdown: false,
+            card: None,
         };
         let sent = plugin.send_message(&config, env, request).await;
         assert!(sent.unwrap_err().contains("cannot send"));

@@ -71,7 +71,9 @@ async fn sends_the_request_as_json_on_stdin() {
                 {"role": "assistant", "text": "hello", "author": null},
                 {"role": "user", "text": "hm", "author": null}
             ],
-            "systemPrompt": "Be kind."
+            "systemPrompt": "Be kind.",
+            // A typed message, not a card submission.
+            "card": null
         })
     );
 }

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 /// What the test's receiver is told to do.
 enum Incoming {
     /// Claim and hand over a normalised message (as a polling receiver does).
-    Ready(InboundMessage),
+    Ready(Box<InboundMessage>),
     /// Claim and hand over an id to fetch (as a webhook receiver does).
     Id { id: String, room: String },
 }
@@ -113,7 +113,7 @@ async fn receive(sink: InboundSink, incoming: Incoming) {
             sink.claim(&message.id, &message.room_id, message.created_at_ms)
                 .await
                 .unwrap();
-            sink.deliver(message).await.unwrap();
+            sink.deliver(*message).await.unwrap();
         }
         Incoming::Id { id, room } => {
             sink.claim(&id, &room, SystemClock.now_ms()).await.unwrap();
@@ -288,7 +288,9 @@ impl Running {
         message: &InboundMessage,
         state: InboundState,
     ) {
-        incoming.send(Incoming::Ready(message.clone())).unwrap();
+        incoming
+            .send(Incoming::Ready(Box::new(message.clone())))
+            .unwrap();
         wait_support::until("the message finished", wait_support::TIMEOUT, || async {
             self.state_of(&message.id).await == Some(state)
         })
@@ -345,7 +347,7 @@ async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
         let units = units_of_work(&gateway, &incoming, |attempt| {
             let message = dm(&format!("{handed_over}-{attempt}"), "hello");
             let next = if handed_over == "whole" {
-                Incoming::Ready(message.clone())
+                Incoming::Ready(Box::new(message.clone()))
             } else {
                 channel
                     .messages
@@ -384,7 +386,7 @@ async fn a_reset_costs_three_units_of_work_and_empties_the_session_in_one_of_the
     );
     let units = units_of_work(&gateway, &incoming, |n| {
         let reset = dm(&format!("reset-{n}"), "/RESET");
-        (reset.id.clone(), Incoming::Ready(reset))
+        (reset.id.clone(), Incoming::Ready(Box::new(reset)))
     })
     .await;
     assert_eq!(

@@ -133,6 +133,21 @@ async fn fill(store: &Store) {
         .acquire("poller", "node/1", 15_000)
         .await
         .unwrap();
+    store
+        .polls()
+        .create_poll(&moltbot_core::store::NewPoll {
+            id: "p1".into(),
+            channel: "chat".into(),
+            room_id: "room-1".into(),
+            question: "Lunch?".into(),
+            options: vec!["Pizza".into(), "Sushi".into()],
+            multiple: true,
+            created_by: "cli".into(),
+            closes_at: Some(NOW + 60_000),
+        })
+        .await
+        .unwrap();
+    store.polls().vote("p1", "p-ann", &[0, 1]).await.unwrap();
     for (table, rows) in store.row_counts().await.unwrap() {
         assert!(rows > 0, "the fixture leaves {table} empty");
     }

@@ -220,6 +220,8 @@ async fn fresh_store_is_at_the_current_schema_version_with_all_tables() {
             "outbox_bodies",
             "pairing_requests",
             "plugin_installs",
+            "poll_votes",
+            "polls",
             "session_turns",
         ]
     );

@@ -98,6 +98,14 @@ impl World {
         )
     }
 
+    /// [`Self::config`] for websocket mode with `websocket` spliced into `channels.webex.websocket`
+    /// (e.g. `safetyPollSeconds: 0`, so what is answered came over the socket) and `extra`
+    /// into `channels.webex`.
+    pub fn websocket_config(&self, websocket: &str, extra: &str) -> String {
+        self.config("websocket", extra)
+            .replace("websocket: { ", &format!("websocket: {{ {websocket}, "))
+    }
+
     /// [`Self::config`] with a `command` agent running `script`; `defaults` is spliced into
     /// `agents.defaults` (after `model`), `agents` into `agents`.
     pub fn config_with_command_agent(

@@ -289,6 +289,22 @@ impl SimUser<'_> {
         )
     }
 
+    /// Posts a message with the adaptive card `card` (the card JSON itself) in `room`, with
+    /// `text` as the fallback clients without cards show. Panics if the emulator refuses.
+    pub async fn post_card(&self, room: impl InRoom, text: &str, card: Value) -> SimMessage {
+        expect_ok(
+            self.try_send(json!({
+                "roomId": room.room_id(),
+                "markdown": text,
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": card,
+                }],
+            }))
+            .await,
+        )
+    }
+
     /// Posts `<@personEmail:BOT|NAME> text` in `room`: `text` with the only bot @mentioned in
     /// front, as a Webex client sends it. Panics as [`Self::dm_bot`] does.
     pub async fn mention_bot(&self, room: impl InRoom, text: &str) -> SimMessage {
@@ -322,6 +338,34 @@ impl SimUser<'_> {
                 )
                 .await,
         )
+    }
+}
+
+impl SimUser<'_> {
+    /// Fills in the card of `message` with `inputs` and presses its first `Action.Submit`, as
+    /// a Webex client does (and the chat page): the button's `data` fields are merged into the
+    /// inputs (over an input of the same name), then submitted (fires `attachmentActions:created`). Returns the
+    /// attachment action as rendered. Panics if the message has no card or the emulator
+    /// refuses.
+    pub async fn press_submit(&self, message: &SimMessage, inputs: Value) -> Value {
+        let data = message
+            .attachments
+            .iter()
+            .filter_map(|a| a.get("content")?.get("actions")?.as_array())
+            .flatten()
+            .find(|a| a.get("type").and_then(Value::as_str) == Some("Action.Submit"))
+            .map(|a| a.get("data").cloned().unwrap_or_else(|| json!({})));
+        let Some(data) = data else {
+            panic!(
+                "the message has no card with an Action.Submit: {:?}",
+                message.raw()
+            );
+        };
+        let mut merged = inputs.as_object().cloned().unwrap_or_default();
+        if let Some(data) = data.as_object() {
+            merged.extend(data.clone());
+        }
+        self.submit_card(message, Value::Object(merged)).await
     }
 }
 

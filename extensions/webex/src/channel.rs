@@ -425,6 +425,11 @@ impl Channel for WebexChannel {
         self.shared.config.commands_enabled
     }
 
+    fn cards_unavailable(&self) -> Option<String> {
+        (self.shared.config.mode == crate::config::Mode::Polling)
+            .then(|| crate::cards::POLLING_EXPLANATION.to_string())
+    }
+
     fn describe(&self) -> Vec<(String, String)> {
         vec![(
             "Receive mode".to_string(),
@@ -475,6 +480,9 @@ impl Channel for WebexChannel {
             }
             if let Some(file) = &message.file {
                 create = create.with_file(file.clone());
+            }
+            if let Some(card) = &message.card {
+                create = create.with_attachment(crate::cards::attachment(card));
             }
             let started = time::OffsetDateTime::now_utc();
             match self.shared.client.create_message(&create).await {

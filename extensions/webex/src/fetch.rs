@@ -35,6 +35,9 @@ pub const REFUSED: &str = "Webex refused to return this message";
 /// # Errors
 /// Only a refused token (kind [`Auth`](ChannelErrorKind::Auth)).
 pub async fn refetch(shared: &WebexShared, message_id: &str) -> Result<Fetched, ChannelError> {
+    if crate::cards::is_card_submission(message_id) {
+        return crate::cards::refetch(shared, message_id).await;
+    }
     let Some(bot) = shared.bot() else {
         return Ok(Fetched::not_yet("not connected to Webex yet"));
     };
@@ -52,12 +55,21 @@ pub async fn refetch(shared: &WebexShared, message_id: &str) -> Result<Fetched, 
 /// # Errors
 /// A 401, as a [`ChannelErrorKind::Auth`] error naming the bad token.
 pub fn outcome_of_error(message_id: &str, err: webex_api::Error) -> Result<Fetched, ChannelError> {
+    outcome_of_call(&format!("GET /messages/{message_id}"), err)
+}
+
+/// What a failed `call` (e.g. `GET /attachment/actions/{id}`) made to read a claimed event
+/// means: the same mapping as for a message (see the module docs).
+///
+/// # Errors
+/// A 401, as a [`ChannelErrorKind::Auth`] error naming the bad token.
+pub fn outcome_of_call(call: &str, err: webex_api::Error) -> Result<Fetched, ChannelError> {
     let status = err.status();
     let retry_after = match &err {
         webex_api::Error::RateLimited { retry_after, .. } => Some(*retry_after),
         _ => None,
     };
-    let error = failed_call(err, &format!("GET /messages/{message_id}"));
+    let error = failed_call(err, call);
     let evidence = moltbot_core::error::chain(&error).to_string();
     Ok(match (status, error.kind()) {
         (Some(401), _) | (_, ChannelErrorKind::Auth) => return Err(error),

@@ -361,30 +361,40 @@ async fn a_brief_404_is_retried() {
 }
 
 #[tokio::test]
-async fn card_submissions_are_acknowledged() {
+async fn card_submissions_are_claimed_once_and_answered() {
     let h = start().await;
     let (_, room) = h.alice_dm("hi").await;
+    let card = h
+        .sim
+        .as_user(&h.bot)
+        .post_card(
+            room.as_str(),
+            "form",
+            serde_json::json!({"type": "AdaptiveCard", "version": "1.3", "body": [],
+                               "actions": [{"type": "Action.Submit", "title": "Send"}]}),
+        )
+        .await;
+    let action = h
+        .sim
+        .as_user(&h.alice)
+        .submit_card(&card, serde_json::json!({"choice": "B"}))
+        .await;
     let body = serde_json::json!({
         "resource": "attachmentActions",
         "event": "created",
-        "data": {"id": "action-1", "type": "submit", "messageId": "m", "personId": h.alice.id, "roomId": room}
+        "data": {"id": action["id"], "type": "submit", "messageId": card.id,
+                 "personId": h.alice.id, "roomId": room}
     })
     .to_string();
-    let (status, json) = call(h.app(), signed(body)).await;
+    let (status, json) = call(h.app(), signed(body.clone())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["status"], "accepted");
-    // Fetched (and logged) in the background; not a message, so nothing is recorded.
-    wait_for(
-        || {
-            h.sim
-                .requests()
-                .iter()
-                .any(|r| r.method == "GET" && r.path.ends_with("/attachment/actions/action-1"))
-        },
-        "the card submission to be fetched",
-    )
-    .await;
-    assert_eq!(h.counter("moltbot_messages_received_total"), 0);
+    // A redelivery is a duplicate: the action id is claimed in the ledger like a message id.
+    let (_, again) = call(h.app(), signed(body)).await;
+    assert_eq!(again["status"], "duplicate");
+    wait_for(|| h.sent().len() == 1, "the answer to the card submission").await;
+    assert_eq!(h.sent()[0].markdown, "[card submitted] choice: B");
+    assert_eq!(h.counter("moltbot_messages_received_total"), 1);
 }
 
 /// The whole path through real sockets: `reconcile` registers the served URL with the sim, the

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod message;
 pub mod pairing;
 pub mod plugins;
+pub mod poll;
 pub mod sim;
 pub mod store;
 

@@ -138,7 +138,8 @@ impl Agent for CommandAgent {
 
 /// The JSON object the program gets on stdin:
 /// `{text, sender: {id, email, displayName}, room: {id, kind, title}, channel, session,
-/// history: [{role, text, author}], systemPrompt}`, plus, added by the running agent, `folder`
+/// history: [{role, text, author}], systemPrompt, card}` (`card`: the submitted inputs when the
+/// turn is a card submission, else `null`), plus, added by the running agent, `folder`
 /// (the turn's own folder, also `$MOLTBOT_TURN_DIR`, removed after the turn) and `files`:
 /// `[{name, contentType, size, path}]` for each file of the message written there, or
 /// `{name, contentType, unavailable: reason}` for one that could not be downloaded (`kind` is `"direct"` or `"group"`; a
@@ -162,6 +163,7 @@ pub fn command_input(req: &AgentRequest) -> Value {
             .map(|t| json!({"role": t.role.as_str(), "text": t.text, "author": t.author.as_ref().map(person)}))
             .collect::<Vec<_>>(),
         "systemPrompt": req.system_prompt,
+        "card": req.card,
     })
 }
 

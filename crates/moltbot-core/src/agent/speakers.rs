@@ -376,6 +376,7 @@ mod tests {
             history: Vec::new(),
             system_prompt: Some("Be brief.  ".to_string()),
             attachments: Vec::new(),
+            card: None,
         };
         assert_eq!(
             system_prompt(&req).as_deref(),

@@ -168,6 +168,10 @@ pub struct AgentRequest {
     /// Files that came with this message (not with earlier turns: their history keeps only a
     /// `[file: name, type]` note).
     pub attachments: Vec<super::Attachment>,
+    /// The inputs of a submitted card, when this turn is a card submission (`text` is then
+    /// its readable line, e.g. `[card submitted] choice: B`): a JSON object of input id ->
+    /// value. The command agent gets it as `card`; the HTTP providers read the text line.
+    pub card: Option<serde_json::Value>,
 }
 
 /// The agent's answer.

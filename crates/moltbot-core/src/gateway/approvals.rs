@@ -16,14 +16,25 @@ pub(crate) const APPROVAL_MESSAGE: &str =
 
 /// Sends pending approval DMs until `shutdown`.
 pub(crate) async fn run(p: Arc<Processor>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(p.options.approval_poll);
+    every(p.options.approval_poll, &shutdown, || notify_pending(&p)).await;
+}
+
+/// Runs `chore` every `period` (the first time at once) until `shutdown`; a run that takes
+/// longer than `period` delays the next instead of bunching them. For the leader's chores that
+/// pick up what other processes (the CLI) wrote in the store.
+pub(crate) async fn every<F: std::future::Future<Output = ()>>(
+    period: std::time::Duration,
+    shutdown: &CancellationToken,
+    mut chore: impl FnMut() -> F,
+) {
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        notify_pending(&p).await;
+        chore().await;
     }
 }
 

@@ -44,6 +44,63 @@ pub struct InboundMessage {
     pub created_at_ms: i64,
     /// URLs of attached files (downloaded only on demand).
     pub files: Vec<String>,
+    /// Set when this event is a card submission rather than a typed message: `text` is then
+    /// its readable line ([`CardSubmission::text_line`]) and `id` the submission's own id
+    /// (unique like a message id, so the ledger dedupes it the same way).
+    pub card: Option<CardSubmission>,
+}
+
+/// A submitted card (an adaptive card's `Action.Submit`): which card, and what was filled in.
+///
+/// Non-exhaustive: build it with [`CardSubmission::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CardSubmission {
+    /// The id of the message that carries the card.
+    pub card_message_id: String,
+    /// The submitted inputs as the network gives them: a JSON object of input id -> value
+    /// (the submit action's own `data` fields merged in).
+    pub inputs: serde_json::Value,
+}
+
+impl CardSubmission {
+    /// A submission of the card in message `card_message_id` with `inputs`.
+    pub fn new(card_message_id: impl Into<String>, inputs: serde_json::Value) -> Self {
+        Self {
+            card_message_id: card_message_id.into(),
+            inputs,
+        }
+    }
+
+    /// The readable line the agent (and the session's history) gets for it:
+    /// `[card submitted] choice: B, comment: "needs work"` (keys in order, strings quoted
+    /// when they contain a space or a comma, other values as JSON; `[card submitted]` alone
+    /// for no inputs).
+    pub fn text_line(&self) -> String {
+        let mut line = String::from("[card submitted]");
+        let Some(inputs) = self.inputs.as_object() else {
+            return line;
+        };
+        let fields: Vec<String> = inputs
+            .iter()
+            .map(|(key, value)| {
+                let shown = match value {
+                    serde_json::Value::String(s)
+                        if !s.is_empty() && !s.contains([' ', ',', '"', '\n']) =>
+                    {
+                        s.clone()
+                    }
+                    other => other.to_string(),
+                };
+                format!("{key}: {shown}")
+            })
+            .collect();
+        if !fields.is_empty() {
+            line.push(' ');
+            line.push_str(&fields.join(", "));
+        }
+        line
+    }
 }
 
 impl InboundMessage {
@@ -68,6 +125,7 @@ impl InboundMessage {
             thread_parent: None,
             created_at_ms: 0,
             files: Vec::new(),
+            card: None,
         }
     }
 }
@@ -169,6 +227,9 @@ pub struct OutgoingMessage {
     pub parent_id: Option<String>,
     /// A file URL to attach.
     pub file: Option<String>,
+    /// An adaptive card to attach (the card JSON itself, `{"type": "AdaptiveCard", ...}`);
+    /// `markdown` is then the fallback text clients without cards show.
+    pub card: Option<serde_json::Value>,
 }
 
 impl OutgoingMessage {
@@ -179,7 +240,15 @@ impl OutgoingMessage {
             markdown: markdown.into(),
             parent_id: None,
             file: None,
+            card: None,
         }
+    }
+
+    /// The same message, with the adaptive card `card` attached (`markdown` is its fallback).
+    #[must_use]
+    pub fn with_card(mut self, card: serde_json::Value) -> Self {
+        self.card = Some(card);
+        self
     }
 
     /// The same message, as a reply in the thread of `parent_id`.
@@ -415,6 +484,16 @@ pub trait Channel: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Why this channel cannot take answers to cards (polls, forms) as it runs now, in words
+    /// for the person who asked (e.g. a receive mode that never sees card submissions);
+    /// `None` when card submissions reach the gateway. Default: the channel has no cards.
+    fn cards_unavailable(&self) -> Option<String> {
+        Some(format!(
+            "the {} channel does not receive card submissions",
+            self.id()
+        ))
+    }
+
     /// The address the gateway's HTTP server should listen on for this channel (webhooks,
     /// health, metrics), if the channel wants one.
     fn http_listen(&self) -> Option<std::net::SocketAddr> {
@@ -481,5 +560,30 @@ pub trait Channel: Send + Sync + 'static {
         Box::pin(std::future::ready(Err(ChannelError::permanent(
             "this channel cannot delete messages",
         ))))
+    }
+}
+
+#[cfg(test)]
+mod card_tests {
+    use super::CardSubmission;
+    use serde_json::json;
+
+    #[test]
+    fn the_readable_line_names_each_input() {
+        let line = |inputs| CardSubmission::new("m1", inputs).text_line();
+        assert_eq!(
+            line(json!({"choice": "B", "comment": "needs work"})),
+            r#"[card submitted] choice: B, comment: "needs work""#
+        );
+        assert_eq!(
+            line(json!({"n": 3, "ok": true, "empty": "", "list": "a,b"})),
+            r#"[card submitted] empty: "", list: "a,b", n: 3, ok: true"#
+        );
+        assert_eq!(line(json!({})), "[card submitted]");
+        assert_eq!(line(json!("not an object")), "[card submitted]");
+        assert_eq!(
+            line(json!({"q": "say \"hi\"\nthen go"})),
+            r#"[card submitted] q: "say \"hi\"\nthen go""#
+        );
     }
 }

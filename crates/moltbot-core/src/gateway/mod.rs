@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod http;
 mod metrics;
 mod placeholder;
+pub mod polls;
 mod process;
 mod redrive;
 mod reply;
@@ -23,8 +24,9 @@ mod sink;
 mod status;
 
 pub use channel::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
-    InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
+    BoxFuture, CardSubmission, Channel, ChannelContext, ChannelError, ChannelErrorKind,
+    ConversationKind, Fetched, InboundMessage, OutgoingMessage, ReadySignal, SendTarget,
+    SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use placeholder::PLACEHOLDER_TEXT;

@@ -15,8 +15,8 @@ use crate::agent::{
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
-    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxReply, OutboxState,
-    SentRecord, SessionAppend, StoreError,
+    card_of_body, AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart,
+    OutboxPartKind, OutboxReply, OutboxState, SentRecord, SessionAppend, StoreError,
 };
 
 use super::channel::{
@@ -215,6 +215,10 @@ impl Processor {
                     return;
                 }
             }
+        }
+        // Votes first: a poll is open to every member of its room, whatever the policy.
+        if self.take_vote(&message).await {
+            return;
         }
         let decision = super::admit::check(self, &message).await;
         if let Some(command) = self.command_for(&message, decision) {
@@ -421,6 +425,7 @@ impl Processor {
                 .or(self.options.system_prompt.as_ref())
                 .cloned(),
             attachments: attachments.to_vec(),
+            card: message.card.as_ref().map(|card| card.inputs.clone()),
         };
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
@@ -479,8 +484,13 @@ impl Processor {
     /// `begun`: its first attempt is already counted in the store.
     async fn send_one(&self, part: &OutboxEntry, begun: bool) -> Result<String, ReplyError> {
         let outbox = self.store.outbox();
-        let mut outgoing =
-            OutgoingMessage::markdown(SendTarget::Room(part.room_id.clone()), &part.body);
+        let target = SendTarget::Room(part.room_id.clone());
+        let mut outgoing = match (part.part, card_of_body(&part.body)) {
+            (OutboxPartKind::Card, Some((fallback, card))) => {
+                OutgoingMessage::markdown(target, fallback).with_card(card)
+            }
+            _ => OutgoingMessage::markdown(target, &part.body),
+        };
         outgoing.parent_id = part.parent_id.clone();
         let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
         let mut attempt = 0;
@@ -577,9 +587,10 @@ enum Resume {
 
 /// The thread a reply to `message` goes in. A message answered after it was set aside is
 /// answered in a thread under it, so the conversation stays readable although later messages
-/// were answered first.
+/// were answered first. A card submission is not a message one can reply under: its answer
+/// goes in the room.
 pub(crate) fn reply_parent(message: &InboundMessage, origin: Origin) -> Option<String> {
-    if origin.deferred {
+    if origin.deferred && message.card.is_none() {
         Some(
             message
                 .thread_parent

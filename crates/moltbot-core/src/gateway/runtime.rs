@@ -554,7 +554,8 @@ impl Gateway {
     }
 }
 
-/// The work only one replica may do: each channel's receivers, and the approval DMs.
+/// The work only one replica may do: each channel's receivers, the approval DMs, and closing
+/// polls (their timers and tallies).
 #[derive(Clone)]
 struct Singletons {
     receivers: Vec<(Arc<dyn Channel>, ChannelContext)>,
@@ -574,6 +575,7 @@ impl Singletons {
             tasks.spawn(supervise(channel, self.fatal.clone(), ctx));
         }
         for processor in self.approvals {
+            tasks.spawn(super::polls::run(Arc::clone(&processor), stop.clone()));
             tasks.spawn(approvals::run(processor, stop.clone()));
         }
         while tasks.join_next().await.is_some() {}

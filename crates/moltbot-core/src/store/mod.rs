@@ -2,7 +2,7 @@
 //!
 //! The store is a set of async repository traits, one per area of state ([`KvRepo`],
 //! [`CursorRepo`], [`PluginRepo`], [`PairingRepo`], [`SessionRepo`], [`LedgerRepo`],
-//! [`OutboxRepo`], [`LeaseRepo`]), implemented together by a [`Backend`]. [`Store`] is the cheap,
+//! [`OutboxRepo`], [`LeaseRepo`], [`PollRepo`]), implemented together by a [`Backend`]. [`Store`] is the cheap,
 //! cloneable handle everybody holds; its accessors ([`Store::kv`], [`Store::ledger`], ...) give
 //! each area's trait object. Rules (pairing limits and expiry, how much history to keep, when a
 //! message is retried) are decided in core and passed to the backend as parameters; a backend
@@ -35,6 +35,7 @@ mod location;
 mod outbox;
 mod pairing;
 mod plugins;
+pub(crate) mod polls;
 pub(crate) mod postgres;
 pub mod scratch;
 mod sessions;
@@ -55,8 +56,8 @@ pub use ledger::{
 };
 pub use location::{PostgresUrl, StoreLocation, StoreUrlError, DATABASE_URL_ENV};
 pub use outbox::{
-    OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo, OutboxState,
-    SentRecord,
+    card_of_body, OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo,
+    OutboxState, SentRecord,
 };
 pub use pairing::{
     Approval, ApprovalSource, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval,
@@ -64,6 +65,7 @@ pub use pairing::{
     PairingStatus, RequestInsert, DEFAULT_MAX_PENDING,
 };
 pub use plugins::{PluginInstall, PluginRepo};
+pub use polls::{NewPoll, Poll, PollRepo, PollVote, VoteOutcome};
 pub use postgres::POOL_SIZE as POSTGRES_POOL_SIZE;
 pub use sessions::{SessionAppend, SessionRepo};
 pub use sqlite::engine::BUSY_TIMEOUT;
@@ -102,6 +104,7 @@ pub trait Backend:
     + OutboxRepo
     + SessionRepo
     + LeaseRepo
+    + PollRepo
     + tables::TableRepo
     + Send
     + Sync
@@ -278,6 +281,11 @@ impl Store {
 
     /// Per-channel cursors (e.g. polling positions).
     pub fn cursors(&self) -> &dyn CursorRepo {
+        &*self.inner.backend
+    }
+
+    /// Polls and their votes.
+    pub fn polls(&self) -> &dyn PollRepo {
         &*self.inner.backend
     }
 

@@ -102,7 +102,7 @@ const fn flag(name: &'static str) -> Column {
     }
 }
 
-/// Every table of the store (schema version 3), keys first.
+/// Every table of the store (schema version 4), keys first.
 pub const TABLES: &[Table] = &[
     Table {
         name: "kv",
@@ -246,6 +246,35 @@ pub const TABLES: &[Table] = &[
             int("lease_until"),
         ],
         key_len: 1,
+        generated_id: false,
+    },
+    Table {
+        name: "polls",
+        columns: &[
+            text("id"),
+            text("channel"),
+            text("room_id"),
+            text("question"),
+            text("options"),
+            flag("multiple"),
+            text("created_by"),
+            int("created_at"),
+            int("closes_at"),
+            int("closed_at"),
+            int("announced_at"),
+        ],
+        key_len: 1,
+        generated_id: false,
+    },
+    Table {
+        name: "poll_votes",
+        columns: &[
+            text("poll_id"),
+            text("person_id"),
+            text("choices"),
+            int("voted_at"),
+        ],
+        key_len: 2,
         generated_id: false,
     },
 ];

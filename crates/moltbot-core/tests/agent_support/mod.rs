@@ -154,6 +154,7 @@ pub fn request(text: &str, history: Vec<Turn>, system_prompt: Option<&str>) -> A
         history,
         system_prompt: system_prompt.map(str::to_string),
         attachments: Vec::new(),
+        card: None,
     }
 }
 

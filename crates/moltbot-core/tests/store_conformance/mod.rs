@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod pairing;
 pub mod plugins;
+pub mod polls;
 pub mod sessions;
 
 use futures::future::BoxFuture;
@@ -110,6 +111,12 @@ macro_rules! conformance {
                 takeover_after_expiry_gets_a_larger_token,
                 release_frees_the_lease_for_the_next_holder,
                 concurrent_acquires_agree,
+            ],
+            polls: [
+                create_is_idempotent_and_round_trips,
+                one_vote_per_person_changeable_until_close,
+                due_polls_close_at_their_time_and_are_announced_once,
+                concurrent_votes_keep_one_per_person,
             ],
         );
     };

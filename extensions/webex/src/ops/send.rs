@@ -25,6 +25,12 @@ const SEND_ATTEMPTS: u32 = 4;
 /// error to show (one or more lines, no secret).
 pub async fn send(config: &WebexConfig, request: SendRequest<'_>) -> Result<SendReport, String> {
     // POST is retried only on 429 and connect errors (which prove nothing was sent).
+    if request.card.is_some() && config.mode == crate::config::Mode::Polling {
+        return Err(format!(
+            "Nothing was sent: {}.",
+            crate::cards::POLLING_EXPLANATION
+        ));
+    }
     let client =
         super::client(config, SEND_TIMEOUT, SEND_ATTEMPTS).map_err(|failure| failure.message)?;
     send_with(&client, config.text_chunk_limit, request).await
@@ -38,6 +44,20 @@ pub async fn send_with(
 ) -> Result<SendReport, String> {
     let target = parse_target(request.to).map_err(|err| format!("--to: {err}"))?;
     let described = describe(&target);
+    if let Some(card) = request.card {
+        // A card goes in one message, its text the fallback.
+        let message = CreateMessage::to(wire_target(&target))
+            .with_markdown(request.text.to_string())
+            .with_attachment(crate::cards::attachment(card));
+        return match client.create_message(&message).await {
+            Ok(sent) => Ok(SendReport {
+                target: described,
+                message_ids: vec![sent.id],
+                room_id: Some(sent.room_id).filter(|r| !r.is_empty()),
+            }),
+            Err(err) => Err(explain(client, &target, &described, &err)),
+        };
+    }
     let mut chunks = chunk_markdown(request.text, chunk_limit);
     if chunks.is_empty() {
         if request.file.is_none() {
@@ -47,6 +67,7 @@ pub async fn send_with(
     }
     let total = chunks.len();
     let mut message_ids = Vec::with_capacity(total);
+    let mut room_id = None;
     for (index, chunk) in chunks.into_iter().enumerate() {
         let mut message = CreateMessage::to(wire_target(&target));
         if !chunk.is_empty() {
@@ -62,7 +83,10 @@ pub async fn send_with(
             }
         }
         match client.create_message(&message).await {
-            Ok(sent) => message_ids.push(sent.id),
+            Ok(sent) => {
+                room_id = Some(sent.room_id).filter(|r| !r.is_empty());
+                message_ids.push(sent.id);
+            }
             Err(err) => {
                 let mut text = explain(client, &target, &described, &err);
                 if !message_ids.is_empty() {
@@ -79,6 +103,7 @@ pub async fn send_with(
     Ok(SendReport {
         target: described,
         message_ids,
+        room_id,
     })
 }
 

@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use moltbot_core::gateway::Claim;
+use moltbot_core::gateway::{Claim, InboundSink};
 use webex_api::same_entity;
 
 use crate::shared::{WebexShared, CHANNEL};
@@ -178,7 +178,7 @@ async fn receive(
     };
     match (envelope.resource.as_str(), envelope.event.as_str()) {
         ("messages", "created") => on_message_created(&rx, &envelope).await,
-        ("attachmentActions", "created") => on_attachment_action(&rx, &envelope),
+        ("attachmentActions", "created") => on_attachment_action(&rx, &envelope).await,
         _ => {
             tracing::debug!(channel = CHANNEL, kind = %envelope.kind(), "webhook event not handled; ignored");
             json_status(Handled::Ignored)
@@ -216,13 +216,26 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
         sink.ignore_own(id);
         return json_status(Handled::OwnMessage);
     }
+    claim_and_queue(rx, sink, id, room_id, created_ms).await
+}
+
+/// Claims `id` (a message, or a card submission's action id) durably, then queues it in
+/// `room_id` for its room's worker to fetch; the answer to Webex says which happened (a 500
+/// when the store failed, so nothing is acknowledged that is not recorded).
+async fn claim_and_queue(
+    rx: &Receiver,
+    sink: &InboundSink,
+    id: &str,
+    room_id: &str,
+    created_ms: i64,
+) -> Response {
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
-            tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500 so Webex redelivers");
+            tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "state store unavailable")
         }
         Ok(Claim::Duplicate) => {
-            tracing::debug!(channel = CHANNEL, message_id = %id, "message already seen; ignored");
+            tracing::debug!(channel = CHANNEL, message_id = %id, "already seen; ignored");
             json_status(Handled::Duplicate)
         }
         Ok(Claim::New) => {
@@ -232,10 +245,11 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     }
 }
 
-/// Queues the claimed message in its room (the room's worker fetches it, in arrival order).
-/// Until the start-up catch-up has delivered what came in while the gateway was down, new
-/// deliveries wait for it in the background so a room's older messages go first.
-fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
+/// `attachmentActions:created` (a card was submitted): claimed like a message (the action id is
+/// the ledger key, so a redelivery is a duplicate), answered, then queued in the card's room;
+/// the room's worker reads it back (`cards::refetch`). Webex does not retry a delivery that
+/// failed and has no list of card submissions, so a 500 here (store down) loses it.
+async fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
     let Some(id) = envelope.data_id() else {
         tracing::warn!(
             channel = CHANNEL,
@@ -243,11 +257,14 @@ fn on_attachment_action(rx: &Receiver, envelope: &Envelope) -> Response {
         );
         return json_error(StatusCode::BAD_REQUEST, "data.id is missing");
     };
-    tokio::spawn(crate::cards::submitted(
-        Arc::clone(&rx.shared),
-        id.to_string(),
-    ));
-    json_status(Handled::Accepted)
+    let Some(sink) = rx.shared.sink.get() else {
+        tracing::warn!(channel = CHANNEL, action = %id, "card submission delivered before the gateway is ready; answering 503 (Webex does not redeliver it)");
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "gateway is not ready yet");
+    };
+    let data = envelope.data.as_ref();
+    let room_id = data.and_then(|d| d.room_id.as_deref()).unwrap_or_default();
+    let created_ms = envelope.data_created_ms().unwrap_or_else(now_ms);
+    claim_and_queue(rx, sink, id, room_id, created_ms).await
 }
 
 fn now_ms() -> i64 {

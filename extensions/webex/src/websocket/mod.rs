@@ -419,13 +419,6 @@ impl WebsocketListener {
                 return false;
             }
         };
-        if let MessageRef::AttachmentAction { .. } = reference {
-            tokio::spawn(crate::cards::submitted(
-                Arc::clone(&self.shared),
-                resolved.id,
-            ));
-            return true;
-        }
         let room_id = resolved
             .room_id
             .unwrap_or_else(|| room_of(&resolved.id, &activity.target.id));

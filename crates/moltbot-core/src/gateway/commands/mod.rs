@@ -18,7 +18,12 @@
 //!    anyone the group policy admits, so anyone it admits may `/reset` the space's session).
 //! 4. **The agent**: everything else, unknown `/words` included, as ordinary text.
 //!
-//! Handlers for card submissions and polls join the chain as further steps between 3 and 4.
+//! Before all of these, a card submission that is a poll vote is taken by the polls handler
+//! ([`super::polls`]): a poll is open to every member of its room, so a vote passes no access
+//! policy, and it is stored without a reply. Other card submissions go through the chain like
+//! text (their readable line is never a command), so they reach the agent under the access
+//! policy of the person who submitted. `/poll` itself is a command of step 3: it never bypasses
+//! access control.
 //!
 //! # Recognising a command
 //!
@@ -58,6 +63,9 @@ pub(crate) enum Command {
     Status,
     /// `/whoami`: the asker's person id and email.
     Whoami,
+    /// `/poll "Question?" A | B | C`: post a poll card in this conversation (see
+    /// [`super::polls`]).
+    Poll,
 }
 
 /// One chat command: its names and what `/help` says of it.
@@ -89,6 +97,12 @@ pub(crate) const COMMANDS: &[Spec] = &[
         names: &["status"],
         summary: "the model I use, how I receive messages, how long this conversation is, and \
                   your access",
+    },
+    Spec {
+        command: Command::Poll,
+        names: &["poll"],
+        summary: "`/poll \"Question?\" A | B | C` posts a poll everyone here can vote in; \
+                  the owner closes it with `moltbot poll close`",
     },
     Spec {
         command: Command::Whoami,

@@ -63,6 +63,16 @@ impl Processor {
                 let dm = self.dm_access(message).await;
                 (text::whoami(self.id(), &message.sender, dm), None)
             }
+            Command::Poll => {
+                let args = parse(&message.text).map_or("", |i| i.args);
+                let part = match self.poll_command(message, args).await {
+                    Ok((fallback, card)) => OutboxPart::card(&fallback, &card),
+                    Err(notice) => OutboxPart::text(notice),
+                };
+                return self
+                    .record_and_send(message, origin, None, vec![part])
+                    .await;
+            }
         };
         self.record_and_send(message, origin, session, vec![OutboxPart::text(answer)])
             .await

@@ -161,8 +161,36 @@ CREATE TABLE leases (
 );
 "#;
 
+/// Version 4: polls and their votes (the SQLite store's version 4).
+const V4: &str = r#"
+CREATE TABLE polls (
+    id           TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    channel      TEXT COLLATE "C" NOT NULL,
+    room_id      TEXT COLLATE "C" NOT NULL,
+    question     TEXT    NOT NULL,
+    options      TEXT    NOT NULL,
+    multiple     BOOLEAN NOT NULL,
+    created_by   TEXT    NOT NULL,
+    created_at   BIGINT  NOT NULL,
+    closes_at    BIGINT,
+    closed_at    BIGINT,
+    announced_at BIGINT
+);
+CREATE INDEX polls_open ON polls (channel, closes_at) WHERE closed_at IS NULL;
+CREATE INDEX polls_to_announce ON polls (channel, closed_at)
+    WHERE closed_at IS NOT NULL AND announced_at IS NULL;
+
+CREATE TABLE poll_votes (
+    poll_id   TEXT COLLATE "C" NOT NULL,
+    person_id TEXT COLLATE "C" NOT NULL,
+    choices   TEXT   NOT NULL,
+    voted_at  BIGINT NOT NULL,
+    PRIMARY KEY (poll_id, person_id)
+);
+"#;
+
 /// The ordered `(version, script)` pairs; the schema version is the last one applied.
-pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3), (4, V4)];
 
 const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS moltbot_schema (
     version    INTEGER NOT NULL PRIMARY KEY,
@@ -334,8 +362,11 @@ mod tests {
     fn every_copied_table_and_column_is_created() {
         for table in crate::store::tables::TABLES {
             let create = format!("CREATE TABLE {} (", table.name);
-            let start = V3.find(&create).unwrap_or_else(|| panic!("{}", table.name));
-            let body = &V3[start..];
+            let (start, script) = MIGRATIONS
+                .iter()
+                .find_map(|(_, script)| script.find(&create).map(|at| (at, script)))
+                .unwrap_or_else(|| panic!("{}", table.name));
+            let body = &script[start..];
             let body = &body[..body.find(");").unwrap_or(body.len())];
             for column in table.columns {
                 assert!(

@@ -27,6 +27,7 @@ pub(crate) mod migrations;
 mod outbox;
 mod pairing;
 mod plugins;
+mod polls;
 mod sessions;
 mod tls;
 

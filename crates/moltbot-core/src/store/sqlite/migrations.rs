@@ -240,8 +240,36 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 "#;
 
+/// Migration 4: polls and their votes (one vote per person and poll, replaced when changed).
+const V4: &str = r#"
+CREATE TABLE polls (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    channel      TEXT    NOT NULL,
+    room_id      TEXT    NOT NULL,
+    question     TEXT    NOT NULL,
+    options      TEXT    NOT NULL,
+    multiple     INTEGER NOT NULL,
+    created_by   TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    closes_at    INTEGER,
+    closed_at    INTEGER,
+    announced_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX polls_open ON polls (channel, closes_at) WHERE closed_at IS NULL;
+CREATE INDEX polls_to_announce ON polls (channel, closed_at)
+    WHERE closed_at IS NOT NULL AND announced_at IS NULL;
+
+CREATE TABLE poll_votes (
+    poll_id   TEXT    NOT NULL,
+    person_id TEXT    NOT NULL,
+    choices   TEXT    NOT NULL,
+    voted_at  INTEGER NOT NULL,
+    PRIMARY KEY (poll_id, person_id)
+) WITHOUT ROWID;
+"#;
+
 /// The ordered migration scripts; the schema version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes (the number of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

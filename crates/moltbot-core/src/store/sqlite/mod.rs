@@ -14,6 +14,7 @@ pub mod migrations;
 mod outbox;
 mod pairing;
 mod plugins;
+mod polls;
 mod sessions;
 
 use std::path::Path;
