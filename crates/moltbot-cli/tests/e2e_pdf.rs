@@ -84,22 +84,13 @@ async fn malformed_pdfs_are_named_as_unreadable_and_the_gateway_keeps_answering(
     let whole = SimFile::pdf("contract.pdf", "Signed by both parties").bytes;
     let truncated = whole[..whole.len() / 2].to_vec();
 
-    let first = s
-        .alice()
-        .sends_file_to_bot(
-            SimFile::new("garbage.pdf", "application/pdf", garbage),
-            "Read this",
-        )
-        .await;
-    assert_eq!(s.wait_replies(&first, 1).await, ["answer 1"]);
-    let second = s
-        .alice()
-        .sends_file_to_bot(
-            SimFile::new("contract.pdf", "application/pdf", truncated),
-            "And this",
-        )
-        .await;
-    assert_eq!(s.wait_replies(&second, 2).await[1], "answer 2");
+    let broken = [("garbage.pdf", garbage), ("contract.pdf", truncated)];
+    for (n, (name, bytes)) in broken.into_iter().enumerate() {
+        let file = SimFile::new(name, "application/pdf", bytes);
+        let sent = s.alice().sends_file_to_bot(file, "Read this").await;
+        let replies = s.wait_replies(&sent, n + 1).await;
+        assert_eq!(replies[n], format!("answer {}", n + 1));
+    }
     let third = s.alice().dm_bot("Still there?").await;
     assert_eq!(s.wait_replies(&third, 3).await[2], "answer 3");
     s.settled().await;

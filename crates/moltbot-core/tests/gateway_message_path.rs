@@ -745,11 +745,14 @@ impl DocumentText for FakeReader {
     }
 }
 
-/// Answers `ok`, recording each request's files as `(name, pdf_text)`.
+/// A request's files as `(name, pdf_text)`.
+type SeenFiles = Vec<(String, Option<PdfText>)>;
+
+/// Answers `ok`, recording each request's files.
 #[derive(Default)]
 struct FileRecorder {
     wants_pdf_text: bool,
-    seen: Mutex<Vec<Vec<(String, Option<PdfText>)>>>,
+    seen: Mutex<Vec<SeenFiles>>,
 }
 
 impl Agent for FileRecorder {
