@@ -1,6 +1,7 @@
 //! The gateway's message path against a scripted channel: how many units of work a message
 //! (or a chat command) costs the store, where commands sit against access control, and what
-//! happens to a message that cannot be fetched for a while, and the placeholder of a slow answer.
+//! happens to a message that cannot be fetched for a while, the placeholder of a slow answer, and
+//! the text of PDFs read for an agent that wants it.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -11,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moltbot_core::access::{AccessPolicy, DmPolicy, GroupPolicy};
+use moltbot_core::agent::attachments::PdfTextFuture;
 use moltbot_core::agent::{
-    Agent, AgentError, AgentFuture, AgentReply, AgentRequest, EchoAgent, SenderInfo, APOLOGY,
+    Agent, AgentError, AgentFuture, AgentReply, AgentRequest, Attachment, DocumentText, EchoAgent,
+    PdfText, SenderInfo, APOLOGY,
 };
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
@@ -123,6 +126,26 @@ async fn receive(sink: InboundSink, incoming: Incoming) {
 }
 
 impl Channel for ScriptedChannel {
+    /// Each file URL `.../name` is a file `name`: a PDF when it ends in `.pdf`, else text.
+    fn fetch_attachments<'a>(
+        &'a self,
+        message: &'a InboundMessage,
+    ) -> BoxFuture<'a, Vec<Attachment>> {
+        let files = message
+            .files
+            .iter()
+            .map(|url| {
+                let name = url.rsplit('/').next().unwrap_or_default();
+                if name.ends_with(".pdf") {
+                    Attachment::new(name, "application/pdf", b"%PDF-1.4 fake".to_vec())
+                } else {
+                    Attachment::new(name, "text/plain", b"plain text".to_vec())
+                }
+            })
+            .collect();
+        Box::pin(std::future::ready(files))
+    }
+
     fn id(&self) -> &str {
         "test"
     }
@@ -704,4 +727,92 @@ async fn an_apology_the_channel_cannot_edit_in_is_posted() {
     // ...and the placeholder, which would go on saying "Working on it...", taken away.
     assert_eq!(*channel.deleted.lock().unwrap(), ["sent-1"]);
     gateway.stop().await;
+}
+
+/// Reads every PDF as `text of N bytes`, counting its calls.
+#[derive(Debug, Default)]
+struct FakeReader {
+    calls: Mutex<usize>,
+}
+
+impl DocumentText for FakeReader {
+    fn pdf_text<'a>(&'a self, pdf: &'a [u8]) -> PdfTextFuture<'a> {
+        *self.calls.lock().unwrap() += 1;
+        Box::pin(std::future::ready(PdfText::Text(format!(
+            "text of {} bytes",
+            pdf.len()
+        ))))
+    }
+}
+
+/// A request's files as `(name, pdf_text)`.
+type SeenFiles = Vec<(String, Option<PdfText>)>;
+
+/// Answers `ok`, recording each request's files.
+#[derive(Default)]
+struct FileRecorder {
+    wants_pdf_text: bool,
+    seen: Mutex<Vec<SeenFiles>>,
+}
+
+impl Agent for FileRecorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
+        let files = req
+            .attachments
+            .iter()
+            .map(|a| (a.name.clone(), a.pdf_text.clone()))
+            .collect();
+        self.seen.lock().unwrap().push(files);
+        Box::pin(std::future::ready(Ok(AgentReply::text("ok"))))
+    }
+
+    fn wants_pdf_text(&self) -> bool {
+        self.wants_pdf_text
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdfs_are_read_for_an_agent_that_wants_their_text_and_only_for_it() {
+    for wants_pdf_text in [true, false] {
+        let (channel, incoming) = ScriptedChannel::new();
+        let reader = Arc::new(FakeReader::default());
+        let agent = Arc::new(FileRecorder {
+            wants_pdf_text,
+            ..FileRecorder::default()
+        });
+        let options = GatewayOptions {
+            document_text: Some(Arc::clone(&reader) as Arc<dyn DocumentText>),
+            ..GatewayOptions::default()
+        };
+        let gateway = start_with(
+            Arc::clone(&channel),
+            Arc::clone(&agent) as Arc<dyn Agent>,
+            options,
+        )
+        .await;
+        let mut message = dm("m1", "read these");
+        message.files = vec![
+            "https://files.example/report.pdf".into(),
+            "https://files.example/notes.txt".into(),
+        ];
+        gateway
+            .handle(&incoming, &message, InboundState::Replied)
+            .await;
+        let seen = agent.seen.lock().unwrap().clone();
+        let expected_pdf_text = wants_pdf_text.then(|| PdfText::Text("text of 13 bytes".into()));
+        assert_eq!(
+            seen,
+            [vec![
+                ("report.pdf".to_string(), expected_pdf_text),
+                ("notes.txt".to_string(), None),
+            ]],
+            "wants_pdf_text: {wants_pdf_text}"
+        );
+        assert_eq!(*reader.calls.lock().unwrap(), usize::from(wants_pdf_text));
+        gateway.stop().await;
+    }
 }

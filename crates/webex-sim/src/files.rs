@@ -131,6 +131,69 @@ impl SimFile {
     pub fn png(name: &str) -> SimFile {
         Self::new(name, "image/png", TINY_PNG)
     }
+
+    /// A real one-page `application/pdf` whose page shows `text` in Helvetica (one line;
+    /// characters other than printable ASCII become `?`).
+    pub fn pdf(name: &str, text: &str) -> SimFile {
+        let escaped: String = text
+            .chars()
+            .map(|c| match c {
+                '(' | ')' | '\\' => format!("\\{c}"),
+                c if !c.is_ascii() || c.is_ascii_control() => "?".to_string(),
+                c => c.to_string(),
+            })
+            .collect();
+        Self::new(
+            name,
+            "application/pdf",
+            one_page_pdf(&format!("BT /F1 18 Tf 72 720 Td ({escaped}) Tj ET")),
+        )
+    }
+
+    /// A real one-page `application/pdf` with no text on it, like a scanned page (a filled
+    /// rectangle where the picture would be).
+    pub fn pdf_without_text(name: &str) -> SimFile {
+        Self::new(
+            name,
+            "application/pdf",
+            one_page_pdf("0.5 g 72 72 468 648 re f"),
+        )
+    }
+}
+
+/// A PDF 1.4 file with one US Letter page drawn by `content` (a content stream; font `/F1` is
+/// Helvetica), with a correct cross-reference table.
+fn one_page_pdf(content: &str) -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (index, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
+    for offset in offsets {
+        table.push_str(&format!("{offset:010} 00000 n \n"));
+    }
+    table.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    pdf.extend_from_slice(table.as_bytes());
+    pdf
 }
 
 /// A stored file as tests read it ([`crate::SimServer::file`], `GET /_sim/contents`).

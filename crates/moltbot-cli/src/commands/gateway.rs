@@ -1,6 +1,7 @@
 //! `moltbot gateway`: refuses to start on any config problem, then runs the channels until
 //! SIGINT/SIGTERM (a second signal exits at once).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -84,6 +85,13 @@ pub(crate) async fn serve(
         // Replicas share a PostgreSQL store: one of them leads (runs the receivers).
         leader_lease: matches!(location, StoreLocation::Postgres(_))
             .then(|| Duration::from_secs(config.core.store.lease_seconds)),
+        document_text: match crate::pdf_text::SubprocessPdfText::this_binary() {
+            Ok(reader) => Some(Arc::new(reader)),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot find this binary to read PDFs with; providers without \"pdf\" in their input get a PDF's name only");
+                None
+            }
+        },
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);

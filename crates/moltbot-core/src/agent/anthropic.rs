@@ -121,6 +121,10 @@ impl Agent for AnthropicAgent {
                 .await
         })
     }
+
+    fn wants_pdf_text(&self) -> bool {
+        !self.input.pdf
+    }
 }
 
 impl AnthropicAgent {

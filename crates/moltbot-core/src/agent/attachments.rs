@@ -7,7 +7,9 @@
 //!
 //! - an image (PNG, JPEG, GIF, WebP) as an image part, when the provider reads images and the image
 //!   is within its size limit;
-//! - a PDF as a document part, when the provider reads PDFs;
+//! - a PDF as a document part, when the provider reads PDFs; otherwise as the text extracted
+//!   from it ([`PdfText`], read by the [`DocumentText`] the gateway was given), presented like a
+//!   text file, or a note that no text could be extracted or that it could not be read;
 //! - a text-like file (`text/*`, JSON, XML, YAML, CSV, Markdown, source code by extension) as text
 //!   with its file name, cut at [`MAX_TEXT_FILE_CHARS`];
 //! - anything else, or what the provider cannot read, or a file that could not be downloaded, as
@@ -17,10 +19,17 @@
 //! History keeps only [`history_note`] (`[file: name, type]`): files go with the turn they came in.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// Largest text file passed inline, in characters (the rest is cut, with a note).
 pub const MAX_TEXT_FILE_CHARS: usize = 100_000;
+
+/// The most text, in bytes of UTF-8, a [`DocumentText`] needs to return for one PDF: enough for
+/// more than [`MAX_TEXT_FILE_CHARS`] characters of any script, so a longer text is still seen
+/// to be cut.
+pub const MAX_PDF_TEXT_BYTES: usize = (MAX_TEXT_FILE_CHARS + 1) * 4;
 
 /// A file that came with the message.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,6 +40,9 @@ pub struct Attachment {
     pub content_type: String,
     /// The bytes, or why they are not here.
     pub content: AttachmentContent,
+    /// For a PDF given to a provider that does not read PDFs: what could be read of it as text
+    /// (set by the gateway through its [`DocumentText`]); `None` when it was not read.
+    pub pdf_text: Option<PdfText>,
 }
 
 impl fmt::Debug for Attachment {
@@ -39,6 +51,7 @@ impl fmt::Debug for Attachment {
             .field("name", &self.name)
             .field("content_type", &self.content_type)
             .field("content", &self.content)
+            .field("pdf_text", &self.pdf_text)
             .finish()
     }
 }
@@ -69,6 +82,7 @@ impl Attachment {
             name: name.into(),
             content_type: normalise_type(content_type),
             content: AttachmentContent::Bytes(bytes.into()),
+            pdf_text: None,
         }
     }
 
@@ -82,7 +96,15 @@ impl Attachment {
             name: name.into(),
             content_type: normalise_type(content_type),
             content: AttachmentContent::Unavailable(why.into()),
+            pdf_text: None,
         }
+    }
+
+    /// This attachment with `text`, what was read of it as a PDF.
+    #[must_use]
+    pub fn with_pdf_text(mut self, text: PdfText) -> Self {
+        self.pdf_text = Some(text);
+        self
     }
 
     /// The bytes, when downloaded.
@@ -106,6 +128,73 @@ fn normalise_type(content_type: &str) -> String {
     } else {
         main.to_ascii_lowercase()
     }
+}
+
+/// What could be read of a PDF as text.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PdfText {
+    /// Its text, in reading order as far as the extractor knows it (at most
+    /// [`MAX_PDF_TEXT_BYTES`]; [`plan`] cuts it at [`MAX_TEXT_FILE_CHARS`] characters).
+    Text(String),
+    /// A valid PDF without text (scanned pages, images only).
+    Empty,
+    /// Not readable: malformed, encrypted, too large, or the extractor failed or ran out of
+    /// time.
+    Unreadable {
+        /// A short phrase for the agent (e.g. `not a valid PDF`, `reading it took longer than
+        /// 10 s`).
+        reason: String,
+        /// The extractor's own words, for the log (never shown to the agent).
+        detail: String,
+    },
+}
+
+impl PdfText {
+    /// `text` without the white space around it, or [`PdfText::Empty`] when it is only white
+    /// space.
+    pub fn from_text(text: &str) -> Self {
+        match text.trim() {
+            "" => PdfText::Empty,
+            text => PdfText::Text(text.to_string()),
+        }
+    }
+
+    /// An unreadable PDF, for `reason` (to the agent) with `detail` (to the log).
+    pub fn unreadable(reason: impl Into<String>, detail: impl Into<String>) -> Self {
+        PdfText::Unreadable {
+            reason: reason.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Debug for PdfText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PdfText::Text(text) => write!(f, "Text({} bytes)", text.len()),
+            PdfText::Empty => write!(f, "Empty"),
+            PdfText::Unreadable { reason, detail } => f
+                .debug_struct("Unreadable")
+                .field("reason", reason)
+                .field("detail", detail)
+                .finish(),
+        }
+    }
+}
+
+/// The future a [`DocumentText`] returns.
+pub type PdfTextFuture<'a> = Pin<Box<dyn Future<Output = PdfText> + Send + 'a>>;
+
+/// Reads the text of PDFs, for providers that do not read PDFs themselves.
+///
+/// Installed by whoever builds the gateway (`GatewayOptions::document_text`; the `moltbot`
+/// binary runs the parser in a child process, bounded in input, output, time and memory). Without
+/// one, PDFs reach such providers as a note naming the file. Implementations bound their own time
+/// and output (at most [`MAX_PDF_TEXT_BYTES`]) and never panic on what the PDF holds: a PDF
+/// they cannot read is [`PdfText::Unreadable`].
+pub trait DocumentText: Send + Sync + fmt::Debug {
+    /// The text of `pdf` (the bytes of a file of type `application/pdf`).
+    fn pdf_text<'a>(&'a self, pdf: &'a [u8]) -> PdfTextFuture<'a>;
 }
 
 /// What a file is, as far as providers care.
@@ -378,6 +467,21 @@ fn part_for(attachment: &Attachment, kinds: InputKinds, limits: SizeLimits) -> P
             "{size}, larger than this model's PDF limit ({})",
             human_size(limits.pdf)
         )),
+        FileKind::Pdf if !kinds.pdf && attachment.pdf_text.is_some() => {
+            match &attachment.pdf_text {
+                Some(PdfText::Text(text)) if !text.trim().is_empty() => Part::Text(text_block(
+                    &name,
+                    &format!("{}, text extracted", attachment.content_type),
+                    text,
+                )),
+                Some(PdfText::Unreadable { reason, .. }) => {
+                    note(&format!("{size}, could not be read ({reason})"))
+                }
+                _ => note(&format!(
+                    "{size}, no text could be extracted from it (scanned pages or images only?)"
+                )),
+            }
+        }
         FileKind::Text => match std::str::from_utf8(bytes) {
             Ok(text) => Part::Text(text_block(&name, &attachment.content_type, text)),
             Err(_) => note(&format!("{size}, not valid UTF-8 text")),
@@ -563,7 +667,80 @@ mod tests {
     fn debug_never_prints_the_bytes() {
         assert_eq!(
             format!("{:?}", png()),
-            "Attachment { name: \"shot.png\", content_type: \"image/png\", content: Bytes(4 bytes) }"
+            "Attachment { name: \"shot.png\", content_type: \"image/png\", content: Bytes(4 bytes), pdf_text: None }"
+        );
+        let pdf = Attachment::new("a.pdf", "application/pdf", b"%PDF-".to_vec())
+            .with_pdf_text(PdfText::Text("secret words".into()));
+        assert!(!format!("{pdf:?}").contains("secret"), "{pdf:?}");
+    }
+
+    fn pdf(text: Option<PdfText>) -> Attachment {
+        let file = Attachment::new("report.pdf", "application/pdf", b"%PDF-1.4 ...".to_vec());
+        match text {
+            Some(text) => file.with_pdf_text(text),
+            None => file,
+        }
+    }
+
+    fn one_text(parts: Vec<Part>) -> String {
+        match parts.as_slice() {
+            [Part::Text(text)] => text.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pdf_goes_as_a_document_to_a_model_that_reads_pdfs_even_when_its_text_was_read() {
+        let kinds = InputKinds::default_for(crate::config::ProviderApi::AnthropicMessages);
+        let text = Some(PdfText::Text("Quarterly revenue".into()));
+        assert!(matches!(
+            plan(&[pdf(text)], kinds, SizeLimits::ANTHROPIC).as_slice(),
+            [Part::Pdf { name, .. }] if name == "report.pdf"
+        ));
+    }
+
+    #[test]
+    fn a_pdf_goes_as_its_text_like_a_text_file_to_a_model_that_does_not_read_pdfs() {
+        let text = Some(PdfText::from_text("\n\nQuarterly revenue rose.\n"));
+        let shown = one_text(plan(&[pdf(text)], InputKinds::TEXT, SizeLimits::OPENAI));
+        assert_eq!(
+            shown,
+            "[file: report.pdf, application/pdf, text extracted]\n```\nQuarterly revenue rose.\n```"
+        );
+        let long = PdfText::Text("y".repeat(MAX_PDF_TEXT_BYTES));
+        let shown = one_text(plan(
+            &[pdf(Some(long))],
+            InputKinds::TEXT,
+            SizeLimits::OPENAI,
+        ));
+        assert!(
+            shown.ends_with("only its first 100000 characters are shown]"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_pdf_without_text_or_unreadable_or_not_read_becomes_a_note() {
+        let plan_one = |text| one_text(plan(&[pdf(text)], InputKinds::TEXT, SizeLimits::OPENAI));
+        assert_eq!(PdfText::from_text(" \n\u{c}"), PdfText::Empty);
+        assert_eq!(
+            plan_one(Some(PdfText::Empty)),
+            "[file: report.pdf, application/pdf: 12 bytes, no text could be extracted from it (scanned pages or images only?)]"
+        );
+        assert_eq!(
+            plan_one(Some(PdfText::Text("  ".into()))),
+            plan_one(Some(PdfText::Empty))
+        );
+        assert_eq!(
+            plan_one(Some(PdfText::unreadable(
+                "not a valid PDF",
+                "parse error at 9"
+            ))),
+            "[file: report.pdf, application/pdf: 12 bytes, could not be read (not a valid PDF)]"
+        );
+        assert_eq!(
+            plan_one(None),
+            "[file: report.pdf, application/pdf: 12 bytes, this model cannot read this kind of file]"
         );
     }
 }

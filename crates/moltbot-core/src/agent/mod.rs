@@ -54,7 +54,9 @@ pub use self::anthropic::{
     anthropic_messages, anthropic_messages_for, anthropic_messages_url, parse_anthropic_reply,
     AnthropicAgent, AnthropicStream, ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
 };
-pub use self::attachments::{Attachment, AttachmentContent, FileKind, InputKinds};
+pub use self::attachments::{
+    Attachment, AttachmentContent, DocumentText, FileKind, InputKinds, PdfText,
+};
 pub use self::build::{api_key_env, build_agent};
 pub use self::command::{command_input, parse_output, CommandAgent, MAX_STDOUT_BYTES};
 pub use self::echo::EchoAgent;
@@ -111,6 +113,14 @@ pub trait Agent: Send + Sync {
             let _ = deltas.send(reply.text.clone());
             Ok(reply)
         })
+    }
+
+    /// True when this agent's provider does not read PDFs (`models.providers.<name>.input`
+    /// without `"pdf"`) but can be given their text: the gateway then has the text of each PDF
+    /// read ([`DocumentText`]) and put in [`Attachment::pdf_text`] before asking. Default: false
+    /// (the agent gets PDFs as they came, e.g. the command agent as files).
+    fn wants_pdf_text(&self) -> bool {
+        false
     }
 }
 

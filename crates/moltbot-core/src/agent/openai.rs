@@ -112,6 +112,10 @@ impl Agent for OpenAiAgent {
                 .await
         })
     }
+
+    fn wants_pdf_text(&self) -> bool {
+        !self.input.pdf
+    }
 }
 
 /// An OpenAI-compatible answer read from its stream of chunks: the `delta` of

@@ -424,13 +424,51 @@ impl Processor {
                 .get(&message.room_id)
                 .or(self.options.system_prompt.as_ref())
                 .cloned(),
-            attachments: attachments.to_vec(),
+            attachments: self.read_pdfs(message, attachments).await,
             card: message.card.as_ref().map(|card| card.inputs.clone()),
         };
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
         };
         agent::answer_streaming(self.agent.as_ref(), &request, options, deltas).await
+    }
+
+    /// `attachments`, each PDF with its text read ([`agent::Attachment::pdf_text`]) when the
+    /// agent wants PDFs as text and the gateway has a reader; a PDF that could not be read is
+    /// logged (the agent is told so, and answers the rest).
+    async fn read_pdfs(
+        &self,
+        message: &InboundMessage,
+        attachments: &[agent::Attachment],
+    ) -> Vec<agent::Attachment> {
+        let reader = match &self.options.document_text {
+            Some(reader) if self.agent.wants_pdf_text() => reader,
+            _ => return attachments.to_vec(),
+        };
+        let mut out = Vec::with_capacity(attachments.len());
+        for file in attachments {
+            let bytes = match file.bytes() {
+                Some(bytes) if file.kind() == agent::FileKind::Pdf => bytes,
+                _ => {
+                    out.push(file.clone());
+                    continue;
+                }
+            };
+            let text = reader.pdf_text(bytes).await;
+            match &text {
+                agent::PdfText::Unreadable { reason, detail } => {
+                    tracing::warn!(channel = self.id(), message_id = %message.id, room = %message.room_id, bytes = bytes.len(), reason = %reason, detail = %detail, "a PDF could not be read; the agent is told so");
+                }
+                agent::PdfText::Empty => {
+                    tracing::info!(channel = self.id(), message_id = %message.id, bytes = bytes.len(), "a PDF has no text to extract");
+                }
+                agent::PdfText::Text(text) => {
+                    tracing::debug!(channel = self.id(), message_id = %message.id, bytes = bytes.len(), text_bytes = text.len(), "read the text of a PDF");
+                }
+            }
+            out.push(file.clone().with_pdf_text(text));
+        }
+        out
     }
 
     /// Carries out the stored operations not yet sent, in order, retrying transient failures;

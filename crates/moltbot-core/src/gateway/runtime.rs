@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::Agent;
+use crate::agent::{Agent, DocumentText};
 use crate::backoff;
 use crate::dispatch::{DispatchLimits, Dispatcher};
 use crate::error::chain;
@@ -78,6 +78,10 @@ pub struct GatewayOptions {
     /// what it claims. `None`: no election, this process runs everything (one gateway per
     /// store, as with SQLite).
     pub leader_lease: Option<Duration>,
+    /// Reads the text of PDFs for an agent whose provider does not read PDFs
+    /// ([`Agent::wants_pdf_text`](crate::agent::Agent::wants_pdf_text)); `None`: such a provider
+    /// is told the PDF's name only.
+    pub document_text: Option<Arc<dyn DocumentText>>,
 }
 
 impl Default for GatewayOptions {
@@ -97,6 +101,7 @@ impl Default for GatewayOptions {
             retention: Duration::from_secs(30 * 86_400),
             lease: Duration::from_secs(15),
             leader_lease: None,
+            document_text: None,
         }
     }
 }

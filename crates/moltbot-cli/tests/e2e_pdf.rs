@@ -1,0 +1,144 @@
+//! PDFs people send reach every provider: Anthropic as a `document` block, providers that do not
+//! read PDFs (OpenAI-compatible ones by default) as the text the gateway extracted from them in
+//! its `moltbot __extract-pdf` child process. A malformed PDF becomes a note to the agent and a
+//! warning in the log; the gateway keeps answering.
+
+#![allow(clippy::unwrap_used)]
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
+use serde_json::{json, Value};
+use webex_sim::SimFile;
+
+/// The content of the last message of the model's `n`-th request (as JSON).
+fn last_content(model: &FakeModel, n: usize) -> Value {
+    let requests = model.requests();
+    let messages = requests[n]["messages"].as_array().unwrap().clone();
+    messages.last().unwrap()["content"].clone()
+}
+
+/// The text of the file part (the second part, after the message's own text) of request `n`.
+fn file_part(model: &FakeModel, n: usize) -> String {
+    let content = last_content(model, n);
+    content[1]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("request {n} has no file text part: {content}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdfs_text_reaches_an_openai_compatible_provider_and_a_scanned_one_is_named() {
+    let model = FakeModel::start(vec![openai_answer("Got it.", json!({}))]).await;
+    let s = Scenario::start_with_model("webhook", OPEN, "openai-completions", &model, "").await;
+    let report = s
+        .alice()
+        .sends_file_to_bot(
+            SimFile::pdf("q3-report.pdf", "Quarterly revenue rose (by 12%) in Oslo"),
+            "Summarise this",
+        )
+        .await;
+    assert_eq!(s.wait_replies(&report, 1).await, ["Got it."]);
+    let scan = s
+        .alice()
+        .sends_file_to_bot(SimFile::pdf_without_text("scan.pdf"), "And this?")
+        .await;
+    s.wait_replies(&scan, 2).await;
+    s.settled().await;
+
+    let content = last_content(&model, 0);
+    assert_eq!(
+        content[0],
+        json!({"type": "text", "text": "Summarise this"})
+    );
+    let text = file_part(&model, 0);
+    assert!(
+        text.starts_with("[file: q3-report.pdf, application/pdf, text extracted]\n```\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Quarterly revenue rose (by 12%) in Oslo"),
+        "{text}"
+    );
+    assert!(
+        !content.to_string().contains("\"file\""),
+        "no PDF part: {content}"
+    );
+    let note = file_part(&model, 1);
+    assert!(
+        note.starts_with("[file: scan.pdf, application/pdf: ")
+            && note
+                .ends_with("no text could be extracted from it (scanned pages or images only?)]"),
+        "{note}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_pdfs_are_named_as_unreadable_and_the_gateway_keeps_answering() {
+    let model = FakeModel::numbered().await;
+    let s = Scenario::start_with_model("webhook", OPEN, "openai-completions", &model, "").await;
+    // Random bytes behind a PDF header, then a real PDF cut in half.
+    let mut garbage = b"%PDF-1.7\n".to_vec();
+    garbage.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let whole = SimFile::pdf("contract.pdf", "Signed by both parties").bytes;
+    let truncated = whole[..whole.len() / 2].to_vec();
+
+    let broken = [("garbage.pdf", garbage), ("contract.pdf", truncated)];
+    for (n, (name, bytes)) in broken.into_iter().enumerate() {
+        let file = SimFile::new(name, "application/pdf", bytes);
+        let sent = s.alice().sends_file_to_bot(file, "Read this").await;
+        let replies = s.wait_replies(&sent, n + 1).await;
+        assert_eq!(replies[n], format!("answer {}", n + 1));
+    }
+    let third = s.alice().dm_bot("Still there?").await;
+    assert_eq!(s.wait_replies(&third, 3).await[2], "answer 3");
+    s.settled().await;
+
+    for (n, name) in [(0, "garbage.pdf"), (1, "contract.pdf")] {
+        let note = file_part(&model, n);
+        assert!(
+            note.starts_with(&format!("[file: {name}, application/pdf: "))
+                && note.contains(", could not be read ("),
+            "{note}"
+        );
+    }
+    assert_eq!(last_content(&model, 2), json!("Still there?"));
+    let log = s.log();
+    assert_eq!(
+        log.matches("a PDF could not be read; the agent is told so")
+            .count(),
+        2,
+        "{log}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_reaches_anthropic_as_a_document_block_as_it_came() {
+    let model = FakeModel::start(vec![anthropic_answer(
+        json!([{"type": "text", "text": "Got it."}]),
+    )])
+    .await;
+    let s = Scenario::start_with_model("webhook", OPEN, "anthropic-messages", &model, "").await;
+    let file = SimFile::pdf("q3-report.pdf", "Quarterly revenue");
+    let bytes = file.bytes.clone();
+    let report = s.alice().sends_file_to_bot(file, "Summarise this").await;
+    assert_eq!(s.wait_replies(&report, 1).await, ["Got it."]);
+    s.settled().await;
+    // https://docs.anthropic.com/en/docs/build-with-claude/pdf-support: a base64 document.
+    let content = last_content(&model, 0);
+    assert_eq!(
+        content[1],
+        json!({
+            "type": "document",
+            "source": {
+                "type": "base64",
+                "media_type": "application/pdf",
+                "data": STANDARD.encode(&bytes),
+            },
+        }),
+        "{content}"
+    );
+    s.finish().await;
+}
