@@ -15,6 +15,7 @@ mod metrics;
 mod placeholder;
 mod process;
 mod redrive;
+pub mod replicas;
 mod reply;
 mod retention;
 mod runtime;
