@@ -170,7 +170,10 @@ async fn three_replicas_at_full_load_stay_within_the_bots_budget_and_only_the_le
          60 s window {busiest}; 429s {limited}; deliveries per replica {answered:?}",
         requests.len()
     );
-    assert_eq!(limited, 0, "three replicas together never hit the bot's 300/min");
+    assert_eq!(
+        limited, 0,
+        "three replicas together never hit the bot's 300/min"
+    );
     assert!(busiest <= WEBEX_PER_MINUTE as usize, "{busiest}");
 }
 
@@ -223,7 +226,12 @@ async fn a_429_seen_by_one_replica_pauses_every_replica_until_its_retry_after() 
     let before: Vec<(String, usize)> = forwarder.answered();
     let mut later = Vec::new();
     for i in 0..6 {
-        later.push(world.user(&format!("paused{i}")).dm_bot("while paused").await);
+        later.push(
+            world
+                .user(&format!("paused{i}"))
+                .dm_bot("while paused")
+                .await,
+        );
     }
     for message in later.iter().chain([&first]) {
         wait::until(Duration::from_secs(30), || {
@@ -237,7 +245,10 @@ async fn a_429_seen_by_one_replica_pauses_every_replica_until_its_retry_after() 
         .iter()
         .filter(|(url, n)| before.iter().find(|(u, _)| u == url).map_or(0, |(_, m)| *m) < *n)
         .count();
-    assert_eq!(served, 3, "every replica took deliveries: {before:?} -> {after:?}");
+    assert_eq!(
+        served, 3,
+        "every replica took deliveries: {before:?} -> {after:?}"
+    );
 
     let early: Vec<RecordedRequest> = bot_requests(&world)
         .into_iter()
@@ -269,7 +280,8 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
     let world = World::new().await;
     let forwarder = Forwarder::start().await;
     let public = format!("{}/webex/webhook", forwarder.url);
-    let home = |url: &str| webhook_replica_home(&world, schema.url(), LEASE_SECONDS, url, OPEN_FAST);
+    let home =
+        |url: &str| webhook_replica_home(&world, schema.url(), LEASE_SECONDS, url, OPEN_FAST);
     let homes = [
         home(&public),
         home(&public),
@@ -331,7 +343,11 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
     .unwrap();
     // Several lease lifetimes: the odd one never takes it.
     tokio::time::sleep(Duration::from_secs(LEASE_SECONDS * 2)).await;
-    assert!(!odd.stderr_text().contains(BECAME_LEADER), "{}", odd.stderr_text());
+    assert!(
+        !odd.stderr_text().contains(BECAME_LEADER),
+        "{}",
+        odd.stderr_text()
+    );
     assert!(!odd.stderr_text().contains(WEBHOOKS_REGISTERED));
     assert_eq!(b.metric("moltbot_replica_leader").await, 1.0);
     assert_eq!(odd.metric("moltbot_replica_leader").await, 0.0);

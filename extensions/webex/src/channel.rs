@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
+use moltbot_core::gateway::replicas;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics, Fetched,
     Metrics, OutgoingMessage, ReplyContext, ReplyFilter, SendTarget, SenderInfo,
 };
-use moltbot_core::gateway::replicas;
 use moltbot_core::store::Store;
 use webex_api::{
     ClientConfig, CreateMessage, EditMessage, MessageTarget, RequestEvent, RequestObserver,

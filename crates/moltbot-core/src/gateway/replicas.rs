@@ -210,7 +210,11 @@ impl Coordinator {
                 if self.applied.get(channel.id()) != Some(&until) {
                     self.applied.insert(channel.id().to_string(), until);
                     let wait = Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
-                    tracing::info!(channel = channel.id(), wait_ms = wait.as_millis() as u64, "a replica was rate limited: pausing this replica's requests too");
+                    tracing::info!(
+                        channel = channel.id(),
+                        wait_ms = wait.as_millis() as u64,
+                        "a replica was rate limited: pausing this replica's requests too"
+                    );
                     channel.pause_requests(wait);
                 }
             }
@@ -224,7 +228,8 @@ impl Coordinator {
     /// The leader's warning, once per replica (and again if its fingerprint changes).
     fn warn_about_differing(&mut self, live: &[ReplicaBeat]) {
         let live_owners: HashSet<&str> = live.iter().map(|r| r.owner.as_str()).collect();
-        self.warned.retain(|owner, _| live_owners.contains(owner.as_str()));
+        self.warned
+            .retain(|owner, _| live_owners.contains(owner.as_str()));
         for replica in live {
             if *replica.owner == *self.owner
                 || replica.fingerprint.as_deref() == self.fingerprint.as_deref()

@@ -70,10 +70,11 @@ pub struct GatewayOptions {
     pub lease: Duration,
     /// Leader election among replicas sharing the store (`store.leaseSeconds`; the CLI sets it
     /// with PostgreSQL): only the holder of the [`LEADER_LEASE`](super::singleton::LEADER_LEASE)
-    /// runs the channels' receivers (poller, websocket listener, catch-up, safety poll,
-    /// webhook watch) and the approval DMs; every replica serves the HTTP routes and processes
-    /// what it claims. `None`: no election, this process runs everything (one gateway per
-    /// store, as with SQLite).
+    /// registers the channels ([`Channel::register`]: webhooks) and runs their receivers
+    /// (poller, websocket listener, catch-up, safety poll, webhook watch) and the approval
+    /// DMs; every replica serves the HTTP routes, processes what it claims and takes its share
+    /// of the network's request budget ([`super::replicas`]). `None`: no election, this process
+    /// runs everything (one gateway per store, as with SQLite).
     pub leader_lease: Option<Duration>,
 }
 
