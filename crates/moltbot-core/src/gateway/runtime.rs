@@ -494,6 +494,7 @@ impl Gateway {
             ));
             singletons.approvals.push(Arc::clone(&processor));
         }
+        let mut first_attempt = None;
         match self.options.leader_lease {
             None => {
                 tasks.spawn(singletons.run(shutdown.clone()));
@@ -508,7 +509,9 @@ impl Gateway {
                 let status = Arc::clone(&self.status);
                 let metrics = Arc::clone(&self.metrics);
                 let (store, owner) = (self.store.clone(), Arc::clone(&lease.owner));
-                tasks.spawn(runner.run(shutdown.clone(), move |held: Held| {
+                let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+                first_attempt = Some(first_rx);
+                tasks.spawn(runner.run_reporting(shutdown.clone(), move |held: Held| {
                     let singletons = singletons.clone();
                     let (status, metrics) = (Arc::clone(&status), Arc::clone(&metrics));
                     let (store, owner, fingerprint) =
@@ -528,9 +531,14 @@ impl Gateway {
                         metrics.set_replica_leader(false);
                         tracing::info!(token = held.token, "no longer leader: receivers stopped");
                     }
-                }));
-                // A follower serves the webhook route at once; the leader's receivers catch up
-                // on their own.
+                }, Some(first_tx)));
+            }
+        }
+        // A replica that leads from its start is ready once its receivers are (webhooks
+        // registered, caught up), as without an election; a follower serves the webhook route
+        // at once (the leader's receivers catch up on their own).
+        if let Some(first) = first_attempt {
+            if !first.await.unwrap_or(false) {
                 ready_signals.clear();
             }
         }

@@ -124,8 +124,22 @@ impl Singleton {
 
     /// Runs `work` whenever this process holds the lease, until `shutdown` is cancelled; then
     /// waits for the work to return and releases the lease.
-    pub async fn run<F, Fut>(self, shutdown: CancellationToken, mut work: F)
+    pub async fn run<F, Fut>(self, shutdown: CancellationToken, work: F)
     where
+        F: FnMut(Held) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.run_reporting(shutdown, work, None).await;
+    }
+
+    /// [`Singleton::run`], telling `first` whether the first attempt took the lease (the work
+    /// is then already started).
+    pub async fn run_reporting<F, Fut>(
+        self,
+        shutdown: CancellationToken,
+        mut work: F,
+        mut first: Option<tokio::sync::oneshot::Sender<bool>>,
+    ) where
         F: FnMut(Held) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -170,6 +184,9 @@ impl Singleton {
                 }
                 (None, _) => None,
             };
+            if let Some(first) = first.take() {
+                let _ = first.send(running.is_some());
+            }
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(every) => {}
