@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/replicas.rs"]
 mod replicas;
 
@@ -16,9 +18,10 @@ use moltbot_core::store::scratch::ScratchSchema;
 use moltbot_testkit::{wait, RunningGateway, World, OPEN, OPEN_FAST};
 use webex_sim::{Faults, Marker, RecordedRequest};
 
+use load::{busiest_minute, dm_burst};
 use replicas::{
-    channels_status, logged, webhook_replica_home, Forwarder, BECAME_LEADER, PAUSED_BY_A_REPLICA,
-    WEBHOOKS_REGISTERED,
+    channels_status, logged, wait_logged, webhook_replica_home, Forwarder, BECAME_LEADER,
+    PAUSED_BY_A_REPLICA, WEBHOOKS_REGISTERED,
 };
 
 /// `store.leaseSeconds` of the replicas: a takeover fits in a few seconds.
@@ -32,20 +35,6 @@ fn bot_requests(world: &World) -> Vec<RecordedRequest> {
     world.sim.calls_by(&world.bot, Marker(0))
 }
 
-/// The most requests in any 60 s window (by arrival at the emulator).
-fn busiest_minute(requests: &[RecordedRequest]) -> usize {
-    let times: Vec<u64> = requests.iter().map(|r| r.at_ms).collect();
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .filter(|t| **t < times[i] + 60_000)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 fn now_ms() -> u64 {
     u64::try_from(
         std::time::SystemTime::now()
@@ -57,7 +46,7 @@ fn now_ms() -> u64 {
 }
 
 /// Starts three replicas on `schema` behind `forwarder` (the first one alone first, so it
-/// leads), with `extra` in `channels.webex`; returns them and the leader's index.
+/// leads), with `extra` in `channels.webex`; returns their homes and the running replicas.
 async fn three_replicas(
     world: &World,
     schema: &ScratchSchema,
@@ -69,11 +58,7 @@ async fn three_replicas(
         .map(|_| webhook_replica_home(world, schema.url(), LEASE_SECONDS, &url, extra))
         .collect();
     let first = RunningGateway::start(&homes[0]).await;
-    wait::until(wait::TIMEOUT, || {
-        first.stderr_text().contains(BECAME_LEADER).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_logged(&first, BECAME_LEADER, wait::TIMEOUT).await;
     let (second, third) = tokio::join!(
         RunningGateway::start(&homes[1]),
         RunningGateway::start(&homes[2])
@@ -120,24 +105,7 @@ async fn three_replicas_at_full_load_stay_within_the_bots_budget_and_only_the_le
 
     // Fifteen people DM the bot ten messages each, all at once (each person's in order).
     let people: Vec<String> = (0..15).map(|i| format!("load{i}")).collect();
-    let sends: Vec<_> = people
-        .iter()
-        .map(|name| {
-            let (world, name) = (Arc::clone(&world), name.clone());
-            tokio::spawn(async move {
-                let mut room = None;
-                for n in 0..10 {
-                    let sent = world.user(&name).dm_bot(&format!("{name} #{n}")).await;
-                    room = Some(sent.room_id);
-                }
-                room
-            })
-        })
-        .collect();
-    let mut rooms = Vec::new();
-    for send in sends {
-        rooms.push(send.await.unwrap().unwrap());
-    }
+    let rooms = dm_burst(&world, &people, 10).await;
     for (name, room) in people.iter().zip(&rooms) {
         let replies = wait::until(Duration::from_secs(180), || {
             let texts = world.bot_texts(room);
@@ -288,30 +256,19 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
         home("http://127.0.0.1:9/somewhere/else"),
     ];
     let a = RunningGateway::start(&homes[0]).await;
-    wait::until(wait::TIMEOUT, || {
-        a.stderr_text().contains(BECAME_LEADER).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_logged(&a, BECAME_LEADER, wait::TIMEOUT).await;
     let b = RunningGateway::start(&homes[1]).await;
     let odd = RunningGateway::start(&homes[2]).await;
     forwarder.set_replicas(&[&a, &b, &odd]);
 
     // The leader warns once about the odd one; the odd one says it does not stand.
-    wait::until(wait::TIMEOUT, || {
-        a.stderr_text()
-            .contains("a replica runs with another channel config")
-            .then_some(())
-    })
-    .await
-    .unwrap();
-    wait::until(wait::TIMEOUT, || {
-        odd.stderr_text()
-            .contains("not standing for the lead")
-            .then_some(())
-    })
-    .await
-    .unwrap();
+    wait_logged(
+        &a,
+        "a replica runs with another channel config",
+        wait::TIMEOUT,
+    )
+    .await;
+    wait_logged(&odd, "not standing for the lead", wait::TIMEOUT).await;
     // `channels status` (any replica's home) names it.
     let status = wait::until(wait::TIMEOUT, || {
         let status = channels_status(&homes[1]);
@@ -336,11 +293,7 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
 
     // The leader dies: the matching follower takes over, the odd one stays a follower.
     a.kill().await;
-    wait::until(wait::TIMEOUT, || {
-        b.stderr_text().contains(BECAME_LEADER).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_logged(&b, BECAME_LEADER, wait::TIMEOUT).await;
     // Several lease lifetimes: the odd one never takes it.
     tokio::time::sleep(Duration::from_secs(LEASE_SECONDS * 2)).await;
     assert!(
@@ -368,10 +321,6 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
     // is never left without one), and then the webhooks follow its config.
     // (The killed leader's last beat looks alive for up to 15 s: it counts until then.)
     assert_eq!(b.stop().await, Some(0));
-    wait::until(Duration::from_secs(30), || {
-        odd.stderr_text().contains(BECAME_LEADER).then_some(())
-    })
-    .await
-    .unwrap();
+    wait_logged(&odd, BECAME_LEADER, Duration::from_secs(30)).await;
     assert_eq!(odd.stop().await, Some(0));
 }

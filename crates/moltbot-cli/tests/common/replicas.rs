@@ -176,3 +176,16 @@ pub fn channels_status(home: &TestHome) -> String {
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Waits until `replica` logged `line` (at most `timeout`); panics with its log otherwise.
+pub async fn wait_logged(replica: &RunningGateway, line: &str, timeout: std::time::Duration) {
+    let found = moltbot_testkit::wait::until(timeout, || {
+        replica.stderr_text().contains(line).then_some(())
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "no {line:?} in the log:\n{}",
+        replica.stderr_text()
+    );
+}
