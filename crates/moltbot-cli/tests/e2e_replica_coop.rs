@@ -102,6 +102,14 @@ async fn three_replicas_at_full_load_stay_within_the_bots_budget_and_only_the_le
         .filter(|r| r.method == "POST" && r.path == "/v1/webhooks")
         .count();
     assert_eq!(registrations, webhooks.len(), "no follower registered");
+    // Each replica counts three live replicas: it takes a third of the budget.
+    for replica in &all {
+        let three = wait::until_async(wait::TIMEOUT, || async {
+            (replica.metric("moltbot_replicas_live").await == 3.0).then_some(())
+        })
+        .await;
+        assert!(three.is_ok(), "{}", replica.stderr_text());
+    }
 
     // Fifteen people DM the bot ten messages each, all at once (each person's in order).
     let people: Vec<String> = (0..15).map(|i| format!("load{i}")).collect();
@@ -304,6 +312,13 @@ async fn a_replica_with_another_webhook_url_is_reported_and_never_leads() {
     assert!(!odd.stderr_text().contains(WEBHOOKS_REGISTERED));
     assert_eq!(b.metric("moltbot_replica_leader").await, 1.0);
     assert_eq!(odd.metric("moltbot_replica_leader").await, 0.0);
+    // The new leader counts the odd one in /metrics too (once its own sync ran as leader).
+    let differs = wait::until_async(wait::TIMEOUT, || async {
+        (b.metric("moltbot_replicas_config_differs").await == 1.0).then_some(())
+    })
+    .await;
+    assert!(differs.is_ok(), "{}", b.stderr_text());
+    assert_eq!(odd.metric("moltbot_replicas_config_differs").await, 0.0);
     // The webhooks still point at the public URL, and a message is answered once.
     for hook in world.sim.webhooks() {
         assert_eq!(hook["targetUrl"], public);

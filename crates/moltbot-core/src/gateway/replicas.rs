@@ -151,6 +151,7 @@ pub(crate) struct Coordinator {
     pub(crate) fingerprint: Option<Arc<str>>,
     pub(crate) channels: Vec<Arc<dyn Channel>>,
     pub(crate) status: Arc<GatewayStatus>,
+    pub(crate) metrics: Arc<super::metrics::Metrics>,
     /// Replicas already warned about, with the fingerprint they were warned for.
     warned: HashMap<String, Option<String>>,
     /// The pause end (unix ms) last applied, per channel.
@@ -166,6 +167,7 @@ impl Coordinator {
         fingerprint: Option<Arc<str>>,
         channels: Vec<Arc<dyn Channel>>,
         status: Arc<GatewayStatus>,
+        metrics: Arc<super::metrics::Metrics>,
     ) -> Self {
         Self {
             store,
@@ -173,6 +175,7 @@ impl Coordinator {
             fingerprint,
             channels,
             status,
+            metrics,
             warned: HashMap::new(),
             applied: HashMap::new(),
             failing: false,
@@ -219,22 +222,30 @@ impl Coordinator {
                 }
             }
         }
-        if self.status.role() == ReplicaRole::Leader {
-            self.warn_about_differing(&live);
-        }
+        let differing = if self.status.role() == ReplicaRole::Leader {
+            self.warn_about_differing(&live)
+        } else {
+            0
+        };
+        self.metrics.set_replicas(share, differing);
         Ok(())
     }
 
-    /// The leader's warning, once per replica (and again if its fingerprint changes).
-    fn warn_about_differing(&mut self, live: &[ReplicaBeat]) {
+    /// The leader's warning, once per replica (and again if its fingerprint changes). Returns
+    /// how many live replicas differ.
+    fn warn_about_differing(&mut self, live: &[ReplicaBeat]) -> u32 {
+        let mut differing = 0;
         let live_owners: HashSet<&str> = live.iter().map(|r| r.owner.as_str()).collect();
         self.warned
             .retain(|owner, _| live_owners.contains(owner.as_str()));
         for replica in live {
             if *replica.owner == *self.owner
                 || replica.fingerprint.as_deref() == self.fingerprint.as_deref()
-                || self.warned.get(&replica.owner) == Some(&replica.fingerprint)
             {
+                continue;
+            }
+            differing += 1;
+            if self.warned.get(&replica.owner) == Some(&replica.fingerprint) {
                 continue;
             }
             tracing::warn!(
@@ -246,6 +257,7 @@ impl Coordinator {
             self.warned
                 .insert(replica.owner.clone(), replica.fingerprint.clone());
         }
+        differing
     }
 
     /// Ticks every [`SYNC_EVERY`] until `shutdown`.

@@ -416,6 +416,7 @@ impl Gateway {
                 fingerprint.clone(),
                 self.channels.clone(),
                 Arc::clone(&self.status),
+                Arc::clone(&self.metrics),
             );
             coordinator.tick().await;
             Some(coordinator)
