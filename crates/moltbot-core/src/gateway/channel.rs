@@ -375,10 +375,12 @@ pub trait Channel: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    /// With a leader election only, in every replica, before the election: the receivers (and
-    /// their start-up catch-up) run in whichever replica leads, so the channel's routes (its
-    /// webhook) must hand what they accept to `sink` from now on, without waiting for a
-    /// receiver or a catch-up of this process. Default: nothing.
+    /// With a leader election only, in a replica that did not win the lead at its start (once
+    /// that is known, before it reports ready): the receivers (and their start-up catch-up) run
+    /// in whichever replica leads, so the channel's routes (its webhook) must hand what they
+    /// accept to `sink` from now on, without waiting for a receiver or a catch-up of this
+    /// process. A replica that leads from its start is not called: its receivers open the
+    /// routes as without an election. Default: nothing.
     fn follow(&self, sink: &super::InboundSink) {
         let _ = sink;
     }

@@ -440,6 +440,8 @@ impl Gateway {
         }
         let mut dispatchers = Vec::new();
         let mut ready_signals = Vec::new();
+        // Each channel with its sink, for `Channel::follow` if this replica does not lead.
+        let mut followers = Vec::new();
         // What only the leader runs (everything, without an election).
         let mut singletons = Singletons {
             receivers: Vec::new(),
@@ -478,9 +480,7 @@ impl Gateway {
                 lease.clone(),
                 Some(super::sink::Prefetcher::new(Arc::clone(channel))),
             );
-            if elected {
-                channel.follow(&sink);
-            }
+            followers.push((Arc::clone(channel), sink.clone()));
             processor.recover(&sink).await?;
             tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));
             let ready = ReadySignal::new();
@@ -541,6 +541,9 @@ impl Gateway {
         if let Some(first) = first_attempt {
             if !first.await.unwrap_or(false) {
                 ready_signals.clear();
+                for (channel, sink) in &followers {
+                    channel.follow(sink);
+                }
             }
         }
         for (channel, ready) in &ready_signals {
