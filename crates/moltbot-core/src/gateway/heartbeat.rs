@@ -199,10 +199,12 @@ mod tests {
         assert_eq!(replicas(&store).await.unwrap(), Vec::new());
     }
 
-    /// Store writes run on the blocking pool, which paused time does not wait for.
+    /// Store writes run on the blocking pool, which paused time does not wait for. Waits for
+    /// both beats, the shared one and the replica's (written after it).
     async fn wait_for_beat(store: &Store, expected: i64) {
         for _ in 0..200 {
-            if last_beat(store).await.unwrap() == Some(expected) {
+            let replica_beat = replicas(store).await.unwrap().first().map(|r| r.beat);
+            if last_beat(store).await.unwrap() == Some(expected) && replica_beat == Some(expected) {
                 return;
             }
             tokio::task::yield_now().await;
