@@ -4,31 +4,22 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/load.rs"]
+mod load;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moltbot_testkit::{wait, RunningGateway, TestHome, World, OPEN};
 use webex_sim::{Faults, Marker, RecordedRequest};
 
+use load::{busiest_minute, dm_burst};
+
 /// Webex's figure for most APIs (developer.webex.com/blog/rate-limiting-and-the-webex-api).
 const WEBEX_PER_MINUTE: u32 = 300;
 
 fn bot_requests(world: &World) -> Vec<RecordedRequest> {
     world.sim.calls_by(&world.bot, Marker(0))
-}
-
-/// The most requests in any 60 s window (by arrival at the emulator).
-fn busiest_minute(requests: &[RecordedRequest]) -> usize {
-    let times: Vec<u64> = requests.iter().map(|r| r.at_ms).collect();
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .filter(|t| **t < times[i] + 60_000)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,24 +40,7 @@ async fn a_burst_of_100_messages_over_10_rooms_is_answered_within_webex_limits()
 
     // Ten people DM the bot ten messages each, all at once (each person's in order).
     let burst = Instant::now();
-    let sends: Vec<_> = people
-        .iter()
-        .map(|name| {
-            let (world, name) = (Arc::clone(&world), name.clone());
-            tokio::spawn(async move {
-                let mut room = None;
-                for n in 0..10 {
-                    let sent = world.user(&name).dm_bot(&format!("{name} #{n}")).await;
-                    room = Some(sent.room_id);
-                }
-                room
-            })
-        })
-        .collect();
-    let mut rooms = Vec::new();
-    for send in sends {
-        rooms.push(send.await.unwrap().unwrap());
-    }
+    let rooms = dm_burst(&world, &people, 10).await;
 
     // Every room gets its ten replies within a minute.
     for (name, room) in people.iter().zip(&rooms) {

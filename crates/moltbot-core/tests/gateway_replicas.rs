@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moltbot_core::agent::EchoAgent;
-use moltbot_core::gateway::{Gateway, GatewayOptions, GatewayStatus, Metrics, ReplicaRole};
+use moltbot_core::gateway::{
+    replicas, Gateway, GatewayOptions, GatewayStatus, Metrics, ReplicaRole,
+};
 use moltbot_core::store::Store;
 use supervise_support::FlakyChannel;
 use tokio_util::sync::CancellationToken;
@@ -100,4 +102,56 @@ async fn only_the_leader_runs_receivers_and_the_other_takes_over_when_it_stops()
     assert!(follower.leader_gauge());
     follower.stop.cancel();
     follower.run.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_budget_and_pauses_and_only_the_leader_registers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/moltbot.sqlite");
+    let store = Store::open(&path).unwrap();
+    let a = Replica::start(Store::open(&path).unwrap());
+    until("a leads", || a.receiver_starts() == 1).await;
+    let b = Replica::start(Store::open(&path).unwrap());
+    until("b ready", || b.status.is_ready()).await;
+
+    // Both count two live replicas (once b's first beat is stored) and take half the budget.
+    until("a half each", || {
+        *a.channel.share.lock().unwrap() == Some(2) && *b.channel.share.lock().unwrap() == Some(2)
+    })
+    .await;
+    // Only the leader registered; the follower follows (its routes deliver to its sink at
+    // once), the leader's own receivers open its routes.
+    assert_eq!(*a.channel.registrations.lock().unwrap(), 1);
+    assert_eq!(*b.channel.registrations.lock().unwrap(), 0);
+    assert_eq!(*a.channel.follows.lock().unwrap(), 0);
+    assert_eq!(*b.channel.follows.lock().unwrap(), 1);
+
+    // A pause one of them was told of reaches both, once each.
+    let until_ms = store.now_ms() + 60_000;
+    replicas::publish_pause(&store, "test", until_ms)
+        .await
+        .unwrap();
+    until("both paused", || {
+        a.channel.pauses.lock().unwrap().len() == 1 && b.channel.pauses.lock().unwrap().len() == 1
+    })
+    .await;
+    tokio::time::sleep(replicas::SYNC_EVERY * 3).await;
+    for replica in [&a, &b] {
+        let pauses = replica.channel.pauses.lock().unwrap().clone();
+        assert_eq!(pauses.len(), 1, "applied once: {pauses:?}");
+        assert!(
+            pauses[0] > Duration::from_secs(50) && pauses[0] <= Duration::from_secs(60),
+            "{pauses:?}"
+        );
+    }
+
+    // The follower stops: the leader has the whole budget again once its beat is gone.
+    b.stop.cancel();
+    b.run.await.unwrap().unwrap();
+    until("the whole budget", || {
+        *a.channel.share.lock().unwrap() == Some(1)
+    })
+    .await;
+    a.stop.cancel();
+    a.run.await.unwrap().unwrap();
 }

@@ -56,6 +56,25 @@ impl WebexClient {
             .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
     }
 
+    /// Shares the configured budget ([`ClientConfig::requests_per_minute`] and
+    /// [`ClientConfig::burst`]) among `processes` clients of the same bot token (each at least
+    /// 1 request a minute and a bucket of 1): Webex's rate limit is per token, so several
+    /// processes running as one bot must split it. `1` restores the whole budget. The adaptive
+    /// budget keeps its proportion (a cut after a 429 stays a cut); the new quota starts with
+    /// an empty bucket. Returns this client's part in requests per minute.
+    pub fn set_budget_share(&self, processes: u32) -> u32 {
+        self.inner.limiter.set_share(processes)
+    }
+
+    /// Pauses every call of this client for `wait`, as if Webex had answered one of them 429
+    /// with that `Retry-After`: for a pause another process running as the same bot was told
+    /// of (its [`RequestObserver::on_rate_limited`](crate::RequestObserver::on_rate_limited)).
+    /// Never shortens a running pause; cuts the adaptive budget once per episode, like a 429
+    /// of this client's own. The observer is not called.
+    pub fn pause_for(&self, wait: Duration) {
+        self.inner.limiter.pause_for(wait);
+    }
+
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner
     }

@@ -7,7 +7,10 @@
 //!   anti-malware answers typed). Cheap to clone; clones share one rate limiter.
 //! - One client-side budget ([`ClientConfig::requests_per_minute`]) for all calls, sends before
 //!   reads; a 429 pauses every caller for `Retry-After`; idempotent calls retry 5xx and network
-//!   errors with backoff and jitter. Callers never sleep on their own.
+//!   errors with backoff and jitter. Callers never sleep on their own. Several processes
+//!   running as one bot split the budget ([`WebexClient::set_budget_share`]) and apply each
+//!   other's 429 pauses ([`WebexClient::pause_for`], reported by
+//!   [`RequestObserver::on_rate_limited`]).
 //! - List calls return [`Pages`], a stream that follows `Link: rel="next"` on the API origin only.
 //! - [`mercury`]: listening on Webex's Mercury websocket (catalog, device, events, acks).
 //! - [`ids`] decodes Webex ids and compares them by uuid; [`text`] holds the 7439-byte limit.

@@ -26,6 +26,14 @@
 //!   starts with an empty bucket when calls resume (after the pause), so a cut is never followed
 //!   by a burst, and a window straddling a recovery step still holds at most the new budget.
 //!
+//! Sharing, when several processes run as one bot (Webex's limit is per token, so their
+//! budgets must add up to one):
+//! - [`Limiter::set_share`] divides the configured budget and bucket by the number of processes
+//!   (each at least 1); the adaptive budget keeps its proportion of the new share.
+//! - A pause another process saw is applied with [`Limiter::pause_for`] like a 429 of this
+//!   client's own: it pauses every caller and cuts the budget once per episode, so the whole
+//!   bot slows down, not only the process that was told.
+//!
 //! Governor's quotas are fixed per limiter, so a change of budget swaps in a new one.
 
 use std::collections::VecDeque;
@@ -94,6 +102,12 @@ fn gcra(rpm: u32, burst: u32, clock: &TokioClock) -> (Gcra, NonZeroU32) {
 /// The adaptive budget: the configured figures and the effective rate (pure bookkeeping).
 #[derive(Debug)]
 struct Budget {
+    /// The whole bot's budget and bucket, as configured.
+    full_rpm: u32,
+    full_burst: u32,
+    /// How many processes share them (at least 1).
+    share: u32,
+    /// This process's part: `full_rpm / share` and `full_burst / share`, each at least 1.
     configured_rpm: u32,
     configured_burst: u32,
     /// Effective requests per minute.
@@ -107,12 +121,34 @@ struct Budget {
 impl Budget {
     fn new(rpm: u32, burst: u32, now: Instant) -> Self {
         Self {
+            full_rpm: rpm,
+            full_burst: burst,
+            share: 1,
             configured_rpm: rpm,
             configured_burst: burst,
             rpm,
             calm_since: now,
             next_cut: now,
         }
+    }
+
+    /// Shares the configured budget among `share` processes (at least 1). The effective
+    /// budget keeps its proportion of the configured one (a cut stays a cut). Returns whether
+    /// anything changed.
+    fn set_share(&mut self, share: u32) -> bool {
+        let share = share.max(1);
+        if share == self.share {
+            return false;
+        }
+        let old = self.configured_rpm.max(1);
+        self.share = share;
+        self.configured_rpm = (self.full_rpm / share).max(1);
+        self.configured_burst = (self.full_burst / share).max(1);
+        let scaled = u64::from(self.rpm) * u64::from(self.configured_rpm) / u64::from(old);
+        self.rpm = u32::try_from(scaled)
+            .unwrap_or(u32::MAX)
+            .clamp(self.tenth(), self.configured_rpm);
+        true
     }
 
     /// A tenth of the configured budget, at least 1: the lowest effective budget, and what a
@@ -191,8 +227,9 @@ struct State {
     paused_until: Option<Instant>,
     budget: Budget,
     gcra: Gcra,
-    /// The budget `gcra` was built for.
+    /// The budget and bucket `gcra` was built for.
     gcra_rpm: u32,
+    gcra_burst: u32,
 }
 
 impl State {
@@ -207,7 +244,7 @@ impl State {
                 "no 429 for a while: raising the webex client's request budget"
             );
         }
-        if self.gcra_rpm == self.budget.rpm {
+        if self.gcra_rpm == self.budget.rpm && self.gcra_burst == self.budget.burst() {
             return;
         }
         let (gcra, burst) = gcra(self.budget.rpm, self.budget.burst(), clock);
@@ -216,6 +253,7 @@ impl State {
         let _ = gcra.check_n(burst);
         self.gcra = gcra;
         self.gcra_rpm = self.budget.rpm;
+        self.gcra_burst = self.budget.burst();
     }
 }
 
@@ -247,13 +285,16 @@ impl Limiter {
             start: Instant::now(),
         };
         let (gcra, _) = gcra(rpm, burst, &clock);
+        let budget = Budget::new(rpm, burst, Instant::now());
+        let gcra_burst = budget.burst();
         Self {
             state: Mutex::new(State {
                 queues: Queues::default(),
                 paused_until: None,
-                budget: Budget::new(rpm, burst, Instant::now()),
+                budget,
                 gcra,
                 gcra_rpm: rpm,
+                gcra_burst,
             }),
             clock,
             notify: Notify::new(),
@@ -351,6 +392,26 @@ impl Limiter {
             }
         }
         self.notify.notify_waiters();
+    }
+
+    /// Shares the configured budget among `share` processes (see the module documentation).
+    /// The new quota applies from the next permit, starting with an empty bucket. Returns the
+    /// configured requests per minute of this process's part.
+    pub(crate) fn set_share(&self, share: u32) -> u32 {
+        let configured = {
+            let mut state = self.lock();
+            if state.budget.set_share(share) {
+                tracing::info!(
+                    share = state.budget.share,
+                    requests_per_minute = state.budget.configured_rpm,
+                    burst = state.budget.configured_burst,
+                    "sharing the webex request budget"
+                );
+            }
+            state.budget.configured_rpm
+        };
+        self.notify.notify_waiters();
+        configured
     }
 
     /// The end of the current global pause, if one is active.
@@ -600,6 +661,26 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_shared_by_three_is_a_third_each() {
+        let limiter = limiter(300, 50);
+        assert_eq!(limiter.set_share(3), 100);
+        let times = permit_times(&limiter, 200).await;
+        // A third of the bucket (16) at once, and no 60 s window above a third of the budget.
+        let at_once = times.iter().filter(|t| t.is_zero()).count();
+        assert!(at_once <= 16, "{at_once} at once");
+        assert!(max_in_window(&times, Duration::from_secs(60)) <= 100);
+        // A cut keeps its proportion when the share changes: half of 100, then of 300.
+        limiter.pause_for(Duration::ZERO);
+        assert_eq!(limiter.requests_per_minute(), 50);
+        assert_eq!(limiter.set_share(1), 300);
+        assert_eq!(limiter.requests_per_minute(), 150);
+        // A share of 0 counts as 1; a tiny budget keeps at least 1 a minute.
+        assert_eq!(limiter.set_share(0), 300);
+        let tiny = super::Limiter::new(NonZeroU32::new(2).unwrap(), 1);
+        assert_eq!(tiny.set_share(5), 1);
     }
 
     #[tokio::test(start_paused = true)]

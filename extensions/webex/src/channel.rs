@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use moltbot_core::access::AccessPolicy;
 use moltbot_core::error::chain;
+use moltbot_core::gateway::replicas;
 use moltbot_core::gateway::{
     BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ChannelMetrics, Fetched,
     Metrics, OutgoingMessage, ReplyContext, ReplyFilter, SendTarget, SenderInfo,
@@ -47,8 +48,9 @@ impl std::fmt::Debug for WebexChannel {
     }
 }
 
-/// Reports every Webex API call to the gateway metrics.
-struct MetricsObserver(ChannelMetrics);
+/// Reports every Webex API call to the gateway metrics, and every 429 pause to the other
+/// replicas sharing the store.
+struct MetricsObserver(ChannelMetrics, Store);
 
 impl RequestObserver for MetricsObserver {
     fn on_request(&self, event: &RequestEvent<'_>) {
@@ -63,6 +65,19 @@ impl RequestObserver for MetricsObserver {
             ?wait,
             "Webex rate limit: pausing all calls"
         );
+        // Webex's limit is per bot: the other replicas pause too (they read it within
+        // `replicas::SYNC_EVERY`). The observer must not block: the write runs on its own.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.1.clone();
+        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        let until = store.now_ms().saturating_add(wait_ms);
+        runtime.spawn(async move {
+            if let Err(err) = replicas::publish_pause(&store, CHANNEL, until).await {
+                tracing::warn!(channel = CHANNEL, error = %err, "cannot tell the other replicas about the rate limit pause");
+            }
+        });
     }
 }
 
@@ -83,7 +98,10 @@ impl WebexChannel {
             })?
             .with_requests_per_minute(config.rate_limit.requests_per_minute)
             .with_burst(config.rate_limit.burst)
-            .with_observer(Arc::new(MetricsObserver(metrics.channel(CHANNEL))));
+            .with_observer(Arc::new(MetricsObserver(
+                metrics.channel(CHANNEL),
+                store.clone(),
+            )));
         let metrics = metrics.channel(CHANNEL);
         let client = WebexClient::new(client_config)
             .map_err(|err| channel_error(err).with_context("cannot build the Webex client"))?;
@@ -144,13 +162,28 @@ impl WebexChannel {
         let _ = self.shared.bot.set(bot);
         note_unused_settings(&self.shared.config);
         if self.shared.config.mode.uses_webhook() {
-            let Some(url) = self.shared.config.webhook.url.as_deref() else {
-                return Err(ChannelError::message(
-                    ChannelErrorKind::Config,
-                    "channels.webex.webhook.url is required in webhook mode",
-                ));
-            };
-            let target = target_url(url, http_addr);
+            self.webhook_url(http_addr)?;
+        }
+        Ok(())
+    }
+
+    /// The webhook target (webhook modes): `webhook.url`, with a port of 0 replaced by the
+    /// bound one.
+    fn webhook_url(&self, http_addr: Option<SocketAddr>) -> Result<String, ChannelError> {
+        let Some(url) = self.shared.config.webhook.url.as_deref() else {
+            return Err(ChannelError::message(
+                ChannelErrorKind::Config,
+                "channels.webex.webhook.url is required in webhook mode",
+            ));
+        };
+        Ok(target_url(url, http_addr))
+    }
+
+    /// Registers (reconciles) the webhooks, in webhook modes: only in the process that runs
+    /// the receivers (the leader, among replicas).
+    async fn register_inner(&self, http_addr: Option<SocketAddr>) -> Result<(), ChannelError> {
+        if self.shared.config.mode.uses_webhook() {
+            let target = self.webhook_url(http_addr)?;
             let report = crate::webhook::register::reconcile(
                 &self.shared.client,
                 &target,
@@ -380,6 +413,28 @@ impl Channel for WebexChannel {
 
     fn connect(&self, http_addr: Option<SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
         Box::pin(self.connect_inner(http_addr))
+    }
+
+    fn register(&self, http_addr: Option<SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
+        Box::pin(self.register_inner(http_addr))
+    }
+
+    fn follow(&self, sink: &moltbot_core::gateway::InboundSink) {
+        // The leader's receivers run the catch-up; deliveries here go straight to the sink.
+        let _ = self.shared.sink.set(sink.clone());
+        self.shared.caught_up.open();
+    }
+
+    fn config_fingerprint(&self) -> Option<String> {
+        Some(crate::config::fingerprint(&self.shared.config))
+    }
+
+    fn share_budget(&self, processes: u32) {
+        self.shared.client.set_budget_share(processes);
+    }
+
+    fn pause_requests(&self, wait: Duration) {
+        self.shared.client.pause_for(wait);
     }
 
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {

@@ -931,3 +931,87 @@ fn is_loopback(url: &url::Url) -> bool {
         None => false,
     }
 }
+
+/// The fingerprint replicas compare ([`moltbot_core::gateway::replicas`]): the first 16 hex
+/// digits of the SHA-256 of the canonical JSON (keys sorted, no spaces) of the effective
+/// `channels.webex` config, defaults applied, without its secrets: `botToken` and
+/// `webhook.secret` are left out (only whether a webhook secret is set counts), and so is
+/// where the token came from. Everything else is in: `enabled`, `mode`, `apiBaseUrl`, the
+/// access policies and lists, `webhook` (`url`, `path`, `host`, `port`, `safetyPollSeconds`),
+/// `polling`, `websocket`, `rateLimit`, `catchUp`, the output settings, the media limits and
+/// `commands.enabled`. Two processes with the same effective config get the same word.
+pub fn fingerprint(config: &WebexConfig) -> String {
+    use sha2::Digest as _;
+    let seconds = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+    let canonical = serde_json::json!({
+        "enabled": config.enabled,
+        "mode": config.mode.as_str(),
+        "apiBaseUrl": config.api_base_url,
+        "dmPolicy": config.dm_policy.as_str(),
+        "allowFrom": config.allow_from,
+        "groupPolicy": config.group_policy.as_str(),
+        "groupAllowFrom": config.group_allow_from,
+        "webhook": {
+            "host": config.webhook.host.to_string(),
+            "port": config.webhook.port,
+            "path": config.webhook.path,
+            "url": config.webhook.url,
+            "secretSet": config.webhook.secret.is_some(),
+            "safetyPollSeconds": seconds(config.webhook.safety_poll),
+        },
+        "polling": { "intervalSeconds": config.polling.interval.as_secs_f64() },
+        "websocket": {
+            "u2cUrl": config.websocket.u2c_url,
+            "safetyPollSeconds": seconds(config.websocket.safety_poll),
+            "pingIntervalSeconds": config.websocket.ping_interval.as_secs_f64(),
+            "pongTimeoutSeconds": config.websocket.pong_timeout.as_secs_f64(),
+        },
+        "textChunkLimit": config.text_chunk_limit,
+        "rateLimit": {
+            "requestsPerMinute": config.rate_limit.requests_per_minute,
+            "burst": config.rate_limit.burst,
+        },
+        "catchUp": { "maxAgeSeconds": config.catch_up.max_age.as_secs() },
+        "agentMentions": config.agent_mentions,
+        "markdown": { "tables": format!("{:?}", config.markdown_tables) },
+        "maxReplyMessages": config.max_reply_messages,
+        "mediaMaxMb": config.media_max_mb,
+        "mediaAllowUnscannable": config.media_allow_unscannable,
+        "commands": { "enabled": config.commands_enabled },
+    });
+    // serde_json's maps are sorted by key (no `preserve_order`), so this text is canonical.
+    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+    hex::encode(digest)[..16].to_string()
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_config_but_not_its_secrets() {
+        let base = WebexConfig {
+            webhook: WebhookConfig {
+                url: Some("https://bot.example.com/webex/webhook".into()),
+                ..WebhookConfig::default()
+            },
+            ..WebexConfig::default()
+        };
+        let fp = fingerprint(&base);
+        assert_eq!(fp.len(), 16);
+        assert!(fp.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(fingerprint(&base.clone()), fp, "stable");
+
+        let mut other_token = base.clone();
+        other_token.bot_token = Secret::new("another-token".to_string());
+        other_token.token_source = TokenSource::Env;
+        assert_eq!(fingerprint(&other_token), fp, "secrets are left out");
+
+        let mut other_url = base.clone();
+        other_url.webhook.url = Some("https://other.example.com/webex/webhook".into());
+        assert_ne!(fingerprint(&other_url), fp);
+        let mut other_policy = base;
+        other_policy.dm_policy = DmPolicy::Open;
+        assert_ne!(fingerprint(&other_policy), fp);
+    }
+}

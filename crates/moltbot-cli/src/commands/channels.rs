@@ -181,7 +181,8 @@ fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
 
 /// `Store: postgres (host:5432/db)`, then the replicas whose heartbeat is fresh, with their
 /// role: `leader` for the holder of the leader lease (`leader`), else what its last beat said
-/// (`follower`, or `single` without an election).
+/// (`follower`, or `single` without an election); a replica whose config fingerprint differs
+/// from the leader's says so, and a last line counts them.
 fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option<&str>) -> String {
     let info = store.backend_info();
     let mut text = format!("Store: {} ({})\n", info.name, info.location);
@@ -192,14 +193,37 @@ fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option
         .collect();
     if !live.is_empty() {
         text.push_str(&format!("Replicas: {} running\n", live.len()));
-        for r in live {
+        let leader_beat = live.iter().find(|r| leader == Some(r.owner.as_str()));
+        let mut differing = Vec::new();
+        for r in &live {
             let ago = now.saturating_sub(r.beat).max(0) / 1000;
             let role = if leader == Some(r.owner.as_str()) {
                 "leader"
             } else {
                 r.role.as_str()
             };
-            text.push_str(&format!("  {} {role} (beat {ago}s ago)\n", r.owner));
+            text.push_str(&format!("  {} {role} (beat {ago}s ago)", r.owner));
+            match leader_beat {
+                Some(lead) if lead.owner != r.owner && lead.fingerprint != r.fingerprint => {
+                    text.push_str(&format!(
+                        ", config differs from the leader's (fingerprint {}, the leader's {})",
+                        r.fingerprint.as_deref().unwrap_or("none"),
+                        lead.fingerprint.as_deref().unwrap_or("none"),
+                    ));
+                    differing.push(r.owner.as_str());
+                }
+                _ => {}
+            }
+            text.push('\n');
+        }
+        if !differing.is_empty() {
+            text.push_str(&format!(
+                "Config: {} replica(s) run another channel config than the leader's ({}): they \
+                 never take the lead while a replica with the leader's config runs; give every \
+                 replica the same channels config\n",
+                differing.len(),
+                differing.join(", ")
+            ));
         }
     }
     text

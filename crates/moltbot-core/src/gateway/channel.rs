@@ -422,13 +422,62 @@ pub trait Channel: Send + Sync + 'static {
     /// The channel id (`webex`). Also the `channel` column of the store.
     fn id(&self) -> &str;
 
-    /// Prepares the channel: verify credentials, learn the bot's identity, register webhooks.
+    /// Prepares the channel in every process: verify credentials, learn the bot's identity.
     /// `http_addr` is the address the gateway's HTTP server is bound to, when it runs one.
     /// Errors here stop the gateway with one clear line.
     fn connect(
         &self,
         http_addr: Option<std::net::SocketAddr>,
     ) -> BoxFuture<'_, Result<(), ChannelError>>;
+
+    /// The set-up only the process that runs the receivers does, before [`run`](Self::run):
+    /// registering webhooks with the network, say. Called after [`connect`](Self::connect)
+    /// without a leader election, and at the start of every tenure of the leader with one
+    /// (replicas sharing a store), so followers never register anything. Errors stop the
+    /// gateway with one clear line, except [`Transient`](ChannelErrorKind::Transient) ones of
+    /// a leader, which are retried with the receivers' backoff. Default: nothing.
+    fn register(
+        &self,
+        http_addr: Option<std::net::SocketAddr>,
+    ) -> BoxFuture<'_, Result<(), ChannelError>> {
+        let _ = http_addr;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// With a leader election only, in a replica that did not win the lead at its start (once
+    /// that is known, before it reports ready): the receivers (and their start-up catch-up) run
+    /// in whichever replica leads, so the channel's routes (its webhook) must hand what they
+    /// accept to `sink` from now on, without waiting for a receiver or a catch-up of this
+    /// process. A replica that leads from its start is not called: its receivers open the
+    /// routes as without an election. Default: nothing.
+    fn follow(&self, sink: &super::InboundSink) {
+        let _ = sink;
+    }
+
+    /// A short word (no spaces or commas) identifying this channel's configuration, without
+    /// its secrets: replicas sharing a store publish it, and one whose config differs from the
+    /// leader's is reported and does not take the lead (see [`super::replicas`]). Two
+    /// processes with the same effective config must get the same word (e.g. a hash of a
+    /// canonical form). Default: none (never compared).
+    fn config_fingerprint(&self) -> Option<String> {
+        None
+    }
+
+    /// The network's request budget is shared by `processes` replicas running as the same
+    /// bot (at least 1, this one included; re-sent every
+    /// [`SYNC_EVERY`](super::replicas::SYNC_EVERY), so it must be cheap when unchanged): the
+    /// channel should use `1 / processes` of its configured budget. Default: nothing.
+    fn share_budget(&self, processes: u32) {
+        let _ = processes;
+    }
+
+    /// Another replica running as the same bot was told by the network to pause its requests
+    /// for `wait` from now (a 429's `Retry-After`, published with
+    /// [`publish_pause`](super::replicas::publish_pause)): this one should pause too. Default:
+    /// nothing.
+    fn pause_requests(&self, wait: std::time::Duration) {
+        let _ = wait;
+    }
 
     /// Receives until `ctx.shutdown` is cancelled, handing every message to `ctx.sink`.
     /// Returning an error makes the gateway restart it with backoff.

@@ -7,9 +7,11 @@
 //! crashed (SIGKILL, power loss) leaves a beat that turns stale within [`STALE_AFTER`].
 //!
 //! Each replica also beats under its own key (namespace [`REPLICAS`], key: its lease owner
-//! `<node>/<instance>`, value `<unix ms> <role>`), so `moltbot channels status` can list the
-//! replicas sharing a store and which one leads ([`replicas`]). On a clean stop a replica
-//! removes its own beat, and the shared one only when no other replica's beat is fresh.
+//! `<node>/<instance>`, value `<unix ms> <role>` or `<unix ms> <role> <fingerprint>`), so
+//! `moltbot channels status` can list the replicas sharing a store, which one leads, and which
+//! run with another channel config than the leader's ([`replicas`]; the fingerprint is
+//! [`super::replicas::fingerprint`]'s). On a clean stop a replica removes its own beat, and the
+//! shared one only when no other replica's beat is fresh.
 
 use std::time::Duration;
 
@@ -33,11 +35,13 @@ pub const INTERVAL: Duration = Duration::from_secs(5);
 pub const STALE_AFTER: Duration = Duration::from_secs(15);
 
 /// Writes the heartbeat (the shared one and this replica's, `owner`, with its role from
-/// `status`) every [`INTERVAL`] until `shutdown` is cancelled, then removes it. Store errors
-/// are logged and retried on the next beat; they never stop the gateway.
+/// `status` and its config `fingerprint`, a word without spaces) every [`INTERVAL`] until
+/// `shutdown` is cancelled, then removes it. Store errors are logged and retried on the next
+/// beat; they never stop the gateway.
 pub async fn run(
     store: Store,
     owner: Arc<str>,
+    fingerprint: Option<Arc<str>>,
     status: Arc<GatewayStatus>,
     shutdown: CancellationToken,
 ) {
@@ -48,7 +52,7 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             _ = ticker.tick() => {
                 let now = store.now_ms();
-                let mine = format!("{now} {}", status.role().as_str());
+                let mine = beat_value(now, status.role().as_str(), fingerprint.as_deref());
                 let beat = async {
                     store.kv().set(NAMESPACE, KEY, &now.to_string()).await?;
                     store.kv().set(REPLICAS, &owner, &mine).await
@@ -75,6 +79,14 @@ pub async fn run(
     }
 }
 
+/// The stored value of a replica's beat: `<unix ms> <role>[ <fingerprint>]`.
+pub(crate) fn beat_value(now_ms: i64, role: &str, fingerprint: Option<&str>) -> String {
+    match fingerprint {
+        Some(fingerprint) => format!("{now_ms} {role} {fingerprint}"),
+        None => format!("{now_ms} {role}"),
+    }
+}
+
 /// One replica's last heartbeat (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaBeat {
@@ -84,6 +96,9 @@ pub struct ReplicaBeat {
     pub beat: i64,
     /// Its role then: `single`, `leader` or `follower`.
     pub role: String,
+    /// The fingerprint of its channel config ([`super::replicas::fingerprint`]), when it
+    /// published one (replicas of earlier versions did not).
+    pub fingerprint: Option<String>,
 }
 
 /// Every replica beat still stored (fresh or not: check with [`is_fresh`]), by owner.
@@ -94,11 +109,15 @@ pub async fn replicas(store: &Store) -> Result<Vec<ReplicaBeat>, StoreError> {
         .await?
         .into_iter()
         .filter_map(|(owner, value)| {
-            let (beat, role) = value.split_once(' ')?;
+            let mut words = value.split(' ');
+            let beat = words.next()?.parse().ok()?;
+            let role = words.next()?.to_string();
+            let fingerprint = words.next().map(str::to_string);
             Some(ReplicaBeat {
                 owner,
-                beat: beat.parse().ok()?,
-                role: role.to_string(),
+                beat,
+                role,
+                fingerprint,
             })
         })
         .collect())
@@ -152,6 +171,7 @@ mod tests {
         let task = tokio::spawn(run(
             store.clone(),
             "node/a".into(),
+            Some("webex=0123abcd".into()),
             status,
             shutdown.clone(),
         ));
@@ -164,6 +184,7 @@ mod tests {
             owner: "node/a".into(),
             beat: 50_000,
             role: "single".into(),
+            fingerprint: Some("webex=0123abcd".into()),
         };
         assert_eq!(replicas(&store).await.unwrap(), vec![mine]);
 
@@ -178,10 +199,12 @@ mod tests {
         assert_eq!(replicas(&store).await.unwrap(), Vec::new());
     }
 
-    /// Store writes run on the blocking pool, which paused time does not wait for.
+    /// Store writes run on the blocking pool, which paused time does not wait for. Waits for
+    /// both beats, the shared one and the replica's (written after it).
     async fn wait_for_beat(store: &Store, expected: i64) {
         for _ in 0..200 {
-            if last_beat(store).await.unwrap() == Some(expected) {
+            let replica_beat = replicas(store).await.unwrap().first().map(|r| r.beat);
+            if last_beat(store).await.unwrap() == Some(expected) && replica_beat == Some(expected) {
                 return;
             }
             tokio::task::yield_now().await;

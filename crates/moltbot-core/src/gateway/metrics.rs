@@ -211,6 +211,8 @@ struct ReconnectLabels {
 /// | `moltbot_store_commits_total` | counter | |
 /// | `moltbot_store_backend_info` | gauge (always 1) | `backend` (`sqlite`, `postgres`) |
 /// | `moltbot_replica_leader` | gauge | (1: this replica leads or is the only one; 0: follower) |
+/// | `moltbot_replicas_live` | gauge | (replicas sharing the request budget, this one included; 1 without an election) |
+/// | `moltbot_replicas_config_differs` | gauge | (on the leader: live replicas whose config fingerprint differs from its own; 0 elsewhere) |
 pub struct Metrics {
     registry: Registry,
     received: Family<ChannelLabels, Counter>,
@@ -236,6 +238,8 @@ pub struct Metrics {
     store_source: std::sync::OnceLock<crate::store::Store>,
     store_backend: Family<BackendLabels, Gauge>,
     replica_leader: Gauge,
+    replicas_live: Gauge,
+    replicas_config_differs: Gauge,
 }
 
 /// The `backend` label of `moltbot_store_backend_info`.
@@ -379,6 +383,19 @@ impl Default for Metrics {
             "Whether this replica runs the singletons (1: leader, or the only gateway of its store; 0: follower)",
             replica_leader.clone(),
         );
+        let replicas_live = Gauge::default();
+        replicas_live.set(1);
+        registry.register(
+            "replicas_live",
+            "Replicas sharing the bot's request budget, this one included (1 without an election)",
+            replicas_live.clone(),
+        );
+        let replicas_config_differs = Gauge::default();
+        registry.register(
+            "replicas_config_differs",
+            "On the leader: live replicas whose channel config fingerprint differs from its own (0 elsewhere)",
+            replicas_config_differs.clone(),
+        );
         Self {
             registry,
             received,
@@ -403,6 +420,8 @@ impl Default for Metrics {
             store_source: std::sync::OnceLock::new(),
             store_backend,
             replica_leader,
+            replicas_live,
+            replicas_config_differs,
         }
     }
 }
@@ -449,6 +468,12 @@ impl Metrics {
     /// Sets `moltbot_replica_leader`: whether this replica runs the singletons now.
     pub fn set_replica_leader(&self, leader: bool) {
         self.replica_leader.set(i64::from(leader));
+    }
+
+    /// Sets `moltbot_replicas_live` (this one included) and `moltbot_replicas_config_differs`.
+    pub fn set_replicas(&self, live: u32, config_differs: u32) {
+        self.replicas_live.set(i64::from(live));
+        self.replicas_config_differs.set(i64::from(config_differs));
     }
 
     /// Sets the number of messages queued or in progress.

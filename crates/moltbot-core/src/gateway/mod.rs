@@ -16,6 +16,7 @@ mod placeholder;
 pub mod polls;
 mod process;
 mod redrive;
+pub mod replicas;
 mod reply;
 mod retention;
 mod runtime;

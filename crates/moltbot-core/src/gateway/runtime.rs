@@ -73,10 +73,11 @@ pub struct GatewayOptions {
     pub lease: Duration,
     /// Leader election among replicas sharing the store (`store.leaseSeconds`; the CLI sets it
     /// with PostgreSQL): only the holder of the [`LEADER_LEASE`](super::singleton::LEADER_LEASE)
-    /// runs the channels' receivers (poller, websocket listener, catch-up, safety poll,
-    /// webhook watch) and the approval DMs; every replica serves the HTTP routes and processes
-    /// what it claims. `None`: no election, this process runs everything (one gateway per
-    /// store, as with SQLite).
+    /// registers the channels ([`Channel::register`]: webhooks) and runs their receivers
+    /// (poller, websocket listener, catch-up, safety poll, webhook watch) and the approval
+    /// DMs; every replica serves the HTTP routes, processes what it claims and takes its share
+    /// of the network's request budget ([`super::replicas`]). `None`: no election, this process
+    /// runs everything (one gateway per store, as with SQLite).
     pub leader_lease: Option<Duration>,
     /// Reads the text of PDFs for an agent whose provider does not read PDFs
     /// ([`Agent::wants_pdf_text`](crate::agent::Agent::wants_pdf_text)); `None`: such a provider
@@ -383,13 +384,18 @@ impl Gateway {
         // Lets `moltbot channels status` (another process) see that a gateway runs.
         let heartbeat_stop = shutdown.child_token();
         let lease = lease_holder(&self.options);
+        let fingerprint: Option<Arc<str>> =
+            super::replicas::fingerprint(&self.channels).map(Into::into);
         let heartbeat = tokio::spawn(super::heartbeat::run(
             self.store.clone(),
             Arc::clone(&lease.owner),
+            fingerprint.clone(),
             Arc::clone(&self.status),
             heartbeat_stop.clone(),
         ));
-        let result = self.run_channels(http_addr, lease, shutdown).await;
+        let result = self
+            .run_channels(http_addr, lease, fingerprint, shutdown)
+            .await;
         // Also when a channel could not start (the shutdown token is then never cancelled).
         heartbeat_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), heartbeat).await;
@@ -404,28 +410,53 @@ impl Gateway {
         &self,
         http_addr: Option<std::net::SocketAddr>,
         lease: LeaseHolder,
+        fingerprint: Option<Arc<str>>,
         shutdown: CancellationToken,
     ) -> Result<(), GatewayError> {
         // Everything below stops on `shutdown` or when a channel cannot go on (`fatal`).
         let shutdown = shutdown.child_token();
         let fatal = FatalStop::new(shutdown.clone());
+        let elected = self.options.leader_lease.is_some();
+        // Replicas share the network's budget: the first share is set before any request.
+        let coordinator = if elected {
+            let mut coordinator = super::replicas::Coordinator::new(
+                self.store.clone(),
+                Arc::clone(&lease.owner),
+                fingerprint.clone(),
+                self.channels.clone(),
+                Arc::clone(&self.status),
+                Arc::clone(&self.metrics),
+            );
+            coordinator.tick().await;
+            Some(coordinator)
+        } else {
+            None
+        };
         for channel in &self.channels {
-            channel
-                .connect(http_addr)
-                .await
-                .map_err(|source| GatewayError::Connect {
-                    channel: channel.id().to_string(),
-                    source,
-                })?;
+            let connect_error = |source| GatewayError::Connect {
+                channel: channel.id().to_string(),
+                source,
+            };
+            channel.connect(http_addr).await.map_err(connect_error)?;
+            // With an election, the leader registers at the start of each tenure.
+            if !elected {
+                channel.register(http_addr).await.map_err(connect_error)?;
+            }
         }
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(coordinator) = coordinator {
+            tasks.spawn(coordinator.run(shutdown.clone()));
+        }
         let mut dispatchers = Vec::new();
         let mut ready_signals = Vec::new();
+        // Each channel with its sink, for `Channel::follow` if this replica does not lead.
+        let mut followers = Vec::new();
         // What only the leader runs (everything, without an election).
         let mut singletons = Singletons {
             receivers: Vec::new(),
             approvals: Vec::new(),
             fatal: fatal.clone(),
+            register: elected.then_some(http_addr),
         };
         tracing::debug!(owner = %lease.owner, "leases held as");
         for channel in &self.channels {
@@ -458,6 +489,7 @@ impl Gateway {
                 lease.clone(),
                 Some(super::sink::Prefetcher::new(Arc::clone(channel))),
             );
+            followers.push((Arc::clone(channel), sink.clone()));
             processor.recover(&sink).await?;
             tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));
             let ready = ReadySignal::new();
@@ -472,18 +504,35 @@ impl Gateway {
             ));
             singletons.approvals.push(Arc::clone(&processor));
         }
+        let mut first_attempt = None;
         match self.options.leader_lease {
             None => {
                 tasks.spawn(singletons.run(shutdown.clone()));
             }
             Some(ttl) => {
-                let runner = Singleton::new(self.store.clone(), LEADER_LEASE, &*lease.owner, ttl);
+                let runner = Singleton::new(self.store.clone(), LEADER_LEASE, &*lease.owner, ttl)
+                    .with_candidacy(candidacy(
+                        self.store.clone(),
+                        Arc::clone(&lease.owner),
+                        fingerprint.clone(),
+                    ));
                 let status = Arc::clone(&self.status);
                 let metrics = Arc::clone(&self.metrics);
-                tasks.spawn(runner.run(shutdown.clone(), move |held: Held| {
+                let (store, owner) = (self.store.clone(), Arc::clone(&lease.owner));
+                let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+                first_attempt = Some(first_rx);
+                tasks.spawn(runner.run_reporting(shutdown.clone(), move |held: Held| {
                     let singletons = singletons.clone();
                     let (status, metrics) = (Arc::clone(&status), Arc::clone(&metrics));
+                    let (store, owner, fingerprint) =
+                        (store.clone(), Arc::clone(&owner), fingerprint.clone());
                     async move {
+                        if let Err(err) =
+                            super::replicas::record_leader(&store, &owner, fingerprint.as_deref())
+                                .await
+                        {
+                            tracing::warn!(error = %err, "cannot record the leader's config fingerprint");
+                        }
                         tracing::info!(token = held.token, "became leader: running the receivers");
                         status.set_role(ReplicaRole::Leader);
                         metrics.set_replica_leader(true);
@@ -492,10 +541,18 @@ impl Gateway {
                         metrics.set_replica_leader(false);
                         tracing::info!(token = held.token, "no longer leader: receivers stopped");
                     }
-                }));
-                // A follower serves the webhook route at once; the leader's receivers catch up
-                // on their own.
+                }, Some(first_tx)));
+            }
+        }
+        // A replica that leads from its start is ready once its receivers are (webhooks
+        // registered, caught up), as without an election; a follower serves the webhook route
+        // at once (the leader's receivers catch up on their own).
+        if let Some(first) = first_attempt {
+            if !first.await.unwrap_or(false) {
                 ready_signals.clear();
+                for (channel, sink) in &followers {
+                    channel.follow(sink);
+                }
             }
         }
         for (channel, ready) in &ready_signals {
@@ -559,13 +616,15 @@ impl Gateway {
     }
 }
 
-/// The work only one replica may do: each channel's receivers, the approval DMs, and closing
-/// polls (their timers and tallies).
+/// The work only one replica may do: each channel's registration (with an election) and
+/// receivers, the approval DMs, and closing polls (their timers and tallies).
 #[derive(Clone)]
 struct Singletons {
     receivers: Vec<(Arc<dyn Channel>, ChannelContext)>,
     approvals: Vec<Arc<Processor>>,
     fatal: FatalStop,
+    /// `Some(http_addr)`: run [`Channel::register`] before the receivers (a leader's tenure).
+    register: Option<Option<std::net::SocketAddr>>,
 }
 
 impl Singletons {
@@ -577,7 +636,15 @@ impl Singletons {
                 shutdown: stop.clone(),
                 ..ctx
             };
-            tasks.spawn(supervise(channel, self.fatal.clone(), ctx));
+            let (fatal, register) = (self.fatal.clone(), self.register);
+            tasks.spawn(async move {
+                if let Some(http_addr) = register {
+                    if !register_as_leader(&channel, http_addr, &fatal, &ctx.shutdown).await {
+                        return;
+                    }
+                }
+                supervise(channel, fatal, ctx).await;
+            });
         }
         for processor in self.approvals {
             tasks.spawn(super::polls::run(Arc::clone(&processor), stop.clone()));
@@ -585,6 +652,66 @@ impl Singletons {
         }
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// A leader's [`Channel::register`]: transient failures are retried with the receivers'
+/// backoff until `stop`; any other stops the gateway (as it would at start without an
+/// election). Returns whether it registered.
+async fn register_as_leader(
+    channel: &Arc<dyn Channel>,
+    http_addr: Option<std::net::SocketAddr>,
+    fatal: &FatalStop,
+    stop: &CancellationToken,
+) -> bool {
+    let mut delays = backoff::exponential(RESTART_BACKOFF.0, RESTART_BACKOFF.1);
+    loop {
+        let err = tokio::select! {
+            result = channel.register(http_addr) => match result {
+                Ok(()) => return true,
+                Err(err) => err,
+            },
+            () = stop.cancelled() => return false,
+        };
+        if !err.is_retryable() {
+            fatal.stop(channel.id(), err);
+            return false;
+        }
+        let delay = delays.next().unwrap_or(RESTART_BACKOFF.1);
+        tracing::warn!(channel = channel.id(), error = %chain(&err), ?delay, "registration failed; retrying");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stop.cancelled() => return false,
+        }
+    }
+}
+
+/// Whether this replica stands for the lead ([`super::replicas::may_lead`]); says so in the log
+/// when that changes.
+fn candidacy(
+    store: Store,
+    owner: Arc<str>,
+    fingerprint: Option<Arc<str>>,
+) -> super::singleton::Candidacy {
+    let standing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    Arc::new(move || {
+        let (store, owner, fingerprint) = (store.clone(), Arc::clone(&owner), fingerprint.clone());
+        let standing = Arc::clone(&standing);
+        Box::pin(async move {
+            let may = super::replicas::may_lead(&store, &owner, fingerprint.as_deref())
+                .await
+                .unwrap_or(true);
+            let was = standing.swap(may, std::sync::atomic::Ordering::Relaxed);
+            if was && !may {
+                tracing::warn!(
+                    fingerprint = fingerprint.as_deref().unwrap_or("-"),
+                    "not standing for the lead: this replica's channel config differs from the leader's, and a replica with the leader's config is running"
+                );
+            } else if !was && may {
+                tracing::info!("standing for the lead again");
+            }
+            may
+        })
+    })
 }
 
 /// The lease identity of this process: `<node>/<instance>`.

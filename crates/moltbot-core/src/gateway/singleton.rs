@@ -35,13 +35,30 @@ pub struct Held {
     pub lost: CancellationToken,
 }
 
+/// Whether this process may stand for the lease now (asked before each attempt to take it,
+/// never while it is held): see [`Singleton::with_candidacy`].
+pub type Candidacy =
+    std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>;
+
 /// Runs work under a named lease of the store (see the module documentation).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Singleton {
     store: Store,
     name: String,
     owner: String,
     ttl: Duration,
+    candidacy: Option<Candidacy>,
+}
+
+impl std::fmt::Debug for Singleton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Singleton")
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("ttl", &self.ttl)
+            .field("candidacy", &self.candidacy.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the runner saw at one attempt to take or renew the lease.
@@ -68,7 +85,16 @@ impl Singleton {
             name: name.into(),
             owner: owner.into(),
             ttl: ttl.max(Duration::from_millis(3)),
+            candidacy: None,
         }
+    }
+
+    /// Asks `may_stand` before every attempt to take the lease (not to renew it): when it
+    /// says no, this process does not try, as if another held it.
+    #[must_use]
+    pub fn with_candidacy(mut self, may_stand: Candidacy) -> Self {
+        self.candidacy = Some(may_stand);
+        self
     }
 
     /// How often the lease is tried or renewed: a third of its time to live.
@@ -98,8 +124,22 @@ impl Singleton {
 
     /// Runs `work` whenever this process holds the lease, until `shutdown` is cancelled; then
     /// waits for the work to return and releases the lease.
-    pub async fn run<F, Fut>(self, shutdown: CancellationToken, mut work: F)
+    pub async fn run<F, Fut>(self, shutdown: CancellationToken, work: F)
     where
+        F: FnMut(Held) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.run_reporting(shutdown, work, None).await;
+    }
+
+    /// [`Singleton::run`], telling `first` whether the first attempt took the lease (the work
+    /// is then already started).
+    pub async fn run_reporting<F, Fut>(
+        self,
+        shutdown: CancellationToken,
+        mut work: F,
+        mut first: Option<tokio::sync::oneshot::Sender<bool>>,
+    ) where
         F: FnMut(Held) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -108,7 +148,15 @@ impl Singleton {
         // The work running now, with its tenure, and when the lease was last known to end.
         let mut running: Option<(Held, tokio::task::JoinHandle<()>, i64)> = None;
         loop {
-            let attempt = self.attempt().await;
+            let standing = match (&running, &self.candidacy) {
+                (None, Some(may_stand)) => may_stand().await,
+                _ => true,
+            };
+            let attempt = if standing {
+                self.attempt().await
+            } else {
+                Attempt::Taken
+            };
             let now = self.store.now_ms();
             running = match (running, attempt) {
                 (None, Attempt::Held { token, until }) => {
@@ -136,6 +184,9 @@ impl Singleton {
                 }
                 (None, _) => None,
             };
+            if let Some(first) = first.take() {
+                let _ = first.send(running.is_some());
+            }
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(every) => {}

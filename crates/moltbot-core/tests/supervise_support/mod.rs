@@ -22,6 +22,14 @@ pub struct FlakyChannel {
     failures: usize,
     fail: fn(usize) -> ChannelError,
     sent: Mutex<Vec<String>>,
+    /// Calls of the replica hooks: `register`, and the last `share_budget` and the
+    /// `pause_requests` waits.
+    pub registrations: Mutex<usize>,
+    pub follows: Mutex<usize>,
+    pub share: Mutex<Option<u32>>,
+    pub pauses: Mutex<Vec<Duration>>,
+    /// What `config_fingerprint` says.
+    pub fingerprint: Mutex<Option<String>>,
 }
 
 impl FlakyChannel {
@@ -31,6 +39,11 @@ impl FlakyChannel {
             failures,
             fail,
             sent: Mutex::new(Vec::new()),
+            registrations: Mutex::new(0),
+            follows: Mutex::new(0),
+            share: Mutex::new(None),
+            pauses: Mutex::new(Vec::new()),
+            fingerprint: Mutex::new(None),
         })
     }
 }
@@ -42,6 +55,27 @@ impl Channel for FlakyChannel {
 
     fn connect(&self, _: Option<std::net::SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn register(&self, _: Option<std::net::SocketAddr>) -> BoxFuture<'_, Result<(), ChannelError>> {
+        *self.registrations.lock().unwrap() += 1;
+        Box::pin(async { Ok(()) })
+    }
+
+    fn follow(&self, _: &moltbot_core::gateway::InboundSink) {
+        *self.follows.lock().unwrap() += 1;
+    }
+
+    fn config_fingerprint(&self) -> Option<String> {
+        self.fingerprint.lock().unwrap().clone()
+    }
+
+    fn share_budget(&self, processes: u32) {
+        *self.share.lock().unwrap() = Some(processes);
+    }
+
+    fn pause_requests(&self, wait: Duration) {
+        self.pauses.lock().unwrap().push(wait);
     }
 
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
