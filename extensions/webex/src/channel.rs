@@ -382,6 +382,13 @@ impl Channel for WebexChannel {
         Box::pin(self.connect_inner(http_addr))
     }
 
+    fn follow(&self, sink: &moltbot_core::gateway::InboundSink) {
+        // Webhook deliveries reaching this replica are claimed and processed here; the leader
+        // runs the catch-up, and the shared ledger keeps each room's order.
+        let _ = self.shared.sink.set(sink.clone());
+        self.shared.caught_up.open();
+    }
+
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
         Box::pin(self.run_inner(ctx))
     }

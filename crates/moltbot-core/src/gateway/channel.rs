@@ -365,6 +365,16 @@ pub trait Channel: Send + Sync + 'static {
     /// Returning an error makes the gateway restart it with backoff.
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>>;
 
+    /// Called on a replica that follows (another replica leads and runs the receivers, see
+    /// [`GatewayOptions::leader_lease`](super::GatewayOptions)), once, before the gateway is
+    /// ready: the channel keeps `sink` so that what its HTTP routes receive (webhook
+    /// deliveries reach any replica behind a load balancer) is claimed in the shared ledger and
+    /// processed here; there is no start-up catch-up to wait for (the leader runs it). A
+    /// replica that later leads gets [`run`](Self::run) as well. Default: nothing.
+    fn follow(&self, sink: &super::InboundSink) {
+        let _ = sink;
+    }
+
     /// Fetches a claimed message by id (a webhook delivery carries only ids; recovery and the
     /// re-drive task fetch again what they take). [`Fetched`] says whether it is ready, never to
     /// be processed, or not readable yet. `Err` only for what no retry of this one message can

@@ -17,6 +17,7 @@ mod process;
 mod redrive;
 mod reply;
 mod retention;
+mod room_order;
 mod runtime;
 pub mod singleton;
 mod sink;

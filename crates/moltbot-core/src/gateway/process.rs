@@ -63,6 +63,17 @@ pub(crate) struct Origin {
 impl Processor {
     /// Resolves a work item to a message (fetching it when needed), then processes it.
     pub(crate) async fn process_work(&self, work: Work) {
+        // Replicas: an older message of the room received by another replica goes first
+        // (a message set aside as unreadable neither holds its room nor waits).
+        match &work {
+            Work::Ready(message) => self.keep_room_order(&message.id).await,
+            Work::Unfetched {
+                id,
+                deferred: false,
+                ..
+            } => self.keep_room_order(id).await,
+            Work::Unfetched { .. } => {}
+        }
         let (message, origin) = match work {
             Work::Ready(message) => (
                 *message,

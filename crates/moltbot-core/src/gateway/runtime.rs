@@ -450,6 +450,10 @@ impl Gateway {
                 Some(super::sink::Prefetcher::new(Arc::clone(channel))),
             );
             processor.recover(&sink).await?;
+            if self.options.leader_lease.is_some() {
+                // Every replica serves the webhook route, the leader or not.
+                channel.follow(&sink);
+            }
             tasks.spawn(Arc::clone(&processor).redrive(sink.clone(), shutdown.clone()));
             let ready = ReadySignal::new();
             ready_signals.push((channel.id().to_string(), ready.clone()));
