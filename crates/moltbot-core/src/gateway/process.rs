@@ -65,14 +65,20 @@ impl Processor {
     pub(crate) async fn process_work(&self, work: Work) {
         // Replicas: an older message of the room received by another replica goes first
         // (a message set aside as unreadable neither holds its room nor waits).
-        match &work {
-            Work::Ready(message) => self.keep_room_order(&message.id).await,
+        let id = match &work {
+            Work::Ready(message) => Some(message.id.as_str()),
             Work::Unfetched {
                 id,
                 deferred: false,
                 ..
-            } => self.keep_room_order(id).await,
-            Work::Unfetched { .. } => {}
+            } => Some(id.as_str()),
+            Work::Unfetched { .. } => None,
+        };
+        if let Some(id) = id {
+            if self.was_answered_early(id) {
+                return;
+            }
+            self.keep_room_order(id).await;
         }
         let (message, origin) = match work {
             Work::Ready(message) => (
@@ -459,6 +465,7 @@ impl Processor {
             if part.attempts > 0 && !begun {
                 // Sent before a crash, outcome unknown: a network may give no way to check a
                 // group room, so we send again (at-least-once for this window; see docs).
+                self.metrics.resent();
                 tracing::warn!(
                     channel = self.id(),
                     message_id = %message.id,

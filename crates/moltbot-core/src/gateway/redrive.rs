@@ -60,6 +60,9 @@ impl Processor {
                 continue;
             };
             taken_over += 1;
+            if !entry.deferred {
+                self.metrics.taken_over();
+            }
             if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await
@@ -152,6 +155,7 @@ impl Processor {
             let Some(entry) = taken else { continue };
             match row.owner.as_deref() {
                 Some(previous) if !row.deferred && previous != &*self.lease.owner => {
+                    self.metrics.taken_over();
                     tracing::info!(channel = self.id(), message_id = %entry.message_id, room = %entry.room_id, previous_owner = previous, "taking over a message whose lease expired");
                 }
                 _ => {

@@ -91,6 +91,7 @@ impl Processor {
                     .await
                 {
                     Ok(Some(entry)) => {
+                        self.metrics.taken_over();
                         tracing::info!(channel = self.id(), message_id = %entry.message_id, room = %entry.room_id, previous_owner = ahead.owner.as_deref().unwrap_or("-"), before = %id, "taking over an older message of the room whose lease expired");
                     }
                     // Someone else took it first: look again.
@@ -103,12 +104,33 @@ impl Processor {
             }
             done_here.push(ahead.message_id.clone());
             let work = Work::Unfetched {
-                id: ahead.message_id,
+                id: ahead.message_id.clone(),
                 prefetched: None,
                 fresh: false,
                 deferred: false,
             };
             Box::pin(self.process_work(work)).await;
+            if mine {
+                // Its queued copy, when its turn comes, has nothing left to do.
+                lock(&self.answered_early).insert(ahead.message_id);
+            }
         }
     }
+}
+
+impl Processor {
+    /// Whether message `id`, this process's own, was already processed ahead of its turn by
+    /// [`Self::keep_room_order`] (then its queued copy is dropped; answered once either way,
+    /// this spares the agent a second question). Forgets `id`.
+    pub(crate) fn was_answered_early(&self, id: &str) -> bool {
+        if self.options.leader_lease.is_none() {
+            return false;
+        }
+        let mut early = lock(&self.answered_early);
+        !early.is_empty() && early.remove(id)
+    }
+}
+
+fn lock<X>(m: &std::sync::Mutex<X>) -> std::sync::MutexGuard<'_, X> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
