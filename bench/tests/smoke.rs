@@ -239,7 +239,12 @@ async fn ha_smoke() {
         .await
         .unwrap();
     let failover = &s.json["failover"];
-    assert_eq!(num(failover, &["messages"]), sizes.ha_messages as f64, "{}", s.json);
+    assert_eq!(
+        num(failover, &["messages"]),
+        sizes.ha_messages as f64,
+        "{}",
+        s.json
+    );
     assert_eq!(num(failover, &["lost"]), 0.0, "{}", s.json);
     assert_eq!(num(failover, &["out_of_order"]), 0.0, "{}", s.json);
     assert!(num(failover, &["latency", "count"]) > 0.0);

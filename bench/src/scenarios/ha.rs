@@ -37,7 +37,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 const CHECK_CALLS: u32 = 1000;
 
 /// Runs the scenario; without a database it reports that it was skipped.
-pub async fn run(binary: &Path, sizes: &Sizes, database_url: Option<&str>) -> anyhow::Result<Section> {
+pub async fn run(
+    binary: &Path,
+    sizes: &Sizes,
+    database_url: Option<&str>,
+) -> anyhow::Result<Section> {
     let mut s = Section::new("ha");
     let Some(base) = database_url.filter(|u| !u.trim().is_empty()) else {
         s.row(
@@ -136,7 +140,11 @@ async fn failover_run(binary: &Path, sizes: &Sizes, base: &str) -> anyhow::Resul
             };
             replicas.kill(leader).await;
             let killed = Instant::now();
-            if replicas.wait_leader(Duration::from_secs(30)).await.is_some() {
+            if replicas
+                .wait_leader(Duration::from_secs(30))
+                .await
+                .is_some()
+            {
                 failovers.push(killed.elapsed());
             }
             replicas.start_one(leader).await?;
@@ -154,7 +162,10 @@ async fn failover_run(binary: &Path, sizes: &Sizes, base: &str) -> anyhow::Resul
     }
     let result = outcome(&world.sim, &world.bot, &pairs(&sent));
     let order = order_in(&world, &world.bot, &sent);
-    let forwarded = replicas.balancer().map(|b| b.forwarded()).unwrap_or_default();
+    let forwarded = replicas
+        .balancer()
+        .map(|b| b.forwarded())
+        .unwrap_or_default();
     replicas.stop_all().await;
     let check_us = match sent.last() {
         Some(last) => check_cost(&schema, &last.id).await.ok(),
