@@ -8,7 +8,7 @@
 //!   whose processing was taken over from a killed replica (the documented duplicate window:
 //!   at most one per room a killed replica was answering);
 //! - a rolling restart (each replica stopped with SIGTERM and started again in turn) while
-//!   messages flow: every message answered once, in order.
+//!   messages flow, in both modes: every message answered once, in order.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -232,19 +232,30 @@ async fn polling_replicas_survive_leader_kills() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_restart_loses_and_repeats_nothing() {
-    let Some(schema) = ScratchSchema::from_env("rolling") else {
+async fn a_rolling_restart_behind_a_load_balancer_loses_and_repeats_nothing() {
+    rolling("webhook").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_polling_replicas_loses_and_repeats_nothing() {
+    rolling("polling").await;
+}
+
+/// Each replica in turn stopped (SIGTERM) and started again while messages flow: every message
+/// answered once, in order.
+async fn rolling(mode: &str) {
+    let Some(schema) = ScratchSchema::from_env(&format!("rolling_{mode}")) else {
         return;
     };
     let world = World::new().await;
-    let mut replicas = Replicas::start(&world.sim, &world.bot, &setup("webhook", &schema))
+    let mut replicas = Replicas::start(&world.sim, &world.bot, &setup(mode, &schema))
         .await
         .unwrap();
     assert!(replicas.wait_leader(wait::TIMEOUT).await.is_some());
 
     let done = AtomicBool::new(false);
     let sending = async {
-        let sent = send_all(&world, "rolling-", 24).await;
+        let sent = send_all(&world, &format!("{mode}-rolling-"), 24).await;
         done.store(true, Ordering::SeqCst);
         sent
     };
