@@ -55,6 +55,20 @@ fn setup(mode: &str, schema: &ScratchSchema) -> ReplicaSetup {
     }
 }
 
+/// A world and three replicas in `mode` on `schema`, once one of them leads.
+async fn start(mode: &str, schema: &ScratchSchema) -> (World, Replicas) {
+    let world = World::new().await;
+    let replicas = Replicas::start(&world.sim, &world.bot, &setup(mode, schema))
+        .await
+        .unwrap();
+    assert!(
+        replicas.wait_leader(wait::TIMEOUT).await.is_some(),
+        "no leader:\n{}",
+        replicas.logs()
+    );
+    (world, replicas)
+}
+
 /// The text of message `i` of room `room`.
 fn text(room: usize, i: usize) -> String {
     format!("room {room} message {i:02}")
@@ -75,6 +89,18 @@ async fn send_all(world: &World, tag: &str, per_room: usize) -> Vec<Vec<SimMessa
             }
         }
     }
+    sent
+}
+
+/// [`send_all`], then sets `done` (the chaos beside it stops).
+async fn send_then_flag(
+    world: &World,
+    tag: &str,
+    per_room: usize,
+    done: &AtomicBool,
+) -> Vec<Vec<SimMessage>> {
+    let sent = send_all(world, tag, per_room).await;
+    done.store(true, Ordering::SeqCst);
     sent
 }
 
@@ -144,22 +170,11 @@ async fn chaos(mode: &str) {
     let Some(schema) = ScratchSchema::from_env(&format!("chaos_{mode}")) else {
         return;
     };
-    let world = World::new().await;
-    let mut replicas = Replicas::start(&world.sim, &world.bot, &setup(mode, &schema))
-        .await
-        .unwrap();
-    assert!(
-        replicas.wait_leader(wait::TIMEOUT).await.is_some(),
-        "no leader:\n{}",
-        replicas.logs()
-    );
+    let (world, mut replicas) = start(mode, &schema).await;
 
     let done = AtomicBool::new(false);
-    let sending = async {
-        let sent = send_all(&world, &format!("{mode}-chaos-"), PER_ROOM).await;
-        done.store(true, Ordering::SeqCst);
-        sent
-    };
+    let tag = format!("{mode}-chaos-");
+    let sending = send_then_flag(&world, &tag, PER_ROOM, &done);
     let killing = async {
         let mut kills = 0usize;
         loop {
@@ -247,18 +262,11 @@ async fn rolling(mode: &str) {
     let Some(schema) = ScratchSchema::from_env(&format!("rolling_{mode}")) else {
         return;
     };
-    let world = World::new().await;
-    let mut replicas = Replicas::start(&world.sim, &world.bot, &setup(mode, &schema))
-        .await
-        .unwrap();
-    assert!(replicas.wait_leader(wait::TIMEOUT).await.is_some());
+    let (world, mut replicas) = start(mode, &schema).await;
 
     let done = AtomicBool::new(false);
-    let sending = async {
-        let sent = send_all(&world, &format!("{mode}-rolling-"), 24).await;
-        done.store(true, Ordering::SeqCst);
-        sent
-    };
+    let tag = format!("{mode}-rolling-");
+    let sending = send_then_flag(&world, &tag, 24, &done);
     let restarting = async {
         let mut restarted = 0usize;
         for i in 0..replicas.len() {
