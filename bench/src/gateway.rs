@@ -29,13 +29,19 @@ pub struct GatewayConfig {
     pub u2c_url: String,
     /// `rateLimit.requestsPerMinute`.
     pub requests_per_minute: u32,
+    /// `store.url` (a PostgreSQL store); `None`: the SQLite file in the state folder.
+    pub store_url: Option<String>,
 }
 
 impl GatewayConfig {
     /// The JSON5 config text.
     pub fn render(&self) -> String {
         let port = self.port;
-        webex_config(
+        let store = self
+            .store_url
+            .as_ref()
+            .map(|url| format!("  store: {{ url: \"{url}\" }},\n  channels: {{"));
+        let text = webex_config(
             &self.mode,
             &self.api_base,
             Some(&self.token),
@@ -50,7 +56,11 @@ impl GatewayConfig {
                 u2c = self.u2c_url,
                 rpm = self.requests_per_minute,
             ),
-        )
+        );
+        match store {
+            Some(store) => text.replace("  channels: {", &store),
+            None => text,
+        }
     }
 }
 

@@ -49,6 +49,16 @@ pub struct Sizes {
     pub storm_seconds: f64,
     /// Seconds pure webhook mode gets to answer before the restart that catches up drops.
     pub webhook_only_wait_seconds: f64,
+    /// Messages of the `ha` scenario's failover run (three replicas, leader kills).
+    pub ha_messages: usize,
+    /// Messages per second in that run.
+    pub ha_rate: f64,
+    /// Users (1:1 rooms) of that run.
+    pub ha_users: usize,
+    /// Seconds between leader kills in that run.
+    pub ha_kill_seconds: f64,
+    /// Messages of each single-replica webhook latency run of `ha` (SQLite, PostgreSQL).
+    pub ha_latency_n: usize,
 }
 
 impl Sizes {
@@ -72,6 +82,11 @@ impl Sizes {
             socket_drop_seconds: 3.0,
             storm_seconds: 10.0,
             webhook_only_wait_seconds: 10.0,
+            ha_messages: 1000,
+            ha_rate: 25.0,
+            ha_users: 20,
+            ha_kill_seconds: 5.0,
+            ha_latency_n: 600,
         }
     }
 
@@ -95,6 +110,11 @@ impl Sizes {
             socket_drop_seconds: 3.0,
             storm_seconds: 3.0,
             webhook_only_wait_seconds: 5.0,
+            ha_messages: 300,
+            ha_rate: 25.0,
+            ha_users: 10,
+            ha_kill_seconds: 4.0,
+            ha_latency_n: 200,
         }
     }
 
@@ -118,6 +138,11 @@ impl Sizes {
             socket_drop_seconds: 0.3,
             storm_seconds: 1.0,
             webhook_only_wait_seconds: 2.0,
+            ha_messages: 30,
+            ha_rate: 15.0,
+            ha_users: 3,
+            ha_kill_seconds: 1.0,
+            ha_latency_n: 10,
         }
     }
 }

@@ -17,8 +17,8 @@ struct Args {
     /// The tiny sizes of the smoke test.
     #[arg(long, conflicts_with = "quick")]
     smoke: bool,
-    /// Only these scenarios (latency, polling, throughput, burst, memory, faults, websocket);
-    /// default all.
+    /// Only these scenarios (latency, polling, throughput, burst, memory, faults, websocket,
+    /// ha); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot).
@@ -32,6 +32,10 @@ struct Args {
     /// websocket_sigkill); default all of each scenario.
     #[arg(long, value_delimiter = ',')]
     fault_cases: Vec<String>,
+    /// The PostgreSQL database of the `ha` scenario (schemas of its own are created and
+    /// dropped in it); without one `ha` is skipped.
+    #[arg(long, env = "MOLTBOT_TEST_DATABASE_URL")]
+    database_url: Option<String>,
     /// Override the number of messages of the latency run.
     #[arg(long)]
     latency_n: Option<usize>,
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             "memory",
             "faults",
             "websocket",
+            "ha",
         ] {
             if !wanted(name) {
                 continue;
@@ -79,6 +84,7 @@ fn main() -> anyhow::Result<()> {
                 "burst" => scenarios::burst::run(&binary, &sizes).await,
                 "memory" => scenarios::memory::run(&binary, &sizes).await,
                 "faults" => scenarios::faults::run(&binary, &sizes, &args.fault_cases).await,
+                "ha" => scenarios::ha::run(&binary, &sizes, args.database_url.as_deref()).await,
                 _ => scenarios::websocket::run(&binary, &sizes, &args.fault_cases).await,
             }
             .with_context(|| format!("scenario {name}"))?;

@@ -74,6 +74,7 @@ impl World {
             safety_poll_seconds: 5.0,
             u2c_url: self.sim.u2c_url(),
             requests_per_minute,
+            store_url: None,
         })
     }
 

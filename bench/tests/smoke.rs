@@ -227,3 +227,34 @@ async fn websocket_smoke() {
         s.json
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_smoke() {
+    let Ok(url) = std::env::var("MOLTBOT_TEST_DATABASE_URL") else {
+        eprintln!("skipped: MOLTBOT_TEST_DATABASE_URL is not set (no PostgreSQL to test on)");
+        return;
+    };
+    let sizes = Sizes::smoke();
+    let s = scenarios::ha::run(&binary(), &sizes, Some(&url))
+        .await
+        .unwrap();
+    let failover = &s.json["failover"];
+    assert_eq!(
+        num(failover, &["messages"]),
+        sizes.ha_messages as f64,
+        "{}",
+        s.json
+    );
+    assert_eq!(num(failover, &["lost"]), 0.0, "{}", s.json);
+    assert_eq!(num(failover, &["out_of_order"]), 0.0, "{}", s.json);
+    assert!(num(failover, &["latency", "count"]) > 0.0);
+    assert!(num(&s.json, &["room_order_check", "first_ahead_us"]) > 0.0);
+    for store in ["sqlite", "postgres"] {
+        assert_eq!(
+            num(&s.json, &["webhook_latency", store, "lost"]),
+            0.0,
+            "{}",
+            s.json
+        );
+    }
+}

@@ -77,7 +77,7 @@ pub fn check_order(asked: &[String], replies: &[String]) -> Order {
 }
 
 /// [`check_order`] over every room of `sent`, with `bot`'s replies as the emulator holds them.
-fn order_in(world: &World, bot: &SimPerson, sent: &[Sent]) -> Order {
+pub(crate) fn order_in(world: &World, bot: &SimPerson, sent: &[Sent]) -> Order {
     let texts: HashSet<&str> = sent.iter().map(|s| s.text.as_str()).collect();
     let mut total = Order::default();
     for room in rooms_of(sent) {

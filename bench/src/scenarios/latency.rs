@@ -185,9 +185,22 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
 /// `load` after a warm-up. Latency per message from the user's `POST` returning to the reply
 /// existing; requests of each bot counted from the end of the warm-up to the last reply.
 pub async fn steady(binary: &Path, mode: &str, load: Load) -> anyhow::Result<Steady> {
+    steady_on(binary, mode, load, None).await
+}
+
+/// [`steady`] with the gateway's state in the store at `store_url` (`None`: SQLite in its state
+/// folder; a `postgres://` URL: PostgreSQL, a single replica, so it also leads).
+pub async fn steady_on(
+    binary: &Path,
+    mode: &str,
+    load: Load,
+    store_url: Option<&str>,
+) -> anyhow::Result<Steady> {
     let world = World::new(binary, load.users).await?;
     let floor_bot = world.sim.add_bot("floor@webex.bot", "Floor");
-    let home = world.gateway_home(mode, 5.0, UNLIMITED_RPM)?;
+    let mut config = world.gateway_config(mode, 5.0, UNLIMITED_RPM)?;
+    config.store_url = store_url.map(str::to_string);
+    let home = world.gateway_home_with(&config)?;
     let gateway = home.start().await?;
     warm_up(&world, &world.bot, true).await?;
     warm_up(&world, &floor_bot, false).await?;

@@ -3,6 +3,7 @@
 
 pub mod burst;
 pub mod faults;
+pub mod ha;
 pub mod latency;
 pub mod memory;
 pub mod polling;

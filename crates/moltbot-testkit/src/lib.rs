@@ -3,6 +3,8 @@
 //! - [`FakeModel`]: a recording fake model provider (OpenAI-compatible or Anthropic), answering
 //!   whole or streaming slowly ([`SlowStream`]).
 //! - [`proxy::ForwardProxy`]: a loopback HTTP forward proxy (CONNECT and absolute-form).
+//! - [`LoadBalancer`]: a round-robin HTTP forwarder in front of gateway replicas, and
+//!   [`Replicas`]: replicas of one bot on a shared PostgreSQL store, killed and restarted.
 //! - [`wait`]: the one way to wait: poll state every [`wait::POLL`] until a deadline.
 //! - [`TestHome`]: a throwaway state dir with its config, and `moltbot` commands for it.
 //! - [`RunningGateway`]: the real `moltbot gateway` as a child process, its log, its
@@ -23,20 +25,24 @@
 //! # }
 //! ```
 
+pub mod balancer;
 pub mod fake_model;
 pub mod fake_stream;
 pub mod gateway;
 pub mod home;
 pub mod ledger;
 pub mod proxy;
+pub mod replicas;
 pub mod wait;
 pub mod world;
 
+pub use balancer::{Forwarded, LoadBalancer};
 pub use fake_model::{anthropic_answer, openai_answer, turns, FakeModel};
 pub use fake_stream::{anthropic_stream, openai_stream, SlowStream};
 pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};
+pub use replicas::{ReplicaSetup, Replicas};
 pub use world::{
     slow_echo_agent, webex_config, Scenario, World, AGENT_ASKED_LOG, BOT_EMAIL, OPEN, OPEN_FAST,
 };

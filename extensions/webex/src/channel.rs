@@ -420,7 +420,8 @@ impl Channel for WebexChannel {
     }
 
     fn follow(&self, sink: &moltbot_core::gateway::InboundSink) {
-        // The leader's receivers run the catch-up; deliveries here go straight to the sink.
+        // Webhook deliveries reaching this replica are claimed and processed here; the leader
+        // runs the catch-up, and the shared ledger keeps each room's order.
         let _ = self.shared.sink.set(sink.clone());
         self.shared.caught_up.open();
     }

@@ -61,6 +61,8 @@ pub(crate) async fn serve(
     let agent = build_agent(&config.core.agents, &config.core.models, &Context::env)
         .context("cannot set up the agent (agents.defaults.model)")?;
     let defaults = &config.core.agents.defaults;
+    let replicated = matches!(location, StoreLocation::Postgres(_));
+    let store_lease = Duration::from_secs(config.core.store.lease_seconds);
     let options = GatewayOptions {
         shutdown_timeout: Duration::from_secs(config.core.gateway.shutdown_timeout_seconds),
         history_turns: usize::try_from(defaults.history_turns).unwrap_or(usize::MAX),
@@ -82,9 +84,14 @@ pub(crate) async fn serve(
                 .node_id()
                 .with_context(|| format!("cannot keep {}", ctx.paths.node_id_file().display()))?,
         ),
-        // Replicas share a PostgreSQL store: one of them leads (runs the receivers).
-        leader_lease: matches!(location, StoreLocation::Postgres(_))
-            .then(|| Duration::from_secs(config.core.store.lease_seconds)),
+        // Replicas share a PostgreSQL store: one of them leads (runs the receivers), and the
+        // work of one that dies is taken over once its message leases end.
+        leader_lease: replicated.then_some(store_lease),
+        lease: if replicated {
+            store_lease
+        } else {
+            GatewayOptions::default().lease
+        },
         document_text: match crate::pdf_text::SubprocessPdfText::this_binary() {
             Ok(reader) => Some(Arc::new(reader)),
             Err(err) => {

@@ -328,7 +328,9 @@ pub struct StoreConfig {
     pub url: Option<Secret>,
     /// `leaseSeconds` (default 15, 1 to 300): with PostgreSQL, how long the leader's lease
     /// holds without renewal, so how soon another replica takes over the singletons (the
-    /// receiver, catch-up, webhook watch) after the leader dies. Renewed every third of it.
+    /// receiver, catch-up, webhook watch) after the leader dies; also the lease of each message
+    /// a replica claims (how soon a dead replica's work is taken over). Renewed every third of
+    /// it.
     pub lease_seconds: u64,
 }
 

@@ -195,6 +195,8 @@ struct ReconnectLabels {
 /// | `moltbot_messages_duplicate_total` | counter | `channel` |
 /// | `moltbot_messages_answered_total` | counter | `channel` |
 /// | `moltbot_messages_failed_total` | counter | `channel` |
+/// | `moltbot_messages_taken_over_total` | counter | `channel` |
+/// | `moltbot_replies_resent_total` | counter | `channel` |
 /// | `moltbot_messages_dropped_total` | counter | `channel`, `reason` ([`Dropped`]) |
 /// | `moltbot_api_requests_total` | counter | `channel`, `method`, `endpoint`, `status` |
 /// | `moltbot_api_rate_limited_total` | counter | |
@@ -219,6 +221,8 @@ pub struct Metrics {
     duplicate: Family<ChannelLabels, Counter>,
     answered: Family<ChannelLabels, Counter>,
     failed: Family<ChannelLabels, Counter>,
+    taken_over: Family<ChannelLabels, Counter>,
+    resent: Family<ChannelLabels, Counter>,
     dropped: Family<DroppedLabels, Counter>,
     api_requests: Family<ApiLabels, Counter>,
     rate_limited: Counter,
@@ -266,6 +270,8 @@ impl Default for Metrics {
         let duplicate = Family::default();
         let answered = Family::default();
         let failed = Family::default();
+        let taken_over = Family::default();
+        let resent = Family::default();
         let dropped = Family::default();
         let api_requests = Family::default();
         let rate_limited = Counter::default();
@@ -298,6 +304,16 @@ impl Default for Metrics {
             "messages_failed",
             "Messages whose reply could not be sent",
             failed.clone(),
+        );
+        registry.register(
+            "messages_taken_over",
+            "Messages this process took over from another whose lease on them expired (a replica or an earlier run that died)",
+            taken_over.clone(),
+        );
+        registry.register(
+            "replies_resent",
+            "Reply chunks sent again because an earlier send's outcome was unknown (the documented duplicate window)",
+            resent.clone(),
         );
         registry.register(
             "messages_dropped",
@@ -402,6 +418,8 @@ impl Default for Metrics {
             duplicate,
             answered,
             failed,
+            taken_over,
+            resent,
             dropped,
             api_requests,
             rate_limited,
@@ -450,6 +468,8 @@ impl Metrics {
             duplicate: by_channel(&self.duplicate),
             answered: by_channel(&self.answered),
             failed: by_channel(&self.failed),
+            taken_over: by_channel(&self.taken_over),
+            resent: by_channel(&self.resent),
             dropped,
             dropped_family: self.dropped.clone(),
             api_requests: self.api_requests.clone(),
@@ -532,6 +552,8 @@ struct ChannelHandles {
     duplicate: Counter,
     answered: Counter,
     failed: Counter,
+    taken_over: Counter,
+    resent: Counter,
     /// Indexed by [`Dropped::slot`].
     dropped: Vec<Counter>,
     dropped_family: Family<DroppedLabels, Counter>,
@@ -594,6 +616,17 @@ impl ChannelMetrics {
     /// A message could not be answered.
     pub fn failed(&self) {
         self.0.failed.inc();
+    }
+
+    /// A message whose lease had expired (its process died) was taken over by this process.
+    pub fn taken_over(&self) {
+        self.0.taken_over.inc();
+    }
+
+    /// A reply chunk is sent again because its earlier send's outcome is unknown (the process
+    /// that sent it died before recording it): the reply may appear twice.
+    pub fn resent(&self) {
+        self.0.resent.inc();
     }
 
     /// A chat network API call finished: `method` (e.g. `GET`), `endpoint` the path template

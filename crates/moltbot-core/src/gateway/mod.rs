@@ -19,6 +19,7 @@ mod redrive;
 pub mod replicas;
 mod reply;
 mod retention;
+mod room_order;
 mod runtime;
 pub mod singleton;
 mod sink;

@@ -63,6 +63,23 @@ pub(crate) struct Origin {
 impl Processor {
     /// Resolves a work item to a message (fetching it when needed), then processes it.
     pub(crate) async fn process_work(&self, work: Work) {
+        // Replicas: an older message of the room received by another replica goes first
+        // (a message set aside as unreadable neither holds its room nor waits).
+        let id = match &work {
+            Work::Ready(message) => Some(message.id.as_str()),
+            Work::Unfetched {
+                id,
+                deferred: false,
+                ..
+            } => Some(id.as_str()),
+            Work::Unfetched { .. } => None,
+        };
+        if let Some(id) = id {
+            if self.was_answered_early(id) {
+                return;
+            }
+            self.keep_room_order(id).await;
+        }
         let (message, origin) = match work {
             Work::Ready(message) => (
                 *message,
@@ -493,6 +510,7 @@ impl Processor {
             if part.attempts > 0 && !begun {
                 // Sent before a crash, outcome unknown: a network may give no way to check a
                 // group room, so we send again (at-least-once for this window; see docs).
+                self.metrics.resent();
                 tracing::warn!(
                     channel = self.id(),
                     message_id = %message.id,

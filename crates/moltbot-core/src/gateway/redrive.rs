@@ -60,6 +60,9 @@ impl Processor {
                 continue;
             };
             taken_over += 1;
+            if !entry.deferred {
+                self.metrics.taken_over();
+            }
             if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await
@@ -108,8 +111,18 @@ impl Processor {
         }
     }
 
-    /// How long until the next deferred message is due, at most [`REDRIVE_EVERY`].
+    /// How often the re-drive task runs when nothing wakes it: [`REDRIVE_EVERY`], or a third
+    /// of the message lease when that is shorter (replicas with a short `store.leaseSeconds`),
+    /// so leases are renewed before they can run out and a dead replica's work is taken over
+    /// soon after its leases end.
+    pub(crate) fn redrive_every(&self) -> Duration {
+        let third = u64::try_from(self.lease.lease_ms / 3).unwrap_or(0);
+        REDRIVE_EVERY.min(Duration::from_millis(third.max(10)))
+    }
+
+    /// How long until the next deferred message is due, at most [`Self::redrive_every`].
     async fn next_wake(&self) -> Duration {
+        let every = self.redrive_every();
         let next = self
             .store
             .ledger()
@@ -120,9 +133,9 @@ impl Processor {
         match next {
             Some(at) => {
                 let ms = at.saturating_sub(self.store.now_ms()).max(0);
-                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(REDRIVE_EVERY)
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(every)
             }
-            None => REDRIVE_EVERY,
+            None => every,
         }
     }
 
@@ -142,6 +155,7 @@ impl Processor {
             let Some(entry) = taken else { continue };
             match row.owner.as_deref() {
                 Some(previous) if !row.deferred && previous != &*self.lease.owner => {
+                    self.metrics.taken_over();
                     tracing::info!(channel = self.id(), message_id = %entry.message_id, room = %entry.room_id, previous_owner = previous, "taking over a message whose lease expired");
                 }
                 _ => {

@@ -68,16 +68,20 @@ pub struct GatewayOptions {
     pub node_id: Option<String>,
     /// How long finished records are kept (`store.retentionDays`).
     pub retention: Duration,
-    /// How long a claim's lease holds without renewal (renewed every
-    /// [`REDRIVE_EVERY`](super::redrive::REDRIVE_EVERY) while the process lives).
+    /// How long a claim's lease holds without renewal (renewed while the process lives, every
+    /// third of it at most every [`REDRIVE_EVERY`](super::redrive::REDRIVE_EVERY)); when it
+    /// expires (the process died) any process sharing the store takes the message over. The
+    /// CLI sets `store.leaseSeconds` with PostgreSQL.
     pub lease: Duration,
     /// Leader election among replicas sharing the store (`store.leaseSeconds`; the CLI sets it
     /// with PostgreSQL): only the holder of the [`LEADER_LEASE`](super::singleton::LEADER_LEASE)
     /// registers the channels ([`Channel::register`]: webhooks) and runs their receivers
     /// (poller, websocket listener, catch-up, safety poll, webhook watch) and the approval
-    /// DMs; every replica serves the HTTP routes, processes what it claims and takes its share
-    /// of the network's request budget ([`super::replicas`]). `None`: no election, this process
-    /// runs everything (one gateway per store, as with SQLite).
+    /// DMs; every replica serves the HTTP routes (a follower's channels get the sink through
+    /// [`Channel::follow`]), processes what it claims, takes its share of the network's request
+    /// budget ([`super::replicas`]) and keeps each room's order across replicas through the
+    /// shared ledger (see `room_order.rs`). `None`: no election, this process runs everything
+    /// (one gateway per store, as with SQLite) and the room-order check is skipped.
     pub leader_lease: Option<Duration>,
     /// Reads the text of PDFs for an agent whose provider does not read PDFs
     /// ([`Agent::wants_pdf_text`](crate::agent::Agent::wants_pdf_text)); `None`: such a provider
@@ -229,6 +233,9 @@ pub(crate) struct Processor {
     pub(crate) redrive_fetches: tokio::sync::Semaphore,
     /// Stops the gateway on an error no retry can fix (a refused token on a fetch).
     pub(crate) fatal: FatalStop,
+    /// Messages of this process answered ahead of their turn to keep their room's order
+    /// across replicas (see `room_order.rs`): their queued copies are dropped.
+    pub(crate) answered_early: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The gateway: a set of channels, one agent, one store.
@@ -470,6 +477,7 @@ impl Gateway {
                 redrive: tokio::sync::Notify::new(),
                 redrive_fetches: tokio::sync::Semaphore::new(super::redrive::REDRIVE_FETCHES),
                 fatal: fatal.clone(),
+                answered_early: std::sync::Mutex::default(),
             });
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(

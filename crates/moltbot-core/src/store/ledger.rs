@@ -172,6 +172,21 @@ pub trait LedgerRepo: Send + Sync {
     /// When the next deferred message of `channel` is due (unix ms), if any is waiting.
     async fn next_due_at(&self, channel: &str) -> Result<Option<i64>, StoreError>;
 
+    /// The oldest pending message of `message_id`'s room that comes before it in ledger order
+    /// (its own timestamp `created_at`, then `received_at`, then the id), leaving out the
+    /// messages set aside as unreadable (`deferred`: they never hold their room up). `None`
+    /// when nothing is ahead, or when `message_id` is unknown.
+    ///
+    /// Replicas sharing a store call it before processing a message, so a room's messages are
+    /// answered in order even when different replicas received them: the caller waits while
+    /// the message returned is leased to another live owner, and processes it first when it
+    /// holds it itself or once its lease has expired (taking it over).
+    async fn first_ahead(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<LedgerEntry>, StoreError>;
+
     /// Messages of `channel` still pending whose own timestamp is after `newer_than` (unix
     /// ms), oldest first.
     async fn pending(&self, channel: &str, newer_than: i64)

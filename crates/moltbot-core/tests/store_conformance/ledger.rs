@@ -1045,3 +1045,95 @@ pub async fn prune_goes_in_batches_of_the_limit(f: Fixture) {
     assert_eq!(ledger.prune_finished(later, 2).await.unwrap(), 0);
     assert_eq!(ledger.count(CHANNEL, None).await.unwrap(), 0);
 }
+
+/// A claim of `id` in `room` by `owner`.
+fn claim_in(room: &str, id: &str, created_at: i64, owner: &str) -> Claim {
+    Claim {
+        room_id: room.into(),
+        ..claim_of(id, created_at, owner)
+    }
+}
+
+pub async fn first_ahead_is_the_oldest_pending_message_of_the_room(f: Fixture) {
+    let ledger = f.store.ledger();
+    let ahead = |id: &'static str| {
+        let ledger = f.store.ledger();
+        async move {
+            ledger
+                .first_ahead(CHANNEL, id)
+                .await
+                .unwrap()
+                .map(|e| e.message_id)
+        }
+    };
+    // Room r: m1 (replica a), m2 (b), m3 (c), in their own time order; claimed out of order.
+    for (id, created, owner) in [("m3", 3_000, "c"), ("m1", 1_000, "a"), ("m2", 2_000, "b")] {
+        ledger
+            .claim(&claim_in("r", id, START_MS + created, owner))
+            .await
+            .unwrap();
+    }
+    // Another room, older: never ahead of room r's messages.
+    ledger
+        .claim(&claim_in("other", "o1", START_MS, "a"))
+        .await
+        .unwrap();
+    // Another channel, same room and older.
+    let elsewhere = Claim {
+        channel: "other".into(),
+        ..claim_in("r", "x1", START_MS, "a")
+    };
+    ledger.claim(&elsewhere).await.unwrap();
+
+    assert_eq!(ahead("m3").await.as_deref(), Some("m1"));
+    assert_eq!(ahead("m2").await.as_deref(), Some("m1"));
+    assert_eq!(ahead("m1").await, None);
+    assert_eq!(ahead("o1").await, None);
+    assert_eq!(ahead("unknown").await, None);
+    let row = ledger.first_ahead(CHANNEL, "m3").await.unwrap().unwrap();
+    assert_eq!(
+        (row.room_id.as_str(), row.owner.as_deref(), row.lease_until),
+        ("r", Some("a"), START_MS + LEASE_MS)
+    );
+
+    // Finished messages no longer hold the room.
+    ledger
+        .finish(CHANNEL, "m1", InboundState::Replied, None)
+        .await
+        .unwrap();
+    assert_eq!(ahead("m3").await.as_deref(), Some("m2"));
+    // Nor does one set aside as unreadable, even once it is taken again.
+    ledger
+        .defer(CHANNEL, "m2", START_MS, "not readable yet")
+        .await
+        .unwrap();
+    assert_eq!(ahead("m3").await, None);
+    ledger
+        .take(CHANNEL, "m2", "b", None, LEASE_MS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ahead("m3").await, None);
+
+    // Same timestamp: the earlier arrival goes first, then the smaller id.
+    ledger
+        .claim(&claim_in("t", "t-b", START_MS, "a"))
+        .await
+        .unwrap();
+    f.clock.advance(10);
+    ledger
+        .claim(&claim_in("t", "t-a", START_MS, "b"))
+        .await
+        .unwrap();
+    ledger
+        .claim(&claim_in("t", "t-c", START_MS, "b"))
+        .await
+        .unwrap();
+    assert_eq!(ahead("t-a").await.as_deref(), Some("t-b"));
+    assert_eq!(ahead("t-c").await.as_deref(), Some("t-b"));
+    assert_eq!(ahead("t-b").await, None);
+    // An expired lease is still ahead (the caller takes it over).
+    f.clock.advance(LEASE_MS * 2);
+    let row = ledger.first_ahead(CHANNEL, "t-a").await.unwrap().unwrap();
+    assert!(row.lease_until <= f.store.now_ms());
+}

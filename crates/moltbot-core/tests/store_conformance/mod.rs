@@ -86,6 +86,7 @@ macro_rules! conformance {
                 record_answer_without_session_or_first_attempt,
                 only_a_received_message_takes_an_answer,
                 prune_goes_in_batches_of_the_limit,
+                first_ahead_is_the_oldest_pending_message_of_the_room,
             ],
             outbox: [
                 enqueue_stores_all_parts_pending_in_order,

@@ -19,6 +19,18 @@ const COLUMNS: &str = "channel, message_id, room_id, state, reason, created_at, 
 
 const PENDING: &str = "state IN ('received', 'processing')";
 
+/// [`LedgerRepo::first_ahead`]: the pending rows of the room are few (the partial index
+/// `ledger_pending` finds the channel's pending rows), so one statement does it.
+const FIRST_AHEAD: &str = "SELECT o.channel, o.message_id, o.room_id, o.state, o.reason,
+        o.created_at, o.received_at, o.updated_at, o.attempts, o.next_attempt_at, o.owner,
+        o.lease_until, o.deferred
+     FROM ledger m JOIN ledger o ON o.channel = m.channel AND o.room_id = m.room_id
+     WHERE m.channel = $1 AND m.message_id = $2
+       AND o.state IN ('received', 'processing') AND NOT o.deferred
+       AND (o.created_at, o.received_at, o.message_id)
+           < (m.created_at, m.received_at, m.message_id)
+     ORDER BY o.created_at, o.received_at, o.message_id LIMIT 1";
+
 fn entry(r: &Row) -> Result<LedgerEntry, StoreError> {
     Ok(LedgerEntry {
         channel: r.try_get("channel")?,
@@ -229,6 +241,19 @@ impl LedgerRepo for PostgresBackend {
         )
         .await?
         .try_get(0)?)
+    }
+
+    async fn first_ahead(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
+        let c = self.client().await?;
+        query_opt(&c, FIRST_AHEAD, &[&channel, &message_id])
+            .await?
+            .as_ref()
+            .map(entry)
+            .transpose()
     }
 
     async fn pending(

@@ -244,6 +244,31 @@ impl LedgerRepo for SqliteBackend {
         .await
     }
 
+    async fn first_ahead(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<LedgerEntry>, StoreError> {
+        let [channel, message_id] = [channel, message_id].map(str::to_owned);
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT o.channel, o.message_id, o.room_id, o.state, o.reason,
+                         o.created_at, o.received_at, o.updated_at, o.attempts,
+                         o.next_attempt_at, o.owner, o.lease_until, o.deferred
+                     FROM ledger m JOIN ledger o ON o.channel = m.channel AND o.room_id = m.room_id
+                     WHERE m.channel = ?1 AND m.message_id = ?2
+                       AND o.state IN ('received', 'processing') AND o.deferred = 0
+                       AND (o.created_at, o.received_at, o.message_id)
+                           < (m.created_at, m.received_at, m.message_id)
+                     ORDER BY o.created_at, o.received_at, o.message_id LIMIT 1",
+                )?
+                .query_row(params![channel, message_id], entry)
+                .optional()?)
+        })
+        .await
+    }
+
     async fn pending(
         &self,
         channel: &str,
