@@ -34,6 +34,7 @@ mod http;
 mod notice;
 mod openai;
 pub mod reasoning;
+pub mod reply_files;
 pub mod speakers;
 mod types;
 
@@ -50,7 +51,10 @@ pub use self::anthropic::{
 };
 pub use self::attachments::{Attachment, AttachmentContent, FileKind, InputKinds};
 pub use self::build::{api_key_env, build_agent};
-pub use self::command::{command_input, parse_output, CommandAgent, MAX_STDOUT_BYTES};
+pub use self::command::{
+    command_input, parse_command_output, parse_output, CommandAgent, CommandOutput,
+    MAX_STDOUT_BYTES,
+};
 pub use self::echo::EchoAgent;
 pub use self::error::{AgentBuildError, AgentError};
 pub use self::http::{error_message, retry_after, RetryPolicy};
@@ -59,7 +63,7 @@ pub use self::openai::{openai_messages, openai_messages_for, parse_openai_reply,
 pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
 pub use self::types::{
     clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,
-    Role, SenderInfo, SessionKey, Turn,
+    LocalFile, ReplyFile, Role, SenderInfo, SessionKey, Turn,
 };
 
 /// The one message posted in the room when the agent fails or times out.
@@ -125,8 +129,13 @@ pub struct Answer {
     pub error: Option<AgentError>,
     /// The agent's answer as it goes into the session's history (reasoning removed); `None`
     /// when nothing belongs there: the apology, or a notice of ours (help line, files not read,
-    /// no answer), after which the session's history is left as it was.
+    /// no answer), after which the session's history is left as it was. Files and a card the
+    /// agent posted are noted in it (`[file sent: name]`, `[card sent]`).
     pub history: Option<String>,
+    /// Files the agent posts after the text, in order (none for a notice or the apology).
+    pub files: Vec<ReplyFile>,
+    /// The adaptive card the agent posts after the text, if any.
+    pub card: Option<serde_json::Value>,
 }
 
 impl Answer {
@@ -142,6 +151,8 @@ impl Answer {
             reasoning: None,
             error: None,
             history: None,
+            files: Vec::new(),
+            card: None,
         }
     }
 
@@ -178,12 +189,7 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOption
         .await
         .unwrap_or_else(|_| Err(AgentError::BadOutput("the agent panicked".to_string())))
         .and_then(|reply| {
-            let blank = reply.text.trim().is_empty()
-                && reply
-                    .reasoning
-                    .as_deref()
-                    .is_none_or(|r| r.trim().is_empty());
-            if blank {
+            if reply.is_blank() {
                 Err(AgentError::BadOutput(
                     "the agent answered nothing".to_string(),
                 ))
@@ -202,10 +208,8 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOption
                 "agent failed; posting an apology"
             );
             Answer {
-                text: APOLOGY.to_string(),
-                reasoning: None,
                 error: Some(err),
-                history: None,
+                ..Answer::notice(APOLOGY)
             }
         }
     }
@@ -225,7 +229,8 @@ fn present(
         .filter(|r| !r.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n");
-    let (body, history) = if split.answer.is_empty() {
+    let extras = !reply.files.is_empty() || reply.card.is_some();
+    let (body, history) = if split.answer.is_empty() && !extras {
         tracing::warn!(
             agent = %agent.name(),
             session = %req.session,
@@ -234,7 +239,17 @@ fn present(
         );
         (NO_ANSWER.to_string(), None)
     } else {
-        (split.answer.clone(), Some(split.answer))
+        let notes = reply
+            .files
+            .iter()
+            .map(|f| format!("[file sent: {}]", f.name()))
+            .chain(reply.card.iter().map(|_| "[card sent]".to_string()));
+        let history = std::iter::once(split.answer.clone())
+            .filter(|a| !a.is_empty())
+            .chain(notes)
+            .collect::<Vec<_>>()
+            .join("\n");
+        (split.answer, Some(history))
     };
     let shown = (options.show_reasoning && !reasoning.is_empty())
         .then(|| quote_reasoning(&reasoning, MAX_QUOTED_REASONING_CHARS));
@@ -243,5 +258,7 @@ fn present(
         reasoning: shown,
         error: None,
         history,
+        files: reply.files,
+        card: reply.card,
     }
 }

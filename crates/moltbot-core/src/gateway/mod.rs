@@ -12,6 +12,7 @@ mod commands;
 pub mod heartbeat;
 pub mod http;
 mod metrics;
+pub mod parts;
 mod placeholder;
 mod process;
 mod redrive;
@@ -27,6 +28,7 @@ pub use channel::{
     InboundMessage, OutgoingMessage, ReadySignal, SendTarget, SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
+pub use parts::{check_adaptive_card, ReplyPart, CARD_FALLBACK};
 pub use placeholder::PLACEHOLDER_TEXT;
 pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};

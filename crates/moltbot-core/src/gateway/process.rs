@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::agent::{
-    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, SenderInfo, SessionKey, Turn,
+    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, LocalFile, ReplyFile, SenderInfo,
+    SessionKey, Turn,
 };
 use crate::backoff;
 use crate::error::chain;
@@ -23,6 +24,7 @@ use super::channel::{
     ChannelError, ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget,
 };
 use super::metrics::Dropped;
+use super::parts::ReplyPart;
 use super::reply::{filter_answer, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work, OWN_MESSAGE};
@@ -330,14 +332,14 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let parts: Vec<OutboxPart> = filter_answer(
+        let mut answer = answer;
+        let extras = super::parts::checked_extras(self.channel.as_ref(), &message.id, &mut answer);
+        let chunks = filter_answer(
             self.channel.reply_filter(&context),
             answer.reasoning.as_deref(),
             &answer.text,
-        )
-        .into_iter()
-        .map(OutboxPart::text)
-        .collect();
+        );
+        let parts = super::parts::reply_operations(chunks, extras);
         let Some(placeholder) = placeholder else {
             return self.record_and_send(message, origin, session, parts).await;
         };
@@ -477,9 +479,15 @@ impl Processor {
     /// `begun`: its first attempt is already counted in the store.
     async fn send_one(&self, part: &OutboxEntry, begun: bool) -> Result<String, ReplyError> {
         let outbox = self.store.outbox();
-        let mut outgoing =
-            OutgoingMessage::markdown(SendTarget::Room(part.room_id.clone()), &part.body);
-        outgoing.parent_id = part.parent_id.clone();
+        let (outgoing, upload) = match outgoing_for(part) {
+            Ok(outgoing) => outgoing,
+            Err(err) => {
+                let reason = chain(&err).to_string();
+                let _ = outbox.mark(part.id, OutboxState::Failed, Some(&reason)).await;
+                tracing::error!(channel = self.id(), error = %reason, room = %part.room_id, "reply not sent");
+                return Err(ReplyError::Send(ChannelError::permanent(reason)));
+            }
+        };
         let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
         let mut attempt = 0;
         loop {
@@ -487,7 +495,7 @@ impl Processor {
             if attempt > 1 || !begun {
                 outbox.begin_attempt(part.id).await?;
             }
-            match self.carry_out(part, &outgoing).await {
+            match self.carry_out(part, &outgoing, upload.as_ref()).await {
                 Ok(remote_id) => return Ok(remote_id),
                 Err(err) if part.op == OutboxOpKind::Delete => {
                     // A placeholder left in the room is untidy, not a lost reply: no retry
@@ -522,14 +530,19 @@ impl Processor {
         }
     }
 
-    /// Carries out one operation once: a `create` posts `outgoing`; an `edit` of the message
+    /// Carries out one operation once: an `upload` posts `outgoing` with `upload`, a `create`
+    /// posts `outgoing`; an `edit` of the message
     /// it targets falls back to posting when the channel refuses edits for good; a `delete`
     /// returns the deleted message's id.
     async fn carry_out(
         &self,
         part: &OutboxEntry,
         outgoing: &OutgoingMessage,
+        upload: Option<&LocalFile>,
     ) -> Result<String, ChannelError> {
+        if let Some(file) = upload {
+            return self.channel.upload(outgoing, file).await;
+        }
         match (part.op, part.target_id.as_deref()) {
             (OutboxOpKind::Edit, Some(target)) => match self.channel.edit(target, outgoing).await {
                 Err(err) if !err.is_retryable() => {
@@ -546,6 +559,28 @@ impl Processor {
             _ => self.channel.send(outgoing).await,
         }
     }
+}
+
+/// The message a stored operation sends, and the local file it uploads (an `upload`):
+/// markdown for text, a file URL, or a card with its fallback, in the reply's room and thread.
+fn outgoing_for(
+    part: &OutboxEntry,
+) -> Result<(OutgoingMessage, Option<LocalFile>), super::parts::PartError> {
+    let target = SendTarget::Room(part.room_id.clone());
+    let (mut outgoing, upload) = match ReplyPart::from_entry(part)? {
+        ReplyPart::Text(text) => (OutgoingMessage::markdown(target, text), None),
+        ReplyPart::File(ReplyFile::Url(url)) => {
+            (OutgoingMessage::markdown(target, "").with_file(url), None)
+        }
+        ReplyPart::File(ReplyFile::Local(file)) => {
+            (OutgoingMessage::markdown(target, ""), Some(file))
+        }
+        ReplyPart::Card { card, fallback } => {
+            (OutgoingMessage::markdown(target, fallback).with_card(card), None)
+        }
+    };
+    outgoing.parent_id = part.parent_id.clone();
+    Ok((outgoing, upload))
 }
 
 /// What [`Processor::send_parts`] left to do.
