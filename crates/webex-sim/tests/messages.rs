@@ -151,6 +151,36 @@ async fn at_most_one_file_and_one_card() {
 }
 
 #[tokio::test]
+async fn a_json_file_is_a_public_url_and_a_card_content_an_object() {
+    let w = world().await;
+    for not_a_url in [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "report.pdf",
+        "https://",
+    ] {
+        let refused = post(
+            &w.sim,
+            &w.alice,
+            "/messages",
+            json!({"toPersonEmail": "bob@example.com", "files": [not_a_url]}),
+        )
+        .await;
+        assert_webex_error(&refused, 400);
+    }
+    let url = post(
+        &w.sim,
+        &w.alice,
+        "/messages",
+        json!({"toPersonEmail": "bob@example.com", "files": ["https://e.x/r.pdf"]}),
+    )
+    .await;
+    assert_eq!(url.status, 200, "{:?}", url.body);
+    let string_card = post(&w.sim, &w.alice, "/messages", json!({"toPersonEmail": "bob@example.com", "text": "x", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": "{\"type\": \"AdaptiveCard\"}"}]})).await;
+    assert_webex_error(&string_card, 400);
+}
+
+#[tokio::test]
 async fn threads_allow_one_level_only() {
     let w = world().await;
     let room = w

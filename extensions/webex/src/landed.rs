@@ -84,9 +84,13 @@ async fn same_file(
     if url == Some(found.as_str()) {
         return true;
     }
-    let expected = name
-        .map(str::to_string)
-        .or_else(|| url.map(|u| moltbot_core::agent::ReplyFile::Url(u.to_string()).name().to_string()));
+    let expected = name.map(str::to_string).or_else(|| {
+        url.map(|u| {
+            moltbot_core::agent::ReplyFile::Url(u.to_string())
+                .name()
+                .to_string()
+        })
+    });
     let Some(expected) = expected else {
         return false;
     };

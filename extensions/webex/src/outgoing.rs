@@ -99,7 +99,9 @@ mod tests {
 
     #[test]
     fn newer_versions_wrong_types_and_large_cards_are_refused() {
-        assert!(check_card(&card("1.4")).unwrap_err().contains("newer than 1.3"));
+        assert!(check_card(&card("1.4"))
+            .unwrap_err()
+            .contains("newer than 1.3"));
         assert!(check_card(&card("2.0")).is_err());
         let wrong = json!({"type": "MessageCard", "version": "1.0", "body": []});
         assert!(check_card(&wrong).unwrap_err().contains("AdaptiveCard"));

@@ -202,7 +202,11 @@ mod tests {
     use super::*;
 
     fn names(captured: &Captured) -> Vec<String> {
-        captured.files.iter().map(|f| f.name().to_string()).collect()
+        captured
+            .files
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect()
     }
 
     #[tokio::test]

@@ -224,7 +224,10 @@ impl AgentReply {
     /// True when the reply has nothing to post: no text, reasoning, file or card.
     pub fn is_blank(&self) -> bool {
         self.text.trim().is_empty()
-            && self.reasoning.as_deref().is_none_or(|r| r.trim().is_empty())
+            && self
+                .reasoning
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
             && self.files.is_empty()
             && self.card.is_none()
     }

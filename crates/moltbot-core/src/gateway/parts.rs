@@ -315,7 +315,10 @@ mod tests {
         let mut part = ReplyPart::card(json!({}), "").to_outbox();
         part.body = "{not json".into();
         let err = ReplyPart::from_entry(&stored(&part)).unwrap_err();
-        assert!(err.to_string().starts_with("stored reply part card"), "{err}");
+        assert!(
+            err.to_string().starts_with("stored reply part card"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -324,10 +327,22 @@ mod tests {
         assert_eq!(check_adaptive_card(&ok), Ok((1, 3)));
         for (card, why) in [
             (json!([]), "not a JSON object"),
-            (json!({"type": "Card", "version": "1.0", "body": []}), "not \"AdaptiveCard\""),
-            (json!({"type": "AdaptiveCard", "body": []}), "version is missing"),
-            (json!({"type": "AdaptiveCard", "version": "one", "body": []}), "major.minor"),
-            (json!({"type": "AdaptiveCard", "version": "1.0"}), "body must be an array"),
+            (
+                json!({"type": "Card", "version": "1.0", "body": []}),
+                "not \"AdaptiveCard\"",
+            ),
+            (
+                json!({"type": "AdaptiveCard", "body": []}),
+                "version is missing",
+            ),
+            (
+                json!({"type": "AdaptiveCard", "version": "one", "body": []}),
+                "major.minor",
+            ),
+            (
+                json!({"type": "AdaptiveCard", "version": "1.0"}),
+                "body must be an array",
+            ),
         ] {
             let err = check_adaptive_card(&card).unwrap_err();
             assert!(err.contains(why), "{card}: {err}");

@@ -483,7 +483,9 @@ impl Processor {
             Ok(outgoing) => outgoing,
             Err(err) => {
                 let reason = chain(&err).to_string();
-                let _ = outbox.mark(part.id, OutboxState::Failed, Some(&reason)).await;
+                let _ = outbox
+                    .mark(part.id, OutboxState::Failed, Some(&reason))
+                    .await;
                 tracing::error!(channel = self.id(), error = %reason, room = %part.room_id, "reply not sent");
                 return Err(ReplyError::Send(ChannelError::permanent(reason)));
             }
@@ -575,9 +577,10 @@ fn outgoing_for(
         ReplyPart::File(ReplyFile::Local(file)) => {
             (OutgoingMessage::markdown(target, ""), Some(file))
         }
-        ReplyPart::Card { card, fallback } => {
-            (OutgoingMessage::markdown(target, fallback).with_card(card), None)
-        }
+        ReplyPart::Card { card, fallback } => (
+            OutgoingMessage::markdown(target, fallback).with_card(card),
+            None,
+        ),
     };
     outgoing.parent_id = part.parent_id.clone();
     Ok((outgoing, upload))
