@@ -129,8 +129,8 @@ pub struct Answer {
     pub error: Option<AgentError>,
     /// The agent's answer as it goes into the session's history (reasoning removed); `None`
     /// when nothing belongs there: the apology, or a notice of ours (help line, files not read,
-    /// no answer), after which the session's history is left as it was. Files and a card the
-    /// agent posted are noted in it (`[file sent: name]`, `[card sent]`).
+    /// no answer), after which the session's history is left as it was. The gateway notes
+    /// the card and files it sends in it (`[card sent]`, `[file sent: name]`).
     pub history: Option<String>,
     /// Files the agent posts after the text, in order (none for a notice or the apology).
     pub files: Vec<ReplyFile>,
@@ -239,17 +239,7 @@ fn present(
         );
         (NO_ANSWER.to_string(), None)
     } else {
-        let notes = reply
-            .files
-            .iter()
-            .map(|f| format!("[file sent: {}]", f.name()))
-            .chain(reply.card.iter().map(|_| "[card sent]".to_string()));
-        let history = std::iter::once(split.answer.clone())
-            .filter(|a| !a.is_empty())
-            .chain(notes)
-            .collect::<Vec<_>>()
-            .join("\n");
-        (split.answer, Some(history))
+        (split.answer.clone(), Some(split.answer))
     };
     let shown = (options.show_reasoning && !reasoning.is_empty())
         .then(|| quote_reasoning(&reasoning, MAX_QUOTED_REASONING_CHARS));

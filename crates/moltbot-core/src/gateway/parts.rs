@@ -169,7 +169,8 @@ pub(crate) struct Extras {
 /// Takes the card and files out of `answer`, keeping what `channel` accepts: a card that fails
 /// [`Channel::check_card`](super::Channel::check_card) is left out with a warning naming the
 /// reason; a local file larger than [`Channel::max_upload_bytes`](super::Channel::max_upload_bytes)
-/// is left out with a warning and a notice appended to the answer's text. Never fails.
+/// is left out with a warning and a notice appended to the answer's text. What is kept is
+/// noted in the answer's history (`[card sent]`, `[file sent: name]`). Never fails.
 pub(crate) fn checked_extras(
     channel: &dyn super::Channel,
     message_id: &str,
@@ -209,6 +210,21 @@ pub(crate) fn checked_extras(
         } else {
             format!("{}\n\n{notices}", answer.text)
         };
+    }
+    // The history notes what is sent besides the text, in the order it is sent.
+    if let Some(history) = answer.history.as_mut() {
+        let notes = extras.card.iter().map(|_| "[card sent]".to_string()).chain(
+            extras
+                .files
+                .iter()
+                .map(|f| format!("[file sent: {}]", f.name())),
+        );
+        for note in notes {
+            if !history.is_empty() {
+                history.push('\n');
+            }
+            history.push_str(&note);
+        }
     }
     extras
 }

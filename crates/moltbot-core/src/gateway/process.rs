@@ -317,6 +317,8 @@ impl Processor {
                 answer
             }
         };
+        let mut answer = answer;
+        let extras = super::parts::checked_extras(self.channel.as_ref(), &message.id, &mut answer);
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
         // Files go with the turn they came in; the history keeps a note of them.
         let user_turn = match agent::attachments::history_note(&attachments) {
@@ -332,8 +334,6 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let mut answer = answer;
-        let extras = super::parts::checked_extras(self.channel.as_ref(), &message.id, &mut answer);
         let chunks = filter_answer(
             self.channel.reply_filter(&context),
             answer.reasoning.as_deref(),
