@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
+use moltbot_core::store::InboundState;
 use moltbot_testkit::{wait, Scenario, TestHome, World, OPEN};
 use serde_json::{json, Value};
 use webex_sim::SimMessage;
@@ -27,6 +28,7 @@ fn report_card() -> Value {
 ///   absolute path, one relative);
 /// - `steal`: names the config file and a symlink in its folder pointing at the store;
 /// - `link`: a file by URL;
+/// - `broken link`: a URL Webex refuses (no host), then a file it writes;
 /// - `bad card` / `new card` / `big card`: a card that is not an AdaptiveCard / of version
 ///   1.5 / of 40 KB;
 /// - `wait`: like `report`, once the file `go` exists in the state folder.
@@ -65,6 +67,10 @@ elif text == "steal":
     out = {{"text": "Here you go.", "files": [{config:?}, "store.sqlite"]}}
 elif text == "link":
     out = {{"text": "The PDF:", "files": ["https://files.example.com/report.pdf"]}}
+elif text == "broken link":
+    with open(os.path.join(folder, "data.csv"), "w") as f:
+        f.write("a,b\n1,2\n")
+    out = {{"text": "Two files.", "files": ["https:///no-host.pdf", "data.csv"]}}
 elif text == "bad card":
     out = {{"text": "A card.", "card": {{"type": "MessageCard", "version": "1.0", "body": []}}}}
 elif text == "new card":
@@ -188,6 +194,26 @@ async fn a_file_by_url_is_posted_as_the_url() {
     assert_eq!(replies[0].content(), "The PDF:");
     assert_eq!(replies[1].files, ["https://files.example.com/report.pdf"]);
     assert_eq!(replies[1].markdown, None);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_webex_refuses_is_logged_and_the_next_one_still_goes() {
+    let s = start("webhook").await;
+    let asked_for = s.alice().dm_bot("broken link").await;
+    s.wait_replies(&asked_for, 2).await;
+    assert_eq!(s.handled(&asked_for).await, InboundState::Replied);
+    s.settled().await;
+    let replies = s.sim.bot_replies_in(&asked_for);
+    assert_eq!(replies.len(), 2, "{replies:#?}");
+    assert_eq!(replies[0].content(), "Two files.");
+    assert_eq!(s.sim.file(&replies[1]).unwrap().name, "data.csv");
+    let log = s.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("a part of the reply was not sent") && l.contains("400")),
+        "{log}"
+    );
     s.finish().await;
 }
 

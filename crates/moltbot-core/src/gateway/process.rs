@@ -16,8 +16,8 @@ use crate::agent::{
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
-    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxReply, OutboxState,
-    SentRecord, SessionAppend, StoreError,
+    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply,
+    OutboxState, SentRecord, SessionAppend, StoreError,
 };
 
 use super::channel::{
@@ -458,8 +458,22 @@ impl Processor {
                     "re-sending a reply chunk whose earlier send has an unknown outcome"
                 );
             }
-            let remote_id = self.send_one(part, begun).await?;
             let next = unsent.get(index + 1);
+            let remote_id = match self.send_one(part, begun).await {
+                Ok(remote_id) => remote_id,
+                Err(ReplyError::Send(err)) if part.part != OutboxPartKind::Text => {
+                    // A card or file the network refuses (or that kept failing) is recorded
+                    // as such (by `send_one`) and logged; the text was sent before it and the
+                    // reply's other parts still go.
+                    tracing::error!(channel = self.id(), message_id = %message.id, room = %part.room_id, part = %part.part, error = %chain(&err), "a part of the reply was not sent; the rest goes on");
+                    if next.is_none() {
+                        return Ok(Sent::Nothing);
+                    }
+                    begun = false;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             outbox
                 .record_sent(&SentRecord {
                     op_id: part.id,
