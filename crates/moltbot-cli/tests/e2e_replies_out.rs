@@ -31,7 +31,8 @@ fn report_card() -> Value {
 /// - `broken link`: a URL Webex refuses (no host), then a file it writes;
 /// - `bad card` / `new card` / `big card`: a card that is not an AdaptiveCard / of version
 ///   1.5 / of 40 KB;
-/// - `wait`: like `report`, once the file `go` exists in the state folder.
+/// - `wait`: like `report`, once the file `go` exists in the state folder;
+/// - `long`: eight paragraphs of about 120 characters.
 ///
 /// Every question is noted in `asked.log` in the state folder.
 fn agent_script(home: &TestHome) -> String {
@@ -77,6 +78,8 @@ elif text == "new card":
     out = {{"text": "A card.", "card": dict(card, version="1.5")}}
 elif text == "big card":
     out = {{"text": "A card.", "card": dict(card, body=[{{"type": "TextBlock", "text": "x" * 40000}}])}}
+elif text == "long":
+    out = {{"text": "\n\n".join("Paragraph %d. %s" % (i, "word " * 20) for i in range(8))}}
 else:
     out = {{"text": text}}
 print(json.dumps(out))
@@ -87,10 +90,15 @@ print(json.dumps(out))
 }
 
 async fn start(mode: &str) -> Scenario {
+    start_with(mode, OPEN).await
+}
+
+/// [`start`] with `extra` in `channels.webex` (after [`OPEN`]'s keys).
+async fn start_with(mode: &str, extra: &str) -> Scenario {
     let world = World::new().await;
     let home = TestHome::new();
     let script = home.write_script("agent", &agent_script(&home));
-    home.write_config(&world.config_with_command_agent(mode, OPEN, &script, "", ""));
+    home.write_config(&world.config_with_command_agent(mode, extra, &script, "", ""));
     Scenario::start_in(world, home).await
 }
 
@@ -276,5 +284,46 @@ async fn a_crash_between_the_answer_and_the_sends_posts_each_part_once_after_res
     s.settled().await;
     assert_report(&s, &s.sim.bot_replies_in(&asked_for));
     assert_eq!(asked(&s), ["wait"], "the agent was asked once");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_by_max_reply_messages_attaches_the_whole_answer_as_reply_md() {
+    let s = start_with(
+        "webhook",
+        &format!("{OPEN} textChunkLimit: 300, maxReplyMessages: 2,"),
+    )
+    .await;
+    let asked_for = s.alice().dm_bot("long").await;
+    s.wait_replies(&asked_for, 3).await;
+    s.settled().await;
+    let replies = s.sim.bot_replies_in(&asked_for);
+    assert_eq!(replies.len(), 3, "{replies:#?}");
+    assert!(replies[0].content().starts_with("Paragraph 0."));
+    assert!(
+        replies[1].content().contains("(reply cut: "),
+        "{}",
+        replies[1].content()
+    );
+    let file = s.sim.file(&replies[2]).expect("reply.md uploaded");
+    assert_eq!(file.name, "reply.md");
+    assert_eq!(file.content_type, "text/markdown");
+    let whole = String::from_utf8(file.bytes.to_vec()).unwrap();
+    assert!(
+        whole.starts_with("Paragraph 0.") && whole.contains("Paragraph 7."),
+        "{whole}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_within_the_bound_has_no_file() {
+    let s = start_with("webhook", &format!("{OPEN} maxReplyMessages: 2,")).await;
+    let asked_for = s.alice().dm_bot("long").await;
+    s.wait_replies(&asked_for, 1).await;
+    s.settled().await;
+    let replies = s.sim.bot_replies_in(&asked_for);
+    assert_eq!(replies.len(), 1, "{replies:#?}");
+    assert!(replies[0].files.is_empty());
     s.finish().await;
 }

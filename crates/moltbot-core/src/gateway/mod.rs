@@ -30,7 +30,9 @@ pub use channel::{
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
 pub use parts::{check_adaptive_card, ReplyPart, CARD_FALLBACK};
 pub use placeholder::PLACEHOLDER_TEXT;
-pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
+pub use reply::{
+    filter_answer, filter_reply, filter_whole, FilteredReply, ReplyContext, ReplyFilter, WholeText,
+};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};
 pub use status::{GatewayStatus, ReplicaRole};

@@ -162,8 +162,41 @@ pub fn check_adaptive_card(card: &Value) -> Result<(u32, u32), String> {
 /// The card and files of an answer that passed the channel's checks (see [`checked_extras`]).
 #[derive(Debug, Default)]
 pub(crate) struct Extras {
+    /// The whole answer as a file, when the text was cut (see [`Extras::attach_whole_answer`]).
+    text_file: Option<LocalFile>,
     card: Option<Value>,
     files: Vec<ReplyFile>,
+}
+
+/// The name of the file holding the whole answer of a reply cut to its bound.
+pub const WHOLE_REPLY_FILE: &str = "reply.md";
+
+impl Extras {
+    /// The answer's text was cut by the channel's bound (`maxReplyMessages`): attach the whole
+    /// `answer` (as the agent wrote it) as [`WHOLE_REPLY_FILE`], right after the text, when the
+    /// channel uploads files that large (else only logged).
+    pub(crate) fn attach_whole_answer(
+        &mut self,
+        channel: &dyn super::Channel,
+        message_id: &str,
+        answer: &str,
+    ) {
+        let size = answer.len() as u64;
+        if size > channel.max_upload_bytes() {
+            tracing::info!(
+                channel = channel.id(),
+                message_id,
+                bytes = size,
+                "the reply was cut; the channel cannot take the whole answer as a file"
+            );
+            return;
+        }
+        self.text_file = Some(LocalFile::new(
+            WHOLE_REPLY_FILE,
+            "text/markdown",
+            answer.as_bytes().to_vec(),
+        ));
+    }
 }
 
 /// Takes the card and files out of `answer`, keeping what `channel` accepts: a card that fails
@@ -229,14 +262,18 @@ pub(crate) fn checked_extras(
     extras
 }
 
-/// The reply's operations: the text `chunks` first, then the card (its fallback the first
-/// chunk, or [`CARD_FALLBACK`] when there is no text), then one message per file, in order.
+/// The reply's operations: the text `chunks` first (followed by the whole answer as
+/// [`WHOLE_REPLY_FILE`] when they were cut), then the card (its fallback the first chunk, or
+/// [`CARD_FALLBACK`] when there is no text), then one message per file, in order.
 pub(crate) fn reply_operations(chunks: Vec<String>, extras: Extras) -> Vec<OutboxPart> {
     let fallback = chunks
         .first()
         .cloned()
         .unwrap_or_else(|| CARD_FALLBACK.to_string());
     let mut parts: Vec<OutboxPart> = chunks.into_iter().map(OutboxPart::text).collect();
+    if let Some(file) = extras.text_file {
+        parts.push(ReplyPart::File(ReplyFile::Local(file)).to_outbox());
+    }
     if let Some(card) = extras.card {
         parts.push(ReplyPart::card(card, fallback).to_outbox());
     }
@@ -291,6 +328,7 @@ mod tests {
     #[test]
     fn text_first_then_the_card_then_the_files() {
         let extras = Extras {
+            text_file: None,
             card: Some(json!({"type": "AdaptiveCard"})),
             files: vec![
                 ReplyFile::Url("https://e.com/1".into()),
@@ -316,6 +354,7 @@ mod tests {
         let alone = reply_operations(
             Vec::new(),
             Extras {
+                text_file: None,
                 card: Some(json!({})),
                 files: Vec::new(),
             },

@@ -25,7 +25,7 @@ use super::channel::{
 };
 use super::metrics::Dropped;
 use super::parts::ReplyPart;
-use super::reply::{filter_answer, ReplyContext};
+use super::reply::{filter_reply, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work, OWN_MESSAGE};
 
@@ -334,12 +334,16 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let chunks = filter_answer(
+        let filtered = filter_reply(
             self.channel.reply_filter(&context),
             answer.reasoning.as_deref(),
             &answer.text,
         );
-        let parts = super::parts::reply_operations(chunks, extras);
+        let mut extras = extras;
+        if filtered.cut {
+            extras.attach_whole_answer(self.channel.as_ref(), &message.id, &answer.text);
+        }
+        let parts = super::parts::reply_operations(filtered.messages, extras);
         let Some(placeholder) = placeholder else {
             return self.record_and_send(message, origin, session, parts).await;
         };
