@@ -102,6 +102,25 @@ async fn start_with(mode: &str, extra: &str) -> Scenario {
     Scenario::start_in(world, home).await
 }
 
+/// Alice asks the bot `question` in her DM; once the bot has written `n` messages there and
+/// the gateway is quiet, returns her message and the bot's messages in the room.
+async fn ask(s: &Scenario, question: &str, n: usize) -> (SimMessage, Vec<SimMessage>) {
+    let asked_for = s.alice().dm_bot(question).await;
+    s.wait_replies(&asked_for, n).await;
+    s.settled().await;
+    let replies = s.sim.bot_replies_in(&asked_for);
+    (asked_for, replies)
+}
+
+/// Asserts the gateway logged a line containing every one of `parts`.
+fn assert_logged(s: &Scenario, parts: &[&str]) {
+    let log = s.log();
+    assert!(
+        log.lines().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no log line with {parts:?}:\n{log}"
+    );
+}
+
 /// The questions the agent was asked so far.
 fn asked(s: &Scenario) -> Vec<String> {
     std::fs::read_to_string(s.home.state_dir().join("asked.log"))
@@ -138,10 +157,8 @@ fn assert_report(s: &Scenario, replies: &[SimMessage]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_then_the_card_then_two_files_each_once() {
     let s = start("webhook").await;
-    let asked_for = s.alice().dm_bot("report").await;
-    s.wait_replies(&asked_for, 4).await;
-    s.settled().await;
-    assert_report(&s, &s.sim.bot_replies_in(&asked_for));
+    let (_, replies) = ask(&s, "report", 4).await;
+    assert_report(&s, &replies);
     assert_eq!(s.sim.files().len(), 2, "two uploads, no more");
     // The history notes what was sent; the folder is gone once the turn ends.
     let history = s
@@ -162,42 +179,26 @@ async fn text_then_the_card_then_two_files_each_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_outside_the_turn_folder_are_refused_and_never_uploaded() {
     let s = start("webhook").await;
-    let asked_for = s.alice().dm_bot("steal").await;
-    let replies = s.wait_replies(&asked_for, 1).await;
-    s.settled().await;
+    let (_, replies) = ask(&s, "steal", 1).await;
+    let texts: Vec<&str> = replies.iter().map(SimMessage::content).collect();
     assert_eq!(
-        replies,
+        texts,
         ["Here you go.\n\n\
           (Not attached: `moltbot.json`: files can only come from this turn's folder.)\n\
           (Not attached: `store.sqlite`: files can only come from this turn's folder.)"]
     );
     assert!(s.sim.files().is_empty(), "nothing uploaded");
-    assert!(s
-        .sim
-        .bot_replies_in(&asked_for)
-        .iter()
-        .all(|m| m.files.is_empty()));
-    let log = s.log();
-    for path in [
-        s.home.config_path().display().to_string(),
-        "store.sqlite".into(),
-    ] {
-        assert!(
-            log.lines()
-                .any(|l| l.contains("reply file refused") && l.contains(&path)),
-            "no refusal naming {path}:\n{log}"
-        );
-    }
+    assert!(replies.iter().all(|m| m.files.is_empty()));
+    let config = s.home.config_path().display().to_string();
+    assert_logged(&s, &["reply file refused", &config]);
+    assert_logged(&s, &["reply file refused", "path=store.sqlite"]);
     s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_by_url_is_posted_as_the_url() {
     let s = start("polling").await;
-    let asked_for = s.alice().dm_bot("link").await;
-    s.wait_replies(&asked_for, 2).await;
-    s.settled().await;
-    let replies = s.sim.bot_replies_in(&asked_for);
+    let (_, replies) = ask(&s, "link", 2).await;
     assert_eq!(replies.len(), 2);
     assert_eq!(replies[0].content(), "The PDF:");
     assert_eq!(replies[1].files, ["https://files.example.com/report.pdf"]);
@@ -208,20 +209,12 @@ async fn a_file_by_url_is_posted_as_the_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_webex_refuses_is_logged_and_the_next_one_still_goes() {
     let s = start("webhook").await;
-    let asked_for = s.alice().dm_bot("broken link").await;
-    s.wait_replies(&asked_for, 2).await;
+    let (asked_for, replies) = ask(&s, "broken link", 2).await;
     assert_eq!(s.handled(&asked_for).await, InboundState::Replied);
-    s.settled().await;
-    let replies = s.sim.bot_replies_in(&asked_for);
     assert_eq!(replies.len(), 2, "{replies:#?}");
     assert_eq!(replies[0].content(), "Two files.");
     assert_eq!(s.sim.file(&replies[1]).unwrap().name, "data.csv");
-    let log = s.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("a part of the reply was not sent") && l.contains("400")),
-        "{log}"
-    );
+    assert_logged(&s, &["a part of the reply was not sent", "400"]);
     s.finish().await;
 }
 
@@ -241,12 +234,7 @@ async fn an_invalid_card_is_logged_and_the_text_still_goes() {
         })
         .await;
         s.settled().await;
-        let log = s.log();
-        assert!(
-            log.lines()
-                .any(|l| l.contains("card is not valid") && l.contains(reason)),
-            "{question}: no log line with {reason:?}:\n{log}"
-        );
+        assert_logged(&s, &["card is not valid", reason]);
     }
     let replies = s.sim.bot_replies_in(room.unwrap().as_str());
     assert_eq!(replies.len(), 3, "{replies:#?}");
@@ -294,10 +282,7 @@ async fn a_reply_cut_by_max_reply_messages_attaches_the_whole_answer_as_reply_md
         &format!("{OPEN} textChunkLimit: 300, maxReplyMessages: 2,"),
     )
     .await;
-    let asked_for = s.alice().dm_bot("long").await;
-    s.wait_replies(&asked_for, 3).await;
-    s.settled().await;
-    let replies = s.sim.bot_replies_in(&asked_for);
+    let (_, replies) = ask(&s, "long", 3).await;
     assert_eq!(replies.len(), 3, "{replies:#?}");
     assert!(replies[0].content().starts_with("Paragraph 0."));
     assert!(
@@ -319,10 +304,7 @@ async fn a_reply_cut_by_max_reply_messages_attaches_the_whole_answer_as_reply_md
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_within_the_bound_has_no_file() {
     let s = start_with("webhook", &format!("{OPEN} maxReplyMessages: 2,")).await;
-    let asked_for = s.alice().dm_bot("long").await;
-    s.wait_replies(&asked_for, 1).await;
-    s.settled().await;
-    let replies = s.sim.bot_replies_in(&asked_for);
+    let (_, replies) = ask(&s, "long", 1).await;
     assert_eq!(replies.len(), 1, "{replies:#?}");
     assert!(replies[0].files.is_empty());
     s.finish().await;

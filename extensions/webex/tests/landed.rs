@@ -35,18 +35,44 @@ fn shared_for(sim: &SimServer, bot: &SimPerson) -> WebexShared {
     }
 }
 
+/// An emulator where Alice has said "hi" to the bot: the bot's view of it from `since` on.
+struct Dm {
+    sim: SimServer,
+    bot: SimPerson,
+    alice: SimPerson,
+    shared: WebexShared,
+    since: time::OffsetDateTime,
+    room: String,
+}
+
+impl Dm {
+    async fn start() -> Self {
+        let sim = SimServer::start().await.unwrap();
+        let bot = sim.add_bot("molty@webex.bot", "Molty");
+        let alice = sim.add_person("alice@example.com", "Alice");
+        let shared = shared_for(&sim, &bot);
+        let since = time::OffsetDateTime::now_utc();
+        let room = sim.as_user(&alice).dm_bot("hi").await.room_id;
+        Self {
+            sim,
+            bot,
+            alice,
+            shared,
+            since,
+            room,
+        }
+    }
+}
+
 fn outgoing(target: SendTarget, markdown: &str) -> OutgoingMessage {
     OutgoingMessage::markdown(target, markdown)
 }
 
 #[tokio::test]
 async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let alice = sim.add_person("alice@example.com", "Alice");
-    let shared = shared_for(&sim, &bot);
-    let since = time::OffsetDateTime::now_utc();
-    let room = sim.as_user(&alice).dm_bot("hi").await.room_id;
+    let dm = Dm::start().await;
+    let (sim, bot, alice, shared) = (&dm.sim, &dm.bot, &dm.alice, &dm.shared);
+    let (since, room) = (dm.since, dm.room.clone());
     let posted = sim.as_user(&bot).post(&room, "the **answer**").await;
 
     let found = find_landed(
@@ -106,12 +132,9 @@ async fn in_a_space_the_bot_cannot_see_its_own_reply_so_nothing_is_found() {
 
 #[tokio::test]
 async fn a_card_or_a_file_is_found_only_as_itself_not_as_the_text_or_file_before_it() {
-    let sim = SimServer::start().await.unwrap();
-    let bot = sim.add_bot("molty@webex.bot", "Molty");
-    let alice = sim.add_person("alice@example.com", "Alice");
-    let shared = shared_for(&sim, &bot);
-    let since = time::OffsetDateTime::now_utc();
-    let room = sim.as_user(&alice).dm_bot("hi").await.room_id;
+    let dm = Dm::start().await;
+    let (sim, bot, shared) = (&dm.sim, &dm.bot, &dm.shared);
+    let (since, room) = (dm.since, dm.room.clone());
     let card = serde_json::json!({"type": "AdaptiveCard", "version": "1.3", "body": []});
     let target = SendTarget::Room(room.clone());
     // The reply's text, then its first file.
