@@ -4,8 +4,9 @@
 //! An entry starting with `http://` or `https://` is a URL, posted as is. Any other entry is a
 //! path (relative paths are relative to the turn folder); it is accepted only when, after
 //! canonicalising (`..` resolved, symlinks followed), it is a regular file inside the turn
-//! folder. Anything else (the config file, the store, a symlink in the folder pointing out of
-//! it, a folder, a missing file) is refused **without being read**: a warning names the path
+//! folder with no other hard link. Anything else (the config file, the store, a symlink or a
+//! hard link in the folder pointing out of it, a folder, a FIFO, a missing file) is refused
+//! **without being read**: a warning names the path
 //! and the reply gets a one-line notice. A prompt-injected agent therefore cannot post a file
 //! the gateway can read but the agent was not given.
 //!
@@ -142,17 +143,28 @@ async fn resolve_inside(root: &Path, entry: &str) -> Result<PathBuf, Refusal> {
     }
 }
 
-/// Reads `entry` if it is a regular file inside `root`. The check is made again after the file
-/// is opened and must name the same file (device and inode), so swapping a path for a symlink
-/// between the check and the read is refused too.
+/// Reads `entry` if it is a regular file inside `root` with no other hard link (a hard link
+/// in the folder to a file elsewhere would otherwise pass for a file of the folder). It is
+/// opened without following a symlink and without blocking (a FIFO cannot hold the turn up);
+/// the check is made again after the file is opened and must name the same file (device and
+/// inode), so swapping a path for a symlink between the check and the read is refused too.
 async fn read_inside(root: &Path, entry: &str) -> Result<LocalFile, Refusal> {
     let canonical = resolve_inside(root, entry).await?;
-    let opened = tokio::fs::File::open(&canonical)
+    let before = tokio::fs::metadata(&canonical)
+        .await
+        .map_err(|_| Refusal::Missing)?;
+    if !before.is_file() {
+        return Err(Refusal::NotAFile);
+    }
+    let opened = open_no_follow(&canonical)
         .await
         .map_err(|_| Refusal::Unreadable)?;
     let meta = opened.metadata().await.map_err(|_| Refusal::Unreadable)?;
     if !meta.is_file() {
         return Err(Refusal::NotAFile);
+    }
+    if has_other_links(&meta) {
+        return Err(Refusal::Outside);
     }
     if meta.len() > MAX_REPLY_FILE_BYTES {
         return Err(Refusal::TooLarge);
@@ -183,6 +195,26 @@ async fn read_inside(root: &Path, entry: &str) -> Result<LocalFile, Refusal> {
         .unwrap_or("application/octet-stream")
         .to_string();
     Ok(LocalFile::new(name, content_type, bytes))
+}
+
+/// Opens `path` for reading; on Unix with `O_NOFOLLOW | O_NONBLOCK`.
+async fn open_no_follow(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    options.open(path).await
+}
+
+#[cfg(unix)]
+fn has_other_links(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn has_other_links(_meta: &std::fs::Metadata) -> bool {
+    false
 }
 
 #[cfg(unix)]
@@ -220,12 +252,14 @@ mod tests {
         std::fs::write(folder.path().join("sub/b.csv"), "B").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(&secret, folder.path().join("link.json")).unwrap();
+        std::fs::hard_link(&secret, folder.path().join("hard.json")).unwrap();
         let entries: Vec<String> = vec![
             "a.txt".into(),
             folder.path().join("sub/b.csv").display().to_string(),
             secret.display().to_string(),
             "../no-such-moltbot-file".into(),
             "link.json".into(),
+            "hard.json".into(),
             "sub".into(),
             "missing.txt".into(),
             "https://example.com/r.pdf?x=1".into(),
@@ -245,6 +279,7 @@ mod tests {
                 "(Not attached: `moltbot.json`: files can only come from this turn's folder.)",
                 "(Not attached: `no-such-moltbot-file`: no such file.)",
                 "(Not attached: `link.json`: files can only come from this turn's folder.)",
+                "(Not attached: `hard.json`: files can only come from this turn's folder.)",
                 "(Not attached: `sub`: not a regular file.)",
                 "(Not attached: `missing.txt`: no such file.)",
             ]
