@@ -73,10 +73,10 @@ async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
     let dm = Dm::start().await;
     let (sim, bot, alice, shared) = (&dm.sim, &dm.bot, &dm.alice, &dm.shared);
     let (since, room) = (dm.since, dm.room.clone());
-    let posted = sim.as_user(&bot).post(&room, "the **answer**").await;
+    let posted = sim.as_user(bot).post(&room, "the **answer**").await;
 
     let found = find_landed(
-        &shared,
+        shared,
         &outgoing(SendTarget::Room(room.clone()), "the **answer**"),
         None,
         since,
@@ -84,7 +84,7 @@ async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
     .await;
     assert_eq!(found.as_deref(), Some(posted.id.as_str()));
     let by_person = find_landed(
-        &shared,
+        shared,
         &outgoing(SendTarget::Person(alice.id.clone()), "the **answer**"),
         None,
         since,
@@ -93,7 +93,7 @@ async fn a_reply_that_landed_in_a_dm_is_found_and_one_that_did_not_is_not() {
     assert_eq!(by_person.as_deref(), Some(posted.id.as_str()));
     assert_eq!(
         find_landed(
-            &shared,
+            shared,
             &outgoing(SendTarget::Room(room), "another answer"),
             None,
             since
@@ -138,26 +138,26 @@ async fn a_card_or_a_file_is_found_only_as_itself_not_as_the_text_or_file_before
     let card = serde_json::json!({"type": "AdaptiveCard", "version": "1.3", "body": []});
     let target = SendTarget::Room(room.clone());
     // The reply's text, then its first file.
-    sim.as_user(&bot).post(&room, "the answer").await;
+    sim.as_user(bot).post(&room, "the answer").await;
     let first = sim
-        .as_user(&bot)
+        .as_user(bot)
         .sends_file(&room, SimFile::text("one.txt", "1"), "")
         .await;
     // The card (same fallback as the text) and the second file never landed.
     let card_message = outgoing(target.clone(), "the answer").with_card(card.clone());
-    assert_eq!(find_landed(&shared, &card_message, None, since).await, None);
+    assert_eq!(find_landed(shared, &card_message, None, since).await, None);
     let file_message = outgoing(target.clone(), "");
     assert_eq!(
-        find_landed(&shared, &file_message, Some("two.txt"), since).await,
+        find_landed(shared, &file_message, Some("two.txt"), since).await,
         None
     );
     assert_eq!(
-        find_landed(&shared, &file_message, Some("one.txt"), since).await,
+        find_landed(shared, &file_message, Some("one.txt"), since).await,
         Some(first.id)
     );
     // Now they did.
     let landed_card = sim
-        .as_user(&bot)
+        .as_user(bot)
         .try_send(
             serde_json::json!({"roomId": room, "markdown": "the answer", "attachments": [
                 {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}),
@@ -165,17 +165,17 @@ async fn a_card_or_a_file_is_found_only_as_itself_not_as_the_text_or_file_before
         .await
         .unwrap();
     assert_eq!(
-        find_landed(&shared, &card_message, None, since).await,
+        find_landed(shared, &card_message, None, since).await,
         Some(landed_card.id)
     );
     let url = "https://files.example.com/report.pdf";
     let landed_url = sim
-        .as_user(&bot)
+        .as_user(bot)
         .try_send(serde_json::json!({"roomId": room, "files": [url]}))
         .await
         .unwrap();
     assert_eq!(
-        find_landed(&shared, &file_message.clone().with_file(url), None, since).await,
+        find_landed(shared, &file_message.clone().with_file(url), None, since).await,
         Some(landed_url.id)
     );
 }
