@@ -1,7 +1,8 @@
 //! End to end in a real browser: `moltbot gateway --sim` and the emulator's chat page, driven in
 //! headless Chromium through chromedriver (Debian's `chromium` and `chromium-driver`).
 //!
-//! Alice opens the DM with the bot and sends "hello" (the echo agent answers "hello"), then
+//! Alice opens the DM with the bot and sends "hello" (the echo agent answers "hello"; the bot
+//! then edits that reply, and the page shows the new text marked "edited" in place), then
 //! mentions the bot in the demo space with "@Molty ping" (it answers "ping"). The final page is
 //! saved as `target/chat-e2e.png` (a CI artifact). Without Chromium or chromedriver the test
 //! fails and says how to install them.
@@ -160,12 +161,75 @@ async fn chat_flow(c: &Client, url: &str) -> Step {
     wait_for_text(c, "#messages li.msg.mine .msg-text", "hello").await?;
     wait_for_text(c, "#messages li.msg.bot .msg-text", "hello").await?;
 
+    // The bot edits its reply (as a streamed answer does): the page shows it in place.
+    edit_bot_reply(url, "hello", "hello, edited").await?;
+    wait_for_text(c, "#messages li.msg.bot.edited .msg-text", "hello, edited").await?;
+    wait_for_text(c, "#messages li.msg.bot.edited .edited-mark", "edited").await?;
+
     click(c, "#conversations button[data-kind='group']").await?;
     send_message(c, "@Molty ping").await?;
     // Sent as a real mention, shown as "@Molty".
     wait_for_text(c, "#messages li.msg.mine .msg-text", "@Molty ping").await?;
     wait_for_text(c, "#messages li.msg.mine .mention", "@Molty").await?;
     wait_for_text(c, "#messages li.msg.bot .msg-text", "ping").await
+}
+
+/// Edits, as the bot, its message reading `old` in its DM with Alice into `new`, through the
+/// emulator's REST API (the tokens come from its loopback-only `/_sim/people`).
+async fn edit_bot_reply(page: &str, old: &str, new: &str) -> Step {
+    let base = reqwest::Url::parse(page).map_err(|e| format!("chat URL {page}: {e}"))?;
+    let at = |path: &str| base.join(path).map_err(|e| e.to_string());
+    let http = reqwest::Client::new();
+    let get = |url: reqwest::Url, token: String| {
+        let http = http.clone();
+        async move {
+            let answer = http.get(url).bearer_auth(token).send().await;
+            let answer = answer.map_err(|e| e.to_string())?;
+            answer
+                .json::<serde_json::Value>()
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    let people = get(at("/_sim/people")?, String::new()).await?;
+    let token_of = |pick: &dyn Fn(&serde_json::Value) -> bool| {
+        people["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|p| pick(p)))
+            .and_then(|p| p["token"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| format!("no such person in {people}"))
+    };
+    let alice = token_of(&|p| p["emails"][0] == "alice@example.com")?;
+    let bot = token_of(&|p| p["type"] == "bot")?;
+    let rooms = get(at("/v1/rooms?type=direct")?, alice.clone()).await?;
+    let room = rooms["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let messages = get(at(&format!("/v1/messages?roomId={room}"))?, alice).await?;
+    let id = messages["items"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|m| m["text"] == old && m["roomId"] == room.as_str())
+        })
+        .and_then(|m| m["id"].as_str())
+        .ok_or_else(|| format!("no message {old:?} in {messages}"))?
+        .to_string();
+    let edited = http
+        .put(at(&format!("/v1/messages/{id}"))?)
+        .bearer_auth(bot)
+        .json(&json!({"roomId": room, "markdown": new}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if edited.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("edit refused: {}", edited.status()))
+    }
 }
 
 async fn save_screenshot(c: &Client, name: &str) -> PathBuf {

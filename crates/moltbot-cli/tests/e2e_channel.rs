@@ -90,8 +90,19 @@ async fn duplicate_webhook_deliveries_are_answered_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_mid_reply_is_answered_once_after_restart() {
-    // A slow agent: the gateway is killed while it thinks.
-    let mut s = Scenario::start_with_agent("webhook", OPEN, &slow_echo_agent("1.5")).await;
+    // A slow agent: the gateway is killed while it thinks. No placeholder (a loaded machine can
+    // make the agent slower than the typing delay; the placeholder has its own SIGKILL test).
+    let world = World::new().await;
+    let home = TestHome::new();
+    let script = home.write_script("agent", &slow_echo_agent("1.5"));
+    home.write_config(&world.config_with_command_agent(
+        "webhook",
+        OPEN,
+        &script,
+        "typingDelaySeconds: 0",
+        "",
+    ));
+    let mut s = Scenario::start_in(world, home).await;
     let asked = s.alice().dm_bot("survive this").await;
     s.wait_agent_asked("survive this").await;
     s.kill_gateway().await;

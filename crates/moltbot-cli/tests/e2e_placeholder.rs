@@ -232,3 +232,30 @@ async fn a_placeholder_webex_will_not_delete_stays_and_the_answer_still_comes() 
     assert_eq!(s.bot_texts(&asked), [PLACEHOLDER_TEXT, "answer anyway"]);
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_webex_will_not_edit_gives_way_to_a_posted_apology() {
+    let s = start(SLOW_FAILING_AGENT, "0.2").await;
+    s.sim.refuse_edits();
+    let mark = s.sim.mark();
+    let asked = s.alice().dm_bot("this will break, and no edits").await;
+    let placeholder = wait_placeholder(&s, &asked).await;
+
+    s.wait_replies_until(&asked, wait::TIMEOUT, "the apology alone", |t| {
+        t == [APOLOGY]
+    })
+    .await;
+    s.settled().await;
+    assert_eq!(s.bot_texts(&asked), [APOLOGY]);
+    // The refused edit, the apology posted instead, the placeholder taken away.
+    assert_eq!(
+        bot_writes(&s, mark),
+        [
+            post(),
+            on("PUT", &placeholder.id),
+            post(),
+            on("DELETE", &placeholder.id)
+        ]
+    );
+    s.finish().await;
+}

@@ -235,3 +235,52 @@ async fn requests_alternate_and_end_on_the_new_user_turn() {
         ])
     );
 }
+
+mod streaming {
+    use moltbot_core::agent::{AgentError, AnthropicStream, StreamedAnswer};
+    use serde_json::json;
+
+    #[test]
+    fn text_deltas_are_passed_on_thinking_kept_apart_message_stop_ends() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = AnthropicStream::default();
+        for data in [
+            json!({"type": "message_start", "message": {"content": []}}),
+            json!({"type": "ping"}),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Hmm."}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "s"}}),
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hello "}}),
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "there."}}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+        ] {
+            assert!(!stream.event(&data.to_string(), &tx).unwrap(), "{data}");
+        }
+        assert!(stream
+            .event(&json!({"type": "message_stop"}).to_string(), &tx)
+            .unwrap());
+        drop(tx);
+        let mut pieces = Vec::new();
+        while let Ok(piece) = rx.try_recv() {
+            pieces.push(piece);
+        }
+        assert_eq!(pieces, ["Hello ", "there."]);
+        let reply = stream.reply().unwrap();
+        assert_eq!(reply.text, "Hello there.");
+        assert_eq!(reply.reasoning.as_deref(), Some("Hmm."));
+    }
+
+    #[test]
+    fn an_error_event_fails_the_turn() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = AnthropicStream::default();
+        let err = stream
+            .event(
+                r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#,
+                &tx,
+            )
+            .unwrap_err();
+        assert!(matches!(err, AgentError::Provider { .. }), "{err}");
+        assert!(err.to_string().contains("Overloaded"), "{err}");
+    }
+}

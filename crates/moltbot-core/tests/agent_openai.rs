@@ -366,3 +366,80 @@ async fn a_message_without_text_never_reaches_the_provider() {
     }
     assert!(server.requests().is_empty());
 }
+
+mod streaming {
+    use super::*;
+    use moltbot_core::agent::{OpenAiStream, StreamedAnswer};
+
+    fn chunk(delta: serde_json::Value, finish: Option<&str>) -> String {
+        json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).to_string()
+    }
+
+    #[test]
+    fn content_is_passed_on_reasoning_kept_apart_done_ends() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = OpenAiStream::default();
+        for data in [
+            chunk(json!({"role": "assistant", "content": ""}), None),
+            chunk(json!({"reasoning_content": "Think first."}), None),
+            ": not json, skipped".to_string(),
+            chunk(json!({"content": "It is "}), None),
+            json!({"choices": [], "usage": {"total_tokens": 3}}).to_string(),
+            chunk(json!({"content": "sunny."}), None),
+            chunk(json!({}), Some("stop")),
+        ] {
+            assert!(!stream.event(&data, &tx).unwrap(), "{data}");
+        }
+        assert!(stream.event("[DONE]", &tx).unwrap());
+        drop(tx);
+        let mut pieces = Vec::new();
+        while let Ok(piece) = rx.try_recv() {
+            pieces.push(piece);
+        }
+        assert_eq!(pieces, ["It is ", "sunny."]);
+        let reply = stream.reply().unwrap();
+        assert_eq!(reply.text, "It is sunny.");
+        assert_eq!(reply.reasoning.as_deref(), Some("Think first."));
+    }
+
+    #[test]
+    fn an_error_chunk_fails_the_turn_and_nothing_is_no_answer() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = OpenAiStream::default();
+        stream
+            .event(&chunk(json!({"content": "Half an"}), None), &tx)
+            .unwrap();
+        let err = stream
+            .event(r#"{"error": {"message": "overloaded", "code": 503}}"#, &tx)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AgentError::Provider {
+                    status: Some(503),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(OpenAiStream::default().reply().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_server_ignoring_stream_true_is_read_whole_after_retries() {
+        let server = MockServer::start(vec![
+            Reply::new(429, json!({"error": {"message": "slow down"}})),
+            Reply::new(200, openai_ok("Whole.")),
+        ])
+        .await;
+        let agent = agent(&server, None, Duration::from_secs(5));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let req = direct_request("Hi", Vec::new(), None);
+        let reply = agent.reply_streaming(&req, &tx).await.unwrap();
+        assert_eq!(reply.text, "Whole.");
+        assert_eq!(rx.try_recv().unwrap(), "Whole.");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2, "retried before the answer started");
+        assert_eq!(requests[1].body["stream"], true);
+    }
+}

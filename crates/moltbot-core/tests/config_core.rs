@@ -226,6 +226,22 @@ fn typing_delay_is_seconds_from_0_to_600_two_by_default() {
 }
 
 #[test]
+fn streaming_is_off_by_default_and_takes_a_boolean() {
+    let default = parse(Path::new("moltbot.json"), "{}", &env).unwrap();
+    assert!(!default.core.agents.defaults.streaming);
+    let on = parse(
+        Path::new("moltbot.json"),
+        "{ agents: { defaults: { streaming: true } } }",
+        &env,
+    )
+    .unwrap();
+    assert!(on.core.agents.defaults.streaming);
+    let issues = issues_of("{ agents: { defaults: { streaming: \"yes\" } } }");
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].path, "agents.defaults.streaming");
+}
+
+#[test]
 fn gateway_metrics_listen_takes_an_ip_address_with_a_port() {
     let listen = |value: &str| {
         let source = format!("{{ gateway: {{ metrics: {{ listen: {value} }} }} }}");

@@ -4,7 +4,8 @@
 //! It listens on `127.0.0.1:0` and answers every `POST` (any path, so it serves as an
 //! OpenAI-compatible `/chat/completions` or an Anthropic `/v1/messages` endpoint) with a whole
 //! JSON body: the next of a script ([`FakeModel::start`], the last one repeating) or what a
-//! function of the request makes ([`FakeModel::answering`]). Every request body is recorded
+//! function of the request makes ([`FakeModel::answering`]); or streams it slowly as
+//! server-sent events ([`FakeModel::streaming`]). Every request body is recorded
 //! ([`FakeModel::requests`]). Bodies: [`openai_answer`], [`anthropic_answer`].
 
 use std::collections::VecDeque;
@@ -15,6 +16,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+use crate::fake_stream::SlowStream;
 
 /// How the fake answers a request body: the whole response body (`Value::Null`: a `500`).
 pub type Answerer = dyn Fn(&Value) -> Value + Send + Sync;
@@ -76,7 +79,20 @@ impl FakeModel {
             answer: Arc::new(answer),
         };
         let requests = Arc::clone(&shared.requests);
-        let app = Router::new().fallback(respond).with_state(shared);
+        Self::serving(Router::new().fallback(respond).with_state(shared), requests).await
+    }
+
+    /// Starts a server that streams `stream` as server-sent events, slowly, in answer to every
+    /// request ([`crate::fake_stream`]). Panics if it cannot listen.
+    pub async fn streaming(stream: SlowStream) -> Self {
+        let requests = Arc::default();
+        let app = crate::fake_stream::router(stream, Arc::clone(&requests));
+        Self::serving(app, requests).await
+    }
+
+    /// Serves `app` (which records request bodies in `requests`) on `127.0.0.1:0`. Panics if
+    /// it cannot listen.
+    async fn serving(app: Router, requests: Arc<Mutex<Vec<Value>>>) -> Self {
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
             Ok(listener) => listener,
             Err(err) => panic!("cannot start the fake model: {err}"),

@@ -1,6 +1,7 @@
 //! Test support shared by the CLI's end-to-end tests, the Webex plugin's tests and the bench.
 //!
-//! - [`FakeModel`]: a recording fake model provider (OpenAI-compatible or Anthropic).
+//! - [`FakeModel`]: a recording fake model provider (OpenAI-compatible or Anthropic), answering
+//!   whole or streaming slowly ([`SlowStream`]).
 //! - [`proxy::ForwardProxy`]: a loopback HTTP forward proxy (CONNECT and absolute-form).
 //! - [`wait`]: the one way to wait: poll state every [`wait::POLL`] until a deadline.
 //! - [`TestHome`]: a throwaway state dir with its config, and `moltbot` commands for it.
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod fake_model;
+pub mod fake_stream;
 pub mod gateway;
 pub mod home;
 pub mod ledger;
@@ -31,6 +33,7 @@ pub mod wait;
 pub mod world;
 
 pub use fake_model::{anthropic_answer, openai_answer, turns, FakeModel};
+pub use fake_stream::{anthropic_stream, openai_stream, SlowStream};
 pub use gateway::{metric_at, GatewayError, Launch, NotSettled, RunningGateway};
 pub use home::{moltbot_binary, workspace_root, TestHome};
 pub use ledger::{Ledger, Pending};

@@ -41,6 +41,10 @@ pub struct Faults {
     /// How long the websocket waits for the authorization frame before closing with 1008, in
     /// ms (default 10 000, at most [`MAX_DELAY_MS`]).
     pub mercury_auth_timeout_ms: Option<u64>,
+    /// Every message edit (`PUT /v1/messages/{id}`) is refused with the 400 Webex gives for an
+    /// edit it does not support ("Editing a message with files or attachments is currently
+    /// unsupported."), after the request is otherwise checked.
+    pub refuse_edits: bool,
 }
 
 /// The largest `latencyMs` and `webhookDelayMs` accepted: one minute. More would make every

@@ -252,6 +252,13 @@ impl SimServer {
         lock(&self.state.faults).fail_next(method, path_prefix, status, count);
     }
 
+    /// Webex will not edit messages any more: every `PUT /v1/messages/{id}` from now on answers
+    /// 400 "Editing a message with files or attachments is currently unsupported." (the
+    /// `refuseEdits` fault; `set_faults` or a reset turns it off).
+    pub fn refuse_edits(&self) {
+        self.edit_faults(|f| f.refuse_edits = true);
+    }
+
     /// Turns the bot first-contact rule on (default) or off.
     pub fn set_first_contact_rule(&self, enabled: bool) {
         self.state

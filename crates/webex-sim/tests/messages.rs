@@ -607,14 +607,21 @@ async fn direct_listing_by_person_id_or_email() {
     assert!(nobody.items().is_empty());
 }
 
-#[tokio::test]
-async fn edits_need_room_id_author_and_stop_after_ten() {
+/// A world where Alice posted "v0" in the space "Team" (with Bob): the room and the
+/// message's `/messages/{id}` path.
+async fn alice_posted_v0() -> (World, webex_sim::SimRoom, String) {
     let w = world().await;
     let room = w
         .sim
         .create_room("Team", &["alice@example.com", "bob@example.com"]);
     let m = w.sim.post_in_room(&w.alice, &room.id, "v0").await.unwrap();
     let path = format!("/messages/{}", m["id"].as_str().unwrap());
+    (w, room, path)
+}
+
+#[tokio::test]
+async fn edits_need_room_id_author_and_stop_after_ten() {
+    let (w, room, path) = alice_posted_v0().await;
     let no_room = put(&w.sim, &w.alice, &path, json!({"text": "v1"})).await;
     assert_webex_error(&no_room, 400);
     let not_author = put(
@@ -744,4 +751,38 @@ async fn messages_in_and_messages_by_helpers_are_oldest_first() {
     let replies = w.sim.messages_by(&w.bot, &room.id);
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].content(), "hello");
+}
+
+#[tokio::test]
+async fn the_refuse_edits_fault_refuses_every_edit_until_turned_off() {
+    let (w, room, path) = alice_posted_v0().await;
+    let edit = |text: &'static str| {
+        put(
+            &w.sim,
+            &w.alice,
+            &path,
+            json!({"roomId": room.id, "text": text}),
+        )
+    };
+
+    w.sim.refuse_edits();
+    let refused = edit("v1").await;
+    let message = assert_webex_error(&refused, 400);
+    assert!(message.contains("currently unsupported"), "{message}");
+    assert_eq!(get(&w.sim, &w.bob, &path).await.body["text"], "v0");
+
+    // The control API's `refuseEdits`; replacing the faults turns it off.
+    w.sim.set_faults(webex_sim::Faults::default());
+    assert_eq!(edit("v2").await.status, 200);
+    let base = w.sim.url();
+    let set = common::call(
+        reqwest::Method::POST,
+        &format!("{base}/_sim/faults"),
+        None,
+        Some(json!({"refuseEdits": true})),
+    )
+    .await;
+    assert_eq!(set.status, 204);
+    assert_webex_error(&edit("v3").await, 400);
+    assert_eq!(get(&w.sim, &w.bob, &path).await.body["text"], "v2");
 }

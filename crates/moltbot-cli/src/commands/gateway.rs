@@ -67,6 +67,7 @@ pub(crate) async fn serve(
         show_reasoning: defaults.show_reasoning,
         typing_delay: (defaults.typing_delay_seconds > 0.0)
             .then(|| Duration::from_secs_f64(defaults.typing_delay_seconds)),
+        streaming: defaults.streaming,
         room_system_prompts: config
             .core
             .agents

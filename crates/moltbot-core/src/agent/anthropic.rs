@@ -10,19 +10,21 @@
 //! request will be combined into a single turn"; a last assistant turn would be a prefill the
 //! model continues, so the request always ends on the new user message). The reply is the
 //! concatenated text of the `text` content blocks; `thinking` blocks are its reasoning, kept
-//! apart, and `redacted_thinking` blocks (encrypted) are ignored.
+//! apart, and `redacted_thinking` blocks (encrypted) are ignored. With
+//! `agents.defaults.streaming` the request asks for a stream ([`AnthropicStream`]).
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
 use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
-use super::http::{join_url, JsonPoster};
+use super::http::{join_url, JsonPoster, StreamRequest};
 use super::speakers;
+use super::sse::StreamedAnswer;
 use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
-    Role,
+    Role, TextDeltas,
 };
 use crate::config::Secret;
 use base64::engine::general_purpose::STANDARD;
@@ -91,17 +93,113 @@ impl Agent for AnthropicAgent {
 
     fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
         Box::pin(async move {
-            let mut body = json!({
-                "model": self.model,
-                "max_tokens": ANTHROPIC_MAX_TOKENS,
-                "messages": anthropic_messages_for(req, self.input),
-            });
-            if let Some(prompt) = speakers::system_prompt(req) {
-                body["system"] = json!(prompt);
-            }
+            let body = self.body(req);
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
             parse_anthropic_reply(&answer)
         })
+    }
+
+    /// The same request with `stream: true`: the answer comes as server-sent events
+    /// (<https://docs.anthropic.com/en/docs/build-with-claude/streaming>). See
+    /// [`AnthropicStream`].
+    fn reply_streaming<'a>(
+        &'a self,
+        req: &'a AgentRequest,
+        deltas: &'a TextDeltas,
+    ) -> AgentFuture<'a> {
+        Box::pin(async move {
+            let mut body = self.body(req);
+            body["stream"] = json!(true);
+            let request = StreamRequest {
+                url: &self.url,
+                headers: &self.headers,
+                body: &body,
+            };
+            let stream = AnthropicStream::default();
+            self.poster
+                .stream_reply(request, stream, deltas, parse_anthropic_reply)
+                .await
+        })
+    }
+}
+
+impl AnthropicAgent {
+    /// The request body: `{model, max_tokens, messages, system?}`.
+    fn body(&self, req: &AgentRequest) -> Value {
+        let mut body = json!({
+            "model": self.model,
+            "max_tokens": ANTHROPIC_MAX_TOKENS,
+            "messages": anthropic_messages_for(req, self.input),
+        });
+        if let Some(prompt) = speakers::system_prompt(req) {
+            body["system"] = json!(prompt);
+        }
+        body
+    }
+}
+
+/// An Anthropic answer read from its event stream, by the `type` of each event's data:
+/// `content_block_delta` with a `text_delta` adds to the answer (passed on as it comes), with a
+/// `thinking_delta` to the reasoning (kept apart); `message_delta` carries the stop reason;
+/// `message_stop` ends the answer; `error` (e.g. `overloaded_error` mid-stream) fails the
+/// turn. Everything else (`message_start`, `content_block_start`/`stop`, `ping`, signature
+/// and tool deltas, events of later API versions) is skipped.
+#[derive(Debug, Default)]
+pub struct AnthropicStream {
+    text: String,
+    reasoning: String,
+    stop_reason: Option<String>,
+}
+
+impl StreamedAnswer for AnthropicStream {
+    /// `Ok(true)` at `message_stop`; [`AgentError::Provider`] for an `error` event.
+    fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
+        let Ok(event) = serde_json::from_str::<Value>(data) else {
+            return Ok(false);
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("content_block_delta") => {
+                let delta = event.get("delta");
+                let field = |key: &str| delta.and_then(|d| d.get(key)).and_then(Value::as_str);
+                match field("type") {
+                    Some("text_delta") => {
+                        if let Some(text) = field("text").filter(|t| !t.is_empty()) {
+                            self.text.push_str(text);
+                            let _ = deltas.send(text.to_string());
+                        }
+                    }
+                    Some("thinking_delta") => {
+                        self.reasoning
+                            .push_str(field("thinking").unwrap_or_default());
+                    }
+                    _ => {}
+                }
+                Ok(false)
+            }
+            Some("message_delta") => {
+                if let Some(stop) = event.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    self.stop_reason = Some(stop.to_string());
+                }
+                Ok(false)
+            }
+            Some("message_stop") => Ok(true),
+            Some("error") => Err(AgentError::Provider {
+                status: None,
+                message: super::http::error_message(data.as_bytes()),
+            }),
+            _ => Ok(false),
+        }
+    }
+
+    /// Read as [`parse_anthropic_reply`] reads a complete answer.
+    fn reply(&self) -> Result<AgentReply, AgentError> {
+        parse_anthropic_reply(&json!({
+            "content": [
+                {"type": "thinking", "thinking": self.reasoning},
+                {"type": "text", "text": self.text},
+            ],
+            "stop_reason": self.stop_reason,
+        }))
     }
 }
 

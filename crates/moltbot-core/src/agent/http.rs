@@ -8,12 +8,14 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::truncate;
-use super::{AgentBuildError, AgentError};
+use super::sse::{SseEvent, SseParser, StreamedAnswer};
+use super::{AgentBuildError, AgentError, AgentReply, TextDeltas};
 use crate::error::chain;
 
 /// Longest provider error message kept in an [`AgentError`].
@@ -126,38 +128,103 @@ impl JsonPoster {
         headers: &HeaderMap,
         body: &Value,
     ) -> Result<Value, AgentError> {
-        let started = Instant::now();
-        let attempts = async {
-            let max_attempts = self.retry.max_attempts.max(1);
-            let mut delays = self.retry.delays();
-            let mut attempt = 1;
-            loop {
-                let (err, after) = match self.attempt(url, headers, body).await {
-                    Ok(value) => return Ok(value),
-                    Err(Failure::Fatal(err)) => return Err(err),
-                    Err(Failure::Retry(err, _)) if attempt >= max_attempts => return Err(err),
-                    Err(Failure::Retry(err, after)) => (err, after),
-                };
-                let computed = delays.next().unwrap_or(self.retry.max_delay);
-                // The provider's `Retry-After` replaces the computed wait.
-                let wait = after.unwrap_or(computed);
-                if started.elapsed() + wait >= self.timeout {
-                    // Waiting would run into the timeout: report the provider's answer instead.
-                    return Err(err);
-                }
-                tracing::warn!(
-                    agent = %self.agent,
-                    status = ?err.status(),
-                    attempt,
-                    retry_in_ms = wait.as_millis() as u64,
-                    error = %err,
-                    "agent request failed; retrying"
-                );
-                tokio::time::sleep(wait).await;
-                attempt += 1;
+        let attempts = self.retrying(|| async {
+            let response = self.send(url, headers, body).await?;
+            read_json(response).await.map_err(Failure::Fatal)
+        });
+        self.within_timeout(attempts).await
+    }
+
+    /// POSTs `body` (a request with `stream: true`) and reads the answer as server-sent events
+    /// ([`super::sse`]), giving each to `on_event`, which returns `true` once the answer is
+    /// complete (the rest of the stream is not read). Failed requests are retried as in
+    /// [`JsonPoster::post`] until an answer starts; a failure after that (a broken connection,
+    /// an error event) ends the turn, since text already passed on cannot be taken back. The
+    /// whole turn is bounded by the timeout. A successful answer that is not an event stream (a
+    /// server ignoring `stream: true`) comes back as [`Streamed::Json`].
+    pub(crate) async fn post_stream(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: &Value,
+        on_event: &mut (dyn FnMut(&SseEvent) -> Result<bool, AgentError> + Send),
+    ) -> Result<Streamed, AgentError> {
+        let turn = async {
+            let response = self
+                .retrying(|| async { self.send(url, headers, body).await })
+                .await?;
+            let is_stream = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+            if !is_stream {
+                return read_json(response).await.map(Streamed::Json);
             }
+            let mut parser = SseParser::new();
+            let mut chunks = response.bytes_stream();
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| {
+                    AgentError::Network(format!(
+                        "the answer stream broke off: {}",
+                        chain(&e.without_url())
+                    ))
+                })?;
+                let events = parser
+                    .push(&chunk)
+                    .map_err(|e| AgentError::BadOutput(e.to_string()))?;
+                for event in &events {
+                    if on_event(event)? {
+                        return Ok(Streamed::Done);
+                    }
+                }
+            }
+            if let Some(event) = parser.finish() {
+                if on_event(&event)? {
+                    return Ok(Streamed::Done);
+                }
+            }
+            Ok(Streamed::Ended)
         };
-        match tokio::time::timeout(self.timeout, attempts).await {
+        self.within_timeout(turn).await
+    }
+
+    /// The reply to a streaming `request`, read by `answer` from its events (new text going to
+    /// `deltas`), or by `parse_whole` from a whole JSON answer (sent to `deltas` as one piece).
+    /// A stream that ends before the answer is complete is a failure.
+    pub(crate) async fn stream_reply(
+        &self,
+        request: StreamRequest<'_>,
+        mut answer: impl StreamedAnswer,
+        deltas: &TextDeltas,
+        parse_whole: fn(&Value) -> Result<AgentReply, AgentError>,
+    ) -> Result<AgentReply, AgentError> {
+        let ended = self
+            .post_stream(request.url, request.headers, request.body, &mut |event| {
+                answer.event(&event.data, deltas)
+            })
+            .await?;
+        match ended {
+            Streamed::Json(whole) => {
+                let reply = parse_whole(&whole)?;
+                // A receiver that went away only means nobody watches the preview.
+                let _ = deltas.send(reply.text.clone());
+                Ok(reply)
+            }
+            Streamed::Done => answer.reply(),
+            Streamed::Ended if answer.complete() => answer.reply(),
+            Streamed::Ended => Err(AgentError::Network(
+                "the answer stream ended before the answer was complete".to_string(),
+            )),
+        }
+    }
+
+    /// Runs a turn within the agent's timeout.
+    async fn within_timeout<T>(
+        &self,
+        turn: impl std::future::Future<Output = Result<T, AgentError>>,
+    ) -> Result<T, AgentError> {
+        match tokio::time::timeout(self.timeout, turn).await {
             Ok(result) => result,
             Err(_) => Err(AgentError::Timeout {
                 after: self.timeout,
@@ -165,12 +232,51 @@ impl JsonPoster {
         }
     }
 
-    async fn attempt(
+    /// Runs `attempt` until it succeeds, fails for good, or the retries (or the time for them)
+    /// run out.
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, AgentError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let started = Instant::now();
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut delays = self.retry.delays();
+        let mut number = 1;
+        loop {
+            let (err, after) = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Retry(err, _)) if number >= max_attempts => return Err(err),
+                Err(Failure::Retry(err, after)) => (err, after),
+            };
+            let computed = delays.next().unwrap_or(self.retry.max_delay);
+            // The provider's `Retry-After` replaces the computed wait.
+            let wait = after.unwrap_or(computed);
+            if started.elapsed() + wait >= self.timeout {
+                // Waiting would run into the timeout: report the provider's answer instead.
+                return Err(err);
+            }
+            tracing::warn!(
+                agent = %self.agent,
+                status = ?err.status(),
+                attempt = number,
+                retry_in_ms = wait.as_millis() as u64,
+                error = %err,
+                "agent request failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            number += 1;
+        }
+    }
+
+    /// Sends the request once: the response when its status is a success.
+    async fn send(
         &self,
         url: &str,
         headers: &HeaderMap,
         body: &Value,
-    ) -> Result<Value, Failure> {
+    ) -> Result<reqwest::Response, Failure> {
         let response = self
             .client
             .post(url)
@@ -188,18 +294,13 @@ impl JsonPoster {
                 }
             })?;
         let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
         let after = retry_after(response.headers());
         let bytes = response.bytes().await.map_err(|e| {
             Failure::Fatal(AgentError::Network(chain(&e.without_url()).to_string()))
         })?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                Failure::Fatal(AgentError::BadOutput(format!(
-                    "the provider's answer is not JSON ({e}): {}",
-                    truncate(&String::from_utf8_lossy(&bytes), MAX_ERROR_MESSAGE_CHARS)
-                )))
-            });
-        }
         let err = AgentError::Provider {
             status: Some(status.as_u16()),
             message: error_message(&bytes),
@@ -210,6 +311,39 @@ impl JsonPoster {
             Err(Failure::Fatal(err))
         }
     }
+}
+
+/// A streaming request: where, with which headers, what.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamRequest<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a Value,
+}
+
+/// How a streamed answer ended.
+#[derive(Debug)]
+pub(crate) enum Streamed {
+    /// The event handler saw the end of the answer.
+    Done,
+    /// The stream ended before the handler saw the end of the answer.
+    Ended,
+    /// The server answered with a whole JSON body instead of a stream.
+    Json(Value),
+}
+
+/// The JSON body of a successful answer.
+async fn read_json(response: reqwest::Response) -> Result<Value, AgentError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| AgentError::Network(chain(&e.without_url()).to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        AgentError::BadOutput(format!(
+            "the provider's answer is not JSON ({e}): {}",
+            truncate(&String::from_utf8_lossy(&bytes), MAX_ERROR_MESSAGE_CHARS)
+        ))
+    })
 }
 
 /// Joins a base URL and a path with exactly one `/`.

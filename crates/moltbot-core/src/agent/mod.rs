@@ -10,6 +10,11 @@
 //!
 //! In group sessions every user turn names its author ([`speakers`]).
 //!
+//! With `agents.defaults.streaming`, [`answer_streaming`] asks through
+//! [`Agent::reply_streaming`], which passes the answer's text on as it arrives ([`TextDeltas`]):
+//! the OpenAI-compatible and Anthropic providers read their server-sent events ([`sse`]); any
+//! other agent gives its whole answer as one piece.
+//!
 //! [`build_agent`] picks one from `agents.defaults.model` and `models.providers`. The caller owns
 //! sessions ([`SessionKey`]: one per direct-message peer, one per group space) and history
 //! ([`trim_history`] to `agents.defaults.historyTurns`), and resolves the system prompt.
@@ -36,6 +41,7 @@ mod openai;
 pub mod reasoning;
 pub mod reply_files;
 pub mod speakers;
+pub mod sse;
 mod types;
 
 use std::future::Future;
@@ -47,7 +53,7 @@ use futures::FutureExt;
 
 pub use self::anthropic::{
     anthropic_messages, anthropic_messages_for, anthropic_messages_url, parse_anthropic_reply,
-    AnthropicAgent, ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
+    AnthropicAgent, AnthropicStream, ANTHROPIC_MAX_TOKENS, ANTHROPIC_VERSION,
 };
 pub use self::attachments::{Attachment, AttachmentContent, FileKind, InputKinds};
 pub use self::build::{api_key_env, build_agent};
@@ -59,8 +65,11 @@ pub use self::echo::EchoAgent;
 pub use self::error::{AgentBuildError, AgentError};
 pub use self::http::{error_message, retry_after, RetryPolicy};
 pub use self::notice::{help_text, textless_notice, FILES_NOT_READ, NO_ANSWER};
-pub use self::openai::{openai_messages, openai_messages_for, parse_openai_reply, OpenAiAgent};
+pub use self::openai::{
+    openai_messages, openai_messages_for, parse_openai_reply, OpenAiAgent, OpenAiStream,
+};
 pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
+pub use self::sse::StreamedAnswer;
 pub use self::types::{
     clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,
     LocalFile, ReplyFile, Role, SenderInfo, SessionKey, Turn,
@@ -73,6 +82,12 @@ pub const APOLOGY: &str = "Sorry, I couldn't answer that just now. Please try ag
 pub type AgentFuture<'a> =
     Pin<Box<dyn Future<Output = Result<AgentReply, AgentError>> + Send + 'a>>;
 
+/// Where [`Agent::reply_streaming`] sends the text of a reply as it is generated: each item is
+/// the next piece of the answer's text (not the text so far), reasoning blocks included as the
+/// model wrote them (the receiver takes them out); separate reasoning (`thinking` blocks,
+/// `reasoning_content`) is not sent. A receiver that went away is not an error.
+pub type TextDeltas = tokio::sync::mpsc::UnboundedSender<String>;
+
 /// Something that answers messages.
 pub trait Agent: Send + Sync {
     /// A name for logs, such as `openai/gpt-4o-mini` or `echo`.
@@ -81,6 +96,26 @@ pub trait Agent: Send + Sync {
     /// Answers one message. Implementations bound their own running time (their timeout) and
     /// retries; they must not panic on anything a provider sends.
     fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a>;
+
+    /// Answers one message like [`Agent::reply`], sending the answer's text to `deltas` as it
+    /// arrives (`agents.defaults.streaming`). The returned reply is the whole answer and is
+    /// what counts: the pieces are a preview. A failure after some pieces were sent is a
+    /// failure like any other.
+    ///
+    /// The default calls [`Agent::reply`] and sends its whole text as one piece; the
+    /// OpenAI-compatible and Anthropic providers stream.
+    fn reply_streaming<'a>(
+        &'a self,
+        req: &'a AgentRequest,
+        deltas: &'a TextDeltas,
+    ) -> AgentFuture<'a> {
+        Box::pin(async move {
+            let reply = self.reply(req).await?;
+            // A receiver that went away only means nobody watches the preview.
+            let _ = deltas.send(reply.text.clone());
+            Ok(reply)
+        })
+    }
 }
 
 /// Settings of the HTTP providers.
@@ -177,6 +212,18 @@ impl Answer {
 ///   as a quote before the answer. A reply with nothing left but reasoning posts [`NO_ANSWER`]
 ///   and stores nothing.
 pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOptions) -> Answer {
+    answer_streaming(agent, req, options, None).await
+}
+
+/// [`answer`], with the answer's text sent to `deltas` as it arrives when given
+/// ([`Agent::reply_streaming`]); `deltas` is dropped (closing its channel) when the answer is
+/// complete. Nothing is sent for our notices (help line) nor for the apology.
+pub async fn answer_streaming(
+    agent: &dyn Agent,
+    req: &AgentRequest,
+    options: AnswerOptions,
+    deltas: Option<TextDeltas>,
+) -> Answer {
     if req.text.trim().is_empty() && req.attachments.is_empty() {
         return Answer::notice(help_text());
     }
@@ -184,7 +231,11 @@ pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOption
         history: clean_history(&req.history),
         ..req.clone()
     };
-    let result = AssertUnwindSafe(agent.reply(&cleaned))
+    let call = match &deltas {
+        Some(deltas) => agent.reply_streaming(&cleaned, deltas),
+        None => agent.reply(&cleaned),
+    };
+    let result = AssertUnwindSafe(call)
         .catch_unwind()
         .await
         .unwrap_or_else(|_| Err(AgentError::BadOutput("the agent panicked".to_string())))

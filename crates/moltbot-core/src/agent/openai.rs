@@ -5,18 +5,21 @@
 //! history, then the new message; `Authorization: Bearer <key>` when there is a key. The answer is
 //! read leniently: `choices[0].message.content` (a string or an array of content parts) is the
 //! answer, `reasoning_content` (DeepSeek, vLLM, llama.cpp) or `reasoning` (OpenRouter, Ollama)
-//! the reasoning kept apart; unknown fields and finish reasons are accepted.
+//! the reasoning kept apart; unknown fields and finish reasons are accepted. With
+//! `agents.defaults.streaming` the request asks for a stream ([`OpenAiStream`]).
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
 use super::attachments::{plan, Part, SizeLimits};
 use super::error::truncate;
-use super::http::{join_url, JsonPoster};
+use super::http::{join_url, JsonPoster, StreamRequest};
 use super::speakers;
+use super::sse::StreamedAnswer;
 use super::InputKinds;
 use super::{
     Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest, HttpAgentOptions,
+    TextDeltas,
 };
 use crate::config::Secret;
 use base64::engine::general_purpose::STANDARD;
@@ -82,6 +85,105 @@ impl Agent for OpenAiAgent {
             let answer = self.poster.post(&self.url, &self.headers, &body).await?;
             parse_openai_reply(&answer)
         })
+    }
+
+    /// The same request with `stream: true`: the answer comes as server-sent events whose
+    /// `data` is a chunk with `choices[0].delta.content`, ending with `data: [DONE]`
+    /// (<https://platform.openai.com/docs/api-reference/chat-streaming>). See
+    /// [`OpenAiStream`].
+    fn reply_streaming<'a>(
+        &'a self,
+        req: &'a AgentRequest,
+        deltas: &'a TextDeltas,
+    ) -> AgentFuture<'a> {
+        Box::pin(async move {
+            let body = json!({
+                "model": self.model,
+                "messages": openai_messages_for(req, self.input),
+                "stream": true,
+            });
+            let request = StreamRequest {
+                url: &self.url,
+                headers: &self.headers,
+                body: &body,
+            };
+            self.poster
+                .stream_reply(request, OpenAiStream::default(), deltas, parse_openai_reply)
+                .await
+        })
+    }
+}
+
+/// An OpenAI-compatible answer read from its stream of chunks: the `delta` of
+/// `choices[0]` carries `content` (passed on as it comes), `reasoning_content` or `reasoning`
+/// (kept apart, not passed on) and `refusal`; `finish_reason` closes it. A chunk with `error`
+/// (some servers report a failure mid-stream that way) fails the turn; chunks that are not
+/// JSON or have no choices (usage, keep-alives) are skipped.
+#[derive(Debug, Default)]
+pub struct OpenAiStream {
+    text: String,
+    reasoning: String,
+    refusal: String,
+    finish_reason: Option<String>,
+}
+
+impl StreamedAnswer for OpenAiStream {
+    /// `Ok(true)` at `[DONE]`; [`AgentError::Provider`] for an `error` chunk.
+    fn event(&mut self, data: &str, deltas: &TextDeltas) -> Result<bool, AgentError> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(true);
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+            return Ok(false);
+        };
+        if chunk.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(AgentError::Provider {
+                status: chunk
+                    .pointer("/error/code")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u16::try_from(c).ok()),
+                message: super::http::error_message(data.as_bytes()),
+            });
+        }
+        let Some(choice) = chunk.pointer("/choices/0") else {
+            return Ok(false);
+        };
+        let delta = choice.get("delta");
+        let field = |key: &str| delta.and_then(|d| d.get(key)).and_then(Value::as_str);
+        if let Some(content) = field("content").filter(|c| !c.is_empty()) {
+            self.text.push_str(content);
+            let _ = deltas.send(content.to_string());
+        }
+        if let Some(reasoning) = field("reasoning_content").or_else(|| field("reasoning")) {
+            self.reasoning.push_str(reasoning);
+        }
+        if let Some(refusal) = field("refusal") {
+            self.refusal.push_str(refusal);
+        }
+        if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(finish.to_string());
+        }
+        Ok(false)
+    }
+
+    /// Read as [`parse_openai_reply`] reads a complete answer.
+    fn reply(&self) -> Result<AgentReply, AgentError> {
+        let mut message = json!({"role": "assistant", "content": self.text});
+        if !self.reasoning.is_empty() {
+            message["reasoning_content"] = json!(self.reasoning);
+        }
+        if !self.refusal.is_empty() {
+            message["refusal"] = json!(self.refusal);
+        }
+        parse_openai_reply(&json!({
+            "choices": [{"message": message, "finish_reason": self.finish_reason}],
+        }))
+    }
+
+    /// A `finish_reason` was received (a server that closes without `[DONE]`).
+    fn complete(&self) -> bool {
+        self.finish_reason.is_some()
     }
 }
 

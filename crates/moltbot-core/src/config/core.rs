@@ -136,6 +136,10 @@ pub struct AgentDefaults {
     /// has not answered within it, a short "Working on it..." placeholder is posted, deleted
     /// when the answer is posted, or edited into the apology when the agent fails.
     pub typing_delay_seconds: f64,
+    /// `streaming` (default false): with a provider that streams (OpenAI-compatible,
+    /// Anthropic), the placeholder is edited with the answer as it arrives (a few coalesced
+    /// edits) and keeps the final text, instead of being deleted before the answer is posted.
+    pub streaming: bool,
 }
 
 impl Default for AgentDefaults {
@@ -147,6 +151,7 @@ impl Default for AgentDefaults {
             history_turns: DEFAULT_HISTORY_TURNS,
             show_reasoning: false,
             typing_delay_seconds: DEFAULT_TYPING_DELAY_SECONDS,
+            streaming: false,
         }
     }
 }
@@ -640,6 +645,7 @@ const AGENT_DEFAULT_KEYS: &[&str] = &[
     "historyTurns",
     "showReasoning",
     "typingDelaySeconds",
+    "streaming",
 ];
 
 fn agents_config(
@@ -693,6 +699,9 @@ fn agents_config(
     }
     if let Some(show) = field_bool(cfg, defaults, path, "showReasoning", issues) {
         d.show_reasoning = show;
+    }
+    if let Some(streaming) = field_bool(cfg, defaults, path, "streaming", issues) {
+        d.streaming = streaming;
     }
     if let Some(delay) = field_f64_in(
         cfg,

@@ -201,6 +201,7 @@ struct ReconnectLabels {
 /// | `moltbot_webhook_repairs_total` | counter | `channel`, `action` |
 /// | `moltbot_listener_events_total` | counter | `channel`, `kind` |
 /// | `moltbot_listener_acks_total` | counter | `channel` |
+/// | `moltbot_stream_edits_total` | counter | `channel` |
 /// | `moltbot_listener_reconnects_total` | counter | `channel`, `cause` |
 /// | `moltbot_listener_connected` | gauge | `channel` |
 /// | `moltbot_queue_depth` | gauge | |
@@ -222,6 +223,7 @@ pub struct Metrics {
     webhook_repairs: Family<RepairLabels, Counter>,
     listener_events: Family<ListenerLabels, Counter>,
     listener_acks: Family<ChannelLabels, Counter>,
+    stream_edits: Family<ChannelLabels, Counter>,
     listener_reconnects: Family<ReconnectLabels, Counter>,
     listener_connected: Family<ChannelLabels, Gauge>,
     queue_depth: Gauge,
@@ -266,6 +268,7 @@ impl Default for Metrics {
         let webhook_repairs = Family::default();
         let listener_events = Family::default();
         let listener_acks = Family::default();
+        let stream_edits = Family::default();
         let listener_reconnects = Family::default();
         let listener_connected = Family::default();
         let queue_depth = Gauge::default();
@@ -321,6 +324,11 @@ impl Default for Metrics {
             "listener_acks",
             "Events a push listener acknowledged (each only after its message was durably claimed)",
             listener_acks.clone(),
+        );
+        registry.register(
+            "stream_edits",
+            "Placeholder edits showing a streamed answer as it arrives (agents.defaults.streaming)",
+            stream_edits.clone(),
         );
         registry.register(
             "listener_reconnects",
@@ -383,6 +391,7 @@ impl Default for Metrics {
             webhook_repairs,
             listener_events,
             listener_acks,
+            stream_edits,
             listener_reconnects,
             listener_connected,
             queue_depth,
@@ -429,6 +438,7 @@ impl Metrics {
             webhook_repairs: self.webhook_repairs.clone(),
             listener_events: self.listener_events.clone(),
             listener_acks: self.listener_acks.clone(),
+            stream_edits: self.stream_edits.clone(),
             listener_reconnects: self.listener_reconnects.clone(),
             listener_connected: self.listener_connected.clone(),
             latency: self.latency.clone(),
@@ -507,6 +517,7 @@ struct ChannelHandles {
     // Created on a channel's first listener event: a channel without a push listener shows
     // no `listener` series at all (not a misleading "disconnected").
     listener_acks: Family<ChannelLabels, Counter>,
+    stream_edits: Family<ChannelLabels, Counter>,
     listener_reconnects: Family<ReconnectLabels, Counter>,
     listener_connected: Family<ChannelLabels, Gauge>,
     latency: Histogram,
@@ -605,6 +616,14 @@ impl ChannelMetrics {
     pub fn listener_ack(&self) {
         self.0
             .listener_acks
+            .get_or_create(&self.channel_labels())
+            .inc();
+    }
+
+    /// The placeholder was edited with the streamed answer so far.
+    pub fn stream_edit(&self) {
+        self.0
+            .stream_edits
             .get_or_create(&self.channel_labels())
             .inc();
     }

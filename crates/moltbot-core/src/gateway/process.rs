@@ -389,13 +389,15 @@ impl Processor {
         self.send_parts(message, stored, true).await
     }
 
-    /// The agent's answer to `message`, with the session's history.
+    /// The agent's answer to `message`, with the session's history; its text also goes to
+    /// `deltas` as it arrives, when given ([`agent::answer_streaming`]).
     pub(crate) async fn ask_agent(
         &self,
         message: &InboundMessage,
         sender: &SenderInfo,
         session: &SessionKey,
         attachments: &[agent::Attachment],
+        deltas: Option<agent::TextDeltas>,
     ) -> Answer {
         tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(sender)), "asking the agent");
         let history = self
@@ -429,7 +431,7 @@ impl Processor {
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
         };
-        agent::answer(self.agent.as_ref(), &request, options).await
+        agent::answer_streaming(self.agent.as_ref(), &request, options, deltas).await
     }
 
     /// Carries out the stored operations not yet sent, in order, retrying transient failures;
@@ -567,7 +569,13 @@ impl Processor {
             (OutboxOpKind::Edit, Some(target)) => match self.channel.edit(target, outgoing).await {
                 Err(err) if !err.is_retryable() => {
                     tracing::warn!(channel = self.id(), error = %chain(&err), room = %part.room_id, "could not edit the placeholder; posting the text instead");
-                    self.channel.send(outgoing).await
+                    let posted = self.channel.send(outgoing).await?;
+                    // The placeholder would go on showing "Working on it..." or a streamed
+                    // answer cut short: take it away (best effort; it is not the reply).
+                    if let Err(err) = self.channel.delete(target, &part.room_id).await {
+                        tracing::warn!(channel = self.id(), error = %chain(&err), room = %part.room_id, "could not delete the placeholder; it stays");
+                    }
+                    Ok(posted)
                 }
                 edited => edited,
             },

@@ -11,7 +11,8 @@
 //! that are complete, [`ReplyFilter::finish`] returns the rest. A filter must give the same
 //! messages however the text is split into pieces (a mention or a table split across two pieces
 //! is still recognised). Today the gateway feeds a whole answer as one piece
-//! ([`filter_whole`]).
+//! ([`filter_whole`]); with `agents.defaults.streaming` it also runs a fresh filter over the
+//! answer so far for each streaming edit of the placeholder, showing its first message.
 //!
 //! Only agent output goes through the filter (the answer, or the agent's apology standing in
 //! for it). Notices the gateway writes itself (pairing codes, approvals, the answers of chat

@@ -53,6 +53,9 @@ pub struct GatewayOptions {
     ///
     /// [support edits]: super::Channel::supports_edits
     pub typing_delay: Option<Duration>,
+    /// `agents.defaults.streaming`: ask the agent for a streamed answer and edit the placeholder
+    /// with it as it arrives ([`super::placeholder`]); the placeholder then keeps the answer.
+    pub streaming: bool,
     /// Queue limits of the per-room dispatcher.
     pub limits: DispatchLimits,
     /// How often approvals made by other processes are looked for.
@@ -86,6 +89,7 @@ impl Default for GatewayOptions {
             room_system_prompts: std::collections::HashMap::new(),
             show_reasoning: false,
             typing_delay: Some(Duration::from_secs(2)),
+            streaming: false,
             limits: DispatchLimits::default(),
             approval_poll: Duration::from_millis(500),
             send_attempts: 8,

@@ -94,7 +94,8 @@ impl SimServer {
         found
     }
 
-    fn edit_faults(&self, edit: impl FnOnce(&mut Faults)) {
+    /// Changes the fault configuration in place (rate windows restart, as with `set_faults`).
+    pub(crate) fn edit_faults(&self, edit: impl FnOnce(&mut Faults)) {
         let mut state = lock(&self.state.faults);
         let mut faults = state.faults.clone();
         edit(&mut faults);

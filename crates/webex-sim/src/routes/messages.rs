@@ -642,7 +642,8 @@ pub async fn get_one(
 /// `PUT /messages/{id}`: the author edits text/markdown (OpenAPI "Edit a Message"): `roomId` is
 /// required and must be the message's room (400), a body with `markdown` must not carry `html`
 /// (400), only the author may edit (403), messages with files or a card cannot be edited (400),
-/// and at most [`MAX_EDITS`] times (400). Fires `messages:updated`; the answer has `updated`.
+/// and at most [`MAX_EDITS`] times (400); the `refuseEdits` fault refuses every edit like a
+/// message with files. Fires `messages:updated`; the answer has `updated`.
 pub async fn edit(
     State(state): State<Arc<SimState>>,
     Extension(Caller(me)): Extension<Caller>,
@@ -674,7 +675,8 @@ pub async fn edit(
             "Only the author of a message can edit it.",
         ));
     }
-    if !current.files.is_empty() || !current.attachments.is_empty() {
+    let refused = crate::state::lock(&state.faults).faults.refuse_edits;
+    if refused || !current.files.is_empty() || !current.attachments.is_empty() {
         return Err(ApiError::bad_request(MSG_EDIT_UNSUPPORTED));
     }
     if current.edits >= MAX_EDITS {
