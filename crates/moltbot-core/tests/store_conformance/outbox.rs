@@ -19,6 +19,25 @@ fn reply(inbound: Option<&str>, chunks: &[&str]) -> OutboxReply {
     }
 }
 
+/// Stores `parts` as the reply to `inbound` in `room-1`, not in a thread.
+async fn enqueue_in_room(
+    f: &Fixture,
+    inbound: &str,
+    parts: Vec<OutboxPart>,
+) -> Vec<moltbot_core::store::OutboxEntry> {
+    f.store
+        .outbox()
+        .enqueue(&OutboxReply {
+            channel: CHANNEL.into(),
+            inbound_message_id: Some(inbound.into()),
+            room_id: "room-1".into(),
+            parent_id: None,
+            parts,
+        })
+        .await
+        .unwrap()
+}
+
 fn sent(op_id: i64, remote: &str) -> SentRecord {
     SentRecord {
         op_id,
@@ -323,18 +342,7 @@ pub async fn typed_ops_round_trip(f: Fixture) {
             target_id: None,
         },
     ];
-    let stored = f
-        .store
-        .outbox()
-        .enqueue(&OutboxReply {
-            channel: CHANNEL.into(),
-            inbound_message_id: Some("in".into()),
-            room_id: "room-1".into(),
-            parent_id: None,
-            parts: parts.clone(),
-        })
-        .await
-        .unwrap();
+    let stored = enqueue_in_room(&f, "in", parts.clone()).await;
     let read = f.store.outbox().for_inbound(CHANNEL, "in").await.unwrap();
     assert_eq!(read, stored);
     assert_eq!(read.len(), parts.len());
@@ -449,18 +457,12 @@ pub async fn reply_parts_round_trip_with_their_bytes(f: Fixture) {
             bytes,
         ))),
     ];
-    let stored = f
-        .store
-        .outbox()
-        .enqueue(&OutboxReply {
-            channel: CHANNEL.into(),
-            inbound_message_id: Some("in-parts".into()),
-            room_id: "room-1".into(),
-            parent_id: None,
-            parts: parts.iter().map(ReplyPart::to_outbox).collect(),
-        })
-        .await
-        .unwrap();
+    let stored = enqueue_in_room(
+        &f,
+        "in-parts",
+        parts.iter().map(ReplyPart::to_outbox).collect(),
+    )
+    .await;
     let read = f
         .store
         .outbox()
