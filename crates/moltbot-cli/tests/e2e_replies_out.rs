@@ -32,6 +32,7 @@ fn report_card() -> Value {
 /// - `bad card` / `new card` / `big card`: a card that is not an AdaptiveCard / of version
 ///   1.5 / of 40 KB;
 /// - `wait`: like `report`, once the file `go` exists in the state folder;
+/// - `huge`: a 1.5 MB file it writes;
 /// - `long`: eight paragraphs of about 120 characters.
 ///
 /// Every question is noted in `asked.log` in the state folder.
@@ -78,6 +79,10 @@ elif text == "new card":
     out = {{"text": "A card.", "card": dict(card, version="1.5")}}
 elif text == "big card":
     out = {{"text": "A card.", "card": dict(card, body=[{{"type": "TextBlock", "text": "x" * 40000}}])}}
+elif text == "huge":
+    with open(os.path.join(folder, "huge.bin"), "wb") as f:
+        f.write(b"x" * 1500000)
+    out = {{"text": "A big one.", "files": ["huge.bin"]}}
 elif text == "long":
     out = {{"text": "\n\n".join("Paragraph %d. %s" % (i, "word " * 20) for i in range(8))}}
 else:
@@ -307,5 +312,19 @@ async fn a_reply_within_the_bound_has_no_file() {
     let (_, replies) = ask(&s, "long", 1).await;
     assert_eq!(replies.len(), 1, "{replies:#?}");
     assert!(replies[0].files.is_empty());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_media_max_mb_is_left_out_with_a_notice() {
+    let s = start_with("webhook", &format!("{OPEN} mediaMaxMb: 1,")).await;
+    let (_, replies) = ask(&s, "huge", 1).await;
+    let texts: Vec<&str> = replies.iter().map(SimMessage::content).collect();
+    assert_eq!(
+        texts,
+        ["A big one.\n\n(Not attached: `huge.bin`: larger than this channel sends (1048576 bytes at most).)"]
+    );
+    assert!(s.sim.files().is_empty(), "nothing uploaded");
+    assert_logged(&s, &["too large for the channel", "huge.bin"]);
     s.finish().await;
 }
