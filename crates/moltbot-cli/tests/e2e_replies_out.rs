@@ -322,7 +322,7 @@ async fn a_file_over_media_max_mb_is_left_out_with_a_notice() {
     let texts: Vec<&str> = replies.iter().map(SimMessage::content).collect();
     assert_eq!(
         texts,
-        ["A big one.\n\n(Not attached: `huge.bin`: larger than this channel sends (1048576 bytes at most).)"]
+        ["A big one.\n\n(Not attached: `huge.bin`: larger than this channel sends (1 MB at most).)"]
     );
     assert!(s.sim.files().is_empty(), "nothing uploaded");
     assert_logged(&s, &["too large for the channel", "huge.bin"]);

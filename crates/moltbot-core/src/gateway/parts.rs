@@ -227,9 +227,9 @@ pub(crate) fn checked_extras(
             if size > limit {
                 tracing::warn!(channel = channel.id(), message_id, file = %local.name, bytes = size, limit, "a file of the agent's reply is too large for the channel and is not sent");
                 notices.push(format!(
-                    "(Not attached: `{}`: larger than this channel sends ({} bytes at most).)",
+                    "(Not attached: `{}`: larger than this channel sends ({} at most).)",
                     local.name.replace('`', ""),
-                    limit
+                    size_text(limit)
                 ));
                 continue;
             }
@@ -260,6 +260,16 @@ pub(crate) fn checked_extras(
         }
     }
     extras
+}
+
+/// `bytes` for a person: whole MB (MiB) when it is a multiple of one, else bytes.
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// The reply's operations: the text `chunks` first (followed by the whole answer as
