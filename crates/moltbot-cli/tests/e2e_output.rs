@@ -38,6 +38,17 @@ fn bot_messages(s: &Scenario, room: &SimMessage) -> Vec<SimMessage> {
     s.sim.messages_by(&s.bot, room)
 }
 
+/// The bot's text messages in `room`, after checking that the one other message is the whole
+/// answer as `reply.md` (a cut reply attaches it; see e2e_replies_out.rs).
+fn texts_of_cut_reply(s: &Scenario, room: &SimMessage) -> Vec<String> {
+    let (files, texts): (Vec<SimMessage>, Vec<SimMessage>) = bot_messages(s, room)
+        .into_iter()
+        .partition(|m| !m.files.is_empty());
+    assert_eq!(files.len(), 1, "{files:#?}");
+    assert_eq!(s.sim.file(&files[0]).unwrap().name, "reply.md");
+    texts.iter().map(|m| m.content().to_string()).collect()
+}
+
 async fn start(extra: &str) -> Scenario {
     Scenario::start_with_agent("webhook", &format!("{OPEN_FAST} {extra}"), &agent(ANSWERS)).await
 }
@@ -205,9 +216,9 @@ async fn a_long_fence_opening_line_keeps_every_message_a_closed_code_block() {
 async fn a_100_kb_answer_is_bounded_to_six_messages() {
     let s = start("").await;
     let asked = s.alice().dm_bot("big").await;
-    s.wait_replies(&asked, 6).await;
+    s.wait_replies(&asked, 7).await;
     s.settled().await;
-    let texts = s.bot_texts(&asked);
+    let texts = texts_of_cut_reply(&s, &asked);
     assert_eq!(texts.len(), 6);
     let last = texts.last().unwrap();
     let notice = last.lines().last().unwrap();
@@ -238,9 +249,9 @@ async fn a_100_kb_answer_is_bounded_to_six_messages() {
 async fn max_reply_messages_sets_the_bound() {
     let s = start("maxReplyMessages: 2,").await;
     let asked = s.alice().dm_bot("big").await;
-    s.wait_replies(&asked, 2).await;
+    s.wait_replies(&asked, 3).await;
     s.settled().await;
-    let texts = s.bot_texts(&asked);
+    let texts = texts_of_cut_reply(&s, &asked);
     assert_eq!(texts.len(), 2);
     assert!(texts[1].contains("(reply cut: "), "{:.80}", texts[1]);
     assert!(texts[0].starts_with("abcdefghi abcdefghi"));
@@ -301,11 +312,12 @@ async fn shown_reasoning_never_pushes_the_answer_out() {
 
     // An answer that needs the whole bound: posted as without reasoning (none shown).
     let asked = s.alice().dm_bot("think-long").await;
-    let texts = s.wait_replies(&asked, 2).await;
+    s.wait_replies(&asked, 3).await;
+    s.settled().await;
+    let texts = texts_of_cut_reply(&s, &asked);
     assert!(texts[1].contains("(reply cut: "), "{texts:?}");
     let last = texts.last().unwrap();
     assert!(last.starts_with("answer answer"), "{last:.40}");
     assert!(!last.contains("why"), "{last:.40}");
-    s.settled().await;
     s.finish().await;
 }

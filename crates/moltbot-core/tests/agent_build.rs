@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use agent_support::{openai_ok, request, MockServer, Reply};
 use moltbot_core::agent::{
-    answer, api_key_env, build_agent, error_message, parse_openai_reply, parse_output, retry_after,
-    trim_history, Agent, AgentBuildError, AgentError, AgentFuture, AgentReply, AgentRequest,
-    AnswerOptions, RetryPolicy, SessionKey, Turn, APOLOGY,
+    answer, api_key_env, build_agent, error_message, parse_command_output, parse_openai_reply,
+    parse_output, retry_after, trim_history, Agent, AgentBuildError, AgentError, AgentFuture,
+    AgentReply, AgentRequest, AnswerOptions, RetryPolicy, SessionKey, Turn, APOLOGY,
 };
 use moltbot_core::config::{parse, AgentsConfig, CoreConfig, ModelsConfig};
 use serde_json::json;
@@ -258,6 +258,28 @@ fn command_output_parsing() {
     );
     assert!(parse_output(r#"{"text": "", "reasoning": " "}"#).is_err());
     assert!(parse_output(r#"{"text": ""}"#).is_err());
+}
+
+#[test]
+fn command_output_with_files_and_a_card() {
+    let full = parse_command_output(
+        r#"{"text": "Done.", "files": ["a.txt", 3, "https://e.com/b.pdf"], "card": {"type": "AdaptiveCard"}}"#,
+    )
+    .unwrap();
+    assert_eq!(full.reply.text, "Done.");
+    assert_eq!(full.files, ["a.txt", "https://e.com/b.pdf"]);
+    assert_eq!(
+        full.reply.card,
+        Some(serde_json::json!({"type": "AdaptiveCard"}))
+    );
+    // Files or a card alone are an answer; neither text nor anything else is not.
+    let files_only = parse_command_output(r#"{"files": ["a.txt"]}"#).unwrap();
+    assert_eq!(
+        (files_only.reply.text.as_str(), files_only.files.len()),
+        ("", 1)
+    );
+    assert!(parse_command_output(r#"{"card": {"type": "AdaptiveCard"}}"#).is_ok());
+    assert!(parse_command_output(r#"{"text": "", "files": [], "card": null}"#).is_err());
 }
 
 struct Panicking;

@@ -150,6 +150,35 @@ async fn at_most_one_file_and_one_card() {
     assert_webex_error(&bad_card, 400);
 }
 
+/// Alice's `POST /messages` of `body` to Bob (`toPersonEmail` added).
+async fn alice_to_bob(w: &World, mut body: Value) -> Answer {
+    body["toPersonEmail"] = json!("bob@example.com");
+    post(&w.sim, &w.alice, "/messages", body).await
+}
+
+#[tokio::test]
+async fn a_json_file_is_a_public_url_and_a_card_content_an_object() {
+    let w = world().await;
+    for not_a_url in [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "report.pdf",
+        "https://",
+    ] {
+        let refused = alice_to_bob(&w, json!({"files": [not_a_url]})).await;
+        assert_webex_error(&refused, 400);
+    }
+    let url = alice_to_bob(&w, json!({"files": ["https://e.x/r.pdf"]})).await;
+    assert_eq!(url.status, 200, "{:?}", url.body);
+    let content = json!("{\"type\": \"AdaptiveCard\"}");
+    let string_card = alice_to_bob(
+        &w,
+        json!({"text": "x", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": content}]}),
+    )
+    .await;
+    assert_webex_error(&string_card, 400);
+}
+
 #[tokio::test]
 async fn threads_allow_one_level_only() {
     let w = world().await;

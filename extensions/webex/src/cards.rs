@@ -18,9 +18,6 @@ use webex_api::{same_entity, WebexId};
 
 use crate::shared::{WebexShared, CHANNEL};
 
-/// The content type of an adaptive card attachment (`POST /messages` `attachments[]`).
-pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
-
 /// Why cards that expect an answer are refused in polling mode.
 pub const POLLING_EXPLANATION: &str = "Webex delivers card submissions (poll votes, form \
     answers) only by webhook or websocket, and has no endpoint to list them, so a bot in \
@@ -31,11 +28,6 @@ pub const POLLING_EXPLANATION: &str = "Webex delivers card submissions (poll vot
 /// claimed card submission rather than a message.
 pub fn is_card_submission(id: &str) -> bool {
     WebexId::decode(id).is_some_and(|decoded| decoded.kind == "ATTACHMENT_ACTION")
-}
-
-/// The `attachments` entry of `POST /messages` for the adaptive card `card`.
-pub fn attachment(card: &serde_json::Value) -> serde_json::Value {
-    serde_json::json!({ "contentType": ADAPTIVE_CARD, "content": card })
 }
 
 /// Reads card submission `action_id` (`GET /attachment/actions/{id}`, then `GET /rooms/{id}`

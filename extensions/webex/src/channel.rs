@@ -12,10 +12,7 @@ use moltbot_core::gateway::{
     Metrics, OutgoingMessage, ReplyContext, ReplyFilter, SendTarget, SenderInfo,
 };
 use moltbot_core::store::Store;
-use webex_api::{
-    ClientConfig, CreateMessage, EditMessage, MessageTarget, RequestEvent, RequestObserver,
-    WebexClient,
-};
+use webex_api::{ClientConfig, EditMessage, RequestEvent, RequestObserver, WebexClient};
 
 use crate::config::WebexConfig;
 use crate::people::PeopleCache;
@@ -138,6 +135,33 @@ impl WebexChannel {
     /// The shared state (for tests and the CLI).
     pub fn shared(&self) -> &Arc<WebexShared> {
         &self.shared
+    }
+
+    /// The id of a message just posted, or, when the post failed with an unknown outcome, of
+    /// the message found to have landed anyway (see [`crate::landed`]); `file` is the name of
+    /// the file an upload carried.
+    async fn sent_or_landed(
+        &self,
+        message: &OutgoingMessage,
+        file: Option<&str>,
+        started: time::OffsetDateTime,
+        result: Result<webex_api::Message, webex_api::Error>,
+    ) -> Result<String, ChannelError> {
+        match result {
+            Ok(sent) => Ok(sent.id),
+            Err(err) => {
+                let failure = send_error(err);
+                if failure.maybe_delivered() {
+                    if let Some(id) =
+                        crate::landed::find_landed(&self.shared, message, file, started).await
+                    {
+                        tracing::info!(channel = CHANNEL, message_id = %id, "the send whose outcome was unknown did land");
+                        return Ok(id);
+                    }
+                }
+                Err(failure)
+            }
+        }
     }
 
     async fn connect_inner(&self, http_addr: Option<SocketAddr>) -> Result<(), ChannelError> {
@@ -525,38 +549,53 @@ impl Channel for WebexChannel {
         message: &'a OutgoingMessage,
     ) -> BoxFuture<'a, Result<String, ChannelError>> {
         Box::pin(async move {
-            let target = match &message.target {
-                SendTarget::Room(id) => MessageTarget::Room(id.clone()),
-                SendTarget::Person(id) => MessageTarget::PersonId(id.clone()),
-                SendTarget::Email(email) => MessageTarget::PersonEmail(email.clone()),
-            };
-            let mut create = CreateMessage::markdown(target, message.markdown.clone());
-            if let Some(parent) = &message.parent_id {
-                create = create.with_parent(parent.clone());
-            }
-            if let Some(file) = &message.file {
-                create = create.with_file(file.clone());
-            }
             if let Some(card) = &message.card {
-                create = create.with_attachment(crate::cards::attachment(card));
+                // Cards of agent replies were checked before they were recorded; this catches
+                // a card from anywhere else before Webex refuses it.
+                crate::outgoing::check_card(card).map_err(|reason| {
+                    ChannelError::permanent(format!("the card cannot be sent: {reason}"))
+                })?;
             }
+            let create = crate::outgoing::create_message(message);
             let started = time::OffsetDateTime::now_utc();
-            match self.shared.client.create_message(&create).await {
-                Ok(sent) => Ok(sent.id),
-                Err(err) => {
-                    let failure = send_error(err);
-                    if failure.maybe_delivered() {
-                        if let Some(id) =
-                            crate::landed::find_landed(&self.shared, message, started).await
-                        {
-                            tracing::info!(channel = CHANNEL, message_id = %id, "the send whose outcome was unknown did land");
-                            return Ok(id);
-                        }
-                    }
-                    Err(failure)
-                }
-            }
+            let result = self.shared.client.create_message(&create).await;
+            self.sent_or_landed(message, None, started, result).await
         })
+    }
+
+    /// `POST /messages` as `multipart/form-data` with `file` in the `files` part
+    /// (developer.webex.com/docs/basics, "Message Attachments"; one file per message).
+    fn upload<'a>(
+        &'a self,
+        message: &'a OutgoingMessage,
+        file: &'a moltbot_core::agent::LocalFile,
+    ) -> BoxFuture<'a, Result<String, ChannelError>> {
+        Box::pin(async move {
+            let create = crate::outgoing::create_message(message);
+            let upload = webex_api::UploadFile::new(
+                file.name.clone(),
+                file.content_type.clone(),
+                file.bytes.clone(),
+            );
+            let started = time::OffsetDateTime::now_utc();
+            let result = self
+                .shared
+                .client
+                .create_message_with_file(&create, &upload)
+                .await;
+            self.sent_or_landed(message, Some(&file.name), started, result)
+                .await
+        })
+    }
+
+    /// `mediaMaxMb` (MiB): the operator's bound on files the bot handles, both ways (Webex's
+    /// own limit is 100 MB); it also bounds what the store keeps for a reply not sent yet.
+    fn max_upload_bytes(&self) -> u64 {
+        self.shared.config.media_max_mb.saturating_mul(1024 * 1024)
+    }
+
+    fn check_card(&self, card: &serde_json::Value) -> Result<(), String> {
+        crate::outgoing::check_card(card)
     }
 
     fn supports_edits(&self) -> bool {

@@ -10,6 +10,7 @@ pub mod landed;
 pub mod media;
 pub mod mention;
 pub mod ops;
+pub mod outgoing;
 pub mod output;
 pub mod people;
 mod plugin;

@@ -336,8 +336,5 @@ pub fn parse_anthropic_reply(body: &Value) -> Result<AgentReply, AgentError> {
             "the model returned no text (stop reason: {stop})"
         )));
     }
-    Ok(AgentReply {
-        text: text.to_string(),
-        reasoning: (!reasoning.is_empty()).then_some(reasoning),
-    })
+    Ok(AgentReply::text(text).with_reasoning((!reasoning.is_empty()).then_some(reasoning)))
 }

@@ -1,9 +1,11 @@
 //! [`CommandAgent`]: runs a configured program once per message.
 //!
 //! The program gets one JSON object on stdin (see [`command_input`]) and answers on stdout:
-//! either plain text, or a JSON object `{"text": "...", "reasoning": "..."}` (`reasoning`
-//! optional, kept apart like a provider's). Anything it prints on stderr goes to the
-//! log. A program that runs longer than the timeout is killed; a non-zero exit or an empty answer
+//! either plain text, or a JSON object `{"text": "...", "reasoning": "...", "files": [..],
+//! "card": {..}}` (all optional; `reasoning` kept apart like a provider's; `files` are
+//! `http(s)://` URLs or paths of files the program wrote in its turn folder, read before the
+//! folder is removed and refused anywhere else (see [`super::reply_files`]); `card` an
+//! adaptive card). Anything it prints on stderr goes to the log. A program that runs longer than the timeout is killed; a non-zero exit or an empty answer
 //! is an error (the caller posts the apology).
 
 use std::process::Stdio;
@@ -114,7 +116,20 @@ impl CommandAgent {
                 "the command printed more than {MAX_STDOUT_BYTES} bytes"
             )));
         }
-        parse_output(&String::from_utf8_lossy(&stdout))
+        let output = parse_command_output(&String::from_utf8_lossy(&stdout))?;
+        // Read the files the answer names now: the folder is removed when this returns.
+        let captured = super::reply_files::capture(&self.name, folder.path(), &output.files).await;
+        let mut reply = output.reply;
+        reply.files = captured.files;
+        if !captured.notices.is_empty() {
+            let notices = captured.notices.join("\n");
+            reply.text = if reply.text.is_empty() {
+                notices
+            } else {
+                format!("{}\n\n{notices}", reply.text)
+            };
+        }
+        Ok(reply)
     }
 }
 
@@ -176,32 +191,73 @@ fn person(who: &SenderInfo) -> Value {
     })
 }
 
-/// The reply in the program's stdout: `{"text": "...", "reasoning": "..."}` when stdout is
-/// such a JSON object (`reasoning` optional), otherwise the whole output, trimmed. Empty
-/// answers (no text and no reasoning) are errors.
-pub fn parse_output(stdout: &str) -> Result<AgentReply, AgentError> {
+/// What the program printed, parsed: the reply (text, reasoning, card) and the `files`
+/// entries as written (URLs or paths, resolved by the running agent against its turn folder).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The reply, without its files.
+    pub reply: AgentReply,
+    /// The `files` entries, in order: `http(s)://` URLs or paths.
+    pub files: Vec<String>,
+}
+
+/// The reply in the program's stdout: `{"text": "...", "reasoning": "...", "files": [..],
+/// "card": {..}}` when stdout is a JSON object with a string `text`, a `files` array or a
+/// `card` (each optional; `files` entries that are not strings are ignored), otherwise the whole
+/// output, trimmed. An answer with no text, reasoning, file or card is an error.
+pub fn parse_command_output(stdout: &str) -> Result<CommandOutput, AgentError> {
     let trimmed = stdout.trim();
-    let reply = match serde_json::from_str::<Value>(trimmed) {
-        Ok(Value::Object(obj)) => match obj.get("text") {
-            Some(Value::String(text)) => AgentReply {
-                text: text.trim().to_string(),
-                reasoning: obj
-                    .get("reasoning")
+    let output = match serde_json::from_str::<Value>(trimmed) {
+        Ok(Value::Object(obj))
+            if obj.get("text").is_some_and(Value::is_string)
+                || obj.get("files").is_some_and(Value::is_array)
+                || obj.get("card").is_some_and(|c| !c.is_null()) =>
+        {
+            let mut reply = AgentReply::text(
+                obj.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim(),
+            )
+            .with_reasoning(
+                obj.get("reasoning")
                     .and_then(Value::as_str)
                     .map(str::trim)
                     .filter(|r| !r.is_empty())
                     .map(str::to_string),
-            },
-            _ => AgentReply::text(trimmed),
+            );
+            if let Some(card) = obj.get("card").filter(|c| !c.is_null()) {
+                reply = reply.with_card(card.clone());
+            }
+            let files = obj
+                .get("files")
+                .and_then(Value::as_array)
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            CommandOutput { reply, files }
+        }
+        _ => CommandOutput {
+            reply: AgentReply::text(trimmed),
+            files: Vec::new(),
         },
-        _ => AgentReply::text(trimmed),
     };
-    if reply.text.is_empty() && reply.reasoning.is_none() {
+    if output.reply.is_blank() && output.files.is_empty() {
         return Err(AgentError::BadOutput(
             "the command printed no answer".to_string(),
         ));
     }
-    Ok(reply)
+    Ok(output)
+}
+
+/// The reply in the program's stdout, without its `files` (see [`parse_command_output`]).
+pub fn parse_output(stdout: &str) -> Result<AgentReply, AgentError> {
+    parse_command_output(stdout).map(|output| output.reply)
 }
 
 /// Reads at most `limit` bytes; an unreadable pipe gives what was read so far.

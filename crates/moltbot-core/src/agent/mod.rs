@@ -39,6 +39,7 @@ mod http;
 mod notice;
 mod openai;
 pub mod reasoning;
+pub mod reply_files;
 pub mod speakers;
 pub mod sse;
 mod types;
@@ -58,7 +59,10 @@ pub use self::attachments::{
     Attachment, AttachmentContent, DocumentText, FileKind, InputKinds, PdfText,
 };
 pub use self::build::{api_key_env, build_agent};
-pub use self::command::{command_input, parse_output, CommandAgent, MAX_STDOUT_BYTES};
+pub use self::command::{
+    command_input, parse_command_output, parse_output, CommandAgent, CommandOutput,
+    MAX_STDOUT_BYTES,
+};
 pub use self::echo::EchoAgent;
 pub use self::error::{AgentBuildError, AgentError};
 pub use self::http::{error_message, retry_after, RetryPolicy};
@@ -70,7 +74,7 @@ pub use self::reasoning::{quote_reasoning, split_reasoning, ReasoningFilter};
 pub use self::sse::StreamedAnswer;
 pub use self::types::{
     clean_history, trim_history, AgentReply, AgentRequest, ConversationInfo, ConversationKind,
-    Role, SenderInfo, SessionKey, Turn,
+    LocalFile, ReplyFile, Role, SenderInfo, SessionKey, Turn,
 };
 
 /// The one message posted in the room when the agent fails or times out.
@@ -170,8 +174,13 @@ pub struct Answer {
     pub error: Option<AgentError>,
     /// The agent's answer as it goes into the session's history (reasoning removed); `None`
     /// when nothing belongs there: the apology, or a notice of ours (help line, files not read,
-    /// no answer), after which the session's history is left as it was.
+    /// no answer), after which the session's history is left as it was. The gateway notes
+    /// the card and files it sends in it (`[card sent]`, `[file sent: name]`).
     pub history: Option<String>,
+    /// Files the agent posts after the text, in order (none for a notice or the apology).
+    pub files: Vec<ReplyFile>,
+    /// The adaptive card the agent posts after the text, if any.
+    pub card: Option<serde_json::Value>,
 }
 
 impl Answer {
@@ -187,6 +196,8 @@ impl Answer {
             reasoning: None,
             error: None,
             history: None,
+            files: Vec::new(),
+            card: None,
         }
     }
 
@@ -239,12 +250,7 @@ pub async fn answer_streaming(
         .await
         .unwrap_or_else(|_| Err(AgentError::BadOutput("the agent panicked".to_string())))
         .and_then(|reply| {
-            let blank = reply.text.trim().is_empty()
-                && reply
-                    .reasoning
-                    .as_deref()
-                    .is_none_or(|r| r.trim().is_empty());
-            if blank {
+            if reply.is_blank() {
                 Err(AgentError::BadOutput(
                     "the agent answered nothing".to_string(),
                 ))
@@ -263,10 +269,8 @@ pub async fn answer_streaming(
                 "agent failed; posting an apology"
             );
             Answer {
-                text: APOLOGY.to_string(),
-                reasoning: None,
                 error: Some(err),
-                history: None,
+                ..Answer::notice(APOLOGY)
             }
         }
     }
@@ -286,7 +290,8 @@ fn present(
         .filter(|r| !r.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n");
-    let (body, history) = if split.answer.is_empty() {
+    let extras = !reply.files.is_empty() || reply.card.is_some();
+    let (body, history) = if split.answer.is_empty() && !extras {
         tracing::warn!(
             agent = %agent.name(),
             session = %req.session,
@@ -304,5 +309,7 @@ fn present(
         reasoning: shown,
         error: None,
         history,
+        files: reply.files,
+        card: reply.card,
     }
 }

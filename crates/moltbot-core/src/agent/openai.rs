@@ -294,10 +294,7 @@ pub fn parse_openai_reply(body: &Value) -> Result<AgentReply, AgentError> {
         .unwrap_or_default();
     let text = if text.is_empty() { refusal } else { text };
     if !text.is_empty() || reasoning.is_some() {
-        return Ok(AgentReply {
-            text: text.to_string(),
-            reasoning,
-        });
+        return Ok(AgentReply::text(text).with_reasoning(reasoning));
     }
     let finish = body
         .pointer("/choices/0/finish_reason")

@@ -174,8 +174,12 @@ pub struct AgentRequest {
     pub card: Option<serde_json::Value>,
 }
 
-/// The agent's answer.
+/// The agent's answer: text, plus the files and the card it posts with it.
+///
+/// Non-exhaustive: build it with [`AgentReply::text`], then [`AgentReply::with_file`] and
+/// [`AgentReply::with_card`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AgentReply {
     /// The text to post back in the room (reasoning blocks in it are taken out by
     /// [`answer`](super::answer)).
@@ -184,15 +188,122 @@ pub struct AgentReply {
     /// `reasoning_content` / `reasoning`, Anthropic `thinking` blocks, the command agent's
     /// `reasoning`): never posted as the answer nor stored.
     pub reasoning: Option<String>,
+    /// Files to post after the text, in order, one per message.
+    pub files: Vec<ReplyFile>,
+    /// An adaptive card to post after the text (its JSON, `{"type": "AdaptiveCard", ...}`);
+    /// the channel checks it before it is recorded.
+    pub card: Option<serde_json::Value>,
 }
 
 impl AgentReply {
-    /// A reply of `text` with no separate reasoning.
+    /// A reply of `text` with no separate reasoning, files or card.
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            reasoning: None,
+            ..Self::default()
         }
+    }
+
+    /// The same reply with `reasoning` kept apart from the text.
+    #[must_use]
+    pub fn with_reasoning(mut self, reasoning: Option<String>) -> Self {
+        self.reasoning = reasoning;
+        self
+    }
+
+    /// The same reply with `file` posted after the text (and after the files added before).
+    #[must_use]
+    pub fn with_file(mut self, file: ReplyFile) -> Self {
+        self.files.push(file);
+        self
+    }
+
+    /// The same reply with the adaptive card `card` posted after the text.
+    #[must_use]
+    pub fn with_card(mut self, card: serde_json::Value) -> Self {
+        self.card = Some(card);
+        self
+    }
+
+    /// True when the reply has nothing to post: no text, reasoning, file or card.
+    pub fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+            && self
+                .reasoning
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+            && self.files.is_empty()
+            && self.card.is_none()
+    }
+}
+
+/// A file an agent's reply carries: a public URL the network fetches, or a local file whose
+/// content was read from the agent's own folder (never from anywhere else: see
+/// [`CommandAgent`](super::CommandAgent)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyFile {
+    /// An `http(s)://` URL, posted as is (Webex's `files: [url]`).
+    Url(String),
+    /// A local file, its bytes captured when the agent answered, uploaded (multipart).
+    Local(LocalFile),
+}
+
+impl ReplyFile {
+    /// The name the file is shown with: a local file's name, or the last path segment of the
+    /// URL (the whole URL when it has none).
+    pub fn name(&self) -> &str {
+        match self {
+            ReplyFile::Url(url) => url_file_name(url),
+            ReplyFile::Local(file) => &file.name,
+        }
+    }
+}
+
+/// The last non-empty path segment of `url`, without its query (the whole `url` if none).
+fn url_file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+    match path.split_once('/') {
+        Some((_, path)) => path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url),
+        None => url,
+    }
+}
+
+/// A local file of a reply: its name (a bare file name), content type and content.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The file name shown in the chat (no directory part).
+    pub name: String,
+    /// The MIME type, e.g. `text/plain` (guessed from the name's extension; else
+    /// `application/octet-stream`).
+    pub content_type: String,
+    /// The content (cheap to clone).
+    pub bytes: bytes::Bytes,
+}
+
+impl LocalFile {
+    /// A file `name` of type `content_type` with content `bytes`.
+    pub fn new(
+        name: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: impl Into<bytes::Bytes>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            content_type: content_type.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+impl fmt::Debug for LocalFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalFile")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
     }
 }
 

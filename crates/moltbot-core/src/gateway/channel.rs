@@ -213,9 +213,10 @@ pub enum SendTarget {
     Email(String),
 }
 
-/// One message to send: a chunk of a reply, or a notice.
+/// One message to send: a chunk of a reply, a notice, a file or a card.
 ///
-/// Non-exhaustive: build it with [`OutgoingMessage::markdown`].
+/// Non-exhaustive: build it with [`OutgoingMessage::markdown`]. An empty `markdown` means a
+/// message without text (a file message).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OutgoingMessage {
@@ -574,6 +575,35 @@ pub trait Channel: Send + Sync + 'static {
         &'a self,
         message: &'a OutgoingMessage,
     ) -> BoxFuture<'a, Result<String, ChannelError>>;
+
+    /// Sends one message carrying the local `file` (uploaded; `message.markdown`, when not
+    /// empty, is its text); returns the network's id for it. The default refuses with a
+    /// [`Permanent`](ChannelErrorKind::Permanent) error: the reply's other parts still go.
+    fn upload<'a>(
+        &'a self,
+        message: &'a OutgoingMessage,
+        file: &'a crate::agent::LocalFile,
+    ) -> BoxFuture<'a, Result<String, ChannelError>> {
+        let _ = (message, file);
+        Box::pin(std::future::ready(Err(ChannelError::permanent(
+            "this channel cannot upload files",
+        ))))
+    }
+
+    /// Largest local file [`upload`](Self::upload) takes, in bytes; a larger file of an
+    /// agent's reply is left out before the reply is recorded (logged, with a notice in the
+    /// reply). Default: 0 (this channel uploads nothing).
+    fn max_upload_bytes(&self) -> u64 {
+        0
+    }
+
+    /// Checks an adaptive card before a reply carrying it is recorded: `Err(reason)` leaves the
+    /// card out (logged with the reason; the text still goes). The default applies the checks
+    /// every card must pass ([`super::check_adaptive_card`]); a channel adds its network's
+    /// rules (supported versions, size).
+    fn check_card(&self, card: &serde_json::Value) -> Result<(), String> {
+        super::check_adaptive_card(card).map(|_| ())
+    }
 
     /// Whether [`edit`](Self::edit) and [`delete`](Self::delete) work on this channel. The
     /// gateway posts a "working on it" placeholder (`agents.defaults.typingDelaySeconds`) only

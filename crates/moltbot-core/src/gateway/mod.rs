@@ -12,6 +12,7 @@ mod commands;
 pub mod heartbeat;
 pub mod http;
 mod metrics;
+pub mod parts;
 mod placeholder;
 pub mod polls;
 mod process;
@@ -31,8 +32,11 @@ pub use channel::{
     SenderInfo,
 };
 pub use metrics::{ChannelMetrics, Dropped, Metrics};
+pub use parts::{check_adaptive_card, ReplyPart, CARD_FALLBACK};
 pub use placeholder::PLACEHOLDER_TEXT;
-pub use reply::{filter_answer, filter_whole, ReplyContext, ReplyFilter, WholeText};
+pub use reply::{
+    filter_answer, filter_reply, filter_whole, FilteredReply, ReplyContext, ReplyFilter, WholeText,
+};
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
 pub use sink::{Claim, InboundSink, OWN_MESSAGE};
 pub use status::{GatewayStatus, ReplicaRole};

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::agent::{Answer, SenderInfo, SessionKey};
 use crate::error::chain;
-use crate::store::{OutboxOpKind, OutboxPart};
+use crate::store::{OutboxOpKind, OutboxPart, OutboxPartKind};
 
 use super::channel::{InboundMessage, OutgoingMessage, SendTarget};
 use super::process::Origin;
@@ -281,7 +281,10 @@ pub(crate) fn replace_placeholder(
 ) -> Vec<OutboxPart> {
     let keep = failed || placeholder.streamed;
     match parts.first_mut() {
-        Some(first) if keep && first.op == OutboxOpKind::Create => {
+        // Only a text message can take the placeholder's place (an edit carries no card or file).
+        Some(first)
+            if keep && first.op == OutboxOpKind::Create && first.part == OutboxPartKind::Text =>
+        {
             first.op = OutboxOpKind::Edit;
             first.target_id = Some(placeholder.id);
             parts
@@ -343,6 +346,20 @@ mod tests {
         assert_eq!(parts[0].op, OutboxOpKind::Edit);
         assert_eq!(parts[0].target_id.as_deref(), Some("P"));
         assert_eq!(parts[0].body, "sorry");
+    }
+
+    #[test]
+    fn a_reply_without_text_deletes_the_placeholder_before_its_card() {
+        let card = crate::gateway::ReplyPart::card(serde_json::json!({}), "fb").to_outbox();
+        let parts = replace_placeholder(vec![card], shown(true), false);
+        let ops: Vec<_> = parts.iter().map(|p| (p.op, p.part)).collect();
+        assert_eq!(
+            ops,
+            [
+                (OutboxOpKind::Delete, OutboxPartKind::Text),
+                (OutboxOpKind::Create, OutboxPartKind::Card)
+            ]
+        );
     }
 
     #[test]

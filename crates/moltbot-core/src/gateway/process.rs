@@ -10,20 +10,22 @@
 use std::time::{Duration, Instant};
 
 use crate::agent::{
-    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, SenderInfo, SessionKey, Turn,
+    self, AgentRequest, Answer, AnswerOptions, ConversationInfo, LocalFile, ReplyFile, SenderInfo,
+    SessionKey, Turn,
 };
 use crate::backoff;
 use crate::error::chain;
 use crate::store::{
-    card_of_body, AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart,
-    OutboxPartKind, OutboxReply, OutboxState, SentRecord, SessionAppend, StoreError,
+    AnswerRecord, InboundState, OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply,
+    OutboxState, SentRecord, SessionAppend, StoreError,
 };
 
 use super::channel::{
     ChannelError, ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget,
 };
 use super::metrics::Dropped;
-use super::reply::{filter_answer, ReplyContext};
+use super::parts::ReplyPart;
+use super::reply::{filter_reply, ReplyContext};
 use super::runtime::Processor;
 use super::sink::{Prefetched, Work, OWN_MESSAGE};
 
@@ -336,6 +338,8 @@ impl Processor {
                 answer
             }
         };
+        let mut answer = answer;
+        let extras = super::parts::checked_extras(self.channel.as_ref(), &message.id, &mut answer);
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
         // Files go with the turn they came in; the history keeps a note of them.
         let user_turn = match agent::attachments::history_note(&attachments) {
@@ -351,14 +355,16 @@ impl Processor {
             ],
             keep_turns: self.options.history_turns,
         });
-        let parts: Vec<OutboxPart> = filter_answer(
+        let filtered = filter_reply(
             self.channel.reply_filter(&context),
             answer.reasoning.as_deref(),
             &answer.text,
-        )
-        .into_iter()
-        .map(OutboxPart::text)
-        .collect();
+        );
+        let mut extras = extras;
+        if filtered.cut {
+            extras.attach_whole_answer(self.channel.as_ref(), &message.id, &answer.text);
+        }
+        let parts = super::parts::reply_operations(filtered.messages, extras);
         let Some(placeholder) = placeholder else {
             return self.record_and_send(message, origin, session, parts).await;
         };
@@ -519,8 +525,22 @@ impl Processor {
                     "re-sending a reply chunk whose earlier send has an unknown outcome"
                 );
             }
-            let remote_id = self.send_one(part, begun).await?;
             let next = unsent.get(index + 1);
+            let remote_id = match self.send_one(part, begun).await {
+                Ok(remote_id) => remote_id,
+                Err(ReplyError::Send(err)) if part.part != OutboxPartKind::Text => {
+                    // A card or file the network refuses (or that kept failing) is recorded
+                    // as such (by `send_one`) and logged; the text was sent before it and the
+                    // reply's other parts still go.
+                    tracing::error!(channel = self.id(), message_id = %message.id, room = %part.room_id, part = %part.part, error = %chain(&err), "a part of the reply was not sent; the rest goes on");
+                    if next.is_none() {
+                        return Ok(Sent::Nothing);
+                    }
+                    begun = false;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             outbox
                 .record_sent(&SentRecord {
                     op_id: part.id,
@@ -540,14 +560,17 @@ impl Processor {
     /// `begun`: its first attempt is already counted in the store.
     async fn send_one(&self, part: &OutboxEntry, begun: bool) -> Result<String, ReplyError> {
         let outbox = self.store.outbox();
-        let target = SendTarget::Room(part.room_id.clone());
-        let mut outgoing = match (part.part, card_of_body(&part.body)) {
-            (OutboxPartKind::Card, Some((fallback, card))) => {
-                OutgoingMessage::markdown(target, fallback).with_card(card)
+        let (outgoing, upload) = match outgoing_for(part) {
+            Ok(outgoing) => outgoing,
+            Err(err) => {
+                let reason = chain(&err).to_string();
+                let _ = outbox
+                    .mark(part.id, OutboxState::Failed, Some(&reason))
+                    .await;
+                tracing::error!(channel = self.id(), error = %reason, room = %part.room_id, "reply not sent");
+                return Err(ReplyError::Send(ChannelError::permanent(reason)));
             }
-            _ => OutgoingMessage::markdown(target, &part.body),
         };
-        outgoing.parent_id = part.parent_id.clone();
         let mut delays = backoff::exponential(SEND_BACKOFF.0, SEND_BACKOFF.1);
         let mut attempt = 0;
         loop {
@@ -555,7 +578,7 @@ impl Processor {
             if attempt > 1 || !begun {
                 outbox.begin_attempt(part.id).await?;
             }
-            match self.carry_out(part, &outgoing).await {
+            match self.carry_out(part, &outgoing, upload.as_ref()).await {
                 Ok(remote_id) => return Ok(remote_id),
                 Err(err) if part.op == OutboxOpKind::Delete => {
                     // A placeholder left in the room is untidy, not a lost reply: no retry
@@ -590,14 +613,19 @@ impl Processor {
         }
     }
 
-    /// Carries out one operation once: a `create` posts `outgoing`; an `edit` of the message
+    /// Carries out one operation once: an `upload` posts `outgoing` with `upload`, a `create`
+    /// posts `outgoing`; an `edit` of the message
     /// it targets falls back to posting when the channel refuses edits for good; a `delete`
     /// returns the deleted message's id.
     async fn carry_out(
         &self,
         part: &OutboxEntry,
         outgoing: &OutgoingMessage,
+        upload: Option<&LocalFile>,
     ) -> Result<String, ChannelError> {
+        if let Some(file) = upload {
+            return self.channel.upload(outgoing, file).await;
+        }
         match (part.op, part.target_id.as_deref()) {
             (OutboxOpKind::Edit, Some(target)) => match self.channel.edit(target, outgoing).await {
                 Err(err) if !err.is_retryable() => {
@@ -620,6 +648,29 @@ impl Processor {
             _ => self.channel.send(outgoing).await,
         }
     }
+}
+
+/// The message a stored operation sends, and the local file it uploads (an `upload`):
+/// markdown for text, a file URL, or a card with its fallback, in the reply's room and thread.
+fn outgoing_for(
+    part: &OutboxEntry,
+) -> Result<(OutgoingMessage, Option<LocalFile>), super::parts::PartError> {
+    let target = SendTarget::Room(part.room_id.clone());
+    let (mut outgoing, upload) = match ReplyPart::from_entry(part)? {
+        ReplyPart::Text(text) => (OutgoingMessage::markdown(target, text), None),
+        ReplyPart::File(ReplyFile::Url(url)) => {
+            (OutgoingMessage::markdown(target, "").with_file(url), None)
+        }
+        ReplyPart::File(ReplyFile::Local(file)) => {
+            (OutgoingMessage::markdown(target, ""), Some(file))
+        }
+        ReplyPart::Card { card, fallback } => (
+            OutgoingMessage::markdown(target, fallback).with_card(card),
+            None,
+        ),
+    };
+    outgoing.parent_id = part.parent_id.clone();
+    Ok((outgoing, upload))
 }
 
 /// What [`Processor::send_parts`] left to do.

@@ -72,6 +72,26 @@ pub trait ReplyFilter: Send {
 
     /// The answer is complete: returns the remaining message bodies.
     fn finish(self: Box<Self>) -> Vec<String>;
+
+    /// Like [`finish`](Self::finish), also saying whether the filter cut answer text that the
+    /// messages do not show (a bound on the number of messages): the gateway then attaches the
+    /// whole answer as a file when the channel uploads. Default: [`finish`](Self::finish),
+    /// nothing cut.
+    fn finish_reply(self: Box<Self>) -> FilteredReply {
+        FilteredReply {
+            messages: self.finish(),
+            cut: false,
+        }
+    }
+}
+
+/// The remaining message bodies of a reply ([`ReplyFilter::finish_reply`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilteredReply {
+    /// The message bodies.
+    pub messages: Vec<String>,
+    /// Whether answer text was left out of them.
+    pub cut: bool,
 }
 
 /// The default filter: the whole answer as one message, nothing for an empty or
@@ -104,18 +124,32 @@ pub fn filter_whole(filter: Box<dyn ReplyFilter>, text: &str) -> Vec<String> {
 /// Runs `filter` over the shown `reasoning` (a quote, if any) and the answer `text`, each as
 /// one piece: the message bodies of the whole reply.
 pub fn filter_answer(
-    mut filter: Box<dyn ReplyFilter>,
+    filter: Box<dyn ReplyFilter>,
     reasoning: Option<&str>,
     text: &str,
 ) -> Vec<String> {
+    filter_reply(filter, reasoning, text).messages
+}
+
+/// [`filter_answer`], also saying whether the filter cut answer text
+/// ([`ReplyFilter::finish_reply`]).
+pub fn filter_reply(
+    mut filter: Box<dyn ReplyFilter>,
+    reasoning: Option<&str>,
+    text: &str,
+) -> FilteredReply {
     let mut messages = Vec::new();
     if let Some(reasoning) = reasoning {
         messages.extend(filter.push_reasoning(reasoning));
         messages.extend(filter.end_reasoning());
     }
     messages.extend(filter.push(text));
-    messages.extend(filter.finish());
-    messages
+    let rest = filter.finish_reply();
+    messages.extend(rest.messages);
+    FilteredReply {
+        messages,
+        cut: rest.cut,
+    }
 }
 
 #[cfg(test)]

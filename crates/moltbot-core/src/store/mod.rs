@@ -56,8 +56,8 @@ pub use ledger::{
 };
 pub use location::{PostgresUrl, StoreLocation, StoreUrlError, DATABASE_URL_ENV};
 pub use outbox::{
-    card_of_body, OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo,
-    OutboxState, SentRecord,
+    OutboxEntry, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply, OutboxRepo, OutboxState,
+    SentRecord,
 };
 pub use pairing::{
     Approval, ApprovalSource, ApprovedIdentity, CodeApproval, IdentityKey, NewApproval,

@@ -78,26 +78,6 @@ impl OutboxPart {
             target_id: None,
         }
     }
-
-    /// A new message carrying the adaptive card `card`, with `fallback` as its text (what a
-    /// client without cards shows). The body is `{"markdown": fallback, "card": card}`.
-    pub fn card(fallback: &str, card: &serde_json::Value) -> Self {
-        Self {
-            op: OutboxOpKind::Create,
-            part: OutboxPartKind::Card,
-            body: serde_json::json!({ "markdown": fallback, "card": card }).to_string(),
-            target_id: None,
-        }
-    }
-}
-
-/// The fallback text and the card of a stored [`OutboxPart::card`] body; `None` when `body` is
-/// not one.
-pub fn card_of_body(body: &str) -> Option<(String, serde_json::Value)> {
-    let mut value: serde_json::Value = serde_json::from_str(body).ok()?;
-    let card = value.get_mut("card").map(serde_json::Value::take)?;
-    let markdown = value.get("markdown")?.as_str()?.to_string();
-    Some((markdown, card))
 }
 
 /// A reply to store before carrying it out: its destination and its operations in order.

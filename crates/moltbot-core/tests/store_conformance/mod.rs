@@ -97,6 +97,7 @@ macro_rules! conformance {
                 record_sent_begins_the_next_and_finishes_the_message,
                 record_sent_of_an_unknown_op_changes_nothing,
                 typed_ops_round_trip,
+                reply_parts_round_trip_with_their_bytes,
                 prune_finished_removes_done_ops_with_their_bodies,
             ],
             sessions: [

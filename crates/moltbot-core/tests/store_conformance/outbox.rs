@@ -19,6 +19,25 @@ fn reply(inbound: Option<&str>, chunks: &[&str]) -> OutboxReply {
     }
 }
 
+/// Stores `parts` as the reply to `inbound` in `room-1`, not in a thread.
+async fn enqueue_in_room(
+    f: &Fixture,
+    inbound: &str,
+    parts: Vec<OutboxPart>,
+) -> Vec<moltbot_core::store::OutboxEntry> {
+    f.store
+        .outbox()
+        .enqueue(&OutboxReply {
+            channel: CHANNEL.into(),
+            inbound_message_id: Some(inbound.into()),
+            room_id: "room-1".into(),
+            parent_id: None,
+            parts,
+        })
+        .await
+        .unwrap()
+}
+
 fn sent(op_id: i64, remote: &str) -> SentRecord {
     SentRecord {
         op_id,
@@ -323,18 +342,7 @@ pub async fn typed_ops_round_trip(f: Fixture) {
             target_id: None,
         },
     ];
-    let stored = f
-        .store
-        .outbox()
-        .enqueue(&OutboxReply {
-            channel: CHANNEL.into(),
-            inbound_message_id: Some("in".into()),
-            room_id: "room-1".into(),
-            parent_id: None,
-            parts: parts.clone(),
-        })
-        .await
-        .unwrap();
+    let stored = enqueue_in_room(&f, "in", parts.clone()).await;
     let read = f.store.outbox().for_inbound(CHANNEL, "in").await.unwrap();
     assert_eq!(read, stored);
     assert_eq!(read.len(), parts.len());
@@ -428,4 +436,44 @@ pub async fn prune_finished_removes_done_ops_with_their_bodies(f: Fixture) {
     );
     assert_eq!(out.get(recent[0].id).await.unwrap(), None);
     assert_eq!(out.pending(CHANNEL).await.unwrap().len(), 1);
+}
+
+/// Every kind of reply part (text, URL file, uploaded file with its bytes, card) reads back as
+/// written, a 2 MiB upload included: a reply's files live in the store until they are sent.
+pub async fn reply_parts_round_trip_with_their_bytes(f: Fixture) {
+    use moltbot_core::agent::{LocalFile, ReplyFile};
+    use moltbot_core::gateway::ReplyPart;
+    let bytes: Vec<u8> = (0..2 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let parts = vec![
+        ReplyPart::Text("the text".into()),
+        ReplyPart::card(
+            serde_json::json!({"type": "AdaptiveCard", "version": "1.3", "body": []}),
+            "the text",
+        ),
+        ReplyPart::File(ReplyFile::Url("https://example.com/a.pdf".into())),
+        ReplyPart::File(ReplyFile::Local(LocalFile::new(
+            "data.bin",
+            "application/octet-stream",
+            bytes,
+        ))),
+    ];
+    let stored = enqueue_in_room(
+        &f,
+        "in-parts",
+        parts.iter().map(ReplyPart::to_outbox).collect(),
+    )
+    .await;
+    let read = f
+        .store
+        .outbox()
+        .for_inbound(CHANNEL, "in-parts")
+        .await
+        .unwrap();
+    assert_eq!(read, stored);
+    let back: Vec<ReplyPart> = read
+        .iter()
+        .map(|entry| ReplyPart::from_entry(entry).unwrap())
+        .collect();
+    assert_eq!(back, parts);
+    assert_eq!(read[3].op, OutboxOpKind::Upload);
 }

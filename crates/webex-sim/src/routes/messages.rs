@@ -179,7 +179,7 @@ fn validate_attachments(attachments: &[Value]) -> Result<(), ApiError> {
                 "Attachment contentType must be {CARD_CONTENT_TYPE}."
             )));
         }
-        let content = a.get("content");
+        let content = a.get("content").filter(|c| c.is_object());
         let is_card = content.and_then(|c| c.get("type")).and_then(Value::as_str)
             == Some("AdaptiveCard")
             && content.and_then(|c| c.get("version")).is_some();
@@ -245,6 +245,27 @@ pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// OpenAPI description says "currently only one file may be included with the message"; Webex's
 /// exact wording is not documented (a guess).
 pub const MSG_ONE_FILE: &str = "Only one file is allowed per message.";
+
+/// The answer when a JSON `files` entry is not a URL: the OpenAPI description says "The
+/// public URL to a binary file to be posted into the room" (a local file goes as multipart);
+/// Webex's exact wording is not documented (a guess).
+pub const MSG_FILE_URL: &str =
+    "files must be public http(s) URLs; send a local file as multipart/form-data.";
+
+/// Whether a JSON `files` entry is an `http(s)://` URL with a host.
+fn is_public_url(file: &str) -> bool {
+    let lower = file.get(..8).unwrap_or(file).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &file[8..]
+    } else if lower.starts_with("http://") {
+        &file[7..]
+    } else {
+        return false;
+    };
+    rest.split(['/', '?', '#'])
+        .next()
+        .is_some_and(|host| !host.is_empty())
+}
 
 /// A file read from the multipart `files` part.
 struct Upload {
@@ -395,6 +416,11 @@ pub async fn create(
     check_length(&text, &markdown)?;
     if files.len() + usize::from(upload.is_some()) > 1 {
         return Err(ApiError::bad_request(MSG_ONE_FILE));
+    }
+    if let Some(bad) = files.iter().find(|f| !is_public_url(f)) {
+        return Err(ApiError::bad_request(format!(
+            "{MSG_FILE_URL} Got {bad:?}."
+        )));
     }
     validate_attachments(&attachments)?;
 

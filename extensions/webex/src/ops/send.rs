@@ -48,7 +48,7 @@ pub async fn send_with(
         // A card goes in one message, its text the fallback.
         let message = CreateMessage::to(wire_target(&target))
             .with_markdown(request.text.to_string())
-            .with_attachment(crate::cards::attachment(card));
+            .with_attachment(crate::outgoing::card_attachment(card));
         return match client.create_message(&message).await {
             Ok(sent) => Ok(SendReport {
                 target: described,

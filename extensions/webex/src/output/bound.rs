@@ -60,6 +60,12 @@ pub fn bound_reply(reasoning: &str, answer: &str, config: &OutputConfig) -> Vec<
     best.unwrap_or(answer_chunks)
 }
 
+/// Whether [`bound_reply`] cuts the `answer` (it needs more than `maxReplyMessages` messages
+/// on its own).
+pub fn answer_is_cut(answer: &str, config: &OutputConfig) -> bool {
+    chunk_markdown(answer, config.text_chunk_limit).len() > config.max_reply_messages.max(1)
+}
+
 /// The first `chars` characters of `reasoning` ending with `…`; `None` when nothing but quote
 /// markers or whitespace would be left.
 fn shortened(reasoning: &str, chars: usize) -> Option<String> {

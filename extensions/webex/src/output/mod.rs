@@ -29,7 +29,7 @@ pub mod markdown;
 pub mod mentions;
 pub mod tables;
 
-use moltbot_core::gateway::{ReplyContext, ReplyFilter};
+use moltbot_core::gateway::{FilteredReply, ReplyContext, ReplyFilter};
 
 use self::markdown::MarkdownAdapter;
 use self::mentions::{MentionPolicy, Mentions};
@@ -142,9 +142,19 @@ impl ReplyFilter for WebexReplyFilter {
         Vec::new()
     }
 
-    fn finish(mut self: Box<Self>) -> Vec<String> {
+    fn finish(self: Box<Self>) -> Vec<String> {
+        self.finish_reply().messages
+    }
+
+    /// The bounded messages; `cut` when the answer itself needed more than `maxReplyMessages`
+    /// (shortened reasoning does not count).
+    fn finish_reply(mut self: Box<Self>) -> FilteredReply {
         self.close_reasoning();
         let answer = self.answer.finish();
-        bound::bound_reply(&self.reasoning_text, &answer, &self.config)
+        let messages = bound::bound_reply(&self.reasoning_text, &answer, &self.config);
+        FilteredReply {
+            cut: bound::answer_is_cut(&answer, &self.config),
+            messages,
+        }
     }
 }

@@ -66,7 +66,9 @@ impl Processor {
             Command::Poll => {
                 let args = parse(&message.text).map_or("", |i| i.args);
                 let part = match self.poll_command(message, args).await {
-                    Ok((fallback, card)) => OutboxPart::card(&fallback, &card),
+                    Ok((fallback, card)) => {
+                        super::super::parts::ReplyPart::card(card, fallback).to_outbox()
+                    }
                     Err(notice) => OutboxPart::text(notice),
                 };
                 return self
