@@ -123,6 +123,7 @@ impl WebexChannel {
                 config,
                 bot: OnceLock::new(),
                 sink: OnceLock::new(),
+                connected_at_ms: OnceLock::new(),
                 caught_up: Default::default(),
             }),
             webhook_secret,
@@ -184,6 +185,10 @@ impl WebexChannel {
             "connected to Webex"
         );
         let _ = self.shared.bot.set(bot);
+        let _ = self.shared.connected_at_ms.set(
+            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(i64::MAX),
+        );
         note_unused_settings(&self.shared.config);
         if self.shared.config.mode.uses_webhook() {
             self.webhook_url(http_addr)?;

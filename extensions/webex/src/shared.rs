@@ -29,6 +29,11 @@ pub struct WebexShared {
     pub config: WebexConfig,
     /// Set by `connect`.
     pub bot: OnceLock<BotIdentity>,
+    /// When `connect` first verified the token (unix ms, this machine's clock). On the very
+    /// first start the polling cursor begins here rather than at the newest activity listed
+    /// later, so a webhook delivery answered 503 between `connect` and the receivers' start
+    /// is still found by the first catch-up.
+    pub connected_at_ms: OnceLock<i64>,
     /// Set when the gateway starts the receivers; webhook deliveries before that get 503.
     pub sink: OnceLock<InboundSink>,
     /// Opened once the start-up catch-up has delivered what arrived while the gateway was

@@ -31,6 +31,7 @@ fn shared_for(sim: &SimServer, bot: &SimPerson) -> WebexShared {
         config: moltbot_webex::config::WebexConfig::default(),
         bot: identity,
         sink: OnceLock::new(),
+        connected_at_ms: OnceLock::new(),
         caught_up: CatchUpGate::opened(),
     }
 }

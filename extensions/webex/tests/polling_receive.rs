@@ -16,6 +16,45 @@ use tokio_util::sync::CancellationToken;
 
 const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
 
+/// Waits until this machine's clock has moved past `ms` (unix ms), so two moments compare.
+async fn after_ms(ms: i64) {
+    while polling_support::real_now_ms() <= ms {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn first_start_answers_what_came_after_connect_but_not_history() {
+    // A message that arrives while the receivers start (its webhook delivery answered 503,
+    // since nothing can claim it yet) must be found by the first catch-up, although the
+    // cursor of a first start is "now": history before `connect` stays unanswered.
+    let h = Harness::start(FIFTEEN_MINUTES).await;
+    let space = h.sim.space("Team", &["alice"]);
+    let alice = h.sim.as_user(&h.alice);
+    let old_dm = h.dm(&h.alice, "history dm").await;
+    let old_mention = alice.mention_bot(&space, "history").await;
+    after_ms(created_of(&old_mention)).await;
+    let connected = polling_support::real_now_ms();
+    after_ms(connected).await;
+    h.shared.connected_at_ms.set(connected).unwrap();
+    let dm = h.dm(&h.alice, "sent while the gateway started").await;
+    let mention = alice.mention_bot(&space, "me too").await;
+
+    let mut poller = h.poller();
+    let first = poller.poll_once().await.unwrap();
+    assert_eq!(first.new_messages, 2, "{first:?}");
+    let ledger = h.store.ledger();
+    assert!(ledger.get(CHANNEL, &dm.id).await.unwrap().is_some());
+    assert!(ledger.get(CHANNEL, &mention.id).await.unwrap().is_some());
+    for old in [&old_dm, &old_mention] {
+        assert!(
+            ledger.get(CHANNEL, &old.id).await.unwrap().is_none(),
+            "history before connect is not answered"
+        );
+    }
+    assert_eq!(h.claimed().await, 2);
+}
+
 #[tokio::test]
 async fn first_start_ignores_history_then_takes_new_dms_and_mentions_only() {
     let h = Harness::start(FIFTEEN_MINUTES).await;

@@ -129,6 +129,7 @@ async fn start() -> Harness {
         config: moltbot_webex::config::WebexConfig::default(),
         bot: bot_identity,
         sink: OnceLock::new(),
+        connected_at_ms: OnceLock::new(),
         caught_up: moltbot_webex::shared::CatchUpGate::opened(),
     });
     let channel = Arc::new(TestChannel {

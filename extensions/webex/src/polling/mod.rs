@@ -15,8 +15,9 @@
 //!    to the newest `lastActivity` listed. A failure leaves the cursors where they were (claims
 //!    dedupe the retry).
 //!
-//! The very first start (no global cursor) only records the current newest `lastActivity`:
-//! history is never answered. Later starts resume from the persisted cursor, so messages sent
+//! The very first start (no global cursor) records the current newest `lastActivity`, or the
+//! moment `connect` verified the token when a room moved since (a message that came while the
+//! receivers started): history is never answered, what came after `connect` is. Later starts resume from the persisted cursor, so messages sent
 //! while the gateway was down are picked up.
 //!
 //! Known limitation (Webex, OpenAPI `GET /rooms`): `sortBy=lastactivity` is only reliable for
@@ -143,8 +144,12 @@ impl Poller {
         let age_cutoff = now.saturating_sub(max_age);
         let mut report = PollReport::default();
 
-        let Some(global) = cursor::load_global(&store).await? else {
-            return self.first_start(now, &mut report).await.map(|()| report);
+        let global = match cursor::load_global(&store).await? {
+            Some(global) => global,
+            None => match self.first_start(now, &mut report).await? {
+                Some(since) => since,
+                None => return Ok(report),
+            },
         };
 
         let (mut targets, high) = self.walk_rooms(global, age_cutoff, &mut report).await?;
@@ -305,9 +310,17 @@ impl Poller {
         }
     }
 
-    /// First start ever: record the newest `lastActivity` (server time) and read nothing, so
-    /// history is never answered. Without any room, the local clock stands in.
-    async fn first_start(&mut self, now: i64, report: &mut PollReport) -> Result<(), PollError> {
+    /// First start ever: record where history ends, so it is never answered: the newest
+    /// `lastActivity` (server time), or, when a room moved after `connect` verified the token
+    /// (a message that came while the receivers were starting, whose webhook delivery was
+    /// answered 503), the moment of `connect`. Returns that moment when rooms moved after it
+    /// (the pass then reads them from there), `None` when there is nothing to read. Without
+    /// any room, the local clock stands in.
+    async fn first_start(
+        &mut self,
+        now: i64,
+        report: &mut PollReport,
+    ) -> Result<Option<i64>, PollError> {
         let filter = ListRooms {
             max: Some(ROOM_PAGE),
             ..ListRooms::by_last_activity()
@@ -321,9 +334,11 @@ impl Poller {
             .filter_map(|room| room.last_activity.map(cursor::to_ms))
             .max()
             .unwrap_or(now);
-        cursor::save_global(self.sink.store(), high).await?;
-        tracing::info!(channel = CHANNEL, since = %cursor::format_ms(high), "polling starts from now; earlier messages are not answered");
-        Ok(())
+        let connected = self.shared.connected_at_ms.get().copied().unwrap_or(now);
+        let since = high.min(connected);
+        cursor::save_global(self.sink.store(), since).await?;
+        tracing::info!(channel = CHANNEL, since = %cursor::format_ms(since), "polling starts from now; earlier messages are not answered");
+        Ok((high > since).then_some(since))
     }
 
     /// Lists rooms newest first; returns those that moved past `global` (newest first) and the

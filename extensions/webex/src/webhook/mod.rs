@@ -298,6 +298,7 @@ mod tests {
             config: crate::config::WebexConfig::default(),
             bot: OnceLock::new(),
             sink: OnceLock::new(),
+            connected_at_ms: OnceLock::new(),
             caught_up: crate::shared::CatchUpGate::opened(),
         })
     }

@@ -112,7 +112,8 @@ impl Drop for Harness {
     }
 }
 
-fn real_now_ms() -> i64 {
+/// This machine's clock, unix ms.
+pub fn real_now_ms() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
@@ -143,6 +144,7 @@ impl Harness {
             config,
             bot: OnceLock::new(),
             sink: OnceLock::new(),
+            connected_at_ms: OnceLock::new(),
             caught_up: moltbot_webex::shared::CatchUpGate::opened(),
         });
         shared
