@@ -464,6 +464,7 @@ impl Gateway {
             approvals: Vec::new(),
             fatal: fatal.clone(),
             register: elected.then_some(http_addr),
+            retention: (self.store.clone(), self.options.retention),
         };
         tracing::debug!(owner = %lease.owner, "leases held as");
         for channel in &self.channels {
@@ -577,11 +578,6 @@ impl Gateway {
             "gateway ready"
         );
 
-        tasks.spawn(super::retention::run(
-            self.store.clone(),
-            self.options.retention,
-            shutdown.clone(),
-        ));
         let metrics = Arc::clone(&self.metrics);
         let gauges = dispatchers.clone();
         let depth_shutdown = shutdown.clone();
@@ -625,7 +621,7 @@ impl Gateway {
 }
 
 /// The work only one replica may do: each channel's registration (with an election) and
-/// receivers, the approval DMs, and closing polls (their timers and tallies).
+/// receivers, the approval DMs, closing polls (their timers and tallies) and the retention job.
 #[derive(Clone)]
 struct Singletons {
     receivers: Vec<(Arc<dyn Channel>, ChannelContext)>,
@@ -633,6 +629,8 @@ struct Singletons {
     fatal: FatalStop,
     /// `Some(http_addr)`: run [`Channel::register`] before the receivers (a leader's tenure).
     register: Option<Option<std::net::SocketAddr>>,
+    /// The retention job's store and `store.retentionDays`: one replica prunes.
+    retention: (Store, Duration),
 }
 
 impl Singletons {
@@ -654,6 +652,8 @@ impl Singletons {
                 supervise(channel, fatal, ctx).await;
             });
         }
+        let (store, retention) = self.retention;
+        tasks.spawn(super::retention::run(store, retention, stop.clone()));
         for processor in self.approvals {
             tasks.spawn(super::polls::run(Arc::clone(&processor), stop.clone()));
             tasks.spawn(approvals::run(processor, stop.clone()));
