@@ -27,8 +27,9 @@ const ROOM: &str = "room-alice";
 /// The lease of the replica that died holding the older message.
 const DEAD_LEASE: Duration = Duration::from_millis(1500);
 
-/// A channel whose messages are in a map; it keeps the sink it is given as a follower and
-/// records what it sends, in order.
+/// A channel whose messages are in a map; it keeps the sink it is given (as a follower, or its
+/// receivers' as the leader, as the Webex channel's webhook route does) and records what it
+/// sends, in order.
 struct Room {
     messages: HashMap<String, InboundMessage>,
     sink: OnceLock<InboundSink>,
@@ -50,6 +51,7 @@ impl Channel for Room {
 
     fn run(self: Arc<Self>, ctx: ChannelContext) -> BoxFuture<'static, Result<(), ChannelError>> {
         Box::pin(async move {
+            let _ = self.sink.set(ctx.sink.clone());
             ctx.ready.mark_ready();
             ctx.shutdown.cancelled().await;
             Ok(())
@@ -141,7 +143,7 @@ async fn a_message_waits_for_an_older_one_of_its_room_and_takes_it_over_when_its
     let sink = channel
         .sink
         .get()
-        .expect("a follower gets the sink")
+        .expect("the channel has its sink")
         .clone();
     sink.claim(&newer.id, ROOM, newer.created_at_ms)
         .await
