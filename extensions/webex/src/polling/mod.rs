@@ -334,7 +334,8 @@ impl Poller {
             .filter_map(|room| room.last_activity.map(cursor::to_ms))
             .max()
             .unwrap_or(now);
-        let connected = self.shared.connected_at_ms.get().copied().unwrap_or(now);
+        // Without a `connect` (a poller driven by hand), the newest activity is the start.
+        let connected = self.shared.connected_at_ms.get().copied().unwrap_or(high);
         let since = high.min(connected);
         cursor::save_global(self.sink.store(), since).await?;
         tracing::info!(channel = CHANNEL, since = %cursor::format_ms(since), "polling starts from now; earlier messages are not answered");
