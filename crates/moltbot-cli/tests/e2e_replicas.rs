@@ -72,7 +72,10 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
         "webhook: { port: 0,",
         "webhook: { host: \"127.0.0.1\", port: 0,",
     ));
-    assert_ne!(std::fs::read_to_string(homes[1].config_path()).unwrap(), second);
+    assert_ne!(
+        std::fs::read_to_string(homes[1].config_path()).unwrap(),
+        second
+    );
     // Both come up ready (`/readyz` 200 on the follower too: it serves webhooks).
     let mut a = Some(RunningGateway::start(&homes[0]).await);
     let b = RunningGateway::start(&homes[1]).await;
@@ -137,7 +140,10 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
     assert_eq!(roles, ["follower", "leader"], "{value}");
     for replica in store["replicas"].as_array().unwrap() {
         assert_eq!(replica["configDiffers"], false, "{value}");
-        assert!(status.contains(replica["owner"].as_str().unwrap()), "{status}");
+        assert!(
+            status.contains(replica["owner"].as_str().unwrap()),
+            "{status}"
+        );
     }
 
     // SIGKILL the leader: its lease is not released, so the follower takes over once it

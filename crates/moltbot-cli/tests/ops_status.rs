@@ -314,7 +314,10 @@ async fn status_works_while_the_gateway_runs() {
         assert!(replica["beatAgoSeconds"].is_u64(), "{json_out}");
         // `<channel>=<16 hex digits>` per channel.
         assert!(
-            replica["fingerprint"].as_str().unwrap().starts_with("webex="),
+            replica["fingerprint"]
+                .as_str()
+                .unwrap()
+                .starts_with("webex="),
             "{json_out}"
         );
     }

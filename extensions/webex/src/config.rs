@@ -1012,7 +1012,11 @@ mod fingerprint_tests {
         other_listen.webhook.port = base.webhook.port.wrapping_add(1);
         other_listen.webhook.host = IpAddr::from([127, 0, 0, 2]);
         assert_ne!(other_listen.webhook.host, base.webhook.host);
-        assert_eq!(fingerprint(&other_listen), fp, "listen settings are left out");
+        assert_eq!(
+            fingerprint(&other_listen),
+            fp,
+            "listen settings are left out"
+        );
 
         // Where Webex posts (url, path) is shared by all replicas: it counts.
         let mut other_path = base.clone();
