@@ -201,3 +201,29 @@ fn an_empty_variable_is_reported_as_empty_once() {
     assert!(stderr.contains("has 1 problem:"), "{stderr}");
     assert!(stderr.contains("`TOK` is not set"), "{stderr}");
 }
+
+#[test]
+fn streaming_with_the_placeholder_off_is_an_error_naming_both_keys() {
+    let channels =
+        "channels: { webex: { mode: \"polling\", botToken: \"tok-123456789\", dmPolicy: \"pairing\" } }";
+    let home = TestHome::new();
+    home.write_config(&format!(
+        "{{\n  {INSTALLED}\n  agents: {{ defaults: {{ streaming: true, typingDelaySeconds: 0 }} }},\n  {channels}\n}}\n"
+    ));
+    let (code, stdout, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("agents.defaults.streaming")
+            && stderr.contains("agents.defaults.typingDelaySeconds")
+            && stderr.contains("fix: "),
+        "{stderr}"
+    );
+    insta::assert_snapshot!("validate_streaming_without_placeholder", stderr);
+
+    // The fix it names works: a typing delay above 0.
+    home.write_config(&format!(
+        "{{\n  {INSTALLED}\n  agents: {{ defaults: {{ streaming: true, typingDelaySeconds: 0.5 }} }},\n  {channels}\n}}\n"
+    ));
+    let (code, stdout, stderr) = validate(&home, &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}

@@ -8,7 +8,7 @@
 use moltbot_core::agent::APOLOGY;
 use moltbot_core::gateway::PLACEHOLDER_TEXT;
 use moltbot_testkit::{slow_echo_agent, wait, Scenario, TestHome, World, OPEN};
-use webex_sim::{Marker, RecordedRequest, SimMessage};
+use webex_sim::{Marker, RecordedRequest, Scan, SimFile, SimMessage};
 
 /// A failing `command` agent that thinks a while first.
 const SLOW_FAILING_AGENT: &str = "#!/bin/sh\ncat >/dev/null\nsleep 1\nexit 3\n";
@@ -110,6 +110,51 @@ async fn a_slow_answer_replaces_its_placeholder_in_the_thread() {
         bot_writes(&s, mark),
         [post(), on("DELETE", &placeholder.id), post()]
     );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_still_being_scanned_shows_the_placeholder_while_it_is_fetched() {
+    // A quick agent: the wait is the file's virus scan (two 423s, Retry-After: 1 s), which
+    // the typing delay covers as much as the agent's thinking.
+    let s = start(&slow_echo_agent("0"), "0.2").await;
+    s.sim.new_files_scan_as(Scan::scanning(2, 1));
+    let mark = s.sim.mark();
+    let asked = s
+        .alice()
+        .sends_file_to_bot(SimFile::text("plan.md", "# Plan\n"), "read this")
+        .await;
+    let placeholder = wait_placeholder(&s, &asked).await;
+    let texts = s
+        .wait_replies_until(&asked, wait::TIMEOUT, "the answer alone", |t| {
+            t == ["read this".to_string()]
+        })
+        .await;
+    assert_eq!(texts, ["read this"]);
+    s.settled().await;
+    assert_eq!(s.bot_texts(&asked), ["read this"]);
+    // Exactly one placeholder, posted while the file was still being scanned (before it was
+    // served), then deleted for the answer.
+    assert_eq!(
+        bot_writes(&s, mark),
+        [post(), on("DELETE", &placeholder.id), post()]
+    );
+    let calls = s.sim.calls_by(&s.bot, mark);
+    let posted = calls
+        .iter()
+        .position(|c| c.method == "POST" && c.path == "/v1/messages")
+        .unwrap();
+    let scanning = calls
+        .iter()
+        .filter(|c| c.path.starts_with("/v1/contents/"))
+        .map(|c| c.status)
+        .collect::<Vec<_>>();
+    assert_eq!(scanning, [423, 423, 200], "{calls:?}");
+    let served = calls
+        .iter()
+        .position(|c| c.path.starts_with("/v1/contents/") && c.status == 200)
+        .unwrap();
+    assert!(posted < served, "{calls:?}");
     s.finish().await;
 }
 

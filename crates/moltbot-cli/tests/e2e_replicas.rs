@@ -61,10 +61,21 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
         return;
     };
     let world = World::new().await;
+    // The second listens on another address (as two replicas on one host listen on two
+    // ports): a per-machine setting, not a config difference.
     let homes = [
         replica_home(&world, schema.url()),
         replica_home(&world, schema.url()),
     ];
+    let second = std::fs::read_to_string(homes[1].config_path()).unwrap();
+    homes[1].write_config(&second.replace(
+        "webhook: { port: 0,",
+        "webhook: { host: \"127.0.0.1\", port: 0,",
+    ));
+    assert_ne!(
+        std::fs::read_to_string(homes[1].config_path()).unwrap(),
+        second
+    );
     // Both come up ready (`/readyz` 200 on the follower too: it serves webhooks).
     let mut a = Some(RunningGateway::start(&homes[0]).await);
     let b = RunningGateway::start(&homes[1]).await;
@@ -108,6 +119,32 @@ async fn two_replicas_answer_once_and_the_follower_takes_over_when_the_leader_di
     assert!(status.contains("Replicas: 2 running"), "{status}");
     assert_eq!(status.matches(" leader (beat").count(), 1, "{status}");
     assert_eq!(status.matches(" follower (beat").count(), 1, "{status}");
+    assert!(!status.contains("config differs"), "{status}");
+    // `--json` gives the same facts: the store, both replicas with their roles, same config.
+    let out = homes[1]
+        .moltbot()
+        .args(["channels", "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let store = &value[0]["store"];
+    assert_eq!(store["backend"], "postgres", "{value}");
+    let mut roles: Vec<&str> = store["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["follower", "leader"], "{value}");
+    for replica in store["replicas"].as_array().unwrap() {
+        assert_eq!(replica["configDiffers"], false, "{value}");
+        assert!(
+            status.contains(replica["owner"].as_str().unwrap()),
+            "{status}"
+        );
+    }
 
     // SIGKILL the leader: its lease is not released, so the follower takes over once it
     // expires, within the lease's time to live (plus one try interval).

@@ -254,6 +254,10 @@ async fn json_status_has_a_stable_shape() {
     account["deep"]["latencyMs"] = json!("[N]");
     account["lastInboundAt"] = json!("[TIME]");
     account["lastOutboundAt"] = json!("[TIME]");
+    // The store, as the text's `Store:` line says it (no gateway runs: no replica).
+    let location = account["store"]["location"].as_str().unwrap();
+    assert!(location.ends_with("moltbot.sqlite"), "{location}");
+    account["store"]["location"] = json!("[STORE]");
     insta::assert_json_snapshot!(value);
 }
 
@@ -280,5 +284,42 @@ async fn status_works_while_the_gateway_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("  token valid: Molty"), "{stdout}");
+
+    // `--json` gives the same facts as the text: the store, and the running gateway as one
+    // replica with the role its `Replicas:` line shows.
+    let out = moltbot(&s.home, &["channels", "status", "webex", "--json"], &[]).await;
+    let (json_out, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{json_out}{stderr}");
+    let value: Value = serde_json::from_str(&json_out).unwrap();
+    let store = &value[0]["store"];
+    assert_eq!(store["backend"], "sqlite", "{json_out}");
+    let location = store["location"].as_str().unwrap();
+    assert!(
+        stdout.contains(&format!("Store: sqlite ({location})")),
+        "{stdout}\n{json_out}"
+    );
+    let replicas = store["replicas"].as_array().unwrap();
+    if running {
+        assert!(stdout.contains("Replicas: 1 running"), "{stdout}");
+        assert_eq!(replicas.len(), 1, "{json_out}");
+        let replica = &replicas[0];
+        let line = format!(
+            "  {} {} (beat ",
+            replica["owner"].as_str().unwrap(),
+            replica["role"].as_str().unwrap()
+        );
+        assert!(stdout.contains(&line), "{stdout}\n{json_out}");
+        assert_eq!(replica["role"], "single", "{json_out}");
+        assert_eq!(replica["configDiffers"], false, "{json_out}");
+        assert!(replica["beatAgoSeconds"].is_u64(), "{json_out}");
+        // `<channel>=<16 hex digits>` per channel.
+        assert!(
+            replica["fingerprint"]
+                .as_str()
+                .unwrap()
+                .starts_with("webex="),
+            "{json_out}"
+        );
+    }
     s.finish().await;
 }

@@ -936,10 +936,12 @@ fn is_loopback(url: &url::Url) -> bool {
 /// digits of the SHA-256 of the canonical JSON (keys sorted, no spaces) of the effective
 /// `channels.webex` config, defaults applied, without its secrets: `botToken` and
 /// `webhook.secret` are left out (only whether a webhook secret is set counts), and so is
-/// where the token came from. Everything else is in: `enabled`, `mode`, `apiBaseUrl`, the
-/// access policies and lists, `webhook` (`url`, `path`, `host`, `port`, `safetyPollSeconds`),
-/// `polling`, `websocket`, `rateLimit`, `catchUp`, the output settings, the media limits and
-/// `commands.enabled`. Two processes with the same effective config get the same word.
+/// where the token came from. Per-machine listen settings are left out too (`webhook.host`,
+/// `webhook.port`: where this process listens, which replicas on one host must set apart).
+/// Everything else is in: `enabled`, `mode`, `apiBaseUrl`, the access policies and lists,
+/// `webhook` (`url`, `path`, `safetyPollSeconds`), `polling`, `websocket`, `rateLimit`,
+/// `catchUp`, the output settings, the media limits and `commands.enabled`. Two processes with
+/// the same effective config get the same word.
 pub fn fingerprint(config: &WebexConfig) -> String {
     use sha2::Digest as _;
     let seconds = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
@@ -952,8 +954,6 @@ pub fn fingerprint(config: &WebexConfig) -> String {
         "groupPolicy": config.group_policy.as_str(),
         "groupAllowFrom": config.group_allow_from,
         "webhook": {
-            "host": config.webhook.host.to_string(),
-            "port": config.webhook.port,
             "path": config.webhook.path,
             "url": config.webhook.url,
             "secretSet": config.webhook.secret.is_some(),
@@ -1006,6 +1006,22 @@ mod fingerprint_tests {
         other_token.bot_token = Secret::new("another-token".to_string());
         other_token.token_source = TokenSource::Env;
         assert_eq!(fingerprint(&other_token), fp, "secrets are left out");
+
+        // Two replicas on one host listen on different ports (or addresses): same config.
+        let mut other_listen = base.clone();
+        other_listen.webhook.port = base.webhook.port.wrapping_add(1);
+        other_listen.webhook.host = IpAddr::from([127, 0, 0, 2]);
+        assert_ne!(other_listen.webhook.host, base.webhook.host);
+        assert_eq!(
+            fingerprint(&other_listen),
+            fp,
+            "listen settings are left out"
+        );
+
+        // Where Webex posts (url, path) is shared by all replicas: it counts.
+        let mut other_path = base.clone();
+        other_path.webhook.path = "/hooks/webex".into();
+        assert_ne!(fingerprint(&other_path), fp);
 
         let mut other_url = base.clone();
         other_url.webhook.url = Some("https://other.example.com/webex/webhook".into());

@@ -63,12 +63,8 @@ pub fn status(
         )));
     }
     let now_ms = now_ms();
-    let text = if json {
-        let list: Vec<Value> = accounts.iter().map(|a| status_json(a, deep)).collect();
-        format!("{}\n", serde_json::to_string_pretty(&list)?)
-    } else {
-        let mut text: String = accounts.iter().map(|a| status_text(a, now_ms)).collect();
-        if let Some(store) = &store {
+    let facts = match &store {
+        Some(store) => {
             let (replicas, leader) = runtime
                 .block_on(async {
                     let replicas = heartbeat::replicas(store).await?;
@@ -77,7 +73,21 @@ pub fn status(
                 })
                 .context("cannot read the replicas' heartbeats from the state store")?;
             let leader = leader.map(|lease| lease.owner);
-            text.push_str(&store_text(store, &replicas, leader.as_deref()));
+            Some(StoreFacts::new(store, &replicas, leader.as_deref()))
+        }
+        None => None,
+    };
+    let text = if json {
+        let store = facts.as_ref().map(StoreFacts::json);
+        let list: Vec<Value> = accounts
+            .iter()
+            .map(|a| status_json(a, deep, store.clone()))
+            .collect();
+        format!("{}\n", serde_json::to_string_pretty(&list)?)
+    } else {
+        let mut text: String = accounts.iter().map(|a| status_text(a, now_ms)).collect();
+        if let Some(facts) = &facts {
+            text.push_str(&facts.text());
         }
         text
     };
@@ -179,40 +189,89 @@ fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
         .map(Some)
 }
 
-/// `Store: postgres (host:5432/db)`, then the replicas whose heartbeat is fresh, with their
-/// role: `leader` for the holder of the leader lease (`leader`), else what its last beat said
-/// (`follower`, or `single` without an election); a replica whose config fingerprint differs
-/// from the leader's says so, and a last line counts them.
-fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option<&str>) -> String {
-    let info = store.backend_info();
-    let mut text = format!("Store: {} ({})\n", info.name, info.location);
-    let now = store.now_ms();
-    let live: Vec<_> = replicas
-        .iter()
-        .filter(|r| heartbeat::is_fresh(Some(r.beat), now))
-        .collect();
-    if !live.is_empty() {
-        text.push_str(&format!("Replicas: {} running\n", live.len()));
+/// What `channels status` tells of the state store: its backend, where it is, and the
+/// replicas whose heartbeat is fresh.
+struct StoreFacts {
+    /// `sqlite` or `postgres`.
+    backend: String,
+    /// The file, or `host:port/database` (no credentials).
+    location: String,
+    /// The live replicas, in the heartbeats' order.
+    replicas: Vec<ReplicaFacts>,
+    /// The leader's config fingerprint, when a live replica holds the leader lease.
+    leader_fingerprint: Option<Option<String>>,
+}
+
+/// One live replica in [`StoreFacts`].
+struct ReplicaFacts {
+    /// Its lease owner, `<node>/<instance>`.
+    owner: String,
+    /// `leader` for the holder of the leader lease, else what its last beat said
+    /// (`follower`, or `single` without an election).
+    role: String,
+    /// Whole seconds since its last beat.
+    beat_ago_seconds: i64,
+    /// Its channel config fingerprint, when it published one.
+    fingerprint: Option<String>,
+    /// A leader runs and this replica (not the leader) has another fingerprint.
+    config_differs: bool,
+}
+
+impl StoreFacts {
+    /// The facts of `store` from the stored heartbeats `replicas` and the holder of the leader
+    /// lease `leader`.
+    fn new(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option<&str>) -> Self {
+        let info = store.backend_info();
+        let now = store.now_ms();
+        let live: Vec<_> = replicas
+            .iter()
+            .filter(|r| heartbeat::is_fresh(Some(r.beat), now))
+            .collect();
         let leader_beat = live.iter().find(|r| leader == Some(r.owner.as_str()));
-        let mut differing = Vec::new();
-        for r in &live {
-            let ago = now.saturating_sub(r.beat).max(0) / 1000;
-            let role = if leader == Some(r.owner.as_str()) {
-                "leader"
-            } else {
-                r.role.as_str()
-            };
-            text.push_str(&format!("  {} {role} (beat {ago}s ago)", r.owner));
-            match leader_beat {
-                Some(lead) if lead.owner != r.owner && lead.fingerprint != r.fingerprint => {
-                    text.push_str(&format!(
-                        ", config differs from the leader's (fingerprint {}, the leader's {})",
-                        r.fingerprint.as_deref().unwrap_or("none"),
-                        lead.fingerprint.as_deref().unwrap_or("none"),
-                    ));
-                    differing.push(r.owner.as_str());
+        let replicas = live
+            .iter()
+            .map(|r| {
+                let is_leader = leader == Some(r.owner.as_str());
+                ReplicaFacts {
+                    owner: r.owner.clone(),
+                    role: if is_leader { "leader" } else { r.role.as_str() }.to_string(),
+                    beat_ago_seconds: now.saturating_sub(r.beat).max(0) / 1000,
+                    fingerprint: r.fingerprint.clone(),
+                    config_differs: leader_beat
+                        .is_some_and(|lead| !is_leader && lead.fingerprint != r.fingerprint),
                 }
-                _ => {}
+            })
+            .collect();
+        Self {
+            backend: info.name.to_string(),
+            location: info.location.to_string(),
+            replicas,
+            leader_fingerprint: leader_beat.map(|lead| lead.fingerprint.clone()),
+        }
+    }
+
+    /// `Store: postgres (host:5432/db)`, then the live replicas with their role; a replica
+    /// whose config fingerprint differs from the leader's says so, and a last line counts them.
+    fn text(&self) -> String {
+        let mut text = format!("Store: {} ({})\n", self.backend, self.location);
+        if self.replicas.is_empty() {
+            return text;
+        }
+        text.push_str(&format!("Replicas: {} running\n", self.replicas.len()));
+        let mut differing = Vec::new();
+        for r in &self.replicas {
+            text.push_str(&format!(
+                "  {} {} (beat {}s ago)",
+                r.owner, r.role, r.beat_ago_seconds
+            ));
+            if r.config_differs {
+                let lead = self.leader_fingerprint.as_ref().and_then(Option::as_deref);
+                text.push_str(&format!(
+                    ", config differs from the leader's (fingerprint {}, the leader's {})",
+                    r.fingerprint.as_deref().unwrap_or("none"),
+                    lead.unwrap_or("none"),
+                ));
+                differing.push(r.owner.as_str());
             }
             text.push('\n');
         }
@@ -225,8 +284,31 @@ fn store_text(store: &Store, replicas: &[heartbeat::ReplicaBeat], leader: Option
                 differing.join(", ")
             ));
         }
+        text
     }
-    text
+
+    /// The same facts as [`Self::text`], as the `store` object of `--json`: `{backend,
+    /// location, replicas: [{owner, role, beatAgoSeconds, fingerprint, configDiffers}]}`.
+    fn json(&self) -> Value {
+        let replicas: Vec<Value> = self
+            .replicas
+            .iter()
+            .map(|r| {
+                json!({
+                    "owner": r.owner,
+                    "role": r.role,
+                    "beatAgoSeconds": r.beat_ago_seconds,
+                    "fingerprint": r.fingerprint,
+                    "configDiffers": r.config_differs,
+                })
+            })
+            .collect();
+        json!({
+            "backend": self.backend,
+            "location": self.location,
+            "replicas": replicas,
+        })
+    }
 }
 
 fn now_ms() -> i64 {
@@ -285,8 +367,9 @@ fn status_text(account: &AccountStatus, now_ms: i64) -> String {
     text
 }
 
-/// The JSON object of one account.
-fn status_json(account: &AccountStatus, deep: bool) -> Value {
+/// The JSON object of one account; `store` ([`StoreFacts::json`]) is the same for every
+/// account, `null` when there is no state store yet.
+fn status_json(account: &AccountStatus, deep: bool, store: Option<Value>) -> Value {
     let details: Map<String, Value> = account
         .details
         .iter()
@@ -302,6 +385,7 @@ fn status_json(account: &AccountStatus, deep: bool) -> Value {
         "lastInboundAt": account.last_inbound_ms.map(rfc3339),
         "lastOutboundAt": account.last_outbound_ms.map(rfc3339),
         "warnings": account.warnings,
+        "store": store,
     });
     if deep {
         value["deep"] = json!({

@@ -716,6 +716,15 @@ fn agents_config(
     ) {
         d.typing_delay_seconds = delay;
     }
+    // Streaming edits the placeholder; with the placeholder off there is nothing to edit and
+    // the answers would silently come whole.
+    if d.streaming && d.typing_delay_seconds == 0.0 {
+        issues.push(cfg.issue(
+            "agents.defaults.streaming",
+            "`streaming: true` needs the placeholder, but `agents.defaults.typingDelaySeconds` is 0 (off)",
+            Some("set agents.defaults.typingDelaySeconds above 0 (e.g. 2, the default), or streaming: false"),
+        ));
+    }
     let (primary, primary_path) = match defaults.get("model") {
         None => (None, String::new()),
         Some(Value::String(s)) => (Some(s.clone()), "agents.defaults.model".to_string()),

@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::agent::{Answer, SenderInfo, SessionKey};
+use crate::agent::{SenderInfo, TextDeltas};
 use crate::error::chain;
 use crate::store::{OutboxOpKind, OutboxPart, OutboxPartKind};
 
@@ -67,22 +67,25 @@ pub const MAX_STREAM_EDITS: u32 = 8;
 pub const STREAM_EDIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Processor {
-    /// The agent's answer to `message`, with the placeholder posted while it thinks, if it
-    /// thinks longer than the typing delay, and (with `agents.defaults.streaming`) edited with
-    /// the answer as it arrives: `(answer, placeholder)`.
-    pub(crate) async fn ask_with_placeholder(
+    /// Runs one turn's `work` (fetching the message's files, reading them, asking the agent:
+    /// everything between taking the message and having its answer), with the placeholder
+    /// posted when it takes longer than the typing delay, counted from the turn's start, and
+    /// (with `agents.defaults.streaming`) edited with the answer as it arrives: `work` is given
+    /// the sender of the answer's text ([`TextDeltas`]) when
+    /// streaming is on. Returns `(work's output, placeholder)`.
+    pub(crate) async fn with_placeholder<T, F, Fut>(
         &self,
         message: &InboundMessage,
         origin: Origin,
         sender: &SenderInfo,
-        session: &SessionKey,
-        attachments: &[crate::agent::Attachment],
-    ) -> (Answer, Option<Placeholder>) {
+        work: F,
+    ) -> (T, Option<Placeholder>)
+    where
+        F: FnOnce(Option<TextDeltas>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
         let Some(delay) = self.typing_delay() else {
-            let answer = self
-                .ask_agent(message, sender, session, attachments, None)
-                .await;
-            return (answer, None);
+            return (work(None).await, None);
         };
         let (deltas, pieces) = if self.options.streaming {
             let (deltas, pieces) = tokio::sync::mpsc::unbounded_channel();
@@ -90,7 +93,7 @@ impl Processor {
         } else {
             (None, None)
         };
-        let ask = self.ask_agent(message, sender, session, attachments, deltas);
+        let ask = work(deltas);
         let key = self.placeholder_key(message);
         // A placeholder posted by an earlier run that stopped before the answer was recorded.
         let earlier = self.store.kv().get(NAMESPACE, &key).await.ok().flatten();

@@ -319,25 +319,14 @@ impl Processor {
     async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
         let sender = self.channel.resolve_sender(&message.sender).await;
-        let attachments = if message.files.is_empty() {
-            Vec::new()
-        } else {
-            self.channel.fetch_attachments(message).await
-        };
-        let mut placeholder = None;
-        let answer = match agent::textless_notice(&message.text, !message.files.is_empty()) {
-            Some(notice) if attachments.is_empty() => {
-                tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
-                Answer::notice(notice)
-            }
-            _ => {
-                let (answer, posted) = self
-                    .ask_with_placeholder(message, origin, &sender, &session, &attachments)
-                    .await;
-                placeholder = posted;
-                answer
-            }
-        };
+        // The typing delay counts from here: fetching the files (which may wait out a virus
+        // scan) and reading them are part of the wait the placeholder covers.
+        let (answer, placeholder) = self
+            .with_placeholder(message, origin, &sender, |deltas| {
+                self.fetch_and_ask(message, &sender, &session, deltas)
+            })
+            .await;
+        let (answer, attachments) = answer;
         let mut answer = answer;
         let extras = super::parts::checked_extras(self.channel.as_ref(), &message.id, &mut answer);
         let context = ReplyContext::new(sender.clone(), message.kind, &message.room_id);
@@ -377,6 +366,34 @@ impl Processor {
             self.forget_placeholder(message).await;
         }
         outcome
+    }
+
+    /// Fetches `message`'s files and asks the agent (or, for a message without text whose
+    /// files could not be fetched, makes our notice instead): `(answer, attachments)`.
+    async fn fetch_and_ask(
+        &self,
+        message: &InboundMessage,
+        sender: &SenderInfo,
+        session: &SessionKey,
+        deltas: Option<agent::TextDeltas>,
+    ) -> (Answer, Vec<agent::Attachment>) {
+        let attachments = if message.files.is_empty() {
+            Vec::new()
+        } else {
+            self.channel.fetch_attachments(message).await
+        };
+        match agent::textless_notice(&message.text, !message.files.is_empty()) {
+            Some(notice) if attachments.is_empty() => {
+                tracing::info!(channel = self.id(), message_id = %message.id, room = %message.room_id, files = message.files.len(), "message without text; posting a notice instead of asking the agent");
+                (Answer::notice(notice), attachments)
+            }
+            _ => {
+                let answer = self
+                    .ask_agent(message, sender, session, &attachments, deltas)
+                    .await;
+                (answer, attachments)
+            }
+        }
     }
 
     /// Records the reply `parts` to `message` in one commit (the message moves to
