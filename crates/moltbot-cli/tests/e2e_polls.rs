@@ -273,3 +273,83 @@ async fn in_websocket_mode_a_vote_cast_while_stopped_is_counted() {
     );
     s.finish().await;
 }
+
+/// Waits until the gateway finished card submission `action` (as rendered by the emulator);
+/// returns its state and recorded reason.
+async fn outcome(s: &Scenario, action: &Value) -> (InboundState, Option<String>) {
+    let id = action["id"].as_str().unwrap();
+    let state = finished(s, id).await;
+    let entry = s.gateway().ledger().entry(id).await.unwrap().unwrap();
+    (state, entry.reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_counts_only_on_its_polls_own_card() {
+    // Open spaces: a submission that got past the votes would reach the agent, which answers.
+    let s = Scenario::start("webhook", OPEN).await;
+    let room = s.sim.space("Lunch", &["alice", "bob"]);
+    let (a, card_a) = create_poll(&s, &room, &[]);
+    let (b, card_b) = create_poll(&s, &room, &[]);
+    let other_poll = Some("vote naming another poll than its card's".to_string());
+
+    // Poll B's card submitted with data naming poll A (a client can send any data).
+    let forged = s
+        .bob()
+        .submit_card(&card_b, json!({ "moltbotPoll": a, "moltbotChoice": "1" }))
+        .await;
+    assert_eq!(
+        outcome(&s, &forged).await,
+        (InboundState::Skipped, other_poll.clone())
+    );
+
+    // Closed poll B's id carried on open poll A's card.
+    moltbot(&s, &["poll", "close", &b]);
+    tally_in(&s, &room).await;
+    let closed = s
+        .bob()
+        .submit_card(&card_a, json!({ "moltbotPoll": b, "moltbotChoice": "2" }))
+        .await;
+    assert_eq!(outcome(&s, &closed).await, (InboundState::Skipped, other_poll));
+
+    // A card the bot posted that is no poll's card, with data naming poll A.
+    let form = s
+        .sim
+        .as_user(&s.bot)
+        .post_card(
+            &room,
+            "Feedback",
+            json!({ "type": "AdaptiveCard", "version": "1.3", "body": [],
+                    "actions": [{ "type": "Action.Submit", "title": "Send" }] }),
+        )
+        .await;
+    let elsewhere = s
+        .alice()
+        .submit_card(&form, json!({ "moltbotPoll": a, "moltbotChoice": "3" }))
+        .await;
+    assert_eq!(
+        outcome(&s, &elsewhere).await,
+        (
+            InboundState::Skipped,
+            Some("vote submitted on a card that is not the poll's".to_string())
+        )
+    );
+
+    // Poll A's card with the poll's id stripped from the data: still a vote for A.
+    let stripped = s
+        .alice()
+        .submit_card(&card_a, json!({ "moltbotChoice": "2" }))
+        .await;
+    assert_eq!(outcome(&s, &stripped).await, (InboundState::Replied, None));
+
+    assert_eq!(results(&s, &a), (vec![0, 1, 0], 1, "open".to_string()));
+    assert_eq!(results(&s, &b), (vec![0, 0, 0], 0, "closed".to_string()));
+    s.settled().await;
+    let texts = s.bot_texts(&room);
+    assert_eq!(
+        texts.len(),
+        4,
+        "two cards, B's tally and the form; nothing went to the agent: {texts:?}"
+    );
+    assert!(s.log().contains("vote not counted"), "{}", s.log());
+    s.finish().await;
+}

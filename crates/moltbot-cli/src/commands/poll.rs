@@ -101,6 +101,8 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
         multiple: args.multiple,
         created_by: "cli".to_string(),
         closes_at,
+        // The card goes with its fallback text as one message: only its submissions count.
+        card_message_id: report.message_ids.last().cloned(),
     };
     rt.block_on(store.polls().create_poll(&poll)).context(
         "the poll card was sent but the poll could not be stored; its votes will not count",

@@ -4,9 +4,13 @@
 //! - **The card** ([`card`]): an Adaptive Card with the question, one `Input.ChoiceSet`
 //!   ([`CHOICE_INPUT`], values `"1"`..`"n"`, several comma-separated when `multiple`) and one
 //!   `Action.Submit` whose `data` carries the poll's id ([`POLL_MARKER`]). A network merges the
-//!   submit data into the submitted inputs, so a card submission with the marker is a vote.
-//! - **Votes** are taken before the agent and before access control: a poll is open to every
-//!   member of its room, and only submissions made in the poll's room count. A vote is stored
+//!   submit data into the submitted inputs. The message carrying the card is stored with the
+//!   poll (`moltbot poll create` posts it first; a `/poll` answer records it as it is posted).
+//! - **Votes** are submissions of a poll's card message, never identified by their data alone
+//!   (a client can submit any data): one whose data names another poll, or naming a poll on
+//!   another card, is dropped with its reason. Votes are taken before the agent and before
+//!   access control: a poll is open to every member of its room, and only submissions made in
+//!   the poll's room count. A vote is stored
 //!   silently (no message: a room of voters would otherwise fill with acknowledgements); voting
 //!   again replaces the person's vote. Votes on a closed or unknown poll, or naming no valid
 //!   option, are recorded as skipped with their reason.
@@ -43,6 +47,8 @@ const UNKNOWN_POLL: &str = "vote for an unknown poll";
 const CLOSED_POLL: &str = "vote after the poll closed";
 const OTHER_ROOM: &str = "vote from outside the poll's room";
 const NO_CHOICE: &str = "vote without a valid choice";
+const NOT_POLL_CARD: &str = "vote submitted on a card that is not the poll's";
+const OTHER_POLL: &str = "vote naming another poll than its card's";
 
 /// Why a poll cannot be made as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,11 +261,41 @@ impl Processor {
     /// Takes a card submission that is a vote: records it (or records why it is not counted)
     /// and finishes the message without a reply. Returns `false` when `message` is not a
     /// vote (it then goes on through the chain).
+    ///
+    /// A submission is a vote when its card is a poll's card (the message stored as the
+    /// poll's card): it counts for that poll, whatever its submit data says (a client can
+    /// send any data). A submission whose data names a poll ([`POLL_MARKER`]) on any other
+    /// card is dropped with its reason, never passed to the agent; so is one whose data names
+    /// another poll than its card's.
     pub(crate) async fn take_vote(&self, message: &InboundMessage) -> bool {
-        let Some(poll_id) = poll_of(message) else {
+        let Some(submission) = message.card.as_ref() else {
             return false;
         };
-        let outcome = self.record_vote(message, poll_id).await;
+        let claimed = poll_of(message);
+        let card_poll = match self
+            .store
+            .polls()
+            .poll_by_card_message(self.id(), &submission.card_message_id)
+            .await
+        {
+            Ok(poll) => poll,
+            Err(err) => {
+                // Left pending: the re-drive task takes it again when its lease expires.
+                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not look up the poll of a card submission; it is retried when its lease expires");
+                return true;
+            }
+        };
+        let (outcome, poll_id) = match (card_poll, claimed) {
+            (None, None) => return false,
+            (None, Some(claimed)) => (Ok(Some(NOT_POLL_CARD)), claimed.to_string()),
+            (Some(poll), Some(claimed)) if claimed != poll.id => {
+                (Ok(Some(OTHER_POLL)), claimed.to_string())
+            }
+            (Some(poll), _) => {
+                let outcome = self.record_vote(message, &poll).await;
+                (outcome, poll.id)
+            }
+        };
         match outcome {
             Ok(None) => {
                 self.finish_id(&message.id, InboundState::Replied, None)
@@ -268,7 +304,7 @@ impl Processor {
             Ok(Some(reason)) => {
                 self.metrics
                     .dropped(super::metrics::Dropped::Skipped(reason));
-                tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, room = %message.room_id, reason, "vote not counted");
+                tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, card_message_id = %submission.card_message_id, room = %message.room_id, reason, "vote not counted");
                 self.finish_id(&message.id, InboundState::Skipped, Some(reason))
                     .await;
             }
@@ -280,18 +316,14 @@ impl Processor {
         true
     }
 
-    /// Stores the vote of `message` in poll `poll_id`; `Ok(Some(reason))` when it does not
-    /// count.
+    /// Stores the vote of `message` in `poll` (the poll of the submitted card);
+    /// `Ok(Some(reason))` when it does not count.
     async fn record_vote(
         &self,
         message: &InboundMessage,
-        poll_id: &str,
+        poll: &Poll,
     ) -> Result<Option<&'static str>, crate::store::StoreError> {
-        let polls = self.store.polls();
-        let Some(poll) = polls.poll(poll_id).await? else {
-            return Ok(Some(UNKNOWN_POLL));
-        };
-        if poll.channel != self.id() || poll.room_id != message.room_id {
+        if poll.room_id != message.room_id {
             return Ok(Some(OTHER_ROOM));
         }
         let inputs = message.card.as_ref().map(|c| &c.inputs);
@@ -300,15 +332,41 @@ impl Processor {
             return Ok(Some(NO_CHOICE));
         };
         Ok(
-            match polls.vote(poll_id, &message.sender.id, &choices).await? {
+            match self
+                .store
+                .polls()
+                .vote(&poll.id, &message.sender.id, &choices)
+                .await?
+            {
                 VoteOutcome::Recorded | VoteOutcome::Changed => {
-                    tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, "vote recorded");
+                    tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll.id, "vote recorded");
                     None
                 }
                 VoteOutcome::UnknownPoll => Some(UNKNOWN_POLL),
                 _ => Some(CLOSED_POLL),
             },
         )
+    }
+
+    /// After card part `part` of a reply was posted as message `remote_id`: when the reply
+    /// answers a `/poll` command (the poll [`id_for_message`] of its message exists), records
+    /// that message as the poll's card, so its submissions count as votes. Called before the
+    /// part is marked sent: a crash in between posts the card again and records the new one.
+    pub(crate) async fn note_poll_card(
+        &self,
+        part: &crate::store::OutboxEntry,
+        remote_id: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(inbound) = part.inbound_message_id.as_deref() else {
+            return Ok(());
+        };
+        let id = id_for_message(self.id(), inbound);
+        let polls = self.store.polls();
+        if polls.poll(&id).await?.is_some() {
+            polls.set_card_message(&id, remote_id).await?;
+            tracing::info!(channel = self.id(), poll = %id, card_message_id = %remote_id, "poll card posted");
+        }
+        Ok(())
     }
 
     /// The poll a `/poll` command in `message` creates, stored (again, harmlessly, when the
@@ -333,6 +391,7 @@ impl Processor {
             multiple: false,
             created_by: message.sender.id.clone(),
             closes_at: None,
+            card_message_id: None,
         };
         if let Err(err) = self.store.polls().create_poll(&poll).await {
             tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not store a poll");
@@ -479,6 +538,7 @@ mod tests {
             closes_at: None,
             closed_at: Some(1),
             announced_at: None,
+            card_message_id: None,
         };
         let vote = |who: &str, choices: Vec<u32>| PollVote {
             poll_id: "p1".into(),
