@@ -186,6 +186,21 @@ async fn a_poll_from_chat_and_one_that_closes_by_itself() {
         "**Poll closed:** Where?\n- Here: 0\n- There: 1\n\n1 vote counted."
     );
 
+    // Closing it again, once the tally is posted, says so.
+    wait::eventually("the tally recorded as posted", || {
+        let summary: Value =
+            serde_json::from_str(&moltbot(&s, &["poll", "results", &id, "--json"])).unwrap();
+        summary["announced"] == true
+    })
+    .await;
+    let again = moltbot(&s, &["poll", "close", &id]);
+    assert!(
+        again.starts_with(&format!(
+            "Poll {id} was already closed; its tally was already posted in the room."
+        )),
+        "{again}"
+    );
+
     // --closes-in: the gateway closes it by itself and posts the tally.
     let (timed, _card) = create_poll(&s, &room, &["--closes-in", "1s"]);
     assert!(tally_in(&s, &room)

@@ -149,7 +149,9 @@ fn close(ctx: &Context, id: &str, json: bool) -> anyhow::Result<Outcome> {
         println!("{summary}");
         return Ok(Outcome::Success);
     }
-    let posted = if poll.announced_at.is_some() {
+    let posted = if poll.announced_at.is_some() && already {
+        "its tally was already posted in the room"
+    } else if poll.announced_at.is_some() {
         "its tally was posted in the room"
     } else if running {
         "the running gateway posts the tally in the room"
