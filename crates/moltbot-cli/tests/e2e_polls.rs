@@ -368,3 +368,53 @@ async fn a_vote_counts_only_on_its_polls_own_card() {
     assert!(s.log().contains("vote not counted"), "{}", s.log());
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blank_and_duplicate_options_are_refused_in_the_cli_and_in_chat() {
+    let s = Scenario::start("webhook", OPEN).await;
+    let room = s.sim.space("Lunch", &["alice"]);
+    for (options, error) in [
+        (
+            ["Pizza", "pizza"],
+            r#"error: the option "pizza" is given twice (options are compared ignoring case)"#,
+        ),
+        (["Pizza", " "], "error: option 2 is blank"),
+    ] {
+        let out = s
+            .home
+            .moltbot()
+            .args(["poll", "create", "--channel", "webex", "--to", &room.id, "Lunch?"])
+            .args(["--option", options[0], "--option", options[1]])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(error), "{stderr}");
+    }
+    assert!(s.bot_texts(&room).is_empty(), "nothing was sent");
+
+    s.alice()
+        .mention_bot(&room, r#"/poll "Lunch?" Pizza | PIZZA"#)
+        .await;
+    let answer = s.wait_replies(&room, 1).await.remove(0);
+    assert!(
+        answer.starts_with(r#"the option "PIZZA" is given twice"#),
+        "{answer}"
+    );
+    s.alice()
+        .mention_bot(&room, r#"/poll "Lunch?" Pizza | | Sushi"#)
+        .await;
+    let answer = s.wait_replies(&room, 2).await.remove(1);
+    assert!(answer.starts_with("option 2 is blank. Usage: `/poll"), "{answer}");
+    assert!(card_free(&s.sim.bot_replies_in(&room)));
+
+    // A card from either path names its id the same way.
+    let (id, card) = create_poll(&s, &room, &[]);
+    assert!(
+        card.content()
+            .ends_with(&format!("\n\nClose it with `moltbot poll close {id}`.")),
+        "{}",
+        card.content()
+    );
+    s.finish().await;
+}

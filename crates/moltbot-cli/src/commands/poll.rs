@@ -60,7 +60,7 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
     };
     let id = polls::new_id();
     let card = polls::card(&id, &question, &options, args.multiple);
-    let text = polls::fallback_text(&question, &options);
+    let text = polls::fallback_text(&id, &question, &options);
     let request = SendRequest {
         to: &args.to,
         text: &text,

@@ -63,13 +63,16 @@ pub enum PollError {
     /// More than [`MAX_OPTIONS`].
     #[error("a poll takes at most {MAX_OPTIONS} options")]
     TooManyOptions,
-    /// The same option twice.
-    #[error("the option {0:?} is given twice")]
+    /// The same option twice (compared ignoring case: voters could not tell them apart).
+    #[error("the option {0:?} is given twice (options are compared ignoring case)")]
     DuplicateOption(String),
+    /// An empty (or all-space) option, by its 1-based position.
+    #[error("option {0} is blank")]
+    BlankOption(usize),
 }
 
-/// Checks a poll's question and options (trimmed, at least two, at most [`MAX_OPTIONS`], no
-/// option twice); returns them trimmed.
+/// Checks a poll's question and options (trimmed, none blank, at least two, at most
+/// [`MAX_OPTIONS`], no option twice ignoring case); returns them trimmed.
 ///
 /// # Errors
 /// What is wrong, as a [`PollError`].
@@ -78,20 +81,20 @@ pub fn check(question: &str, options: &[String]) -> Result<(String, Vec<String>)
     if question.is_empty() {
         return Err(PollError::NoQuestion);
     }
-    let options: Vec<String> = options
-        .iter()
-        .map(|o| o.trim().to_string())
-        .filter(|o| !o.is_empty())
-        .collect();
+    let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).collect();
+    if let Some(blank) = options.iter().position(String::is_empty) {
+        return Err(PollError::BlankOption(blank + 1));
+    }
     if options.len() < 2 {
         return Err(PollError::TooFewOptions);
     }
     if options.len() > MAX_OPTIONS {
         return Err(PollError::TooManyOptions);
     }
-    for (i, option) in options.iter().enumerate() {
-        if options[..i].contains(option) {
-            return Err(PollError::DuplicateOption(option.clone()));
+    let folded: Vec<String> = options.iter().map(|o| o.to_lowercase()).collect();
+    for (i, option) in folded.iter().enumerate() {
+        if folded[..i].contains(option) {
+            return Err(PollError::DuplicateOption(options[i].clone()));
         }
     }
     Ok((question.to_string(), options))
@@ -149,14 +152,26 @@ pub fn card(id: &str, question: &str, options: &[String], multiple: bool) -> Val
     })
 }
 
-/// The text shown with the card (and by clients that cannot show cards).
-pub fn fallback_text(question: &str, options: &[String]) -> String {
+/// The text shown with the card of poll `id` (and by clients that cannot show cards): the
+/// question, the numbered options and how to close it, e.g.
+///
+/// ```text
+/// Poll: Lunch?
+/// 1. Pizza
+/// 2. Sushi
+///
+/// Close it with `moltbot poll close p3k9x2m7qa`.
+/// ```
+pub fn fallback_text(id: &str, question: &str, options: &[String]) -> String {
     let listed: Vec<String> = options
         .iter()
         .enumerate()
         .map(|(i, o)| format!("{}. {o}", i + 1))
         .collect();
-    format!("Poll: {question}\n{}", listed.join("\n"))
+    format!(
+        "Poll: {question}\n{}\n\nClose it with `moltbot poll close {id}`.",
+        listed.join("\n")
+    )
 }
 
 /// The poll a card submission votes in, if it is a vote (its inputs carry [`POLL_MARKER`]).
@@ -402,10 +417,7 @@ impl Processor {
         }
         tracing::info!(channel = self.id(), message_id = %message.id, poll = %id, room = %message.room_id, "poll created from chat");
         Ok((
-            format!(
-                "{}\n\nClose it with `moltbot poll close {id}`.",
-                fallback_text(&question, &options)
-            ),
+            fallback_text(&id, &question, &options),
             card(&id, &question, &options, false),
         ))
     }
@@ -497,6 +509,32 @@ mod tests {
         assert!(parse_command(r#""Q" A | A"#)
             .unwrap_err()
             .contains("given twice"));
+        assert!(parse_command(r#""Q" A | | B"#)
+            .unwrap_err()
+            .starts_with("option 2 is blank"));
+    }
+
+    #[test]
+    fn blank_options_and_duplicates_ignoring_case_are_refused() {
+        let check_of = |options: &[&str]| check("Lunch?", &strings(options));
+        assert_eq!(
+            check_of(&[" Pizza ", "Sushi"]).unwrap().1,
+            strings(&["Pizza", "Sushi"])
+        );
+        assert_eq!(
+            check_of(&["Pizza", "pizza"]),
+            Err(PollError::DuplicateOption("pizza".to_string()))
+        );
+        assert_eq!(
+            check_of(&["Pizza", "  ", "Sushi"]),
+            Err(PollError::BlankOption(2))
+        );
+        assert_eq!(check_of(&["Pizza", ""]), Err(PollError::BlankOption(2)));
+        assert_eq!(check_of(&["Pizza"]), Err(PollError::TooFewOptions));
+        assert_eq!(
+            fallback_text("p1", "Lunch?", &strings(&["Pizza", "Sushi"])),
+            "Poll: Lunch?\n1. Pizza\n2. Sushi\n\nClose it with `moltbot poll close p1`."
+        );
     }
 
     #[test]
