@@ -260,7 +260,10 @@ async fn whoami_answers_a_stranger_in_a_dm_but_no_other_command_bypasses_access(
             &format!("ask the owner of this bot to approve it with `moltbot pairing approve webex {code}`"),
         ],
     );
-    assert!(!answer.contains("send me any other direct message"), "{answer}");
+    assert!(
+        !answer.contains("send me any other direct message"),
+        "{answer}"
+    );
 
     // In a space the group policy refuses Bob: /whoami gets nothing.
     let team = s.sim.space("Team", &["alice", "bob"]);

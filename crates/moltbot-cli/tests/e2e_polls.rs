@@ -324,7 +324,10 @@ async fn a_vote_counts_only_on_its_polls_own_card() {
         .bob()
         .submit_card(&card_a, json!({ "moltbotPoll": b, "moltbotChoice": "2" }))
         .await;
-    assert_eq!(outcome(&s, &closed).await, (InboundState::Skipped, other_poll));
+    assert_eq!(
+        outcome(&s, &closed).await,
+        (InboundState::Skipped, other_poll)
+    );
 
     // A card the bot posted that is no poll's card, with data naming poll A.
     let form = s
@@ -383,7 +386,15 @@ async fn blank_and_duplicate_options_are_refused_in_the_cli_and_in_chat() {
         let out = s
             .home
             .moltbot()
-            .args(["poll", "create", "--channel", "webex", "--to", &room.id, "Lunch?"])
+            .args([
+                "poll",
+                "create",
+                "--channel",
+                "webex",
+                "--to",
+                &room.id,
+                "Lunch?",
+            ])
             .args(["--option", options[0], "--option", options[1]])
             .output()
             .unwrap();
@@ -405,7 +416,10 @@ async fn blank_and_duplicate_options_are_refused_in_the_cli_and_in_chat() {
         .mention_bot(&room, r#"/poll "Lunch?" Pizza | | Sushi"#)
         .await;
     let answer = s.wait_replies(&room, 2).await.remove(1);
-    assert!(answer.starts_with("option 2 is blank. Usage: `/poll"), "{answer}");
+    assert!(
+        answer.starts_with("option 2 is blank. Usage: `/poll"),
+        "{answer}"
+    );
     assert!(card_free(&s.sim.bot_replies_in(&room)));
 
     // A card from either path names its id the same way.

@@ -223,8 +223,18 @@ async fn refusals_say_why_and_dot_dot_is_resolved_as_written() {
         "Paths.\n\n(Not attached: `c.txt`: it has other hard links.)"
     );
     let file = s.sim.file(&replies[1]).expect("uploaded");
-    assert_eq!((file.name.as_str(), &file.bytes[..]), ("a.txt", &b"A\n"[..]));
-    assert_logged(&s, &["reply file refused", "path=c.txt", "it has other hard links"]);
+    assert_eq!(
+        (file.name.as_str(), &file.bytes[..]),
+        ("a.txt", &b"A\n"[..])
+    );
+    assert_logged(
+        &s,
+        &[
+            "reply file refused",
+            "path=c.txt",
+            "it has other hard links",
+        ],
+    );
 
     // `files` that is not a list: the text goes, no file, and the log says why.
     let (_, replies) = ask(&s, "not a list", 3).await;

@@ -130,8 +130,7 @@ impl Processor {
     /// The pending (unexpired) pairing code of the sender of `message`, if any; `None` too when
     /// the store cannot be read (logged).
     async fn pending_code(&self, message: &InboundMessage) -> Option<String> {
-        match self.store.pairing().list_pending(Some(self.id())).await
-        {
+        match self.store.pairing().list_pending(Some(self.id())).await {
             Ok(pending) => pending
                 .into_iter()
                 .find(|r| r.person_id == message.sender.id)

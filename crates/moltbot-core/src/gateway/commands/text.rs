@@ -335,12 +335,16 @@ mod tests {
         assert!(!in_space.contains("ABCD2345"), "{in_space}");
         assert!(space_access(&pairing, &alice()).starts_with("not allowed"));
         let allowlist = policy(D::Allowlist, none, G::Mention, none);
-        assert!(dm_access(&allowlist, &alice(), "webex", &DmPairing::None).contains("ask the owner"));
+        assert!(
+            dm_access(&allowlist, &alice(), "webex", &DmPairing::None).contains("ask the owner")
+        );
         assert!(space_access(&allowlist, &alice()).contains("groupPolicy mention"));
         let open = policy(D::Open, &["*"], G::Open, none);
         assert!(dm_access(&open, &alice(), "webex", &DmPairing::None).contains("dmPolicy open"));
         let off = policy(D::Disabled, none, G::Disabled, none);
-        assert!(dm_access(&off, &alice(), "webex", &DmPairing::Approved).contains("dmPolicy disabled"));
+        assert!(
+            dm_access(&off, &alice(), "webex", &DmPairing::Approved).contains("dmPolicy disabled")
+        );
         assert!(space_access(&off, &alice()).contains("groupPolicy disabled"));
     }
 }

@@ -90,7 +90,9 @@ impl PollRepo for PostgresBackend {
     ) -> Result<Option<Poll>, StoreError> {
         query_opt(
             &self.client().await?,
-            &format!("SELECT {POLL_COLUMNS} FROM polls WHERE channel = $1 AND card_message_id = $2"),
+            &format!(
+                "SELECT {POLL_COLUMNS} FROM polls WHERE channel = $1 AND card_message_id = $2"
+            ),
             &[&channel, &message_id],
         )
         .await?
