@@ -29,6 +29,13 @@ fn moltbot(s: &Scenario, args: &[&str]) -> String {
 
 /// `poll create` of "Lunch?" (Pizza, Sushi, Tacos) in `room`, then `extra`.
 fn lunch_poll<'a>(room: &'a SimRoom, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = lunch_poll_of(room, &["Pizza", "Sushi", "Tacos"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `poll create` of "Lunch?" with `options` in `room`.
+fn lunch_poll_of<'a>(room: &'a SimRoom, options: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "poll",
         "create",
@@ -37,14 +44,10 @@ fn lunch_poll<'a>(room: &'a SimRoom, extra: &[&'a str]) -> Vec<&'a str> {
         "--to",
         &room.id,
         "Lunch?",
-        "--option",
-        "Pizza",
-        "--option",
-        "Sushi",
-        "--option",
-        "Tacos",
     ];
-    args.extend_from_slice(extra);
+    for option in options {
+        args.extend_from_slice(&["--option", option]);
+    }
     args
 }
 
@@ -386,16 +389,7 @@ async fn blank_and_duplicate_options_are_refused_in_the_cli_and_in_chat() {
         let out = s
             .home
             .moltbot()
-            .args([
-                "poll",
-                "create",
-                "--channel",
-                "webex",
-                "--to",
-                &room.id,
-                "Lunch?",
-            ])
-            .args(["--option", options[0], "--option", options[1]])
+            .args(lunch_poll_of(&room, &options))
             .output()
             .unwrap();
         assert!(!out.status.success());

@@ -267,23 +267,11 @@ fn files_of(files: Option<&Value>) -> Vec<String> {
         }
         Some(other) => {
             tracing::warn!(
-                found = json_kind(other),
+                found = crate::config::describe(other),
                 "the command's `files` is not a list of URLs or paths; no file is attached"
             );
             Vec::new()
         }
-    }
-}
-
-/// The JSON kind of `value`, for a log line.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
