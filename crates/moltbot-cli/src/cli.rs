@@ -242,7 +242,8 @@ pub struct PollCreateArgs {
     /// Room id, email or person id (as for `message send`); only that room's members vote.
     #[arg(long)]
     pub to: String,
-    /// An option (at least two; give `--option` once per option, in order).
+    /// An option (2 to 20, none blank, none twice ignoring case; give `--option` once per
+    /// option, in order).
     #[arg(long = "option", value_name = "TEXT", required = true)]
     pub options: Vec<String>,
     /// Let voters pick several options.

@@ -244,9 +244,26 @@ async fn whoami_answers_a_stranger_in_a_dm_but_no_other_command_bypasses_access(
         "{}",
         replies[1]
     );
-    assert_eq!(pairing_list(&s.home).len(), 1);
+    let pending = pairing_list(&s.home);
+    assert_eq!(pending.len(), 1);
+    let code = pending[0]["code"].as_str().unwrap().to_string();
     let status = s.alice().dm_bot("/status").await;
     assert_eq!(s.handled(&status).await, InboundState::Skipped);
+
+    // With her code pending, /whoami says so, with the code and what to do.
+    let again = s.alice().dm_bot("/whoami").await;
+    let answer = s.wait_replies(&again, 3).await.remove(2);
+    assert_contains(
+        &answer,
+        &[
+            &format!("your pairing code `{code}` is waiting for approval"),
+            &format!("ask the owner of this bot to approve it with `moltbot pairing approve webex {code}`"),
+        ],
+    );
+    assert!(
+        !answer.contains("send me any other direct message"),
+        "{answer}"
+    );
 
     // In a space the group policy refuses Bob: /whoami gets nothing.
     let team = s.sim.space("Team", &["alice", "bob"]);
@@ -254,7 +271,7 @@ async fn whoami_answers_a_stranger_in_a_dm_but_no_other_command_bypasses_access(
     assert_eq!(s.handled(&space_who).await, InboundState::Skipped);
     s.settled().await;
     assert!(s.bot_texts(&team).is_empty(), "{:?}", s.bot_texts(&team));
-    assert_eq!(s.bot_texts(&who).len(), 2, "{:?}", s.bot_texts(&who));
+    assert_eq!(s.bot_texts(&who).len(), 3, "{:?}", s.bot_texts(&who));
     assert!(model.requests().is_empty());
     s.finish().await;
 }

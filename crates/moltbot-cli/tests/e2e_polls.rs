@@ -29,6 +29,13 @@ fn moltbot(s: &Scenario, args: &[&str]) -> String {
 
 /// `poll create` of "Lunch?" (Pizza, Sushi, Tacos) in `room`, then `extra`.
 fn lunch_poll<'a>(room: &'a SimRoom, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = lunch_poll_of(room, &["Pizza", "Sushi", "Tacos"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `poll create` of "Lunch?" with `options` in `room`.
+fn lunch_poll_of<'a>(room: &'a SimRoom, options: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "poll",
         "create",
@@ -37,14 +44,10 @@ fn lunch_poll<'a>(room: &'a SimRoom, extra: &[&'a str]) -> Vec<&'a str> {
         "--to",
         &room.id,
         "Lunch?",
-        "--option",
-        "Pizza",
-        "--option",
-        "Sushi",
-        "--option",
-        "Tacos",
     ];
-    args.extend_from_slice(extra);
+    for option in options {
+        args.extend_from_slice(&["--option", option]);
+    }
     args
 }
 
@@ -186,6 +189,21 @@ async fn a_poll_from_chat_and_one_that_closes_by_itself() {
         "**Poll closed:** Where?\n- Here: 0\n- There: 1\n\n1 vote counted."
     );
 
+    // Closing it again, once the tally is posted, says so.
+    wait::eventually("the tally recorded as posted", || {
+        let summary: Value =
+            serde_json::from_str(&moltbot(&s, &["poll", "results", &id, "--json"])).unwrap();
+        summary["announced"] == true
+    })
+    .await;
+    let again = moltbot(&s, &["poll", "close", &id]);
+    assert!(
+        again.starts_with(&format!(
+            "Poll {id} was already closed; its tally was already posted in the room."
+        )),
+        "{again}"
+    );
+
     // --closes-in: the gateway closes it by itself and posts the tally.
     let (timed, _card) = create_poll(&s, &room, &["--closes-in", "1s"]);
     assert!(tally_in(&s, &room)
@@ -270,6 +288,141 @@ async fn in_websocket_mode_a_vote_cast_while_stopped_is_counted() {
     assert_eq!(
         tally_in(&s, &room).await,
         "**Poll closed:** Lunch?\n- Pizza: 1\n- Sushi: 0\n- Tacos: 1\n\n2 votes counted."
+    );
+    s.finish().await;
+}
+
+/// Waits until the gateway finished card submission `action` (as rendered by the emulator);
+/// returns its state and recorded reason.
+async fn outcome(s: &Scenario, action: &Value) -> (InboundState, Option<String>) {
+    let id = action["id"].as_str().unwrap();
+    let state = finished(s, id).await;
+    let entry = s.gateway().ledger().entry(id).await.unwrap().unwrap();
+    (state, entry.reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_counts_only_on_its_polls_own_card() {
+    // Open spaces: a submission that got past the votes would reach the agent, which answers.
+    let s = Scenario::start("webhook", OPEN).await;
+    let room = s.sim.space("Lunch", &["alice", "bob"]);
+    let (a, card_a) = create_poll(&s, &room, &[]);
+    let (b, card_b) = create_poll(&s, &room, &[]);
+    let other_poll = Some("vote naming another poll than its card's".to_string());
+
+    // Poll B's card submitted with data naming poll A (a client can send any data).
+    let forged = s
+        .bob()
+        .submit_card(&card_b, json!({ "moltbotPoll": a, "moltbotChoice": "1" }))
+        .await;
+    assert_eq!(
+        outcome(&s, &forged).await,
+        (InboundState::Skipped, other_poll.clone())
+    );
+
+    // Closed poll B's id carried on open poll A's card.
+    moltbot(&s, &["poll", "close", &b]);
+    tally_in(&s, &room).await;
+    let closed = s
+        .bob()
+        .submit_card(&card_a, json!({ "moltbotPoll": b, "moltbotChoice": "2" }))
+        .await;
+    assert_eq!(
+        outcome(&s, &closed).await,
+        (InboundState::Skipped, other_poll)
+    );
+
+    // A card the bot posted that is no poll's card, with data naming poll A.
+    let form = s
+        .sim
+        .as_user(&s.bot)
+        .post_card(
+            &room,
+            "Feedback",
+            json!({ "type": "AdaptiveCard", "version": "1.3", "body": [],
+                    "actions": [{ "type": "Action.Submit", "title": "Send" }] }),
+        )
+        .await;
+    let elsewhere = s
+        .alice()
+        .submit_card(&form, json!({ "moltbotPoll": a, "moltbotChoice": "3" }))
+        .await;
+    assert_eq!(
+        outcome(&s, &elsewhere).await,
+        (
+            InboundState::Skipped,
+            Some("vote submitted on a card that is not the poll's".to_string())
+        )
+    );
+
+    // Poll A's card with the poll's id stripped from the data: still a vote for A.
+    let stripped = s
+        .alice()
+        .submit_card(&card_a, json!({ "moltbotChoice": "2" }))
+        .await;
+    assert_eq!(outcome(&s, &stripped).await, (InboundState::Replied, None));
+
+    assert_eq!(results(&s, &a), (vec![0, 1, 0], 1, "open".to_string()));
+    assert_eq!(results(&s, &b), (vec![0, 0, 0], 0, "closed".to_string()));
+    s.settled().await;
+    let texts = s.bot_texts(&room);
+    assert_eq!(
+        texts.len(),
+        4,
+        "two cards, B's tally and the form; nothing went to the agent: {texts:?}"
+    );
+    assert!(s.log().contains("vote not counted"), "{}", s.log());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blank_and_duplicate_options_are_refused_in_the_cli_and_in_chat() {
+    let s = Scenario::start("webhook", OPEN).await;
+    let room = s.sim.space("Lunch", &["alice"]);
+    for (options, error) in [
+        (
+            ["Pizza", "pizza"],
+            r#"error: the option "pizza" is given twice (options are compared ignoring case)"#,
+        ),
+        (["Pizza", " "], "error: option 2 is blank"),
+    ] {
+        let out = s
+            .home
+            .moltbot()
+            .args(lunch_poll_of(&room, &options))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(error), "{stderr}");
+    }
+    assert!(s.bot_texts(&room).is_empty(), "nothing was sent");
+
+    s.alice()
+        .mention_bot(&room, r#"/poll "Lunch?" Pizza | PIZZA"#)
+        .await;
+    let answer = s.wait_replies(&room, 1).await.remove(0);
+    assert!(
+        answer.starts_with(r#"the option "PIZZA" is given twice"#),
+        "{answer}"
+    );
+    s.alice()
+        .mention_bot(&room, r#"/poll "Lunch?" Pizza | | Sushi"#)
+        .await;
+    let answer = s.wait_replies(&room, 2).await.remove(1);
+    assert!(
+        answer.starts_with("option 2 is blank. Usage: `/poll"),
+        "{answer}"
+    );
+    assert!(card_free(&s.sim.bot_replies_in(&room)));
+
+    // A card from either path names its id the same way.
+    let (id, card) = create_poll(&s, &room, &[]);
+    assert!(
+        card.content()
+            .ends_with(&format!("\n\nClose it with `moltbot poll close {id}`.")),
+        "{}",
+        card.content()
     );
     s.finish().await;
 }

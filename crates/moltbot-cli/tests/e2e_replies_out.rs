@@ -87,6 +87,15 @@ elif text == "huge":
     with open(os.path.join(folder, "huge.bin"), "wb") as f:
         f.write(b"x" * 1500000)
     out = {{"text": "A big one.", "files": ["huge.bin"]}}
+elif text == "paths":
+    with open(os.path.join(folder, "a.txt"), "w") as f:
+        f.write("A\n")
+    with open(os.path.join(folder, "b.txt"), "w") as f:
+        f.write("B\n")
+    os.link(os.path.join(folder, "b.txt"), os.path.join(folder, "c.txt"))
+    out = {{"text": "Paths.", "files": ["sub/../a.txt", "c.txt"]}}
+elif text == "not a list":
+    out = {{"text": "No list.", "files": "notalist"}}
 elif text == "long":
     out = {{"text": "\n\n".join("Paragraph %d. %s" % (i, "word " * 20) for i in range(8))}}
 else:
@@ -201,6 +210,38 @@ async fn files_outside_the_turn_folder_are_refused_and_never_uploaded() {
     let config = s.home.config_path().display().to_string();
     assert_logged(&s, &["reply file refused", &config]);
     assert_logged(&s, &["reply file refused", "path=store.sqlite"]);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why_and_dot_dot_is_resolved_as_written() {
+    let s = start("webhook").await;
+    // `sub` does not exist: `sub/../a.txt` is `a.txt`. `c.txt` is a hard link of `b.txt`.
+    let (_, replies) = ask(&s, "paths", 2).await;
+    assert_eq!(
+        replies[0].content(),
+        "Paths.\n\n(Not attached: `c.txt`: it has other hard links.)"
+    );
+    let file = s.sim.file(&replies[1]).expect("uploaded");
+    assert_eq!(
+        (file.name.as_str(), &file.bytes[..]),
+        ("a.txt", &b"A\n"[..])
+    );
+    assert_logged(
+        &s,
+        &[
+            "reply file refused",
+            "path=c.txt",
+            "it has other hard links",
+        ],
+    );
+
+    // `files` that is not a list: the text goes, no file, and the log says why.
+    let (_, replies) = ask(&s, "not a list", 3).await;
+    assert_eq!(replies[2].content(), "No list.");
+    assert!(replies[2].files.is_empty());
+    assert_eq!(s.sim.files().len(), 1, "only a.txt was uploaded");
+    assert_logged(&s, &["`files` is not a list", "a string"]);
     s.finish().await;
 }
 

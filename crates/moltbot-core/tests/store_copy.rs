@@ -144,6 +144,7 @@ async fn fill(store: &Store) {
             multiple: true,
             created_by: "cli".into(),
             closes_at: Some(NOW + 60_000),
+            card_message_id: Some("m-card".into()),
         })
         .await
         .unwrap();

@@ -60,7 +60,7 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
     };
     let id = polls::new_id();
     let card = polls::card(&id, &question, &options, args.multiple);
-    let text = polls::fallback_text(&question, &options);
+    let text = polls::fallback_text(&id, &question, &options);
     let request = SendRequest {
         to: &args.to,
         text: &text,
@@ -101,6 +101,8 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
         multiple: args.multiple,
         created_by: "cli".to_string(),
         closes_at,
+        // The card goes with its fallback text as one message: only its submissions count.
+        card_message_id: report.message_ids.last().cloned(),
     };
     rt.block_on(store.polls().create_poll(&poll)).context(
         "the poll card was sent but the poll could not be stored; its votes will not count",
@@ -147,7 +149,9 @@ fn close(ctx: &Context, id: &str, json: bool) -> anyhow::Result<Outcome> {
         println!("{summary}");
         return Ok(Outcome::Success);
     }
-    let posted = if poll.announced_at.is_some() {
+    let posted = if poll.announced_at.is_some() && already {
+        "its tally was already posted in the room"
+    } else if poll.announced_at.is_some() {
         "its tally was posted in the room"
     } else if running {
         "the running gateway posts the tally in the room"

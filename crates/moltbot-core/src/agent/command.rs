@@ -203,7 +203,8 @@ pub struct CommandOutput {
 
 /// The reply in the program's stdout: `{"text": "...", "reasoning": "...", "files": [..],
 /// "card": {..}}` when stdout is a JSON object with a string `text`, a `files` array or a
-/// `card` (each optional; `files` entries that are not strings are ignored), otherwise the whole
+/// `card` (each optional; `files` entries that are not strings, or a `files` that is not a
+/// list, are ignored with a warning in the log), otherwise the whole
 /// output, trimmed. An answer with no text, reasoning, file or card is an error.
 pub fn parse_command_output(stdout: &str) -> Result<CommandOutput, AgentError> {
     let trimmed = stdout.trim();
@@ -229,17 +230,7 @@ pub fn parse_command_output(stdout: &str) -> Result<CommandOutput, AgentError> {
             if let Some(card) = obj.get("card").filter(|c| !c.is_null()) {
                 reply = reply.with_card(card.clone());
             }
-            let files = obj
-                .get("files")
-                .and_then(Value::as_array)
-                .map(|files| {
-                    files
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let files = files_of(obj.get("files"));
             CommandOutput { reply, files }
         }
         _ => CommandOutput {
@@ -253,6 +244,35 @@ pub fn parse_command_output(stdout: &str) -> Result<CommandOutput, AgentError> {
         ));
     }
     Ok(output)
+}
+
+/// The `files` entries of a command's answer: the strings of its `files` list. Anything else
+/// (`files` not a list, an entry not a string) is logged as a warning and left out.
+fn files_of(files: Option<&Value>) -> Vec<String> {
+    match files {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entries)) => {
+            let named: Vec<String> = entries
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            if named.len() < entries.len() {
+                tracing::warn!(
+                    ignored = entries.len() - named.len(),
+                    "the command's `files` list has entries that are not strings (a URL or a path); they are ignored"
+                );
+            }
+            named
+        }
+        Some(other) => {
+            tracing::warn!(
+                found = crate::config::describe(other),
+                "the command's `files` is not a list of URLs or paths; no file is attached"
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// The reply in the program's stdout, without its `files` (see [`parse_command_output`]).

@@ -3,8 +3,8 @@
 //!
 //! An entry starting with `http://` or `https://` is a URL, posted as is. Any other entry is a
 //! path (relative paths are relative to the turn folder); it is accepted only when, after
-//! canonicalising (`..` resolved, symlinks followed), it is a regular file inside the turn
-//! folder with no other hard link. Anything else (the config file, the store, a symlink or a
+//! canonicalising (`.` and `..` resolved on the path as written, then symlinks followed), it
+//! is a regular file inside the turn folder with no other hard link. Anything else (the config file, the store, a symlink or a
 //! hard link in the folder pointing out of it, a folder, a FIFO, a missing file) is refused
 //! **without being read**: a warning names the path
 //! and the reply gets a one-line notice. A prompt-injected agent therefore cannot post a file
@@ -110,6 +110,7 @@ enum Refusal {
     Unresolvable,
     Missing,
     Outside,
+    HardLinked,
     NotAFile,
     TooLarge,
     Changed,
@@ -122,6 +123,7 @@ impl Refusal {
             Refusal::Unresolvable => "the turn folder cannot be resolved",
             Refusal::Missing => "no such file",
             Refusal::Outside => "files can only come from this turn's folder",
+            Refusal::HardLinked => "it has other hard links",
             Refusal::NotAFile => "not a regular file",
             Refusal::TooLarge => "larger than 100 MB",
             Refusal::Changed => "the file changed while it was read",
@@ -130,9 +132,11 @@ impl Refusal {
     }
 }
 
-/// The canonical form of `entry` (relative to `root`) if it lies inside `root`.
+/// The canonical form of `entry` (relative to `root`) if it lies inside `root`. `.` and `..`
+/// are resolved on the path as written first (`sub/../a.txt` is `a.txt`, whether `sub` exists
+/// or not), then symlinks are followed; only the result is checked, so a `..` cannot lead out.
 async fn resolve_inside(root: &Path, entry: &str) -> Result<PathBuf, Refusal> {
-    let path = root.join(entry);
+    let path = lexically_normal(&root.join(entry));
     let canonical = tokio::fs::canonicalize(&path)
         .await
         .map_err(|_| Refusal::Missing)?;
@@ -141,6 +145,23 @@ async fn resolve_inside(root: &Path, entry: &str) -> Result<PathBuf, Refusal> {
     } else {
         Err(Refusal::Outside)
     }
+}
+
+/// `path` with its `.` components dropped and each `..` removing the component before it (at
+/// the root it stays at the root), without touching the file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other.as_os_str()),
+        }
+    }
+    normal
 }
 
 /// Reads `entry` if it is a regular file inside `root` with no other hard link (a hard link
@@ -164,7 +185,7 @@ async fn read_inside(root: &Path, entry: &str) -> Result<LocalFile, Refusal> {
         return Err(Refusal::NotAFile);
     }
     if has_other_links(&meta) {
-        return Err(Refusal::Outside);
+        return Err(Refusal::HardLinked);
     }
     if meta.len() > MAX_REPLY_FILE_BYTES {
         return Err(Refusal::TooLarge);
@@ -279,11 +300,41 @@ mod tests {
                 "(Not attached: `moltbot.json`: files can only come from this turn's folder.)",
                 "(Not attached: `no-such-moltbot-file`: no such file.)",
                 "(Not attached: `link.json`: files can only come from this turn's folder.)",
-                "(Not attached: `hard.json`: files can only come from this turn's folder.)",
+                "(Not attached: `hard.json`: it has other hard links.)",
                 "(Not attached: `sub`: not a regular file.)",
                 "(Not attached: `missing.txt`: no such file.)",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn dot_dot_is_resolved_as_written_and_cannot_lead_out() {
+        let folder = tempfile::tempdir().unwrap();
+        std::fs::write(folder.path().join("a.txt"), "A").unwrap();
+        std::fs::create_dir(folder.path().join("real")).unwrap();
+        let outside_name = folder
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let entries: Vec<String> = vec![
+            "sub/../a.txt".into(),
+            "./real/../a.txt".into(),
+            format!("../{outside_name}/a.txt"),
+            "../../../../../../../../etc/passwd".into(),
+        ];
+        let captured = capture("t", folder.path(), &entries).await;
+        assert_eq!(names(&captured), ["a.txt", "a.txt", "a.txt"]);
+        assert_eq!(
+            captured.notices,
+            ["(Not attached: `passwd`: files can only come from this turn's folder.)"]
+        );
+        assert_eq!(
+            lexically_normal(Path::new("/r/sub/../x/./y")),
+            Path::new("/r/x/y")
+        );
+        assert_eq!(lexically_normal(Path::new("/../a")), Path::new("/a"));
     }
 
     #[tokio::test]

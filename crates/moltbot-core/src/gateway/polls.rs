@@ -4,9 +4,13 @@
 //! - **The card** ([`card`]): an Adaptive Card with the question, one `Input.ChoiceSet`
 //!   ([`CHOICE_INPUT`], values `"1"`..`"n"`, several comma-separated when `multiple`) and one
 //!   `Action.Submit` whose `data` carries the poll's id ([`POLL_MARKER`]). A network merges the
-//!   submit data into the submitted inputs, so a card submission with the marker is a vote.
-//! - **Votes** are taken before the agent and before access control: a poll is open to every
-//!   member of its room, and only submissions made in the poll's room count. A vote is stored
+//!   submit data into the submitted inputs. The message carrying the card is stored with the
+//!   poll (`moltbot poll create` posts it first; a `/poll` answer records it as it is posted).
+//! - **Votes** are submissions of a poll's card message, never identified by their data alone
+//!   (a client can submit any data): one whose data names another poll, or naming a poll on
+//!   another card, is dropped with its reason. Votes are taken before the agent and before
+//!   access control: a poll is open to every member of its room, and only submissions made in
+//!   the poll's room count. A vote is stored
 //!   silently (no message: a room of voters would otherwise fill with acknowledgements); voting
 //!   again replaces the person's vote. Votes on a closed or unknown poll, or naming no valid
 //!   option, are recorded as skipped with their reason.
@@ -43,6 +47,8 @@ const UNKNOWN_POLL: &str = "vote for an unknown poll";
 const CLOSED_POLL: &str = "vote after the poll closed";
 const OTHER_ROOM: &str = "vote from outside the poll's room";
 const NO_CHOICE: &str = "vote without a valid choice";
+const NOT_POLL_CARD: &str = "vote submitted on a card that is not the poll's";
+const OTHER_POLL: &str = "vote naming another poll than its card's";
 
 /// Why a poll cannot be made as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,13 +63,16 @@ pub enum PollError {
     /// More than [`MAX_OPTIONS`].
     #[error("a poll takes at most {MAX_OPTIONS} options")]
     TooManyOptions,
-    /// The same option twice.
-    #[error("the option {0:?} is given twice")]
+    /// The same option twice (compared ignoring case: voters could not tell them apart).
+    #[error("the option {0:?} is given twice (options are compared ignoring case)")]
     DuplicateOption(String),
+    /// An empty (or all-space) option, by its 1-based position.
+    #[error("option {0} is blank")]
+    BlankOption(usize),
 }
 
-/// Checks a poll's question and options (trimmed, at least two, at most [`MAX_OPTIONS`], no
-/// option twice); returns them trimmed.
+/// Checks a poll's question and options (trimmed, none blank, at least two, at most
+/// [`MAX_OPTIONS`], no option twice ignoring case); returns them trimmed.
 ///
 /// # Errors
 /// What is wrong, as a [`PollError`].
@@ -72,20 +81,20 @@ pub fn check(question: &str, options: &[String]) -> Result<(String, Vec<String>)
     if question.is_empty() {
         return Err(PollError::NoQuestion);
     }
-    let options: Vec<String> = options
-        .iter()
-        .map(|o| o.trim().to_string())
-        .filter(|o| !o.is_empty())
-        .collect();
+    let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).collect();
+    if let Some(blank) = options.iter().position(String::is_empty) {
+        return Err(PollError::BlankOption(blank + 1));
+    }
     if options.len() < 2 {
         return Err(PollError::TooFewOptions);
     }
     if options.len() > MAX_OPTIONS {
         return Err(PollError::TooManyOptions);
     }
-    for (i, option) in options.iter().enumerate() {
-        if options[..i].contains(option) {
-            return Err(PollError::DuplicateOption(option.clone()));
+    let folded: Vec<String> = options.iter().map(|o| o.to_lowercase()).collect();
+    for (i, option) in folded.iter().enumerate() {
+        if folded[..i].contains(option) {
+            return Err(PollError::DuplicateOption(options[i].clone()));
         }
     }
     Ok((question.to_string(), options))
@@ -143,14 +152,26 @@ pub fn card(id: &str, question: &str, options: &[String], multiple: bool) -> Val
     })
 }
 
-/// The text shown with the card (and by clients that cannot show cards).
-pub fn fallback_text(question: &str, options: &[String]) -> String {
+/// The text shown with the card of poll `id` (and by clients that cannot show cards): the
+/// question, the numbered options and how to close it, e.g.
+///
+/// ```text
+/// Poll: Lunch?
+/// 1. Pizza
+/// 2. Sushi
+///
+/// Close it with `moltbot poll close p3k9x2m7qa`.
+/// ```
+pub fn fallback_text(id: &str, question: &str, options: &[String]) -> String {
     let listed: Vec<String> = options
         .iter()
         .enumerate()
         .map(|(i, o)| format!("{}. {o}", i + 1))
         .collect();
-    format!("Poll: {question}\n{}", listed.join("\n"))
+    format!(
+        "Poll: {question}\n{}\n\nClose it with `moltbot poll close {id}`.",
+        listed.join("\n")
+    )
 }
 
 /// The poll a card submission votes in, if it is a vote (its inputs carry [`POLL_MARKER`]).
@@ -255,11 +276,41 @@ impl Processor {
     /// Takes a card submission that is a vote: records it (or records why it is not counted)
     /// and finishes the message without a reply. Returns `false` when `message` is not a
     /// vote (it then goes on through the chain).
+    ///
+    /// A submission is a vote when its card is a poll's card (the message stored as the
+    /// poll's card): it counts for that poll, whatever its submit data says (a client can
+    /// send any data). A submission whose data names a poll ([`POLL_MARKER`]) on any other
+    /// card is dropped with its reason, never passed to the agent; so is one whose data names
+    /// another poll than its card's.
     pub(crate) async fn take_vote(&self, message: &InboundMessage) -> bool {
-        let Some(poll_id) = poll_of(message) else {
+        let Some(submission) = message.card.as_ref() else {
             return false;
         };
-        let outcome = self.record_vote(message, poll_id).await;
+        let claimed = poll_of(message);
+        let card_poll = match self
+            .store
+            .polls()
+            .poll_by_card_message(self.id(), &submission.card_message_id)
+            .await
+        {
+            Ok(poll) => poll,
+            Err(err) => {
+                // Left pending: the re-drive task takes it again when its lease expires.
+                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not look up the poll of a card submission; it is retried when its lease expires");
+                return true;
+            }
+        };
+        let (outcome, poll_id) = match (card_poll, claimed) {
+            (None, None) => return false,
+            (None, Some(claimed)) => (Ok(Some(NOT_POLL_CARD)), claimed.to_string()),
+            (Some(poll), Some(claimed)) if claimed != poll.id => {
+                (Ok(Some(OTHER_POLL)), claimed.to_string())
+            }
+            (Some(poll), _) => {
+                let outcome = self.record_vote(message, &poll).await;
+                (outcome, poll.id)
+            }
+        };
         match outcome {
             Ok(None) => {
                 self.finish_id(&message.id, InboundState::Replied, None)
@@ -268,7 +319,7 @@ impl Processor {
             Ok(Some(reason)) => {
                 self.metrics
                     .dropped(super::metrics::Dropped::Skipped(reason));
-                tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, room = %message.room_id, reason, "vote not counted");
+                tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, card_message_id = %submission.card_message_id, room = %message.room_id, reason, "vote not counted");
                 self.finish_id(&message.id, InboundState::Skipped, Some(reason))
                     .await;
             }
@@ -280,18 +331,14 @@ impl Processor {
         true
     }
 
-    /// Stores the vote of `message` in poll `poll_id`; `Ok(Some(reason))` when it does not
-    /// count.
+    /// Stores the vote of `message` in `poll` (the poll of the submitted card);
+    /// `Ok(Some(reason))` when it does not count.
     async fn record_vote(
         &self,
         message: &InboundMessage,
-        poll_id: &str,
+        poll: &Poll,
     ) -> Result<Option<&'static str>, crate::store::StoreError> {
-        let polls = self.store.polls();
-        let Some(poll) = polls.poll(poll_id).await? else {
-            return Ok(Some(UNKNOWN_POLL));
-        };
-        if poll.channel != self.id() || poll.room_id != message.room_id {
+        if poll.room_id != message.room_id {
             return Ok(Some(OTHER_ROOM));
         }
         let inputs = message.card.as_ref().map(|c| &c.inputs);
@@ -300,15 +347,41 @@ impl Processor {
             return Ok(Some(NO_CHOICE));
         };
         Ok(
-            match polls.vote(poll_id, &message.sender.id, &choices).await? {
+            match self
+                .store
+                .polls()
+                .vote(&poll.id, &message.sender.id, &choices)
+                .await?
+            {
                 VoteOutcome::Recorded | VoteOutcome::Changed => {
-                    tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll_id, "vote recorded");
+                    tracing::info!(channel = self.id(), message_id = %message.id, poll = %poll.id, "vote recorded");
                     None
                 }
                 VoteOutcome::UnknownPoll => Some(UNKNOWN_POLL),
                 _ => Some(CLOSED_POLL),
             },
         )
+    }
+
+    /// After card part `part` of a reply was posted as message `remote_id`: when the reply
+    /// answers a `/poll` command (the poll [`id_for_message`] of its message exists), records
+    /// that message as the poll's card, so its submissions count as votes. Called before the
+    /// part is marked sent: a crash in between posts the card again and records the new one.
+    pub(crate) async fn note_poll_card(
+        &self,
+        part: &crate::store::OutboxEntry,
+        remote_id: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(inbound) = part.inbound_message_id.as_deref() else {
+            return Ok(());
+        };
+        let id = id_for_message(self.id(), inbound);
+        let polls = self.store.polls();
+        if polls.poll(&id).await?.is_some() {
+            polls.set_card_message(&id, remote_id).await?;
+            tracing::info!(channel = self.id(), poll = %id, card_message_id = %remote_id, "poll card posted");
+        }
+        Ok(())
     }
 
     /// The poll a `/poll` command in `message` creates, stored (again, harmlessly, when the
@@ -333,6 +406,7 @@ impl Processor {
             multiple: false,
             created_by: message.sender.id.clone(),
             closes_at: None,
+            card_message_id: None,
         };
         if let Err(err) = self.store.polls().create_poll(&poll).await {
             tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not store a poll");
@@ -343,10 +417,7 @@ impl Processor {
         }
         tracing::info!(channel = self.id(), message_id = %message.id, poll = %id, room = %message.room_id, "poll created from chat");
         Ok((
-            format!(
-                "{}\n\nClose it with `moltbot poll close {id}`.",
-                fallback_text(&question, &options)
-            ),
+            fallback_text(&id, &question, &options),
             card(&id, &question, &options, false),
         ))
     }
@@ -438,6 +509,32 @@ mod tests {
         assert!(parse_command(r#""Q" A | A"#)
             .unwrap_err()
             .contains("given twice"));
+        assert!(parse_command(r#""Q" A | | B"#)
+            .unwrap_err()
+            .starts_with("option 2 is blank"));
+    }
+
+    #[test]
+    fn blank_options_and_duplicates_ignoring_case_are_refused() {
+        let check_of = |options: &[&str]| check("Lunch?", &strings(options));
+        assert_eq!(
+            check_of(&[" Pizza ", "Sushi"]).unwrap().1,
+            strings(&["Pizza", "Sushi"])
+        );
+        assert_eq!(
+            check_of(&["Pizza", "pizza"]),
+            Err(PollError::DuplicateOption("pizza".to_string()))
+        );
+        assert_eq!(
+            check_of(&["Pizza", "  ", "Sushi"]),
+            Err(PollError::BlankOption(2))
+        );
+        assert_eq!(check_of(&["Pizza", ""]), Err(PollError::BlankOption(2)));
+        assert_eq!(check_of(&["Pizza"]), Err(PollError::TooFewOptions));
+        assert_eq!(
+            fallback_text("p1", "Lunch?", &strings(&["Pizza", "Sushi"])),
+            "Poll: Lunch?\n1. Pizza\n2. Sushi\n\nClose it with `moltbot poll close p1`."
+        );
     }
 
     #[test]
@@ -479,6 +576,7 @@ mod tests {
             closes_at: None,
             closed_at: Some(1),
             announced_at: None,
+            card_message_id: None,
         };
         let vote = |who: &str, choices: Vec<u32>| PollVote {
             poll_id: "p1".into(),

@@ -558,6 +558,9 @@ impl Processor {
                 }
                 Err(err) => return Err(err),
             };
+            if part.part == OutboxPartKind::Card && part.op == OutboxOpKind::Create {
+                self.note_poll_card(part, &remote_id).await?;
+            }
             outbox
                 .record_sent(&SentRecord {
                     op_id: part.id,

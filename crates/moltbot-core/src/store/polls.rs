@@ -26,6 +26,9 @@ pub struct NewPoll {
     pub created_by: String,
     /// When it closes by itself (unix ms), if it does.
     pub closes_at: Option<i64>,
+    /// The message carrying its card, when known at creation (a card posted first, then
+    /// stored); otherwise set with [`PollRepo::set_card_message`] once the card is posted.
+    pub card_message_id: Option<String>,
 }
 
 /// A stored poll.
@@ -53,6 +56,9 @@ pub struct Poll {
     pub closed_at: Option<i64>,
     /// When its tally was posted (unix ms); `None` until then.
     pub announced_at: Option<i64>,
+    /// The message carrying its card (only submissions of that card are its votes); `None`
+    /// until the card is posted.
+    pub card_message_id: Option<String>,
 }
 
 impl Poll {
@@ -98,6 +104,17 @@ pub trait PollRepo: Send + Sync {
 
     /// The poll `id`, if any.
     async fn poll(&self, id: &str) -> Result<Option<Poll>, StoreError>;
+
+    /// Records that the card of poll `id` is message `message_id` (replacing an earlier one:
+    /// a card posted again after a crash). Returns `false` when there is no such poll.
+    async fn set_card_message(&self, id: &str, message_id: &str) -> Result<bool, StoreError>;
+
+    /// The poll of `channel` whose card is message `message_id`, if any.
+    async fn poll_by_card_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<Poll>, StoreError>;
 
     /// Records `person_id`'s vote for `choices` in poll `poll_id` at the store's time, replacing
     /// an earlier vote of theirs, if and only if the poll is open then (checked in the same

@@ -102,7 +102,7 @@ const fn flag(name: &'static str) -> Column {
     }
 }
 
-/// Every table of the store (schema version 4), keys first.
+/// Every table of the store (schema version 5), keys first.
 pub const TABLES: &[Table] = &[
     Table {
         name: "kv",
@@ -262,6 +262,7 @@ pub const TABLES: &[Table] = &[
             int("closes_at"),
             int("closed_at"),
             int("announced_at"),
+            text("card_message_id"),
         ],
         key_len: 1,
         generated_id: false,

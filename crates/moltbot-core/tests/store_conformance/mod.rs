@@ -118,6 +118,7 @@ macro_rules! conformance {
                 create_is_idempotent_and_round_trips,
                 one_vote_per_person_changeable_until_close,
                 due_polls_close_at_their_time_and_are_announced_once,
+                a_poll_is_found_by_its_card_message,
                 concurrent_votes_keep_one_per_person,
             ],
         );

@@ -18,6 +18,7 @@ fn lunch(id: &str, closes_at: Option<i64>) -> NewPoll {
         multiple: false,
         created_by: "cli".to_string(),
         closes_at,
+        card_message_id: None,
     }
 }
 
@@ -194,4 +195,61 @@ pub async fn concurrent_votes_keep_one_per_person(f: Fixture) {
         ));
     }
     assert_eq!(f.store.polls().votes("p1").await.unwrap().len(), 8);
+}
+
+pub async fn a_poll_is_found_by_its_card_message(f: Fixture) {
+    let polls = f.store.polls();
+    let mut posted_first = lunch("p1", None);
+    posted_first.card_message_id = Some("m-1".to_string());
+    polls.create_poll(&posted_first).await.unwrap();
+    polls.create_poll(&lunch("p2", None)).await.unwrap();
+    assert_eq!(
+        polls.poll("p2").await.unwrap().unwrap().card_message_id,
+        None
+    );
+    assert_eq!(
+        polls
+            .poll_by_card_message("chat", "m-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "p1"
+    );
+    assert_eq!(
+        polls.poll_by_card_message("chat", "m-2").await.unwrap(),
+        None
+    );
+
+    assert!(polls.set_card_message("p2", "m-2").await.unwrap());
+    assert!(!polls.set_card_message("nope", "m-3").await.unwrap());
+    let p2 = polls
+        .poll_by_card_message("chat", "m-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p2.id.as_str(), p2.card_message_id.as_deref()),
+        ("p2", Some("m-2"))
+    );
+    assert_eq!(
+        polls.poll_by_card_message("other", "m-2").await.unwrap(),
+        None,
+        "another channel's message"
+    );
+    // Posted again (after a crash): the new message is the card.
+    assert!(polls.set_card_message("p2", "m-2b").await.unwrap());
+    assert_eq!(
+        polls.poll_by_card_message("chat", "m-2").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        polls
+            .poll_by_card_message("chat", "m-2b")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "p2"
+    );
 }

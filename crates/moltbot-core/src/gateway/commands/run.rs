@@ -61,7 +61,7 @@ impl Processor {
             Command::Status => (self.status(message, session.as_str()).await, None),
             Command::Whoami => {
                 let dm = self.dm_access(message).await;
-                (text::whoami(self.id(), &message.sender, dm), None)
+                (text::whoami(self.id(), &message.sender, &dm), None)
             }
             Command::Poll => {
                 let args = parse(&message.text).map_or("", |i| i.args);
@@ -102,19 +102,43 @@ impl Processor {
             kind: message.kind,
             turns,
             keep_turns: self.options.history_turns,
-            dm: self.dm_access(message).await,
+            dm: &self.dm_access(message).await,
             space,
         })
     }
 
     /// The standing in direct messages of the sender of `message` (approvals read only where
     /// they count).
-    async fn dm_access(&self, message: &InboundMessage) -> &'static str {
+    async fn dm_access(&self, message: &InboundMessage) -> String {
         let policy = self.channel.access_policy();
-        let approved = match policy.dm {
-            DmPolicy::Pairing | DmPolicy::Allowlist => is_approved(self, message).await,
-            _ => false,
+        let pairing = match policy.dm {
+            DmPolicy::Pairing | DmPolicy::Allowlist if is_approved(self, message).await => {
+                text::DmPairing::Approved
+            }
+            DmPolicy::Pairing => match self.pending_code(message).await {
+                Some(code) => text::DmPairing::Pending {
+                    code,
+                    shown: message.kind == ConversationKind::Direct,
+                },
+                None => text::DmPairing::None,
+            },
+            _ => text::DmPairing::None,
         };
-        text::dm_access(&policy, &sender_of(message), approved)
+        text::dm_access(&policy, &sender_of(message), self.id(), &pairing)
+    }
+
+    /// The pending (unexpired) pairing code of the sender of `message`, if any; `None` too when
+    /// the store cannot be read (logged).
+    async fn pending_code(&self, message: &InboundMessage) -> Option<String> {
+        match self.store.pairing().list_pending(Some(self.id())).await {
+            Ok(pending) => pending
+                .into_iter()
+                .find(|r| r.person_id == message.sender.id)
+                .map(|r| r.code),
+            Err(err) => {
+                tracing::warn!(channel = self.id(), error = %err, "cannot read pending pairing requests for the answer");
+                None
+            }
+        }
     }
 }

@@ -60,7 +60,7 @@ pub(crate) struct StatusFacts<'a> {
     /// Most messages a session keeps (`agents.defaults.historyTurns`).
     pub(crate) keep_turns: usize,
     /// The asker's standing in direct messages ([`dm_access`]).
-    pub(crate) dm: &'static str,
+    pub(crate) dm: &'a str,
     /// In a space, the asker's standing there ([`space_access`]).
     pub(crate) space: Option<&'static str>,
 }
@@ -120,19 +120,57 @@ pub(crate) fn whoami(channel: &str, sender: &SenderInfo, dm: &str) -> String {
 
 /// The sender's standing in direct messages, in words: under `pairing` and `allowlist`
 /// whether they are in `allowFrom` or `approved` through pairing.
-pub(crate) fn dm_access(policy: &AccessPolicy, sender: &Sender, approved: bool) -> &'static str {
-    match policy.dm {
-        DmPolicy::Open => "open to everyone (dmPolicy open)",
-        DmPolicy::Disabled => "off for everyone (dmPolicy disabled)",
-        DmPolicy::Pairing | DmPolicy::Allowlist if policy.allow_from.allows(sender) => {
-            "allowed (you are in allowFrom)"
+pub(crate) fn dm_access(
+    policy: &AccessPolicy,
+    sender: &Sender,
+    channel: &str,
+    pairing: &DmPairing,
+) -> String {
+    match (policy.dm, pairing) {
+        (DmPolicy::Open, _) => "open to everyone (dmPolicy open)".to_string(),
+        (DmPolicy::Disabled, _) => "off for everyone (dmPolicy disabled)".to_string(),
+        (DmPolicy::Pairing | DmPolicy::Allowlist, _) if policy.allow_from.allows(sender) => {
+            "allowed (you are in allowFrom)".to_string()
         }
-        DmPolicy::Pairing | DmPolicy::Allowlist if approved => "approved (pairing)",
-        DmPolicy::Pairing => {
-            "not approved yet: send me any other direct message to get a pairing code"
+        (DmPolicy::Pairing | DmPolicy::Allowlist, DmPairing::Approved) => {
+            "approved (pairing)".to_string()
         }
-        DmPolicy::Allowlist => "not approved yet (dmPolicy allowlist): ask the owner of this bot",
+        (
+            DmPolicy::Pairing,
+            DmPairing::Pending {
+                code: pending,
+                shown: true,
+            },
+        ) => format!(
+            "not approved yet: your pairing code {} is waiting for approval; ask the owner of \
+             this bot to approve it with {}",
+            code(pending),
+            code(&format!("moltbot pairing approve {channel} {pending}"))
+        ),
+        (DmPolicy::Pairing, DmPairing::Pending { shown: false, .. }) => {
+            "not approved yet: your pairing code (sent to you in our direct chat) is waiting for \
+             approval; ask the owner of this bot to approve it"
+                .to_string()
+        }
+        (DmPolicy::Pairing, _) => {
+            "not approved yet: send me any other direct message to get a pairing code".to_string()
+        }
+        (DmPolicy::Allowlist, _) => {
+            "not approved yet (dmPolicy allowlist): ask the owner of this bot".to_string()
+        }
     }
+}
+
+/// What pairing says of a sender, for [`dm_access`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DmPairing {
+    /// Approved (by code or `moltbot pair`).
+    Approved,
+    /// Not approved; their pairing code `code` is pending. `shown`: the answer may show the
+    /// code (it goes to their direct chat, where the code was sent).
+    Pending { code: String, shown: bool },
+    /// Neither.
+    None,
 }
 
 /// The sender's standing in spaces, in words.
@@ -269,7 +307,7 @@ mod tests {
             &["alice@example.com"],
         );
         assert_eq!(
-            dm_access(&listed, &alice(), false),
+            dm_access(&listed, &alice(), "webex", &DmPairing::None),
             "allowed (you are in allowFrom)"
         );
         assert_eq!(
@@ -277,16 +315,36 @@ mod tests {
             "allowed (you are in groupAllowFrom)"
         );
         let pairing = policy(D::Pairing, none, G::Allowlist, none);
-        assert_eq!(dm_access(&pairing, &alice(), true), "approved (pairing)");
-        assert!(dm_access(&pairing, &alice(), false).contains("pairing code"));
+        assert_eq!(
+            dm_access(&pairing, &alice(), "webex", &DmPairing::Approved),
+            "approved (pairing)"
+        );
+        assert!(dm_access(&pairing, &alice(), "webex", &DmPairing::None)
+            .contains("send me any other direct message to get a pairing code"));
+        let pending = |shown| DmPairing::Pending {
+            code: "ABCD2345".to_string(),
+            shown,
+        };
+        assert_eq!(
+            dm_access(&pairing, &alice(), "webex", &pending(true)),
+            "not approved yet: your pairing code `ABCD2345` is waiting for approval; ask the \
+             owner of this bot to approve it with `moltbot pairing approve webex ABCD2345`"
+        );
+        let in_space = dm_access(&pairing, &alice(), "webex", &pending(false));
+        assert!(in_space.contains("is waiting for approval"), "{in_space}");
+        assert!(!in_space.contains("ABCD2345"), "{in_space}");
         assert!(space_access(&pairing, &alice()).starts_with("not allowed"));
         let allowlist = policy(D::Allowlist, none, G::Mention, none);
-        assert!(dm_access(&allowlist, &alice(), false).contains("ask the owner"));
+        assert!(
+            dm_access(&allowlist, &alice(), "webex", &DmPairing::None).contains("ask the owner")
+        );
         assert!(space_access(&allowlist, &alice()).contains("groupPolicy mention"));
         let open = policy(D::Open, &["*"], G::Open, none);
-        assert!(dm_access(&open, &alice(), false).contains("dmPolicy open"));
+        assert!(dm_access(&open, &alice(), "webex", &DmPairing::None).contains("dmPolicy open"));
         let off = policy(D::Disabled, none, G::Disabled, none);
-        assert!(dm_access(&off, &alice(), true).contains("dmPolicy disabled"));
+        assert!(
+            dm_access(&off, &alice(), "webex", &DmPairing::Approved).contains("dmPolicy disabled")
+        );
         assert!(space_access(&off, &alice()).contains("groupPolicy disabled"));
     }
 }

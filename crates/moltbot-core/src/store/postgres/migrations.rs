@@ -189,8 +189,14 @@ CREATE TABLE poll_votes (
 );
 "#;
 
+/// Version 5: the message that carries a poll's card (the SQLite store's version 5).
+const V5: &str = r#"
+ALTER TABLE polls ADD COLUMN card_message_id TEXT COLLATE "C";
+CREATE INDEX polls_by_card ON polls (channel, card_message_id) WHERE card_message_id IS NOT NULL;
+"#;
+
 /// The ordered `(version, script)` pairs; the schema version is the last one applied.
-pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3), (4, V4)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3), (4, V4), (5, V5)];
 
 const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS moltbot_schema (
     version    INTEGER NOT NULL PRIMARY KEY,
@@ -369,9 +375,11 @@ mod tests {
             let body = &script[start..];
             let body = &body[..body.find(");").unwrap_or(body.len())];
             for column in table.columns {
+                let added = format!("ALTER TABLE {} ADD COLUMN {} ", table.name, column.name);
                 assert!(
                     body.lines()
-                        .any(|l| l.trim_start().starts_with(&format!("{} ", column.name))),
+                        .any(|l| l.trim_start().starts_with(&format!("{} ", column.name)))
+                        || MIGRATIONS.iter().any(|(_, script)| script.contains(&added)),
                     "{}.{}",
                     table.name,
                     column.name

@@ -10,7 +10,7 @@ use crate::store::polls::{choices_from_text, choices_to_text, options_from_text,
 use crate::store::{NewPoll, Poll, PollRepo, PollVote, StoreError, VoteOutcome};
 
 const POLL_COLUMNS: &str = "id, channel, room_id, question, options, multiple, created_by, \
-     created_at, closes_at, closed_at, announced_at";
+     created_at, closes_at, closed_at, announced_at, card_message_id";
 
 fn poll_of(r: &Row) -> Result<Poll, StoreError> {
     let options: String = r.try_get(4)?;
@@ -26,6 +26,7 @@ fn poll_of(r: &Row) -> Result<Poll, StoreError> {
         closes_at: r.try_get(8)?,
         closed_at: r.try_get(9)?,
         announced_at: r.try_get(10)?,
+        card_message_id: r.try_get(11)?,
     })
 }
 
@@ -49,8 +50,8 @@ impl PollRepo for PostgresBackend {
         let added = execute(
             &c,
             "INSERT INTO polls (id, channel, room_id, question, options, multiple, created_by,
-                                created_at, closes_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                                created_at, closes_at, card_message_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
             &[
                 &poll.id,
                 &poll.channel,
@@ -61,6 +62,7 @@ impl PollRepo for PostgresBackend {
                 &poll.created_by,
                 &now,
                 &poll.closes_at,
+                &poll.card_message_id,
             ],
         )
         .await?;
@@ -69,6 +71,34 @@ impl PollRepo for PostgresBackend {
 
     async fn poll(&self, id: &str) -> Result<Option<Poll>, StoreError> {
         get_poll(&self.client().await?, id).await
+    }
+
+    async fn set_card_message(&self, id: &str, message_id: &str) -> Result<bool, StoreError> {
+        let changed = execute(
+            &self.client().await?,
+            "UPDATE polls SET card_message_id = $2 WHERE id = $1",
+            &[&id, &message_id],
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    async fn poll_by_card_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<Poll>, StoreError> {
+        query_opt(
+            &self.client().await?,
+            &format!(
+                "SELECT {POLL_COLUMNS} FROM polls WHERE channel = $1 AND card_message_id = $2"
+            ),
+            &[&channel, &message_id],
+        )
+        .await?
+        .as_ref()
+        .map(poll_of)
+        .transpose()
     }
 
     async fn vote(

@@ -268,8 +268,15 @@ CREATE TABLE poll_votes (
 ) WITHOUT ROWID;
 "#;
 
+/// Migration 5: the message that carries a poll's card (a vote counts only when submitted on
+/// it), found by channel and message id.
+const V5: &str = r#"
+ALTER TABLE polls ADD COLUMN card_message_id TEXT;
+CREATE INDEX polls_by_card ON polls (channel, card_message_id) WHERE card_message_id IS NOT NULL;
+"#;
+
 /// The ordered migration scripts; the schema version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes (the number of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

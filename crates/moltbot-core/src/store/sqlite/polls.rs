@@ -8,7 +8,7 @@ use crate::store::polls::{choices_from_text, choices_to_text, options_from_text,
 use crate::store::{NewPoll, Poll, PollRepo, PollVote, StoreError, VoteOutcome};
 
 const POLL_COLUMNS: &str = "id, channel, room_id, question, options, multiple, created_by, \
-     created_at, closes_at, closed_at, announced_at";
+     created_at, closes_at, closed_at, announced_at, card_message_id";
 
 /// A poll row as read, `options` still text.
 type RawPoll = (Poll, String);
@@ -27,6 +27,7 @@ fn raw_poll(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawPoll> {
             closes_at: r.get(8)?,
             closed_at: r.get(9)?,
             announced_at: r.get(10)?,
+            card_message_id: r.get(11)?,
         },
         r.get(4)?,
     ))
@@ -53,8 +54,8 @@ impl PollRepo for SqliteBackend {
         self.write(move |conn| {
             let added = conn.execute(
                 "INSERT INTO polls (id, channel, room_id, question, options, multiple, created_by,
-                                    created_at, closes_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+                                    created_at, closes_at, card_message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
                 params![
                     poll.id,
                     poll.channel,
@@ -64,7 +65,8 @@ impl PollRepo for SqliteBackend {
                     poll.multiple,
                     poll.created_by,
                     now,
-                    poll.closes_at
+                    poll.closes_at,
+                    poll.card_message_id
                 ],
             )?;
             Ok(added == 1)
@@ -75,6 +77,36 @@ impl PollRepo for SqliteBackend {
     async fn poll(&self, id: &str) -> Result<Option<Poll>, StoreError> {
         let id = id.to_owned();
         self.read(move |conn| get_poll(conn, &id)).await
+    }
+
+    async fn set_card_message(&self, id: &str, message_id: &str) -> Result<bool, StoreError> {
+        let (id, message_id) = (id.to_owned(), message_id.to_owned());
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE polls SET card_message_id = ?2 WHERE id = ?1",
+                params![id, message_id],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn poll_by_card_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<Poll>, StoreError> {
+        let (channel, message_id) = (channel.to_owned(), message_id.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {POLL_COLUMNS} FROM polls WHERE channel = ?1 AND card_message_id = ?2"
+            ))?
+            .query_row(params![channel, message_id], raw_poll)
+            .optional()?
+            .map(decode)
+            .transpose()
+        })
+        .await
     }
 
     async fn vote(
