@@ -103,6 +103,42 @@ fn copy_between_sqlite_files_checks_counts_and_refuses_a_full_target() {
 }
 
 #[test]
+fn a_sqlite_copy_is_one_self_contained_file_in_an_existing_folder() {
+    let home = home_with_state();
+    let target = home.state_dir().join("backup.sqlite");
+    let to = format!("sqlite:{}", target.display());
+    let copied = json(&home, &["store", "copy", "--to", &to, "--json"]);
+    assert_eq!(copied["total"], 2);
+    for suffix in ["-wal", "-shm"] {
+        let companion = home.state_dir().join(format!("backup.sqlite{suffix}"));
+        assert!(!companion.exists(), "{} left behind", companion.display());
+    }
+    // The backup taken as that one file, alone in another folder, holds the rows.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let alone = elsewhere.path().join("restored.sqlite");
+    std::fs::copy(&target, &alone).unwrap();
+    home.write_config(&format!(
+        "{{ store: {{ url: \"sqlite:{}\" }} }}",
+        alone.display()
+    ));
+    let status = json(&home, &["store", "status", "--json"]);
+    assert_eq!(status["rows"]["approved_identities"], 1, "{status}");
+    assert_eq!(status["rows"]["plugin_installs"], 1, "{status}");
+    home.write_config("{}");
+
+    // A missing folder is refused by name, not created.
+    let missing = home.state_dir().join("no-such-folder");
+    let to = format!("sqlite:{}", missing.join("x.sqlite").display());
+    let (ok, stdout, stderr) = run(&home, &["store", "copy", "--to", &to]);
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("the folder {} does not exist", missing.display())),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "store copy created {}", missing.display());
+}
+
+#[test]
 fn a_bad_store_url_is_a_config_error_and_validate_never_connects() {
     let home = TestHome::new();
     home.write_config("{ store: { url: \"postgres://u:hunter2@db/x?sslmode=sometimes\" } }");

@@ -136,6 +136,10 @@ impl Backend for PostgresBackend {
     async fn schema_version(&self) -> Result<u32, StoreError> {
         migrations::schema_version(&self.client().await?).await
     }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
 }
 
 pub(crate) fn unavailable(message: String) -> StoreError {
