@@ -156,6 +156,42 @@ fn the_gateway_log_never_holds_the_token() {
 }
 
 #[test]
+fn the_gateway_config_dump_masks_every_secret_by_key_and_url_passwords_whole() {
+    let home = TestHome::new();
+    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC9kdW1wLXRva2Vu";
+    let api_key = "sk-FAKEKEY-abcdef123456";
+    let header = "Token hdr-FAKE-0123456789abcdef";
+    let password = "SuperSecretPw";
+    // No channel enabled: the gateway dumps the config, then stops before any connection.
+    home.write_config(&format!(
+        "{{ channels: {{ webex: {{ botToken: \"{token}\" }} }}, \
+           models: {{ providers: {{ acme: {{ api: \"openai-completions\", \
+             baseUrl: \"http://127.0.0.1:9/v1\", apiKey: \"{api_key}\", \
+             headers: {{ Authorization: \"{header}\" }} }} }} }}, \
+           store: {{ url: \"postgres://postgres:{password}@127.0.0.1:9/db\" }} }}"
+    ));
+    let out = home
+        .moltbot()
+        .env("MOLTBOT_LOG_LEVEL", "debug")
+        .arg("gateway")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log")).unwrap();
+    let dump = log
+        .lines()
+        .find(|l| l.contains("loaded config"))
+        .unwrap_or_else(|| panic!("no config dump: {log}"));
+    assert!(dump.contains("sk-F…3456"), "the apiKey shows masked: {dump}");
+    assert!(dump.contains("postgres://postgres:****@127.0.0.1:9/db"), "{dump}");
+    for text in [&log, &stdout, &stderr] {
+        for secret in [token, api_key, "hdr-FAKE-0123456789abcdef", password, "Supe"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+}
+
+#[test]
 fn an_explicit_config_path_that_does_not_exist_is_an_error_naming_it() {
     let home = TestHome::new();
     // The reviewer's case: `--config nope.json5` once said "defaults apply" and exited 0.
