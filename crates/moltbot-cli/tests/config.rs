@@ -182,10 +182,22 @@ fn the_gateway_config_dump_masks_every_secret_by_key_and_url_passwords_whole() {
         .lines()
         .find(|l| l.contains("loaded config"))
         .unwrap_or_else(|| panic!("no config dump: {log}"));
-    assert!(dump.contains("sk-F…3456"), "the apiKey shows masked: {dump}");
-    assert!(dump.contains("postgres://postgres:****@127.0.0.1:9/db"), "{dump}");
+    assert!(
+        dump.contains("sk-F…3456"),
+        "the apiKey shows masked: {dump}"
+    );
+    assert!(
+        dump.contains("postgres://postgres:****@127.0.0.1:9/db"),
+        "{dump}"
+    );
     for text in [&log, &stdout, &stderr] {
-        for secret in [token, api_key, "hdr-FAKE-0123456789abcdef", password, "Supe"] {
+        for secret in [
+            token,
+            api_key,
+            "hdr-FAKE-0123456789abcdef",
+            password,
+            "Supe",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
     }

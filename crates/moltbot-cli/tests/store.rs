@@ -62,6 +62,68 @@ fn status_reads_without_creating_and_migrate_creates() {
 }
 
 #[test]
+fn read_only_commands_never_create_the_store() {
+    let home = TestHome::new();
+    let listing = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path.clone());
+                }
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    };
+    let before = listing(home.state_dir());
+    // Commands that need existing state fail as they would on an empty store, naming it.
+    for args in [
+        &["poll", "results", "p1"][..],
+        &["poll", "close", "p1"],
+        &["pairing", "approve", "webex", "ABCD2345"],
+        &["pairing", "deny", "webex", "bob@example.com"],
+        &["pairing", "revoke", "webex", "bob@example.com"],
+    ] {
+        let (ok, stdout, stderr) = run(&home, args);
+        assert!(!ok, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("no store yet")
+                && stderr.contains(&home.store_path().display().to_string()),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Listing and status commands show nothing, and say why.
+    for args in [
+        &["pairing", "list"][..],
+        &["store", "status"],
+        &["channels", "status"],
+    ] {
+        let (ok, stdout, stderr) = run(&home, args);
+        assert!(ok, "{args:?}: {stdout}{stderr}");
+        if args[0] != "channels" {
+            assert!(stdout.contains("no store yet"), "{args:?}: {stdout}");
+        }
+    }
+    assert_eq!(
+        json(&home, &["pairing", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert!(
+        !home.store_path().exists(),
+        "a read-only command created the store"
+    );
+    assert_eq!(
+        listing(home.state_dir()),
+        before,
+        "a read-only command wrote files"
+    );
+}
+
+#[test]
 fn copy_between_sqlite_files_checks_counts_and_refuses_a_full_target() {
     let home = home_with_state();
     let status = json(&home, &["store", "status", "--json"]);
@@ -135,7 +197,11 @@ fn a_sqlite_copy_is_one_self_contained_file_in_an_existing_folder() {
         stderr.contains(&format!("the folder {} does not exist", missing.display())),
         "{stderr}"
     );
-    assert!(!missing.exists(), "store copy created {}", missing.display());
+    assert!(
+        !missing.exists(),
+        "store copy created {}",
+        missing.display()
+    );
 }
 
 #[test]

@@ -46,7 +46,7 @@ async fn status(location: &StoreLocation, json: bool) -> anyhow::Result<Outcome>
         _ => None,
     };
     let advice = match found {
-        None => Some("no store yet: the gateway or any command that needs it creates it".to_owned()),
+        None => Some(crate::context::NO_STORE_YET.to_owned()),
         Some(0) => Some("empty database: run `moltbot store migrate` (or start the gateway) to create the tables".to_owned()),
         Some(v) if v < SCHEMA_VERSION => Some(format!(
             "schema version {v} is older than this moltbot's {SCHEMA_VERSION}: run `moltbot store migrate`"

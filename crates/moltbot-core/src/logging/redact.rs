@@ -244,12 +244,28 @@ mod tests {
     #[test]
     fn secret_keys_are_recognised_by_name() {
         for key in [
-            "apiKey", "botToken", "token", "secret", "password", "api_key", "x-api-key",
-            "Authorization", "clientSecret", "dbPassword",
+            "apiKey",
+            "botToken",
+            "token",
+            "secret",
+            "password",
+            "api_key",
+            "x-api-key",
+            "Authorization",
+            "clientSecret",
+            "dbPassword",
         ] {
             assert!(is_secret_key(key), "{key}");
         }
-        for key in ["maxTokens", "keyFile", "monkey", "tokenizer", "url", "mode", "keyboard"] {
+        for key in [
+            "maxTokens",
+            "keyFile",
+            "monkey",
+            "tokenizer",
+            "url",
+            "mode",
+            "keyboard",
+        ] {
             assert!(!is_secret_key(key), "{key}");
         }
     }

@@ -247,9 +247,14 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         let readers = Arc::clone(&self.readers);
-        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let join = move || {
             // The checkpointer first, then the idle readers: the writer's connection must be
             // the last one open for SQLite to remove the WAL.
@@ -258,7 +263,10 @@ impl Engine {
             for thread in threads {
                 let _ = thread.join();
             }
-            readers.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
             drop(jobs);
             if let Some(writer) = writer {
                 let _ = writer.join();
