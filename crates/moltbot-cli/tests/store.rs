@@ -307,3 +307,20 @@ fn copy_to_postgres_and_the_cli_then_works_on_it() {
         (Some(4), Some(4))
     );
 }
+
+#[test]
+fn channels_status_on_postgres_leaves_stderr_clean() {
+    let Some(schema) = ScratchSchema::from_env("cli_status_stderr") else {
+        return;
+    };
+    let home = TestHome::new();
+    home.write_config(&format!("{{ store: {{ url: \"{}\" }} }}", schema.url()));
+    let (ok, stdout, stderr) = run(&home, &["store", "migrate"]);
+    assert!(ok, "{stdout}{stderr}");
+    for _ in 0..2 {
+        let (ok, stdout, stderr) = run(&home, &["channels", "status"]);
+        assert!(ok, "{stdout}{stderr}");
+        assert!(stdout.contains("Store: postgres"), "{stdout}");
+        assert_eq!(stderr, "", "channels status printed to stderr");
+    }
+}
