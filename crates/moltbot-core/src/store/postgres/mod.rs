@@ -119,6 +119,7 @@ impl PostgresBackend {
                  of the {POOL_SIZE} pooled connections is busy)",
                 POOL_WAIT.as_secs()
             )),
+            deadpool_postgres::PoolError::Closed => StoreError::Closed,
             other => unavailable(other.to_string()),
         })
     }

@@ -605,6 +605,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn close_leaves_one_whole_file_and_refuses_later_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let engine = Engine::open(&path).unwrap();
+        engine
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO kv (namespace, key, value, updated_at) VALUES ('n', 'k', 'v', 0)",
+                    [],
+                )
+                .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        engine
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get::<_, i64>(0))
+                    .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        engine.close().await;
+        engine.close().await; // twice is harmless
+        assert!(!companion(&path, "-wal").exists());
+        assert!(!companion(&path, "-shm").exists());
+        assert!(matches!(
+            engine.write(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(
+            engine.read(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+        // The file alone holds the row.
+        let conn = Connection::open(&path).unwrap();
+        let value: String = conn
+            .query_row("SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(value, "v");
+    }
+
+    #[tokio::test]
     async fn the_writer_and_the_readers_have_the_store_settings() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(&dir.path().join("s.sqlite")).unwrap();
