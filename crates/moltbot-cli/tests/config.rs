@@ -126,13 +126,9 @@ fn env_substitution_and_config_override_flag() {
     assert!(stdout.contains("other.json5"), "{stdout}");
 }
 
-#[test]
-fn the_gateway_log_never_holds_the_token() {
-    let home = TestHome::new();
-    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC9ncmVwLW1lLWlmLXlvdS1jYW4";
-    home.write_config(&format!(
-        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"{token}\" }} }} }}"
-    ));
+/// Runs `moltbot gateway` at `debug` in `home` (until it stops by itself); returns its stdout,
+/// stderr and `<state>/logs/gateway.log`.
+fn gateway_at_debug(home: &TestHome) -> (String, String, String) {
     let out = home
         .moltbot()
         .env("MOLTBOT_LOG_LEVEL", "debug")
@@ -140,8 +136,19 @@ fn the_gateway_log_never_holds_the_token() {
         .output()
         .unwrap();
     let (stdout, stderr) = output_text(&out);
+    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log")).unwrap();
+    (stdout, stderr, log)
+}
+
+#[test]
+fn the_gateway_log_never_holds_the_token() {
+    let home = TestHome::new();
+    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC9ncmVwLW1lLWlmLXlvdS1jYW4";
+    home.write_config(&format!(
+        "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"{token}\" }} }} }}"
+    ));
+    let (stdout, stderr, log) = gateway_at_debug(&home);
     let log_path = home.state_dir().join("logs/gateway.log");
-    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("loaded config"),
         "the config was logged: {log}"
@@ -170,14 +177,7 @@ fn the_gateway_config_dump_masks_every_secret_by_key_and_url_passwords_whole() {
              headers: {{ Authorization: \"{header}\" }} }} }} }}, \
            store: {{ url: \"postgres://postgres:{password}@127.0.0.1:9/db\" }} }}"
     ));
-    let out = home
-        .moltbot()
-        .env("MOLTBOT_LOG_LEVEL", "debug")
-        .arg("gateway")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = output_text(&out);
-    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log")).unwrap();
+    let (stdout, stderr, log) = gateway_at_debug(&home);
     let dump = log
         .lines()
         .find(|l| l.contains("loaded config"))
