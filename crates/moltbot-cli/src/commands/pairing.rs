@@ -542,11 +542,19 @@ fn no_store(
         }
         PairingAction::Approve { channel, code } => Err(no_store_yet(
             location,
-            &format!("there is no pairing code {code} for {channel}"),
+            &format!(
+                "there is no pairing code {} for {channel} (`moltbot pairing list` shows the \
+                 pending codes)",
+                code.trim().to_ascii_uppercase()
+            ),
         )),
         PairingAction::Deny { channel, target } => Err(no_store_yet(
             location,
-            &format!("no pending pairing request for {channel} matches {target:?}"),
+            &format!(
+                "no pending pairing request for {channel} matches {:?} (`moltbot pairing list` \
+                 shows the pending requests)",
+                target.trim()
+            ),
         )),
         PairingAction::Revoke { channel, identity } => Err(no_store_yet(
             location,
