@@ -134,9 +134,10 @@ fn gateway_at_debug(home: &TestHome) -> (String, String, String) {
         .env("MOLTBOT_LOG_LEVEL", "debug")
         .arg("gateway")
         .output()
-        .unwrap();
+        .expect("run moltbot gateway");
     let (stdout, stderr) = output_text(&out);
-    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log")).unwrap();
+    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log"))
+        .expect("the gateway writes its log file");
     (stdout, stderr, log)
 }
 
