@@ -107,6 +107,18 @@ impl Context {
         self.store_location_for(&config)
     }
 
+    /// Opens the store at `location` only when it exists: a SQLite file that is not there is
+    /// `None` (and is not created), for the commands that only read or change existing state.
+    /// A PostgreSQL database is always connected to.
+    pub async fn open_store_if_present(location: &StoreLocation) -> anyhow::Result<Option<Store>> {
+        if let StoreLocation::Sqlite(file) = location {
+            if !file.exists() {
+                return Ok(None);
+            }
+        }
+        Self::connect_store(location).await.map(Some)
+    }
+
     /// Connects to the store at `location` (creating and migrating it as needed).
     pub async fn connect_store(location: &StoreLocation) -> anyhow::Result<Store> {
         Store::connect(location).await.map_err(|e| {
@@ -131,6 +143,18 @@ pub fn no_channel_reason(registry: &PluginRegistry, config: &LoadedConfig) -> St
         None => "no channel plugin is installed: run `moltbot plugins install @moltbot/webex`"
             .to_string(),
     }
+}
+
+/// What a read-only command says when the SQLite store file does not exist yet (it never
+/// creates it).
+pub const NO_STORE_YET: &str = "no store yet: the gateway or any command that needs it creates it";
+
+/// The error of a command that needs existing state when there is no store at `location`:
+/// `no store yet (sqlite PATH), so WHAT; the gateway or any command that needs it creates it`.
+pub fn no_store_yet(location: &StoreLocation, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no store yet ({location}), so {what}; the gateway or any command that needs it creates it"
+    )
 }
 
 /// Prints a config's problems to stderr under a one-line heading.

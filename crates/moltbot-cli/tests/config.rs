@@ -126,6 +126,21 @@ fn env_substitution_and_config_override_flag() {
     assert!(stdout.contains("other.json5"), "{stdout}");
 }
 
+/// Runs `moltbot gateway` at `debug` in `home` (until it stops by itself); returns its stdout,
+/// stderr and `<state>/logs/gateway.log`.
+fn gateway_at_debug(home: &TestHome) -> (String, String, String) {
+    let out = home
+        .moltbot()
+        .env("MOLTBOT_LOG_LEVEL", "debug")
+        .arg("gateway")
+        .output()
+        .expect("run moltbot gateway");
+    let (stdout, stderr) = output_text(&out);
+    let log = std::fs::read_to_string(home.state_dir().join("logs/gateway.log"))
+        .expect("the gateway writes its log file");
+    (stdout, stderr, log)
+}
+
 #[test]
 fn the_gateway_log_never_holds_the_token() {
     let home = TestHome::new();
@@ -133,15 +148,8 @@ fn the_gateway_log_never_holds_the_token() {
     home.write_config(&format!(
         "{{ {INSTALLED} channels: {{ webex: {{ mode: \"polling\", botToken: \"{token}\" }} }} }}"
     ));
-    let out = home
-        .moltbot()
-        .env("MOLTBOT_LOG_LEVEL", "debug")
-        .arg("gateway")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = output_text(&out);
+    let (stdout, stderr, log) = gateway_at_debug(&home);
     let log_path = home.state_dir().join("logs/gateway.log");
-    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("loaded config"),
         "the config was logged: {log}"
@@ -153,6 +161,47 @@ fn the_gateway_log_never_holds_the_token() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn the_gateway_config_dump_masks_every_secret_by_key_and_url_passwords_whole() {
+    let home = TestHome::new();
+    let token = "Y2lzY29zcGFyazovL3VzL1NFQ1JFVC9kdW1wLXRva2Vu";
+    let api_key = "sk-FAKEKEY-abcdef123456";
+    let header = "Token hdr-FAKE-0123456789abcdef";
+    let password = "SuperSecretPw";
+    // No channel enabled: the gateway dumps the config, then stops before any connection.
+    home.write_config(&format!(
+        "{{ channels: {{ webex: {{ botToken: \"{token}\" }} }}, \
+           models: {{ providers: {{ acme: {{ api: \"openai-completions\", \
+             baseUrl: \"http://127.0.0.1:9/v1\", apiKey: \"{api_key}\", \
+             headers: {{ Authorization: \"{header}\" }} }} }} }}, \
+           store: {{ url: \"postgres://postgres:{password}@127.0.0.1:9/db\" }} }}"
+    ));
+    let (stdout, stderr, log) = gateway_at_debug(&home);
+    let dump = log
+        .lines()
+        .find(|l| l.contains("loaded config"))
+        .unwrap_or_else(|| panic!("no config dump: {log}"));
+    assert!(
+        dump.contains("sk-F…3456"),
+        "the apiKey shows masked: {dump}"
+    );
+    assert!(
+        dump.contains("postgres://postgres:****@127.0.0.1:9/db"),
+        "{dump}"
+    );
+    for text in [&log, &stdout, &stderr] {
+        for secret in [
+            token,
+            api_key,
+            "hdr-FAKE-0123456789abcdef",
+            password,
+            "Supe",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
 }
 
 #[test]

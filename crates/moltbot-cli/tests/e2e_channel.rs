@@ -43,6 +43,32 @@ async fn both_mode_answers_each_message_once() {
     dm_and_space_in_mode("both").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_stopped_with_sigterm_leaves_its_store_one_whole_file() {
+    let mut s = Scenario::start("polling", OPEN).await;
+    let hi = s.alice().dm_bot("keep me").await;
+    assert_eq!(s.wait_replies(&hi, 1).await, ["keep me"]);
+    assert_eq!(s.stop_gateway().await, Some(0));
+    let store = s.home.store_path();
+    for suffix in ["-wal", "-shm"] {
+        let companion = format!("{}{suffix}", store.display());
+        assert!(
+            !std::path::Path::new(&companion).exists(),
+            "{companion} left behind"
+        );
+    }
+    // The file alone holds the answered message.
+    let status = s
+        .home
+        .moltbot()
+        .args(["store", "status", "--json"])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(status["rows"]["ledger"].as_u64() >= Some(1), "{status}");
+    drop(s);
+}
+
 async fn restart_between_messages(mode: &str) {
     let mut s = Scenario::start(mode, OPEN).await;
     let one = s.alice().dm_bot("one").await;

@@ -62,6 +62,68 @@ fn status_reads_without_creating_and_migrate_creates() {
 }
 
 #[test]
+fn read_only_commands_never_create_the_store() {
+    let home = TestHome::new();
+    let listing = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(dir) = todo.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path.clone());
+                }
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    };
+    let before = listing(home.state_dir());
+    // Commands that need existing state fail as they would on an empty store, naming it.
+    for args in [
+        &["poll", "results", "p1"][..],
+        &["poll", "close", "p1"],
+        &["pairing", "approve", "webex", "ABCD2345"],
+        &["pairing", "deny", "webex", "bob@example.com"],
+        &["pairing", "revoke", "webex", "bob@example.com"],
+    ] {
+        let (ok, stdout, stderr) = run(&home, args);
+        assert!(!ok, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("no store yet")
+                && stderr.contains(&home.store_path().display().to_string()),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Listing and status commands show nothing, and say why.
+    for args in [
+        &["pairing", "list"][..],
+        &["store", "status"],
+        &["channels", "status"],
+    ] {
+        let (ok, stdout, stderr) = run(&home, args);
+        assert!(ok, "{args:?}: {stdout}{stderr}");
+        if args[0] != "channels" {
+            assert!(stdout.contains("no store yet"), "{args:?}: {stdout}");
+        }
+    }
+    assert_eq!(
+        json(&home, &["pairing", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert!(
+        !home.store_path().exists(),
+        "a read-only command created the store"
+    );
+    assert_eq!(
+        listing(home.state_dir()),
+        before,
+        "a read-only command wrote files"
+    );
+}
+
+#[test]
 fn copy_between_sqlite_files_checks_counts_and_refuses_a_full_target() {
     let home = home_with_state();
     let status = json(&home, &["store", "status", "--json"]);
@@ -99,6 +161,46 @@ fn copy_between_sqlite_files_checks_counts_and_refuses_a_full_target() {
     assert!(
         stderr.contains("--to") && stderr.contains("postgres://"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_sqlite_copy_is_one_self_contained_file_in_an_existing_folder() {
+    let home = home_with_state();
+    let target = home.state_dir().join("backup.sqlite");
+    let to = format!("sqlite:{}", target.display());
+    let copied = json(&home, &["store", "copy", "--to", &to, "--json"]);
+    assert_eq!(copied["total"], 2);
+    for suffix in ["-wal", "-shm"] {
+        let companion = home.state_dir().join(format!("backup.sqlite{suffix}"));
+        assert!(!companion.exists(), "{} left behind", companion.display());
+    }
+    // The backup taken as that one file, alone in another folder, holds the rows.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let alone = elsewhere.path().join("restored.sqlite");
+    std::fs::copy(&target, &alone).unwrap();
+    home.write_config(&format!(
+        "{{ store: {{ url: \"sqlite:{}\" }} }}",
+        alone.display()
+    ));
+    let status = json(&home, &["store", "status", "--json"]);
+    assert_eq!(status["rows"]["approved_identities"], 1, "{status}");
+    assert_eq!(status["rows"]["plugin_installs"], 1, "{status}");
+    home.write_config("{}");
+
+    // A missing folder is refused by name, not created.
+    let missing = home.state_dir().join("no-such-folder");
+    let to = format!("sqlite:{}", missing.join("x.sqlite").display());
+    let (ok, stdout, stderr) = run(&home, &["store", "copy", "--to", &to]);
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("the folder {} does not exist", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        !missing.exists(),
+        "store copy created {}",
+        missing.display()
     );
 }
 
@@ -204,4 +306,21 @@ fn copy_to_postgres_and_the_cli_then_works_on_it() {
         (migrated["from"].as_u64(), migrated["to"].as_u64()),
         (Some(5), Some(5))
     );
+}
+
+#[test]
+fn channels_status_on_postgres_leaves_stderr_clean() {
+    let Some(schema) = ScratchSchema::from_env("cli_status_stderr") else {
+        return;
+    };
+    let home = TestHome::new();
+    home.write_config(&format!("{{ store: {{ url: \"{}\" }} }}", schema.url()));
+    let (ok, stdout, stderr) = run(&home, &["store", "migrate"]);
+    assert!(ok, "{stdout}{stderr}");
+    for _ in 0..2 {
+        let (ok, stdout, stderr) = run(&home, &["channels", "status"]);
+        assert!(ok, "{stdout}{stderr}");
+        assert!(stdout.contains("Store: postgres"), "{stdout}");
+        assert_eq!(stderr, "", "channels status printed to stderr");
+    }
 }

@@ -21,7 +21,9 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
-pub use redact::{is_registered, mask_secret, redact, register_secret, MIN_SECRET_LEN};
+pub use redact::{
+    is_registered, is_secret_key, mask_secret, redact, redact_json, register_secret, MIN_SECRET_LEN,
+};
 pub use writer::{RedactingMakeWriter, RedactingWriter};
 
 use crate::store::fs;

@@ -354,6 +354,9 @@ impl RunningGateway {
     /// SIGTERM, then waits for the exit (at most [`STOP_TIMEOUT`], then SIGKILL); returns the
     /// exit code (`None` when it had to be killed).
     pub async fn stop(mut self) -> Option<i32> {
+        // The test's own handle on the store closes first, so the gateway's is the last one
+        // open and its clean close leaves one whole SQLite file.
+        self.ledger.store().close().await;
         self.signal("-TERM");
         match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
             Ok(Ok(status)) => status.code(),

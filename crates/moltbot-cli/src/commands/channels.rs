@@ -13,7 +13,7 @@ use moltbot_core::gateway::heartbeat;
 use moltbot_core::gateway::singleton::LEADER_LEASE;
 use moltbot_core::logging;
 use moltbot_core::plugin::{AccountStatus, ChannelPlugin, ProbeIdentity, StatusOptions};
-use moltbot_core::store::{Store, StoreLocation};
+use moltbot_core::store::Store;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -39,8 +39,10 @@ pub fn status(
         Some(channel) => vec![find_plugin(ctx, channel)?],
         None => ctx.registry.all().collect(),
     };
-    let store = open_store_if_present(ctx)?;
     let runtime = runtime()?;
+    // Opened on the runtime that uses it: a pool's connections die with the runtime that
+    // opened them.
+    let store = runtime.block_on(Context::open_store_if_present(&ctx.store_location()?))?;
     let gateway_running = match &store {
         Some(store) => runtime
             .block_on(heartbeat::is_running(store))
@@ -174,19 +176,6 @@ fn probe_timeout() -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|ms| *ms > 0)
         .map_or(PROBE_TIMEOUT, Duration::from_millis)
-}
-
-/// The state store, if one exists (status never creates a SQLite file).
-fn open_store_if_present(ctx: &Context) -> anyhow::Result<Option<Store>> {
-    let location = ctx.store_location()?;
-    if let StoreLocation::Sqlite(file) = &location {
-        if !file.exists() {
-            return Ok(None);
-        }
-    }
-    runtime()?
-        .block_on(Context::connect_store(&location))
-        .map(Some)
 }
 
 /// What `channels status` tells of the state store: its backend, where it is, and the

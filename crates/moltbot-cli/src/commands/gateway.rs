@@ -22,8 +22,12 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     }
     let checked = ctx.check_config()?;
     tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");
-    // The whole config, secrets included, at debug: the redacting log writer masks them.
-    tracing::debug!(config = %checked.config.value, "loaded config");
+    // The whole config at debug, every secret-like key and URL password masked by name (the
+    // redacting log writer only knows the secrets registered so far).
+    tracing::debug!(
+        config = %moltbot_core::logging::redact_json(&checked.config.value),
+        "loaded config"
+    );
     if !checked.issues.is_empty() {
         tracing::error!(
             problems = checked.issues.len(),
@@ -118,11 +122,14 @@ pub(crate) async fn serve(
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
-    gateway
+    let ran = gateway
         .run(shutdown, |addr| {
             println!("moltbot gateway listening on http://{addr}");
         })
-        .await?;
+        .await;
+    // A clean close: the SQLite file is left whole (no -wal/-shm), a PostgreSQL pool closed.
+    store.close().await;
+    ran?;
     tracing::info!("gateway stopped");
     Ok(Outcome::Success)
 }

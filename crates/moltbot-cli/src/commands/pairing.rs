@@ -493,7 +493,16 @@ pub fn run(
     };
     let location = ctx.store_location()?;
     let runtime = crate::commands::channels::runtime()?;
-    let store = runtime.block_on(crate::context::Context::connect_store(&location))?;
+    // Only `pair` creates the store; the others read or change what is already there.
+    let store = match command {
+        PairingAction::Pair { .. } => {
+            runtime.block_on(crate::context::Context::connect_store(&location))?
+        }
+        _ => match runtime.block_on(crate::context::Context::open_store_if_present(&location))? {
+            Some(store) => store,
+            None => return no_store(&location, command),
+        },
+    };
     let line = match command {
         PairingAction::List { channel, json } => {
             runtime.block_on(list(&store, channel, json))?;
@@ -514,6 +523,45 @@ pub fn run(
     };
     println!("{line}");
     Ok(crate::commands::Outcome::Success)
+}
+
+/// What a pairing command other than `pair` does when there is no store yet: `list` prints the
+/// empty list (and a note on stderr), the others fail as they would on an empty store.
+fn no_store(
+    location: &moltbot_core::store::StoreLocation,
+    command: PairingAction<'_>,
+) -> anyhow::Result<crate::commands::Outcome> {
+    use crate::context::no_store_yet;
+    match command {
+        PairingAction::List { channel, json } => {
+            print!("{}", render_list(&[], channel, json, 0)?);
+            if !json {
+                println!("Note: {} ({location}).", crate::context::NO_STORE_YET);
+            }
+            Ok(crate::commands::Outcome::Success)
+        }
+        PairingAction::Approve { channel, code } => Err(no_store_yet(
+            location,
+            &format!(
+                "there is no pairing code {} for {channel} (`moltbot pairing list` shows the \
+                 pending codes)",
+                code.trim().to_ascii_uppercase()
+            ),
+        )),
+        PairingAction::Deny { channel, target } => Err(no_store_yet(
+            location,
+            &format!(
+                "no pending pairing request for {channel} matches {:?} (`moltbot pairing list` \
+                 shows the pending requests)",
+                target.trim()
+            ),
+        )),
+        PairingAction::Revoke { channel, identity } => Err(no_store_yet(
+            location,
+            &format!("{identity} is not approved on {channel} through pairing"),
+        )),
+        PairingAction::Pair { .. } => Err(no_store_yet(location, "nothing was paired")),
+    }
 }
 
 /// One pairing command and its arguments.

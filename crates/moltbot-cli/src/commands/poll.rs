@@ -19,7 +19,7 @@ use crate::cli::{PollCommand, PollCreateArgs};
 use crate::commands::channels::runtime;
 use crate::commands::message::sending_plugin;
 use crate::commands::Outcome;
-use crate::context::Context;
+use crate::context::{no_store_yet, Context};
 
 /// Runs a `poll` command.
 pub fn run(ctx: &Context, command: PollCommand) -> anyhow::Result<Outcome> {
@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, command: PollCommand) -> anyhow::Result<Outcome> {
         PollCommand::Create(args) => create(ctx, &args),
         PollCommand::Results { id, json } => {
             let rt = runtime()?;
-            let store = rt.block_on(Context::connect_store(&ctx.store_location()?))?;
+            let store = existing_store(ctx, &rt, &id)?;
             let (poll, summary) = rt.block_on(summary(&store, &id))?;
             if json {
                 println!("{summary}");
@@ -131,9 +131,20 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The store holding poll `id`; without a store (never created here) there is no such poll.
+fn existing_store(
+    ctx: &Context,
+    rt: &tokio::runtime::Runtime,
+    id: &str,
+) -> anyhow::Result<moltbot_core::store::Store> {
+    let location = ctx.store_location()?;
+    rt.block_on(Context::open_store_if_present(&location))?
+        .ok_or_else(|| no_store_yet(&location, &format!("there is no poll `{id}`")))
+}
+
 fn close(ctx: &Context, id: &str, json: bool) -> anyhow::Result<Outcome> {
     let rt = runtime()?;
-    let store = rt.block_on(Context::connect_store(&ctx.store_location()?))?;
+    let store = existing_store(ctx, &rt, id)?;
     let before = rt
         .block_on(store.polls().poll(id))?
         .ok_or_else(|| no_poll(id))?;

@@ -46,7 +46,7 @@ async fn status(location: &StoreLocation, json: bool) -> anyhow::Result<Outcome>
         _ => None,
     };
     let advice = match found {
-        None => Some("no store yet: the gateway or any command that needs it creates it".to_owned()),
+        None => Some(crate::context::NO_STORE_YET.to_owned()),
         Some(0) => Some("empty database: run `moltbot store migrate` (or start the gateway) to create the tables".to_owned()),
         Some(v) if v < SCHEMA_VERSION => Some(format!(
             "schema version {v} is older than this moltbot's {SCHEMA_VERSION}: run `moltbot store migrate`"
@@ -123,9 +123,23 @@ async fn copy(
             anyhow::bail!("there is no state store to copy at {}", file.display());
         }
     }
+    if let StoreLocation::Sqlite(file) = to {
+        let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+            anyhow::bail!(
+                "--to: the folder {} does not exist: create it first (store copy does not \
+                 create folders)",
+                parent.display()
+            );
+        }
+    }
     let source = Context::connect_store(from).await?;
     let target = Context::connect_store(to).await?;
-    let report = match source.copy_to(&target, force).await {
+    let copied = source.copy_to(&target, force).await;
+    // Closing makes a SQLite target one self-contained file (no -wal/-shm next to it).
+    source.close().await;
+    target.close().await;
+    let report = match copied {
         Ok(report) => report,
         Err(err @ CopyError::TargetNotEmpty { .. }) => {
             anyhow::bail!("{err}: copy into an empty database, or add --force to replace its data")

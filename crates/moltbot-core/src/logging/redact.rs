@@ -58,9 +58,10 @@ pub fn mask_secret(secret: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// `text` with every registered secret masked and every `Bearer <token>` value masked.
+/// `text` with every URL password (`scheme://user:PASSWORD@host`) replaced by `****`, every
+/// registered secret masked and every `Bearer <token>` value masked.
 pub fn redact(text: &str) -> String {
-    let mut out = mask_bearer_values(text);
+    let mut out = mask_bearer_values(&mask_url_passwords(text));
     let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {
@@ -105,6 +106,111 @@ fn mask_bearer_values(text: &str) -> String {
     out
 }
 
+/// Whether a config key names a secret: `apiKey`, `botToken`, `token`, `secret`, `password`,
+/// `authorization`, or any key ending in `Key`, `Token`, `Secret` or `Password` (camelCase,
+/// `snake_case` or `kebab-case`; `maxTokens` and `keyFile` are not secrets).
+pub fn is_secret_key(key: &str) -> bool {
+    const WORDS: [&str; 4] = ["key", "token", "secret", "password"];
+    let lower = key.to_ascii_lowercase();
+    if WORDS.contains(&lower.as_str())
+        || matches!(
+            lower.as_str(),
+            "apikey" | "authorization" | "proxy-authorization" | "cookie" | "passwd"
+        )
+    {
+        return true;
+    }
+    WORDS.iter().any(|word| {
+        let Some(head) = lower.strip_suffix(word) else {
+            return false;
+        };
+        // The word starts a new part of the key: `apiKey`, `api_key`, `x-api-key`.
+        let boundary = key[head.len()..].starts_with(|c: char| c.is_ascii_uppercase())
+            || head.ends_with(['_', '-', '.']);
+        !head.is_empty() && boundary
+    })
+}
+
+/// A copy of a JSON document (a config) safe to log: the value of every secret-like key
+/// ([`is_secret_key`]) at any depth, and every value of a `headers` object (they carry
+/// `Authorization` and API keys), is masked with [`mask_secret`]; objects and arrays under
+/// such keys are masked member by member; any other string has its URL passwords replaced by
+/// `****` and registered secrets masked (see [`redact`]).
+pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+    redact_json_in(value, false)
+}
+
+fn redact_json_in(value: &serde_json::Value, secret: bool) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if secret => Value::String(mask_secret(s)),
+        Value::String(s) => Value::String(redact(s)),
+        Value::Number(_) if secret => Value::String("****".to_owned()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| redact_json_in(item, secret))
+                .collect(),
+        ),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(key, member)| {
+                    let hidden = match member {
+                        // Every header of a `headers` object is masked, whatever its name.
+                        Value::Object(_) if key.eq_ignore_ascii_case("headers") => {
+                            return (key.clone(), redact_json_in(member, true));
+                        }
+                        _ => secret || is_secret_key(key),
+                    };
+                    (key.clone(), redact_json_in(member, hidden))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Replaces the password of every URL in `text` (`scheme://user:PASSWORD@host...`) with
+/// `****`, whatever its length: only the user, host, port and path stay readable. The
+/// placeholder `PASSWORD` (as in a fix's `postgres://USER:PASSWORD@HOST`) is left alone.
+fn mask_url_passwords(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let authority_start = found + 3;
+        out.push_str(&rest[..authority_start]);
+        let after = &rest[authority_start..];
+        // The authority ends at the path, the query, or anything that cannot be in a URL.
+        let end = after
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
+            })
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        let password = authority.rfind('@').and_then(|at| {
+            let userinfo = &authority[..at];
+            userinfo.find(':').map(|colon| (colon, at))
+        });
+        // The documentation's own placeholder (`USER:PASSWORD@HOST`) stays as written.
+        let password = password.filter(|&(colon, at)| &authority[colon + 1..at] != "PASSWORD");
+        match password {
+            Some((colon, at)) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("****");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Characters of an RFC 6750 `b64token`.
 fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
@@ -120,6 +226,48 @@ mod tests {
         assert_eq!(out, "authorization: bearer abcd…mnop, next");
         let out = mask_bearer_values("Bearer short Bearer");
         assert_eq!(out, "Bearer **** Bearer");
+    }
+
+    #[test]
+    fn url_passwords_are_masked_whole() {
+        assert_eq!(
+            mask_url_passwords("store postgres://postgres:SuperSecretPw@127.0.0.1:5432/db ok"),
+            "store postgres://postgres:****@127.0.0.1:5432/db ok"
+        );
+        assert_eq!(
+            mask_url_passwords(r#"{"url":"postgres://u:p%40ss@h/db?x=1","b":"https://h/a:b@c"}"#),
+            r#"{"url":"postgres://u:****@h/db?x=1","b":"https://h/a:b@c"}"#
+        );
+        assert_eq!(mask_url_passwords("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn secret_keys_are_recognised_by_name() {
+        for key in [
+            "apiKey",
+            "botToken",
+            "token",
+            "secret",
+            "password",
+            "api_key",
+            "x-api-key",
+            "Authorization",
+            "clientSecret",
+            "dbPassword",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "maxTokens",
+            "keyFile",
+            "monkey",
+            "tokenizer",
+            "url",
+            "mode",
+            "keyboard",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
     }
 
     #[test]

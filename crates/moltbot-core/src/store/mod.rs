@@ -116,6 +116,11 @@ pub trait Backend:
     /// The schema version the backend's data is at.
     async fn schema_version(&self) -> Result<u32, StoreError>;
 
+    /// Closes the backend cleanly: waits for queued writes, then closes every connection
+    /// (SQLite: checkpoints the WAL into the database file and removes the `-wal`/`-shm` files;
+    /// PostgreSQL: closes the pool). Later calls fail with [`StoreError::Closed`]. Idempotent.
+    async fn close(&self) {}
+
     /// Bytes written so far, when the backend can tell.
     fn written_bytes(&self) -> Option<WrittenBytes> {
         None
@@ -232,6 +237,15 @@ impl Store {
     /// Which backend holds the state, and where.
     pub fn backend_info(&self) -> BackendInfo {
         self.inner.backend.info()
+    }
+
+    /// Closes the store for every handle: queued writes finish, then every connection closes.
+    /// A SQLite store is then one self-contained file (the WAL checkpointed into it, no
+    /// `-wal`/`-shm` left unless another process still has it open); a PostgreSQL pool closes
+    /// its connections. Later reads and writes fail with [`StoreError::Closed`]. Calling it
+    /// again does nothing.
+    pub async fn close(&self) {
+        self.inner.backend.close().await;
     }
 
     /// Bytes the backend has written since it was opened, when it can tell.

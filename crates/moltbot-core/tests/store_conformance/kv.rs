@@ -78,3 +78,34 @@ pub async fn list_gives_one_namespace_in_key_order(f: Fixture) {
     kv.delete("replicas", "a").await.unwrap();
     assert_eq!(kv.list("replicas").await.unwrap(), pairs(&[("b", "2")]));
 }
+
+/// [`Store::close`](moltbot_core::store::Store::close): later calls on any handle of that store
+/// fail with `Closed`, closing twice is harmless, and what was written is still there for
+/// another handle.
+pub async fn close_keeps_the_data_and_refuses_later_work(f: Fixture) {
+    use moltbot_core::store::StoreError;
+    f.store.kv().set("webhook", "secret", "kept").await.unwrap();
+    let clone = f.store.clone();
+    f.store.close().await;
+    clone.close().await;
+    assert!(matches!(
+        clone.kv().set("webhook", "secret", "late").await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(
+        clone.kv().get("webhook", "secret").await,
+        Err(StoreError::Closed)
+    ));
+    if let Some(reopen) = &f.reopen {
+        let again = reopen(f.clock.clone()).await;
+        assert_eq!(
+            again
+                .kv()
+                .get("webhook", "secret")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("kept")
+        );
+    }
+}

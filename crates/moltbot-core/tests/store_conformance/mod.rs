@@ -45,7 +45,7 @@ pub const START_MS: i64 = 1_767_225_600_000;
 macro_rules! conformance {
     ($make:ident) => {
         $crate::conformance_areas!($make;
-            kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree, list_gives_one_namespace_in_key_order],
+            kv: [get_set_delete, get_or_insert_keeps_the_first_value, get_or_insert_races_agree, list_gives_one_namespace_in_key_order, close_keeps_the_data_and_refuses_later_work],
             cursors: [get_set_list_per_channel, set_from_many_tasks_keeps_every_key],
             plugins: [record_list_get_remove, records_from_another_task_are_seen],
             pairing: [

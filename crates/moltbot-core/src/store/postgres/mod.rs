@@ -119,6 +119,7 @@ impl PostgresBackend {
                  of the {POOL_SIZE} pooled connections is busy)",
                 POOL_WAIT.as_secs()
             )),
+            deadpool_postgres::PoolError::Closed => StoreError::Closed,
             other => unavailable(other.to_string()),
         })
     }
@@ -135,6 +136,10 @@ impl Backend for PostgresBackend {
 
     async fn schema_version(&self) -> Result<u32, StoreError> {
         migrations::schema_version(&self.client().await?).await
+    }
+
+    async fn close(&self) {
+        self.pool.close();
     }
 }
 

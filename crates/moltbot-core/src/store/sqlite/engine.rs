@@ -137,6 +137,10 @@ pub(crate) struct Engine {
     readers: Arc<Mutex<Vec<Connection>>>,
     written: Arc<WrittenBytes>,
     stop_checkpointer: Mutex<Option<mpsc::Sender<()>>>,
+    /// The writer and checkpointer threads, joined by [`Engine::close`].
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Set by [`Engine::close`]: readers open no new connection.
+    closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -199,7 +203,7 @@ impl Engine {
 
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer_written = Arc::clone(&written);
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("moltbot-store-writer".into())
             .spawn(move || run_writer(writer, queue, &writer_written, page_size))
             .map_err(|e| StoreError::io("start the writer thread for", path, e))?;
@@ -208,7 +212,7 @@ impl Engine {
         let checkpointer = connect_small(path)?;
         let checkpoint_written = Arc::clone(&written);
         let checkpoint_path = path.to_path_buf();
-        std::thread::Builder::new()
+        let checkpoint_thread = std::thread::Builder::new()
             .name("moltbot-store-checkpoint".into())
             .spawn(move || {
                 run_checkpointer(
@@ -227,7 +231,53 @@ impl Engine {
             readers: Arc::new(Mutex::new(Vec::new())),
             written,
             stop_checkpointer: Mutex::new(Some(stop)),
+            threads: Mutex::new(vec![writer_thread, checkpoint_thread]),
+            closed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// Closes the store cleanly, waiting (on tokio's blocking pool) until it is done: the
+    /// checkpointer stops, idle readers close, the writer finishes the queued jobs,
+    /// checkpoints the WAL and closes last, which makes SQLite copy the whole WAL into the
+    /// database file and delete the `-wal` and `-shm` files (when no other process has the file
+    /// open). Later writes fail with [`StoreError::Closed`]; reads still running finish first.
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.stop_checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        let readers = Arc::clone(&self.readers);
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let join = move || {
+            // The checkpointer first, then the idle readers: the writer's connection must be
+            // the last one open for SQLite to remove the WAL.
+            let mut threads = threads.into_iter();
+            let writer = threads.next();
+            for thread in threads {
+                let _ = thread.join();
+            }
+            readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+            drop(jobs);
+            if let Some(writer) = writer {
+                let _ = writer.join();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => {
+                let _ = tokio::task::spawn_blocking(join).await;
+            }
+            Err(_) => join(),
+        }
     }
 
     /// The store file.
@@ -265,7 +315,11 @@ impl Engine {
     ) -> Result<R, StoreError> {
         let readers = Arc::clone(&self.readers);
         let path = self.path.clone();
+        let closed = Arc::clone(&self.closed);
         let run = move || {
+            if closed.load(Ordering::SeqCst) {
+                return Err(StoreError::Closed);
+            }
             let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let conn = match idle {
                 Some(conn) => conn,
@@ -273,7 +327,7 @@ impl Engine {
             };
             let result = f(&conn);
             let mut idle = readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < MAX_IDLE_READERS {
+            if idle.len() < MAX_IDLE_READERS && !closed.load(Ordering::SeqCst) {
                 idle.push(conn);
             }
             result
@@ -422,7 +476,7 @@ fn run_writer(
         }
     }
     // Queue closed: make the WAL's content part of the database before the connection closes.
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
     drop(conn.close());
 }
 
@@ -548,6 +602,48 @@ mod tests {
             engine.read(move |c| reprepares(c, &limits)).await.unwrap(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn close_leaves_one_whole_file_and_refuses_later_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let engine = Engine::open(&path).unwrap();
+        engine
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO kv (namespace, key, value, updated_at) VALUES ('n', 'k', 'v', 0)",
+                    [],
+                )
+                .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        engine
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get::<_, i64>(0))
+                    .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        engine.close().await;
+        engine.close().await; // twice is harmless
+        assert!(!companion(&path, "-wal").exists());
+        assert!(!companion(&path, "-shm").exists());
+        assert!(matches!(
+            engine.write(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(
+            engine.read(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+        // The file alone holds the row.
+        let conn = Connection::open(&path).unwrap();
+        let value: String = conn
+            .query_row("SELECT value FROM kv WHERE key = 'k'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(value, "v");
     }
 
     #[tokio::test]

@@ -86,6 +86,10 @@ impl Backend for SqliteBackend {
         self.read(migrations::schema_version).await
     }
 
+    async fn close(&self) {
+        self.engine.close().await;
+    }
+
     fn written_bytes(&self) -> Option<WrittenBytes> {
         let written = self.engine.written();
         Some(WrittenBytes {
