@@ -26,9 +26,14 @@ impl std::fmt::Display for ChannelConfig {
 
 #[test]
 fn mask_shows_first_and_last_four_or_stars() {
-    assert_eq!(mask_secret("Y2lzY29zcGFyazovL3Vzabcd"), "Y2lz…abcd");
-    assert_eq!(mask_secret("123456789012"), "1234…9012");
-    assert_eq!(mask_secret("12345678901"), "****");
+    assert_eq!(
+        mask_secret("Y2lzY29zcGFyazovL3VzL1BFT1BMRS9habcd"),
+        "Y2lz…abcd"
+    );
+    assert_eq!(mask_secret("12345678901234567890123456789012"), "1234…9012");
+    // Shorter secrets are hidden whole: at most a quarter of a secret is ever shown.
+    assert_eq!(mask_secret("1234567890123456789012345678901"), "****");
+    assert_eq!(mask_secret("abcdefghijkl"), "****");
     assert_eq!(mask_secret(""), "****");
 }
 
@@ -54,10 +59,10 @@ fn short_secrets_are_not_registered() {
 
 #[test]
 fn bearer_values_are_masked_even_when_not_registered() {
-    let out = redact("request failed: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123");
-    assert_eq!(out, "request failed: Authorization: Bearer abcd…0123");
+    let out = redact("request failed: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_eq!(out, "request failed: Authorization: Bearer abcd…6789");
     let out = redact(r#"headers: {"authorization": "Bearer tok_123456789xyz"}"#);
-    assert_eq!(out, r#"headers: {"authorization": "Bearer tok_…9xyz"}"#);
+    assert_eq!(out, r#"headers: {"authorization": "Bearer ****"}"#);
 }
 
 #[test]

@@ -71,17 +71,33 @@ pub enum PollError {
     BlankOption(usize),
 }
 
+/// `text` without the white space and invisible format characters (zero-width space and
+/// joiners, word joiner, byte-order mark, soft hyphen) at either end: an option made only of
+/// them would show as nothing on the card.
+fn trim_invisible(text: &str) -> &str {
+    text.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+            )
+    })
+}
+
 /// Checks a poll's question and options (trimmed, none blank, at least two, at most
 /// [`MAX_OPTIONS`], no option twice ignoring case); returns them trimmed.
 ///
 /// # Errors
 /// What is wrong, as a [`PollError`].
 pub fn check(question: &str, options: &[String]) -> Result<(String, Vec<String>), PollError> {
-    let question = question.trim();
+    let question = trim_invisible(question);
     if question.is_empty() {
         return Err(PollError::NoQuestion);
     }
-    let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).collect();
+    let options: Vec<String> = options
+        .iter()
+        .map(|o| trim_invisible(o).to_string())
+        .collect();
     if let Some(blank) = options.iter().position(String::is_empty) {
         return Err(PollError::BlankOption(blank + 1));
     }
@@ -530,6 +546,15 @@ mod tests {
             Err(PollError::BlankOption(2))
         );
         assert_eq!(check_of(&["Pizza", ""]), Err(PollError::BlankOption(2)));
+        // Invisible characters alone are blank too: the card would show nothing.
+        assert_eq!(
+            check_of(&["Pizza", "\u{200B}"]),
+            Err(PollError::BlankOption(2))
+        );
+        assert_eq!(
+            check_of(&["\u{FEFF} \u{2060}", "Sushi"]),
+            Err(PollError::BlankOption(1))
+        );
         assert_eq!(check_of(&["Pizza"]), Err(PollError::TooFewOptions));
         assert_eq!(
             fallback_text("p1", "Lunch?", &strings(&["Pizza", "Sushi"])),

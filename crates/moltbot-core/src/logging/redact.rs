@@ -14,8 +14,9 @@ use std::sync::{PoisonError, RwLock};
 /// Secrets shorter than this (in characters) are ignored by [`register_secret`].
 pub const MIN_SECRET_LEN: usize = 8;
 
-/// Masks shorter than this many characters are shown fully masked (`****`).
-const MASK_MIN_LEN: usize = 12;
+/// Secrets shorter than this many characters are shown fully masked (`****`); longer ones show
+/// their first and last 4 characters (at most a quarter of them), enough to tell two tokens apart.
+const MASK_MIN_LEN: usize = 32;
 
 /// Registered secrets, longest first (so a secret containing another is masked whole).
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -47,7 +48,8 @@ pub fn is_registered(secret: &str) -> bool {
 }
 
 /// The printable form of a secret: its first 4 and last 4 characters around `…`
-/// (`Y2lz…abcd`), or `****` when it is shorter than 12 characters.
+/// (`Y2lz…abcd`), or `****` when it is shorter than 32 characters (so at most a quarter of a
+/// secret is ever shown; a Webex bot token is about 100 characters).
 pub fn mask_secret(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() < MASK_MIN_LEN {
@@ -58,16 +60,51 @@ pub fn mask_secret(secret: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// `text` with every URL password (`scheme://user:PASSWORD@host`) replaced by `****`, every
+/// `text` with every URL password (`scheme://user:PASSWORD@host`) and every secret-like query
+/// parameter (`?password=...`, `&token=...`, see [`is_secret_key`]) replaced by `****`, every
 /// registered secret masked and every `Bearer <token>` value masked.
 pub fn redact(text: &str) -> String {
-    let mut out = mask_bearer_values(&mask_url_passwords(text));
+    let mut out = mask_bearer_values(&mask_secret_query_values(&mask_url_passwords(text)));
     let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), &mask_secret(secret));
         }
     }
+    out
+}
+
+/// Replaces the value of every `name=value` whose name is secret-like ([`is_secret_key`]) and
+/// follows `?`, `&` or `;` (a URL query or a connection string) with `****`.
+fn mask_secret_query_values(text: &str) -> String {
+    if !text.contains('=') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let name_start = rest[..eq]
+            .rfind(['?', '&', ';'])
+            .map_or(usize::MAX, |i| i + 1);
+        let value_len = rest[eq + 1..]
+            .find(|c: char| {
+                matches!(c, '&' | ';' | '#' | '"' | '\'' | ',' | ')' | ']' | '}')
+                    || c.is_whitespace()
+            })
+            .unwrap_or(rest.len() - eq - 1);
+        let secret = name_start != usize::MAX
+            && value_len > 0
+            && is_secret_key(&rest[name_start..eq])
+            && &rest[eq + 1..eq + 1 + value_len] != "****";
+        if secret {
+            out.push_str(&rest[..=eq]);
+            out.push_str("****");
+        } else {
+            out.push_str(&rest[..eq + 1 + value_len]);
+        }
+        rest = &rest[eq + 1 + value_len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -146,12 +183,26 @@ fn redact_json_in(value: &serde_json::Value, secret: bool) -> serde_json::Value 
         Value::String(s) if secret => Value::String(mask_secret(s)),
         Value::String(s) => Value::String(redact(s)),
         Value::Number(_) if secret => Value::String("****".to_owned()),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| redact_json_in(item, secret))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            // A command line (`args`): the word after a secret-like flag (`--api-key KEY`) and
+            // the value of `--token=KEY` are secrets too.
+            let mut after_flag = false;
+            Value::Array(
+                items
+                    .iter()
+                    .map(|item| {
+                        let hidden = secret || after_flag;
+                        after_flag = item.as_str().is_some_and(is_secret_flag);
+                        match item.as_str().and_then(|s| s.split_once('=')) {
+                            Some((flag, _)) if !hidden && is_secret_flag(flag) => {
+                                Value::String(format!("{flag}=****"))
+                            }
+                            _ => redact_json_in(item, hidden),
+                        }
+                    })
+                    .collect(),
+            )
+        }
         Value::Object(members) => Value::Object(
             members
                 .iter()
@@ -169,6 +220,11 @@ fn redact_json_in(value: &serde_json::Value, secret: bool) -> serde_json::Value 
         ),
         other => other.clone(),
     }
+}
+
+/// Whether a command-line word is a flag naming a secret: `--api-key`, `--token`, `-password`.
+fn is_secret_flag(word: &str) -> bool {
+    word.starts_with('-') && is_secret_key(word.trim_start_matches('-'))
 }
 
 /// Replaces the password of every URL in `text` (`scheme://user:PASSWORD@host...`) with
@@ -223,7 +279,10 @@ mod tests {
     #[test]
     fn bearer_values_are_masked_whatever_the_case() {
         let out = mask_bearer_values("authorization: bearer abcdefghijklmnop, next");
-        assert_eq!(out, "authorization: bearer abcd…mnop, next");
+        assert_eq!(out, "authorization: bearer ****, next");
+        let out =
+            mask_bearer_values("authorization: bearer abcdefghijklmnopqrstuvwxyz012345, next");
+        assert_eq!(out, "authorization: bearer abcd…2345, next");
         let out = mask_bearer_values("Bearer short Bearer");
         assert_eq!(out, "Bearer **** Bearer");
     }
@@ -275,6 +334,34 @@ mod tests {
         assert_eq!(
             mask_bearer_values("the bearers marched"),
             "the bearers marched"
+        );
+    }
+
+    #[test]
+    fn secret_query_parameters_are_masked_whole() {
+        assert_eq!(
+            redact("postgres://db.example.com/app?sslmode=require&password=QPARAMSECRET&x=1"),
+            "postgres://db.example.com/app?sslmode=require&password=****&x=1"
+        );
+        assert_eq!(
+            redact("GET /hook?access_token=abcdefgh1234 HTTP/1.1"),
+            "GET /hook?access_token=**** HTTP/1.1"
+        );
+        assert_eq!(redact("a=b and c == d"), "a=b and c == d");
+    }
+
+    #[test]
+    fn command_line_secrets_are_masked() {
+        let args = serde_json::json!([
+            "--api-key",
+            "ARGSECRET999",
+            "--token=TOKSECRET12",
+            "-v",
+            "plain"
+        ]);
+        assert_eq!(
+            redact_json(&args),
+            serde_json::json!(["--api-key", "****", "--token=****", "-v", "plain"])
         );
     }
 }
