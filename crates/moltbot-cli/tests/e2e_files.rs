@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use moltbot_testkit::{
-    anthropic_answer, openai_answer, FakeModel, Scenario, TestHome, World, OPEN,
+    anthropic_answer, openai_answer, wait, FakeModel, Scenario, TestHome, World, OPEN,
 };
 use serde_json::{json, Value};
 use webex_sim::{Scan, SimFile};
@@ -131,11 +131,17 @@ async fn files_over_the_cap_still_scanning_or_blocked_are_handled_as_the_docs_sa
         .alice()
         .sends_file_to_bot(SimFile::text("plan.md", "# Plan\n"), "scanned")
         .await;
-    let replies = s.wait_replies(&sent, 2).await;
-    assert_eq!(
-        replies[1],
-        "scanned\n[received file: plan.md, text/plain, 7 bytes]"
-    );
+    // The wait outlasts the typing delay, so "Working on it..." may show meanwhile; it is gone
+    // once the answer is posted.
+    let answer = "scanned\n[received file: plan.md, text/plain, 7 bytes]";
+    s.wait_replies_until(&sent, wait::TIMEOUT, "the answer after the scan", |texts| {
+        texts.last().is_some_and(|t| t == answer)
+    })
+    .await;
+    s.settled().await;
+    let replies = s.bot_texts(&sent);
+    assert_eq!(replies.len(), 2, "the placeholder is gone: {replies:?}");
+    assert_eq!(replies[1], answer);
 
     // Infected: blocked, said so.
     s.sim.new_files_scan_as(Scan::Infected);
