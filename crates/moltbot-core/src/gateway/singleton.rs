@@ -327,23 +327,34 @@ mod tests {
         let run = tokio::spawn(runner.run(stop.clone(), counting(Arc::clone(&tally))));
         until("the work", || tally.running.load(Ordering::SeqCst) == 1).await;
 
-        // Renewals fail from now on (the table is gone). The lease was last renewed at most one
-        // interval (1 s) ago, so it holds at least 2 s more: the work stops before then (one
-        // interval before the lease's end), not after.
+        // Renewals fail from now on (the table is renamed away, so its last lease stays
+        // readable). The work must stop before that last renewal's lease ends (the runner stops
+        // one renewal interval early), so no other process can hold it while this one still
+        // works. Checked against the lease's own end, not against a fixed time.
         let (client, connection) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(connection);
-        client.batch_execute("DROP TABLE leases").await.unwrap();
-        let failing = tokio::time::Instant::now();
+        client
+            .batch_execute("ALTER TABLE leases RENAME TO leases_gone")
+            .await
+            .unwrap();
         until("the work to stop", || {
             tally.running.load(Ordering::SeqCst) == 0
         })
         .await;
-        let took = failing.elapsed();
+        let stopped_by = store.now_ms();
+        let row = client
+            .query_one(
+                "SELECT lease_until FROM leases_gone WHERE name = 'poller'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let lease_end: i64 = row.get(0);
         assert!(
-            took < Duration::from_millis(2_000),
-            "stopped after {took:?}"
+            stopped_by < lease_end,
+            "the work stopped at {stopped_by}, after its lease ended at {lease_end}"
         );
         stop.cancel();
         run.await.unwrap();
