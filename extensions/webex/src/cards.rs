@@ -100,10 +100,7 @@ pub async fn refetch(shared: &WebexShared, action_id: &str) -> Result<Fetched, C
         card.text_line(),
     );
     inbound.mentions_bot = true;
-    inbound.created_at_ms = action
-        .created
-        .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    inbound.created_at_ms = action.created.map_or(0, crate::polling::cursor::to_ms);
     inbound.card = Some(card);
     Ok(Fetched::ready(inbound))
 }

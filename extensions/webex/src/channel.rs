@@ -185,10 +185,12 @@ impl WebexChannel {
             "connected to Webex"
         );
         let _ = self.shared.bot.set(bot);
-        let _ = self.shared.connected_at_ms.set(
-            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-                .unwrap_or(i64::MAX),
-        );
+        let _ = self
+            .shared
+            .connected_at_ms
+            .set(crate::polling::cursor::to_ms(
+                time::OffsetDateTime::now_utc(),
+            ));
         note_unused_settings(&self.shared.config);
         if self.shared.config.mode.uses_webhook() {
             self.webhook_url(http_addr)?;
