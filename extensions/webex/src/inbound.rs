@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moltbot_core::gateway::{
-    Claim, ConversationKind, InboundMessage, InboundSink, SenderInfo, OWN_MESSAGE,
+    Claim, ConversationKind, EarlyFetch, InboundMessage, InboundSink, SenderInfo, OWN_MESSAGE,
 };
 use webex_api::models::{Message, RoomType};
 use webex_api::same_entity;
@@ -161,11 +161,18 @@ async fn deliver_or_skip(
 
 /// Queues a freshly claimed message `id` of `room_id` to be fetched by its room's worker: at
 /// once when the start-up catch-up is done, else once it is (so messages the catch-up finds
-/// keep their place ahead of later ones). Never fails: a gateway shutting down keeps the id
-/// recorded as received, and the next start processes it.
-pub async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, room_id: &str) {
+/// keep their place ahead of later ones). `early`: its fetch, started before the claim
+/// ([`InboundSink::fetch_early`]). Never fails: a gateway shutting down keeps the id recorded
+/// as received, and the next start processes it.
+pub async fn hand_over(
+    shared: &Arc<WebexShared>,
+    sink: &InboundSink,
+    id: &str,
+    room_id: &str,
+    early: Option<EarlyFetch>,
+) {
     if shared.caught_up.is_open() {
-        if let Err(err) = sink.deliver_unfetched(id, room_id).await {
+        if let Err(err) = sink.deliver_fetching(id, room_id, early).await {
             tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
         }
         return;
@@ -174,7 +181,7 @@ pub async fn hand_over(shared: &Arc<WebexShared>, sink: &InboundSink, id: &str, 
     let (id, room_id) = (id.to_string(), room_id.to_string());
     tokio::spawn(async move {
         shared.caught_up.wait().await;
-        if let Err(err) = sink.deliver_unfetched(&id, &room_id).await {
+        if let Err(err) = sink.deliver_fetching(&id, &room_id, early).await {
             tracing::info!(channel = CHANNEL, message_id = %id, error = %err, "not queued");
         }
     });

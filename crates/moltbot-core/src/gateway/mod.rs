@@ -38,5 +38,5 @@ pub use reply::{
     filter_answer, filter_reply, filter_whole, FilteredReply, ReplyContext, ReplyFilter, WholeText,
 };
 pub use runtime::{Gateway, GatewayError, GatewayOptions};
-pub use sink::{Claim, InboundSink, OWN_MESSAGE};
+pub use sink::{Claim, EarlyFetch, InboundSink, OWN_MESSAGE};
 pub use status::{GatewayStatus, ReplicaRole};

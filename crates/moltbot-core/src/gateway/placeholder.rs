@@ -95,8 +95,13 @@ impl Processor {
         };
         let ask = work(deltas);
         let key = self.placeholder_key(message);
-        // A placeholder posted by an earlier run that stopped before the answer was recorded.
-        let earlier = self.store.kv().get(NAMESPACE, &key).await.ok().flatten();
+        // A placeholder posted by an earlier run that stopped before the answer was recorded
+        // (a message just claimed has none: no read on the message path).
+        let earlier = if origin.is_fresh() {
+            None
+        } else {
+            self.store.kv().get(NAMESPACE, &key).await.ok().flatten()
+        };
         tokio::pin!(ask);
         if earlier.is_none() {
             tokio::select! {

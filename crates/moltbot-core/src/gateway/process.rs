@@ -62,6 +62,13 @@ pub(crate) struct Origin {
     deferred: bool,
 }
 
+impl Origin {
+    /// Just claimed by a receiver: nothing (no answer, no placeholder) can be stored for it.
+    pub(crate) fn is_fresh(self) -> bool {
+        self.fresh
+    }
+}
+
 impl Processor {
     /// Resolves a work item to a message (fetching it when needed), then processes it.
     pub(crate) async fn process_work(&self, work: Work) {

@@ -62,18 +62,45 @@ impl Prefetcher {
     }
 
     /// Starts fetching message `id` in the background.
-    fn start(&self, id: &str) -> Prefetched {
+    fn start(&self, id: &str) -> EarlyFetch {
         let (done, result) = tokio::sync::oneshot::channel();
         let this = self.clone();
         let id = id.to_string();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let Ok(_permit) = this.permits.acquire().await else {
                 return;
             };
             let fetched = this.channel.refetch(&id).await;
             let _ = done.send(fetched);
         });
-        result
+        EarlyFetch {
+            result: Some(result),
+            task: task.abort_handle(),
+        }
+    }
+}
+
+/// A message's fetch started before its claim committed ([`InboundSink::fetch_early`]), so the
+/// read of the message overlaps the store write. Hand it to
+/// [`InboundSink::deliver_fetching`]; dropped unused (the claim found a duplicate), the fetch
+/// is cancelled.
+#[derive(Debug)]
+pub struct EarlyFetch {
+    result: Option<Prefetched>,
+    task: tokio::task::AbortHandle,
+}
+
+impl EarlyFetch {
+    fn take(mut self) -> Option<Prefetched> {
+        self.result.take()
+    }
+}
+
+impl Drop for EarlyFetch {
+    fn drop(&mut self) {
+        if self.result.is_some() {
+            self.task.abort();
+        }
     }
 }
 
@@ -182,8 +209,29 @@ impl InboundSink {
     /// ([`Channel::refetch`](super::Channel::refetch)) starts at once, a few at a time, so it
     /// overlaps the work ahead of it; the room's worker takes the result when its turn comes.
     pub async fn deliver_unfetched(&self, id: &str, room_id: &str) -> Result<(), DispatchError> {
+        let early = self.fetch_early(id);
+        self.deliver_fetching(id, room_id, early).await
+    }
+
+    /// Starts fetching message `id` now, before its claim commits, when this gateway fetches
+    /// ahead (`None` otherwise). The webhook receiver uses it: the read of the message then
+    /// runs beside the claim's store write instead of after it, which takes the commit off the
+    /// path from delivery to reply. A delivery the claim finds to be a duplicate costs one
+    /// cancelled fetch.
+    pub fn fetch_early(&self, id: &str) -> Option<EarlyFetch> {
+        self.prefetcher.as_ref().map(|p| p.start(id))
+    }
+
+    /// [`deliver_unfetched`](Self::deliver_unfetched) with the fetch already started by
+    /// [`fetch_early`](Self::fetch_early) (`None`: the room's worker fetches it in its turn).
+    pub async fn deliver_fetching(
+        &self,
+        id: &str,
+        room_id: &str,
+        early: Option<EarlyFetch>,
+    ) -> Result<(), DispatchError> {
         self.metrics.received();
-        let prefetched = self.prefetcher.as_ref().map(|p| p.start(id));
+        let prefetched = early.and_then(EarlyFetch::take);
         self.dispatcher
             .dispatch(
                 room_id.to_string(),

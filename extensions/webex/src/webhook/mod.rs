@@ -229,6 +229,9 @@ async fn claim_and_queue(
     room_id: &str,
     created_ms: i64,
 ) -> Response {
+    // The message's read runs beside the claim's store write, so the commit is not on the
+    // path from delivery to reply (cancelled when the claim finds a duplicate).
+    let early = sink.fetch_early(id);
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
             tracing::error!(channel = CHANNEL, message_id = %id, error = %err, "could not record webhook delivery; answering 500");
@@ -239,7 +242,7 @@ async fn claim_and_queue(
             json_status(Handled::Duplicate)
         }
         Ok(Claim::New) => {
-            crate::inbound::hand_over(&rx.shared, sink, id, room_id).await;
+            crate::inbound::hand_over(&rx.shared, sink, id, room_id, early).await;
             json_status(Handled::Accepted)
         }
     }

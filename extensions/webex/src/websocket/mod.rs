@@ -427,6 +427,8 @@ impl WebsocketListener {
             .as_deref()
             .and_then(parse_ms)
             .unwrap_or_else(|| sink.store().now_ms());
+        // The message's read runs beside the claim's store write (cancelled for a duplicate).
+        let early = sink.fetch_early(&resolved.id);
         match sink.claim(&resolved.id, &room_id, created_ms).await {
             Err(err) => {
                 tracing::error!(channel = CHANNEL, message_id = %resolved.id, error = %err, "could not record a websocket event; not acknowledged, so Mercury sends it again");
@@ -437,7 +439,7 @@ impl WebsocketListener {
                 true
             }
             Ok(Claim::New) => {
-                crate::inbound::hand_over(&self.shared, sink, &resolved.id, &room_id).await;
+                crate::inbound::hand_over(&self.shared, sink, &resolved.id, &room_id, early).await;
                 true
             }
         }

@@ -9,7 +9,7 @@ use crate::store::{Cursor, CursorRepo, StoreError};
 impl CursorRepo for SqliteBackend {
     async fn get(&self, channel: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (channel, key) = (channel.to_owned(), key.to_owned());
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT value FROM cursors WHERE channel = ?1 AND key = ?2",
@@ -18,7 +18,6 @@ impl CursorRepo for SqliteBackend {
                 )
                 .optional()?)
         })
-        .await
     }
 
     async fn set(&self, channel: &str, key: &str, value: &str) -> Result<(), StoreError> {

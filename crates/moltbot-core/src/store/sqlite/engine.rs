@@ -1,11 +1,16 @@
 //! How the SQLite backend runs statements: one writer thread with group commit, a small pool of
 //! reader connections, and a background checkpointer.
 //!
-//! - **Writes** go to one thread that owns the write connection. It takes the first queued job,
-//!   opens a `BEGIN IMMEDIATE` transaction, runs that job and every job queued behind it (up to
+//! - **Writes** share one write connection. When it is free and nothing is queued for it, a
+//!   write runs at once on the caller's thread (its own short transaction: a few rows, tens of
+//!   microseconds), which spares the two thread wake-ups of a hand-over on the message path.
+//!   Otherwise it is queued for the writer thread, which takes the first queued job, opens a
+//!   `BEGIN IMMEDIATE` transaction, runs that job and every job queued behind it (up to
 //!   [`MAX_GROUP`]) each in its own savepoint (a failing job is rolled back alone), commits once,
 //!   and only then answers each caller. A burst of messages thus shares commits (and WAL pages),
-//!   while a lone write still commits at once: nothing waits for a timer.
+//!   while a lone write still commits at once: nothing waits for a timer. A write on the
+//!   caller's thread never waits for another process's lock: when the file is locked it is
+//!   queued too, and the writer thread waits (within [`BUSY_TIMEOUT`]).
 //! - **Reads** run on tokio's blocking pool with a reader connection; in WAL mode they never wait
 //!   for the writer.
 //! - **Checkpoints** never run inside a commit: the write connection has `wal_autocheckpoint = 0`
@@ -134,6 +139,12 @@ pub struct WrittenBytes {
 pub(crate) struct Engine {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// The write connection, shared by the writer thread and writes run on their caller's
+    /// thread; `None` once the writer thread has closed it.
+    writer: Arc<Mutex<Option<Writer>>>,
+    /// Jobs queued for the writer thread and not yet taken: while there are any, a new write
+    /// queues behind them instead of running on its caller's thread.
+    queued: Arc<AtomicU64>,
     readers: Arc<Mutex<Vec<Connection>>>,
     written: Arc<WrittenBytes>,
     stop_checkpointer: Mutex<Option<mpsc::Sender<()>>>,
@@ -202,10 +213,18 @@ impl Engine {
         writer.wal_hook(Some(count_wal_frames));
 
         let (jobs, queue) = mpsc::channel::<Job>();
-        let writer_written = Arc::clone(&written);
+        let shared_writer = Arc::new(Mutex::new(Some(Writer {
+            conn: writer,
+            frames_before: 0,
+            page_size,
+            written: Arc::clone(&written),
+        })));
+        let queued = Arc::new(AtomicU64::new(0));
+        let thread_writer = Arc::clone(&shared_writer);
+        let thread_queued = Arc::clone(&queued);
         let writer_thread = std::thread::Builder::new()
             .name("moltbot-store-writer".into())
-            .spawn(move || run_writer(writer, queue, &writer_written, page_size))
+            .spawn(move || run_writer(&thread_writer, &queue, &thread_queued))
             .map_err(|e| StoreError::io("start the writer thread for", path, e))?;
 
         let (stop, stopped) = mpsc::channel::<()>();
@@ -228,6 +247,8 @@ impl Engine {
         Ok(Self {
             path: path.to_path_buf(),
             jobs: Mutex::new(Some(jobs)),
+            writer: shared_writer,
+            queued,
             readers: Arc::new(Mutex::new(Vec::new())),
             written,
             stop_checkpointer: Mutex::new(Some(stop)),
@@ -290,12 +311,18 @@ impl Engine {
         &self.written
     }
 
-    /// Runs `f` on the writer thread inside the current group's transaction (in a savepoint of
-    /// its own) and returns its result once the group has committed.
+    /// Runs `f` in a transaction of the write connection and returns its result once it has
+    /// committed: on the caller's thread when the connection is free and nothing is queued
+    /// for it, else on the writer thread inside the current group's transaction (in a
+    /// savepoint of its own).
     pub(crate) async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
+        let f = match self.write_now(f) {
+            Ok(result) => return result,
+            Err(f) => f,
+        };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(TypedJob { f, done });
         {
@@ -303,9 +330,43 @@ impl Engine {
             let Some(jobs) = jobs.as_ref() else {
                 return Err(StoreError::Closed);
             };
-            jobs.send(job).map_err(|_| StoreError::Closed)?;
+            self.queued.fetch_add(1, Ordering::AcqRel);
+            if jobs.send(job).is_err() {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                return Err(StoreError::Closed);
+            }
         }
         result.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on the calling thread when the write connection is free, nothing is queued
+    /// for the writer thread and no other process holds the file's write lock; gives `f` back
+    /// otherwise (before running it).
+    fn write_now<F, R>(&self, f: F) -> Result<Result<R, StoreError>, F>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError>,
+    {
+        if self.queued.load(Ordering::Acquire) > 0 {
+            return Err(f);
+        }
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Err(f);
+        };
+        let Some(writer) = guard.as_mut() else {
+            return Err(f);
+        };
+        if !writer.begin_without_waiting() {
+            return Err(f);
+        }
+        let outcome = f(&writer.conn);
+        let finished = match outcome {
+            Ok(value) => writer.commit(1).map(|()| value),
+            Err(err) => {
+                let _ = writer.conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
+        };
+        Ok(finished)
     }
 
     /// Runs `f` with a reader connection on tokio's blocking pool.
@@ -316,28 +377,50 @@ impl Engine {
         let readers = Arc::clone(&self.readers);
         let path = self.path.clone();
         let closed = Arc::clone(&self.closed);
-        let run = move || {
-            if closed.load(Ordering::SeqCst) {
-                return Err(StoreError::Closed);
-            }
-            let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let conn = match idle {
-                Some(conn) => conn,
-                None => connect_small(&path)?,
-            };
-            let result = f(&conn);
-            let mut idle = readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < MAX_IDLE_READERS && !closed.load(Ordering::SeqCst) {
-                idle.push(conn);
-            }
-            result
-        };
+        let run = move || with_reader(&readers, &path, &closed, f);
         // Outside a tokio runtime (a synchronous caller blocking on the future), read inline.
         match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::spawn_blocking(run).await?,
             Err(_) => run(),
         }
     }
+
+    /// Runs `f` with a reader connection on the calling thread. For the point reads of the
+    /// message path (a lookup by key through an index, a few rows: tens of microseconds), where
+    /// a round trip through the blocking pool (two thread wake-ups) costs more than the read
+    /// and adds its latency to every message. A WAL reader does not wait for the writer nor the
+    /// checkpointer (<https://sqlite.org/wal.html#concurrency>); only the rare WAL-index
+    /// recovery after another process crashed can make it wait, within [`BUSY_TIMEOUT`].
+    pub(crate) fn read_now<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        with_reader(&self.readers, &self.path, &self.closed, f)
+    }
+}
+
+/// Runs `f` with an idle reader connection (a new one when none is idle), then keeps it for
+/// the next read unless enough are idle or the store is closing.
+fn with_reader<R>(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    closed: &std::sync::atomic::AtomicBool,
+    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    if closed.load(Ordering::SeqCst) {
+        return Err(StoreError::Closed);
+    }
+    let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let conn = match idle {
+        Some(conn) => conn,
+        None => connect_small(path)?,
+    };
+    let result = f(&conn);
+    let mut idle = readers.lock().unwrap_or_else(PoisonError::into_inner);
+    if idle.len() < MAX_IDLE_READERS && !closed.load(Ordering::SeqCst) {
+        idle.push(conn);
+    }
+    result
 }
 
 impl Drop for Engine {
@@ -425,14 +508,63 @@ fn count_wal_frames(_db: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusq
     Ok(())
 }
 
-fn run_writer(
+/// The write connection and what its commits are counted with.
+struct Writer {
     conn: Connection,
-    queue: mpsc::Receiver<Job>,
-    written: &WrittenBytes,
+    /// Frames in the WAL after the previous commit.
+    frames_before: u64,
     page_size: u64,
-) {
-    let mut frames_before = 0u64;
+    written: Arc<WrittenBytes>,
+}
+
+impl Writer {
+    /// `BEGIN IMMEDIATE`, failing at once (false) instead of waiting when another process
+    /// holds the write lock.
+    fn begin_without_waiting(&mut self) -> bool {
+        if self.conn.busy_timeout(Duration::ZERO).is_err() {
+            return false;
+        }
+        let begun = run_cached(&self.conn, "BEGIN IMMEDIATE").is_ok();
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        begun
+    }
+
+    /// Commits the open transaction of `units` write units and counts its WAL frames; rolls
+    /// back when the commit fails.
+    fn commit(&mut self, units: u64) -> Result<(), StoreError> {
+        // The WAL hook sets this thread's count during the commit; a commit that writes no
+        // frame does not call it, so start from the last count (commits run on any thread).
+        WAL_FRAMES.with(|cell| cell.set(self.frames_before));
+        let committed = run_cached(&self.conn, "COMMIT");
+        if committed.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        // Set by the WAL hook on this thread during the commit.
+        let frames_after = WAL_FRAMES.with(std::cell::Cell::get);
+        let written = &self.written;
+        // The WAL restarts from frame 0 after a complete checkpoint.
+        let appended = if frames_after >= self.frames_before {
+            frames_after - self.frames_before
+        } else {
+            written.wal_restarts.fetch_add(1, Ordering::Relaxed);
+            frames_after
+        };
+        self.frames_before = frames_after;
+        written.wal.fetch_add(
+            appended * (self.page_size + WAL_FRAME_HEADER),
+            Ordering::Relaxed,
+        );
+        written.writes.fetch_add(units, Ordering::Relaxed);
+        if committed.is_ok() {
+            written.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        committed
+    }
+}
+
+fn run_writer(writer: &Mutex<Option<Writer>>, queue: &mpsc::Receiver<Job>, queued: &AtomicU64) {
     while let Ok(first) = queue.recv() {
+        let mut guard = writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -440,44 +572,36 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        let begun = retry_busy(|| run_cached(&conn, "BEGIN IMMEDIATE"));
+        // Taken: writes arriving from now on may run on their callers' threads again (they
+        // wait for this group's commit on the connection's lock).
+        queued.fetch_sub(group.len() as u64, Ordering::AcqRel);
+        let Some(writer) = guard.as_mut() else {
+            for job in group {
+                job.fail(&StoreError::Closed);
+            }
+            continue;
+        };
+        let begun = retry_busy(|| run_cached(&writer.conn, "BEGIN IMMEDIATE"));
         if let Err(err) = begun {
             for job in group {
                 job.fail(&err);
             }
             continue;
         }
-        let completions: Vec<Completion> = group.into_iter().map(|job| job.run(&conn)).collect();
-        let committed = run_cached(&conn, "COMMIT");
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        let frames_after = WAL_FRAMES.with(std::cell::Cell::get);
-        // The WAL restarts from frame 0 after a complete checkpoint.
-        let appended = if frames_after >= frames_before {
-            frames_after - frames_before
-        } else {
-            written.wal_restarts.fetch_add(1, Ordering::Relaxed);
-            frames_after
-        };
-        frames_before = frames_after;
-        written
-            .wal
-            .fetch_add(appended * (page_size + WAL_FRAME_HEADER), Ordering::Relaxed);
-        written
-            .writes
-            .fetch_add(completions.len() as u64, Ordering::Relaxed);
-        if committed.is_ok() {
-            written.commits.fetch_add(1, Ordering::Relaxed);
-        }
-        let error = committed.err();
+        let completions: Vec<Completion> =
+            group.into_iter().map(|job| job.run(&writer.conn)).collect();
+        let error = writer.commit(completions.len() as u64).err();
+        drop(guard);
         for completion in completions {
             completion(error.as_ref());
         }
     }
     // Queue closed: make the WAL's content part of the database before the connection closes.
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-    drop(conn.close());
+    let closing = writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(writer) = closing {
+        let _ = writer.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        drop(writer.conn.close());
+    }
 }
 
 fn run_checkpointer(

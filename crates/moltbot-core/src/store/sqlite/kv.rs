@@ -9,7 +9,7 @@ use crate::store::{KvRepo, StoreError};
 impl KvRepo for SqliteBackend {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             Ok(conn
                 .query_row(
                     "SELECT value FROM kv WHERE namespace = ?1 AND key = ?2",
@@ -18,7 +18,6 @@ impl KvRepo for SqliteBackend {
                 )
                 .optional()?)
         })
-        .await
     }
 
     async fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {

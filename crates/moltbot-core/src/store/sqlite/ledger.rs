@@ -250,7 +250,7 @@ impl LedgerRepo for SqliteBackend {
         message_id: &str,
     ) -> Result<Option<LedgerEntry>, StoreError> {
         let [channel, message_id] = [channel, message_id].map(str::to_owned);
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             Ok(conn
                 .prepare_cached(
                     "SELECT o.channel, o.message_id, o.room_id, o.state, o.reason,
@@ -266,7 +266,6 @@ impl LedgerRepo for SqliteBackend {
                 .query_row(params![channel, message_id], entry)
                 .optional()?)
         })
-        .await
     }
 
     async fn pending(
@@ -314,8 +313,7 @@ impl LedgerRepo for SqliteBackend {
         message_id: &str,
     ) -> Result<Option<LedgerEntry>, StoreError> {
         let [channel, message_id] = [channel, message_id].map(str::to_owned);
-        self.read(move |conn| select(conn, &channel, &message_id))
-            .await
+        self.read_now(move |conn| select(conn, &channel, &message_id))
     }
 
     async fn count(&self, channel: &str, state: Option<InboundState>) -> Result<u64, StoreError> {

@@ -65,6 +65,14 @@ impl SqliteBackend {
         self.engine.read(f).await
     }
 
+    /// A point read on the calling thread ([`Engine::read_now`]).
+    fn read_now<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.engine.read_now(f)
+    }
+
     async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,

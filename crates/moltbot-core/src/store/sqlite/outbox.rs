@@ -190,12 +190,11 @@ impl OutboxRepo for SqliteBackend {
         inbound_message_id: &str,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let [channel, inbound] = [channel, inbound_message_id].map(str::to_owned);
-        self.read(move |conn| select_reply(conn, &channel, &inbound))
-            .await
+        self.read_now(move |conn| select_reply(conn, &channel, &inbound))
     }
 
     async fn get(&self, id: i64) -> Result<Option<OutboxEntry>, StoreError> {
-        self.read(move |conn| select_one(conn, id)).await
+        self.read_now(move |conn| select_one(conn, id))
     }
 
     async fn last_sent_at(&self, channel: &str) -> Result<Option<i64>, StoreError> {

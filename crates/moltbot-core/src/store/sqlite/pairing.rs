@@ -391,8 +391,7 @@ impl PairingRepo for SqliteBackend {
         key: &IdentityKey,
     ) -> Result<Option<ApprovedIdentity>, StoreError> {
         let (channel, key) = (channel.to_owned(), key.clone());
-        self.read(move |conn| Ok(find_identity(conn, &channel, &key)?.map(|(_, found)| found)))
-            .await
+        self.read_now(move |conn| Ok(find_identity(conn, &channel, &key)?.map(|(_, found)| found)))
     }
 
     async fn complete_identity(&self, channel: &str, key: &IdentityKey) -> Result<(), StoreError> {

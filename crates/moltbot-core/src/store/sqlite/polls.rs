@@ -76,7 +76,7 @@ impl PollRepo for SqliteBackend {
 
     async fn poll(&self, id: &str) -> Result<Option<Poll>, StoreError> {
         let id = id.to_owned();
-        self.read(move |conn| get_poll(conn, &id)).await
+        self.read_now(move |conn| get_poll(conn, &id))
     }
 
     async fn set_card_message(&self, id: &str, message_id: &str) -> Result<bool, StoreError> {
@@ -97,7 +97,7 @@ impl PollRepo for SqliteBackend {
         message_id: &str,
     ) -> Result<Option<Poll>, StoreError> {
         let (channel, message_id) = (channel.to_owned(), message_id.to_owned());
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             conn.prepare_cached(&format!(
                 "SELECT {POLL_COLUMNS} FROM polls WHERE channel = ?1 AND card_message_id = ?2"
             ))?
@@ -106,7 +106,6 @@ impl PollRepo for SqliteBackend {
             .map(decode)
             .transpose()
         })
-        .await
     }
 
     async fn vote(

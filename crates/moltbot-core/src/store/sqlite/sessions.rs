@@ -18,7 +18,7 @@ impl SessionRepo for SqliteBackend {
     async fn history(&self, session: &str, max_turns: usize) -> Result<Vec<Turn>, StoreError> {
         let session = session.to_owned();
         let limit = i64::try_from(max_turns).unwrap_or(i64::MAX);
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT role, text, author_id, author_name, author_email FROM session_turns
                  WHERE session_key = ?1 ORDER BY seq DESC LIMIT ?2",
@@ -49,7 +49,6 @@ impl SessionRepo for SqliteBackend {
             turns.reverse();
             Ok(turns)
         })
-        .await
     }
 
     async fn clear(&self, session: &str) -> Result<usize, StoreError> {
