@@ -67,14 +67,15 @@ pub fn installed() -> Arc<dyn DocumentText> {
 }
 
 /// Where [`PROGRAM`] is: in `beside` (the running binary's folder) first, else in the first
-/// folder of `path` (a `PATH` value) that holds it. `None` when neither does.
+/// folder of `path` (a `PATH` value) that holds it; relative `PATH` entries are skipped (they
+/// would name a folder relative to wherever the gateway was started). `None` when none does.
 fn locate(beside: Option<&Path>, path: Option<&OsStr>) -> Option<PathBuf> {
     let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
     let on_path = path.into_iter().flat_map(std::env::split_paths);
     beside
         .map(Path::to_path_buf)
         .into_iter()
-        .chain(on_path.filter(|dir| !dir.as_os_str().is_empty()))
+        .chain(on_path.filter(|dir| dir.is_absolute()))
         .map(|dir| dir.join(&name))
         .find(|candidate| candidate.is_file())
 }
