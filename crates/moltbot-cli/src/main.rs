@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod context;
+mod pdf_protocol;
 mod pdf_text;
 
 use std::process::ExitCode;
@@ -17,13 +18,6 @@ use crate::commands::Outcome;
 use crate::context::Context;
 
 fn main() -> ExitCode {
-    // The gateway's PDF reader child (see `pdf_text`): nothing else is set up for it.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == pdf_text::SUBCOMMAND)
-    {
-        return pdf_text::child_main();
-    }
     let cli = Cli::parse();
     let ctx = Context::from_env(cli.config.as_deref());
     // The gateway also logs to <state>/logs/gateway.log; other commands log to stderr only.

@@ -1,24 +1,29 @@
 //! The text of PDFs, for providers that do not read PDFs (`models.providers.<name>.input`
 //! without `"pdf"`).
 //!
-//! The parser ([`pdf_extract`], pure Rust on `lopdf`) runs in a child process of this same
-//! binary, `moltbot __extract-pdf`: the PDF on its stdin, the text as UTF-8 on its stdout. A
+//! The parser (`pdf_extract`, pure Rust on `lopdf`) is a binary of its own, [`PROGRAM`]
+//! (`src/bin/moltbot-pdf.rs`), run as a child process per PDF: the PDF on its stdin, the text as
+//! UTF-8 on its stdout (the protocol is `crate::pdf_protocol`). Keeping the parser and its font
+//! tables out of `moltbot` keeps the gateway's binary, and so its idle resident memory, small. A
 //! PDF is untrusted input; whatever it does to the parser (a panic, an endless loop, a memory
 //! blow-up, a crash) ends that child, never the gateway. The child is bounded on every side:
 //!
 //! - input: at most [`MAX_INPUT_BYTES`] (larger PDFs are not read);
 //! - output: at most [`MAX_PDF_TEXT_BYTES`] (the text is cut there and the child killed);
-//! - time: [`TIMEOUT`] wall-clock, then it is killed (and [`MAX_CPU_SECONDS`] of CPU, from its
-//!   own `RLIMIT_CPU`, should the gateway die first);
-//! - memory: [`MAX_ADDRESS_SPACE`] bytes of address space (`RLIMIT_AS`, set by the child on
-//!   itself before it reads anything).
+//! - time: [`TIMEOUT`] wall-clock, then it is killed (and 15 s of CPU, from its own
+//!   `RLIMIT_CPU`, should the gateway die first);
+//! - memory: 1 GiB of address space (`RLIMIT_AS`, set by the child on itself before it reads
+//!   anything).
 //!
-//! [`SubprocessPdfText`] is the gateway's side: the [`DocumentText`] the `moltbot gateway`
-//! command installs in `GatewayOptions::document_text`.
+//! [`installed`] is the gateway's side: the [`DocumentText`] the `moltbot gateway` command
+//! installs in `GatewayOptions::document_text`, a [`SubprocessPdfText`] running [`PROGRAM`] found
+//! next to the running binary (else on `PATH`), or a [`MissingPdfReader`] when it is nowhere:
+//! then every PDF is named as could not be read, and the gateway still answers.
 
-use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use moltbot_core::agent::attachments::{
@@ -27,86 +32,70 @@ use moltbot_core::agent::attachments::{
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
-/// The hidden subcommand that reads one PDF: `moltbot __extract-pdf < file.pdf`. Exit 0 with the
-/// text on stdout; [`EXIT_UNREADABLE`] with the parser's error on stderr.
-pub const SUBCOMMAND: &str = "__extract-pdf";
+use crate::pdf_protocol::{EXIT_UNREADABLE, MAX_INPUT_BYTES};
+
+/// The PDF reader's binary, installed next to `moltbot`: `moltbot-pdf < file.pdf`. Exit 0 with
+/// the text on stdout; [`EXIT_UNREADABLE`] with the parser's error on stderr.
+pub const PROGRAM: &str = "moltbot-pdf";
+
+/// Why every PDF is unreadable when [`PROGRAM`] is not found ([`MissingPdfReader`]).
+pub const MISSING_REASON: &str = "the PDF reader moltbot-pdf is not installed next to moltbot";
 
 /// Longest time reading one PDF may take, start of the child to its exit.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Largest PDF read for its text: 32 MiB, the PDF limit of OpenAI's and Anthropic's APIs.
-pub const MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
-
-/// The child's address-space limit (`RLIMIT_AS`): 1 GiB.
-pub const MAX_ADDRESS_SPACE: u64 = 1024 * 1024 * 1024;
-
-/// The child's CPU-time limit (`RLIMIT_CPU`), in seconds: a backstop to [`TIMEOUT`].
-pub const MAX_CPU_SECONDS: u64 = 15;
-
-/// The child's exit code for a PDF the parser refused (malformed, encrypted, too large).
-pub const EXIT_UNREADABLE: u8 = 3;
-
 /// Most bytes of the child's stderr kept for the log.
 const MAX_STDERR_BYTES: usize = 2048;
 
-/// `moltbot __extract-pdf`: reads a PDF on stdin, writes its text on stdout (cut at
-/// [`MAX_PDF_TEXT_BYTES`], on a character boundary). Runs before logging or anything else is
-/// set up; sets its own resource limits first.
-pub fn child_main() -> ExitCode {
-    limit_resources();
-    let mut pdf = Vec::new();
-    let limit = u64::try_from(MAX_INPUT_BYTES)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    if let Err(err) = std::io::stdin().lock().take(limit).read_to_end(&mut pdf) {
-        eprintln!("cannot read the PDF from stdin: {err}");
-        return ExitCode::from(EXIT_UNREADABLE);
-    }
-    if pdf.len() > MAX_INPUT_BYTES {
-        eprintln!("the PDF is larger than {MAX_INPUT_BYTES} bytes");
-        return ExitCode::from(EXIT_UNREADABLE);
-    }
-    let text = match pdf_extract::extract_text_from_mem(&pdf) {
-        Ok(text) => text,
-        Err(err) => {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-    };
-    let mut end = text.len().min(MAX_PDF_TEXT_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(&text.as_bytes()[..end])
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cannot write the text: {err}");
-            ExitCode::FAILURE
+/// The gateway's PDF reader: [`PROGRAM`] next to the running binary, else on `PATH`, run with
+/// [`TIMEOUT`]. When it is in neither place, logs one warning (now, at the gateway's start) and
+/// returns a [`MissingPdfReader`], which names every PDF as could not be read.
+pub fn installed() -> Arc<dyn DocumentText> {
+    let exe = std::env::current_exe();
+    let beside = exe.as_deref().ok().and_then(Path::parent);
+    match locate(beside, std::env::var_os("PATH").as_deref()) {
+        Some(program) => Arc::new(SubprocessPdfText::new(program, Vec::new(), TIMEOUT)),
+        None => {
+            let looked_in = match beside {
+                Some(dir) => format!("{} and PATH", dir.display()),
+                None => "PATH (the running binary's folder is unknown)".to_string(),
+            };
+            tracing::warn!(reader = PROGRAM, looked_in = %looked_in, "the PDF reader moltbot-pdf was not found next to moltbot nor on PATH; PDFs for providers without \"pdf\" in their input are named to the agent as could not be read (ship moltbot-pdf next to moltbot)");
+            Arc::new(MissingPdfReader { looked_in })
         }
     }
 }
 
-/// Caps the child's memory and CPU; a limit the system refuses is left as it was (the parent's
-/// timeout and output cap still hold).
-fn limit_resources() {
-    #[cfg(unix)]
-    {
-        use rlimit::Resource;
-        if let Err(err) = Resource::AS.set(MAX_ADDRESS_SPACE, MAX_ADDRESS_SPACE) {
-            eprintln!("warning: cannot limit the address space: {err}");
-        }
-        if let Err(err) = Resource::CPU.set(MAX_CPU_SECONDS, MAX_CPU_SECONDS) {
-            eprintln!("warning: cannot limit the CPU time: {err}");
-        }
+/// Where [`PROGRAM`] is: in `beside` (the running binary's folder) first, else in the first
+/// folder of `path` (a `PATH` value) that holds it; relative `PATH` entries are skipped (they
+/// would name a folder relative to wherever the gateway was started). `None` when none does.
+fn locate(beside: Option<&Path>, path: Option<&OsStr>) -> Option<PathBuf> {
+    let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
+    let on_path = path.into_iter().flat_map(std::env::split_paths);
+    beside
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(on_path.filter(|dir| dir.is_absolute()))
+        .map(|dir| dir.join(&name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The reader installed when [`PROGRAM`] is not found: every PDF is
+/// [`PdfText::Unreadable`] with [`MISSING_REASON`].
+#[derive(Debug, Clone)]
+pub struct MissingPdfReader {
+    looked_in: String,
+}
+
+impl DocumentText for MissingPdfReader {
+    fn pdf_text<'a>(&'a self, _pdf: &'a [u8]) -> PdfTextFuture<'a> {
+        let text = PdfText::unreadable(MISSING_REASON, format!("looked in {}", self.looked_in));
+        Box::pin(std::future::ready(text))
     }
 }
 
-/// Reads PDFs by running a child process per PDF (by default this binary's
-/// [`SUBCOMMAND`]), bounded as the module says.
+/// Reads PDFs by running a child process per PDF ([`PROGRAM`] when made by [`installed`]),
+/// bounded as the module says.
 #[derive(Debug, Clone)]
 pub struct SubprocessPdfText {
     program: PathBuf,
@@ -115,18 +104,6 @@ pub struct SubprocessPdfText {
 }
 
 impl SubprocessPdfText {
-    /// `moltbot __extract-pdf`, this very binary, with [`TIMEOUT`].
-    ///
-    /// # Errors
-    /// When the path of the running binary cannot be found.
-    pub fn this_binary() -> std::io::Result<Self> {
-        Ok(Self::new(
-            std::env::current_exe()?,
-            vec![SUBCOMMAND.to_string()],
-            TIMEOUT,
-        ))
-    }
-
     /// Runs `program args...` per PDF, killed after `timeout`.
     pub fn new(program: impl Into<PathBuf>, args: Vec<String>, timeout: Duration) -> Self {
         Self {
@@ -303,6 +280,44 @@ mod tests {
             missing.pdf_text(b"%PDF-").await,
             PdfText::Unreadable { reason, .. } if reason == "the PDF reader could not start"
         ));
+    }
+
+    #[test]
+    fn the_reader_is_found_beside_the_binary_first_then_on_path() {
+        let dirs = tempfile::tempdir().expect("a temp dir");
+        let (beside, on_path, empty) = (
+            dirs.path().join("bin"),
+            dirs.path().join("path"),
+            dirs.path().join("empty"),
+        );
+        for dir in [&beside, &on_path, &empty] {
+            std::fs::create_dir(dir).expect("a folder");
+        }
+        let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
+        std::fs::write(beside.join(&name), "").expect("a reader beside");
+        std::fs::write(on_path.join(&name), "").expect("a reader on PATH");
+        let path = std::env::join_paths([&empty, &on_path]).expect("a PATH");
+
+        assert_eq!(locate(Some(&beside), Some(&path)), Some(beside.join(&name)));
+        assert_eq!(locate(Some(&empty), Some(&path)), Some(on_path.join(&name)));
+        assert_eq!(locate(None, Some(&path)), Some(on_path.join(&name)));
+        let nowhere = std::env::join_paths([&empty]).expect("a PATH");
+        assert_eq!(locate(Some(&empty), Some(&nowhere)), None);
+        assert_eq!(locate(Some(&empty), None), None);
+        // A folder of that name is not the reader.
+        std::fs::create_dir(empty.join(&name)).expect("a folder");
+        assert_eq!(locate(Some(&empty), Some(&nowhere)), None);
+    }
+
+    #[tokio::test]
+    async fn without_the_reader_every_pdf_is_unreadable_and_says_why() {
+        let missing = MissingPdfReader {
+            looked_in: "/opt/moltbot and PATH".into(),
+        };
+        assert_eq!(
+            missing.pdf_text(b"%PDF-1.4").await,
+            PdfText::unreadable(MISSING_REASON, "looked in /opt/moltbot and PATH")
+        );
     }
 
     #[tokio::test]

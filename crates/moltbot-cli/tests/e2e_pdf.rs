@@ -1,13 +1,16 @@
 //! PDFs people send reach every provider: Anthropic as a `document` block, providers that do not
 //! read PDFs (OpenAI-compatible ones by default) as the text the gateway extracted from them in
-//! its `moltbot __extract-pdf` child process. A malformed PDF becomes a note to the agent and a
-//! warning in the log; the gateway keeps answering.
+//! its `moltbot-pdf` child process (the binary next to `moltbot`). A malformed PDF becomes a note
+//! to the agent and a warning in the log; the gateway keeps answering, also when `moltbot-pdf` is
+//! not installed at all.
 
 #![allow(clippy::unwrap_used)]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use moltbot_testkit::{anthropic_answer, openai_answer, FakeModel, Scenario, OPEN};
+use moltbot_testkit::{
+    anthropic_answer, moltbot_binary, openai_answer, FakeModel, Scenario, TestHome, World, OPEN,
+};
 use serde_json::{json, Value};
 use webex_sim::SimFile;
 
@@ -139,6 +142,53 @@ async fn a_pdf_reaches_anthropic_as_a_document_block_as_it_came() {
             },
         }),
         "{content}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_moltbot_pdf_beside_it_pdfs_are_named_unreadable_with_one_warning() {
+    // `moltbot` alone in a folder, and a PATH without `moltbot-pdf`.
+    let alone = tempfile::tempdir().unwrap();
+    let binary = alone.path().join(moltbot_binary().file_name().unwrap());
+    std::fs::copy(moltbot_binary(), &binary).unwrap();
+    let model = FakeModel::numbered().await;
+    let world = World::new().await;
+    let home = TestHome::with_binary(&binary);
+    home.write_config(&world.config_with_model("webhook", OPEN, "openai-completions", &model, ""));
+    let mut s = Scenario::prepare(world, home);
+    s.start_gateway_with(&[("PATH", "/usr/bin:/bin")]).await;
+
+    for n in 0..2 {
+        let file = SimFile::pdf(&format!("report-{n}.pdf"), "Quarterly revenue");
+        let sent = s.alice().sends_file_to_bot(file, "Read this").await;
+        let replies = s.wait_replies(&sent, n + 1).await;
+        assert_eq!(replies[n], format!("answer {}", n + 1));
+    }
+    s.settled().await;
+
+    for n in 0..2 {
+        let note = file_part(&model, n);
+        assert!(
+            note.starts_with(&format!("[file: report-{n}.pdf, application/pdf: "))
+                && note.ends_with(
+                    ", could not be read (the PDF reader moltbot-pdf is not installed next to moltbot)]"
+                ),
+            "{note}"
+        );
+    }
+    let log = s.log();
+    assert_eq!(
+        log.matches("the PDF reader moltbot-pdf was not found next to moltbot nor on PATH")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("a PDF could not be read; the agent is told so")
+            .count(),
+        2,
+        "{log}"
     );
     s.finish().await;
 }

@@ -1,7 +1,6 @@
 //! `moltbot gateway`: refuses to start on any config problem, then runs the channels until
 //! SIGINT/SIGTERM (a second signal exits at once).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -96,13 +95,9 @@ pub(crate) async fn serve(
         } else {
             GatewayOptions::default().lease
         },
-        document_text: match crate::pdf_text::SubprocessPdfText::this_binary() {
-            Ok(reader) => Some(Arc::new(reader)),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot find this binary to read PDFs with; providers without \"pdf\" in their input get a PDF's name only");
-                None
-            }
-        },
+        // `moltbot-pdf` next to this binary (else on PATH); when missing, one warning now and
+        // every PDF named as could not be read.
+        document_text: Some(crate::pdf_text::installed()),
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);
