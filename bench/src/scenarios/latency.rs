@@ -1,6 +1,8 @@
-//! Scenario 1, webhook mode latency, beside the floor: a minimal client doing the same two API
-//! calls. [`steady`] is the measurement, shared with the websocket scenario (same load, other
-//! receive mode).
+//! Scenario 1, webhook mode latency, beside two floors: a minimal client doing the same two
+//! API calls as soon as the user's `POST` returns (no webhook hop), and the webhook floor
+//! ([`WebhookFloor`]: the same two calls on each webhook delivery, the issue's floor, "only GET +
+//! POST per delivery"). [`steady`] is the measurement, shared with the websocket scenario (same
+//! load, other receive mode).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{expect_reply, floor_responder, pairs, send_steady, warm_up};
+use crate::floor::WebhookFloor;
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{outcome, Outcome, RequestMix, Tracker, World};
@@ -16,6 +19,15 @@ use crate::Sizes;
 use crate::{naive, probe};
 
 const UNLIMITED_RPM: u32 = 1_000_000;
+
+/// `a ÷ b`, 0 when `b` has no figure.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
 
 /// The load of one steady run: `messages` DMs from `users` users (each in a 1:1 room with the
 /// bot) at `rate` per second, and as many to the floor bot at the same rate.
@@ -44,6 +56,10 @@ pub struct Steady {
     pub ours: Summary,
     /// The same for the floor.
     pub floor: Summary,
+    /// Messages sent to the webhook floor's bot.
+    pub floor_webhook_sent: usize,
+    /// The same for the webhook floor.
+    pub floor_webhook: Summary,
     /// Lost and duplicated replies of the gateway.
     pub outcome: Outcome,
     /// Every request the gateway's bot made from the end of the warm-up to the last reply.
@@ -67,7 +83,6 @@ impl Steady {
 
     /// `ours ÷ floor` at p50 and p99 (0 when the floor has no figure).
     pub fn ratio(&self) -> (f64, f64) {
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         (
             ratio(self.ours.p50, self.floor.p50),
             ratio(self.ours.p99, self.floor.p99),
@@ -105,6 +120,25 @@ impl Steady {
         s.row(
             format!("{label}: ratio p50/p99 (ours ÷ floor)"),
             format!("{p50:.2}× / {p99:.2}×"),
+        );
+        let hook = &self.floor_webhook;
+        s.row(
+            format!(
+                "{label}: webhook floor p50/p95/p99/max ({} msgs)",
+                self.floor_webhook_sent
+            ),
+            hook.cell(),
+        );
+        s.row(
+            format!("{label}: overhead p50/p95/p99 (ours − webhook floor); ratio p50/p99"),
+            format!(
+                "{:.1} / {:.1} / {:.1} ms; {:.2}× / {:.2}×",
+                self.ours.p50 - hook.p50,
+                self.ours.p95 - hook.p95,
+                self.ours.p99 - hook.p99,
+                ratio(self.ours.p50, hook.p50),
+                ratio(self.ours.p99, hook.p99)
+            ),
         );
         s.row(
             format!("{label}: requests per answered msg (every request of the bot)"),
@@ -149,6 +183,12 @@ impl Steady {
             "floor": floor.json(),
             "overhead_ms": {"p50": round(ours.p50 - floor.p50), "p95": round(ours.p95 - floor.p95),
                             "p99": round(ours.p99 - floor.p99)},
+            "floor_webhook": self.floor_webhook.json(),
+            "overhead_webhook_ms": {"p50": round(ours.p50 - self.floor_webhook.p50),
+                                    "p95": round(ours.p95 - self.floor_webhook.p95),
+                                    "p99": round(ours.p99 - self.floor_webhook.p99)},
+            "ratio_webhook": {"p50": round(ratio(ours.p50, self.floor_webhook.p50)),
+                              "p99": round(ratio(ours.p99, self.floor_webhook.p99))},
             "ratio": {"p50": round(p50), "p99": round(p99)},
             "requests_per_answered": self.requests.json(answered),
             "floor_requests_per_answered": self.floor_requests.json(self.floor_answered()),
@@ -181,8 +221,8 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
 }
 
 /// One steady run: a gateway in `mode` (safety polls every 5 s where the mode has one) and, in
-/// the same emulator at the same time and rate, the floor ([`floor_responder`]), each sent
-/// `load` after a warm-up. Latency per message from the user's `POST` returning to the reply
+/// the same emulator at the same time and rate, the floor ([`floor_responder`]) and the webhook
+/// floor ([`WebhookFloor`]), each sent `load` after a warm-up. Latency per message from the user's `POST` returning to the reply
 /// existing; requests of each bot counted from the end of the warm-up to the last reply.
 pub async fn steady(binary: &Path, mode: &str, load: Load) -> anyhow::Result<Steady> {
     steady_on(binary, mode, load, None).await
@@ -198,24 +238,31 @@ pub async fn steady_on(
 ) -> anyhow::Result<Steady> {
     let world = World::new(binary, load.users).await?;
     let floor_bot = world.sim.add_bot("floor@webex.bot", "Floor");
+    let hook_bot = world
+        .sim
+        .add_bot("floor-webhook@webex.bot", "Floor Webhook");
+    let hook_client = naive::client(&world.sim.api_base(), &hook_bot.token, UNLIMITED_RPM)?;
+    let hook_floor = WebhookFloor::start(&world.sim, &hook_bot, hook_client).await?;
     let mut config = world.gateway_config(mode, 5.0, UNLIMITED_RPM)?;
     config.store_url = store_url.map(str::to_string);
     let home = world.gateway_home_with(&config)?;
     let gateway = home.start().await?;
     warm_up(&world, &world.bot, true).await?;
     warm_up(&world, &floor_bot, false).await?;
+    warm_up(&world, &hook_bot, true).await?;
 
     let tracker = Tracker::start(Arc::clone(&world.sim));
     let floor = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
     let ours_cb = expect_reply(&tracker, "ours", &world.bot.id);
     let floor_cb = floor_responder(&tracker, "floor", &floor_bot.id, floor);
+    let hook_cb = expect_reply(&tracker, "floor_webhook", &hook_bot.id);
     // Count from the quiet signal on: the warm-up's last calls are not the run's.
     gateway
         .try_settled(&world.sim, &world.bot, Duration::from_secs(30))
         .await?;
     world.sim.clear_requests();
     let cpu_before = probe::cpu_ms(gateway.pid);
-    let (ours, floor_sent) = tokio::join!(
+    let (ours, floor_sent, hook_sent) = tokio::join!(
         send_steady(
             &world,
             &world.bot.email,
@@ -232,6 +279,14 @@ pub async fn steady_on(
             load.rate,
             Some(floor_cb)
         ),
+        send_steady(
+            &world,
+            &hook_bot.email,
+            "floor_webhook",
+            load.messages,
+            load.rate,
+            Some(hook_cb)
+        ),
     );
     tracker.wait_all(Duration::from_secs(30)).await;
     let cpu_after = probe::cpu_ms(gateway.pid);
@@ -240,6 +295,7 @@ pub async fn steady_on(
     let floor_requests = RequestMix::of(&world.requests_by(&floor_bot));
     let result = outcome(&world.sim, &world.bot, &pairs(&ours));
     gateway.stop().await;
+    drop(hook_floor);
     Ok(Steady {
         mode: mode.to_string(),
         load,
@@ -247,6 +303,8 @@ pub async fn steady_on(
         floor_sent: floor_sent.len(),
         ours: Summary::of(&tracker.latencies("ours")),
         floor: Summary::of(&tracker.latencies("floor")),
+        floor_webhook_sent: hook_sent.len(),
+        floor_webhook: Summary::of(&tracker.latencies("floor_webhook")),
         outcome: result,
         requests,
         floor_requests,

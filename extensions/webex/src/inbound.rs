@@ -115,7 +115,7 @@ pub async fn ingest_listed(
         return Ok(false);
     }
     let claim = sink
-        .claim(&message.id, &message.room_id, created_ms(message))
+        .claim_listed(&message.id, &message.room_id, created_ms(message))
         .await?;
     if claim == Claim::Duplicate {
         return Ok(false);

@@ -196,6 +196,23 @@ impl InboundSink {
         })
     }
 
+    /// [`claim`](Self::claim) for a message a listing found (a polling pass, the safety poll,
+    /// the catch-up), which lists most messages again and again: one already recorded is
+    /// recognised by a read, without a write unit. A claim racing in between is still
+    /// settled by the write.
+    pub async fn claim_listed(
+        &self,
+        id: &str,
+        room_id: &str,
+        created_at_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        if self.store.ledger().get(&self.channel, id).await?.is_some() {
+            self.metrics.duplicate();
+            return Ok(Claim::Duplicate);
+        }
+        self.claim(id, room_id, created_at_ms).await
+    }
+
     /// Hands a claimed, normalised message to the gateway (waits while its room's queue is full).
     pub async fn deliver(&self, message: InboundMessage) -> Result<(), DispatchError> {
         self.metrics.received();

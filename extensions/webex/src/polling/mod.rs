@@ -442,7 +442,7 @@ impl Poller {
     async fn claim_too_old(&self, message: &webex_api::Message) -> Result<bool, PollError> {
         let claim = self
             .sink
-            .claim(&message.id, &message.room_id, created_ms(message))
+            .claim_listed(&message.id, &message.room_id, created_ms(message))
             .await?;
         if claim == Claim::Duplicate {
             return Ok(false);
