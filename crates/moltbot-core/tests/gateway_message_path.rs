@@ -18,8 +18,8 @@ use moltbot_core::agent::{
     PdfText, SenderInfo, APOLOGY,
 };
 use moltbot_core::gateway::{
-    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, ConversationKind, Fetched,
-    Gateway, GatewayError, GatewayOptions, InboundMessage, InboundSink, OutgoingMessage,
+    BoxFuture, Channel, ChannelContext, ChannelError, ChannelErrorKind, Claim, ConversationKind,
+    Fetched, Gateway, GatewayError, GatewayOptions, InboundMessage, InboundSink, OutgoingMessage,
     PLACEHOLDER_TEXT,
 };
 use moltbot_core::store::{Clock as _, InboundState, Store, SystemClock};
@@ -32,6 +32,9 @@ enum Incoming {
     Ready(Box<InboundMessage>),
     /// Claim and hand over an id to fetch (as a webhook receiver does).
     Id { id: String, room: String },
+    /// A listing (a polling pass, the safety poll): each message claimed as listed, the new
+    /// ones handed over.
+    Listing(Vec<InboundMessage>),
 }
 
 /// A channel whose receiver takes its messages from the test, whose `refetch` serves a
@@ -121,6 +124,17 @@ async fn receive(sink: InboundSink, incoming: Incoming) {
         Incoming::Id { id, room } => {
             sink.claim(&id, &room, SystemClock.now_ms()).await.unwrap();
             sink.deliver_unfetched(&id, &room).await.unwrap();
+        }
+        Incoming::Listing(messages) => {
+            for message in messages {
+                let claim = sink
+                    .claim_listed(&message.id, &message.room_id, message.created_at_ms)
+                    .await
+                    .unwrap();
+                if claim == Claim::New {
+                    sink.deliver(message).await.unwrap();
+                }
+            }
         }
     }
 }
@@ -390,6 +404,41 @@ async fn a_one_chunk_reply_costs_at_most_three_units_of_work() {
             "message {n} ({handed_over}): claim, answered, sent-and-replied (store writes counted: {units})"
         );
     }
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_a_listing_finds_again_costs_no_unit_of_work() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start(Arc::clone(&channel)).await;
+    let first = dm("listed-first", "hello");
+    incoming
+        .send(Incoming::Listing(vec![first.clone()]))
+        .unwrap();
+    wait_support::until(
+        "the first message replied",
+        wait_support::TIMEOUT,
+        || async { gateway.state_of(&first.id).await == Some(InboundState::Replied) },
+    )
+    .await;
+    // The next pass lists it again beside a new message: only the new one costs writes.
+    let units = units_of_work(&gateway, &incoming, |attempt| {
+        let next = dm(&format!("listed-next-{attempt}"), "again");
+        (
+            next.id.clone(),
+            Incoming::Listing(vec![first.clone(), next]),
+        )
+    })
+    .await;
+    assert_eq!(
+        units, 3,
+        "the message listed again is recognised by a read; the new one costs its three units"
+    );
+    assert_eq!(
+        channel.sent().len(),
+        1 + 1,
+        "the first message answered once"
+    );
     gateway.stop().await;
 }
 
