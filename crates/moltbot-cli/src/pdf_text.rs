@@ -17,8 +17,9 @@
 //!
 //! [`installed`] is the gateway's side: the [`DocumentText`] the `moltbot gateway` command
 //! installs in `GatewayOptions::document_text`, a [`SubprocessPdfText`] running [`PROGRAM`] found
-//! next to the running binary (else on `PATH`), or a [`MissingPdfReader`] when it is nowhere:
-//! then every PDF is named as could not be read, and the gateway still answers.
+//! beside the path the binary was invoked as or beside the binary itself (symlinks resolved),
+//! else on `PATH`, or a [`MissingPdfReader`] when it is nowhere (or not executable): then every
+//! PDF is named as could not be read, and the gateway still answers.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -41,55 +42,146 @@ pub const PROGRAM: &str = "moltbot-pdf";
 /// Why every PDF is unreadable when [`PROGRAM`] is not found ([`MissingPdfReader`]).
 pub const MISSING_REASON: &str = "the PDF reader moltbot-pdf is not installed next to moltbot";
 
+/// Why every PDF is unreadable when [`PROGRAM`] is there but cannot be run (not a regular file
+/// with an execute bit).
+pub const NOT_EXECUTABLE_REASON: &str = "the PDF reader moltbot-pdf is not executable";
+
 /// Longest time reading one PDF may take, start of the child to its exit.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most bytes of the child's stderr kept for the log.
 const MAX_STDERR_BYTES: usize = 2048;
 
-/// The gateway's PDF reader: [`PROGRAM`] next to the running binary, else on `PATH`, run with
-/// [`TIMEOUT`]. When it is in neither place, logs one warning (now, at the gateway's start) and
-/// returns a [`MissingPdfReader`], which names every PDF as could not be read.
-pub fn installed() -> Arc<dyn DocumentText> {
-    let exe = std::env::current_exe();
-    let beside = exe.as_deref().ok().and_then(Path::parent);
-    match locate(beside, std::env::var_os("PATH").as_deref()) {
-        Some(program) => Arc::new(SubprocessPdfText::new(program, Vec::new(), TIMEOUT)),
-        None => {
-            let looked_in = match beside {
-                Some(dir) => format!("{} and PATH", dir.display()),
-                None => "PATH (the running binary's folder is unknown)".to_string(),
-            };
-            tracing::warn!(reader = PROGRAM, looked_in = %looked_in, "the PDF reader moltbot-pdf was not found next to moltbot nor on PATH; PDFs for providers without \"pdf\" in their input are named to the agent as could not be read (ship moltbot-pdf next to moltbot)");
-            Arc::new(MissingPdfReader { looked_in })
-        }
+/// The gateway's PDF reader: [`PROGRAM`] beside the path `moltbot` was invoked as (argv\[0\],
+/// a symlink left as it is), else beside the running binary (symlinks resolved), else on
+/// `PATH`, run with [`TIMEOUT`]. When it is in none of them (or not executable), returns a
+/// [`MissingPdfReader`], which names every PDF as could not be read, and logs one warning now
+/// when `agent_wants_pdf_text` (the configured agent has PDFs read as text,
+/// `Agent::wants_pdf_text`); otherwise the reader would never run and it is only a debug line.
+pub fn installed(agent_wants_pdf_text: bool) -> Arc<dyn DocumentText> {
+    let invoked = std::env::args_os()
+        .next()
+        .and_then(|arg0| invoked_dir(&arg0));
+    let resolved = std::env::current_exe()
+        .ok()
+        .map(|exe| std::fs::canonicalize(&exe).unwrap_or(exe))
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let mut beside: Vec<PathBuf> = invoked.into_iter().collect();
+    if let Some(dir) = resolved.filter(|dir| !beside.contains(dir)) {
+        beside.push(dir);
     }
+    let rejected = match locate(&beside, std::env::var_os("PATH").as_deref()) {
+        Ok(program) => return Arc::new(SubprocessPdfText::new(program, Vec::new(), TIMEOUT)),
+        Err(rejected) => rejected,
+    };
+    let looked_in = if beside.is_empty() {
+        "PATH (the running binary's folder is unknown)".to_string()
+    } else {
+        let dirs: Vec<String> = beside.iter().map(|d| d.display().to_string()).collect();
+        format!("{} and PATH", dirs.join(", "))
+    };
+    let reader = MissingPdfReader::new(&looked_in, &rejected);
+    if !agent_wants_pdf_text {
+        tracing::debug!(reader = PROGRAM, looked_in = %looked_in, reason = %reader.reason, "the PDF reader moltbot-pdf is not available; the agent reads PDFs itself, so it is not needed");
+    } else if rejected.is_empty() {
+        tracing::warn!(reader = PROGRAM, looked_in = %looked_in, "the PDF reader moltbot-pdf was not found next to moltbot nor on PATH; PDFs for providers without \"pdf\" in their input are named to the agent as could not be read (ship moltbot-pdf next to moltbot)");
+    } else {
+        tracing::warn!(reader = PROGRAM, looked_in = %looked_in, rejected = %rejected.join("; "), "the PDF reader moltbot-pdf was found but cannot be run; PDFs for providers without \"pdf\" in their input are named to the agent as could not be read (make it an executable file: chmod +x)");
+    }
+    Arc::new(reader)
 }
 
-/// Where [`PROGRAM`] is: in `beside` (the running binary's folder) first, else in the first
-/// folder of `path` (a `PATH` value) that holds it; relative `PATH` entries are skipped (they
-/// would name a folder relative to wherever the gateway was started). `None` when none does.
-fn locate(beside: Option<&Path>, path: Option<&OsStr>) -> Option<PathBuf> {
+/// The folder of the path the binary was invoked as (`arg0`), when it names one (contains a
+/// `/`); symlinks are not resolved, a relative path is taken from the current directory.
+fn invoked_dir(arg0: &OsStr) -> Option<PathBuf> {
+    let invoked = Path::new(arg0);
+    if !arg0.as_encoded_bytes().contains(&b'/') {
+        return None;
+    }
+    let dir = invoked.parent()?;
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::path::absolute(dir).ok()
+}
+
+/// Where [`PROGRAM`] is: in the folders of `beside` in order first, else in the first folder of
+/// `path` (a `PATH` value) that holds it; relative `PATH` entries are skipped (they would name a
+/// folder relative to wherever the gateway was started). A candidate that is there but is not
+/// a regular file with an execute bit is passed over (a folder met twice is looked in once);
+/// `Err` lists those (`"<path>: <why>"`),
+/// empty when there was none at all.
+fn locate(beside: &[PathBuf], path: Option<&OsStr>) -> Result<PathBuf, Vec<String>> {
     let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
     let on_path = path.into_iter().flat_map(std::env::split_paths);
-    beside
-        .map(Path::to_path_buf)
-        .into_iter()
-        .chain(on_path.filter(|dir| dir.is_absolute()))
-        .map(|dir| dir.join(&name))
-        .find(|candidate| candidate.is_file())
+    let mut rejected = Vec::new();
+    let mut seen = Vec::new();
+    let dirs = beside
+        .iter()
+        .cloned()
+        .chain(on_path.filter(|dir| dir.is_absolute()));
+    for dir in dirs {
+        if seen.contains(&dir) {
+            continue;
+        }
+        let candidate = dir.join(&name);
+        seen.push(dir);
+        match runnable(&candidate) {
+            Some(Ok(())) => return Ok(candidate),
+            Some(Err(why)) => rejected.push(format!("{}: {why}", candidate.display())),
+            None => {}
+        }
+    }
+    Err(rejected)
 }
 
-/// The reader installed when [`PROGRAM`] is not found: every PDF is
-/// [`PdfText::Unreadable`] with [`MISSING_REASON`].
+/// Whether `candidate` can be run as the reader: `None` when nothing is there, `Some(Err)` with
+/// why not when something is (a folder, a file without an execute bit).
+fn runnable(candidate: &Path) -> Option<Result<(), &'static str>> {
+    let meta = std::fs::metadata(candidate).ok()?;
+    if !meta.is_file() {
+        return Some(Err("not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Some(Err("not executable"));
+        }
+    }
+    Some(Ok(()))
+}
+
+/// The reader installed when [`PROGRAM`] is not found, or not executable: every PDF is
+/// [`PdfText::Unreadable`] with [`MISSING_REASON`] (or [`NOT_EXECUTABLE_REASON`]).
 #[derive(Debug, Clone)]
 pub struct MissingPdfReader {
-    looked_in: String,
+    reason: &'static str,
+    detail: String,
+}
+
+impl MissingPdfReader {
+    /// The reader for a lookup in `looked_in` that found nothing runnable; `rejected` are the
+    /// candidates there that could not be run (`"<path>: <why>"`).
+    fn new(looked_in: &str, rejected: &[String]) -> Self {
+        let (reason, detail) = if rejected.is_empty() {
+            (MISSING_REASON, format!("looked in {looked_in}"))
+        } else {
+            let why = rejected.join("; ");
+            (
+                NOT_EXECUTABLE_REASON,
+                format!("{why}; looked in {looked_in}"),
+            )
+        };
+        Self { reason, detail }
+    }
 }
 
 impl DocumentText for MissingPdfReader {
     fn pdf_text<'a>(&'a self, _pdf: &'a [u8]) -> PdfTextFuture<'a> {
-        let text = PdfText::unreadable(MISSING_REASON, format!("looked in {}", self.looked_in));
+        let text = PdfText::unreadable(self.reason, self.detail.clone());
         Box::pin(std::future::ready(text))
     }
 }
@@ -282,38 +374,113 @@ mod tests {
         ));
     }
 
+    /// Writes an empty file at `path` with the unix mode `mode`.
+    fn file(path: &Path, mode: u32) {
+        std::fs::write(path, "").expect("a file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let perms = std::fs::Permissions::from_mode(mode);
+            std::fs::set_permissions(path, perms).expect("its mode");
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+    }
+
     #[test]
     fn the_reader_is_found_beside_the_binary_first_then_on_path() {
         let dirs = tempfile::tempdir().expect("a temp dir");
-        let (beside, on_path, empty) = (
+        let (invoked, beside, on_path, empty) = (
+            dirs.path().join("invoked"),
             dirs.path().join("bin"),
             dirs.path().join("path"),
             dirs.path().join("empty"),
         );
-        for dir in [&beside, &on_path, &empty] {
+        for dir in [&invoked, &beside, &on_path, &empty] {
             std::fs::create_dir(dir).expect("a folder");
         }
         let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
-        std::fs::write(beside.join(&name), "").expect("a reader beside");
-        std::fs::write(on_path.join(&name), "").expect("a reader on PATH");
+        file(&invoked.join(&name), 0o755);
+        file(&beside.join(&name), 0o755);
+        file(&on_path.join(&name), 0o755);
         let path = std::env::join_paths([&empty, &on_path]).expect("a PATH");
 
-        assert_eq!(locate(Some(&beside), Some(&path)), Some(beside.join(&name)));
-        assert_eq!(locate(Some(&empty), Some(&path)), Some(on_path.join(&name)));
-        assert_eq!(locate(None, Some(&path)), Some(on_path.join(&name)));
+        let both = [invoked.clone(), beside.clone()];
+        assert_eq!(locate(&both, Some(&path)), Ok(invoked.join(&name)));
+        let resolved_only = [empty.clone(), beside.clone()];
+        assert_eq!(locate(&resolved_only, Some(&path)), Ok(beside.join(&name)));
+        assert_eq!(
+            locate(std::slice::from_ref(&empty), Some(&path)),
+            Ok(on_path.join(&name))
+        );
+        assert_eq!(locate(&[], Some(&path)), Ok(on_path.join(&name)));
         let nowhere = std::env::join_paths([&empty]).expect("a PATH");
-        assert_eq!(locate(Some(&empty), Some(&nowhere)), None);
-        assert_eq!(locate(Some(&empty), None), None);
+        assert_eq!(
+            locate(std::slice::from_ref(&empty), Some(&nowhere)),
+            Err(vec![])
+        );
+        assert_eq!(locate(std::slice::from_ref(&empty), None), Err(vec![]));
         // A folder of that name is not the reader.
         std::fs::create_dir(empty.join(&name)).expect("a folder");
-        assert_eq!(locate(Some(&empty), Some(&nowhere)), None);
+        let folder = format!("{}: not a regular file", empty.join(&name).display());
+        assert_eq!(
+            locate(std::slice::from_ref(&empty), Some(&nowhere)),
+            Err(vec![folder])
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_reader_without_an_execute_bit_is_passed_over_and_named() {
+        let dirs = tempfile::tempdir().expect("a temp dir");
+        let (beside, on_path) = (dirs.path().join("bin"), dirs.path().join("path"));
+        for dir in [&beside, &on_path] {
+            std::fs::create_dir(dir).expect("a folder");
+        }
+        let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
+        file(&beside.join(&name), 0o644);
+        let not_executable = format!("{}: not executable", beside.join(&name).display());
+        let path = std::env::join_paths([&on_path]).expect("a PATH");
+        let beside_only = std::slice::from_ref(&beside);
+        assert_eq!(
+            locate(beside_only, Some(&path)),
+            Err(vec![not_executable.clone()])
+        );
+        file(&on_path.join(&name), 0o700);
+        assert_eq!(locate(beside_only, Some(&path)), Ok(on_path.join(&name)));
+
+        let reader = MissingPdfReader::new(
+            "/opt/moltbot and PATH",
+            std::slice::from_ref(&not_executable),
+        );
+        let PdfText::Unreadable { reason, detail } = reader.pdf_text(b"%PDF-1.4").await else {
+            panic!("not unreadable")
+        };
+        assert_eq!(reason, NOT_EXECUTABLE_REASON);
+        assert_eq!(
+            detail,
+            format!("{not_executable}; looked in /opt/moltbot and PATH")
+        );
+    }
+
+    #[test]
+    fn the_invoked_folder_is_the_one_argv0_names_unresolved() {
+        assert_eq!(invoked_dir(OsStr::new("moltbot")), None);
+        assert_eq!(
+            invoked_dir(OsStr::new("/usr/local/bin/moltbot")),
+            Some(PathBuf::from("/usr/local/bin"))
+        );
+        let here = std::env::current_dir().expect("the current dir");
+        assert_eq!(invoked_dir(OsStr::new("./moltbot")), Some(here.clone()));
+        assert_eq!(
+            invoked_dir(OsStr::new("bin/moltbot")),
+            Some(here.join("bin"))
+        );
     }
 
     #[tokio::test]
     async fn without_the_reader_every_pdf_is_unreadable_and_says_why() {
-        let missing = MissingPdfReader {
-            looked_in: "/opt/moltbot and PATH".into(),
-        };
+        let missing = MissingPdfReader::new("/opt/moltbot and PATH", &[]);
         assert_eq!(
             missing.pdf_text(b"%PDF-1.4").await,
             PdfText::unreadable(MISSING_REASON, "looked in /opt/moltbot and PATH")

@@ -149,15 +149,9 @@ async fn a_pdf_reaches_anthropic_as_a_document_block_as_it_came() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_moltbot_pdf_beside_it_pdfs_are_named_unreadable_with_one_warning() {
     // `moltbot` alone in a folder, and a PATH without `moltbot-pdf`.
-    let alone = tempfile::tempdir().unwrap();
-    let binary = alone.path().join(moltbot_binary().file_name().unwrap());
-    std::fs::copy(moltbot_binary(), &binary).unwrap();
+    let (_alone, binary) = moltbot_alone();
     let model = FakeModel::numbered().await;
-    let world = World::new().await;
-    let home = TestHome::with_binary(&binary);
-    home.write_config(&world.config_with_model("webhook", OPEN, "openai-completions", &model, ""));
-    let mut s = Scenario::prepare(world, home);
-    s.start_gateway_with(&[("PATH", "/usr/bin:/bin")]).await;
+    let s = gateway_as(&binary, "openai-completions", &model).await;
 
     for n in 0..2 {
         let file = SimFile::pdf(&format!("report-{n}.pdf"), "Quarterly revenue");
@@ -191,4 +185,140 @@ async fn without_moltbot_pdf_beside_it_pdfs_are_named_unreadable_with_one_warnin
         "{log}"
     );
     s.finish().await;
+}
+
+/// `moltbot` copied alone into a fresh folder (no `moltbot-pdf` beside it); the folder is kept
+/// alive by the returned guard.
+fn moltbot_alone() -> (tempfile::TempDir, std::path::PathBuf) {
+    let alone = tempfile::tempdir().unwrap();
+    let binary = alone.path().join(moltbot_binary().file_name().unwrap());
+    std::fs::copy(moltbot_binary(), &binary).unwrap();
+    (alone, binary)
+}
+
+/// A gateway run as `binary` (with `PATH=/usr/bin:/bin`, so no `moltbot-pdf` on it) for a model
+/// behind `api`.
+async fn gateway_as(binary: &std::path::Path, api: &str, model: &FakeModel) -> Scenario {
+    let world = World::new().await;
+    let home = TestHome::with_binary(binary);
+    home.write_config(&world.config_with_model("webhook", OPEN, api, model, ""));
+    let mut s = Scenario::prepare(world, home);
+    s.start_gateway_with(&[("PATH", "/usr/bin:/bin")]).await;
+    s
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moltbot_pdf_is_found_beside_the_symlink_moltbot_was_invoked_as() {
+    // /opt/moltbot/bin/moltbot alone; /usr/local/bin/moltbot -> it, moltbot-pdf beside the link.
+    let (_real, binary) = moltbot_alone();
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("moltbot");
+    std::os::unix::fs::symlink(&binary, &link).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_moltbot-pdf"),
+        links.path().join("moltbot-pdf"),
+    )
+    .unwrap();
+    let model = FakeModel::start(vec![openai_answer("Got it.", json!({}))]).await;
+    let s = gateway_as(&link, "openai-completions", &model).await;
+    let file = SimFile::pdf("q3-report.pdf", "Quarterly revenue rose in Oslo");
+    let sent = s.alice().sends_file_to_bot(file, "Summarise this").await;
+    assert_eq!(s.wait_replies(&sent, 1).await, ["Got it."]);
+    s.settled().await;
+
+    let text = file_part(&model, 0);
+    assert!(text.contains("Quarterly revenue rose in Oslo"), "{text}");
+    let log = s.log();
+    assert!(
+        !log.contains("the PDF reader moltbot-pdf was not found"),
+        "{log}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_moltbot_pdf_an_agent_reading_pdfs_itself_gets_no_warning() {
+    let (_alone, binary) = moltbot_alone();
+    let model = FakeModel::start(vec![anthropic_answer(
+        json!([{"type": "text", "text": "Got it."}]),
+    )])
+    .await;
+    let s = gateway_as(&binary, "anthropic-messages", &model).await;
+    let file = SimFile::pdf("q3-report.pdf", "Quarterly revenue");
+    let sent = s.alice().sends_file_to_bot(file, "Summarise this").await;
+    assert_eq!(s.wait_replies(&sent, 1).await, ["Got it."]);
+    s.settled().await;
+
+    assert_eq!(last_content(&model, 0)[1]["type"], "document");
+    let log = s.log();
+    assert!(!log.contains("the PDF reader moltbot-pdf was"), "{log}");
+    assert!(!log.contains("a PDF could not be read"), "{log}");
+    s.finish().await;
+}
+
+/// Runs `moltbot-pdf args...` with `stdin` piped in (fed from a thread; the reader may stop
+/// reading early).
+fn moltbot_pdf(args: &[&str], stdin: Vec<u8>) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moltbot-pdf"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        let _ = pipe.write_all(&stdin);
+    });
+    let output = child.wait_with_output().unwrap();
+    feed.join().unwrap();
+    output
+}
+
+#[test]
+fn moltbot_pdf_answers_help_and_version_and_refuses_other_arguments() {
+    for help in ["--help", "-h"] {
+        let out = moltbot_pdf(&[help], Vec::new());
+        assert_eq!(out.status.code(), Some(0), "{help}");
+        let usage = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            usage.contains("Reads a PDF on stdin, writes its text on stdout")
+                && usage.contains("moltbot gateway")
+                && usage.contains("3 error"),
+            "{usage}"
+        );
+    }
+    for version in ["--version", "-V"] {
+        let out = moltbot_pdf(&[version], Vec::new());
+        assert_eq!(out.status.code(), Some(0), "{version}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("moltbot-pdf {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    for wrong in [&["report.pdf"][..], &["--help", "extra"], &["-x"]] {
+        let out = moltbot_pdf(wrong, b"%PDF-1.4".to_vec());
+        assert_eq!(out.status.code(), Some(2), "{wrong:?}");
+        assert!(out.stdout.is_empty(), "{wrong:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("Usage: moltbot-pdf < file.pdf"), "{err}");
+    }
+}
+
+#[test]
+fn moltbot_pdf_refuses_a_pdf_over_32_mib_with_a_pdf_error() {
+    let out = moltbot_pdf(&[], vec![b'x'; 32 * 1024 * 1024 + 1]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("PDF error: the PDF is larger than"),
+        "{err}"
+    );
+    let garbage = moltbot_pdf(&[], b"not a PDF".to_vec());
+    assert_eq!(garbage.status.code(), Some(3));
+    let err = String::from_utf8(garbage.stderr).unwrap();
+    assert!(err.starts_with("PDF error:"), "{err}");
 }

@@ -7,11 +7,14 @@
 //! [`EXIT_UNREADABLE`] and the parser's words on stderr. It sets its own limits before it reads
 //! anything: [`MAX_ADDRESS_SPACE`] of address space and [`MAX_CPU_SECONDS`] of CPU. The gateway
 //! (`moltbot`'s `SubprocessPdfText`) runs one per PDF and also bounds its wall time and output.
+//!
+//! It takes no arguments but `--help`/`-h` and `--version`/`-V` (both exit 0); any other
+//! argument, or stdin a terminal (nothing piped in), prints the usage on stderr and exits 2.
 
 #[path = "../pdf_protocol.rs"]
 mod pdf_protocol;
 
-use std::io::{Read as _, Write as _};
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
 
 use moltbot_core::agent::attachments::MAX_PDF_TEXT_BYTES;
@@ -25,7 +28,49 @@ const MAX_ADDRESS_SPACE: u64 = 1024 * 1024 * 1024;
 /// wall-clock timeout, should the gateway die first.
 const MAX_CPU_SECONDS: u64 = 15;
 
+/// Exit code for a wrong invocation: an argument other than `--help`/`--version`, or no PDF
+/// piped in (stdin a terminal).
+const EXIT_USAGE: u8 = 2;
+
+/// What `--help` prints (and, on a wrong invocation, stderr).
+const USAGE: &str = "\
+moltbot-pdf: the PDF reader of the moltbot gateway.
+
+Usage: moltbot-pdf < file.pdf
+
+Reads a PDF on stdin, writes its text on stdout (UTF-8).
+Exit codes: 0 text written; 3 error (the PDF is malformed, encrypted or too large; the reason on stderr); 2 wrong usage.
+You do not need to run it yourself: the gateway (`moltbot gateway`) runs it, once per PDF, from the folder of `moltbot` or from PATH.
+
+Options:
+  -h, --help     print this help
+  -V, --version  print the version
+";
+
 fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next()) {
+        (None, _) => {}
+        (Some(arg), None) if arg == "--help" || arg == "-h" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        (Some(arg), None) if arg == "--version" || arg == "-V" => {
+            println!("moltbot-pdf {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        (Some(arg), _) => {
+            eprintln!(
+                "moltbot-pdf: unexpected argument {:?} (it takes none)\n\n{USAGE}",
+                arg.to_string_lossy()
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("moltbot-pdf: no PDF on stdin (pipe one in: moltbot-pdf < file.pdf)\n\n{USAGE}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     limit_resources();
     let mut pdf = Vec::new();
     let limit = u64::try_from(MAX_INPUT_BYTES)
@@ -36,7 +81,7 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_UNREADABLE);
     }
     if pdf.len() > MAX_INPUT_BYTES {
-        eprintln!("the PDF is larger than {MAX_INPUT_BYTES} bytes");
+        eprintln!("PDF error: the PDF is larger than {MAX_INPUT_BYTES} bytes");
         return ExitCode::from(EXIT_UNREADABLE);
     }
     let text = match pdf_extract::extract_text_from_mem(&pdf) {

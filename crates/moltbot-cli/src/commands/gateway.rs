@@ -95,9 +95,9 @@ pub(crate) async fn serve(
         } else {
             GatewayOptions::default().lease
         },
-        // `moltbot-pdf` next to this binary (else on PATH); when missing, one warning now and
-        // every PDF named as could not be read.
-        document_text: Some(crate::pdf_text::installed()),
+        // `moltbot-pdf` beside this binary (as invoked, or resolved), else on PATH; when missing,
+        // every PDF named as could not be read, and one warning now if the agent wants PDF text.
+        document_text: Some(crate::pdf_text::installed(agent.wants_pdf_text())),
         ..GatewayOptions::default()
     };
     let mut gateway = Gateway::new(store.clone(), agent, options);
