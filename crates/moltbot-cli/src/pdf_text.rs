@@ -111,8 +111,7 @@ fn invoked_dir(arg0: &OsStr) -> Option<PathBuf> {
 /// `path` (a `PATH` value) that holds it; relative `PATH` entries are skipped (they would name a
 /// folder relative to wherever the gateway was started). A candidate that is there but is not
 /// a regular file with an execute bit is passed over (a folder met twice is looked in once);
-/// `Err` lists those (`"<path>: <why>"`),
-/// empty when there was none at all.
+/// `Err` lists those (`"<path>: <why>"`), empty when there was none at all.
 fn locate(beside: &[PathBuf], path: Option<&OsStr>) -> Result<PathBuf, Vec<String>> {
     let name = format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX);
     let on_path = path.into_iter().flat_map(std::env::split_paths);
