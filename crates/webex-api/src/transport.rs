@@ -141,16 +141,24 @@ impl Transport {
             HeaderValue::from_str(&format!("Bearer {}", config.token.expose().trim()))
                 .map_err(|_| Error::Config("the API token contains invalid characters".into()))?;
         auth.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            // The same proxy rule as the Mercury websocket (`HTTPS_PROXY` / `HTTP_PROXY` /
-            // `ALL_PROXY`, `NO_PROXY`), so REST and the socket never take different paths.
-            .proxy(reqwest::Proxy::custom(|url| {
-                crate::mercury::proxy_for(url, |name| std::env::var(name).ok())
+            .redirect(reqwest::redirect::Policy::limited(5));
+        // The same proxy rule as the Mercury websocket (`HTTPS_PROXY` / `HTTP_PROXY` /
+        // `ALL_PROXY`, `NO_PROXY`), so REST and the socket never take different paths. The
+        // environment is read once here: with no proxy named, requests skip the decision (it
+        // parsed each request's URL twice and read six variables).
+        let proxy_env = crate::mercury::ProxyEnv::from_process();
+        let builder = if proxy_env.names_a_proxy() {
+            builder.proxy(reqwest::Proxy::custom(move |url| {
+                crate::mercury::proxy_for(url, |name| proxy_env.get(name))
             }))
+        } else {
+            builder.no_proxy()
+        };
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

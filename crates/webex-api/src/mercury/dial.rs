@@ -91,6 +91,59 @@ pub fn proxy_for(url: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url>
     Url::parse(&text).ok().filter(|u| u.scheme() == "http")
 }
 
+/// The proxy variables of the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`, either case), read once. A process's environment does not change under it, so
+/// the REST client reads it when it is built: a request then costs no `getenv`, and with no
+/// proxy named the client skips the proxy decision altogether ([`ProxyEnv::names_a_proxy`]).
+#[derive(Debug, Clone, Default)]
+pub struct ProxyEnv {
+    vars: Vec<(String, String)>,
+}
+
+impl ProxyEnv {
+    /// The variables this rule reads, in both cases.
+    const NAMES: [&'static str; 8] = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ];
+
+    /// The process environment's values now.
+    pub fn from_process() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The values `lookup` gives for the variables of the rule.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let vars = Self::NAMES
+            .iter()
+            .filter_map(|name| lookup(name).map(|value| ((*name).to_string(), value)))
+            .collect();
+        Self { vars }
+    }
+
+    /// The value of `name`, as [`proxy_for`]'s `env` wants it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Whether a proxy variable (not `NO_PROXY`) has a value: without one, [`proxy_for`] is
+    /// `None` for every URL.
+    pub fn names_a_proxy(&self) -> bool {
+        self.vars
+            .iter()
+            .any(|(key, value)| !key.eq_ignore_ascii_case("NO_PROXY") && !value.trim().is_empty())
+    }
+}
+
 /// Connects to `url` (directly or through the environment's proxy) and upgrades to a websocket.
 /// A 404 on the upgrade is [`MercuryError::DeviceGone`].
 pub async fn dial(
@@ -285,6 +338,38 @@ mod tests {
         assert!(proxy_for(&wss, env(other)).is_some());
         let none: &[(&str, &str)] = &[];
         assert_eq!(proxy_for(&wss, env(none)), None);
+    }
+
+    #[test]
+    fn the_environment_read_once_gives_the_same_proxy() {
+        let vars: &[(&str, &str)] = &[
+            ("https_proxy", "proxy.corp:8080"),
+            ("NO_PROXY", "127.0.0.1"),
+            ("PATH", "/bin"),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let env = ProxyEnv::from_lookup(lookup);
+        assert!(env.names_a_proxy());
+        assert_eq!(env.get("PATH"), None, "only the proxy variables are kept");
+        let wss = url("wss://mercury.wbx2.com/v1/x");
+        assert_eq!(
+            proxy_for(&wss, |name| env.get(name)).map(|u| u.to_string()),
+            Some("http://proxy.corp:8080/".into())
+        );
+        assert_eq!(
+            proxy_for(&url("https://127.0.0.1:1/v1"), |name| env.get(name)),
+            None
+        );
+        // NO_PROXY alone, or blank proxy variables, name no proxy.
+        let only_no_proxy = ProxyEnv::from_lookup(|name| (name == "NO_PROXY").then(|| "*".into()));
+        assert!(!only_no_proxy.names_a_proxy());
+        let blank = ProxyEnv::from_lookup(|name| (name == "HTTP_PROXY").then(|| "  ".into()));
+        assert!(!blank.names_a_proxy());
+        assert!(!ProxyEnv::default().names_a_proxy());
     }
 
     /// A local CONNECT proxy (loopback only) that checks the request and tunnels to the target.

@@ -32,7 +32,7 @@ use url::Url;
 pub use catalog::{Catalog, TrustedOrigins, DEFAULT_U2C_URL};
 pub use connection::{Keepalive, MercuryConnection};
 pub use device::{pick_reusable, CreateDevice, Device};
-pub use dial::{prepare_url, proxy_for, MercuryStream};
+pub use dial::{prepare_url, proxy_for, MercuryStream, ProxyEnv};
 pub use error::{MercuryError, Recovery, AUTH_CLOSE_CODES};
 pub use frames::{Activity, Actor, MercuryEvent, Target, READY_EVENT_TYPES};
 pub use message_ref::MessageRef;

@@ -195,8 +195,13 @@ ALTER TABLE polls ADD COLUMN card_message_id TEXT COLLATE "C";
 CREATE INDEX polls_by_card ON polls (channel, card_message_id) WHERE card_message_id IS NOT NULL;
 "#;
 
+/// Version 6: nothing changes here. The SQLite store's version 6 only rewrites its `CHECK`
+/// constraints in a form SQLite evaluates faster (same rules, tables and columns); the version
+/// numbers stay the same in both backends (see the module comment).
+const V6: &str = "SELECT 1;";
+
 /// The ordered `(version, script)` pairs; the schema version is the last one applied.
-pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3), (4, V4), (5, V5)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(3, V3), (4, V4), (5, V5), (6, V6)];
 
 const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS moltbot_schema (
     version    INTEGER NOT NULL PRIMARY KEY,
