@@ -304,7 +304,7 @@ fn copy_to_postgres_and_the_cli_then_works_on_it() {
     let migrated: Value = serde_json::from_str(&in_pg(&["store", "migrate", "--json"])).unwrap();
     assert_eq!(
         (migrated["from"].as_u64(), migrated["to"].as_u64()),
-        (Some(5), Some(5))
+        (Some(6), Some(6))
     );
 }
 

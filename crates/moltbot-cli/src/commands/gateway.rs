@@ -44,12 +44,33 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Failure);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let location = ctx.store_location_for(&checked.config)?;
+    let runtime = runtime_for(&location).context("cannot start the async runtime")?;
     runtime.block_on(serve(ctx, &checked.config, &location))
+}
+
+/// The async runtime of a gateway on the store at `location`.
+///
+/// With the embedded SQLite store, one thread runs every task (tokio's current-thread
+/// runtime): a message's steps (webhook, fetch, store, agent call, reply) hand over to each
+/// other without waking a second thread, which halved the context switches per message and
+/// cut the CPU per message by 10-20% at a steady rate, with bursts as fast as on two worker
+/// threads (bench/README.md, "One thread for the message path"). What may block runs off it
+/// as before: queued store writes on the store's writer thread, contended reads on the
+/// blocking pool, PDF text and agent commands in child processes.
+///
+/// With PostgreSQL, a multi-thread runtime: the store's connections are tasks of the runtime
+/// itself, so a synchronous wait on the store (building a channel reads its webhook secret)
+/// needs a second thread to make progress, and replicas are what a team adds for load.
+fn runtime_for(location: &StoreLocation) -> std::io::Result<tokio::runtime::Runtime> {
+    match location {
+        StoreLocation::Sqlite(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        StoreLocation::Postgres(_) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
 }
 
 /// Runs the gateway for an already checked `config` on the store at `location` until
