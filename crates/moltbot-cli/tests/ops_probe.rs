@@ -56,6 +56,28 @@ async fn connection_refused_is_named() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_refuses_is_named_not_webex() {
+    // Webex (here a server that accepts and stays silent) is up; the proxy in HTTP_PROXY is not.
+    let api_port = silent_server().await;
+    let proxy_port = closed_port();
+    let api = format!("http://127.0.0.1:{api_port}/v1");
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let env = [("HTTP_PROXY", proxy.as_str()), ("NO_PROXY", "")];
+    let (code, _, stderr) = probe(&api, "some-token-0123456789abcdef", &env).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!(
+            "connection refused by the proxy 127.0.0.1:{proxy_port} on the way to {api}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("NO_PROXY"),
+        "the fix names NO_PROXY: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_is_a_timeout() {
     let port = silent_server().await;
     let api = format!("http://127.0.0.1:{port}/v1");

@@ -151,6 +151,13 @@ impl Transport {
         // environment is read once here: with no proxy named, requests skip the decision (it
         // parsed each request's URL twice and read six variables).
         let proxy_env = crate::mercury::ProxyEnv::from_process();
+        for (variable, scheme) in proxy_env.unusable() {
+            tracing::warn!(
+                variable,
+                scheme = %scheme,
+                "this proxy variable is not an http:// proxy URL (moltbot uses HTTP proxies, with CONNECT for https); it is ignored and what would use it goes direct"
+            );
+        }
         let builder = if proxy_env.names_a_proxy() {
             builder.proxy(reqwest::Proxy::custom(move |url| {
                 crate::mercury::proxy_for(url, |name| proxy_env.get(name))

@@ -135,6 +135,31 @@ impl ProxyEnv {
             .map(|(_, value)| value.clone())
     }
 
+    /// The proxy variables (not `NO_PROXY`) whose value is not an `http://` proxy (a
+    /// `socks5://` or `https://` URL, or no URL at all), with the scheme found (`"-"` when the
+    /// value does not parse): [`proxy_for`] ignores such a value, so what would use it goes
+    /// direct. The value itself is not returned (it may hold a password).
+    pub fn unusable(&self) -> Vec<(&str, String)> {
+        self.vars
+            .iter()
+            .filter(|(key, value)| {
+                !key.eq_ignore_ascii_case("NO_PROXY") && !value.trim().is_empty()
+            })
+            .filter_map(|(key, value)| {
+                let text = if value.contains("://") {
+                    value.trim().to_string()
+                } else {
+                    format!("http://{}", value.trim())
+                };
+                match Url::parse(&text) {
+                    Ok(url) if url.scheme() == "http" => None,
+                    Ok(url) => Some((key.as_str(), url.scheme().to_string())),
+                    Err(_) => Some((key.as_str(), "-".to_string())),
+                }
+            })
+            .collect()
+    }
+
     /// Whether a proxy variable (not `NO_PROXY`) has a value: without one, [`proxy_for`] is
     /// `None` for every URL.
     pub fn names_a_proxy(&self) -> bool {
@@ -363,6 +388,20 @@ mod tests {
         assert_eq!(
             proxy_for(&url("https://127.0.0.1:1/v1"), |name| env.get(name)),
             None
+        );
+        assert!(env.unusable().is_empty());
+        let socks = ProxyEnv::from_lookup(|name| match name {
+            "HTTPS_PROXY" => Some("socks5://user:secret@127.0.0.1:1080".into()),
+            "http_proxy" => Some("http://[::1".into()),
+            "ALL_PROXY" => Some("proxy.corp:3128".into()),
+            _ => None,
+        });
+        assert_eq!(
+            socks.unusable(),
+            [
+                ("HTTPS_PROXY", "socks5".to_string()),
+                ("http_proxy", "-".to_string())
+            ]
         );
         // NO_PROXY alone, or blank proxy variables, name no proxy.
         let only_no_proxy = ProxyEnv::from_lookup(|name| (name == "NO_PROXY").then(|| "*".into()));

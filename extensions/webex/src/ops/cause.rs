@@ -17,9 +17,30 @@ pub const TOKEN_FIX: &str =
     "copy the Bot Access Token again from https://developer.webex.com/my-apps \
 (regenerating it invalidates the old one) into channels.webex.botToken or WEBEX_BOT_TOKEN";
 
-/// Classifies `err` from a call to `api` (the configured `apiBaseUrl`), made with `timeout_ms`.
+/// Classifies `err` from a call to `api` (the configured `apiBaseUrl`), made with `timeout_ms`,
+/// through the proxy the environment gives for `api` if any (the client's rule,
+/// [`webex_api::mercury::proxy_for`]): a failure to reach that proxy names the proxy, not Webex.
 pub fn classify(err: &webex_api::Error, api: &str, timeout_ms: u128) -> ProbeFailure {
+    let env = webex_api::mercury::ProxyEnv::from_process();
+    let proxy = webex_api::Url::parse(api)
+        .ok()
+        .and_then(|url| webex_api::mercury::proxy_for(&url, |name| env.get(name)));
+    classify_via(err, api, timeout_ms, proxy.as_ref())
+}
+
+/// [`classify`] with the proxy the call went through (`None`: direct).
+pub fn classify_via(
+    err: &webex_api::Error,
+    api: &str,
+    timeout_ms: u128,
+    proxy: Option<&webex_api::Url>,
+) -> ProbeFailure {
     let host = host_of(api);
+    if let Some(proxy) = proxy {
+        if let Some(failure) = through_proxy(err, api, proxy) {
+            return failure;
+        }
+    }
     match err {
         webex_api::Error::Api { status: 401, .. } => failure(
             ProbeCause::BadToken,
@@ -50,6 +71,64 @@ pub fn classify(err: &webex_api::Error, api: &str, timeout_ms: u128) -> ProbeFai
             failure(ProbeCause::Config, err.to_string(), None)
         }
         other => failure(ProbeCause::Network, other.to_string(), None),
+    }
+}
+
+/// What to fix when the proxy, not Webex, is what failed.
+const PROXY_FIX: &str = "check the proxy variables (HTTPS_PROXY for https, HTTP_PROXY for http, \
+ALL_PROXY), or name the host in NO_PROXY to go direct";
+
+/// The failures that belong to the proxy `proxy` on the way to `api`: it could not be resolved,
+/// refused the connection, or asked for credentials (407). `None`: anything else (classified
+/// as without a proxy). The proxy's credentials are never shown.
+fn through_proxy(
+    err: &webex_api::Error,
+    api: &str,
+    proxy: &webex_api::Url,
+) -> Option<ProbeFailure> {
+    let at = host_of(&format!(
+        "http://{}:{}",
+        proxy.host_str().unwrap_or("?"),
+        proxy.port_or_known_default().unwrap_or(80)
+    ));
+    match err {
+        webex_api::Error::Api { status: 407, .. } => Some(failure(
+            ProbeCause::Network,
+            format!("the proxy {at} asks for credentials (HTTP 407) on the way to {api}"),
+            Some(
+                "put the proxy's user and password in its URL \
+                 (http://user:password@host:port)"
+                    .to_string(),
+            ),
+        )),
+        webex_api::Error::Network(source) => {
+            let mut cause = None;
+            let source: &(dyn StdError + 'static) = source;
+            let mut current = Some(source);
+            while let Some(e) = current {
+                if let Some(found) = cause_of(e).filter(|c| *c != ProbeCause::Network) {
+                    cause = Some(found);
+                    break;
+                }
+                current = e.source();
+            }
+            let detail = innermost(source);
+            let message = match cause {
+                Some(ProbeCause::Dns) => {
+                    format!("cannot resolve the host name of the proxy {at} ({detail})")
+                }
+                Some(ProbeCause::ConnectionRefused) => {
+                    format!("connection refused by the proxy {at} on the way to {api}")
+                }
+                _ => return None,
+            };
+            Some(failure(
+                cause.unwrap_or(ProbeCause::Network),
+                message,
+                Some(PROXY_FIX.to_string()),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -196,6 +275,21 @@ pub(crate) mod tests {
             tracking_id: Some("T1".into()),
             body: String::new(),
         }
+    }
+
+    #[test]
+    fn a_proxy_asking_for_credentials_is_named_without_its_password() {
+        let proxy = webex_api::Url::parse("http://user:hunter2@proxy.corp:3128").unwrap();
+        let failed = classify_via(&api(407), "https://webexapis.com/v1", 1_000, Some(&proxy));
+        assert_eq!(failed.cause, ProbeCause::Network);
+        assert_eq!(
+            failed.message,
+            "the proxy proxy.corp:3128 asks for credentials (HTTP 407) on the way to https://webexapis.com/v1"
+        );
+        assert!(!failed.message.contains("hunter2"));
+        // Webex's own answers are still Webex's, proxy or not.
+        let refused = classify_via(&api(401), "https://webexapis.com/v1", 1_000, Some(&proxy));
+        assert_eq!(refused.cause, ProbeCause::BadToken);
     }
 
     #[test]
