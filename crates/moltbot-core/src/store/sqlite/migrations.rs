@@ -460,55 +460,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(apply(&mut conn, MIGRATIONS).unwrap(), 6);
-        let ledger: (i64, String, String, i64, String, i64, i64) = conn
-            .query_row(
-                "SELECT id, message_id, state, attempts, owner, lease_until, deferred
-                 FROM ledger",
-                [],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
-            )
-            .unwrap();
+        // Each row as one text, column by column.
+        let row = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(
-            ledger,
-            (7, "m1".into(), "processing".into(), 4, "n/i".into(), 6, 1)
+            row(
+                "SELECT concat_ws('|', id, message_id, state, attempts, owner, lease_until,
+                                   deferred) FROM ledger"
+            ),
+            "7|m1|processing|4|n/i|6|1"
         );
-        let outbox: (i64, String, String, String, String, String) = conn
-            .query_row(
-                "SELECT o.id, o.op, o.part, o.state, o.target_id, b.body
-                 FROM outbox o JOIN outbox_bodies b ON b.op_id = o.id",
-                [],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                },
-            )
-            .unwrap();
         assert_eq!(
-            outbox,
-            (
-                9,
-                "edit".into(),
-                "card".into(),
-                "unknown".into(),
-                "t".into(),
-                "hello".into()
-            )
+            row(
+                "SELECT concat_ws('|', o.id, o.op, o.part, o.state, o.target_id, b.body)
+                 FROM outbox o JOIN outbox_bodies b ON b.op_id = o.id"
+            ),
+            "9|edit|card|unknown|t|hello"
         );
         // The same rules: a state, operation or part outside the lists is refused.
         for bad in [
