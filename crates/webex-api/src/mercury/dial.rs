@@ -83,12 +83,24 @@ pub fn proxy_for(url: &Url, env: impl Fn(&str) -> Option<String>) -> Option<Url>
             return None;
         }
     }
-    let text = if proxy.contains("://") {
-        proxy
+    http_proxy_url(&proxy).ok()
+}
+
+/// The HTTP proxy a proxy variable's value names (`host:port` means `http://host:port`); `Err`
+/// with the scheme found (`"-"` when the value is no URL) for anything else, which the rule
+/// ignores.
+fn http_proxy_url(value: &str) -> Result<Url, String> {
+    let value = value.trim();
+    let text = if value.contains("://") {
+        value.to_string()
     } else {
-        format!("http://{proxy}")
+        format!("http://{value}")
     };
-    Url::parse(&text).ok().filter(|u| u.scheme() == "http")
+    match Url::parse(&text) {
+        Ok(url) if url.scheme() == "http" => Ok(url),
+        Ok(url) => Err(url.scheme().to_string()),
+        Err(_) => Err("-".to_string()),
+    }
 }
 
 /// The proxy variables of the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
@@ -140,32 +152,25 @@ impl ProxyEnv {
     /// value does not parse): [`proxy_for`] ignores such a value, so what would use it goes
     /// direct. The value itself is not returned (it may hold a password).
     pub fn unusable(&self) -> Vec<(&str, String)> {
-        self.vars
-            .iter()
-            .filter(|(key, value)| {
-                !key.eq_ignore_ascii_case("NO_PROXY") && !value.trim().is_empty()
-            })
-            .filter_map(|(key, value)| {
-                let text = if value.contains("://") {
-                    value.trim().to_string()
-                } else {
-                    format!("http://{}", value.trim())
-                };
-                match Url::parse(&text) {
-                    Ok(url) if url.scheme() == "http" => None,
-                    Ok(url) => Some((key.as_str(), url.scheme().to_string())),
-                    Err(_) => Some((key.as_str(), "-".to_string())),
-                }
-            })
+        self.proxies()
+            .filter_map(|(key, value)| http_proxy_url(value).err().map(|scheme| (key, scheme)))
             .collect()
     }
 
     /// Whether a proxy variable (not `NO_PROXY`) has a value: without one, [`proxy_for`] is
     /// `None` for every URL.
     pub fn names_a_proxy(&self) -> bool {
+        self.proxies().next().is_some()
+    }
+
+    /// The proxy variables (not `NO_PROXY`) that have a value: `(name, value)`.
+    fn proxies(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars
             .iter()
-            .any(|(key, value)| !key.eq_ignore_ascii_case("NO_PROXY") && !value.trim().is_empty())
+            .filter(|(key, value)| {
+                !key.eq_ignore_ascii_case("NO_PROXY") && !value.trim().is_empty()
+            })
+            .map(|(key, value)| (key.as_str(), value.as_str()))
     }
 }
 

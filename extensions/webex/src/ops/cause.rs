@@ -86,11 +86,11 @@ fn through_proxy(
     api: &str,
     proxy: &webex_api::Url,
 ) -> Option<ProbeFailure> {
-    let at = host_of(&format!(
-        "http://{}:{}",
+    let at = format!(
+        "{}:{}",
         proxy.host_str().unwrap_or("?"),
         proxy.port_or_known_default().unwrap_or(80)
-    ));
+    );
     match err {
         webex_api::Error::Api { status: 407, .. } => Some(failure(
             ProbeCause::Network,
@@ -102,31 +102,18 @@ fn through_proxy(
             ),
         )),
         webex_api::Error::Network(source) => {
-            let mut cause = None;
-            let source: &(dyn StdError + 'static) = source;
-            let mut current = Some(source);
-            while let Some(e) = current {
-                if let Some(found) = cause_of(e).filter(|c| *c != ProbeCause::Network) {
-                    cause = Some(found);
-                    break;
-                }
-                current = e.source();
-            }
-            let detail = innermost(source);
+            let cause = transport_cause(source)?;
             let message = match cause {
-                Some(ProbeCause::Dns) => {
-                    format!("cannot resolve the host name of the proxy {at} ({detail})")
-                }
-                Some(ProbeCause::ConnectionRefused) => {
+                ProbeCause::Dns => format!(
+                    "cannot resolve the host name of the proxy {at} ({})",
+                    innermost(source)
+                ),
+                ProbeCause::ConnectionRefused => {
                     format!("connection refused by the proxy {at} on the way to {api}")
                 }
                 _ => return None,
             };
-            Some(failure(
-                cause.unwrap_or(ProbeCause::Network),
-                message,
-                Some(PROXY_FIX.to_string()),
-            ))
+            Some(failure(cause, message, Some(PROXY_FIX.to_string())))
         }
         _ => None,
     }
@@ -155,20 +142,8 @@ fn classify_transport(
     host: &str,
     timeout_ms: u128,
 ) -> ProbeFailure {
-    let mut found = None;
-    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = current {
-        if let Some(cause) = cause_of(e) {
-            found = Some(cause);
-            // Keep walking: a more specific cause (TLS inside a connect error) wins below.
-            if cause != ProbeCause::Network {
-                break;
-            }
-        }
-        current = e.source();
-    }
     let detail = innermost(err);
-    match found {
+    match transport_cause(err) {
         Some(ProbeCause::Dns) => failure(
             ProbeCause::Dns,
             format!("cannot resolve the host name {host} ({detail})"),
@@ -199,6 +174,24 @@ fn classify_transport(
             None,
         ),
     }
+}
+
+/// The most specific cause the source chain of `err` proves: the first link with a cause more
+/// specific than [`ProbeCause::Network`] (TLS inside a connect error), else `Network` when a
+/// link proves only that, else `None`.
+fn transport_cause(err: &(dyn StdError + 'static)) -> Option<ProbeCause> {
+    let mut found = None;
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(cause) = cause_of(e) {
+            found = Some(cause);
+            if cause != ProbeCause::Network {
+                break;
+            }
+        }
+        current = e.source();
+    }
+    found
 }
 
 /// The cause one link of the chain proves, if any.
