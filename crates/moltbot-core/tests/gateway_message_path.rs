@@ -1,7 +1,7 @@
 //! The gateway's message path against a scripted channel: how many units of work a message
 //! (or a chat command) costs the store, where commands sit against access control, and what
 //! happens to a message that cannot be fetched for a while, the placeholder of a slow answer, and
-//! the text of PDFs read for an agent that wants it.
+//! the text of PDFs read for an agent that wants it, and the history each answer is given.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -864,4 +864,93 @@ async fn pdfs_are_read_for_an_agent_that_wants_their_text_and_only_for_it() {
         assert_eq!(*reader.calls.lock().unwrap(), usize::from(wants_pdf_text));
         gateway.stop().await;
     }
+}
+
+/// Answers `re: <text>`, recording the history each request carried (`"<role>: <text>"`).
+#[derive(Default)]
+struct HistoryRecorder {
+    seen: Mutex<Vec<Vec<String>>>,
+}
+
+impl Agent for HistoryRecorder {
+    fn name(&self) -> &str {
+        "history recorder"
+    }
+
+    fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
+        let history = req
+            .history
+            .iter()
+            .map(|turn| format!("{}: {}", turn.role.as_str(), turn.text))
+            .collect();
+        self.seen.lock().unwrap().push(history);
+        let answer = format!("re: {}", req.text);
+        Box::pin(std::future::ready(Ok(AgentReply::text(answer))))
+    }
+}
+
+/// A direct message from `person` in `room`, as the channel would normalise it.
+fn dm_from(person: &str, room: &str, id: &str, text: &str) -> InboundMessage {
+    let mut message = dm(id, text);
+    message.room_id = room.to_string();
+    message.sender.id = person.to_string();
+    message
+}
+
+/// The worker reads a room's session history while the message is being fetched, guessing the
+/// session from the room's last answer (`history_ahead.rs`): each answer must still get exactly
+/// its own session's history, after a reset, and when the guess is wrong (the same room, now
+/// another person's session: not something Webex does, but the guess must never leak a
+/// history).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_answer_gets_its_own_sessions_history_when_it_is_read_during_the_fetch() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let agent = Arc::new(HistoryRecorder::default());
+    let gateway = start_with(
+        Arc::clone(&channel),
+        Arc::clone(&agent) as Arc<dyn Agent>,
+        GatewayOptions::default(),
+    )
+    .await;
+    let script = [
+        ("alice", "one"),
+        ("alice", "two"),
+        ("bob", "from bob"),
+        ("alice", "three"),
+        ("alice", "/reset"),
+        ("alice", "after the reset"),
+    ];
+    for (n, (person, text)) in script.into_iter().enumerate() {
+        let message = dm_from(person, "room-shared", &format!("m{n}"), text);
+        channel
+            .messages
+            .lock()
+            .unwrap()
+            .insert(message.id.clone(), message.clone());
+        Running::deliver_id(&incoming, &message);
+        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+            gateway.state_of(&message.id).await == Some(InboundState::Replied)
+        })
+        .await;
+    }
+    let seen = agent.seen.lock().unwrap().clone();
+    let turns = |texts: &[&str]| texts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        [
+            turns(&[]),
+            turns(&["user: one", "assistant: re: one"]),
+            turns(&[]),
+            turns(&[
+                "user: one",
+                "assistant: re: one",
+                "user: two",
+                "assistant: re: two"
+            ]),
+            turns(&[]),
+        ],
+        "alice's history for alice, none of it for bob, nothing after the reset (the reset \
+         itself is a command: the agent is not asked)"
+    );
+    gateway.stop().await;
 }

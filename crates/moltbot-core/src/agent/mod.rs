@@ -222,28 +222,27 @@ impl Answer {
 ///   as a quote before the answer. A reply with nothing left but reasoning posts [`NO_ANSWER`]
 ///   and stores nothing.
 pub async fn answer(agent: &dyn Agent, req: &AgentRequest, options: AnswerOptions) -> Answer {
-    answer_streaming(agent, req, options, None).await
+    answer_streaming(agent, req.clone(), options, None).await
 }
 
 /// [`answer`], with the answer's text sent to `deltas` as it arrives when given
 /// ([`Agent::reply_streaming`]); `deltas` is dropped (closing its channel) when the answer is
-/// complete. Nothing is sent for our notices (help line) nor for the apology.
+/// complete. Nothing is sent for our notices (help line) nor for the apology. Takes the request
+/// by value: only its history is rewritten, the rest (files included) goes to the agent as it is.
 pub async fn answer_streaming(
     agent: &dyn Agent,
-    req: &AgentRequest,
+    mut req: AgentRequest,
     options: AnswerOptions,
     deltas: Option<TextDeltas>,
 ) -> Answer {
     if req.text.trim().is_empty() && req.attachments.is_empty() {
         return Answer::notice(help_text());
     }
-    let cleaned = AgentRequest {
-        history: clean_history(&req.history),
-        ..req.clone()
-    };
+    req.history = clean_history(&req.history);
+    let req = &req;
     let call = match &deltas {
-        Some(deltas) => agent.reply_streaming(&cleaned, deltas),
-        None => agent.reply(&cleaned),
+        Some(deltas) => agent.reply_streaming(req, deltas),
+        None => agent.reply(req),
     };
     let result = AssertUnwindSafe(call)
         .catch_unwind()

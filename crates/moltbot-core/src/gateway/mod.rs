@@ -10,6 +10,7 @@ mod approvals;
 mod channel;
 mod commands;
 pub mod heartbeat;
+mod history_ahead;
 pub mod http;
 mod metrics;
 pub mod parts;

@@ -23,6 +23,7 @@ use crate::store::{
 use super::channel::{
     ChannelError, ChannelErrorKind, Fetched, InboundMessage, OutgoingMessage, SendTarget,
 };
+use super::history_ahead::EarlyHistory;
 use super::metrics::Dropped;
 use super::parts::ReplyPart;
 use super::reply::{filter_reply, ReplyContext};
@@ -89,25 +90,30 @@ impl Processor {
             }
             self.keep_room_order(id).await;
         }
-        let (message, origin) = match work {
+        let (message, origin, early) = match work {
             Work::Ready(message) => (
                 *message,
                 Origin {
                     fresh: true,
                     deferred: false,
                 },
+                None,
             ),
             Work::Unfetched {
                 id,
+                room_id,
                 prefetched,
                 fresh,
                 deferred,
-            } => match self.fetch(&id, prefetched).await {
-                Some(message) => (message, Origin { fresh, deferred }),
-                None => return,
-            },
+            } => {
+                let early = self.read_history_ahead(&room_id).await;
+                match self.fetch(&id, prefetched).await {
+                    Some(message) => (message, Origin { fresh, deferred }, early),
+                    None => return,
+                }
+            }
         };
-        self.process(message, origin).await;
+        self.process(message, origin, early).await;
     }
 
     /// Fetches a leased message for its room's worker, once (the channel already retried what
@@ -225,7 +231,7 @@ impl Processor {
 
     /// Handles one message, start to finish. Never panics, never returns early without leaving
     /// the store in a state the re-drive task or the next start understands.
-    async fn process(&self, message: InboundMessage, origin: Origin) {
+    async fn process(&self, message: InboundMessage, origin: Origin, early: Option<EarlyHistory>) {
         let started = Instant::now();
         if !origin.fresh {
             match self.resume(&message).await {
@@ -253,7 +259,7 @@ impl Processor {
             return;
         }
         let outcome = match super::admit::admit(self, &message, decision).await {
-            super::admit::Admission::Admit => self.answer(&message, origin).await,
+            super::admit::Admission::Admit => self.answer(&message, origin, early).await,
             super::admit::Admission::Handled(reason) => {
                 if !origin.fresh {
                     self.remove_stale_placeholder(&message).await;
@@ -323,14 +329,21 @@ impl Processor {
 
     /// Asks the agent (or, for a message without text, posts a notice of ours instead), records
     /// the answer in one commit, and sends it. Only an agent's answer adds turns to the session.
-    async fn answer(&self, message: &InboundMessage, origin: Origin) -> Result<Sent, ReplyError> {
+    async fn answer(
+        &self,
+        message: &InboundMessage,
+        origin: Origin,
+        early: Option<EarlyHistory>,
+    ) -> Result<Sent, ReplyError> {
         let session = self.session_of(message);
+        self.room_sessions.remember(&message.room_id, &session);
+        let history = EarlyHistory::for_session(early, &session);
         let sender = self.channel.resolve_sender(&message.sender).await;
         // The typing delay counts from here: fetching the files (which may wait out a virus
         // scan) and reading them are part of the wait the placeholder covers.
         let (answer, placeholder) = self
             .with_placeholder(message, origin, &sender, |deltas| {
-                self.fetch_and_ask(message, &sender, &session, deltas)
+                self.fetch_and_ask(message, &sender, &session, history, deltas)
             })
             .await;
         let (answer, attachments) = answer;
@@ -382,6 +395,7 @@ impl Processor {
         message: &InboundMessage,
         sender: &SenderInfo,
         session: &SessionKey,
+        history: Option<Vec<Turn>>,
         deltas: Option<agent::TextDeltas>,
     ) -> (Answer, Vec<agent::Attachment>) {
         let attachments = if message.files.is_empty() {
@@ -396,7 +410,7 @@ impl Processor {
             }
             _ => {
                 let answer = self
-                    .ask_agent(message, sender, session, &attachments, deltas)
+                    .ask_agent(message, sender, session, history, &attachments, deltas)
                     .await;
                 (answer, attachments)
             }
@@ -434,26 +448,31 @@ impl Processor {
         self.send_parts(message, stored, true).await
     }
 
-    /// The agent's answer to `message`, with the session's history; its text also goes to
+    /// The agent's answer to `message`, with the session's history (`history`: already read,
+    /// see `history_ahead.rs`; `None`: read now); its text also goes to
     /// `deltas` as it arrives, when given ([`agent::answer_streaming`]).
     pub(crate) async fn ask_agent(
         &self,
         message: &InboundMessage,
         sender: &SenderInfo,
         session: &SessionKey,
+        history: Option<Vec<Turn>>,
         attachments: &[agent::Attachment],
         deltas: Option<agent::TextDeltas>,
     ) -> Answer {
         tracing::debug!(channel = self.id(), message_id = %message.id, room = %message.room_id, sender = %crate::agent::speakers::speaker_label(Some(sender)), "asking the agent");
-        let history = self
-            .store
-            .sessions()
-            .history(session.as_str(), self.options.history_turns)
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
-                Vec::new()
-            });
+        let history = match history {
+            Some(read_ahead) => read_ahead,
+            None => self
+                .store
+                .sessions()
+                .history(session.as_str(), self.options.history_turns)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(channel = self.id(), error = %err, "session history unavailable");
+                    Vec::new()
+                }),
+        };
         let request = AgentRequest {
             session: session.clone(),
             text: message.text.clone(),
@@ -477,7 +496,7 @@ impl Processor {
         let options = AnswerOptions {
             show_reasoning: self.options.show_reasoning,
         };
-        agent::answer_streaming(self.agent.as_ref(), &request, options, deltas).await
+        agent::answer_streaming(self.agent.as_ref(), request, options, deltas).await
     }
 
     /// `attachments`, each PDF with its text read ([`agent::Attachment::pdf_text`]) when the

@@ -193,6 +193,7 @@ impl Processor {
             if ready {
                 let work = Work::Unfetched {
                     id: entry.message_id.clone(),
+                    room_id: entry.room_id.clone(),
                     prefetched: Some(result),
                     fresh: false,
                     deferred: true,
@@ -215,6 +216,7 @@ pub(crate) const REDRIVE_FETCHES: usize = 8;
 fn requeued(entry: &crate::store::LedgerEntry) -> Work {
     Work::Unfetched {
         id: entry.message_id.clone(),
+        room_id: entry.room_id.clone(),
         prefetched: None,
         fresh: false,
         deferred: entry.deferred,

@@ -105,6 +105,7 @@ impl Processor {
             done_here.push(ahead.message_id.clone());
             let work = Work::Unfetched {
                 id: ahead.message_id.clone(),
+                room_id: ahead.room_id.clone(),
                 prefetched: None,
                 fresh: false,
                 deferred: false,

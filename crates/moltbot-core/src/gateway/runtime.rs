@@ -236,6 +236,9 @@ pub(crate) struct Processor {
     /// Messages of this process answered ahead of their turn to keep their room's order
     /// across replicas (see `room_order.rs`): their queued copies are dropped.
     pub(crate) answered_early: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The session of each room answered lately, so the next message's history is read while
+    /// its fetch is in flight (see `history_ahead.rs`).
+    pub(crate) room_sessions: super::history_ahead::RoomSessions,
 }
 
 /// The gateway: a set of channels, one agent, one store.
@@ -479,6 +482,7 @@ impl Gateway {
                 redrive_fetches: tokio::sync::Semaphore::new(super::redrive::REDRIVE_FETCHES),
                 fatal: fatal.clone(),
                 answered_early: std::sync::Mutex::default(),
+                room_sessions: super::history_ahead::RoomSessions::default(),
             });
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(

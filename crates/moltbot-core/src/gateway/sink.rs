@@ -28,6 +28,8 @@ pub(crate) enum Work {
     Unfetched {
         /// The message id.
         id: String,
+        /// Its room (the dispatcher's key).
+        room_id: String,
         /// Its fetch, started when it was queued (so it overlaps the work ahead of it in the
         /// room); `None` = the worker fetches it when its turn comes.
         prefetched: Option<Prefetched>,
@@ -254,6 +256,7 @@ impl InboundSink {
                 room_id.to_string(),
                 Work::Unfetched {
                     id: id.to_string(),
+                    room_id: room_id.to_string(),
                     prefetched,
                     fresh: true,
                     deferred: false,

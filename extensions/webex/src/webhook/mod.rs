@@ -219,6 +219,13 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     claim_and_queue(rx, sink, id, room_id, created_ms).await
 }
 
+/// Scheduler turns the webhook handler gives up before its claim's commit, so the early fetch's
+/// `GET` is on the wire first: one for the fetch task to hand its request to the HTTP client,
+/// one for the client's connection task to write it. Seen with `perf trace` on the bench's
+/// steady run (bench/README.md, seventh session): with one turn the `GET` left after the
+/// commit for every message (~150-250 µs later), with two before it for every message.
+const FETCH_HANDOFF_TURNS: usize = 2;
+
 /// Claims `id` (a message, or a card submission's action id) durably, then queues it in
 /// `room_id` for its room's worker to fetch; the answer to Webex says which happened (a 500
 /// when the store failed, so nothing is acknowledged that is not recorded).
@@ -232,11 +239,13 @@ async fn claim_and_queue(
     // The message's read runs beside the claim's store write, so the commit is not on the
     // path from delivery to reply (cancelled when the claim finds a duplicate). The claim's
     // commit may run on this very thread (an idle store writes on its caller's thread), so
-    // the fetch (and the HTTP connection's task that writes its request) is let run first:
-    // without the yield its `GET` left ~240 µs later, after the commit (bench/README.md).
+    // the fetch and the HTTP connection's task that writes its request are let run first
+    // ([`FETCH_HANDOFF_TURNS`]).
     let early = sink.fetch_early(id);
     if early.is_some() {
-        tokio::task::yield_now().await;
+        for _ in 0..FETCH_HANDOFF_TURNS {
+            tokio::task::yield_now().await;
+        }
     }
     match sink.claim(id, room_id, created_ms).await {
         Err(err) => {
