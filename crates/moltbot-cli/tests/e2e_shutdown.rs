@@ -1,11 +1,19 @@
 //! Stopping the gateway while an agent is still thinking: during the drain the process still
-//! says it is alive (`/healthz` 200) and leaving (`/readyz` 503).
+//! says it is alive (`/healthz` 200) and leaving (`/readyz` 503), and when it exits, gracefully
+//! or at once on a second signal, the programs it started (an agent's command and whatever that
+//! started, the PDF reader) go with it.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use moltbot_testkit::{metric_at, wait, RunningGateway, Scenario, TestHome, World, OPEN};
+use moltbot_testkit::{
+    metric_at, openai_answer, wait, FakeModel, RunningGateway, Scenario, TestHome, World, OPEN,
+};
+use serde_json::json;
+use webex_sim::SimFile;
 
 /// The file where [`lingering_agent`] notes its own pid and its background `sleep`'s.
 const AGENT_PIDS: &str = "agent.pids";
@@ -50,6 +58,36 @@ async fn pids_in(path: &Path) -> Vec<u32> {
     })
     .await;
     pids.unwrap_or_else(|_| panic!("{} was never written", path.display()))
+}
+
+/// Whether process `pid` is gone: no such process, or a zombie (killed, not reaped yet by
+/// whoever inherited it).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Waits until every process of `pids` is gone; panics naming `what` and those still running.
+async fn all_gone(pids: &[u32], what: &str) {
+    let done = wait::until(Duration::from_secs(5), || {
+        pids.iter().all(|&p| gone(p)).then_some(())
+    })
+    .await;
+    if done.is_err() {
+        let running: Vec<_> = pids.iter().filter(|&&p| !gone(p)).collect();
+        // Do not leave them running after the test either.
+        for pid in &running {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        panic!("{what}: still running: {running:?}");
+    }
 }
 
 /// Waits until the gateway has taken the first signal (it then drains).
@@ -125,4 +163,84 @@ async fn during_the_drain_healthz_answers_200_readyz_503_and_the_webhook_takes_n
     gateway.sigterm();
     let (code, log) = s.wait_gateway_exit().await;
     assert_eq!(code, Some(130), "second signal; log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_takes_the_agents_processes_with_it() {
+    let mut s = gateway_with_a_lingering_agent("shutdownTimeoutSeconds: 60").await;
+    s.alice().dm_bot("think about it").await;
+    let pids = pids_in(&s.home.state_dir().join(AGENT_PIDS)).await;
+    assert!(pids.iter().all(|&p| !gone(p)), "the agent runs: {pids:?}");
+
+    s.gateway().sigterm();
+    draining(s.gateway()).await;
+    s.gateway().sigterm();
+    let (code, log) = s.wait_gateway_exit().await;
+    assert_eq!(code, Some(130), "exit at once; log:\n{log}");
+    all_gone(&pids, "the agent's shell and its background sleep").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_past_its_deadline_takes_the_agents_processes_with_it() {
+    let mut s = gateway_with_a_lingering_agent("shutdownTimeoutSeconds: 1").await;
+    let asked = s.alice().dm_bot("think about it").await;
+    let pids = pids_in(&s.home.state_dir().join(AGENT_PIDS)).await;
+
+    assert_eq!(s.stop_gateway().await, Some(0), "graceful stop");
+    all_gone(&pids, "the agent's shell and its background sleep").await;
+    assert!(
+        s.bot_texts(&asked).is_empty(),
+        "the turn was cut, not answered"
+    );
+}
+
+/// `moltbot` invoked through a symlink in a folder of its own, beside a `moltbot-pdf` that
+/// notes its pid and its background `sleep`'s in `pids` and never answers (the gateway runs it
+/// with an empty environment: it sets its own `PATH`).
+fn moltbot_with_a_stuck_pdf_reader(folder: &Path, pids: &Path) -> PathBuf {
+    let moltbot = folder.join("moltbot");
+    std::os::unix::fs::symlink(moltbot_testkit::moltbot_binary(), &moltbot).unwrap();
+    let reader = format!(
+        "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 300 &\necho \"$$ $!\" > \"{0}.tmp\"\nmv \"{0}.tmp\" \"{0}\"\nwait\n",
+        pids.display()
+    );
+    let path = folder.join("moltbot-pdf");
+    std::fs::write(&path, reader).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    moltbot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_also_takes_the_pdf_reader_with_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let pids_file = folder.path().join("reader.pids");
+    let binary = moltbot_with_a_stuck_pdf_reader(folder.path(), &pids_file);
+    // An OpenAI-compatible provider does not read PDFs: the gateway runs the reader first.
+    let model = FakeModel::start(vec![openai_answer("Got it.", json!({}))]).await;
+    let world = World::new().await;
+    let home = TestHome::with_binary(&binary);
+    home.write_config(
+        &world
+            .config_with_model("webhook", OPEN, "openai-completions", &model, "")
+            .replace(
+                "  channels: {",
+                "  gateway: { shutdownTimeoutSeconds: 60 },\n  channels: {",
+            ),
+    );
+    let mut s = Scenario::prepare(world, home);
+    s.start_gateway_with(&[("PATH", "/usr/bin:/bin")]).await;
+    s.alice()
+        .sends_file_to_bot(
+            SimFile::pdf("report.pdf", "Quarterly revenue"),
+            "Summarise this",
+        )
+        .await;
+    let pids = pids_in(&pids_file).await;
+
+    s.gateway().sigterm();
+    draining(s.gateway()).await;
+    s.gateway().sigterm();
+    let (code, log) = s.wait_gateway_exit().await;
+    assert_eq!(code, Some(130), "exit at once; log:\n{log}");
+    all_gone(&pids, "the PDF reader and its background sleep").await;
 }

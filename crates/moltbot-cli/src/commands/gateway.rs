@@ -143,6 +143,15 @@ pub(crate) async fn serve(
             println!("moltbot gateway listening on http://{addr}");
         })
         .await;
+    // The drain is over: a child still running (an agent's program or the PDF reader of a turn
+    // cut at the deadline) goes with everything it started, rather than outliving the gateway.
+    let killed = moltbot_core::children::kill_all();
+    if killed > 0 {
+        tracing::info!(
+            children = killed,
+            "stopped the child processes of unfinished turns"
+        );
+    }
     // A clean close: the SQLite file is left whole (no -wal/-shm), a PostgreSQL pool closed.
     store.close().await;
     ran?;
@@ -150,7 +159,8 @@ pub(crate) async fn serve(
     Ok(Outcome::Success)
 }
 
-/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once, killing the child processes
+/// first (no destructor runs on `exit`, so nothing else would).
 async fn watch_signals(shutdown: CancellationToken) {
     let first = wait_for_signal().await;
     tracing::info!(
@@ -163,6 +173,7 @@ async fn watch_signals(shutdown: CancellationToken) {
         signal = second,
         "second signal: exiting now; unfinished messages are answered on the next start"
     );
+    moltbot_core::children::kill_all();
     std::process::exit(130);
 }
 
