@@ -134,13 +134,13 @@ pub(crate) async fn serve(
     }
     if let Some(addr) = config.core.gateway.metrics_listen {
         let bound = gateway.bind_metrics(addr).await?;
-        println!("moltbot gateway metrics on http://{bound}/metrics");
+        outln!("moltbot gateway metrics on http://{bound}/metrics");
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     let ran = gateway
         .run(shutdown, |addr| {
-            println!("moltbot gateway listening on http://{addr}");
+            outln!("moltbot gateway listening on http://{addr}");
         })
         .await;
     // The drain is over: a child still running (an agent's program or the PDF reader of a turn
