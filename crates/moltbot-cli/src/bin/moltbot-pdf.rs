@@ -63,7 +63,8 @@ fn main() -> ExitCode {
             return printed();
         }
         (Some(arg), None) if arg == "--version" || arg == "-V" => {
-            outln!("moltbot-pdf {}", env!("CARGO_PKG_VERSION"));
+            // The package version and the commit it was built from (build.rs).
+            outln!("moltbot-pdf {}", env!("MOLTBOT_VERSION"));
             return printed();
         }
         (Some(arg), _) => {

@@ -20,7 +20,11 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
         return sim::run(ctx, &args.mode);
     }
     let checked = ctx.check_config()?;
-    tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");
+    tracing::info!(
+        version = env!("MOLTBOT_VERSION"),
+        config = %ctx.paths.config_file.display(),
+        "gateway starting"
+    );
     // The whole config at debug, every secret-like key and URL password masked by name (the
     // redacting log writer only knows the secrets registered so far).
     tracing::debug!(
