@@ -166,13 +166,14 @@ pub(crate) async fn serve(
 /// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once, killing the child processes
 /// first (no destructor runs on `exit`, so nothing else would).
 async fn watch_signals(shutdown: CancellationToken) {
-    let first = wait_for_signal().await;
+    let mut signals = Signals::listen();
+    let first = signals.next().await;
     tracing::info!(
         signal = first,
         "stopping (send the signal again to exit at once)"
     );
     shutdown.cancel();
-    let second = wait_for_signal().await;
+    let second = signals.next().await;
     tracing::warn!(
         signal = second,
         "second signal: exiting now; unfinished messages are answered on the next start"
@@ -181,18 +182,33 @@ async fn watch_signals(shutdown: CancellationToken) {
     std::process::exit(130);
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Signal handlers cannot be installed: only Ctrl-C through tokio remains.
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, listened to once for both waits: a listener sees only the signals that
+/// arrive after it is made, so a second one made after the first signal could miss a second
+/// signal sent right after it.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Self(Some((int, term))),
+            _ => Self(None),
+        }
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        let Some((int, term)) = &mut self.0 else {
+            // Signal handlers cannot be installed: only Ctrl-C through tokio remains.
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }
