@@ -133,11 +133,19 @@ async fn during_the_drain_healthz_answers_200_readyz_503_and_the_webhook_takes_n
             }
         }
     };
-    assert_eq!(status("/readyz").await, 503, "/readyz while shutting down");
-    assert_eq!(
-        status("/healthz").await,
-        200,
-        "/healthz while the process runs"
+    // 503 as soon as the gateway marks itself stopping, /healthz 200 all along.
+    let leaving = wait::until_async(wait::TIMEOUT, || async {
+        assert_eq!(
+            status("/healthz").await,
+            200,
+            "/healthz while the process runs"
+        );
+        (status("/readyz").await == 503).then_some(())
+    })
+    .await;
+    assert!(
+        leaving.is_ok(),
+        "/readyz never answered 503 while shutting down"
     );
     let metrics = gateway.metrics_http.as_deref().unwrap();
     let received = metric_at(
