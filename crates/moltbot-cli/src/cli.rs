@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "moltbot",
-    version,
+    // The package version and the commit it was built from, e.g. `0.1.0 (6c65cdc)` (build.rs).
+    version = env!("MOLTBOT_VERSION"),
     about = "AI assistant gateway for chat networks (Webex first)",
     long_about = "moltbot connects an AI agent to chat channels such as Cisco Webex.\n\n\
 Config: JSON5 at ~/.moltbot/moltbot.json (override with MOLTBOT_CONFIG_PATH or --config).\n\

@@ -1,6 +1,15 @@
 //! The `moltbot` binary: parses the command line and runs one command.
 //!
-//! Errors reach the user as one redacted line on stderr and a non-zero exit code.
+//! Errors reach the user as one redacted line on stderr and a non-zero exit code. Output goes
+//! through `outln!` ([`output`]): a closed stdout (`moltbot ... | head -1`) drops the rest of it
+//! quietly instead of panicking.
+
+// Print through `outln!`/`out!` (a `println!` panics on a closed stdout).
+#![deny(clippy::print_stdout)]
+
+// First: its macros are for every module below.
+#[macro_use]
+mod output;
 
 mod cli;
 mod commands;
@@ -31,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(cli.command, &ctx) {
+    let code = match run(cli.command, &ctx) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::FAILURE,
         Err(err) => {
@@ -40,6 +49,14 @@ fn main() -> ExitCode {
             eprintln!("error: {}", logging::redact(&text));
             ExitCode::FAILURE
         }
+    };
+    // A closed stdout is not an error (see `output`); output lost otherwise (a full disk) is.
+    match output::finish() {
+        Some(err) => {
+            eprintln!("error: cannot write the output: {err}");
+            ExitCode::FAILURE
+        }
+        None => code,
     }
 }
 

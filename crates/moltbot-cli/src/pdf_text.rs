@@ -214,14 +214,16 @@ impl SubprocessPdfText {
                 format!("{} bytes", pdf.len()),
             );
         }
-        let spawned = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
+            .stderr(Stdio::piped());
+        // Killed when the read is cut short, also when the gateway exits at once (a second
+        // signal: `children::kill_all`).
+        let spawned = moltbot_core::children::spawn(&mut command);
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
@@ -232,7 +234,7 @@ impl SubprocessPdfText {
             }
         };
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+            (child.take_stdin(), child.take_stdout(), child.take_stderr())
         else {
             return PdfText::unreadable("the PDF reader could not start", "no pipes");
         };
@@ -254,7 +256,7 @@ impl SubprocessPdfText {
             let cut = out.len() > MAX_PDF_TEXT_BYTES;
             if cut {
                 // Enough text: the rest is not wanted, nor what it would say on stderr.
-                let _ = child.start_kill();
+                child.kill();
                 stderr.abort();
                 out.truncate(MAX_PDF_TEXT_BYTES);
             }
@@ -268,7 +270,7 @@ impl SubprocessPdfText {
         };
         let outcome = tokio::time::timeout(self.timeout, run).await;
         let Ok((read, cut, out, status, head)) = outcome else {
-            let _ = child.start_kill();
+            child.kill();
             let _ = child.wait().await;
             stderr.abort();
             return PdfText::unreadable(

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod agent;
 pub mod backoff;
+pub mod children;
 pub mod config;
 pub mod dispatch;
 pub mod error;

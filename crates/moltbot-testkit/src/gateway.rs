@@ -323,6 +323,12 @@ impl RunningGateway {
             .status();
     }
 
+    /// Sends SIGTERM and returns at once, while the gateway drains its in-flight work (a second
+    /// call makes it exit at once); [`Self::exited`] waits for the exit.
+    pub fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+
     /// SIGKILL: a crash.
     pub async fn kill(mut self) {
         self.signal("-KILL");

@@ -11,6 +11,13 @@
 //! It takes no arguments but `--help`/`-h` and `--version`/`-V` (both exit 0); any other
 //! argument, or stdin a terminal (nothing piped in), prints the usage on stderr and exits 2.
 
+// Print through `outln!`/`out!` (a `println!` panics on a closed stdout).
+#![deny(clippy::print_stdout)]
+
+#[macro_use]
+#[path = "../output.rs"]
+mod output;
+
 #[path = "../pdf_protocol.rs"]
 mod pdf_protocol;
 
@@ -52,12 +59,13 @@ fn main() -> ExitCode {
     match (args.next(), args.next()) {
         (None, _) => {}
         (Some(arg), None) if arg == "--help" || arg == "-h" => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
+            out!("{USAGE}");
+            return printed();
         }
         (Some(arg), None) if arg == "--version" || arg == "-V" => {
-            println!("moltbot-pdf {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            // The package version and the commit it was built from (build.rs).
+            outln!("moltbot-pdf {}", env!("MOLTBOT_VERSION"));
+            return printed();
         }
         (Some(arg), _) => {
             eprintln!(
@@ -105,6 +113,18 @@ fn main() -> ExitCode {
             eprintln!("cannot write the text: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit 0 once `--help` or `--version` is printed (or dropped by a closed stdout), 1 when the
+/// output was lost otherwise.
+fn printed() -> ExitCode {
+    match output::finish() {
+        Some(err) => {
+            eprintln!("moltbot-pdf: cannot write the output: {err}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 

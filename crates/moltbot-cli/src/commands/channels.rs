@@ -93,7 +93,7 @@ pub fn status(
         }
         text
     };
-    print!("{}", logging::redact(&text));
+    out!("{}", logging::redact(&text));
     // With --deep, an account that should work but could not be verified fails the command.
     let unverified = deep
         && accounts
@@ -129,7 +129,7 @@ pub fn probe(ctx: &Context, channel: &str) -> anyhow::Result<Outcome> {
             for check in &report.checks {
                 text.push_str(&format!("  {check}\n"));
             }
-            print!("{}", logging::redact(&text));
+            out!("{}", logging::redact(&text));
             Ok(Outcome::Success)
         }
         Err(failure) => {

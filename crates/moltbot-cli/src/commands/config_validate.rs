@@ -12,9 +12,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Failure);
     }
     if checked.config.existed {
-        println!("Config {} is valid.", path.display());
+        outln!("Config {} is valid.", path.display());
     } else {
-        println!(
+        outln!(
             "No config file at {} (defaults apply); nothing to fix.",
             path.display()
         );
@@ -26,9 +26,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         .collect();
     if installed.is_empty() {
         let reason = crate::context::no_channel_reason(&ctx.registry, &checked.config);
-        println!("No channel is enabled: {reason}.");
+        outln!("No channel is enabled: {reason}.");
     } else {
-        println!("Channels: {}", installed.join(", "));
+        outln!("Channels: {}", installed.join(", "));
     }
     Ok(Outcome::Success)
 }

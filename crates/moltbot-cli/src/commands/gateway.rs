@@ -20,7 +20,11 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
         return sim::run(ctx, &args.mode);
     }
     let checked = ctx.check_config()?;
-    tracing::info!(config = %ctx.paths.config_file.display(), "gateway starting");
+    tracing::info!(
+        version = env!("MOLTBOT_VERSION"),
+        config = %ctx.paths.config_file.display(),
+        "gateway starting"
+    );
     // The whole config at debug, every secret-like key and URL password masked by name (the
     // redacting log writer only knows the secrets registered so far).
     tracing::debug!(
@@ -134,15 +138,24 @@ pub(crate) async fn serve(
     }
     if let Some(addr) = config.core.gateway.metrics_listen {
         let bound = gateway.bind_metrics(addr).await?;
-        println!("moltbot gateway metrics on http://{bound}/metrics");
+        outln!("moltbot gateway metrics on http://{bound}/metrics");
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     let ran = gateway
         .run(shutdown, |addr| {
-            println!("moltbot gateway listening on http://{addr}");
+            outln!("moltbot gateway listening on http://{addr}");
         })
         .await;
+    // The drain is over: a child still running (an agent's program or the PDF reader of a turn
+    // cut at the deadline) goes with everything it started, rather than outliving the gateway.
+    let killed = moltbot_core::children::kill_all();
+    if killed > 0 {
+        tracing::info!(
+            children = killed,
+            "stopped the child processes of unfinished turns"
+        );
+    }
     // A clean close: the SQLite file is left whole (no -wal/-shm), a PostgreSQL pool closed.
     store.close().await;
     ran?;
@@ -150,34 +163,52 @@ pub(crate) async fn serve(
     Ok(Outcome::Success)
 }
 
-/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once.
+/// First SIGINT/SIGTERM: graceful shutdown. Second: exit at once, killing the child processes
+/// first (no destructor runs on `exit`, so nothing else would).
 async fn watch_signals(shutdown: CancellationToken) {
-    let first = wait_for_signal().await;
+    let mut signals = Signals::listen();
+    let first = signals.next().await;
     tracing::info!(
         signal = first,
         "stopping (send the signal again to exit at once)"
     );
     shutdown.cancel();
-    let second = wait_for_signal().await;
+    let second = signals.next().await;
     tracing::warn!(
         signal = second,
         "second signal: exiting now; unfinished messages are answered on the next start"
     );
+    moltbot_core::children::kill_all();
     std::process::exit(130);
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Signal handlers cannot be installed: only Ctrl-C through tokio remains.
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, listened to once for both waits: a listener sees only the signals that
+/// arrive after it is made, so a second one made after the first signal could miss a second
+/// signal sent right after it.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Self(Some((int, term))),
+            _ => Self(None),
+        }
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        let Some((int, term)) = &mut self.0 else {
+            // Signal handlers cannot be installed: only Ctrl-C through tokio remains.
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
     }
 }

@@ -29,7 +29,7 @@ pub fn send(ctx: &Context, args: &SendArgs) -> anyhow::Result<Outcome> {
     match runtime()?.block_on(plugin.send_message(&checked.config, env, request)) {
         Ok(report) => {
             for id in &report.message_ids {
-                println!("{}", logging::redact(id));
+                outln!("{}", logging::redact(id));
             }
             let n = report.message_ids.len();
             let noun = if n == 1 { "message" } else { "messages" };

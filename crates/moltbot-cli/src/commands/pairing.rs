@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 /// `moltbot pairing list [channel] [--json]`: prints the pending, unexpired requests.
 pub async fn list(store: &Store, channel: Option<&str>, json: bool) -> anyhow::Result<()> {
     let requests = store.pairing().list_pending(channel).await?;
-    print!("{}", render_list(&requests, channel, json, store.now_ms())?);
+    out!("{}", render_list(&requests, channel, json, store.now_ms())?);
     Ok(())
 }
 
@@ -521,7 +521,7 @@ pub fn run(
             runtime.block_on(pair(&store, channel, &canonical(identity)))?
         }
     };
-    println!("{line}");
+    outln!("{line}");
     Ok(crate::commands::Outcome::Success)
 }
 
@@ -534,9 +534,9 @@ fn no_store(
     use crate::context::no_store_yet;
     match command {
         PairingAction::List { channel, json } => {
-            print!("{}", render_list(&[], channel, json, 0)?);
+            out!("{}", render_list(&[], channel, json, 0)?);
             if !json {
-                println!("Note: {} ({location}).", crate::context::NO_STORE_YET);
+                outln!("Note: {} ({location}).", crate::context::NO_STORE_YET);
             }
             Ok(crate::commands::Outcome::Success)
         }

@@ -138,13 +138,13 @@ fn install(ctx: &Context, spec: &str) -> anyhow::Result<Outcome> {
         &resolved.source,
     ))?;
 
-    println!(
+    outln!(
         "Installed {name} {} (channels: {}) from {}.",
         resolved.manifest.version,
         resolved.manifest.channels.join(", "),
         resolved.source
     );
-    println!(
+    outln!(
         "Enabled plugins.entries.{id}.enabled in {}.",
         config_path.display()
     );
@@ -198,12 +198,16 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Outcome::Success);
     }
-    println!(
+    outln!(
         "{:<8} {:<16} {:<8} {:<10} {:<32} SOURCE",
-        "ID", "NAME", "VERSION", "CHANNELS", "STATUS"
+        "ID",
+        "NAME",
+        "VERSION",
+        "CHANNELS",
+        "STATUS"
     );
     for row in &rows {
         let text = |k: &str| row[k].as_str().unwrap_or("-").to_string();
@@ -216,7 +220,7 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<Outcome> {
                     .join(",")
             })
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:<8} {:<16} {:<8} {:<10} {:<32} {}",
             text("id"),
             text("name"),

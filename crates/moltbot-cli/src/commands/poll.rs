@@ -30,9 +30,9 @@ pub fn run(ctx: &Context, command: PollCommand) -> anyhow::Result<Outcome> {
             let store = existing_store(ctx, &rt, &id)?;
             let (poll, summary) = rt.block_on(summary(&store, &id))?;
             if json {
-                println!("{summary}");
+                outln!("{summary}");
             } else {
-                print!("{}", results_text(&poll, &summary));
+                out!("{}", results_text(&poll, &summary));
             }
             Ok(Outcome::Success)
         }
@@ -108,7 +108,7 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
         "the poll card was sent but the poll could not be stored; its votes will not count",
     )?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "id": id,
@@ -118,7 +118,7 @@ fn create(ctx: &Context, args: &PollCreateArgs) -> anyhow::Result<Outcome> {
             })
         );
     } else {
-        println!("{id}");
+        outln!("{id}");
         let closes = match closes_in {
             Some(d) => format!("it closes by itself in {}", humanize(d)),
             None => format!("close it with `moltbot poll close {id}`"),
@@ -157,7 +157,7 @@ fn close(ctx: &Context, id: &str, json: bool) -> anyhow::Result<Outcome> {
     if json {
         summary["alreadyClosed"] = json!(already);
         summary["gatewayRunning"] = json!(running);
-        println!("{summary}");
+        outln!("{summary}");
         return Ok(Outcome::Success);
     }
     let posted = if poll.announced_at.is_some() && already {
@@ -174,8 +174,8 @@ fn close(ctx: &Context, id: &str, json: bool) -> anyhow::Result<Outcome> {
     } else {
         "closed"
     };
-    println!("Poll {id} {state}; {posted}.");
-    print!("{}", results_text(&poll, &summary));
+    outln!("Poll {id} {state}; {posted}.");
+    out!("{}", results_text(&poll, &summary));
     Ok(Outcome::Success)
 }
 

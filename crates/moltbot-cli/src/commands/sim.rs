@@ -71,7 +71,7 @@ async fn run_demo(ctx: &Context, mode: &str) -> anyhow::Result<Outcome> {
     members.push(bot.email.clone());
     let member_refs: Vec<&str> = members.iter().map(String::as_str).collect();
     sim.create_room(SPACE_TITLE, &member_refs);
-    println!("webex-sim (the Webex emulator) listening on {}", sim.url());
+    outln!("webex-sim (the Webex emulator) listening on {}", sim.url());
 
     let text = demo_config(
         &sim.api_base(),
@@ -107,7 +107,7 @@ async fn run_demo(ctx: &Context, mode: &str) -> anyhow::Result<Outcome> {
     } else {
         "the echo agent"
     };
-    println!(
+    outln!(
         "Demo: bot {BOT_NAME} <{BOT_EMAIL}>, users {}, space \"{SPACE_TITLE}\"; mode {mode}; {agent}; store in {}",
         DEMO_USERS
             .iter()
@@ -306,8 +306,8 @@ async fn announce_when_ready(sim: &SimServer, bot: &SimPerson, mode: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("Open the chat: {}", sim.chat_url());
-    println!("Press Ctrl-C to stop.");
+    outln!("Open the chat: {}", sim.chat_url());
+    outln!("Press Ctrl-C to stop.");
 }
 
 /// `http://127.0.0.1:PORT` of the gateway, from the target of the bot's first webhook.

@@ -69,23 +69,23 @@ async fn status(location: &StoreLocation, json: bool) -> anyhow::Result<Outcome>
             None => serde_json::Value::Null,
         };
         out["advice"] = json!(advice);
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Outcome::Success);
     }
-    println!("Store: {location}");
+    outln!("Store: {location}");
     match found {
-        Some(v) => println!("Schema version: {v} (this moltbot: {SCHEMA_VERSION})"),
-        None => println!("Schema version: - (this moltbot: {SCHEMA_VERSION})"),
+        Some(v) => outln!("Schema version: {v} (this moltbot: {SCHEMA_VERSION})"),
+        None => outln!("Schema version: - (this moltbot: {SCHEMA_VERSION})"),
     }
     if let Some(rows) = &rows {
-        println!("Rows:");
+        outln!("Rows:");
         let width = rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
         for (table, n) in rows {
-            println!("  {table:<width$}  {n}");
+            outln!("  {table:<width$}  {n}");
         }
     }
     if let Some(advice) = advice {
-        println!("Note: {advice}.");
+        outln!("Note: {advice}.");
     }
     Ok(Outcome::Success)
 }
@@ -100,11 +100,11 @@ async fn migrate(location: &StoreLocation, json: bool) -> anyhow::Result<Outcome
         let mut out = where_json(location);
         out["from"] = json!(before.unwrap_or(0));
         out["to"] = json!(after);
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else if before == Some(after) {
-        println!("The state store ({location}) is already at schema version {after}.");
+        outln!("The state store ({location}) is already at schema version {after}.");
     } else {
-        println!(
+        outln!(
             "Migrated the state store ({location}) from schema version {} to {after}.",
             before.unwrap_or(0)
         );
@@ -159,10 +159,10 @@ async fn copy(
             "total": report.total(),
             "verified": true,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Outcome::Success);
     }
-    println!("Copied {} rows from {from} to {to}:", report.total());
+    outln!("Copied {} rows from {from} to {to}:", report.total());
     let width = report
         .tables
         .iter()
@@ -170,10 +170,10 @@ async fn copy(
         .max()
         .unwrap_or(0);
     for (table, n) in &report.tables {
-        println!("  {table:<width$}  {n}");
+        outln!("  {table:<width$}  {n}");
     }
-    println!("Verified: every table has the same number of rows in both stores.");
-    println!(
+    outln!("Verified: every table has the same number of rows in both stores.");
+    outln!(
         "To use it, set store.url in the config (or MOLTBOT_DATABASE_URL) to the target, then \
          start the gateway."
     );

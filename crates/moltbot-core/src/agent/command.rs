@@ -5,8 +5,10 @@
 //! "card": {..}}` (all optional; `reasoning` kept apart like a provider's; `files` are
 //! `http(s)://` URLs or paths of files the program wrote in its turn folder, read before the
 //! folder is removed and refused anywhere else (see [`super::reply_files`]); `card` an
-//! adaptive card). Anything it prints on stderr goes to the log. A program that runs longer than the timeout is killed; a non-zero exit or an empty answer
-//! is an error (the caller posts the apology).
+//! adaptive card). Anything it prints on stderr goes to the log. A program that runs longer
+//! than the timeout is killed, with whatever it started (it runs in a process group of its own,
+//! [`crate::children`]); a non-zero exit or an empty answer is an error (the caller posts the
+//! apology).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -64,19 +66,21 @@ impl CommandAgent {
         input["folder"] = json!(folder.path());
         input["files"] = Value::Array(write_files(folder.path(), &req.attachments).await);
         let input = input.to_string().into_bytes();
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .env("MOLTBOT_TURN_DIR", folder.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| AgentError::Spawn {
+            .stderr(Stdio::piped());
+        // In a process group of its own: a turn cut short (timeout, shutdown) kills the program
+        // and everything it started, also when the gateway exits at once (`children::kill_all`).
+        let mut child =
+            crate::children::spawn(&mut command).map_err(|source| AgentError::Spawn {
                 program: self.program.clone(),
                 source,
             })?;
-        let stdin = child.stdin.take();
+        let stdin = child.take_stdin();
         let write = async move {
             if let Some(mut stdin) = stdin {
                 // The program may ignore stdin and exit early: a broken pipe is not an error.
@@ -86,8 +90,8 @@ impl CommandAgent {
         };
         let (_, stdout, stderr) = tokio::join!(
             write,
-            read_limited(child.stdout.take(), MAX_STDOUT_BYTES),
-            read_limited(child.stderr.take(), MAX_STDERR_BYTES),
+            read_limited(child.take_stdout(), MAX_STDOUT_BYTES),
+            read_limited(child.take_stderr(), MAX_STDERR_BYTES),
         );
         let status = child.wait().await.map_err(|source| AgentError::Spawn {
             program: self.program.clone(),
@@ -140,7 +144,7 @@ impl Agent for CommandAgent {
 
     fn reply<'a>(&'a self, req: &'a AgentRequest) -> AgentFuture<'a> {
         Box::pin(async move {
-            // Dropping the run on timeout drops the child, which `kill_on_drop` kills.
+            // Dropping the run on timeout drops the child, whose whole group is then killed.
             match tokio::time::timeout(self.timeout, self.run(req)).await {
                 Ok(result) => result,
                 Err(_) => Err(AgentError::Timeout {

@@ -1,12 +1,21 @@
 //! The gateway's HTTP server: channel routes (webhooks) plus `/healthz`, `/readyz`, and
 //! `/metrics` unless that has an address of its own (`gateway.metrics.listen`, served by
 //! [`metrics_router`]).
+//!
+//! The servers run until the shutdown drain is over, not only until the shutdown signal: while
+//! in-flight messages finish, `/healthz` still answers 200, `/readyz` 503 and `/metrics` its
+//! figures, so a supervisor or a load balancer sees a live process that is leaving rather than
+//! a dead port. The channels' routes take nothing new then: they answer 503 with
+//! `Connection: close` ([`refuse_while_stopping`]), which a load balancer retries on another
+//! replica as it would a refused connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
@@ -14,15 +23,21 @@ use tokio_util::sync::CancellationToken;
 use super::metrics::{Metrics, CONTENT_TYPE};
 use super::status::GatewayStatus;
 
-/// Builds the router: `channel_routes` plus the health endpoints, and `/metrics` when
-/// `metrics` is given (`None`: it is served on an address of its own).
+/// Builds the router: `channel_routes` (refused with 503 once the gateway is stopping) plus the
+/// health endpoints, and `/metrics` when `metrics` is given (`None`: it is served on an address
+/// of its own).
 pub fn router(
     channel_routes: Router,
     status: Arc<GatewayStatus>,
     metrics: Option<Arc<Metrics>>,
 ) -> Router {
     let ready_status = Arc::clone(&status);
+    // `layer` wraps the routes added so far only: the health routes below stay open.
     let router = channel_routes
+        .layer(axum::middleware::from_fn_with_state(
+            status,
+            refuse_while_stopping,
+        ))
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route(
             "/readyz",
@@ -41,6 +56,24 @@ pub fn router(
         Some(metrics) => router.merge(metrics_router(metrics)),
         None => router,
     }
+}
+
+/// Answers a channel route's request with 503 and `Connection: close` once the gateway is
+/// stopping (the drain: nothing new is taken in), and passes it on before that.
+async fn refuse_while_stopping(
+    State(status): State<Arc<GatewayStatus>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !status.is_stopping() {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONNECTION, HeaderValue::from_static("close"))],
+        "shutting down\n",
+    )
+        .into_response()
 }
 
 /// The router of `/metrics` alone (Prometheus text format 0.0.4).
@@ -78,4 +111,42 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+
+    /// Serves `router` with a channel route `POST /hook` on a free loopback port; returns its
+    /// base URL, the status it reports and the token that stops it.
+    async fn serve_with_a_channel_route() -> (String, Arc<GatewayStatus>, CancellationToken) {
+        let status = Arc::new(GatewayStatus::default());
+        let channel_routes = Router::new().route("/hook", post(|| async { "taken\n" }));
+        let app = router(channel_routes, Arc::clone(&status), None);
+        let (listener, addr) = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, app, stop.clone()));
+        (format!("http://{addr}"), status, stop)
+    }
+
+    #[tokio::test]
+    async fn while_stopping_health_answers_and_channel_routes_refuse_new_work() {
+        let (base, status, stop) = serve_with_a_channel_route().await;
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("{base}{path}")).send();
+        let hook = || client.post(format!("{base}/hook")).send();
+        status.set_ready(true);
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        assert_eq!(hook().await.unwrap().status(), 200);
+
+        status.set_stopping();
+        status.set_ready(true); // too late: a stopping gateway is never ready again
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        let refused = hook().await.unwrap();
+        assert_eq!(refused.status(), 503);
+        assert_eq!(refused.headers()[header::CONNECTION], "close");
+        stop.cancel();
+    }
 }

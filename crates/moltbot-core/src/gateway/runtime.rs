@@ -340,11 +340,14 @@ impl Gateway {
         shutdown: CancellationToken,
         on_listening: impl FnOnce(std::net::SocketAddr) + Send,
     ) -> Result<(), GatewayError> {
+        // The HTTP servers stop after the drain, not at `shutdown`: `/healthz`, `/readyz` (503
+        // from the signal on) and `/metrics` answer while in-flight work finishes, and the
+        // channels' routes refuse new work (see `http.rs`).
         let mut servers = Vec::new();
         // `/metrics` on its own address, or on the channels' server.
         let metrics_on_channel_server = match self.metrics_listener.take() {
             Some(listener) => {
-                let stop = shutdown.child_token();
+                let stop = CancellationToken::new();
                 let router = super::http::metrics_router(Arc::clone(&self.metrics));
                 servers.push((
                     tokio::spawn(super::http::serve(listener, router, stop.clone())),
@@ -381,7 +384,7 @@ impl Gateway {
                 Arc::clone(&self.status),
                 metrics_on_channel_server,
             );
-            let server_shutdown = shutdown.child_token();
+            let server_shutdown = CancellationToken::new();
             servers.push((
                 tokio::spawn(super::http::serve(
                     listener,
@@ -597,7 +600,7 @@ impl Gateway {
         });
 
         shutdown.cancelled().await;
-        self.status.set_ready(false);
+        self.status.set_stopping();
         tracing::info!("shutting down: no new messages; finishing in-flight work");
         let deadline = self.options.shutdown_timeout;
         let mut finished = true;

@@ -45,6 +45,7 @@ impl ReplicaRole {
 #[derive(Debug, Default)]
 pub struct GatewayStatus {
     ready: AtomicBool,
+    stopping: AtomicBool,
     role: AtomicU8,
 }
 
@@ -53,12 +54,24 @@ impl GatewayStatus {
     /// follower, wait for the lead while the webhook route is served); false again while
     /// shutting down.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && !self.is_stopping()
     }
 
     /// Sets readiness.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
+    }
+
+    /// True from the shutdown signal on, while in-flight work drains: the HTTP server still
+    /// answers `/healthz` (200) and `/readyz` (503), and refuses the channels' routes (503).
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Marks the gateway as stopping, and so not ready whatever [`Self::set_ready`] says from
+    /// now on; there is no way back.
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Release);
     }
 
     /// This replica's role now.
