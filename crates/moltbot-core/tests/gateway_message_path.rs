@@ -35,6 +35,10 @@ enum Incoming {
     /// A listing (a polling pass, the safety poll): each message claimed as listed, the new
     /// ones handed over.
     Listing(Vec<InboundMessage>),
+    /// Start early fetches of these ids together (as webhook receivers do, before their
+    /// claims), answer whether each was the only one running (`EarlyFetch::is_alone`), then
+    /// drop them (which cancels them).
+    EarlyFetches(Vec<String>, tokio::sync::oneshot::Sender<Vec<bool>>),
 }
 
 /// A channel whose receiver takes its messages from the test, whose `refetch` serves a
@@ -124,6 +128,10 @@ async fn receive(sink: InboundSink, incoming: Incoming) {
         Incoming::Id { id, room } => {
             sink.claim(&id, &room, SystemClock.now_ms()).await.unwrap();
             sink.deliver_unfetched(&id, &room).await.unwrap();
+        }
+        Incoming::EarlyFetches(ids, answer) => {
+            let early: Vec<_> = ids.iter().filter_map(|id| sink.fetch_early(id)).collect();
+            let _ = answer.send(early.iter().map(|e| e.is_alone()).collect());
         }
         Incoming::Listing(messages) => {
             for message in messages {
@@ -952,5 +960,53 @@ async fn each_answer_gets_its_own_sessions_history_when_it_is_read_during_the_fe
         "alice's history for alice, none of it for bob, nothing after the reset (the reset \
          itself is a command: the agent is not asked)"
     );
+    gateway.stop().await;
+}
+
+/// Starts early fetches of `ids` together; whether each was alone when it started.
+async fn early_fetches(incoming: &mpsc::UnboundedSender<Incoming>, ids: &[&str]) -> Vec<bool> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let ids = ids.iter().map(|id| id.to_string()).collect();
+    incoming.send(Incoming::EarlyFetches(ids, tx)).unwrap();
+    rx.await.unwrap()
+}
+
+/// A webhook receiver lets its message's early fetch go out before its claim only when no other
+/// early fetch runs (`EarlyFetch::is_alone`): in a burst it answers Webex first. A fetch stops
+/// counting once it ends or is cancelled, so the gateway is "alone" again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
+    let (channel, incoming) = ScriptedChannel::new();
+    for id in ["slow-1", "slow-2"] {
+        channel
+            .fetch_gates
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+    let gateway = start(Arc::clone(&channel)).await;
+    assert_eq!(
+        early_fetches(&incoming, &["slow-1", "slow-2"]).await,
+        [true, false],
+        "the second starts while the first waits on the network"
+    );
+    // Both were cancelled when dropped: the next one is alone again.
+    wait_support::until("a new early fetch alone", wait_support::TIMEOUT, || async {
+        early_fetches(&incoming, &["next"]).await == [true]
+    })
+    .await;
+    // One that ran to its end (an unknown id is skipped at once) does not count either.
+    let message = dm("quick", "hello");
+    channel
+        .messages
+        .lock()
+        .unwrap()
+        .insert(message.id.clone(), message.clone());
+    Running::deliver_id(&incoming, &message);
+    wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+        gateway.state_of(&message.id).await == Some(InboundState::Replied)
+    })
+    .await;
+    assert_eq!(early_fetches(&incoming, &["after"]).await, [true]);
     gateway.stop().await;
 }

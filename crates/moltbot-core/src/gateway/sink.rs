@@ -6,6 +6,7 @@
 //! fetches and normalises the message and [`delivers`](InboundSink::deliver) it, or
 //! [`skips`](InboundSink::skip) it with a reason (the bot's own message, too old, gone).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::dispatch::{DispatchError, Dispatcher};
@@ -50,6 +51,18 @@ pub(crate) type Prefetched =
 pub(crate) struct Prefetcher {
     channel: Arc<dyn super::Channel>,
     permits: Arc<tokio::sync::Semaphore>,
+    /// Early fetches started and not finished (or cancelled) yet.
+    running: Arc<AtomicUsize>,
+}
+
+/// Counts one early fetch as running until dropped (with its task's future, also when the
+/// task is aborted before it ran).
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Fetches running ahead of their messages' turn, per channel.
@@ -60,6 +73,7 @@ impl Prefetcher {
         Self {
             channel,
             permits: Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY)),
+            running: Arc::default(),
         }
     }
 
@@ -68,7 +82,10 @@ impl Prefetcher {
         let (done, result) = tokio::sync::oneshot::channel();
         let this = self.clone();
         let id = id.to_string();
+        let alone = self.running.fetch_add(1, Ordering::AcqRel) == 0;
+        let running = Running(Arc::clone(&self.running));
         let task = tokio::spawn(async move {
+            let _running = running;
             let Ok(_permit) = this.permits.acquire().await else {
                 return;
             };
@@ -78,6 +95,7 @@ impl Prefetcher {
         EarlyFetch {
             result: Some(result),
             task: task.abort_handle(),
+            alone,
         }
     }
 }
@@ -90,9 +108,18 @@ impl Prefetcher {
 pub struct EarlyFetch {
     result: Option<Prefetched>,
     task: tokio::task::AbortHandle,
+    alone: bool,
 }
 
 impl EarlyFetch {
+    /// Whether no other early fetch of the channel was running when this one started: the
+    /// gateway is not busy with other new messages, so a receiver can afford to let this
+    /// fetch's request go out before it goes on (a webhook handler that yields in a burst
+    /// only delays its answer, and the next delivery, behind everything that is ready).
+    pub fn is_alone(&self) -> bool {
+        self.alone
+    }
+
     fn take(mut self) -> Option<Prefetched> {
         self.result.take()
     }

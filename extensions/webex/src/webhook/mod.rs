@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use moltbot_core::gateway::{Claim, InboundSink};
+use moltbot_core::gateway::{Claim, EarlyFetch, InboundSink};
 use webex_api::same_entity;
 
 use crate::shared::{WebexShared, CHANNEL};
@@ -219,11 +219,12 @@ async fn on_message_created(rx: &Receiver, envelope: &Envelope) -> Response {
     claim_and_queue(rx, sink, id, room_id, created_ms).await
 }
 
-/// Scheduler turns the webhook handler gives up before its claim's commit, so the early fetch's
-/// `GET` is on the wire first: one for the fetch task to hand its request to the HTTP client,
-/// one for the client's connection task to write it. Seen with `perf trace` on the bench's
-/// steady run (bench/README.md, seventh session): with one turn the `GET` left after the
-/// commit for every message (~150-250 µs later), with two before it for every message.
+/// Scheduler turns the webhook handler gives up before its claim's commit when its message is
+/// the only one being fetched ([`EarlyFetch::is_alone`]), so the early fetch's `GET` is on the
+/// wire first: one for the fetch task to hand its request to the HTTP client, one for the
+/// client's connection task to write it. Seen with `perf trace` on the bench's steady run
+/// (bench/README.md, seventh session): with one turn the `GET` left after the commit for every
+/// message (~150-250 µs later), with two before it for every message.
 const FETCH_HANDOFF_TURNS: usize = 2;
 
 /// Claims `id` (a message, or a card submission's action id) durably, then queues it in
@@ -240,9 +241,11 @@ async fn claim_and_queue(
     // path from delivery to reply (cancelled when the claim finds a duplicate). The claim's
     // commit may run on this very thread (an idle store writes on its caller's thread), so
     // the fetch and the HTTP connection's task that writes its request are let run first
-    // ([`FETCH_HANDOFF_TURNS`]).
+    // ([`FETCH_HANDOFF_TURNS`]) when nothing else is being fetched; in a burst the fetch
+    // waits its turn anyway, and the answer to this delivery (which Webex may be waiting for
+    // before the next) goes first.
     let early = sink.fetch_early(id);
-    if early.is_some() {
+    if early.as_ref().is_some_and(EarlyFetch::is_alone) {
         for _ in 0..FETCH_HANDOFF_TURNS {
             tokio::task::yield_now().await;
         }
