@@ -48,16 +48,16 @@ fn status_reads_without_creating_and_migrate_creates() {
     let migrated = json(&home, &["store", "migrate", "--json"]);
     assert_eq!(
         (migrated["from"].as_u64(), migrated["to"].as_u64()),
-        (Some(0), Some(6))
+        (Some(0), Some(7))
     );
     let (ok, stdout, _) = run(&home, &["store", "migrate"]);
     assert!(
-        ok && stdout.contains("already at schema version 6"),
+        ok && stdout.contains("already at schema version 7"),
         "{stdout}"
     );
 
     let status = json(&home, &["store", "status", "--json"]);
-    assert_eq!(status["schemaVersion"], 6);
+    assert_eq!(status["schemaVersion"], 7);
     assert_eq!(status["rows"]["ledger"], 0);
 }
 
@@ -293,7 +293,7 @@ fn copy_to_postgres_and_the_cli_then_works_on_it() {
     };
     let status: Value = serde_json::from_str(&in_pg(&["store", "status", "--json"])).unwrap();
     assert_eq!(status["backend"], "postgres");
-    assert_eq!(status["schemaVersion"], 6);
+    assert_eq!(status["schemaVersion"], 7);
     assert_eq!(status["rows"]["approved_identities"], 1);
     in_pg(&["pair", "webex", "carol@example.com"]);
     let status: Value = serde_json::from_str(&in_pg(&["store", "status", "--json"])).unwrap();
@@ -304,7 +304,7 @@ fn copy_to_postgres_and_the_cli_then_works_on_it() {
     let migrated: Value = serde_json::from_str(&in_pg(&["store", "migrate", "--json"])).unwrap();
     assert_eq!(
         (migrated["from"].as_u64(), migrated["to"].as_u64()),
-        (Some(6), Some(6))
+        (Some(7), Some(7))
     );
 }
 

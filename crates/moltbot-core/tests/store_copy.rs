@@ -303,6 +303,27 @@ async fn sqlite_to_postgres_and_back_keeps_every_row() {
     let max = m1.iter().map(|o| o.id).max();
     let new = pg.outbox().enqueue(&reply(None, &["after"])).await.unwrap();
     assert!(Some(new[0].id) > max);
+    // So do the ids of sessions and authors (a clash would be refused as a duplicate key).
+    let newcomer = Turn::user_by(
+        "first",
+        SenderInfo {
+            id: "p-new".into(),
+            email: None,
+            display_name: Some("New".into()),
+        },
+    );
+    pg.sessions()
+        .append(&SessionAppend {
+            session: "chat:dm:p-new".into(),
+            turns: vec![newcomer.clone()],
+            keep_turns: 20,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        pg.sessions().history("chat:dm:p-new", 10).await.unwrap(),
+        [newcomer]
+    );
 
     // And back into a new SQLite file.
     let back = sqlite(&dir, "back.sqlite");

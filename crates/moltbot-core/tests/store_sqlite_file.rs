@@ -222,7 +222,9 @@ async fn fresh_store_is_at_the_current_schema_version_with_all_tables() {
             "plugin_installs",
             "poll_votes",
             "polls",
+            "session_authors",
             "session_turns",
+            "sessions",
         ]
     );
 }

@@ -6,7 +6,7 @@
 //! keep is the caller's rule, passed as `keep_turns`; the backend trims in the same commit.
 
 use super::StoreError;
-use crate::agent::Turn;
+use crate::agent::{SenderInfo, Turn};
 
 /// New turns of one session, appended in one commit (see [`SessionRepo::append`] and
 /// [`AnswerRecord`](super::AnswerRecord)).
@@ -39,9 +39,29 @@ pub trait SessionRepo: Send + Sync {
     /// Appends the turns and deletes all but the session's last `keep_turns` turns, atomically.
     async fn append(&self, append: &SessionAppend) -> Result<(), StoreError>;
 
-    /// The last `max_turns` turns of `session`, oldest first, with their authors.
+    /// The last `max_turns` turns of `session`, oldest first, with their authors as they were
+    /// when each turn was appended (an empty name or email reads back as unknown, `None`).
     async fn history(&self, session: &str, max_turns: usize) -> Result<Vec<Turn>, StoreError>;
 
     /// Deletes the history of `session`; returns how many turns were removed.
     async fn clear(&self, session: &str) -> Result<usize, StoreError>;
+}
+
+/// An author as the backends key it in `session_authors`: id, name and email, `''` for an
+/// unknown name or email (the three columns make one unique key, and a NULL in it would never
+/// match).
+pub(crate) type AuthorKey<'a> = (&'a str, &'a str, &'a str);
+
+/// The key of `sender` as it is now.
+pub(crate) fn author_key(sender: &SenderInfo) -> AuthorKey<'_> {
+    (
+        &sender.id,
+        sender.display_name.as_deref().unwrap_or(""),
+        sender.email.as_deref().unwrap_or(""),
+    )
+}
+
+/// A stored author name or email back: `''` is unknown.
+pub(crate) fn known(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
 }

@@ -102,7 +102,7 @@ const fn flag(name: &'static str) -> Column {
     }
 }
 
-/// Every table of the store (schema version 5), keys first.
+/// Every table of the store (schema version 7), keys first, in the order a copy writes them.
 pub const TABLES: &[Table] = &[
     Table {
         name: "kv",
@@ -223,15 +223,32 @@ pub const TABLES: &[Table] = &[
         generated_id: true,
     },
     Table {
-        name: "session_turns",
+        name: "sessions",
+        columns: &[int("id"), text("key")],
+        key_len: 1,
+        generated_id: true,
+    },
+    Table {
+        name: "session_authors",
         columns: &[
-            text("session_key"),
-            int("seq"),
-            text("role"),
-            text("text"),
+            int("id"),
             text("author_id"),
             text("author_name"),
             text("author_email"),
+        ],
+        key_len: 1,
+        generated_id: true,
+    },
+    // After the two tables its ids refer to, so a copy writes those first (no foreign key
+    // checks the references today; one added later would need this order).
+    Table {
+        name: "session_turns",
+        columns: &[
+            int("session"),
+            int("seq"),
+            text("role"),
+            text("text"),
+            int("author"),
             int("at"),
         ],
         key_len: 2,

@@ -107,6 +107,9 @@ macro_rules! conformance {
                 clear_removes_only_that_session,
                 authors_round_trip,
                 concurrent_appends_lose_no_turn,
+                a_new_display_name_leaves_older_turns_as_they_were,
+                sessions_never_share_turns,
+                a_new_author_in_many_sessions_at_once_is_one_author,
             ],
             leases: [
                 acquire_and_renew_keep_the_token,

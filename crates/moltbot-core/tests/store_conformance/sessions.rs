@@ -1,5 +1,5 @@
 //! [`SessionRepo`](moltbot_core::store::SessionRepo) cases: history order and limits, trimming,
-//! clearing, authors.
+//! clearing, authors (and their display names over time), sessions kept apart.
 
 use moltbot_core::agent::{SenderInfo, Turn};
 use moltbot_core::store::SessionAppend;
@@ -219,4 +219,150 @@ pub async fn concurrent_appends_lose_no_turn(f: Fixture) {
     questions.sort_unstable();
     questions.dedup();
     assert_eq!(questions.len(), 16);
+}
+
+pub async fn a_new_display_name_leaves_older_turns_as_they_were(f: Fixture) {
+    let sessions = f.store.sessions();
+    let renamed = SenderInfo {
+        display_name: Some("Ann Renamed".into()),
+        ..ann()
+    };
+    let no_email = SenderInfo {
+        email: None,
+        ..renamed.clone()
+    };
+    let said = [
+        Turn::user_by("before", ann()),
+        Turn::assistant("noted"),
+        Turn::user_by("after", renamed.clone()),
+        Turn::user_by("without email", no_email.clone()),
+        Turn::user_by("back to the old name", ann()),
+    ];
+    for turn in &said {
+        sessions
+            .append(&append("chat:dm:person-ann", vec![turn.clone()], 20))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sessions.history("chat:dm:person-ann", 20).await.unwrap(),
+        said
+    );
+    // An empty name or email is the same as none: it reads back as unknown.
+    let blank = SenderInfo {
+        id: "person-bob".into(),
+        email: Some(String::new()),
+        display_name: Some(String::new()),
+    };
+    sessions
+        .append(&append(
+            "chat:dm:person-bob",
+            vec![Turn::user_by("hi", blank)],
+            20,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.history("chat:dm:person-bob", 20).await.unwrap(),
+        [Turn::user_by(
+            "hi",
+            SenderInfo {
+                id: "person-bob".into(),
+                email: None,
+                display_name: None,
+            }
+        )]
+    );
+}
+
+pub async fn sessions_never_share_turns(f: Fixture) {
+    let sessions = f.store.sessions();
+    // Interleaved appends by the same person to two sessions (one key a prefix of the other).
+    for i in 0..6 {
+        for key in ["chat:dm:a", "chat:dm:ab"] {
+            sessions
+                .append(&append(
+                    key,
+                    vec![
+                        Turn::user_by(format!("{key} q{i}"), ann()),
+                        Turn::assistant(format!("{key} a{i}")),
+                    ],
+                    4,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+    for key in ["chat:dm:a", "chat:dm:ab"] {
+        assert_eq!(
+            sessions.history(key, 100).await.unwrap(),
+            [
+                Turn::user_by(format!("{key} q4"), ann()),
+                Turn::assistant(format!("{key} a4")),
+                Turn::user_by(format!("{key} q5"), ann()),
+                Turn::assistant(format!("{key} a5")),
+            ]
+        );
+    }
+    // Trimming and clearing one session leaves the other whole.
+    sessions
+        .append(&append("chat:dm:a", Vec::new(), 1))
+        .await
+        .unwrap();
+    assert_eq!(texts(&f, "chat:dm:a").await, ["chat:dm:a a5"]);
+    assert_eq!(texts(&f, "chat:dm:ab").await.len(), 4);
+    assert_eq!(sessions.clear("chat:dm:ab").await.unwrap(), 4);
+    assert_eq!(texts(&f, "chat:dm:a").await, ["chat:dm:a a5"]);
+    // Clearing or trimming a session that never had a turn is harmless.
+    assert_eq!(sessions.clear("chat:dm:nobody").await.unwrap(), 0);
+    sessions
+        .append(&SessionAppend::clear("chat:dm:nobody"))
+        .await
+        .unwrap();
+    assert!(texts(&f, "chat:dm:nobody").await.is_empty());
+}
+
+pub async fn a_new_author_in_many_sessions_at_once_is_one_author(f: Fixture) {
+    // Authors are shared by every session: appends to different sessions may add the same
+    // new one at the same time.
+    let newcomer = SenderInfo {
+        id: "person-new".into(),
+        email: Some("new@example.com".into()),
+        display_name: Some("New".into()),
+    };
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, newcomer) = (f.store.clone(), newcomer.clone());
+            tokio::spawn(async move {
+                store
+                    .sessions()
+                    .append(&append(
+                        &format!("chat:group:room-{i}"),
+                        vec![Turn::user_by(format!("hello {i}"), newcomer)],
+                        20,
+                    ))
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for i in 0..16 {
+        assert_eq!(
+            f.store
+                .sessions()
+                .history(&format!("chat:group:room-{i}"), 20)
+                .await
+                .unwrap(),
+            [Turn::user_by(format!("hello {i}"), newcomer.clone())]
+        );
+    }
+    let rows = f.store.row_counts().await.unwrap();
+    let rows_of = |table: &str| rows.iter().find(|(t, _)| *t == table).map(|(_, n)| *n);
+    assert_eq!(
+        (rows_of("sessions"), rows_of("session_authors")),
+        (Some(16), Some(1))
+    );
 }

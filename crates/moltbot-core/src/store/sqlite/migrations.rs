@@ -344,8 +344,61 @@ CREATE UNIQUE INDEX outbox_part_of_inbound
     WHERE inbound_message_id IS NOT NULL;
 "#;
 
+/// Migration 7: compact session turns. A turn row repeated its session's key (~85 bytes for a
+/// Webex DM) and its author's id, name and email (~120 bytes): ~300 bytes a row, three to a
+/// 1 KiB page, so appending two turns and trimming the oldest split and merged pages (about
+/// half the WAL frames of the "agent answered" commit). Sessions and authors get tables of
+/// their own with integer ids the turns refer to: `sessions` (one row per key, kept when the
+/// session is cleared), `session_authors` (one row per distinct id, name and email seen on a
+/// turn, `''` for an unknown name or email, so a person who changes their display name gets a
+/// second row and older turns keep the name they had). The turn rows keep their `seq`, `role`,
+/// `text` and `at`. There are no `FOREIGN KEY` clauses: the connections run with
+/// `foreign_keys` on, and the checks would cost every write; the code keeps the references
+/// (`store/sqlite/sessions.rs`: a session's and an author's row are written before the turns
+/// that refer to them, and neither is ever deleted).
+const V7: &str = r#"
+CREATE TABLE sessions (
+    id  INTEGER PRIMARY KEY,
+    key TEXT    NOT NULL UNIQUE
+);
+INSERT INTO sessions (key)
+    SELECT DISTINCT session_key FROM session_turns ORDER BY session_key;
+
+CREATE TABLE session_authors (
+    id           INTEGER PRIMARY KEY,
+    author_id    TEXT    NOT NULL,
+    author_name  TEXT    NOT NULL DEFAULT '',
+    author_email TEXT    NOT NULL DEFAULT '',
+    UNIQUE (author_id, author_name, author_email)
+);
+INSERT INTO session_authors (author_id, author_name, author_email)
+    SELECT DISTINCT author_id, COALESCE(author_name, ''), COALESCE(author_email, '')
+    FROM session_turns WHERE author_id IS NOT NULL
+    ORDER BY 1, 2, 3;
+
+CREATE TABLE session_turns_v7 (
+    session INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    role    TEXT    NOT NULL CHECK (role = 'user' OR role = 'assistant'),
+    text    TEXT    NOT NULL,
+    author  INTEGER,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (session, seq)
+) WITHOUT ROWID;
+INSERT INTO session_turns_v7 (session, seq, role, text, author, at)
+    SELECT s.id, t.seq, t.role, t.text, a.id, t.at
+    FROM session_turns t
+    JOIN sessions s ON s.key = t.session_key
+    LEFT JOIN session_authors a
+        ON a.author_id = t.author_id
+       AND a.author_name = COALESCE(t.author_name, '')
+       AND a.author_email = COALESCE(t.author_email, '');
+DROP TABLE session_turns;
+ALTER TABLE session_turns_v7 RENAME TO session_turns;
+"#;
+
 /// The ordered migration scripts; the schema version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes (the number of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -421,7 +474,7 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
-    use crate::agent::Turn;
+    use crate::agent::{SenderInfo, Turn};
     use crate::store::{
         InboundState, ManualClock, OutboxOpKind, OutboxPart, OutboxPartKind, OutboxReply,
         OutboxState, SessionAppend, Store,
@@ -459,7 +512,7 @@ mod tests {
              INSERT INTO outbox_bodies (op_id, body) VALUES (9, 'hello');",
         )
         .unwrap();
-        assert_eq!(apply(&mut conn, MIGRATIONS).unwrap(), 6);
+        assert_eq!(apply(&mut conn, &MIGRATIONS[..6]).unwrap(), 6);
         // Each row as one text, column by column.
         let row = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(
@@ -534,7 +587,8 @@ mod tests {
             "UPDATE outbox SET state = 'sent', remote_message_id = ?2, error = NULL,
                  updated_at = ?3 WHERE id = ?1",
         ];
-        for sql in writes {
+        // The session's statements run in the "answered" unit of every message.
+        for sql in writes.iter().chain(super::super::sessions::STATEMENTS) {
             let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
             let nulls = std::iter::repeat_n(rusqlite::types::Null, explain.parameter_count());
             let opcodes: Vec<String> = explain
@@ -547,6 +601,208 @@ mod tests {
                 "{sql}: {opcodes:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_session_statements_look_rows_up_by_key() {
+        // Every session statement of the message path finds its rows through a key (no scan of
+        // a table, no sort): their cost does not grow with the number of sessions or turns.
+        let (_dir, mut conn) = scratch();
+        apply(&mut conn, MIGRATIONS).unwrap();
+        for sql in super::super::sessions::STATEMENTS {
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = std::iter::repeat_n(rusqlite::types::Null, explain.parameter_count());
+            let plan: Vec<String> = explain
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for step in &plan {
+                assert!(
+                    step.starts_with("SEARCH ")
+                        || step.starts_with("SCALAR SUBQUERY")
+                        || step.starts_with("CORRELATED SCALAR SUBQUERY"),
+                    "{sql}: {plan:?}"
+                );
+            }
+        }
+    }
+
+    /// A version-6 store (turns of two sessions, one person under two display names, an
+    /// assistant turn, a turn with no author) reads back the same through the store at 7.
+    #[tokio::test]
+    async fn a_version_6_store_keeps_every_session_turn_at_version_7() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moltbot.sqlite");
+        let dm = "webex:dm:Y2lzY29zcGFyazovL3VzL1BFT1BMRS9hbm4";
+        let room = "webex:group:Y2lzY29zcGFyazovL3VzL1JPT00vcm9vbQ";
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            assert_eq!(apply(&mut conn, &MIGRATIONS[..6]).unwrap(), 6);
+            let turn = "INSERT INTO session_turns (session_key, seq, role, text, author_id,
+                            author_name, author_email, at)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+            let (ann, email) = (Some("p-ann"), Some("ann@example.com"));
+            let none = None::<&str>;
+            let insert = |key: &str, seq: i64, role: &str, text: &str, author, name, at: i64| {
+                let email = if author == ann { email } else { none };
+                conn.execute(turn, params![key, seq, role, text, author, name, email, at])
+                    .unwrap();
+            };
+            insert(dm, 3, "user", "hello", ann, Some("Ann"), 10);
+            insert(dm, 4, "assistant", "hi Ann", none, none, 11);
+            insert(dm, 5, "user", "call me Annie", ann, Some("Annie"), 12);
+            insert(room, 1, "user", "lunch?", ann, Some("Ann"), 20);
+            insert(room, 2, "user", "pizza", Some("p-bob"), none, 21);
+            insert(room, 3, "user", "from nobody known", none, none, 22);
+            insert(room, 4, "assistant", "pizza it is", none, none, 23);
+        }
+
+        let store = Store::open_with_clock(&path, Arc::new(ManualClock::new(1_000))).unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+        const { assert!(SCHEMA_VERSION >= 7) };
+        let sender = |id: &str, name: Option<&str>, email: Option<&str>| SenderInfo {
+            id: id.into(),
+            display_name: name.map(str::to_owned),
+            email: email.map(str::to_owned),
+        };
+        let ann = sender("p-ann", Some("Ann"), Some("ann@example.com"));
+        let annie = sender("p-ann", Some("Annie"), Some("ann@example.com"));
+        let sessions = store.sessions();
+        assert_eq!(
+            sessions.history(dm, 10).await.unwrap(),
+            [
+                Turn::user_by("hello", ann.clone()),
+                Turn::assistant("hi Ann"),
+                Turn::user_by("call me Annie", annie.clone()),
+            ]
+        );
+        assert_eq!(
+            sessions.history(room, 10).await.unwrap(),
+            [
+                Turn::user_by("lunch?", ann.clone()),
+                Turn::user_by("pizza", sender("p-bob", None, None)),
+                Turn::user("from nobody known"),
+                Turn::assistant("pizza it is"),
+            ]
+        );
+
+        let conn = Connection::open(&path).unwrap();
+        // Each row as one text, column by column: the keys and authors once each, the turns
+        // with their numbers and times.
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', id, key) FROM sessions ORDER BY id"
+            ),
+            [format!("1|{dm}"), format!("2|{room}")]
+        );
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', id, author_id, author_name, author_email)
+                 FROM session_authors ORDER BY id"
+            ),
+            [
+                "1|p-ann|Ann|ann@example.com",
+                "2|p-ann|Annie|ann@example.com",
+                "3|p-bob||"
+            ]
+        );
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', session, seq, role, author, at) FROM session_turns
+                 ORDER BY session, seq"
+            ),
+            [
+                "1|3|user|1|10",
+                "1|4|assistant|11",
+                "1|5|user|2|12",
+                "2|1|user|1|20",
+                "2|2|user|3|21",
+                "2|3|user|22",
+                "2|4|assistant|23"
+            ]
+        );
+        // A role outside the two is refused, as before.
+        let err = conn
+            .execute("UPDATE session_turns SET role = 'system'", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHECK constraint failed"), "{err}");
+        let old: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'session_turns_v7'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
+        drop(conn);
+
+        // Numbering continues after the migrated turns; a known author is found, not added
+        // again, and new ids follow the migrated ones.
+        sessions
+            .append(&SessionAppend {
+                session: dm.into(),
+                turns: vec![
+                    Turn::user_by("again", annie.clone()),
+                    Turn::assistant("yes?"),
+                ],
+                keep_turns: 3,
+            })
+            .await
+            .unwrap();
+        sessions
+            .append(&SessionAppend {
+                session: "webex:dm:new".into(),
+                turns: vec![Turn::user_by("first", sender("p-cy", Some("Cy"), None))],
+                keep_turns: 3,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            sessions.history(dm, 10).await.unwrap(),
+            [
+                Turn::user_by("call me Annie", annie.clone()),
+                Turn::user_by("again", annie),
+                Turn::assistant("yes?"),
+            ]
+        );
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', id, key) FROM sessions WHERE id > 2"
+            ),
+            ["3|webex:dm:new"]
+        );
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', id, author_id, author_name) FROM session_authors
+                 WHERE id > 3"
+            ),
+            ["4|p-cy|Cy"]
+        );
+        assert_eq!(
+            rows_of(
+                &conn,
+                "SELECT concat_ws('|', seq, role, author) FROM session_turns WHERE session = 1
+                 ORDER BY seq"
+            ),
+            ["5|user|2", "6|user|2", "7|assistant"]
+        );
+    }
+
+    fn rows_of(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 
     #[test]
