@@ -322,6 +322,26 @@ impl Running {
             .unwrap();
     }
 
+    /// Makes `message` fetchable, hands its id over as a webhook receiver does, and waits
+    /// until it is replied.
+    async fn reply_by_id(
+        &self,
+        channel: &ScriptedChannel,
+        incoming: &mpsc::UnboundedSender<Incoming>,
+        message: &InboundMessage,
+    ) {
+        channel
+            .messages
+            .lock()
+            .unwrap()
+            .insert(message.id.clone(), message.clone());
+        Self::deliver_id(incoming, message);
+        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+            self.state_of(&message.id).await == Some(InboundState::Replied)
+        })
+        .await;
+    }
+
     async fn state_of(&self, id: &str) -> Option<InboundState> {
         self.store.ledger().state_of("test", id).await.unwrap()
     }
@@ -930,16 +950,7 @@ async fn each_answer_gets_its_own_sessions_history_when_it_is_read_during_the_fe
     ];
     for (n, (person, text)) in script.into_iter().enumerate() {
         let message = dm_from(person, "room-shared", &format!("m{n}"), text);
-        channel
-            .messages
-            .lock()
-            .unwrap()
-            .insert(message.id.clone(), message.clone());
-        Running::deliver_id(&incoming, &message);
-        wait_support::until("the message replied", wait_support::TIMEOUT, || async {
-            gateway.state_of(&message.id).await == Some(InboundState::Replied)
-        })
-        .await;
+        gateway.reply_by_id(&channel, &incoming, &message).await;
     }
     let seen = agent.seen.lock().unwrap().clone();
     let turns = |texts: &[&str]| texts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
@@ -996,17 +1007,9 @@ async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
     })
     .await;
     // One that ran to its end (an unknown id is skipped at once) does not count either.
-    let message = dm("quick", "hello");
-    channel
-        .messages
-        .lock()
-        .unwrap()
-        .insert(message.id.clone(), message.clone());
-    Running::deliver_id(&incoming, &message);
-    wait_support::until("the message replied", wait_support::TIMEOUT, || async {
-        gateway.state_of(&message.id).await == Some(InboundState::Replied)
-    })
-    .await;
+    gateway
+        .reply_by_id(&channel, &incoming, &dm("quick", "hello"))
+        .await;
     assert_eq!(early_fetches(&incoming, &["after"]).await, [true]);
     gateway.stop().await;
 }
