@@ -324,3 +324,35 @@ fn channels_status_on_postgres_leaves_stderr_clean() {
         assert_eq!(stderr, "", "channels status printed to stderr");
     }
 }
+
+/// `store copy` leaves the store it copies from as it was (docs/operations.md: the way back to
+/// the previous release): one at an older schema is refused with the way forward instead of
+/// being upgraded in place, and one at a newer schema is refused too; the file keeps its
+/// version and no target is written.
+#[test]
+fn copy_refuses_a_source_at_another_schema_and_leaves_it_as_it_was() {
+    let home = home_with_state();
+    let source = home.state_dir().join("state/moltbot.sqlite");
+    let version = |v: Option<i64>| {
+        let conn = rusqlite::Connection::open(&source).unwrap();
+        if let Some(v) = v {
+            conn.pragma_update(None, "user_version", v).unwrap();
+        }
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let current = version(None);
+    for (label, set, expected) in [
+        ("older", current - 1, "older than this moltbot's"),
+        ("newer", 99, "newer than this moltbot supports"),
+    ] {
+        version(Some(set));
+        let target = home.state_dir().join(format!("copy-of-{label}.sqlite"));
+        let to = format!("sqlite:{}", target.display());
+        let (ok, out, err) = run(&home, &["store", "copy", "--to", &to]);
+        assert!(!ok, "{label}: {out}{err}");
+        assert!(err.contains(expected), "{label}: {err}");
+        assert_eq!(version(None), set, "{label}: the source keeps its version");
+        assert!(!target.exists(), "{label}: nothing written to the target");
+    }
+}

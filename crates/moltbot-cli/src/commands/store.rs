@@ -133,6 +133,23 @@ async fn copy(
             );
         }
     }
+    // Opening a store upgrades it; the store copied from is left as it was (docs/operations.md:
+    // it is the way back to the previous release), so one at another schema is refused first.
+    let found = Store::schema_version_at(from)
+        .await
+        .with_context(|| format!("cannot read the state store ({from})"))?;
+    match found {
+        Some(v) if v > 0 && v < SCHEMA_VERSION => anyhow::bail!(
+            "the state store to copy ({from}) is at schema version {v}, older than this \
+             moltbot's {SCHEMA_VERSION}, and a copy leaves it as it is: back it up, run \
+             `moltbot store migrate`, then copy"
+        ),
+        Some(v) if v > SCHEMA_VERSION => anyhow::bail!(
+            "the state store to copy ({from}) is at schema version {v}, newer than this \
+             moltbot supports ({SCHEMA_VERSION}): upgrade moltbot"
+        ),
+        _ => {}
+    }
     let source = Context::connect_store(from).await?;
     let target = Context::connect_store(to).await?;
     let copied = source.copy_to(&target, force).await;

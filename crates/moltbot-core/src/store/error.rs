@@ -63,15 +63,17 @@ pub enum StoreError {
     /// The store needs a schema upgrade, but a gateway (of an older moltbot) is running on it.
     #[error(
         "the state store is at schema version {found} and this moltbot needs {supported}, but a \
-         gateway is running on it (its heartbeat is fresh): stop that gateway, back up \
-         <state>/state/moltbot.sqlite, start the gateway of this moltbot (it upgrades the store), \
-         then run this command again"
+         gateway is running on it (its heartbeat is fresh): stop that gateway, back up {backup}, \
+         start the gateway of this moltbot (it upgrades the store), then run this command again"
     )]
     UpgradeWhileRunning {
         /// The schema version found in the store.
         found: u32,
         /// The schema version this build needs.
         supported: u32,
+        /// What to back up and how, for the backend (the SQLite file, or the PostgreSQL
+        /// database with `pg_dump`).
+        backup: &'static str,
     },
     /// A stored value could not be read back (a row written by something else).
     #[error("state store: unreadable {what}: {detail}")]

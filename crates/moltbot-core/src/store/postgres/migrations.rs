@@ -316,7 +316,11 @@ async fn migrate(
     }
     let upgrading = found > 0 && found < supported;
     if upgrading && gateway_running(tx).await? {
-        return Err(StoreError::UpgradeWhileRunning { found, supported });
+        return Err(StoreError::UpgradeWhileRunning {
+            found,
+            supported,
+            backup: "the database (pg_dump)",
+        });
     }
     let now = crate::store::Clock::now_ms(&crate::store::SystemClock);
     for (version, script) in migrations.iter().filter(|(v, _)| *v > found) {

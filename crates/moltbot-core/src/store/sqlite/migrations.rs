@@ -422,7 +422,11 @@ pub fn apply(conn: &mut Connection, migrations: &[&str]) -> Result<u32, StoreErr
     let upgrading = found > 0 && found < supported;
     if upgrading && gateway_running(&tx)? {
         // An older gateway works on this file: upgrading it under that gateway would break it.
-        return Err(StoreError::UpgradeWhileRunning { found, supported });
+        return Err(StoreError::UpgradeWhileRunning {
+            found,
+            supported,
+            backup: "<state>/state/moltbot.sqlite",
+        });
     }
     let started = std::time::Instant::now();
     if upgrading {
@@ -1109,7 +1113,7 @@ mod tests {
         let (_dir, path) = version_2_store_with_heartbeat(now);
         let err = crate::store::Store::open(&path).unwrap_err();
         assert!(
-            matches!(err, StoreError::UpgradeWhileRunning { found: 2, supported } if supported == SCHEMA_VERSION),
+            matches!(err, StoreError::UpgradeWhileRunning { found: 2, supported, .. } if supported == SCHEMA_VERSION),
             "{err}"
         );
         assert!(err.to_string().contains("stop that gateway"), "{err}");
