@@ -61,6 +61,26 @@ pub(crate) fn author_key(sender: &SenderInfo) -> AuthorKey<'_> {
     )
 }
 
+/// The distinct authors of `append`'s turns, in key order: each is looked up (or added) once,
+/// and on PostgreSQL two appends adding the same new authors take their rows in the same order,
+/// never waiting on each other in a cycle.
+pub(crate) fn authors_of(append: &SessionAppend) -> Vec<AuthorKey<'_>> {
+    let mut keys: Vec<AuthorKey<'_>> = append
+        .turns
+        .iter()
+        .filter_map(|t| t.author.as_ref().map(author_key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The id `authors` (from [`authors_of`], with their ids) gives `turn`'s author.
+pub(crate) fn author_of(turn: &Turn, authors: &[(AuthorKey<'_>, i64)]) -> Option<i64> {
+    let key = author_key(turn.author.as_ref()?);
+    authors.iter().find(|(k, _)| *k == key).map(|(_, id)| *id)
+}
+
 /// A stored author name or email back: `''` is unknown.
 pub(crate) fn known(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())

@@ -13,7 +13,7 @@ use deadpool_postgres::GenericClient;
 
 use super::{changed, execute, limit, lock, query, query_opt, PostgresBackend};
 use crate::agent::{Role, SenderInfo, Turn};
-use crate::store::sessions::{author_key, known, AuthorKey};
+use crate::store::sessions::{author_of, authors_of, known, AuthorKey};
 use crate::store::{SessionAppend, SessionRepo, StoreError};
 
 #[async_trait::async_trait]
@@ -115,26 +115,14 @@ pub(super) async fn append_turns(
             0,
         ),
     };
-    // The authors of this append, each looked up (or added) once, in the order of their key:
-    // two appends adding the same new authors wait for each other's rows in the same order,
-    // never in a cycle.
-    let mut keys: Vec<AuthorKey<'_>> = append
-        .turns
-        .iter()
-        .filter_map(|t| t.author.as_ref().map(author_key))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut authors = Vec::with_capacity(keys.len());
-    for key in keys {
+    // The authors of this append, each looked up (or added) once, in key order (`authors_of`).
+    let mut authors = Vec::new();
+    for key in authors_of(append) {
         authors.push((key, author_id(tx, key).await?));
     }
     for turn in &append.turns {
         seq += 1;
-        let author = turn.author.as_ref().and_then(|sender| {
-            let key = author_key(sender);
-            authors.iter().find(|(k, _)| *k == key).map(|(_, id)| *id)
-        });
+        let author = author_of(turn, &authors);
         execute(
             tx,
             "INSERT INTO session_turns (session, seq, role, text, author, at)

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteBackend;
 use crate::agent::{Role, SenderInfo, Turn};
-use crate::store::sessions::{author_key, known, AuthorKey};
+use crate::store::sessions::{author_of, authors_of, known, AuthorKey};
 use crate::store::{SessionAppend, SessionRepo, StoreError};
 
 /// A session's last turns, newest first, with their authors.
@@ -151,20 +151,13 @@ pub(super) fn append_turns(
     };
     let mut insert = conn.prepare_cached(INSERT_TURN)?;
     // The authors of this append, looked up (or added) once each.
-    let mut authors: Vec<(AuthorKey<'_>, i64)> = Vec::new();
+    let authors = authors_of(append)
+        .into_iter()
+        .map(|key| Ok((key, author_id(conn, key)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     for turn in &append.turns {
         seq += 1;
-        let author = match turn.author.as_ref().map(author_key) {
-            Some(key) => Some(match authors.iter().find(|(k, _)| *k == key) {
-                Some((_, id)) => *id,
-                None => {
-                    let id = author_id(conn, key)?;
-                    authors.push((key, id));
-                    id
-                }
-            }),
-            None => None,
-        };
+        let author = author_of(turn, &authors);
         insert.execute(params![
             session,
             seq,
