@@ -18,6 +18,16 @@
 //! that does not continue the gathered bytes writes them out first, so the file is never
 //! seen without them. What a commit promises is unchanged: when it returns, every frame is in
 //! the operating system's hands (durability in `engine.rs`).
+//!
+//! # Safety
+//!
+//! SQLite calls these functions through the VFS and file-method tables, with the pointers its
+//! VFS interface promises (<https://sqlite.org/c3ref/vfs.html>, <https://sqlite.org/c3ref/io_methods.html>):
+//! `file` points to `szOsFile` bytes SQLite owns until `xClose` returns, used by one
+//! connection at a time; buffers are valid for the lengths given. A WAL file's object is a
+//! [`WalFile`] written by [`open`] (its `pMethods` is [`METHODS`] only then), followed by the
+//! default VFS's own file object at [`inner_offset`], which only the default VFS's methods
+//! touch. Every method of [`METHODS`] is called only on such a `WalFile`.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_void, CStr};
@@ -110,6 +120,8 @@ fn base_vfs() -> Option<*mut ffi::sqlite3_vfs> {
     }
 }
 
+/// `xOpen`: a WAL file becomes a [`WalFile`] around the default VFS's file object; any other
+/// file is the default VFS's own, at the start of the space SQLite gave (which is larger).
 unsafe extern "C" fn open(
     _vfs: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
@@ -160,7 +172,8 @@ unsafe extern "C" fn open(
     ffi::SQLITE_OK
 }
 
-/// The inner file's methods.
+/// The default VFS's file object inside `file` (a [`WalFile`]) and its methods (a static table
+/// of the default VFS, set by its `xOpen`, which succeeded).
 unsafe fn inner_methods(
     file: *mut ffi::sqlite3_file,
 ) -> (*mut ffi::sqlite3_file, &'static ffi::sqlite3_io_methods) {
@@ -168,7 +181,7 @@ unsafe fn inner_methods(
     (wal.inner, &*(*wal.inner).pMethods)
 }
 
-/// Writes the gathered bytes out with one call.
+/// Writes the gathered bytes out (one call up to [`MAX_GATHERED`] bytes), in order.
 unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
     let wal = &mut *file.cast::<WalFile>();
     if wal.gathered.is_empty() {
@@ -201,6 +214,8 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
     rc
 }
 
+/// `xWrite`: an append that continues the gathered bytes is gathered, and the commit is written
+/// out when its commit frame is complete; anything else is written at once, after them.
 unsafe extern "C" fn write(
     file: *mut ffi::sqlite3_file,
     data: *const c_void,
@@ -261,6 +276,7 @@ unsafe extern "C" fn write(
     ffi::SQLITE_OK
 }
 
+/// `xClose`: writes the gathered bytes out, closes the default VFS's file, frees ours.
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let flushed = flush(file);
     let (inner, methods) = inner_methods(file);
@@ -305,11 +321,13 @@ flush_then!(shm_unmap, xShmUnmap, (delete: c_int), ffi::SQLITE_OK);
 flush_then!(fetch, xFetch, (offset: i64, amount: c_int, out: *mut *mut c_void), ffi::SQLITE_OK);
 flush_then!(unfetch, xUnfetch, (offset: i64, p: *mut c_void), ffi::SQLITE_OK);
 
+/// `xSectorSize`, as the default VFS says.
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
     let (inner, methods) = inner_methods(file);
     methods.xSectorSize.map_or(4096, |method| method(inner))
 }
 
+/// `xDeviceCharacteristics`, as the default VFS says.
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
     let (inner, methods) = inner_methods(file);
     methods
@@ -317,6 +335,7 @@ unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_i
         .map_or(0, |method| method(inner))
 }
 
+/// `xShmBarrier` (not used on a WAL file; forwarded after writing the gathered bytes out).
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     let _ = flush(file);
     let (inner, methods) = inner_methods(file);
