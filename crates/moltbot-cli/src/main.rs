@@ -27,7 +27,10 @@ use crate::commands::Outcome;
 use crate::context::Context;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return parse_error(&err),
+    };
     let ctx = Context::from_env(cli.config.as_deref());
     // The gateway also logs to <state>/logs/gateway.log; other commands log to stderr only.
     // `--sim` is a throwaway demo: it never writes into the real state dir.
@@ -57,6 +60,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         None => code,
+    }
+}
+
+/// Help and version (what the user asked for) go to stdout through [`output`], so a full disk
+/// is an error and a closed pipe is not, as for any command; a usage error goes to stderr with
+/// clap's exit code (2). `clap`'s own `exit` ignored a failed write and exited 0.
+fn parse_error(err: &clap::Error) -> ExitCode {
+    if err.use_stderr() {
+        let _ = err.print();
+        return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+    }
+    let text = err.render();
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        out!("{}", text.ansi());
+    } else {
+        out!("{text}");
+    }
+    match output::finish() {
+        Some(err) => {
+            eprintln!("error: cannot write the output: {err}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 

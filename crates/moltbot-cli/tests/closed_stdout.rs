@@ -92,16 +92,39 @@ async fn output_lost_otherwise_is_an_error() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = run_with_stdout(&home, &["plugins", "list"], Stdio::from(full)).await;
-    let (_, stderr) = output_text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr
-            .lines()
-            .any(|l| l.starts_with("error: cannot write the output: No space left on device")),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A command's output, and what clap prints itself (help, version).
+    for args in [
+        &["plugins", "list"][..],
+        &["--version"],
+        &["--help"],
+        &["pairing", "--help"],
+    ] {
+        let full = full.try_clone().unwrap();
+        let out = run_with_stdout(&home, args, Stdio::from(full)).await;
+        let (_, stderr) = output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("error: cannot write the output: No space left on device")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_usage_error_goes_to_stderr_with_exit_code_2() {
+    let home = TestHome::new();
+    let out = home
+        .moltbot()
+        .args(["pairing", "--no-such-flag"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
