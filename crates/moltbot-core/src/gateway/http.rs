@@ -32,9 +32,11 @@ pub fn router(
     metrics: Option<Arc<Metrics>>,
 ) -> Router {
     let ready_status = Arc::clone(&status);
-    // `layer` wraps the routes added so far only: the health routes below stay open.
+    // `route_layer` wraps the routes added so far only, not the fallback: the health routes
+    // below stay open, and a path that is no route (`/metrics` when it has an address of its
+    // own) stays a 404 during the drain.
     let router = channel_routes
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             status,
             refuse_while_stopping,
         ))
@@ -147,6 +149,10 @@ mod tests {
         let refused = hook().await.unwrap();
         assert_eq!(refused.status(), 503);
         assert_eq!(refused.headers()[header::CONNECTION], "close");
+        // Paths that are no route here are still not found (this router has no `/metrics`:
+        // it was given an address of its own).
+        assert_eq!(get("/metrics").await.unwrap().status(), 404);
+        assert_eq!(get("/no-such-path").await.unwrap().status(), 404);
         stop.cancel();
     }
 }
