@@ -34,12 +34,17 @@ pub fn router(
     let ready_status = Arc::clone(&status);
     // `route_layer` wraps the routes added so far only, not the fallback: the health routes
     // below stay open, and a path that is no route (`/metrics` when it has an address of its
-    // own) stays a 404 during the drain.
-    let router = channel_routes
-        .route_layer(axum::middleware::from_fn_with_state(
+    // own) stays a 404 during the drain. (axum refuses a `route_layer` on a router without
+    // routes: polling and websocket modes have none.)
+    let channel_routes = if channel_routes.has_routes() {
+        channel_routes.route_layer(axum::middleware::from_fn_with_state(
             status,
             refuse_while_stopping,
         ))
+    } else {
+        channel_routes
+    };
+    let router = channel_routes
         .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
         .route(
             "/readyz",
@@ -153,6 +158,24 @@ mod tests {
         // it was given an address of its own).
         assert_eq!(get("/metrics").await.unwrap().status(), 404);
         assert_eq!(get("/no-such-path").await.unwrap().status(), 404);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn without_channel_routes_health_answers_and_other_paths_are_not_found() {
+        // Polling and websocket modes have no channel route.
+        let status = Arc::new(GatewayStatus::default());
+        let app = router(Router::new(), Arc::clone(&status), None);
+        let (listener, addr) = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve(listener, app, stop.clone()));
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+        status.set_stopping();
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        assert_eq!(get("/webex/webhook").await.unwrap().status(), 404);
         stop.cancel();
     }
 }
