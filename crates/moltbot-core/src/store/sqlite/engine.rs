@@ -460,19 +460,7 @@ fn companion(path: &Path, suffix: &str) -> PathBuf {
 
 /// Opens a connection with the store's settings.
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
-    super::wal_writes::register().map_err(|message| {
-        StoreError::Backend(crate::store::BackendError {
-            backend: "sqlite",
-            kind: crate::store::BackendErrorKind::Other,
-            message,
-        })
-    })?;
-    let conn = Connection::open_with_flags_and_vfs(
-        path,
-        rusqlite::OpenFlags::default(),
-        super::wal_writes::VFS_NAME,
-    )
-    .map_err(db_error)?;
+    let conn = Connection::open(path).map_err(db_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The query planner stability guarantee: a cached statement keeps its plan whatever values
     // are bound. Without it, SQLite (3.4x) re-prepares a statement every time a new value is

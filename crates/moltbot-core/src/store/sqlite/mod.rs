@@ -16,7 +16,6 @@ mod pairing;
 mod plugins;
 mod polls;
 mod sessions;
-mod wal_writes;
 
 use std::path::Path;
 use std::sync::Arc;
