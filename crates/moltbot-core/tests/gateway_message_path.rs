@@ -57,6 +57,8 @@ struct ScriptedChannel {
     deleted: Mutex<Vec<String>>,
     /// `dmPolicy` of the access policy (`open` unless a test changes it).
     dm_policy: Mutex<DmPolicy>,
+    /// How many times each id was fetched.
+    fetches: Mutex<HashMap<String, u32>>,
 }
 
 impl ScriptedChannel {
@@ -71,6 +73,7 @@ impl ScriptedChannel {
             sent: Mutex::default(),
             deleted: Mutex::default(),
             dm_policy: Mutex::new(DmPolicy::Open),
+            fetches: Mutex::default(),
         });
         (channel, tx)
     }
@@ -85,6 +88,10 @@ impl ScriptedChannel {
 
     fn sent(&self) -> Vec<(Option<String>, String)> {
         self.sent.lock().unwrap().clone()
+    }
+
+    fn fetches_of(&self, id: &str) -> u32 {
+        self.fetches.lock().unwrap().get(id).copied().unwrap_or(0)
     }
 }
 
@@ -196,6 +203,12 @@ impl Channel for ScriptedChannel {
 
     fn refetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Fetched, ChannelError>> {
         Box::pin(async move {
+            *self
+                .fetches
+                .lock()
+                .unwrap()
+                .entry(id.to_string())
+                .or_default() += 1;
             if let Some(left) = self.fetch_failures.lock().unwrap().get_mut(id) {
                 if *left > 0 {
                     *left -= 1;
@@ -365,6 +378,30 @@ impl Running {
     /// How many turns the session `key` holds.
     async fn turns(&self, key: &str) -> usize {
         self.store.sessions().history(key, 100).await.unwrap().len()
+    }
+
+    /// The store's file.
+    fn store_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("state/moltbot.sqlite")
+    }
+
+    /// Makes every `event` (e.g. `INSERT ON outbox_bodies`) fail in the store, as a full disk
+    /// would, until [`Running::mend_store`]: a trigger named `name`, added by another connection.
+    fn break_store(&self, name: &str, event: &str) {
+        rusqlite::Connection::open(self.store_file())
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TRIGGER {name} BEFORE {event} \
+                 BEGIN SELECT RAISE(ABORT, 'disk full (injected)'); END;"
+            ))
+            .unwrap();
+    }
+
+    fn mend_store(&self, name: &str) {
+        rusqlite::Connection::open(self.store_file())
+            .unwrap()
+            .execute_batch(&format!("DROP TRIGGER {name}"))
+            .unwrap();
     }
 
     async fn writes(&self) -> u64 {
@@ -1011,5 +1048,85 @@ async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
         .reply_by_id(&channel, &incoming, &dm("quick", "hello"))
         .await;
     assert_eq!(early_fetches(&incoming, &["after"]).await, [true]);
+    gateway.stop().await;
+}
+
+/// Options whose leases are short, so the re-drive task runs every 200 ms.
+fn quick_redrive() -> GatewayOptions {
+    GatewayOptions {
+        lease: Duration::from_millis(600),
+        ..GatewayOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_answer_could_not_be_recorded_is_answered_once_the_store_works_again() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start_with(Arc::clone(&channel), Arc::new(EchoAgent), quick_redrive()).await;
+    let message = dm("m-full", "answer me when the disk has room");
+    channel
+        .messages
+        .lock()
+        .unwrap()
+        .insert(message.id.clone(), message.clone());
+    // The answer's reply body cannot be stored (a full disk, say).
+    gateway.break_store("full_disk", "INSERT ON outbox_bodies");
+    Running::deliver_id(&incoming, &message);
+    // Tried, and tried again while the store refuses: still pending, never given up, nothing
+    // sent.
+    wait_support::until("a retry", wait_support::TIMEOUT, || async {
+        channel.fetches_of(&message.id) >= 3
+    })
+    .await;
+    assert_eq!(
+        gateway.state_of(&message.id).await,
+        Some(InboundState::Received)
+    );
+    assert!(channel.sent().is_empty(), "{:?}", channel.sent());
+    // The disk has room again: answered, once, without a restart.
+    gateway.mend_store("full_disk");
+    wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+        gateway.state_of(&message.id).await == Some(InboundState::Replied)
+    })
+    .await;
+    assert_eq!(
+        channel.sent(),
+        [(None, "answer me when the disk has room".to_string())]
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_retry_could_not_be_recorded_is_not_left_until_a_restart() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let gateway = start_with(Arc::clone(&channel), Arc::new(EchoAgent), quick_redrive()).await;
+    let message = dm("m-unreadable", "unreadable at first, then the disk fills");
+    channel
+        .messages
+        .lock()
+        .unwrap()
+        .insert(message.id.clone(), message.clone());
+    // Its first fetch fails, and setting it aside for a retry cannot be recorded.
+    channel
+        .fetch_failures
+        .lock()
+        .unwrap()
+        .insert(message.id.clone(), 1);
+    gateway.break_store("full_disk", "UPDATE OF next_attempt_at ON ledger");
+    Running::deliver_id(&incoming, &message);
+    wait_support::until("the failed fetch", wait_support::TIMEOUT, || async {
+        channel.fetches_of(&message.id) >= 1
+    })
+    .await;
+    gateway.mend_store("full_disk");
+    // Its lease, renewed while the gateway runs, would have kept it pending until a restart.
+    wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+        gateway.state_of(&message.id).await == Some(InboundState::Replied)
+    })
+    .await;
+    assert_eq!(
+        channel.sent(),
+        [(None, "unreadable at first, then the disk fills".to_string())]
+    );
     gateway.stop().await;
 }

@@ -311,8 +311,8 @@ impl Processor {
         {
             Ok(poll) => poll,
             Err(err) => {
-                // Left pending: the re-drive task takes it again when its lease expires.
-                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not look up the poll of a card submission; it is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not look up the poll of a card submission; it is retried by the re-drive task");
+                self.strand(&message.id);
                 return true;
             }
         };
@@ -340,8 +340,8 @@ impl Processor {
                     .await;
             }
             Err(err) => {
-                // Left pending: the re-drive task takes it again when its lease expires.
-                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not record a vote; it is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "could not record a vote; it is retried by the re-drive task");
+                self.strand(&message.id);
             }
         }
         true

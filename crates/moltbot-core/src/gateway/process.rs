@@ -46,7 +46,11 @@ pub(crate) const UNREADABLE_TOO_LONG: &str =
 /// this error as its reason.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReplyError {
-    /// The state store failed (recording the reply or its progress).
+    /// The state store failed to record the answer: nothing was sent, the message is still
+    /// `received` and is tried again.
+    #[error("state store (the answer was not recorded)")]
+    NotRecorded(#[source] StoreError),
+    /// The state store failed (recording the reply's progress).
     #[error("state store")]
     Store(#[from] StoreError),
     /// The channel refused to send a chunk, or kept failing.
@@ -193,7 +197,8 @@ impl Processor {
             Ok(Some(entry)) => entry,
             Ok(None) => return,
             Err(err) => {
-                tracing::error!(channel = self.id(), message_id = %id, error = %err, "store unavailable; the message is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %id, error = %err, "store unavailable; the message is retried by the re-drive task");
+                self.strand(id);
                 return;
             }
         };
@@ -213,7 +218,8 @@ impl Processor {
         match ledger.defer(self.id(), id, next, reason).await {
             Ok(_) => self.redrive.notify_one(),
             Err(err) => {
-                tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the retry; it is retried when its lease expires");
+                tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the retry; it is retried by the re-drive task");
+                self.strand(id);
             }
         }
     }
@@ -225,7 +231,8 @@ impl Processor {
             .finish(self.id(), id, state, reason)
             .await
         {
-            tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the message's final state; it is retried when its lease expires");
+            tracing::error!(channel = self.id(), message_id = %id, error = %err, "could not record the message's final state; it is retried by the re-drive task");
+            self.strand(id);
         }
     }
 
@@ -243,7 +250,8 @@ impl Processor {
                 }
                 Ok(Resume::Answer) => {}
                 Err(err) => {
-                    tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "store unavailable; the message is retried when its lease expires");
+                    tracing::error!(channel = self.id(), message_id = %message.id, error = %err, "store unavailable; the message is retried by the re-drive task");
+                    self.strand(&message.id);
                     return;
                 }
             }
@@ -286,6 +294,12 @@ impl Processor {
                 self.metrics.answered(started.elapsed());
                 self.finish_id(&message.id, InboundState::Replied, None)
                     .await;
+            }
+            Err(ReplyError::NotRecorded(err)) => {
+                // Not the message's fault, and nothing was sent: it stays pending and is
+                // answered again once the store takes the answer.
+                tracing::error!(channel = self.id(), message_id = %message.id, room = %message.room_id, error = %chain(&err), "could not record the answer; the message is retried by the re-drive task");
+                self.strand(&message.id);
             }
             Err(err) => {
                 self.metrics.failed();
@@ -382,7 +396,10 @@ impl Processor {
         let outcome = self.record_and_send(message, origin, session, parts).await;
         // The outbox holds the placeholder's fate now (or the message failed to be recorded
         // and the next run answers it again, with this placeholder).
-        if !matches!(outcome, Err(ReplyError::Store(_))) {
+        if !matches!(
+            outcome,
+            Err(ReplyError::NotRecorded(_) | ReplyError::Store(_))
+        ) {
             self.forget_placeholder(message).await;
         }
         outcome
@@ -444,7 +461,8 @@ impl Processor {
                 },
                 begin_first: true,
             })
-            .await?;
+            .await
+            .map_err(ReplyError::NotRecorded)?;
         self.send_parts(message, stored, true).await
     }
 

@@ -8,6 +8,10 @@
 //!   attempt has come, and work of a process that died), and queues them; it also renews the
 //!   leases this process holds on work that is queued or running, so a long agent call or a
 //!   deep room queue never loses its lease while the process lives.
+//! - **Stranded** messages (their processing stopped on a store error: a full disk, a
+//!   database that went away) are still leased to this process, and the renewal above would
+//!   keep them so until a restart: each pass queues them again in their rooms (once the
+//!   store can be read), until they finish or are older than `catchUp.maxAgeMinutes`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +32,10 @@ const REDRIVE_BATCH: usize = 256;
 
 /// Reason recorded for messages too old to answer after downtime.
 const TOO_OLD: &str = "older than catchUp.maxAgeMinutes";
+
+/// Reason recorded for a stranded message given up (see the module docs).
+pub(crate) const STORE_FAILED_TOO_LONG: &str =
+    "the state store kept failing until catchUp.maxAgeMinutes";
 
 impl Processor {
     /// Start-up recovery (see the module docs).
@@ -108,6 +116,7 @@ impl Processor {
             if let Err(err) = self.redrive_due(&sink).await {
                 tracing::warn!(channel = self.id(), error = %err, "re-drive pass failed");
             }
+            self.requeue_stranded(&sink).await;
         }
     }
 
@@ -173,6 +182,65 @@ impl Processor {
             }
         }
         Ok(())
+    }
+
+    /// Notes that message `id` stopped on a store error and is to be queued again by the next
+    /// re-drive pass (see the module docs).
+    pub(crate) fn strand(&self, id: &str) {
+        let mut stranded = self
+            .stranded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !stranded.iter().any(|s| s == id) {
+            stranded.push(id.to_string());
+        }
+    }
+
+    /// Queues the stranded messages again in their rooms: those still pending; those the store
+    /// cannot read yet wait for the next pass; those older than the catch-up age are given up.
+    async fn requeue_stranded(&self, sink: &InboundSink) {
+        let stranded = std::mem::take(
+            &mut *self
+                .stranded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if stranded.is_empty() {
+            return;
+        }
+        let max_age =
+            i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
+        let ledger = self.store.ledger();
+        for id in stranded {
+            let entry = match ledger.get(self.id(), &id).await {
+                Ok(Some(entry)) if entry.state.is_pending() => entry,
+                Ok(_) => continue,
+                Err(_) => {
+                    self.strand(&id);
+                    continue;
+                }
+            };
+            if self.store.now_ms().saturating_sub(entry.created_at) >= max_age {
+                self.metrics.failed();
+                tracing::warn!(channel = self.id(), message_id = %id, room = %entry.room_id, reason = STORE_FAILED_TOO_LONG, "message not answered");
+                self.finish_id(
+                    &id,
+                    crate::store::InboundState::Failed,
+                    Some(STORE_FAILED_TOO_LONG),
+                )
+                .await;
+                continue;
+            }
+            tracing::info!(channel = self.id(), message_id = %id, room = %entry.room_id, "retrying a message stopped by a store error");
+            if sink
+                .requeue(&entry.room_id, requeued(&entry))
+                .await
+                .is_err()
+            {
+                // Shutting down: the lease runs out and the next start takes it.
+                return;
+            }
+        }
     }
 
     /// A message set aside because it could not be read is fetched here, outside its room's

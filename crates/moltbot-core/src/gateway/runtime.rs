@@ -239,6 +239,10 @@ pub(crate) struct Processor {
     /// The session of each room answered lately, so the next message's history is read while
     /// its fetch is in flight (see `history_ahead.rs`).
     pub(crate) room_sessions: super::history_ahead::RoomSessions,
+    /// Messages whose processing stopped on a store error: still pending and leased to this
+    /// process (whose leases the re-drive task keeps renewing), so they would wait for a restart;
+    /// the re-drive task queues them again instead (see `redrive.rs`).
+    pub(crate) stranded: std::sync::Mutex<Vec<String>>,
 }
 
 /// The gateway: a set of channels, one agent, one store.
@@ -486,6 +490,7 @@ impl Gateway {
                 fatal: fatal.clone(),
                 answered_early: std::sync::Mutex::default(),
                 room_sessions: super::history_ahead::RoomSessions::default(),
+                stranded: std::sync::Mutex::default(),
             });
             let handler_processor = Arc::clone(&processor);
             let dispatcher = Arc::new(Dispatcher::new(
