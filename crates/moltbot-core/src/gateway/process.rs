@@ -775,7 +775,7 @@ pub(crate) fn reply_parent(message: &InboundMessage, origin: Origin) -> Option<S
 
 /// The wait before attempt `attempts + 1` of fetching a message: retry `attempts` of
 /// [`FETCH_RETRY`]'s schedule from the project's one backoff ([`backoff::exponential`]).
-fn retry_delay(attempts: u32) -> Duration {
+pub(crate) fn retry_delay(attempts: u32) -> Duration {
     // Past 32 doublings every schedule is at its cap.
     let retry = usize::try_from(attempts.saturating_sub(1).min(32)).unwrap_or(32);
     backoff::exponential(FETCH_RETRY.0, FETCH_RETRY.1)

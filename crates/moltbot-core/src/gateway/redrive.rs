@@ -196,8 +196,11 @@ impl Processor {
         }
     }
 
-    /// Queues the stranded messages again in their rooms: those still pending; those the store
-    /// cannot read yet wait for the next pass; those older than the catch-up age are given up.
+    /// Queues the stranded messages again in their rooms, each once its retry is due (the
+    /// backoff of unreadable messages on its attempts, so a store that keeps failing does not
+    /// have every message fetched and its agent asked again every pass) and once the store
+    /// takes the attempt (a write); those the store cannot read or write yet wait for a later
+    /// pass; those older than the catch-up age are given up.
     async fn requeue_stranded(&self, sink: &InboundSink) {
         let stranded = std::mem::take(
             &mut *self
@@ -231,7 +234,32 @@ impl Processor {
                 .await;
                 continue;
             }
-            tracing::info!(channel = self.id(), message_id = %id, room = %entry.room_id, "retrying a message stopped by a store error");
+            let due = entry.updated_at.saturating_add(
+                i64::try_from(super::process::retry_delay(entry.attempts).as_millis())
+                    .unwrap_or(i64::MAX),
+            );
+            if self.store.now_ms() < due {
+                self.strand(&id);
+                continue;
+            }
+            let taken = ledger
+                .take(
+                    self.id(),
+                    &id,
+                    &self.lease.owner,
+                    Some(&self.lease.node_prefix),
+                    self.lease.lease_ms,
+                )
+                .await;
+            let entry = match taken {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(_) => {
+                    self.strand(&id);
+                    continue;
+                }
+            };
+            tracing::info!(channel = self.id(), message_id = %id, room = %entry.room_id, attempt = entry.attempts, "retrying a message stopped by a store error");
             if sink
                 .requeue(&entry.room_id, requeued(&entry))
                 .await
