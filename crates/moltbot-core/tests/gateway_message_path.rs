@@ -90,6 +90,14 @@ impl ScriptedChannel {
         self.sent.lock().unwrap().clone()
     }
 
+    /// Makes `message` what `refetch` of its id serves.
+    fn fetchable(&self, message: &InboundMessage) {
+        self.messages
+            .lock()
+            .unwrap()
+            .insert(message.id.clone(), message.clone());
+    }
+
     fn fetches_of(&self, id: &str) -> u32 {
         self.fetches.lock().unwrap().get(id).copied().unwrap_or(0)
     }
@@ -343,11 +351,7 @@ impl Running {
         incoming: &mpsc::UnboundedSender<Incoming>,
         message: &InboundMessage,
     ) {
-        channel
-            .messages
-            .lock()
-            .unwrap()
-            .insert(message.id.clone(), message.clone());
+        channel.fetchable(message);
         Self::deliver_id(incoming, message);
         wait_support::until("the message replied", wait_support::TIMEOUT, || async {
             self.state_of(&message.id).await == Some(InboundState::Replied)
@@ -1064,11 +1068,7 @@ async fn a_message_whose_answer_could_not_be_recorded_is_answered_once_the_store
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start_with(Arc::clone(&channel), Arc::new(EchoAgent), quick_redrive()).await;
     let message = dm("m-full", "answer me when the disk has room");
-    channel
-        .messages
-        .lock()
-        .unwrap()
-        .insert(message.id.clone(), message.clone());
+    channel.fetchable(&message);
     // The answer's reply body cannot be stored (a full disk, say).
     gateway.break_store("full_disk", "INSERT ON outbox_bodies");
     Running::deliver_id(&incoming, &message);
@@ -1101,11 +1101,7 @@ async fn a_message_whose_retry_could_not_be_recorded_is_not_left_until_a_restart
     let (channel, incoming) = ScriptedChannel::new();
     let gateway = start_with(Arc::clone(&channel), Arc::new(EchoAgent), quick_redrive()).await;
     let message = dm("m-unreadable", "unreadable at first, then the disk fills");
-    channel
-        .messages
-        .lock()
-        .unwrap()
-        .insert(message.id.clone(), message.clone());
+    channel.fetchable(&message);
     // Its first fetch fails, and setting it aside for a retry cannot be recorded.
     channel
         .fetch_failures
