@@ -10,8 +10,10 @@
 //!   deep room queue never loses its lease while the process lives.
 //! - **Stranded** messages (their processing stopped on a store error: a full disk, a
 //!   database that went away) are still leased to this process, and the renewal above would
-//!   keep them so until a restart: each pass queues them again in their rooms (once the
-//!   store can be read), until they finish or are older than `catchUp.maxAgeMinutes`.
+//!   keep them so until a restart: a pass takes each one again (a write, so the store must
+//!   work) and queues it in its room once its retry is due (the backoff of unreadable messages
+//!   on its attempts), until it finishes or is older than `catchUp.maxAgeMinutes`. Stranded
+//!   messages of one room whose retries fall due apart may be answered out of order.
 
 use std::sync::Arc;
 use std::time::Duration;
