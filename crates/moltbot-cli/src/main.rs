@@ -53,7 +53,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     };
-    // A closed stdout is not an error (see `output`); output lost otherwise (a full disk) is.
+    with_output_checked(code)
+}
+
+/// `code`, unless the output was lost: a closed stdout is not an error (see `output`); output
+/// lost otherwise (a full disk) is, reported as one `error:` line and exit code 1.
+fn with_output_checked(code: ExitCode) -> ExitCode {
     match output::finish() {
         Some(err) => {
             eprintln!("error: cannot write the output: {err}");
@@ -77,13 +82,7 @@ fn parse_error(err: &clap::Error) -> ExitCode {
     } else {
         out!("{text}");
     }
-    match output::finish() {
-        Some(err) => {
-            eprintln!("error: cannot write the output: {err}");
-            ExitCode::FAILURE
-        }
-        None => ExitCode::SUCCESS,
-    }
+    with_output_checked(ExitCode::SUCCESS)
 }
 
 fn run(command: Command, ctx: &Context) -> anyhow::Result<Outcome> {

@@ -125,11 +125,10 @@ mod tests {
     use super::*;
     use axum::routing::post;
 
-    /// Serves `router` with a channel route `POST /hook` on a free loopback port; returns its
-    /// base URL, the status it reports and the token that stops it.
-    async fn serve_with_a_channel_route() -> (String, Arc<GatewayStatus>, CancellationToken) {
+    /// Serves [`router`] around `channel_routes` (no `/metrics`) on a free loopback port;
+    /// returns its base URL, the status it reports and the token that stops it.
+    async fn serve_with(channel_routes: Router) -> (String, Arc<GatewayStatus>, CancellationToken) {
         let status = Arc::new(GatewayStatus::default());
-        let channel_routes = Router::new().route("/hook", post(|| async { "taken\n" }));
         let app = router(channel_routes, Arc::clone(&status), None);
         let (listener, addr) = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
         let stop = CancellationToken::new();
@@ -139,7 +138,8 @@ mod tests {
 
     #[tokio::test]
     async fn while_stopping_health_answers_and_channel_routes_refuse_new_work() {
-        let (base, status, stop) = serve_with_a_channel_route().await;
+        let channel_routes = Router::new().route("/hook", post(|| async { "taken\n" }));
+        let (base, status, stop) = serve_with(channel_routes).await;
         let client = reqwest::Client::new();
         let get = |path: &str| client.get(format!("{base}{path}")).send();
         let hook = || client.post(format!("{base}/hook")).send();
@@ -164,13 +164,9 @@ mod tests {
     #[tokio::test]
     async fn without_channel_routes_health_answers_and_other_paths_are_not_found() {
         // Polling and websocket modes have no channel route.
-        let status = Arc::new(GatewayStatus::default());
-        let app = router(Router::new(), Arc::clone(&status), None);
-        let (listener, addr) = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-        let stop = CancellationToken::new();
-        tokio::spawn(serve(listener, app, stop.clone()));
+        let (base, status, stop) = serve_with(Router::new()).await;
         let client = reqwest::Client::new();
-        let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+        let get = |path: &str| client.get(format!("{base}{path}")).send();
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
         status.set_stopping();
         assert_eq!(get("/healthz").await.unwrap().status(), 200);

@@ -216,12 +216,14 @@ impl Processor {
         let max_age =
             i64::try_from(self.channel.catch_up_max_age().as_millis()).unwrap_or(i64::MAX);
         let ledger = self.store.ledger();
+        // Those that wait for a later pass, put back at the end under one lock.
+        let mut later = Vec::new();
         for id in stranded {
             let entry = match ledger.get(self.id(), &id).await {
                 Ok(Some(entry)) if entry.state.is_pending() => entry,
                 Ok(_) => continue,
                 Err(_) => {
-                    self.strand(&id);
+                    later.push(id);
                     continue;
                 }
             };
@@ -241,7 +243,7 @@ impl Processor {
                     .unwrap_or(i64::MAX),
             );
             if self.store.now_ms() < due {
-                self.strand(&id);
+                later.push(id);
                 continue;
             }
             let taken = ledger
@@ -257,7 +259,7 @@ impl Processor {
                 Ok(Some(entry)) => entry,
                 Ok(None) => continue,
                 Err(_) => {
-                    self.strand(&id);
+                    later.push(id);
                     continue;
                 }
             };
@@ -269,6 +271,17 @@ impl Processor {
             {
                 // Shutting down: the lease runs out and the next start takes it.
                 return;
+            }
+        }
+        let mut stranded = self
+            .stranded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Stranded again during this pass (by a worker) are kept once, after the older ones.
+        let newer = std::mem::replace(&mut *stranded, later);
+        for id in newer {
+            if !stranded.contains(&id) {
+                stranded.push(id);
             }
         }
     }
