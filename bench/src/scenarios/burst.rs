@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use webex_sim::SimPerson;
+use webex_sim::{DeliveryTimes, SimPerson};
 
 use super::{expect_reply, floor_responder, rooms_of, send_burst_with, warm_up, OnSent, Sent};
 use crate::floor::WebhookFloor;
@@ -109,6 +109,30 @@ struct Side {
     /// Webhook deliveries the webhook floor got during its burst, and of those its own
     /// messages it skipped; `None` for the others.
     deliveries: Option<(usize, usize)>,
+    /// How long its webhook took to answer each delivery of the burst, as the emulator timed
+    /// them; `None` without a webhook.
+    answer_times: Option<DeliveryTimes>,
+}
+
+/// One kind of delivery's answer times: their count, sum (ms) and percentiles.
+fn answer_figures(times: &[Duration]) -> (Summary, f64) {
+    let sum = times.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0;
+    (Summary::of(times), sum)
+}
+
+fn answer_json(times: &[Duration]) -> Value {
+    let (summary, sum) = answer_figures(times);
+    let mut v = summary.json();
+    v["sum_ms"] = json!(round(sum));
+    v
+}
+
+fn answer_cell(times: &[Duration]) -> String {
+    let (summary, sum) = answer_figures(times);
+    format!(
+        "{} in {:.1} ms: {:.2} / {:.2} / {:.2} / {:.2} ms",
+        summary.count, sum, summary.p50, summary.p95, summary.p99, summary.max
+    )
 }
 
 impl Side {
@@ -120,6 +144,10 @@ impl Side {
                "missing": self.order.missing, "duplicated": self.order.duplicated});
         if let Some((received, own)) = self.deliveries {
             v["deliveries"] = json!({"received": received, "own_skipped": own});
+        }
+        if let Some(times) = &self.answer_times {
+            v["delivery_answer_times"] =
+                json!({"others": answer_json(&times.others), "own": answer_json(&times.own)});
         }
         v
     }
@@ -150,6 +178,7 @@ async fn burst(
         latency: Summary::of(&tracker.latencies(series)),
         order: order_in(world, bot, &sent),
         deliveries: None,
+        answer_times: None,
     };
     (sent, side)
 }
@@ -198,7 +227,8 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     // Ours. The "after" reading waits for the quiet signal, so the writes that follow the last
     // reply (its chunk marked sent, the message finished) are in it.
     let before = look(&gateway, &files).await;
-    let (_, ours) = burst(
+    world.sim.clear_delivery_answer_times();
+    let (_, mut ours) = burst(
         &world,
         &world.bot,
         &tracker,
@@ -211,12 +241,15 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         .try_settled(&world.sim, &world.bot, SETTLE_TIMEOUT)
         .await?;
     let after = look(&gateway, &files).await;
+    deliveries_done(&world).await?;
+    ours.answer_times = answer_times_of(&world, &world.bot);
 
     // The floors, one after the other after ours (bursts at once would share the two cores).
     // The webhook floor: every delivery (the users' messages and its own replies) through the
     // emulator's one-at-a-time drainer, like the gateway's.
     deliveries_done(&world).await?;
     let hook_before = hook_floor.counts();
+    world.sim.clear_delivery_answer_times();
     let (_, mut floor_webhook) = burst(
         &world,
         &hook_bot,
@@ -230,6 +263,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     let hook_after = hook_floor.counts();
     drop(hook_floor);
     floor_webhook.deliveries = Some((hook_after.0 - hook_before.0, hook_after.1 - hook_before.1));
+    floor_webhook.answer_times = answer_times_of(&world, &hook_bot);
 
     let client = naive::client(&world.sim.api_base(), &floor_bot.token, UNLIMITED_RPM)?;
     let (_, floor_direct) = burst(
@@ -248,6 +282,16 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     report(&mut s, sizes, &ours, &floor_webhook, &floor_direct);
     per_message(&mut s, &before, &after, ours.order.answered);
     Ok(s)
+}
+
+/// The answer times of `bot`'s webhook (the one it created) since they were last cleared.
+fn answer_times_of(world: &World, bot: &SimPerson) -> Option<DeliveryTimes> {
+    let hooks = world.sim.webhooks();
+    let id = hooks
+        .iter()
+        .find(|w| w["createdBy"].as_str() == Some(bot.id.as_str()))?["id"]
+        .as_str()?;
+    Some(world.sim.delivery_answer_times(id))
 }
 
 /// Waits until the emulator has no webhook delivery in flight.
@@ -339,6 +383,21 @@ fn report(s: &mut Section, sizes: &Sizes, ours: &Side, hook: &Side, direct: &Sid
     s.row(
         "latency ratio p50/p95/p99 (ours ÷ floor (no webhook hop))",
         other.latency_cell(),
+    );
+    // The emulator posts a webhook's deliveries one at a time, each after the answer to the one
+    // before: in a burst the receivers' answer times add up along the queue (README).
+    let answers = |side: &Side, own: bool| {
+        side.answer_times.as_ref().map_or("n/a".to_string(), |t| {
+            answer_cell(if own { &t.own } else { &t.others })
+        })
+    };
+    s.row(
+        "webhook deliveries of the users' messages, time to answer as the emulator saw it (count in sum: p50 / p95 / p99 / max)",
+        format!("ours {}; webhook floor {}", answers(ours, false), answers(hook, false)),
+    );
+    s.row(
+        "webhook deliveries of the bot's own replies, time to answer (count in sum: p50 / p95 / p99 / max)",
+        format!("ours {}; webhook floor {}", answers(ours, true), answers(hook, true)),
     );
     s.row(
         "per-room order: out_of_order / missing (target 0 / 0)",

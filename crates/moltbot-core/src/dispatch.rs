@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ pub struct Dispatcher<K, T> {
     limits: DispatchLimits,
     permits: Arc<Semaphore>,
     workers: Mutex<JoinSet<()>>,
+    /// Items accepted and not finished yet (queued or running), over all keys.
+    in_hand: Arc<AtomicUsize>,
 }
 
 impl<K, T> Dispatcher<K, T>
@@ -85,6 +88,7 @@ where
             permits: Arc::new(Semaphore::new(limits.max_concurrent_keys.max(1))),
             limits,
             workers: Mutex::new(JoinSet::new()),
+            in_hand: Arc::default(),
         }
     }
 
@@ -109,12 +113,22 @@ where
                     }
                 }
             };
+            // Counted before it can run (and be counted off).
+            self.in_hand.fetch_add(1, Ordering::AcqRel);
             match sender.send(item).await {
                 Ok(()) => return Ok(()),
                 // The worker retired between lookup and send: start a fresh one.
-                Err(mpsc::error::SendError(back)) => item = back,
+                Err(mpsc::error::SendError(back)) => {
+                    self.in_hand.fetch_sub(1, Ordering::AcqRel);
+                    item = back;
+                }
             }
         }
+    }
+
+    /// Whether no item is queued or running: a cheap read (one atomic) for a hot path.
+    pub fn is_idle(&self) -> bool {
+        self.in_hand.load(Ordering::Acquire) == 0
     }
 
     /// Items queued or running, over all keys (for metrics).
@@ -154,6 +168,7 @@ where
         let handler = Arc::clone(&self.handler);
         let permits = Arc::clone(&self.permits);
         let inner = Arc::clone(&self.inner);
+        let in_hand = Arc::clone(&self.in_hand);
         let mut workers = lock(&self.workers);
         // Reap finished workers so the set does not grow with every key ever seen.
         while workers.try_join_next().is_some() {}
@@ -184,6 +199,7 @@ where
                     }
                 };
                 let Some(item) = next else { break };
+                let _counted = CountedOff(&in_hand);
                 let Ok(_permit) = permits.acquire().await else {
                     break;
                 };
@@ -191,9 +207,20 @@ where
             }
             // Anything still queued after close() is finished before exiting.
             while let Ok(item) = rx.try_recv() {
+                let _counted = CountedOff(&in_hand);
                 handler(item).await;
             }
         });
+    }
+}
+
+/// Counts an item off [`Dispatcher::is_idle`]'s count when dropped: once its handler finished,
+/// or with the item when it is not handled (the worker stopping, a panic, an abort).
+struct CountedOff<'a>(&'a AtomicUsize);
+
+impl Drop for CountedOff<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -204,7 +231,6 @@ fn lock<X>(m: &Mutex<X>) -> std::sync::MutexGuard<'_, X> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     type Log = Arc<Mutex<Vec<(u32, u32)>>>;
 
@@ -306,6 +332,40 @@ mod tests {
         );
         d.dispatch(1, 1).await.unwrap();
         assert!(!d.drain(Duration::from_secs(2)).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn it_is_idle_only_with_nothing_queued_or_running() {
+        let gate = Arc::new(Semaphore::new(0));
+        let g = Arc::clone(&gate);
+        let d = Dispatcher::new(
+            DispatchLimits::default(),
+            Arc::new(move |item: u32| {
+                let g = Arc::clone(&g);
+                Box::pin(async move {
+                    if item == 0 {
+                        panic!("a handler that panics is counted off too");
+                    }
+                    if let Ok(permit) = g.acquire().await {
+                        permit.forget();
+                    }
+                }) as Pin<Box<dyn Future<Output = ()> + Send>>
+            }),
+        );
+        assert!(d.is_idle());
+        d.dispatch(1, 1).await.unwrap();
+        d.dispatch(1, 2).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!d.is_idle(), "one running, one queued");
+        gate.add_permits(1);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!d.is_idle(), "the second still running");
+        gate.add_permits(1);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(d.is_idle());
+        d.dispatch(2, 0).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(d.is_idle(), "the panicked item is not in hand");
     }
 
     #[tokio::test(start_paused = true)]

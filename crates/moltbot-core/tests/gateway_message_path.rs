@@ -1024,8 +1024,9 @@ async fn early_fetches(incoming: &mpsc::UnboundedSender<Incoming>, ids: &[&str])
 }
 
 /// A webhook receiver lets its message's early fetch go out before its claim only when no other
-/// early fetch runs (`EarlyFetch::is_alone`): in a burst it answers Webex first. A fetch stops
-/// counting once it ends or is cancelled, so the gateway is "alone" again afterwards.
+/// early fetch runs and no message is in hand (`EarlyFetch::is_alone`; the second case is the
+/// next test): in a burst it answers Webex first. A fetch stops counting once it ends or is
+/// cancelled, so the gateway is "alone" again afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
     let (channel, incoming) = ScriptedChannel::new();
@@ -1052,6 +1053,80 @@ async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
         .reply_by_id(&channel, &incoming, &dm("quick", "hello"))
         .await;
     assert_eq!(early_fetches(&incoming, &["after"]).await, [true]);
+    gateway.stop().await;
+}
+
+/// An agent that answers `ok` once the test lets it (one permit per answer), counting the
+/// questions it got.
+struct GatedAgent {
+    gate: tokio::sync::Semaphore,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl GatedAgent {
+    fn closed() -> Self {
+        Self {
+            gate: tokio::sync::Semaphore::new(0),
+            asked: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Agent for GatedAgent {
+    fn name(&self) -> &str {
+        "gated"
+    }
+
+    fn reply<'a>(&'a self, _req: &'a AgentRequest) -> AgentFuture<'a> {
+        Box::pin(async move {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let permit = self.gate.acquire().await;
+            permit
+                .map_err(|_| AgentError::BadOutput("gate closed".into()))?
+                .forget();
+            Ok(AgentReply::text("ok"))
+        })
+    }
+}
+
+/// In a burst (a message in hand, even with no fetch running: here one the agent still thinks
+/// about) a webhook receiver does not let its early fetch go first: it answers its delivery
+/// at once, since the sender waits for that answer before the next delivery. Once the gateway
+/// is idle again, it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_fetch_is_not_alone_while_a_message_is_in_hand() {
+    let (channel, incoming) = ScriptedChannel::new();
+    let agent = Arc::new(GatedAgent::closed());
+    let gateway = start_with(
+        Arc::clone(&channel),
+        Arc::clone(&agent) as Arc<dyn Agent>,
+        GatewayOptions::default(),
+    )
+    .await;
+    let message = dm("thinking", "take your time");
+    incoming
+        .send(Incoming::Ready(Box::new(message.clone())))
+        .unwrap();
+    wait_support::until("the agent asked", wait_support::TIMEOUT, || async {
+        agent.asked.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(
+        early_fetches(&incoming, &["during"]).await,
+        [false],
+        "a message is in hand"
+    );
+    agent.gate.add_permits(1);
+    wait_support::until("the message replied", wait_support::TIMEOUT, || async {
+        gateway.state_of(&message.id).await == Some(InboundState::Replied)
+    })
+    .await;
+    wait_support::until(
+        "an early fetch alone again",
+        wait_support::TIMEOUT,
+        || async { early_fetches(&incoming, &["after"]).await == [true] },
+    )
+    .await;
     gateway.stop().await;
 }
 

@@ -134,6 +134,8 @@ fn filter_matches(owner: &Uuid, filter: &str, ev: &Event) -> bool {
 #[derive(Clone, Debug)]
 pub struct Job {
     webhook: Uuid,
+    /// The event is the webhook owner's own doing (a bot's reply coming back to it).
+    about_own: bool,
     url: String,
     body: Vec<u8>,
     signature: Option<String>,
@@ -189,6 +191,7 @@ pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
         let signature = w.secret.as_deref().map(|s| sign(s, &body));
         jobs.push(Job {
             webhook: w.uuid,
+            about_own: ev.actor == w.owner,
             url: w.target_url.clone(),
             body,
             signature,
@@ -264,6 +267,8 @@ fn delivered(state: &SimState) {
     }
 }
 
+/// Posts one delivery; whether its target answered with a 2xx. The time to its answer is
+/// recorded ([`crate::answer_times`]).
 async fn post(state: &SimState, job: &Job) -> bool {
     let mut req = state
         .http
@@ -274,8 +279,12 @@ async fn post(state: &SimState, job: &Job) -> bool {
     if let Some(sig) = &job.signature {
         req = req.header("X-Spark-Signature", sig);
     }
+    let started = std::time::Instant::now();
     match req.send().await {
-        Ok(resp) => resp.status().is_success(),
+        Ok(resp) => {
+            lock(&state.answer_times).record(job.webhook, job.about_own, started.elapsed());
+            resp.status().is_success()
+        }
         Err(e) => {
             tracing::debug!(error = %e, "webhook delivery failed");
             false

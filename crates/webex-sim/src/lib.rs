@@ -6,6 +6,7 @@
 //! [`scenario`]), and inspect what happened with [`SimServer::messages_in`],
 //! [`SimServer::requests`] and [`SimServer::calls_since`]. See README.md for the control API.
 
+pub mod answer_times;
 pub mod chat;
 pub mod clock;
 pub mod control;
@@ -27,6 +28,7 @@ pub mod seed;
 pub mod server;
 pub mod state;
 
+pub use answer_times::DeliveryTimes;
 pub use faults::Faults;
 pub use file_scenario::FileRef;
 pub use files::{FileInfo, Scan, SimFile};

@@ -1,5 +1,6 @@
 //! [`SimServer`]: the running emulator and its test helper API.
 
+use crate::answer_times::DeliveryTimes;
 use crate::faults::Faults;
 use crate::ids::{encode, resolve, Kind};
 use crate::model::{Person, PersonType};
@@ -296,6 +297,22 @@ impl SimServer {
     /// Webhook deliveries their target answered with a 2xx, since the server started.
     pub fn deliveries_answered(&self) -> u64 {
         self.state.deliveries_answered.load(Ordering::Acquire)
+    }
+
+    /// How long the target of webhook `webhook_id` (its API id) took to answer each of its
+    /// deliveries since the start or the last [`Self::clear_delivery_answer_times`], split by
+    /// whether they announced its owner's own doing ([`crate::answer_times`]). Empty for an
+    /// unknown id.
+    pub fn delivery_answer_times(&self, webhook_id: &str) -> DeliveryTimes {
+        match resolve(Kind::Webhook, webhook_id) {
+            Some(uuid) => lock(&self.state.answer_times).of(&uuid),
+            None => DeliveryTimes::default(),
+        }
+    }
+
+    /// Forgets the recorded delivery answer times (before a measured run).
+    pub fn clear_delivery_answer_times(&self) {
+        lock(&self.state.answer_times).clear();
     }
 
     /// Clears all data, faults and the request log (re-applying the seed, if any).

@@ -59,6 +59,8 @@ pub struct SimState {
     pub next_request_seq: AtomicU64,
     /// Webhook deliveries their target answered with a 2xx, since the server started.
     pub deliveries_answered: AtomicU64,
+    /// How long each webhook's target took to answer its deliveries.
+    pub answer_times: Mutex<crate::answer_times::AnswerTimes>,
     /// Mercury devices, websocket connections and un-acked events.
     pub mercury: crate::mercury::Hub,
 }
@@ -88,6 +90,7 @@ impl SimState {
             deliveries_idle: tokio::sync::Notify::new(),
             next_request_seq: AtomicU64::new(0),
             deliveries_answered: AtomicU64::new(0),
+            answer_times: Mutex::default(),
             mercury: crate::mercury::Hub::default(),
         }
     }

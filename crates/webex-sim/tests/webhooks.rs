@@ -189,6 +189,37 @@ async fn the_bots_own_messages_are_delivered_too() {
 }
 
 #[tokio::test]
+async fn each_answer_time_is_recorded_by_webhook_and_whose_message_it_announced() {
+    let w = world().await;
+    let mut rx = receiver().await;
+    let hook = register(&w.sim, &w.bot, &rx.url, "messages", None, None).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    w.sim.dm(&w.alice, "molty@webex.bot", "hi").await.unwrap();
+    rx.next().await;
+    // A refusal is an answer too: its time counts.
+    rx.status.store(500, std::sync::atomic::Ordering::SeqCst);
+    w.sim
+        .dm(&w.bot, "alice@example.com", "hello")
+        .await
+        .unwrap();
+    rx.next().await;
+    w.sim.deliveries_done().await;
+    let times = w.sim.delivery_answer_times(hook_id);
+    assert_eq!(times.others.len(), 1, "{times:?}");
+    assert_eq!(times.own.len(), 1, "{times:?}");
+    assert!(w
+        .sim
+        .delivery_answer_times("not-a-webhook")
+        .others
+        .is_empty());
+    w.sim.clear_delivery_answer_times();
+    assert_eq!(
+        w.sim.delivery_answer_times(hook_id),
+        webex_sim::DeliveryTimes::default()
+    );
+}
+
+#[tokio::test]
 async fn bots_hear_group_messages_only_when_mentioned() {
     let w = world().await;
     let mut rx = receiver().await;

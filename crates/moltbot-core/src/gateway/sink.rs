@@ -112,10 +112,13 @@ pub struct EarlyFetch {
 }
 
 impl EarlyFetch {
-    /// Whether no other early fetch of the channel was running when this one started: the
-    /// gateway is not busy with other new messages, so a receiver can afford to let this
-    /// fetch's request go out before it goes on (a webhook handler that yields in a burst
-    /// only delays its answer, and the next delivery, behind everything that is ready).
+    /// Whether the gateway was idle when this fetch started: no other early fetch of the
+    /// channel running and no message of the channel queued or being processed. Then a
+    /// receiver can afford to let this fetch's request go out before it goes on. Otherwise it
+    /// should not: a webhook handler that yields while messages are in hand only delays its
+    /// answer behind everything that is ready, and a sender that posts the next delivery only
+    /// after this answer (webex-sim does) adds every delivery's delay up along its queue
+    /// (bench/README.md, "What bounds the burst").
     pub fn is_alone(&self) -> bool {
         self.alone
     }
@@ -265,7 +268,12 @@ impl InboundSink {
     /// path from delivery to reply. A delivery the claim finds to be a duplicate costs one
     /// cancelled fetch.
     pub fn fetch_early(&self, id: &str) -> Option<EarlyFetch> {
-        self.prefetcher.as_ref().map(|p| p.start(id))
+        let idle = self.dispatcher.is_idle();
+        self.prefetcher.as_ref().map(|p| {
+            let mut early = p.start(id);
+            early.alone &= idle;
+            early
+        })
     }
 
     /// [`deliver_unfetched`](Self::deliver_unfetched) with the fetch already started by

@@ -1,0 +1,85 @@
+//! How long each webhook's target took to answer its deliveries, as the emulator timed them.
+//!
+//! Webex posts a webhook's deliveries and waits for each answer (a target that does not answer
+//! in time counts as a failed delivery); the emulator posts the deliveries that have no injected
+//! delay one at a time, in event order ([`crate::delivery`]), so in a burst the time a target
+//! takes to answer adds up along the whole queue. This records that time per delivery: from the
+//! request being handed to the HTTP client to the answer's status line, whatever the status.
+//! Deliveries that got no answer (refused, timed out) are not recorded. A test or benchmark
+//! reads them with [`crate::server::SimServer::delivery_answer_times`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// Answers kept per webhook and kind, the first ones (a long run does not grow memory past it).
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// The answer times of one webhook's deliveries, split by whose message they announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryTimes {
+    /// Deliveries about something another person did (a user's message, for a bot).
+    pub others: Vec<Duration>,
+    /// Deliveries about the webhook owner's own doing (a bot's own reply coming back).
+    pub own: Vec<Duration>,
+}
+
+/// Every webhook's [`DeliveryTimes`], by webhook.
+#[derive(Debug, Default)]
+pub struct AnswerTimes {
+    by_webhook: HashMap<Uuid, DeliveryTimes>,
+}
+
+impl AnswerTimes {
+    /// Records one answered delivery of `webhook`; `own`: it announced the owner's own doing.
+    pub fn record(&mut self, webhook: Uuid, own: bool, took: Duration) {
+        let times = self.by_webhook.entry(webhook).or_default();
+        let list = if own {
+            &mut times.own
+        } else {
+            &mut times.others
+        };
+        if list.len() < MAX_SAMPLES {
+            list.push(took);
+        }
+    }
+
+    /// What `webhook`'s deliveries took so far (empty when none was answered).
+    pub fn of(&self, webhook: &Uuid) -> DeliveryTimes {
+        self.by_webhook.get(webhook).cloned().unwrap_or_default()
+    }
+
+    /// Forgets every recorded time.
+    pub fn clear(&mut self) {
+        self.by_webhook.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_kept_per_webhook_and_kind_up_to_the_cap() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut times = AnswerTimes::default();
+        times.record(a, false, Duration::from_micros(300));
+        times.record(a, true, Duration::from_micros(90));
+        times.record(b, false, Duration::from_micros(100));
+        assert_eq!(
+            times.of(&a),
+            DeliveryTimes {
+                others: vec![Duration::from_micros(300)],
+                own: vec![Duration::from_micros(90)],
+            }
+        );
+        assert_eq!(times.of(&b).others, vec![Duration::from_micros(100)]);
+        for _ in 0..MAX_SAMPLES + 5 {
+            times.record(b, true, Duration::from_micros(1));
+        }
+        assert_eq!(times.of(&b).own.len(), MAX_SAMPLES);
+        times.clear();
+        assert_eq!(times.of(&a), DeliveryTimes::default());
+    }
+}
