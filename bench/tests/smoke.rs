@@ -120,6 +120,17 @@ async fn burst_smoke() {
         "{}",
         s.json
     );
+    // The emulator timed every delivery of the burst to the gateway and to the webhook floor:
+    // each user's message and each reply coming back, once (not the warm-up's).
+    for side in ["ours", "floor_webhook"] {
+        for kind in ["others", "own"] {
+            let times = [side, "delivery_answer_times", kind];
+            let count = [&times[..], &["count"]].concat();
+            assert_eq!(num(&s.json, &count), n, "{side} {kind}: {}", s.json);
+            let sum = [&times[..], &["sum_ms"]].concat();
+            assert!(num(&s.json, &sum) > 0.0, "{side} {kind}: {}", s.json);
+        }
+    }
     for ratio in ["ratio", "ratio_direct"] {
         for figure in ["drained", "p50", "p99"] {
             assert!(num(&s.json, &[ratio, figure]) > 0.0, "{ratio}: {}", s.json);

@@ -227,6 +227,8 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     // Ours. The "after" reading waits for the quiet signal, so the writes that follow the last
     // reply (its chunk marked sent, the message finished) are in it.
     let before = look(&gateway, &files).await;
+    // The warm-up's last deliveries (its replies coming back) are not the burst's.
+    deliveries_done(&world).await?;
     world.sim.clear_delivery_answer_times();
     let (_, mut ours) = burst(
         &world,
@@ -284,12 +286,14 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     Ok(s)
 }
 
-/// The answer times of `bot`'s webhook (the one it created) since they were last cleared.
+/// The answer times of `bot`'s `messages` webhook (the one it created; the gateway also has one
+/// for card submissions) since they were last cleared.
 fn answer_times_of(world: &World, bot: &SimPerson) -> Option<DeliveryTimes> {
     let hooks = world.sim.webhooks();
-    let id = hooks
-        .iter()
-        .find(|w| w["createdBy"].as_str() == Some(bot.id.as_str()))?["id"]
+    let id = hooks.iter().find(|w| {
+        w["createdBy"].as_str() == Some(bot.id.as_str())
+            && w["resource"].as_str() == Some("messages")
+    })?["id"]
         .as_str()?;
     Some(world.sim.delivery_answer_times(id))
 }

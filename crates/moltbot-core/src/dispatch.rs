@@ -55,7 +55,7 @@ pub enum DispatchError {
 
 struct Inner<K, T> {
     /// Each key's queue, tagged with the generation of the worker that drains it.
-    queues: HashMap<K, (u64, mpsc::Sender<T>)>,
+    queues: HashMap<K, (u64, mpsc::Sender<(T, Waiting)>)>,
     next_generation: u64,
     closed: bool,
 }
@@ -67,8 +67,8 @@ pub struct Dispatcher<K, T> {
     limits: DispatchLimits,
     permits: Arc<Semaphore>,
     workers: Mutex<JoinSet<()>>,
-    /// Items accepted and not finished yet (queued or running), over all keys.
-    in_hand: Arc<AtomicUsize>,
+    /// Items waiting in the keys' queues (accepted, not taken by a worker yet), over all keys.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl<K, T> Dispatcher<K, T>
@@ -88,7 +88,7 @@ where
             permits: Arc::new(Semaphore::new(limits.max_concurrent_keys.max(1))),
             limits,
             workers: Mutex::new(JoinSet::new()),
-            in_hand: Arc::default(),
+            waiting: Arc::default(),
         }
     }
 
@@ -113,22 +113,21 @@ where
                     }
                 }
             };
-            // Counted before it can run (and be counted off).
-            self.in_hand.fetch_add(1, Ordering::AcqRel);
-            match sender.send(item).await {
+            // Counted off however the item leaves: taken by a worker, dropped with a queue, or
+            // with this future when the caller gives up while the queue is full.
+            match sender.send((item, Waiting::new(&self.waiting))).await {
                 Ok(()) => return Ok(()),
                 // The worker retired between lookup and send: start a fresh one.
-                Err(mpsc::error::SendError(back)) => {
-                    self.in_hand.fetch_sub(1, Ordering::AcqRel);
-                    item = back;
-                }
+                Err(mpsc::error::SendError((back, _))) => item = back,
             }
         }
     }
 
-    /// Whether no item is queued or running: a cheap read (one atomic) for a hot path.
-    pub fn is_idle(&self) -> bool {
-        self.in_hand.load(Ordering::Acquire) == 0
+    /// Whether some item waits in a key's queue (behind its key's running item, or for a
+    /// worker): a burst is being worked through. Items being handled do not count (one waiting
+    /// on a slow agent is not work that is ready). One atomic read, for a hot path.
+    pub fn has_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) > 0
     }
 
     /// Items queued or running, over all keys (for metrics).
@@ -164,11 +163,10 @@ where
         finished
     }
 
-    fn spawn_worker(&self, key: K, generation: u64, mut rx: mpsc::Receiver<T>) {
+    fn spawn_worker(&self, key: K, generation: u64, mut rx: mpsc::Receiver<(T, Waiting)>) {
         let handler = Arc::clone(&self.handler);
         let permits = Arc::clone(&self.permits);
         let inner = Arc::clone(&self.inner);
-        let in_hand = Arc::clone(&self.in_hand);
         let mut workers = lock(&self.workers);
         // Reap finished workers so the set does not grow with every key ever seen.
         while workers.try_join_next().is_some() {}
@@ -198,27 +196,36 @@ where
                         }
                     }
                 };
-                let Some(item) = next else { break };
-                let _counted = CountedOff(&in_hand);
+                let Some((item, waiting)) = next else { break };
                 let Ok(_permit) = permits.acquire().await else {
                     break;
                 };
+                drop(waiting);
                 handler(item).await;
             }
             // Anything still queued after close() is finished before exiting.
-            while let Ok(item) = rx.try_recv() {
-                let _counted = CountedOff(&in_hand);
+            while let Ok((item, waiting)) = rx.try_recv() {
+                drop(waiting);
                 handler(item).await;
             }
         });
     }
 }
 
-/// Counts an item off [`Dispatcher::is_idle`]'s count when dropped: once its handler finished,
-/// or with the item when it is not handled (the worker stopping, a panic, an abort).
-struct CountedOff<'a>(&'a AtomicUsize);
+/// Counts an item in [`Dispatcher::has_waiting`] while it lives: it travels with the item
+/// through the key's queue, and is dropped when a worker takes the item, or with the item
+/// when it never gets there (a cancelled or refused send, a queue dropped after a panic or an
+/// abort), so the count cannot drift.
+struct Waiting(Arc<AtomicUsize>);
 
-impl Drop for CountedOff<'_> {
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -335,37 +342,52 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn it_is_idle_only_with_nothing_queued_or_running() {
+    async fn it_counts_the_items_waiting_in_queues_however_they_leave() {
         let gate = Arc::new(Semaphore::new(0));
         let g = Arc::clone(&gate);
-        let d = Dispatcher::new(
-            DispatchLimits::default(),
+        let d = Arc::new(Dispatcher::new(
+            DispatchLimits {
+                queue_per_key: 1,
+                max_concurrent_keys: 64,
+            },
             Arc::new(move |item: u32| {
                 let g = Arc::clone(&g);
                 Box::pin(async move {
                     if item == 0 {
-                        panic!("a handler that panics is counted off too");
+                        panic!("a handler that panics drops its key's queue");
                     }
                     if let Ok(permit) = g.acquire().await {
                         permit.forget();
                     }
                 }) as Pin<Box<dyn Future<Output = ()> + Send>>
             }),
-        );
-        assert!(d.is_idle());
+        ));
+        let tick = || tokio::time::sleep(Duration::from_millis(10));
+        assert!(!d.has_waiting());
         d.dispatch(1, 1).await.unwrap();
+        tick().await;
+        assert!(!d.has_waiting(), "an item being handled is not waiting");
         d.dispatch(1, 2).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(!d.is_idle(), "one running, one queued");
+        assert!(d.has_waiting(), "the second waits behind it");
+        // A third finds the queue full; its caller gives up.
+        let gave_up = tokio::time::timeout(Duration::from_millis(5), d.dispatch(1, 3)).await;
+        assert!(gave_up.is_err());
         gate.add_permits(1);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(!d.is_idle(), "the second still running");
+        tick().await;
+        assert!(
+            !d.has_waiting(),
+            "the second runs; the abandoned third never counted on"
+        );
         gate.add_permits(1);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(d.is_idle());
+        tick().await;
+        // A handler that panics takes its key's queue down with the items in it.
         d.dispatch(2, 0).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(d.is_idle(), "the panicked item is not in hand");
+        d.dispatch(2, 5).await.unwrap();
+        tick().await;
+        assert!(
+            !d.has_waiting(),
+            "the item queued behind the panic is not waiting"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,12 +1,15 @@
 //! How long each webhook's target took to answer its deliveries, as the emulator timed them.
 //!
-//! Webex posts a webhook's deliveries and waits for each answer (a target that does not answer
-//! in time counts as a failed delivery); the emulator posts the deliveries that have no injected
-//! delay one at a time, in event order ([`crate::delivery`]), so in a burst the time a target
-//! takes to answer adds up along the whole queue. This records that time per delivery: from the
-//! request being handed to the HTTP client to the answer's status line, whatever the status.
-//! Deliveries that got no answer (refused, timed out) are not recorded. A test or benchmark
-//! reads them with [`crate::server::SimServer::delivery_answer_times`].
+//! The emulator posts the deliveries that have no injected delay one at a time, in event order,
+//! one queue for every webhook ([`crate::delivery`]; a choice of the emulator's, not a promise
+//! of Webex's), so in a burst the time a target takes to answer adds up along the whole queue.
+//! This records that time per delivery: from the request being handed to the HTTP client to the
+//! answer's status line, whatever the status. Deliveries that got no answer (refused, timed out
+//! after 15 s) are not recorded, so a sum undercounts a target that hangs. Deliveries delayed by
+//! fault injection (posted beside the queue) and each copy of a duplicated one are recorded
+//! like the others. A test or benchmark reads them with
+//! [`crate::server::SimServer::delivery_answer_times`]; [`crate::state::SimState::reset`]
+//! clears them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,7 +24,8 @@ pub const MAX_SAMPLES: usize = 100_000;
 pub struct DeliveryTimes {
     /// Deliveries about something another person did (a user's message, for a bot).
     pub others: Vec<Duration>,
-    /// Deliveries about the webhook owner's own doing (a bot's own reply coming back).
+    /// Deliveries about the webhook owner's own message or action (a bot's own reply coming
+    /// back).
     pub own: Vec<Duration>,
 }
 
@@ -32,7 +36,8 @@ pub struct AnswerTimes {
 }
 
 impl AnswerTimes {
-    /// Records one answered delivery of `webhook`; `own`: it announced the owner's own doing.
+    /// Records one answered delivery of `webhook`; `own`: it announced the owner's own message
+    /// or action.
     pub fn record(&mut self, webhook: Uuid, own: bool, took: Duration) {
         let times = self.by_webhook.entry(webhook).or_default();
         let list = if own {

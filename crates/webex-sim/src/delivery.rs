@@ -134,7 +134,8 @@ fn filter_matches(owner: &Uuid, filter: &str, ev: &Event) -> bool {
 #[derive(Clone, Debug)]
 pub struct Job {
     webhook: Uuid,
-    /// The event is the webhook owner's own doing (a bot's reply coming back to it).
+    /// The event is about the webhook owner's own message or action (its author or submitter
+    /// is the owner: a bot's reply coming back to it).
     about_own: bool,
     url: String,
     body: Vec<u8>,
@@ -191,7 +192,7 @@ pub fn dispatch(state: &Arc<SimState>, world: &World, ev: &Event) {
         let signature = w.secret.as_deref().map(|s| sign(s, &body));
         jobs.push(Job {
             webhook: w.uuid,
-            about_own: ev.actor == w.owner,
+            about_own: ev.person == w.owner,
             url: w.target_url.clone(),
             body,
             signature,

@@ -300,9 +300,9 @@ impl SimServer {
     }
 
     /// How long the target of webhook `webhook_id` (its API id) took to answer each of its
-    /// deliveries since the start or the last [`Self::clear_delivery_answer_times`], split by
-    /// whether they announced its owner's own doing ([`crate::answer_times`]). Empty for an
-    /// unknown id.
+    /// deliveries since the start, the last [`Self::reset`] or the last
+    /// [`Self::clear_delivery_answer_times`], split by whether they announced its owner's own
+    /// message ([`crate::answer_times`]). Empty for an unknown id.
     pub fn delivery_answer_times(&self, webhook_id: &str) -> DeliveryTimes {
         match resolve(Kind::Webhook, webhook_id) {
             Some(uuid) => lock(&self.state.answer_times).of(&uuid),

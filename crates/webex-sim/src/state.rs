@@ -112,6 +112,7 @@ impl SimState {
         *self.world() = world;
         self.mercury.reset();
         lock(&self.log).clear();
+        lock(&self.answer_times).clear();
         *lock(&self.faults) = FaultState::default();
         self.first_contact_rule
             .store(true, std::sync::atomic::Ordering::Relaxed);

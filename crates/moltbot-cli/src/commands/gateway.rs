@@ -53,8 +53,8 @@ pub fn run(ctx: &Context, args: &GatewayArgs) -> anyhow::Result<Outcome> {
     runtime.block_on(serve(ctx, &checked.config, &location))
 }
 
-/// Tasks the one-thread runtime runs between two looks for network events (tokio's default:
-/// 61); see [`runtime_for`].
+/// Tasks the one-thread runtime runs between two looks for outside events (sockets and timers;
+/// tokio's default: 61); see [`runtime_for`].
 const EVENT_INTERVAL: u32 = 2;
 
 /// The async runtime of a gateway on the store at `location`.
@@ -67,10 +67,10 @@ const EVENT_INTERVAL: u32 = 2;
 /// as before: queued store writes on the store's writer thread, contended reads on the
 /// blocking pool, PDF text and agent commands in child processes.
 ///
-/// The one thread looks for network events after every two tasks it runs rather than tokio's
-/// default of 61 (`event_interval`): in a burst, dozens of room tasks are ready at once, and a
-/// webhook delivery that arrived meanwhile (whose sender waits for its answer before the
-/// next) was seen only after all of them. Measured (five paired runs of the bench's burst):
+/// The one thread looks for outside events (sockets, timers) after every two tasks it runs
+/// rather than tokio's default of 61 (`event_interval`): in a burst, dozens of room tasks are
+/// ready at once, and a webhook delivery that arrived meanwhile (webex-sim, posting one at a
+/// time, waits for its answer before the next) was seen only after all of them. Measured (five paired runs of the bench's burst):
 /// the users' 200 deliveries answered in 98 ms in all instead of 110, the burst drained 5%
 /// sooner, with the same CPU and latency at a steady rate (bench/README.md, "What bounds the
 /// burst").

@@ -112,13 +112,13 @@ pub struct EarlyFetch {
 }
 
 impl EarlyFetch {
-    /// Whether the gateway was idle when this fetch started: no other early fetch of the
-    /// channel running and no message of the channel queued or being processed. Then a
-    /// receiver can afford to let this fetch's request go out before it goes on. Otherwise it
-    /// should not: a webhook handler that yields while messages are in hand only delays its
-    /// answer behind everything that is ready, and a sender that posts the next delivery only
-    /// after this answer (webex-sim does) adds every delivery's delay up along its queue
-    /// (bench/README.md, "What bounds the burst").
+    /// Whether nothing else was waiting when this fetch started: no other early fetch of the
+    /// channel running and no message of the channel waiting in a room's queue (a message
+    /// being answered, say by a slow agent, does not count). Then a receiver can afford to let
+    /// this fetch's request go out before it goes on. Otherwise it should not: a webhook
+    /// handler that yields in a burst only delays its answer behind everything that is ready,
+    /// and a sender that posts the next delivery only after this answer (webex-sim does) adds
+    /// every delivery's delay up along its queue (bench/README.md, "What bounds the burst").
     pub fn is_alone(&self) -> bool {
         self.alone
     }
@@ -268,10 +268,10 @@ impl InboundSink {
     /// path from delivery to reply. A delivery the claim finds to be a duplicate costs one
     /// cancelled fetch.
     pub fn fetch_early(&self, id: &str) -> Option<EarlyFetch> {
-        let idle = self.dispatcher.is_idle();
+        let burst = self.dispatcher.has_waiting();
         self.prefetcher.as_ref().map(|p| {
             let mut early = p.start(id);
-            early.alone &= idle;
+            early.alone &= !burst;
             early
         })
     }
