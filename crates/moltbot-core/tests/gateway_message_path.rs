@@ -1025,8 +1025,8 @@ async fn early_fetches(incoming: &mpsc::UnboundedSender<Incoming>, ids: &[&str])
 
 /// A webhook receiver lets its message's early fetch go out before its claim only when no other
 /// early fetch runs and no message waits in a room's queue (`EarlyFetch::is_alone`; the
-/// second case is the next test): in a burst it answers Webex first. A fetch stops counting once it ends or is
-/// cancelled, so the gateway is "alone" again afterwards.
+/// second case is the next test): in a burst it answers Webex first. A fetch stops counting
+/// once it ends or is cancelled, so the gateway is "alone" again afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_early_fetch_is_alone_only_when_no_other_is_running() {
     let (channel, incoming) = ScriptedChannel::new();

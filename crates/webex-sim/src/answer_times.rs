@@ -1,15 +1,19 @@
 //! How long each webhook's target took to answer its deliveries, as the emulator timed them.
 //!
 //! The emulator posts the deliveries that have no injected delay one at a time, in event order,
-//! one queue for every webhook ([`crate::delivery`]; a choice of the emulator's, not a promise
-//! of Webex's), so in a burst the time a target takes to answer adds up along the whole queue.
-//! This records that time per delivery: from the request being handed to the HTTP client to the
-//! answer's status line, whatever the status. Deliveries that got no answer (refused, timed out
+//! through one queue shared by all webhooks ([`crate::delivery`]; a choice of the emulator's,
+//! not a promise of Webex's), so in a burst the time a target takes to answer adds up along the
+//! whole queue (and a slow target delays the others' deliveries, a wait no sum here shows).
+//! This records that time per delivery: from the request being handed to the HTTP client (a
+//! new connection included when none is pooled) to the answer's status line, whatever the
+//! status (so "answered" here counts more than `SimServer::deliveries_answered`, which counts
+//! 2xx only). Deliveries that got no answer (refused, timed out
 //! after 15 s) are not recorded, so a sum undercounts a target that hangs. Deliveries delayed by
 //! fault injection (posted beside the queue) and each copy of a duplicated one are recorded
-//! like the others. A test or benchmark reads them with
-//! [`crate::server::SimServer::delivery_answer_times`]; [`crate::state::SimState::reset`]
-//! clears them.
+//! like the others; deliveries the fault plan drops are never posted, so never timed. A test or
+//! benchmark reads them with [`crate::server::SimServer::delivery_answer_times`];
+//! [`crate::state::SimState::reset`] clears them. Past [`MAX_SAMPLES`] a list keeps its first
+//! samples and drops the rest without a flag.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,7 +23,8 @@ use uuid::Uuid;
 /// Answers kept per webhook and kind, the first ones (a long run does not grow memory past it).
 pub const MAX_SAMPLES: usize = 100_000;
 
-/// The answer times of one webhook's deliveries, split by whose message they announced.
+/// The answer times of one webhook's deliveries, split by whether the event's person (a
+/// message's author, a card's submitter, a membership's member) is the webhook's owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryTimes {
     /// Deliveries about something another person did (a user's message, for a bot).

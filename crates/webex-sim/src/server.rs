@@ -310,7 +310,8 @@ impl SimServer {
         }
     }
 
-    /// Forgets the recorded delivery answer times (before a measured run).
+    /// Forgets the recorded delivery answer times (before a measured run: wait for
+    /// `deliveries_done` first, or deliveries still queued are recorded after the clear).
     pub fn clear_delivery_answer_times(&self) {
         lock(&self.state.answer_times).clear();
     }

@@ -70,10 +70,10 @@ const EVENT_INTERVAL: u32 = 2;
 /// The one thread looks for outside events (sockets, timers) after every two tasks it runs
 /// rather than tokio's default of 61 (`event_interval`): in a burst, dozens of room tasks are
 /// ready at once, and a webhook delivery that arrived meanwhile (webex-sim, posting one at a
-/// time, waits for its answer before the next) was seen only after all of them. Measured (five paired runs of the bench's burst):
-/// the users' 200 deliveries answered in 98 ms in all instead of 110, the burst drained 5%
-/// sooner, with the same CPU and latency at a steady rate (bench/README.md, "What bounds the
-/// burst").
+/// time, waits for its answer before the next) was seen only after all of them. Measured
+/// (five paired runs of the bench's burst): the users' 200 deliveries answered in 98 ms in all
+/// instead of 110, the burst drained 5% sooner, with the same CPU and latency at a steady rate
+/// (bench/README.md, "What bounds the burst").
 ///
 /// With PostgreSQL, a multi-thread runtime: the store's connections are tasks of the runtime
 /// itself, so a synchronous wait on the store (building a channel reads its webhook secret)
