@@ -4,8 +4,12 @@
 //! with the text back. [`crate::scenarios::floor_responder`] makes them as soon as the user's
 //! `POST` returned (no webhook hop); [`WebhookFloor`] makes them on each webhook delivery, as a
 //! real webhook bot must, so it also pays the emulator's delivery (one at a time, in order,
-//! each waiting for its receiver's answer).
+//! each waiting for its receiver's answer). The webhook floor runs as a process of its own
+//! (`moltbot-bench-floor`, [`FloorKind::Process`], the base of the ratios) or on the bench's
+//! runtime ([`FloorKind::InProcess`], for reference).
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -13,9 +17,10 @@ use anyhow::{anyhow, Context as _};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::task::JoinHandle;
 use webex_api::{CreateMessage, MessageTarget, WebexClient};
 use webex_sim::{SimPerson, SimServer};
@@ -31,7 +36,7 @@ pub async fn reply(client: &WebexClient, id: &str) {
     }
 }
 
-/// Deliveries counted by a [`WebhookFloor`].
+/// Deliveries counted by a webhook floor.
 #[derive(Debug, Default)]
 struct Counts {
     received: AtomicUsize,
@@ -44,42 +49,83 @@ struct Receiver {
     counts: Counts,
 }
 
-/// The webhook floor: an HTTP server on `127.0.0.1:0`, registered in the emulator as a bot's
-/// `messages:created` webhook, that answers every delivery 200 at once and, in a task of its
-/// own, [`reply`]s to it, unless the message is the bot's own (`data.personId` is the bot's
-/// id), which it skips without a `GET`. Nothing else: no signature check, store, queue, agent
-/// or ordering within a room. Stopped when dropped.
+/// The webhook floor's HTTP app, the same in both kinds of floor: `POST /webhook` answers every
+/// delivery 200 at once and, in a task of its own, [`reply`]s to it, unless the message is the
+/// bot's own (`data.personId` is `bot_id`), which it skips without a `GET` (400 without
+/// `data.id`); `GET /counts` returns `{"received": n, "own_skipped": n}` so far. Nothing else:
+/// no signature check, store, queue, agent or ordering within a room. `client` holds the bot's
+/// token.
+pub fn app(client: WebexClient, bot_id: String) -> Router {
+    let receiver = Arc::new(Receiver {
+        client,
+        bot_id,
+        counts: Counts::default(),
+    });
+    Router::new()
+        .route("/webhook", post(deliver))
+        .route("/counts", get(counts))
+        .with_state(receiver)
+}
+
+/// Which webhook floor a scenario runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloorKind {
+    /// A bot of its own: the floor's [`app`] in a process of its own
+    /// (`moltbot-bench-floor`, one thread), as every real bot is, and as the issue's floor
+    /// was (a Python process). The base of the webhook ratios.
+    Process,
+    /// The floor's [`app`] on the bench's own runtime, beside the emulator: a delivery never
+    /// leaves the process that sends it, which no bot talking to Webex can do. Reported for
+    /// reference (earlier results used it as the base).
+    InProcess,
+}
+
+/// The webhook floor, registered in the emulator as a bot's `messages:created` webhook
+/// (`POST /webhooks` as the bot, no secret), serving [`app`] on `127.0.0.1:0`. Stopped when
+/// dropped.
 pub struct WebhookFloor {
-    receiver: Arc<Receiver>,
-    server: JoinHandle<()>,
+    port: u16,
+    running: Running,
+}
+
+enum Running {
+    InProcess(JoinHandle<()>),
+    /// `kill_on_drop`: the child ends with the floor.
+    Process(tokio::process::Child),
 }
 
 impl WebhookFloor {
-    /// Binds the server and registers its webhook (`POST /webhooks` as `bot`, no secret).
-    /// `client` holds `bot`'s token. Errors: the bind, or the emulator refusing the webhook.
+    /// Starts a floor of `kind` for `bot` and registers its webhook. `client` (bot's token,
+    /// against the emulator) answers for the in-process floor; the process floor builds its own
+    /// from `api_base` and `bot`'s token (given in its environment, never on its command
+    /// line). Errors: the bind, the floor binary missing or failing to start (its path: see
+    /// [`floor_binary`]), or the emulator refusing the webhook.
     pub async fn start(
         sim: &SimServer,
         bot: &SimPerson,
         client: WebexClient,
+        kind: FloorKind,
     ) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("bind the webhook floor")?;
-        let port = listener.local_addr()?.port();
-        let receiver = Arc::new(Receiver {
-            client,
-            bot_id: bot.id.clone(),
-            counts: Counts::default(),
-        });
-        let app = Router::new()
-            .route("/webhook", post(deliver))
-            .with_state(Arc::clone(&receiver));
-        let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
-                eprintln!("webhook floor server stopped: {err}");
+        let (port, running) = match kind {
+            FloorKind::InProcess => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .context("bind the webhook floor")?;
+                let port = listener.local_addr()?.port();
+                let app = app(client, bot.id.clone());
+                let server = tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, app).await {
+                        eprintln!("webhook floor server stopped: {err}");
+                    }
+                });
+                (port, Running::InProcess(server))
             }
-        });
-        let floor = Self { receiver, server };
+            FloorKind::Process => {
+                let (port, child) = spawn_process(&sim.api_base(), bot).await?;
+                (port, Running::Process(child))
+            }
+        };
+        let floor = Self { port, running };
         sim.call_as(
             bot,
             reqwest::Method::POST,
@@ -96,20 +142,104 @@ impl WebhookFloor {
         Ok(floor)
     }
 
-    /// `(deliveries received, of which the bot's own messages skipped)` so far.
-    pub fn counts(&self) -> (usize, usize) {
-        let c = &self.receiver.counts;
-        (
-            c.received.load(Ordering::Relaxed),
-            c.own_skipped.load(Ordering::Relaxed),
-        )
+    /// The process id of a [`FloorKind::Process`] floor (`None` in process).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Running::Process(child) => child.id(),
+            Running::InProcess(_) => None,
+        }
+    }
+
+    /// `(deliveries received, of which the bot's own messages skipped)` so far, read from its
+    /// `GET /counts`. Errors: the floor not answering.
+    pub async fn counts(&self) -> anyhow::Result<(usize, usize)> {
+        let url = format!("http://127.0.0.1:{}/counts", self.port);
+        let v: Value = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("GET the webhook floor's counts")?
+            .json()
+            .await
+            .context("the webhook floor's counts")?;
+        let n = |k: &str| v[k].as_u64().map(|n| n as usize);
+        n("received")
+            .zip(n("own_skipped"))
+            .ok_or_else(|| anyhow!("the webhook floor's counts are not numbers: {v}"))
     }
 }
 
 impl Drop for WebhookFloor {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Running::InProcess(server) = &self.running {
+            server.abort();
+        }
     }
+}
+
+/// The process floor's binary: `$MOLTBOT_BENCH_FLOOR`, else `moltbot-bench-floor` beside the
+/// running executable or one folder up (where cargo puts a package's binaries for its tests).
+pub fn floor_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MOLTBOT_BENCH_FLOOR") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let name = format!("moltbot-bench-floor{}", std::env::consts::EXE_SUFFIX);
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&name))
+        .find(|p| p.is_file())
+}
+
+/// Starts `moltbot-bench-floor` for `bot` and reads the port it bound from its first line of
+/// output (`port=N`).
+async fn spawn_process(
+    api_base: &str,
+    bot: &SimPerson,
+) -> anyhow::Result<(u16, tokio::process::Child)> {
+    let binary = floor_binary().context(
+        "no moltbot-bench-floor binary: run `cargo build --release -p moltbot-bench` or set \
+         MOLTBOT_BENCH_FLOOR",
+    )?;
+    let mut child = tokio::process::Command::new(&binary)
+        .env(FLOOR_API_BASE, api_base)
+        .env(FLOOR_TOKEN, &bot.token)
+        .env(FLOOR_BOT_ID, &bot.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    let stdout = child.stdout.take().context("the floor's stdout")?;
+    let mut line = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .context("the webhook floor did not say its port within 10 s")?
+    .context("read the webhook floor's port")?;
+    let port = line
+        .trim()
+        .strip_prefix("port=")
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("the webhook floor said {line:?}, not port=N"))?;
+    Ok((port, child))
+}
+
+/// The process floor's environment: the emulator's API base URL.
+pub const FLOOR_API_BASE: &str = "MOLTBOT_BENCH_FLOOR_API_BASE";
+/// The process floor's environment: the bot's token.
+pub const FLOOR_TOKEN: &str = "MOLTBOT_BENCH_FLOOR_TOKEN";
+/// The process floor's environment: the bot's person id (its own messages are skipped).
+pub const FLOOR_BOT_ID: &str = "MOLTBOT_BENCH_FLOOR_BOT_ID";
+
+async fn counts(State(r): State<Arc<Receiver>>) -> Json<Value> {
+    let c = &r.counts;
+    Json(json!({
+        "received": c.received.load(Ordering::Relaxed),
+        "own_skipped": c.own_skipped.load(Ordering::Relaxed),
+    }))
 }
 
 /// One delivery: 200 at once (400 without `data.id`), the reply in a task of its own.

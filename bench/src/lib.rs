@@ -12,6 +12,8 @@ pub mod world;
 
 use std::path::{Path, PathBuf};
 
+use floor::FloorKind;
+
 /// Sizes of one run.
 #[derive(Debug, Clone)]
 pub struct Sizes {
@@ -37,6 +39,14 @@ pub struct Sizes {
     pub burst_messages: usize,
     /// Rooms (1:1, one user each) the `burst` scenario's messages are spread over.
     pub burst_rooms: usize,
+    /// Where the webhook floor of the steady runs (`latency::steady`: the latency, websocket and
+    /// ha scenarios) runs: a process of its own (default) or the bench's, as before the tenth
+    /// session. The burst scenario runs both.
+    pub webhook_floor: FloorKind,
+    /// Rounds of the `burst` scenario: each sends a burst to the gateway and then to each
+    /// floor; the ratios are over every round (one burst lasts a tenth of a second, so a
+    /// single one shows the machine's moment as much as the bots).
+    pub burst_rounds: usize,
     /// Messages per fault case.
     pub fault_n: usize,
     /// Messages per second during fault cases.
@@ -76,6 +86,8 @@ impl Sizes {
             burst_n: 5000,
             burst_messages: 200,
             burst_rooms: 10,
+            burst_rounds: 7,
+            webhook_floor: FloorKind::Process,
             fault_n: 1000,
             fault_rate: 25.0,
             kills: 10,
@@ -104,6 +116,8 @@ impl Sizes {
             burst_n: 500,
             burst_messages: 200,
             burst_rooms: 10,
+            burst_rounds: 5,
+            webhook_floor: FloorKind::Process,
             fault_n: 100,
             fault_rate: 25.0,
             kills: 3,
@@ -132,6 +146,8 @@ impl Sizes {
             burst_n: 30,
             burst_messages: 20,
             burst_rooms: 4,
+            burst_rounds: 2,
+            webhook_floor: FloorKind::Process,
             fault_n: 12,
             fault_rate: 10.0,
             kills: 1,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
+use moltbot_bench::floor::FloorKind;
 use moltbot_bench::report::{self, Section};
 use moltbot_bench::{find_binary, scenarios, workspace_root, Sizes};
 
@@ -39,6 +40,18 @@ struct Args {
     /// Override the number of messages of the latency run.
     #[arg(long)]
     latency_n: Option<usize>,
+    /// Where the steady runs' webhook floor runs: `process` (its own, the default) or
+    /// `in-process` (the bench's, as before the tenth session; to compare with older results).
+    /// The burst scenario runs both.
+    #[arg(long, value_enum, default_value = "process")]
+    webhook_floor: WebhookFloorArg,
+}
+
+/// `--webhook-floor`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum WebhookFloorArg {
+    Process,
+    InProcess,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +69,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = args.latency_n {
         sizes.latency_n = n;
     }
+    sizes.webhook_floor = match args.webhook_floor {
+        WebhookFloorArg::Process => FloorKind::Process,
+        WebhookFloorArg::InProcess => FloorKind::InProcess,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _};
 use moltbot_testkit::wait;
 use serde_json::json;
-use webex_sim::{SimPerson, SimServer};
+use webex_sim::{MessageCursor, SimPerson, SimServer};
 
 use crate::gateway::{free_port, GatewayConfig, GatewayHome};
 
@@ -120,15 +120,35 @@ struct Pending {
     sent: Instant,
 }
 
+/// A message the watcher saw that no expectation matched (yet): a reply can exist before
+/// its expectation does, when the bot answered before the user's `POST` returned to the bench.
+struct Seen {
+    author: String,
+    text: String,
+    at: Instant,
+}
+
 #[derive(Default)]
 struct TrackerState {
     pending: HashMap<String, Vec<Pending>>,
+    /// By room: messages seen and not matched, so an expectation registered late still finds
+    /// its reply.
+    unmatched: HashMap<String, Vec<Seen>>,
     done: HashMap<&'static str, Vec<Duration>>,
     last_seen: HashMap<&'static str, Instant>,
 }
 
-/// Watches the emulator (about every millisecond, only rooms with unanswered messages) and
-/// records, per series, the time from a send to the reply's existence.
+impl TrackerState {
+    fn answered(&mut self, series: &'static str, latency: Duration, at: Instant) {
+        self.done.entry(series).or_default().push(latency);
+        let last = self.last_seen.entry(series).or_insert(at);
+        *last = (*last).max(at);
+    }
+}
+
+/// Watches the emulator (about every millisecond, reading only the messages created since it
+/// last looked: [`SimServer::messages_since`]) and records, per series, the time from a send
+/// to the reply's existence.
 pub struct Tracker {
     sim: Arc<SimServer>,
     state: Mutex<TrackerState>,
@@ -136,15 +156,16 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Starts the watcher thread.
+    /// Starts the watcher thread. Messages created before it are not looked at.
     pub fn start(sim: Arc<SimServer>) -> Arc<Self> {
         let tracker = Arc::new(Self {
             sim,
             state: Mutex::new(TrackerState::default()),
             stop: AtomicBool::new(false),
         });
+        let (_, cursor) = tracker.sim.messages_since(MessageCursor::default());
         let t = Arc::clone(&tracker);
-        std::thread::spawn(move || t.watch());
+        std::thread::spawn(move || t.watch(cursor));
         tracker
     }
 
@@ -164,7 +185,19 @@ impl Tracker {
         text: &str,
         sent: Instant,
     ) {
-        self.lock()
+        let mut state = self.lock();
+        let early = state.unmatched.get_mut(room).and_then(|seen| {
+            let i = seen
+                .iter()
+                .position(|m| m.author == responder && m.text == text)?;
+            Some(seen.swap_remove(i))
+        });
+        if let Some(reply) = early {
+            // Seen before the user's `POST` returned here: as good as at once.
+            state.answered(series, reply.at.saturating_duration_since(sent), reply.at);
+            return;
+        }
+        state
             .pending
             .entry(room.to_string())
             .or_default()
@@ -176,35 +209,42 @@ impl Tracker {
             });
     }
 
-    fn watch(&self) {
+    fn watch(&self, mut cursor: MessageCursor) {
         while !self.stop.load(Ordering::Relaxed) {
-            let rooms: Vec<String> = self.lock().pending.keys().cloned().collect();
-            for room in rooms {
-                let messages = self.sim.messages_in(&room);
-                let now = Instant::now();
-                let mut state = self.lock();
-                let TrackerState {
-                    pending,
-                    done,
-                    last_seen,
-                } = &mut *state;
-                if let Some(list) = pending.get_mut(&room) {
-                    list.retain(|p| {
-                        let answered = messages
-                            .iter()
-                            .any(|m| m.person_id == p.responder && m.content() == p.text);
-                        if answered {
-                            done.entry(p.series).or_default().push(now - p.sent);
-                            let last = last_seen.entry(p.series).or_insert(now);
-                            *last = (*last).max(now);
-                        }
-                        !answered
-                    });
+            let (messages, next) = self.sim.messages_since(cursor);
+            cursor = next;
+            let now = Instant::now();
+            let mut state = self.lock();
+            for m in messages {
+                let text = m.content().to_string();
+                let list = state.pending.get_mut(&m.room_id);
+                let found = list.and_then(|list| {
+                    let i = list
+                        .iter()
+                        .position(|p| p.responder == m.person_id && p.text == text)?;
+                    let p = list.swap_remove(i);
                     if list.is_empty() {
-                        pending.remove(&room);
+                        // Keeps `pending` a count of rooms still waiting.
+                        Some((p, true))
+                    } else {
+                        Some((p, false))
                     }
+                });
+                match found {
+                    Some((p, emptied)) => {
+                        if emptied {
+                            state.pending.remove(&m.room_id);
+                        }
+                        state.answered(p.series, now.saturating_duration_since(p.sent), now);
+                    }
+                    None => state.unmatched.entry(m.room_id).or_default().push(Seen {
+                        author: m.person_id,
+                        text,
+                        at: now,
+                    }),
                 }
             }
+            drop(state);
             // The sampling period of the latency measurement.
             std::thread::sleep(Duration::from_millis(1));
         }

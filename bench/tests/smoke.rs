@@ -96,33 +96,43 @@ async fn throughput_smoke() {
 async fn burst_smoke() {
     let sizes = Sizes::smoke();
     let s = scenarios::burst::run(&binary(), &sizes).await.unwrap();
-    let n = sizes.burst_messages as f64;
-    for side in ["ours", "floor_webhook", "floor_direct"] {
+    // Every side's figures cover every round.
+    let rounds = sizes.burst_rounds;
+    assert!(rounds >= 2, "the smoke run checks the rounds add up");
+    assert_eq!(num(&s.json, &["rounds"]), rounds as f64);
+    let n = (sizes.burst_messages * rounds) as f64;
+    for side in [
+        "ours",
+        "floor_webhook",
+        "floor_webhook_in_process",
+        "floor_direct",
+    ] {
         assert_eq!(num(&s.json, &[side, "answered"]), n, "{side}: {}", s.json);
         assert_eq!(num(&s.json, &[side, "missing"]), 0.0, "{side}: {}", s.json);
         assert_eq!(num(&s.json, &[side, "latency", "count"]), n, "{}", s.json);
         assert!(num(&s.json, &[side, "drained_ms"]) > 0.0, "{}", s.json);
+        let by_round = s.json[side]["drained_ms_by_round"].as_array().unwrap();
+        assert_eq!(by_round.len(), rounds, "{side}: {}", s.json);
     }
     // The gateway answers each room in order; the floor is not asked to.
     assert_eq!(num(&s.json, &["ours", "out_of_order"]), 0.0, "{}", s.json);
     assert_eq!(num(&s.json, &["rooms"]), sizes.burst_rooms as f64);
-    // The webhook floor got every user's message and its own replies through its webhook,
-    // and skipped its own without a GET.
     assert_eq!(
-        num(&s.json, &["floor_webhook", "deliveries", "received"]),
-        2.0 * n,
-        "{}",
+        num(&s.json, &["messages"]),
+        sizes.burst_messages as f64,
+        "messages per burst: {}",
         s.json
     );
-    assert_eq!(
-        num(&s.json, &["floor_webhook", "deliveries", "own_skipped"]),
-        n,
-        "{}",
-        s.json
-    );
+    // Each webhook floor (its own process, the bench's) got every user's message and its own
+    // replies through its webhook, and skipped its own without a GET.
+    for side in ["floor_webhook", "floor_webhook_in_process"] {
+        let deliveries = |k: &str| num(&s.json, &[side, "deliveries", k]);
+        assert_eq!(deliveries("received"), 2.0 * n, "{side}: {}", s.json);
+        assert_eq!(deliveries("own_skipped"), n, "{side}: {}", s.json);
+    }
     // The emulator timed every delivery of the burst to the gateway and to the webhook floor:
     // each user's message and each reply coming back, once (not the warm-up's).
-    for side in ["ours", "floor_webhook"] {
+    for side in ["ours", "floor_webhook", "floor_webhook_in_process"] {
         for kind in ["others", "own"] {
             let times = [side, "delivery_answer_times", kind];
             let count = [&times[..], &["count"]].concat();
@@ -131,11 +141,19 @@ async fn burst_smoke() {
             assert!(num(&s.json, &sum) > 0.0, "{side} {kind}: {}", s.json);
         }
     }
-    for ratio in ["ratio", "ratio_direct"] {
+    for ratio in ["ratio", "ratio_in_process", "ratio_direct"] {
         for figure in ["drained", "p50", "p99"] {
             assert!(num(&s.json, &[ratio, figure]) > 0.0, "{ratio}: {}", s.json);
         }
+        let by_round = s.json[ratio]["drained_by_round"].as_array().unwrap();
+        assert_eq!(by_round.len(), rounds, "{ratio}: {}", s.json);
     }
+    // The process floor's CPU was read from its /proc entry.
+    assert!(
+        num(&s.json, &["floor_webhook", "cpu_ms"]) >= 0.0,
+        "{}",
+        s.json
+    );
     // Answering writes to the store: the kernel saw the gateway's writes, and its CPU moved.
     assert!(
         num(&s.json, &["store_bytes", "proc_io_write_bytes_delta"]) > 0.0,

@@ -58,6 +58,7 @@ pub async fn run(
         users: sizes.ha_users,
         messages: sizes.ha_latency_n,
         rate: sizes.latency_rate,
+        webhook_floor: sizes.webhook_floor,
     };
     let sqlite = steady_on(binary, "webhook", load, None).await?;
     let schema = ScratchSchema::new(base, "bench_pg_latency");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{expect_reply, floor_responder, pairs, send_steady, warm_up};
-use crate::floor::WebhookFloor;
+use crate::floor::{FloorKind, WebhookFloor};
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{outcome, Outcome, RequestMix, Tracker, World};
@@ -39,6 +39,8 @@ pub struct Load {
     pub messages: usize,
     /// Messages per second, to each bot.
     pub rate: f64,
+    /// Where the webhook floor beside the gateway runs ([`Sizes::webhook_floor`]).
+    pub webhook_floor: FloorKind,
 }
 
 /// The figures of one steady run ([`steady`]).
@@ -95,6 +97,7 @@ impl Steady {
             users,
             messages,
             rate,
+            webhook_floor: _,
         } = self.load;
         s.row(
             format!(
@@ -207,6 +210,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         users: sizes.users,
         messages: sizes.latency_n,
         rate: sizes.latency_rate,
+        webhook_floor: sizes.webhook_floor,
     };
     let fig = steady(binary, "webhook", load).await?;
     let mut s = Section::new("webhook_latency");
@@ -246,7 +250,8 @@ pub async fn steady_on(
         .sim
         .add_bot("floor-webhook@webex.bot", "Floor Webhook");
     let hook_client = naive::client(&world.sim.api_base(), &hook_bot.token, UNLIMITED_RPM)?;
-    let hook_floor = WebhookFloor::start(&world.sim, &hook_bot, hook_client).await?;
+    let hook_floor =
+        WebhookFloor::start(&world.sim, &hook_bot, hook_client, load.webhook_floor).await?;
     let mut config = world.gateway_config(mode, 5.0, UNLIMITED_RPM)?;
     // The steady run measures the gateway as installed (only the rate limit out of the way):
     // the safety poll at its default interval, as a user runs it. Every 5 s (the bench's

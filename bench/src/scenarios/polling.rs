@@ -27,6 +27,7 @@ pub fn latency_load(sizes: &Sizes, interval: f64, n: usize) -> Load {
         users: sizes.users.min(10),
         messages: n,
         rate: (n as f64 / (interval * 4.0)).max(0.5),
+        webhook_floor: sizes.webhook_floor,
     }
 }
 

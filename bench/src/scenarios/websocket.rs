@@ -20,6 +20,7 @@ pub async fn run(binary: &Path, sizes: &Sizes, fault_cases: &[String]) -> anyhow
         users: sizes.users,
         messages: sizes.latency_n,
         rate: sizes.latency_rate,
+        webhook_floor: sizes.webhook_floor,
     };
     let steady = latency::steady(binary, "websocket", load).await?;
     steady.rows(&mut s, "websocket (latency's load)");

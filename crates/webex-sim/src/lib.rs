@@ -33,7 +33,7 @@ pub use faults::Faults;
 pub use file_scenario::FileRef;
 pub use files::{FileInfo, Scan, SimFile};
 pub use model::RoomType;
-pub use scenario::{InRoom, Marker, SimCallError, SimMessage, SimUser};
+pub use scenario::{InRoom, Marker, MessageCursor, SimCallError, SimMessage, SimUser};
 pub use seed::{Seed, SeedError};
 pub use server::{SimPerson, SimRoom, SimServer, StartError};
 pub use state::RecordedRequest;

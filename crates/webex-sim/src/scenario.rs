@@ -33,6 +33,10 @@ use std::sync::atomic::Ordering;
 /// The domain of people [`SimServer::user`] creates from a bare name.
 pub const USER_DOMAIN: &str = "example.com";
 
+/// A position in the emulator's messages, in creation order: see [`SimServer::messages_since`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCursor(u64);
+
 /// A message as the emulator renders it (`GET /messages/{id}`), typed. Optional fields are
 /// `None` or empty when Webex leaves them out. Equality compares the typed fields only (the
 /// raw JSON differs between views: the `POST /messages` answer also echoes `toPersonEmail`).
@@ -468,6 +472,35 @@ impl SimServer {
                 }
             })
             .collect()
+    }
+
+    /// Every message created after `cursor`, in any room, oldest first (deleted ones are not
+    /// there), and the cursor to pass next time ([`MessageCursor::default`] starts at the
+    /// first message; so does a cursor from before a reset). For a watcher that polls a busy emulator: it renders only the messages
+    /// newer than `cursor` (found by binary search, the store keeping messages in creation
+    /// order), so it holds the emulator's lock for a moment, where [`Self::messages_in`] scans
+    /// and renders a whole room, which grows with every message.
+    pub fn messages_since(&self, cursor: MessageCursor) -> (Vec<SimMessage>, MessageCursor) {
+        let world = self.state.world();
+        // A cursor from before a reset (sequence numbers start again) starts at the first.
+        let from = if cursor.0 > world.next_seq {
+            0
+        } else {
+            cursor.0
+        };
+        let start = world.messages.partition_point(|m| m.seq < from);
+        let messages = world.messages[start..]
+            .iter()
+            .map(|m| {
+                let raw = render::message(&world, m, MessageView::Listed);
+                match SimMessage::from_value(raw) {
+                    Ok(message) => message,
+                    // The emulator renders every message it stores; failing here is a bug in it.
+                    Err(e) => panic!("webex-sim rendered a message SimMessage cannot read: {e}"),
+                }
+            })
+            .collect();
+        (messages, MessageCursor(world.next_seq))
     }
 
     /// Every card submission (attachment action), oldest first, as

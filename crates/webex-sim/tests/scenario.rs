@@ -161,3 +161,32 @@ async fn deliveries_in_flight_count_until_the_target_answered() {
     sim.user("alice").dm_bot("two").await;
     assert_eq!(sim.deliveries_in_flight(), 0);
 }
+
+#[tokio::test]
+async fn a_watcher_reads_only_the_messages_created_since_it_last_looked() {
+    let sim = sim_with_bot().await;
+    let (start, cursor) = sim.messages_since(webex_sim::MessageCursor::default());
+    assert!(start.is_empty());
+
+    let hi = sim.user("alice").dm_bot("hi").await;
+    let team = sim.space("Team", &["bob"]);
+    let asked = sim.user("bob").mention_bot(&team, "status?").await;
+    // Every room, oldest first.
+    let (new, cursor) = sim.messages_since(cursor);
+    assert_eq!(new, vec![hi.clone(), asked.clone()]);
+    // Nothing new: nothing again.
+    let (none, cursor) = sim.messages_since(cursor);
+    assert!(none.is_empty());
+
+    let bot = sim.bot();
+    let answer = sim.as_user(&bot).post(&hi, "hello").await;
+    let (new, cursor) = sim.messages_since(cursor);
+    assert_eq!(new, vec![answer]);
+
+    // After a reset the numbering starts again: an old cursor reads from the first message.
+    sim.reset();
+    sim.add_bot("molty@webex.bot", "Molty");
+    let again = sim.user("carol").dm_bot("after the reset").await;
+    let (new, _) = sim.messages_since(cursor);
+    assert_eq!(new, vec![again]);
+}
