@@ -80,6 +80,17 @@ pub enum FloorKind {
     InProcess,
 }
 
+impl FloorKind {
+    /// `"own process"` or `"in the bench's process"`, for the report (JSON
+    /// `floor_webhook_kind`).
+    pub fn label(self) -> &'static str {
+        match self {
+            FloorKind::Process => "own process",
+            FloorKind::InProcess => "in the bench's process",
+        }
+    }
+}
+
 /// The webhook floor, registered in the emulator as a bot's `messages:created` webhook
 /// (`POST /webhooks` as the bot, no secret), serving [`app`] on `127.0.0.1:0`. Stopped when
 /// dropped.
@@ -95,19 +106,15 @@ enum Running {
 }
 
 impl WebhookFloor {
-    /// Starts a floor of `kind` for `bot` and registers its webhook. `client` (bot's token,
-    /// against the emulator) answers for the in-process floor; the process floor builds its own
-    /// from `api_base` and `bot`'s token (given in its environment, never on its command
-    /// line). Errors: the bind, the floor binary missing or failing to start (its path: see
-    /// [`floor_binary`]), or the emulator refusing the webhook.
-    pub async fn start(
-        sim: &SimServer,
-        bot: &SimPerson,
-        client: WebexClient,
-        kind: FloorKind,
-    ) -> anyhow::Result<Self> {
+    /// Starts a floor of `kind` for `bot` and registers its webhook. Either answers with a
+    /// client of its own for `bot`'s token against the emulator, with no client-side budget
+    /// (the process floor gets the token in its environment, never on its command line).
+    /// Errors: the client, the bind, the floor binary missing or failing to start (its path:
+    /// see [`floor_binary`]), or the emulator refusing the webhook.
+    pub async fn start(sim: &SimServer, bot: &SimPerson, kind: FloorKind) -> anyhow::Result<Self> {
         let (port, running) = match kind {
             FloorKind::InProcess => {
+                let client = crate::naive::client(&sim.api_base(), &bot.token, UNLIMITED_RPM)?;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .context("bind the webhook floor")?;
@@ -226,6 +233,9 @@ async fn spawn_process(
         .with_context(|| format!("the webhook floor said {line:?}, not port=N"))?;
     Ok((port, child))
 }
+
+/// The floors' client-side budget: none (the emulator's own limits are what they meet).
+pub const UNLIMITED_RPM: u32 = 1_000_000;
 
 /// The process floor's environment: the emulator's API base URL.
 pub const FLOOR_API_BASE: &str = "MOLTBOT_BENCH_FLOOR_API_BASE";

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
@@ -138,7 +138,19 @@ struct TrackerState {
     last_seen: HashMap<&'static str, Instant>,
 }
 
+/// How long a message no expectation matched is kept for one registered late (the window is
+/// the time between a user's message being created and its `POST` returning to the bench).
+const UNMATCHED_KEPT: Duration = Duration::from_secs(5);
+
 impl TrackerState {
+    /// Forgets the unmatched messages seen more than `kept` ago.
+    fn prune_unmatched(&mut self, kept: Duration) {
+        self.unmatched.retain(|_, seen| {
+            seen.retain(|m| m.at.elapsed() < kept);
+            !seen.is_empty()
+        });
+    }
+
     fn answered(&mut self, series: &'static str, latency: Duration, at: Instant) {
         self.done.entry(series).or_default().push(latency);
         let last = self.last_seen.entry(series).or_insert(at);
@@ -163,9 +175,11 @@ impl Tracker {
             state: Mutex::new(TrackerState::default()),
             stop: AtomicBool::new(false),
         });
-        let (_, cursor) = tracker.sim.messages_since(MessageCursor::default());
-        let t = Arc::clone(&tracker);
-        std::thread::spawn(move || t.watch(cursor));
+        let cursor = tracker.sim.message_cursor();
+        // The thread holds it weakly, so dropping the last handle stops it (an early return
+        // between `start` and `stop` leaves no thread polling).
+        let weak = Arc::downgrade(&tracker);
+        std::thread::spawn(move || Self::watch(&weak, cursor));
         tracker
     }
 
@@ -209,45 +223,55 @@ impl Tracker {
             });
     }
 
-    fn watch(&self, mut cursor: MessageCursor) {
-        while !self.stop.load(Ordering::Relaxed) {
-            let (messages, next) = self.sim.messages_since(cursor);
-            cursor = next;
-            let now = Instant::now();
-            let mut state = self.lock();
-            for m in messages {
-                let text = m.content().to_string();
-                let list = state.pending.get_mut(&m.room_id);
-                let found = list.and_then(|list| {
-                    let i = list
-                        .iter()
-                        .position(|p| p.responder == m.person_id && p.text == text)?;
-                    let p = list.swap_remove(i);
-                    if list.is_empty() {
-                        // Keeps `pending` a count of rooms still waiting.
-                        Some((p, true))
-                    } else {
-                        Some((p, false))
-                    }
-                });
-                match found {
-                    Some((p, emptied)) => {
-                        if emptied {
-                            state.pending.remove(&m.room_id);
-                        }
-                        state.answered(p.series, now.saturating_duration_since(p.sent), now);
-                    }
-                    None => state.unmatched.entry(m.room_id).or_default().push(Seen {
-                        author: m.person_id,
-                        text,
-                        at: now,
-                    }),
-                }
+    /// Polls until stopped or dropped.
+    fn watch(tracker: &Weak<Self>, mut cursor: MessageCursor) {
+        let mut pruned = Instant::now();
+        while let Some(t) = tracker.upgrade() {
+            if t.stop.load(Ordering::Relaxed) {
+                return;
             }
-            drop(state);
+            cursor = t.look(cursor);
+            if pruned.elapsed() >= UNMATCHED_KEPT {
+                t.lock().prune_unmatched(UNMATCHED_KEPT);
+                pruned = Instant::now();
+            }
+            drop(t);
             // The sampling period of the latency measurement.
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Matches the messages created since `cursor` against what is expected; returns the next
+    /// cursor.
+    fn look(&self, cursor: MessageCursor) -> MessageCursor {
+        let (messages, next) = self.sim.messages_since(cursor);
+        let now = Instant::now();
+        let mut state = self.lock();
+        for m in messages {
+            let text = m.content().to_string();
+            let list = state.pending.get_mut(&m.room_id);
+            let found = list.and_then(|list| {
+                let i = list
+                    .iter()
+                    .position(|p| p.responder == m.person_id && p.text == text)?;
+                Some((list.swap_remove(i), list.is_empty()))
+            });
+            match found {
+                Some((p, emptied)) => {
+                    if emptied {
+                        // Keeps `pending` a list of the rooms still waiting.
+                        state.pending.remove(&m.room_id);
+                    }
+                    state.answered(p.series, now.saturating_duration_since(p.sent), now);
+                }
+                None => state.unmatched.entry(m.room_id).or_default().push(Seen {
+                    author: m.person_id,
+                    text,
+                    at: now,
+                }),
+            }
+        }
+        next
     }
 
     /// How many expected replies are still missing.

@@ -148,7 +148,8 @@ async fn burst_smoke() {
         let by_round = s.json[ratio]["drained_by_round"].as_array().unwrap();
         assert_eq!(by_round.len(), rounds, "{ratio}: {}", s.json);
     }
-    // The process floor's CPU was read from its /proc entry.
+    // The process floor's CPU was read from its /proc entry (the key exists and is a number; in
+    // ticks of 10 ms, a smoke burst may well read 0).
     assert!(
         num(&s.json, &["floor_webhook", "cpu_ms"]) >= 0.0,
         "{}",

@@ -3,42 +3,25 @@
 //! the bench ([`moltbot_bench::floor::WebhookFloor`]), not by hand: it reads the emulator's API
 //! base, the bot's token and person id from its environment (`MOLTBOT_BENCH_FLOOR_API_BASE`,
 //! `MOLTBOT_BENCH_FLOOR_TOKEN`, `MOLTBOT_BENCH_FLOOR_BOT_ID`), binds `127.0.0.1:0`, prints
-//! `port=N` on its first line and serves until killed or its parent exits.
-//! `MOLTBOT_BENCH_FLOOR_THREADS` (default 1: tokio's current-thread runtime, like the
-//! gateway's) sets the number of worker threads.
+//! `port=N` on its first line and serves until killed or its parent exits. One thread
+//! (tokio's current-thread runtime), like the gateway's with its SQLite store.
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use moltbot_bench::floor::{app, FLOOR_API_BASE, FLOOR_BOT_ID, FLOOR_TOKEN};
+use moltbot_bench::floor::{app, FLOOR_API_BASE, FLOOR_BOT_ID, FLOOR_TOKEN, UNLIMITED_RPM};
 use moltbot_bench::naive;
-
-/// No client-side budget: the emulator's own limits are what the floor meets.
-const UNLIMITED_RPM: u32 = 1_000_000;
 
 fn env(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set (the bench sets it)"))
 }
 
 fn main() -> anyhow::Result<()> {
-    let threads: usize = match std::env::var("MOLTBOT_BENCH_FLOOR_THREADS") {
-        Ok(v) => v
-            .parse()
-            .context("MOLTBOT_BENCH_FLOOR_THREADS: a whole number of threads")?,
-        Err(_) => 1,
-    };
-    let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
-    runtime.block_on(serve())
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
 }
 
 async fn serve() -> anyhow::Result<()> {

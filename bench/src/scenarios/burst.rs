@@ -369,49 +369,57 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     let mut usage = Usage::default();
     for round in 1..=rounds {
         let tracker = Tracker::start(Arc::clone(&world.sim));
-        // Ours. The "after" reading waits for the quiet signal, so the writes that follow the
-        // last reply (its chunk marked sent, the message finished) are in it.
-        let before = look(&gateway, &files).await;
-        // The last deliveries before (the warm-up's or the last round's replies coming back)
-        // are not this burst's.
-        deliveries_done(&world).await?;
-        world.sim.clear_delivery_answer_times();
-        let reply = expect_reply(&tracker, "ours", &world.bot.id);
-        let mut side = burst(&world, &world.bot, &tracker, "ours", round, n, reply).await;
-        gateway
-            .try_settled(&world.sim, &world.bot, SETTLE_TIMEOUT)
-            .await?;
-        let after = look(&gateway, &files).await;
-        deliveries_done(&world).await?;
-        side.answer_times = answer_times_of(&world, &world.bot);
-        ours.add(side);
-        usage.add(&before, &after);
-
-        // The webhook floors: every delivery (the users' messages and their own replies)
-        // through the emulator's one-at-a-time drainer, like the gateway's.
-        floor_webhook.add(
-            hook.burst(&world, &tracker, "floor_webhook", round, n)
-                .await?,
-        );
-        let in_process = hook_in.burst(&world, &tracker, "floor_webhook_in_process", round, n);
-        floor_in_process.add(in_process.await?);
-        let answer = floor_responder(
-            &tracker,
-            "floor_direct",
-            &floor_bot.id,
-            direct_client.clone(),
-        );
-        let side = burst(
-            &world,
-            &floor_bot,
-            &tracker,
-            "floor_direct",
-            round,
-            n,
-            answer,
-        )
-        .await;
-        floor_direct.add(side);
+        // Each round starts with another side, so none always goes first (after a quiet spell)
+        // or last (after the emulator has grown by the round's other bursts).
+        for turn in 0..TURNS.len() {
+            match TURNS[(turn + round - 1) % TURNS.len()] {
+                Turn::Ours => {
+                    // The "after" reading waits for the quiet signal, so the writes that follow
+                    // the last reply (its chunk marked sent, the message finished) are in it.
+                    let before = look(&gateway, &files).await;
+                    // The deliveries before (the warm-up's, the last burst's replies coming
+                    // back) are not this burst's.
+                    deliveries_done(&world).await?;
+                    world.sim.clear_delivery_answer_times();
+                    let reply = expect_reply(&tracker, "ours", &world.bot.id);
+                    let mut side =
+                        burst(&world, &world.bot, &tracker, "ours", round, n, reply).await;
+                    gateway
+                        .try_settled(&world.sim, &world.bot, SETTLE_TIMEOUT)
+                        .await?;
+                    let after = look(&gateway, &files).await;
+                    deliveries_done(&world).await?;
+                    side.answer_times = answer_times_of(&world, &world.bot);
+                    ours.add(side);
+                    usage.add(&before, &after);
+                }
+                // The webhook floors: every delivery (the users' messages and their own
+                // replies) through the emulator's one-at-a-time drainer, like the gateway's.
+                Turn::Process => {
+                    let side = hook.burst(&world, &tracker, "floor_webhook", round, n);
+                    floor_webhook.add(side.await?);
+                }
+                Turn::InProcess => {
+                    let series = "floor_webhook_in_process";
+                    floor_in_process.add(hook_in.burst(&world, &tracker, series, round, n).await?);
+                }
+                Turn::Direct => {
+                    deliveries_done(&world).await?;
+                    let client = direct_client.clone();
+                    let answer = floor_responder(&tracker, "floor_direct", &floor_bot.id, client);
+                    let side = burst(
+                        &world,
+                        &floor_bot,
+                        &tracker,
+                        "floor_direct",
+                        round,
+                        n,
+                        answer,
+                    );
+                    floor_direct.add(side.await);
+                }
+            }
+        }
         tracker.stop();
     }
     gateway.stop().await;
@@ -425,9 +433,20 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         direct: &floor_direct,
     };
     report(&mut s, sizes, rounds, &sides);
-    per_message(&mut s, &usage, ours.order.answered);
+    per_message(&mut s, &usage, rounds, ours.order.answered);
     Ok(s)
 }
+
+/// The bursts of a round, in the first round's order.
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    Ours,
+    Process,
+    InProcess,
+    Direct,
+}
+
+const TURNS: [Turn; 4] = [Turn::Ours, Turn::Process, Turn::InProcess, Turn::Direct];
 
 /// A webhook floor of one kind, with the bot it answers for.
 struct HookFloor {
@@ -446,8 +465,7 @@ impl HookFloor {
         let bot = world
             .sim
             .add_bot(&format!("{name}@webex.bot"), display_name);
-        let client = naive::client(&world.sim.api_base(), &bot.token, UNLIMITED_RPM)?;
-        let floor = WebhookFloor::start(&world.sim, &bot, client, kind).await?;
+        let floor = WebhookFloor::start(&world.sim, &bot, kind).await?;
         Ok(Self { bot, floor })
     }
 
@@ -464,6 +482,8 @@ impl HookFloor {
         let before = self.floor.counts().await?;
         let pid = self.floor.pid();
         let cpu_before = pid.and_then(probe::cpu_ms);
+        // The last burst's deliveries are not this one's.
+        deliveries_done(world).await?;
         world.sim.clear_delivery_answer_times();
         let reply = expect_reply(tracker, series, &self.bot.id);
         let mut side = burst(world, &self.bot, tracker, series, round, n, reply).await;
@@ -728,8 +748,9 @@ fn report(s: &mut Section, sizes: &Sizes, rounds: usize, sides: &Sides<'_>) {
             .filter(|_| hook.order.answered > 0)
             .map_or("n/a".to_string(), |ms| {
                 format!(
-                    "{:.3} ms ({ms:.0} ms in all)",
-                    ms / hook.order.answered as f64
+                    "{:.3} ms ± {:.3} ({ms:.0} ms in all)",
+                    ms / hook.order.answered as f64,
+                    tick_error(rounds, hook.order.answered)
                 )
             }),
     );
@@ -745,7 +766,15 @@ fn report(s: &mut Section, sizes: &Sizes, rounds: usize, sides: &Sides<'_>) {
     s.set("ratio_in_process", in_process.json());
 }
 
-fn per_message(s: &mut Section, usage: &Usage, answered: usize) {
+/// How far a CPU time per message may be off: each burst's reading is a difference of two
+/// counts in clock ticks, so off by up to one tick; `windows` of them over `answered` messages.
+fn tick_error(windows: usize, answered: usize) -> f64 {
+    let tick_ms = 1000.0 / probe::clock_ticks().per_second.max(1) as f64;
+    windows as f64 * tick_ms / answered.max(1) as f64
+}
+
+/// The gateway's store bytes and CPU per answered message, from `usage` over `windows` bursts.
+fn per_message(s: &mut Section, usage: &Usage, windows: usize, answered: usize) {
     let per = |x: f64| (answered > 0).then(|| x / answered as f64);
     let bytes = |v: Option<f64>| v.map_or("n/a".to_string(), |b| format!("{b:.0} B"));
 
@@ -792,8 +821,10 @@ fn per_message(s: &mut Section, usage: &Usage, answered: usize) {
         cpu.and_then(|ms| per(ms).map(|p| (ms, p)))
             .map_or("n/a".to_string(), |(ms, p)| {
                 format!(
-                    "{p:.3} ms ({ms:.0} ms in all; {} ticks/s, {})",
-                    ticks.per_second, ticks.source
+                    "{p:.3} ms ± {:.3} ({ms:.0} ms in all over {windows} bursts; {} ticks/s, {})",
+                    tick_error(windows, answered),
+                    ticks.per_second,
+                    ticks.source
                 )
             }),
     );
@@ -801,6 +832,7 @@ fn per_message(s: &mut Section, usage: &Usage, answered: usize) {
         "cpu",
         json!({"total_ms": cpu.map(round),
                "per_answered_ms": cpu.and_then(per).map(|p| (p * 1000.0).round() / 1000.0),
+               "per_answered_error_ms": round(tick_error(windows, answered)),
                "clk_tck": ticks.per_second, "clk_tck_source": ticks.source}),
     );
 }

@@ -97,7 +97,7 @@ impl Steady {
             users,
             messages,
             rate,
-            webhook_floor: _,
+            webhook_floor: _, // in the webhook floor's row
         } = self.load;
         s.row(
             format!(
@@ -127,7 +127,8 @@ impl Steady {
         let hook = &self.floor_webhook;
         s.row(
             format!(
-                "{label}: webhook floor p50/p95/p99/max ({} msgs)",
+                "{label}: webhook floor ({}) p50/p95/p99/max ({} msgs)",
+                self.load.webhook_floor.label(),
                 self.floor_webhook_sent
             ),
             hook.cell(),
@@ -187,6 +188,7 @@ impl Steady {
             "overhead_ms": {"p50": round(ours.p50 - floor.p50), "p95": round(ours.p95 - floor.p95),
                             "p99": round(ours.p99 - floor.p99)},
             "floor_webhook": self.floor_webhook.json(),
+            "floor_webhook_kind": self.load.webhook_floor.label(),
             "overhead_webhook_ms": {"p50": round(ours.p50 - self.floor_webhook.p50),
                                     "p95": round(ours.p95 - self.floor_webhook.p95),
                                     "p99": round(ours.p99 - self.floor_webhook.p99)},
@@ -249,9 +251,7 @@ pub async fn steady_on(
     let hook_bot = world
         .sim
         .add_bot("floor-webhook@webex.bot", "Floor Webhook");
-    let hook_client = naive::client(&world.sim.api_base(), &hook_bot.token, UNLIMITED_RPM)?;
-    let hook_floor =
-        WebhookFloor::start(&world.sim, &hook_bot, hook_client, load.webhook_floor).await?;
+    let hook_floor = WebhookFloor::start(&world.sim, &hook_bot, load.webhook_floor).await?;
     let mut config = world.gateway_config(mode, 5.0, UNLIMITED_RPM)?;
     // The steady run measures the gateway as installed (only the rate limit out of the way):
     // the safety poll at its default interval, as a user runs it. Every 5 s (the bench's

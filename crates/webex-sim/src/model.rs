@@ -323,9 +323,11 @@ impl World {
         self.rooms.iter_mut().find(|r| &r.uuid == uuid)
     }
 
-    /// Finds a message.
+    /// Finds a message, newest first: the messages looked up (a bot fetching what a webhook
+    /// just announced, a reply's parent) are nearly always among the last created, and a
+    /// long-running emulator holds many.
     pub fn message(&self, uuid: &Uuid) -> Option<&Message> {
-        self.messages.iter().find(|m| &m.uuid == uuid)
+        self.messages.iter().rev().find(|m| &m.uuid == uuid)
     }
 
     /// Creates a group room with `creator` and `members` (creator included automatically).

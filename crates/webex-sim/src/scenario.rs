@@ -34,8 +34,14 @@ use std::sync::atomic::Ordering;
 pub const USER_DOMAIN: &str = "example.com";
 
 /// A position in the emulator's messages, in creation order: see [`SimServer::messages_since`].
+/// The default is the start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MessageCursor(u64);
+pub struct MessageCursor {
+    /// The emulator's resets when it was taken (sequence numbers start again at each).
+    resets: u64,
+    /// The sequence number of the first message not read yet.
+    next_seq: u64,
+}
 
 /// A message as the emulator renders it (`GET /messages/{id}`), typed. Optional fields are
 /// `None` or empty when Webex leaves them out. Equality compares the typed fields only (the
@@ -474,19 +480,30 @@ impl SimServer {
             .collect()
     }
 
+    /// The position after the last message created so far, for [`Self::messages_since`] (to
+    /// read only what comes next, without rendering what is there).
+    pub fn message_cursor(&self) -> MessageCursor {
+        let world = self.state.world();
+        MessageCursor {
+            resets: self.state.resets.load(Ordering::Relaxed),
+            next_seq: world.next_seq,
+        }
+    }
+
     /// Every message created after `cursor`, in any room, oldest first (deleted ones are not
     /// there), and the cursor to pass next time ([`MessageCursor::default`] starts at the
-    /// first message; so does a cursor from before a reset). For a watcher that polls a busy emulator: it renders only the messages
-    /// newer than `cursor` (found by binary search, the store keeping messages in creation
-    /// order), so it holds the emulator's lock for a moment, where [`Self::messages_in`] scans
-    /// and renders a whole room, which grows with every message.
+    /// first message; so does a cursor taken before a reset). For a watcher that polls a busy
+    /// emulator: it renders only the messages newer than `cursor` (found by binary search, the
+    /// store keeping messages in creation order), so it holds the emulator's lock for a
+    /// moment, where [`Self::messages_in`] scans and renders a whole room, which grows with
+    /// every message.
     pub fn messages_since(&self, cursor: MessageCursor) -> (Vec<SimMessage>, MessageCursor) {
         let world = self.state.world();
-        // A cursor from before a reset (sequence numbers start again) starts at the first.
-        let from = if cursor.0 > world.next_seq {
-            0
+        let resets = self.state.resets.load(Ordering::Relaxed);
+        let from = if cursor.resets == resets {
+            cursor.next_seq
         } else {
-            cursor.0
+            0
         };
         let start = world.messages.partition_point(|m| m.seq < from);
         let messages = world.messages[start..]
@@ -500,7 +517,11 @@ impl SimServer {
                 }
             })
             .collect();
-        (messages, MessageCursor(world.next_seq))
+        let next = MessageCursor {
+            resets,
+            next_seq: world.next_seq,
+        };
+        (messages, next)
     }
 
     /// Every card submission (attachment action), oldest first, as

@@ -61,6 +61,8 @@ pub struct SimState {
     pub deliveries_answered: AtomicU64,
     /// How long each webhook's target took to answer its deliveries.
     pub answer_times: Mutex<crate::answer_times::AnswerTimes>,
+    /// Resets so far ([`SimState::reset`]): message sequence numbers start again at each.
+    pub resets: AtomicU64,
     /// Mercury devices, websocket connections and un-acked events.
     pub mercury: crate::mercury::Hub,
 }
@@ -91,6 +93,7 @@ impl SimState {
             next_request_seq: AtomicU64::new(0),
             deliveries_answered: AtomicU64::new(0),
             answer_times: Mutex::default(),
+            resets: AtomicU64::new(0),
             mercury: crate::mercury::Hub::default(),
         }
     }
@@ -109,7 +112,13 @@ impl SimState {
         if let Some(seed) = lock(&self.seed).as_ref() {
             seed.apply(&mut world)?;
         }
-        *self.world() = world;
+        {
+            let mut current = self.world();
+            *current = world;
+            // Counted under the world's lock, so a reader of both sees them agree.
+            self.resets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.mercury.reset();
         lock(&self.log).clear();
         lock(&self.answer_times).clear();

@@ -183,10 +183,23 @@ async fn a_watcher_reads_only_the_messages_created_since_it_last_looked() {
     let (new, cursor) = sim.messages_since(cursor);
     assert_eq!(new, vec![answer]);
 
-    // After a reset the numbering starts again: an old cursor reads from the first message.
+    // After a reset the numbering starts again: an old cursor reads from the first message,
+    // however many were written since (more than before the reset, here).
+    let before_reset = sim.message_cursor();
+    assert_eq!(before_reset, cursor);
     sim.reset();
     sim.add_bot("molty@webex.bot", "Molty");
-    let again = sim.user("carol").dm_bot("after the reset").await;
-    let (new, _) = sim.messages_since(cursor);
-    assert_eq!(new, vec![again]);
+    let mut again = Vec::new();
+    for i in 0..5 {
+        again.push(
+            sim.user("carol")
+                .dm_bot(&format!("after the reset {i}"))
+                .await,
+        );
+    }
+    let (new, cursor) = sim.messages_since(cursor);
+    assert_eq!(new, again);
+    // The cursor taken now reads nothing that is already there.
+    assert_eq!(sim.message_cursor(), cursor);
+    assert!(sim.messages_since(sim.message_cursor()).0.is_empty());
 }
