@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde_json::{json, Value};
 use webex_sim::{DeliveryTimes, SimPerson};
 
@@ -289,44 +290,59 @@ async fn look(gateway: &crate::gateway::RunningGateway, files: &[&Path]) -> Prob
     }
 }
 
-/// What the gateway used during its bursts: the counters' growth from before to after each
-/// burst, added up over the rounds (so the floors' bursts in between are not in it).
+/// The gateway's CPU during its bursts: the growth from before to after each burst, added up
+/// over the rounds (so the floors' bursts in between are not in it).
 #[derive(Default)]
 struct Usage {
     cpu_ms: Option<f64>,
-    io_write_bytes: Option<f64>,
-    /// Growth of the store's files (a reused WAL hides rewrites).
-    files_growth: f64,
-    /// The files' size before the first burst and after the last.
-    files_first: Option<u64>,
-    files_last: u64,
-    /// Growth of the gateway's written-bytes counter, in all and per file.
-    metric: Option<f64>,
-    metric_by_file: Option<BTreeMap<String, f64>>,
 }
 
 impl Usage {
     fn add(&mut self, before: &Probe, after: &Probe) {
-        let delta = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| a - b);
-        self.cpu_ms = sum_either(self.cpu_ms, delta(before.cpu_ms, after.cpu_ms));
-        self.io_write_bytes = sum_either(
-            self.io_write_bytes,
-            delta(
-                before.io_write_bytes.map(|b| b as f64),
-                after.io_write_bytes.map(|a| a as f64),
-            ),
-        );
-        self.files_growth += after.store_files_bytes as f64 - before.store_files_bytes as f64;
-        self.files_first.get_or_insert(before.store_files_bytes);
-        self.files_last = after.store_files_bytes;
-        if let Some((b, a)) = before.metric.as_ref().zip(after.metric.as_ref()) {
-            self.metric = sum_either(self.metric, Some(a.total - b.total));
-            let by_file = self.metric_by_file.get_or_insert_with(BTreeMap::new);
-            for (file, value) in &a.by_file {
-                let grown = value - b.by_file.get(file).copied().unwrap_or(0.0);
-                *by_file.entry(file.clone()).or_insert(0.0) += grown;
-            }
+        let grown = before.cpu_ms.zip(after.cpu_ms).map(|(b, a)| a - b);
+        self.cpu_ms = sum_either(self.cpu_ms, grown);
+    }
+}
+
+/// What the gateway wrote over the whole run: read before its first burst and after the
+/// checkpoint that followed its last one (the store's checkpointer copies the WAL into the
+/// database about once a second while there are writes), so every page its bursts wrote to the
+/// WAL is counted with its copy into the database. Between its bursts it is idle (the floors'
+/// bursts do not touch its store).
+struct StoreWrites {
+    first: Probe,
+    last: Probe,
+    /// Whether a checkpoint was seen after the last burst ([`after_checkpoint`]).
+    checkpointed: bool,
+}
+
+/// How long to wait for the checkpoint after the last burst: the checkpointer looks once a
+/// second.
+const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
+
+/// The database file's written-bytes count of a reading (`None` without the metric).
+fn db_written(p: &Probe) -> Option<f64> {
+    p.metric.as_ref().and_then(|m| m.by_file.get("db").copied())
+}
+
+/// Reads the gateway again until its store's database file has been written since `last_burst`
+/// (the reading after its last burst): a checkpoint ran after its last write and copied it.
+/// Gives up after [`CHECKPOINT_WAIT`] (then `false`).
+async fn after_checkpoint(
+    gateway: &crate::gateway::RunningGateway,
+    files: &[&Path],
+    last_burst: &Probe,
+) -> (Probe, bool) {
+    let deadline = Instant::now() + CHECKPOINT_WAIT;
+    loop {
+        let now = look(gateway, files).await;
+        if db_written(&now).is_some() && db_written(&now) > db_written(last_burst) {
+            return (now, true);
         }
+        if Instant::now() >= deadline {
+            return (now, false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -367,6 +383,8 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
     let (mut floor_webhook, mut floor_in_process) = (Side::default(), Side::default());
     let mut floor_direct = Side::default();
     let mut usage = Usage::default();
+    let first = look(&gateway, &files).await;
+    let mut last_burst = None;
     for round in 1..=rounds {
         let tracker = Tracker::start(Arc::clone(&world.sim));
         // Each round starts with another side, so none always goes first (after a quiet spell)
@@ -392,6 +410,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
                     side.answer_times = answer_times_of(&world, &world.bot);
                     ours.add(side);
                     usage.add(&before, &after);
+                    last_burst = Some(after);
                 }
                 // The webhook floors: every delivery (the users' messages and their own
                 // replies) through the emulator's one-at-a-time drainer, like the gateway's.
@@ -422,6 +441,13 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         }
         tracker.stop();
     }
+    let last_burst = last_burst.context("no burst to the gateway ran")?;
+    let (last, checkpointed) = after_checkpoint(&gateway, &files, &last_burst).await;
+    let store = StoreWrites {
+        first,
+        last,
+        checkpointed,
+    };
     gateway.stop().await;
     drop((hook, hook_in));
 
@@ -433,7 +459,7 @@ pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<Section> {
         direct: &floor_direct,
     };
     report(&mut s, sizes, rounds, &sides);
-    per_message(&mut s, &usage, rounds, ours.order.answered);
+    per_message(&mut s, &usage, &store, rounds, ours.order.answered);
     Ok(s)
 }
 
@@ -773,30 +799,68 @@ fn tick_error(windows: usize, answered: usize) -> f64 {
     windows as f64 * tick_ms / answered.max(1) as f64
 }
 
-/// The gateway's store bytes and CPU per answered message, from `usage` over `windows` bursts.
-fn per_message(s: &mut Section, usage: &Usage, windows: usize, answered: usize) {
+/// The gateway's store bytes per answered message over the whole run (`store`) and its CPU
+/// per answered message over its `windows` bursts (`usage`).
+fn per_message(
+    s: &mut Section,
+    usage: &Usage,
+    store: &StoreWrites,
+    windows: usize,
+    answered: usize,
+) {
     let per = |x: f64| (answered > 0).then(|| x / answered as f64);
     let bytes = |v: Option<f64>| v.map_or("n/a".to_string(), |b| format!("{b:.0} B"));
+    let (first, last) = (&store.first, &store.last);
 
-    let growth = usage.files_growth;
-    let first = usage.files_first.unwrap_or(0);
+    let growth = last.store_files_bytes as f64 - first.store_files_bytes as f64;
     s.row(
         "store bytes per answered msg: file growth (moltbot.sqlite + -wal)",
         format!(
             "{} ({} → {} bytes; a reused WAL hides rewrites, see README)",
             bytes(per(growth)),
-            first,
-            usage.files_last
+            first.store_files_bytes,
+            last.store_files_bytes
         ),
     );
+    let metric = first
+        .metric
+        .as_ref()
+        .zip(last.metric.as_ref())
+        .map(|(b, a)| {
+            let by_file: BTreeMap<String, f64> = a
+                .by_file
+                .iter()
+                .map(|(k, v)| (k.clone(), v - b.by_file.get(k).copied().unwrap_or(0.0)))
+                .collect();
+            (a.total - b.total, by_file)
+        });
+    let file = |name: &str| {
+        metric
+            .as_ref()
+            .and_then(|(_, by)| by.get(name).copied())
+            .and_then(per)
+    };
     s.row(
         format!(
-            "store bytes per answered msg: {} delta",
-            probe::STORE_WRITTEN_METRIC
+            "store bytes per answered msg: {} delta, WAL + database ({})",
+            probe::STORE_WRITTEN_METRIC,
+            if store.checkpointed {
+                "the checkpoint after the last burst included"
+            } else {
+                "no checkpoint seen after the last burst: the database's share is short"
+            }
         ),
-        bytes(usage.metric.and_then(per)),
+        format!(
+            "{} (WAL {}, database {})",
+            bytes(metric.as_ref().and_then(|(d, _)| per(*d))),
+            bytes(file("wal")),
+            bytes(file("db"))
+        ),
     );
-    let kernel = usage.io_write_bytes;
+    let kernel = first
+        .io_write_bytes
+        .zip(last.io_write_bytes)
+        .map(|(b, a)| a as f64 - b as f64);
     s.row(
         "gateway bytes to storage per answered msg (/proc/<pid>/io write_bytes)",
         bytes(kernel.and_then(per)),
@@ -804,12 +868,15 @@ fn per_message(s: &mut Section, usage: &Usage, windows: usize, answered: usize) 
     s.set(
         "store_bytes",
         json!({"answered": answered,
-               "files_before": first, "files_after": usage.files_last,
+               "files_before": first.store_files_bytes, "files_after": last.store_files_bytes,
                "file_growth_per_answered": per(growth).map(round),
                "metric": probe::STORE_WRITTEN_METRIC,
-               "metric_delta": usage.metric,
-               "metric_delta_by_file": usage.metric_by_file,
-               "metric_per_answered": usage.metric.and_then(per).map(round),
+               "checkpointed": store.checkpointed,
+               "metric_delta": metric.as_ref().map(|(d, _)| *d),
+               "metric_delta_by_file": metric.as_ref().map(|(_, by)| by),
+               "metric_per_answered": metric.as_ref().and_then(|(d, _)| per(*d)).map(round),
+               "wal_per_answered": file("wal").map(round),
+               "db_per_answered": file("db").map(round),
                "proc_io_write_bytes_delta": kernel,
                "proc_io_write_bytes_per_answered": kernel.and_then(per).map(round)}),
     );

@@ -372,7 +372,7 @@ impl Default for Metrics {
         );
         registry.register(
             "store_written_bytes",
-            "Bytes the state store wrote to its write-ahead log (wal) and, by checkpoints, to its database file (db, an upper bound)",
+            "Bytes the state store wrote to its write-ahead log (wal) and, by checkpoints, to its database file (db)",
             store_written,
         );
         let store_writes = Counter::default();

@@ -85,7 +85,8 @@ pub struct BackendInfo {
 pub struct WrittenBytes {
     /// Appended to the write-ahead log.
     pub wal: u64,
-    /// Copied into the database file by checkpoints (an upper bound).
+    /// Written into the database file by checkpoints (measured on Linux; elsewhere an upper
+    /// bound, see the SQLite engine's `WrittenBytes::db`).
     pub db: u64,
     /// Units of work written (each one atomic: a claim, "the agent answered", ...).
     pub writes: u64,
