@@ -183,10 +183,13 @@ impl Drop for WebhookFloor {
     }
 }
 
-/// The process floor's binary: `$MOLTBOT_BENCH_FLOOR`, else `moltbot-bench-floor` beside the
+/// The variable that names the process floor's binary.
+pub const FLOOR_BINARY: &str = "MOLTBOT_BENCH_FLOOR";
+
+/// The process floor's binary: `$MOLTBOT_BENCH_FLOOR` (when set and not empty), else `moltbot-bench-floor` beside the
 /// running executable or one folder up (where cargo puts a package's binaries for its tests).
 pub fn floor_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("MOLTBOT_BENCH_FLOOR") {
+    if let Some(p) = std::env::var_os(FLOOR_BINARY).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     let exe = std::env::current_exe().ok()?;
@@ -216,7 +219,18 @@ async fn spawn_process(
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
+        .with_context(|| {
+            let from = if std::env::var_os(FLOOR_BINARY).is_some_and(|p| !p.is_empty()) {
+                format!("${FLOOR_BINARY}")
+            } else {
+                "found next to the bench".to_string()
+            };
+            format!(
+                "start the webhook floor {} ({from}; `cargo build --release -p moltbot-bench` \
+                 builds it)",
+                binary.display()
+            )
+        })?;
     let stdout = child.stdout.take().context("the floor's stdout")?;
     let mut line = String::new();
     tokio::time::timeout(
