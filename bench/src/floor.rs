@@ -67,8 +67,8 @@ pub fn app(client: WebexClient, bot_id: String) -> Router {
         .with_state(receiver)
 }
 
-/// Which webhook floor a scenario runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which webhook floor a scenario runs (`--webhook-floor process|in-process`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FloorKind {
     /// A bot of its own: the floor's [`app`] in a process of its own
     /// (`moltbot-bench-floor`, one thread), as every real bot is, and as the floor
@@ -114,7 +114,8 @@ impl WebhookFloor {
     pub async fn start(sim: &SimServer, bot: &SimPerson, kind: FloorKind) -> anyhow::Result<Self> {
         let (port, running) = match kind {
             FloorKind::InProcess => {
-                let client = crate::naive::client(&sim.api_base(), &bot.token, UNLIMITED_RPM)?;
+                let client =
+                    crate::naive::client(&sim.api_base(), &bot.token, crate::UNLIMITED_RPM)?;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .context("bind the webhook floor")?;
@@ -189,8 +190,8 @@ pub const FLOOR_BINARY: &str = "MOLTBOT_BENCH_FLOOR";
 /// The process floor's binary: `$MOLTBOT_BENCH_FLOOR` (when set and not empty), else `moltbot-bench-floor` beside the
 /// running executable or one folder up (where cargo puts a package's binaries for its tests).
 pub fn floor_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(FLOOR_BINARY).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+    if let Some(p) = floor_binary_from_env() {
+        return Some(p);
     }
     let exe = std::env::current_exe().ok()?;
     let name = format!("moltbot-bench-floor{}", std::env::consts::EXE_SUFFIX);
@@ -199,6 +200,13 @@ pub fn floor_binary() -> Option<PathBuf> {
         .take(2)
         .map(|dir| dir.join(&name))
         .find(|p| p.is_file())
+}
+
+/// `$MOLTBOT_BENCH_FLOOR`, when set and not empty.
+fn floor_binary_from_env() -> Option<PathBuf> {
+    std::env::var_os(FLOOR_BINARY)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Starts `moltbot-bench-floor` for `bot` and reads the port it bound from its first line of
@@ -220,7 +228,7 @@ async fn spawn_process(
         .kill_on_drop(true)
         .spawn()
         .with_context(|| {
-            let from = if std::env::var_os(FLOOR_BINARY).is_some_and(|p| !p.is_empty()) {
+            let from = if floor_binary_from_env().is_some() {
                 format!("${FLOOR_BINARY}")
             } else {
                 "found next to the bench".to_string()
@@ -247,9 +255,6 @@ async fn spawn_process(
         .with_context(|| format!("the webhook floor said {line:?}, not port=N"))?;
     Ok((port, child))
 }
-
-/// The floors' client-side budget: none (the emulator's own limits are what they meet).
-pub const UNLIMITED_RPM: u32 = 1_000_000;
 
 /// The process floor's environment: the emulator's API base URL.
 pub const FLOOR_API_BASE: &str = "MOLTBOT_BENCH_FLOOR_API_BASE";

@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 
 use floor::FloorKind;
 
+/// A client-side budget that never binds (requests per minute): the bench's bots, the floors
+/// and the gateway's `rateLimit.requestsPerMinute` outside the rate-limit runs, so the
+/// emulator's own limits are what they meet.
+pub const UNLIMITED_RPM: u32 = 1_000_000;
+
 /// Sizes of one run.
 #[derive(Debug, Clone)]
 pub struct Sizes {

@@ -44,14 +44,7 @@ struct Args {
     /// `in-process` (the bench's, as before the tenth session; to compare with older results).
     /// The burst scenario runs both.
     #[arg(long, value_enum, default_value = "process")]
-    webhook_floor: WebhookFloorArg,
-}
-
-/// `--webhook-floor`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum WebhookFloorArg {
-    Process,
-    InProcess,
+    webhook_floor: FloorKind,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,10 +62,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = args.latency_n {
         sizes.latency_n = n;
     }
-    sizes.webhook_floor = match args.webhook_floor {
-        WebhookFloorArg::Process => FloorKind::Process,
-        WebhookFloorArg::InProcess => FloorKind::InProcess,
-    };
+    sizes.webhook_floor = args.webhook_floor;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -10,8 +10,8 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use moltbot_bench::floor::{app, FLOOR_API_BASE, FLOOR_BOT_ID, FLOOR_TOKEN, UNLIMITED_RPM};
-use moltbot_bench::naive;
+use moltbot_bench::floor::{app, FLOOR_API_BASE, FLOOR_BOT_ID, FLOOR_TOKEN};
+use moltbot_bench::{naive, UNLIMITED_RPM};
 
 fn env(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set (the bench sets it)"))

@@ -19,9 +19,8 @@ use crate::floor::{FloorKind, WebhookFloor};
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{Tracker, World};
-use crate::{naive, probe, Sizes};
+use crate::{naive, probe, Sizes, UNLIMITED_RPM};
 
-const UNLIMITED_RPM: u32 = 1_000_000;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -181,6 +180,16 @@ impl Side {
         median(self.drained_ms()?)
     }
 
+    /// The median round's time until every user's `POST` had returned (ms).
+    fn median_sent_in_ms(&self) -> Option<f64> {
+        median(
+            self.sent_in
+                .iter()
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .collect(),
+        )
+    }
+
     /// Percentiles of every answered message's latency, over the rounds.
     fn latency(&self) -> Summary {
         Summary::of(&self.latencies)
@@ -210,17 +219,12 @@ fn answer_cell(times: &[Duration]) -> String {
 
 impl Side {
     fn json(&self) -> Value {
-        let sent_in: Vec<f64> = self
-            .sent_in
-            .iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .collect();
         let mut v = json!({"messages": self.sent, "answered": self.order.answered,
                "drained_ms": self.median_drained_ms().map(round),
                "drained_ms_by_round": self.drained.iter()
                    .map(|d| d.map(|d| round(d.as_secs_f64() * 1000.0)))
                    .collect::<Vec<_>>(),
-               "all_sent_ms": median(sent_in).map(round),
+               "all_sent_ms": self.median_sent_in_ms().map(round),
                "latency": self.latency().json(), "out_of_order": self.order.out_of_order,
                "missing": self.order.missing, "duplicated": self.order.duplicated});
         if let Some((received, own)) = self.deliveries {
@@ -648,11 +652,6 @@ fn report(s: &mut Section, sizes: &Sizes, rounds: usize, sides: &Sides<'_>) {
     let ms = |d: Option<f64>| d.map_or("not drained".to_string(), |d| format!("{d:.1} ms"));
     let (base, other) = (Ratios::of(ours, hook), Ratios::of(ours, direct));
     let in_process = Ratios::of(ours, hook_in);
-    let sent_in: Vec<f64> = ours
-        .sent_in
-        .iter()
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .collect();
     s.row(
         format!(
             "drained, first send → last reply ({} msgs over {} rooms, all at once; median of {rounds} rounds): ours / webhook floor (a process of its own) / ratio (median of the rounds')",
@@ -663,7 +662,7 @@ fn report(s: &mut Section, sizes: &Sizes, rounds: usize, sides: &Sides<'_>) {
             ms(ours.median_drained_ms()),
             ms(hook.median_drained_ms()),
             times(base.drained),
-            median(sent_in).unwrap_or(0.0)
+            ours.median_sent_in_ms().unwrap_or(0.0)
         ),
     );
     let by_round = ours

@@ -16,9 +16,7 @@ use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{outcome, Outcome, RequestMix, Tracker, World};
 use crate::Sizes;
-use crate::{naive, probe};
-
-const UNLIMITED_RPM: u32 = 1_000_000;
+use crate::{naive, probe, UNLIMITED_RPM};
 
 /// `a ÷ b`, 0 when `b` has no figure.
 fn ratio(a: f64, b: f64) -> f64 {

@@ -15,9 +15,7 @@ use crate::naive;
 use crate::report::Section;
 use crate::stats::{round, Summary};
 use crate::world::{outcome, Tracker, World};
-use crate::Sizes;
-
-const UNLIMITED_RPM: u32 = 1_000_000;
+use crate::{Sizes, UNLIMITED_RPM};
 
 /// The load of the latency run at `interval` seconds with `n` messages: at most 10 users (so
 /// the naive poller's rooms are few), and the messages spread over four intervals so they land
