@@ -1,5 +1,6 @@
 //! `moltbot-bench`: runs the scenarios, prints the table and writes `bench/results/latest.json`.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -52,15 +53,17 @@ fn main() -> anyhow::Result<()> {
     let binary = find_binary(args.moltbot.as_deref()).context(
         "no moltbot binary: run `cargo build --release -p moltbot-cli` or pass --moltbot PATH",
     )?;
-    let (mut sizes, label) = if args.smoke {
-        (Sizes::smoke(), "smoke")
+    let (mut sizes, mut label) = if args.smoke {
+        (Sizes::smoke(), String::from("smoke"))
     } else if args.quick {
-        (Sizes::quick(), "quick")
+        (Sizes::quick(), String::from("quick"))
     } else {
-        (Sizes::full(), "full")
+        (Sizes::full(), String::from("full"))
     };
+    // The label says what ran: `full, latency 400 messages` is not a full run's latency.
     if let Some(n) = args.latency_n {
         sizes.latency_n = n;
+        label = format!("{label}, latency {n} messages");
     }
     sizes.webhook_floor = args.webhook_floor;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,8 +104,13 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(sections)
     })?;
-    println!("{}", report::table(&sections));
-    let doc = report::document(&sections, report::machine(), label);
+    // Each scenario's rows went to stderr as it finished; the whole table goes to stdout for a
+    // file or a pipe, and is not printed a second time on a terminal that already shows them.
+    let shown_already = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if !shown_already {
+        println!("{}", report::table(&sections));
+    }
+    let doc = report::document(&sections, report::machine(), &label);
     let out = args
         .out
         .unwrap_or_else(|| workspace_root().join("bench/results/latest.json"));

@@ -41,7 +41,7 @@ pub const MSG_EDIT_LIMIT: &str =
 /// feature is currently unsupported"; the exact wording is a guess.
 pub const MSG_EDIT_UNSUPPORTED: &str =
     "Editing a message with files or attachments is currently unsupported.";
-/// The 400 for a `PUT` with both `markdown` and `html` ("If this attribute [markdown] is set
+/// The 400 for a `PUT` with both `markdown` and `html` ("If this attribute \[markdown\] is set
 /// ensure that the request does NOT contain an `html` attribute"); the wording is a guess.
 pub const MSG_EDIT_HTML: &str =
     "A request with markdown must not contain html: remove html from the message before editing it.";
