@@ -1,6 +1,6 @@
 //! `moltbot-bench`: runs the scenarios, prints the table and writes `bench/results/latest.json`.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -8,6 +8,18 @@ use clap::Parser;
 use moltbot_bench::floor::FloorKind;
 use moltbot_bench::report::{self, Section};
 use moltbot_bench::{find_binary, scenarios, workspace_root, Sizes};
+
+/// The scenarios, in the order they run.
+const SCENARIOS: [&str; 8] = [
+    "latency",
+    "polling",
+    "throughput",
+    "burst",
+    "memory",
+    "faults",
+    "websocket",
+    "ha",
+];
 
 /// Benchmarks and the fault suite: the real `moltbot` binary against webex-sim over loopback.
 #[derive(Parser, Debug)]
@@ -21,12 +33,14 @@ struct Args {
     smoke: bool,
     /// Only these scenarios (latency, polling, throughput, burst, memory, faults, websocket,
     /// ha); default all.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(SCENARIOS))]
     only: Vec<String>,
-    /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot).
+    /// Path of the `moltbot` binary (default: $MOLTBOT_BIN, else target/release/moltbot, else
+    /// target/debug/moltbot).
     #[arg(long, env = "MOLTBOT_BIN")]
     moltbot: Option<PathBuf>,
-    /// Where to write the JSON results (default bench/results/latest.json).
+    /// Where to write the JSON results (default bench/results/latest.json of the workspace the
+    /// bench was built in).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only these fault cases (faults: sigkill, 429_storm, 5xx_bursts, webhook_chaos_both,
@@ -38,8 +52,9 @@ struct Args {
     /// dropped in it); without one `ha` is skipped.
     #[arg(long, env = "MOLTBOT_TEST_DATABASE_URL")]
     database_url: Option<String>,
-    /// Override the number of messages of the latency run.
-    #[arg(long)]
+    /// Override the number of messages of the latency run (and of the websocket scenario's
+    /// run at the latency's load); at least 1.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     latency_n: Option<usize>,
     /// Where the steady runs' webhook floor runs: `process` (its own, the default) or
     /// `in-process` (the bench's, as before the tenth session; to compare with older results).
@@ -60,28 +75,23 @@ fn main() -> anyhow::Result<()> {
     } else {
         (Sizes::full(), String::from("full"))
     };
-    // The label says what ran: `full, latency 400 messages` is not a full run's latency.
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    // The label says what ran: `full, latency 400 messages` is not a full run's latency (the
+    // websocket scenario's steady run takes the same size).
     if let Some(n) = args.latency_n {
+        if n != sizes.latency_n && (wanted("latency") || wanted("websocket")) {
+            let messages = if n == 1 { "message" } else { "messages" };
+            label = format!("{label}, latency {n} {messages}");
+        }
         sizes.latency_n = n;
-        label = format!("{label}, latency {n} messages");
     }
     sizes.webhook_floor = args.webhook_floor;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let sections = runtime.block_on(async {
         let mut sections: Vec<Section> = Vec::new();
-        for name in [
-            "latency",
-            "polling",
-            "throughput",
-            "burst",
-            "memory",
-            "faults",
-            "websocket",
-            "ha",
-        ] {
+        for name in SCENARIOS {
             if !wanted(name) {
                 continue;
             }
@@ -104,12 +114,6 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(sections)
     })?;
-    // Each scenario's rows went to stderr as it finished; the whole table goes to stdout for a
-    // file or a pipe, and is not printed a second time on a terminal that already shows them.
-    let shown_already = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-    if !shown_already {
-        println!("{}", report::table(&sections));
-    }
     let doc = report::document(&sections, report::machine(), &label);
     let out = args
         .out
@@ -120,5 +124,41 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&out, serde_json::to_string_pretty(&doc)? + "\n")
         .with_context(|| format!("write {}", out.display()))?;
     eprintln!("results written to {}", out.display());
+    // Each scenario's rows went to stderr as it finished; the whole table goes to stdout for a
+    // file or a pipe, unless stdout shows what stderr showed (both on a terminal, or both into
+    // one file). After the JSON is written, so a closed stdout costs no results.
+    if !stdout_shows_stderr() {
+        let printed = writeln!(std::io::stdout().lock(), "{}", report::table(&sections));
+        if let Err(err) = printed {
+            eprintln!("the table was not printed on stdout ({err}); the results are in the file");
+        }
+    }
     Ok(())
+}
+
+/// Whether stdout and stderr end up in the same place: both terminals, or the same file or
+/// pipe (`> log 2>&1`).
+fn stdout_shows_stderr() -> bool {
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    if stdout.is_terminal() && stderr.is_terminal() {
+        return true;
+    }
+    same_file(&stdout, &stderr).unwrap_or(false)
+}
+
+#[cfg(unix)]
+fn same_file(a: &impl std::os::fd::AsFd, b: &impl std::os::fd::AsFd) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = |fd: &dyn std::os::fd::AsFd| {
+        std::fs::File::from(fd.as_fd().try_clone_to_owned().ok()?)
+            .metadata()
+            .ok()
+    };
+    let (a, b) = (meta(a)?, meta(b)?);
+    Some(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file<T>(_a: &T, _b: &T) -> Option<bool> {
+    None
 }

@@ -288,3 +288,99 @@ async fn ha_smoke() {
         );
     }
 }
+
+/// Runs the `moltbot-bench` binary with `args` (against the gateway under test), stdout and
+/// stderr into `stdout` and `stderr`; returns its exit code.
+fn run_bench(args: &[&str], stdout: std::fs::File, stderr: std::fs::File) -> Option<i32> {
+    std::process::Command::new(env!("CARGO_BIN_EXE_moltbot-bench"))
+        .args(args)
+        .arg("--moltbot")
+        .arg(binary())
+        .stdout(stdout)
+        .stderr(stderr)
+        .status()
+        .unwrap()
+        .code()
+}
+
+const TABLE_HEADER: &str = "| scenario | figure | value |";
+
+#[test]
+fn a_mistyped_scenario_or_an_empty_latency_run_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    for (args, named) in [
+        (vec!["--smoke", "--only", "memroy"], "memroy"),
+        (vec!["--smoke", "--latency-n", "0"], "--latency-n"),
+    ] {
+        let log = dir.path().join("log");
+        let file = std::fs::File::create(&log).unwrap();
+        let mut all = args.clone();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let code = run_bench(&all, file.try_clone().unwrap(), file);
+        let said = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(code, Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains(named),
+            "{args:?} does not name {named}: {said}"
+        );
+        assert!(!out.exists(), "{args:?} wrote results");
+    }
+}
+
+#[test]
+fn the_table_is_printed_once_into_one_log_and_the_label_names_a_changed_latency_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let log = dir.path().join("log");
+    let file = std::fs::File::create(&log).unwrap();
+    // `> log 2>&1`: stdout shows what stderr showed.
+    let args = [
+        "--smoke",
+        "--only",
+        "latency",
+        "--latency-n",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert_eq!(run_bench(&args, file.try_clone().unwrap(), file), Some(0));
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(said.matches(TABLE_HEADER).count(), 1, "{said}");
+    assert!(
+        said.contains("running latency (smoke, latency 3 messages)"),
+        "{said}"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(doc["sizes"], "smoke, latency 3 messages");
+    assert_eq!(num(&doc, &["results", "webhook_latency", "messages"]), 3.0);
+
+    // Apart: the rows on stderr as the scenario finished, the whole table on stdout; a size
+    // given for a scenario that did not run leaves the label alone.
+    let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let args = [
+        "--smoke",
+        "--only",
+        "memory",
+        "--latency-n",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let code = run_bench(
+        &args,
+        std::fs::File::create(&stdout).unwrap(),
+        std::fs::File::create(&stderr).unwrap(),
+    );
+    assert_eq!(code, Some(0));
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&stdout).unwrap(),
+        std::fs::read_to_string(&stderr).unwrap(),
+    );
+    for text in [&stdout, &stderr] {
+        assert_eq!(text.matches(TABLE_HEADER).count(), 1, "{text}");
+        assert!(text.contains("| memory_start | RSS idle"), "{text}");
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(doc["sizes"], "smoke");
+}
