@@ -146,6 +146,7 @@ fn stdout_shows_stderr() -> bool {
     same_file(&stdout, &stderr).unwrap_or(false)
 }
 
+/// Whether `a` and `b` are the same file, pipe or device (the same device and inode).
 #[cfg(unix)]
 fn same_file(a: &impl std::os::fd::AsFd, b: &impl std::os::fd::AsFd) -> Option<bool> {
     use std::os::unix::fs::MetadataExt as _;
@@ -158,7 +159,8 @@ fn same_file(a: &impl std::os::fd::AsFd, b: &impl std::os::fd::AsFd) -> Option<b
     Some(a.dev() == b.dev() && a.ino() == b.ino())
 }
 
+/// Unknown off Unix: the table is printed.
 #[cfg(not(unix))]
-fn same_file<T>(_a: &T, _b: &T) -> Option<bool> {
+fn same_file<A, B>(_a: &A, _b: &B) -> Option<bool> {
     None
 }
