@@ -152,7 +152,8 @@ impl LedgerRepo for SqliteBackend {
     async fn record_answer(&self, answer: &AnswerRecord) -> Result<Vec<OutboxEntry>, StoreError> {
         let now = self.now_ms();
         let answer = answer.clone();
-        self.write(move |conn| {
+        // Grouped: the answers of a burst's rooms share commits (`Engine::write_grouped`).
+        self.write_grouped(move |conn| {
             // Only a message still `received` takes an answer: once one is recorded (or the
             // message is finished, or unknown) the stored operations are returned as they are.
             let state = conn

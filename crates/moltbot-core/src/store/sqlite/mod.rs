@@ -79,6 +79,15 @@ impl SqliteBackend {
     ) -> Result<R, StoreError> {
         self.engine.write(f).await
     }
+
+    /// A write unit that shares its commit with the others made in the same pass of the
+    /// runtime ([`Engine::write_grouped`]).
+    async fn write_grouped<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.engine.write_grouped(f).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -129,7 +129,8 @@ impl OutboxRepo for SqliteBackend {
     async fn record_sent(&self, sent: &SentRecord) -> Result<bool, StoreError> {
         let now = self.now_ms();
         let sent = sent.clone();
-        self.write(move |conn| {
+        // Grouped, like the answer before it (`Engine::write_grouped`).
+        self.write_grouped(move |conn| {
             let found = conn
                 .prepare_cached(
                     "UPDATE outbox SET state = 'sent', remote_message_id = ?2, error = NULL,
