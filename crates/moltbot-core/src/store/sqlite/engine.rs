@@ -1158,14 +1158,22 @@ mod tests {
         }
     }
 
+    /// `unit` written grouped, in a task of its own.
+    fn spawn_grouped<R: Send + 'static>(
+        engine: &Arc<Engine>,
+        unit: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<R, StoreError>> {
+        let engine = Arc::clone(engine);
+        tokio::spawn(async move { engine.write_grouped(unit).await })
+    }
+
     /// [`insert`] as a grouped unit, in a task of its own.
     fn put_grouped(
         engine: &Arc<Engine>,
         key: &str,
         fail: bool,
     ) -> tokio::task::JoinHandle<Result<Option<String>, StoreError>> {
-        let (engine, unit) = (Arc::clone(engine), insert(key, fail));
-        tokio::spawn(async move { engine.write_grouped(unit).await })
+        spawn_grouped(engine, insert(key, fail))
     }
 
     /// The error of a unit that fails on purpose.
@@ -1275,16 +1283,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Arc::new(Engine::open(&dir.path().join("s.sqlite")).unwrap());
         let before = put_grouped(&engine, "a", false);
-        let rolled_back = tokio::spawn({
-            let engine = Arc::clone(&engine);
-            async move {
-                engine
-                    .write_grouped(|c| {
-                        c.execute_batch("ROLLBACK").map_err(db_error)?;
-                        Err::<(), _>(unit_failed())
-                    })
-                    .await
-            }
+        let rolled_back = spawn_grouped(&engine, |c| {
+            c.execute_batch("ROLLBACK").map_err(db_error)?;
+            Err::<(), _>(unit_failed())
         });
         let after = put_grouped(&engine, "c", false);
         assert!(before.await.unwrap().is_err());
@@ -1303,13 +1304,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Arc::new(Engine::open(&dir.path().join("s.sqlite")).unwrap());
         let other = put_grouped(&engine, "a", false);
-        let panicking = tokio::spawn({
-            let engine = Arc::clone(&engine);
-            async move {
-                engine
-                    .write_grouped(|_| -> Result<(), StoreError> { panic!("a unit panicked") })
-                    .await
-            }
+        let panicking = spawn_grouped(&engine, |_| -> Result<(), StoreError> {
+            panic!("a unit panicked")
         });
         assert!(matches!(other.await.unwrap(), Err(StoreError::Closed)));
         assert!(matches!(panicking.await.unwrap(), Err(StoreError::Closed)));
@@ -1374,28 +1370,6 @@ mod tests {
         assert_eq!(keys(&reopened), ["a", "b"]);
     }
 
-    /// A group that cannot commit on its caller's thread (another process holds the file's
-    /// write lock) waits on the writer thread, and the caller's thread goes on meanwhile.
-    #[tokio::test]
-    async fn a_grouped_unit_waits_for_another_process_on_the_writer_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sqlite");
-        let engine = Arc::new(Engine::open(&path).unwrap());
-        let other = connect(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let unit = put_grouped(&engine, "k", false);
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        assert!(!unit.is_finished());
-        other.execute_batch("COMMIT").unwrap();
-        assert_eq!(
-            unit.await.unwrap().unwrap(),
-            Some("moltbot-store-writer".to_owned())
-        );
-        assert_eq!(keys(&engine), ["k"]);
-    }
-
     /// Without a tokio runtime (a synchronous caller blocking on the future) a grouped unit
     /// is an ordinary write.
     #[test]
@@ -1406,46 +1380,37 @@ mod tests {
         assert_eq!(name, std::thread::current().name().map(str::to_owned));
     }
 
+    /// A write (or a group of grouped units) that cannot commit on its caller's thread,
+    /// because another process holds the file's write lock, waits on the writer thread, and
+    /// the caller's thread goes on meanwhile.
     #[tokio::test]
     async fn a_write_waits_for_another_process_on_the_writer_thread_not_its_callers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
         let engine = Arc::new(Engine::open(&path).unwrap());
         let other = connect(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let write = tokio::spawn({
-            let engine = Arc::clone(&engine);
-            async move {
-                engine
-                    .write(|c| {
-                        c.execute(
-                            "INSERT INTO kv (namespace, key, value, updated_at) VALUES ('n', 'k', 'v', 0)",
-                            [],
-                        )
-                        .map_err(db_error)?;
-                        thread_name(c)
-                    })
-                    .await
+        for (key, grouped) in [("k1", false), ("k2", true)] {
+            other.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let write = if grouped {
+                put_grouped(&engine, key, false)
+            } else {
+                let (engine, unit) = (Arc::clone(&engine), insert(key, false));
+                tokio::spawn(async move { engine.write(unit).await })
+            };
+            // The caller's thread (this test's only one) is not held: the write waits queued
+            // (run here, it would have waited out the busy timeout and failed before yielding).
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
             }
-        });
-        // The caller's thread (this test's only one) is not held: the write waits queued
-        // (run here, it would have waited out the busy timeout and failed before yielding).
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
+            assert!(!write.is_finished(), "{key}");
+            other.execute_batch("COMMIT").unwrap();
+            assert_eq!(
+                write.await.unwrap().unwrap(),
+                Some("moltbot-store-writer".to_owned()),
+                "{key}"
+            );
         }
-        assert!(!write.is_finished());
-        other.execute_batch("COMMIT").unwrap();
-        assert_eq!(
-            write.await.unwrap().unwrap(),
-            Some("moltbot-store-writer".to_owned())
-        );
-        let rows = engine
-            .read_now(|c| {
-                c.query_row("SELECT COUNT(*) FROM kv", [], |r| r.get::<_, i64>(0))
-                    .map_err(db_error)
-            })
-            .unwrap();
-        assert_eq!(rows, 1);
+        assert_eq!(keys(&engine), ["k1", "k2"]);
     }
 
     #[tokio::test]
