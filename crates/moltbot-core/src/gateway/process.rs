@@ -6,8 +6,8 @@
 //! replied". A reply of several chunks adds one commit per further chunk ("chunk i sent, chunk
 //! i+1 started"). With the SQLite store the units after the claim may share their commit with
 //! other rooms' units ready at the same time (a burst), so a message never costs more commits
-//! than these, and in a burst fewer. A message that cannot be fetched is set aside (deferred) instead of holding
-//! up its room; the re-drive task brings it back (see `redrive.rs`).
+//! than these, and in a burst fewer. A message that cannot be fetched is set aside (deferred)
+//! instead of holding up its room; the re-drive task brings it back (see `redrive.rs`).
 
 use std::time::{Duration, Instant};
 

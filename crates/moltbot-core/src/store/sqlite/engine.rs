@@ -345,9 +345,7 @@ impl Engine {
             let Some(jobs) = jobs.as_ref() else {
                 return Err(StoreError::Closed);
             };
-            self.queued.fetch_add(1, Ordering::AcqRel);
-            if jobs.send(job).is_err() {
-                self.queued.fetch_sub(1, Ordering::AcqRel);
+            if queue_for_writer(jobs, &self.queued, job).is_err() {
                 return Err(StoreError::Closed);
             }
         }
@@ -424,32 +422,21 @@ impl Engine {
     where
         F: FnOnce(&Connection) -> Result<R, StoreError>,
     {
-        if self.queued.load(Ordering::Acquire) > 0 {
-            return Err(f);
-        }
-        let Some(mut guard) = try_lock_free(&self.writer) else {
-            return Err(f);
-        };
-        let Some(writer) = guard.as_mut() else {
-            return Err(f);
-        };
-        if !writer.begin_without_waiting() {
-            return Err(f);
-        }
-        let outcome = {
-            let unwinding = RollbackOnUnwind::new(&writer.conn);
-            let outcome = f(&writer.conn);
-            unwinding.disarm();
-            outcome
-        };
-        let finished = match outcome {
-            Ok(value) => writer.commit(1).map(|()| value),
-            Err(err) => {
-                let _ = writer.conn.execute_batch("ROLLBACK");
-                Err(err)
+        run_here(&self.writer, &self.queued, f, |writer, f| {
+            let outcome = {
+                let unwinding = RollbackOnUnwind::new(&writer.conn);
+                let outcome = f(&writer.conn);
+                unwinding.disarm();
+                outcome
+            };
+            match outcome {
+                Ok(value) => writer.commit(1).map(|()| value),
+                Err(err) => {
+                    let _ = writer.conn.execute_batch("ROLLBACK");
+                    Err(err)
+                }
             }
-        };
-        Ok(finished)
+        })
     }
 
     /// Runs `f` with a reader connection on tokio's blocking pool.
@@ -775,50 +762,67 @@ impl Drop for GroupFlusher {
     }
 }
 
-/// Commits `group` ([`Engine::write_grouped`]) on the calling thread when the write
-/// connection is free, nothing is queued for the writer thread and no other process holds the
-/// file's write lock; otherwise queues its units for the writer thread (behind what is queued
-/// there, so units keep their order), or fails them when the store is closed.
+/// Runs `run` with `arg` and the write connection, in a transaction begun on the calling thread,
+/// when the connection is free, nothing is queued for the writer thread and no other process
+/// holds the file's write lock; gives `arg` back otherwise (before running anything), also
+/// when the store is closed. The connection's lock is released before this returns.
+fn run_here<A, R>(
+    writer: &Mutex<Option<Writer>>,
+    queued: &AtomicU64,
+    arg: A,
+    run: impl FnOnce(&mut Writer, A) -> R,
+) -> Result<R, A> {
+    if queued.load(Ordering::Acquire) > 0 {
+        return Err(arg);
+    }
+    let Some(mut guard) = try_lock_free(writer) else {
+        return Err(arg);
+    };
+    let Some(open) = guard.as_mut() else {
+        return Err(arg);
+    };
+    if !open.begin_without_waiting() {
+        return Err(arg);
+    }
+    Ok(run(open, arg))
+}
+
+/// Queues `job` for the writer thread, counted in `queued`; gives it back when the thread is
+/// gone (the store closed).
+fn queue_for_writer(jobs: &mpsc::Sender<Job>, queued: &AtomicU64, job: Job) -> Result<(), Job> {
+    queued.fetch_add(1, Ordering::AcqRel);
+    jobs.send(job).map_err(|mpsc::SendError(job)| {
+        queued.fetch_sub(1, Ordering::AcqRel);
+        job
+    })
+}
+
+/// Commits `group` ([`Engine::write_grouped`]) on the calling thread when [`run_here`] can;
+/// otherwise queues its units for the writer thread (behind what is queued there, so units keep
+/// their order), or fails them when the store is closed.
 fn commit_group_here(
     writer: &Mutex<Option<Writer>>,
     queued: &AtomicU64,
     group: Vec<Job>,
     jobs: Option<&mpsc::Sender<Job>>,
 ) {
-    let to_writer_thread = |group: Vec<Job>| {
-        for job in group {
-            let Some(jobs) = jobs else {
-                job.fail(&StoreError::Closed);
-                continue;
-            };
-            queued.fetch_add(1, Ordering::AcqRel);
-            if let Err(mpsc::SendError(job)) = jobs.send(job) {
-                queued.fetch_sub(1, Ordering::AcqRel);
-                job.fail(&StoreError::Closed);
+    match run_here(writer, queued, group, Writer::run_group) {
+        Ok((completions, error)) => {
+            for completion in completions {
+                completion(error.as_ref());
             }
         }
-    };
-    if queued.load(Ordering::Acquire) > 0 {
-        return to_writer_thread(group);
-    }
-    let Some(mut guard) = try_lock_free(writer) else {
-        return to_writer_thread(group);
-    };
-    let Some(open) = guard.as_mut() else {
-        drop(guard);
-        for job in group {
-            job.fail(&StoreError::Closed);
+        Err(group) => {
+            for job in group {
+                let queued_job = match jobs {
+                    Some(jobs) => queue_for_writer(jobs, queued, job),
+                    None => Err(job),
+                };
+                if let Err(job) = queued_job {
+                    job.fail(&StoreError::Closed);
+                }
+            }
         }
-        return;
-    };
-    if !open.begin_without_waiting() {
-        drop(guard);
-        return to_writer_thread(group);
-    }
-    let (completions, error) = open.run_group(group);
-    drop(guard);
-    for completion in completions {
-        completion(error.as_ref());
     }
 }
 
